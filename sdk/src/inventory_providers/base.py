@@ -1,0 +1,445 @@
+"""The plugin contract: ``BaseProvider``, ``ProviderCredential``, ``ResourceData``.
+
+A plugin subclasses :class:`BaseProvider`, sets ``vendor``, ``provider_type`` and
+``supported_resource_types``, and implements ``connect()``, ``collect()`` and
+``disconnect()``. ``collect()`` yields one :class:`ResourceData` per resource it finds;
+it only fetches and maps: comparing, storing and deleting belong to the service.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+__all__ = [
+    "RELATIONSHIP_TYPES",
+    "STATES",
+    "BaseProvider",
+    "ProviderCredential",
+    "Relationship",
+    "ResourceData",
+    "ResourceValidationError",
+    "validate_record",
+]
+
+STATES = frozenset(
+    {
+        "active",
+        "inactive",
+        "running",
+        "stopped",
+        "suspended",
+        "provisioning",
+        "terminated",
+        "decommissioned",
+        "error",
+        "unknown",
+    }
+)
+
+RELATIONSHIP_TYPES = frozenset(
+    {
+        "runs_on",
+        "part_of",
+        "member_of",
+        "attached_to",
+        "connected_to",
+        "managed_by",
+        "contains",
+        "depends_on",
+        "load_balances",
+        "routes_to",
+        "backs_up",
+        "replicates_to",
+    }
+)
+
+_SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class ResourceValidationError(ValueError):
+    """A ``ResourceData`` or ``Relationship`` value is wrong; ``field`` names where."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+@dataclass(slots=True)
+class ProviderCredential:
+    """What a provider needs to reach its platform.
+
+    ``hostname`` is the provider's ``endpoint``; ``username``, ``password`` and ``port``
+    come from its ``connection_config``; every other ``connection_config`` key is in
+    ``extra``.
+    """
+
+    username: str | None = None
+    password: str | None = None
+    hostname: str | None = None
+    port: int = 443
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, endpoint: str | None, config: Mapping[str, Any]) -> ProviderCredential:
+        """The credential the service builds from a provider's endpoint and config."""
+        extra = {k: v for k, v in config.items() if k not in ("username", "password", "port")}
+        port = config.get("port")
+        return cls(
+            username=config.get("username"),
+            password=config.get("password"),
+            hostname=endpoint,
+            port=int(port) if port is not None else 443,
+            extra=extra,
+        )
+
+    def __repr__(self) -> str:
+        # The password must never reach a log line or a traceback.
+        shown = "'***'" if self.password else "None"
+        return (
+            f"ProviderCredential(username={self.username!r}, password={shown}, "
+            f"hostname={self.hostname!r}, port={self.port!r}, extra=<{len(self.extra)} keys>)"
+        )
+
+
+@dataclass(slots=True)
+class Relationship:
+    """An edge from the resource that carries it to another resource of the same provider.
+
+    ``ResourceData.relationships`` accepts these or plain dicts with the same two keys,
+    and keeps them as dicts.
+    """
+
+    target_ems_ref: str
+    relationship_type: str
+
+    def __post_init__(self) -> None:
+        _check_relationship(self.target_ems_ref, self.relationship_type, "")
+
+    def to_dict(self) -> dict[str, str]:
+        return {"target_ems_ref": self.target_ems_ref, "relationship_type": self.relationship_type}
+
+
+def _check_relationship(target: Any, kind: Any, where: str) -> None:
+    if type(target) is not str or not target:
+        raise ResourceValidationError(f"{where}target_ems_ref", "must be a non-empty string")
+    if kind not in RELATIONSHIP_TYPES:
+        raise ResourceValidationError(
+            f"{where}relationship_type",
+            f"unknown type {kind!r}; expected one of {', '.join(sorted(RELATIONSHIP_TYPES))}",
+        )
+
+
+# -- field checks: each takes (name, value) and returns the value to keep, or raises --
+
+
+def _required_str(name: str, value: Any) -> str:
+    if type(value) is str and value:
+        return value
+    if type(value) is int:
+        return str(value)
+    raise ResourceValidationError(name, f"must be a non-empty string, got {value!r}")
+
+
+def _slug(name: str, value: Any) -> str:
+    if type(value) is str and _SLUG.match(value):
+        return value
+    raise ResourceValidationError(
+        name, f"must be a lowercase slug like 'virtual_machine', got {value!r}"
+    )
+
+
+def _state(name: str, value: Any) -> str:
+    if value in STATES:
+        return str(value)
+    raise ResourceValidationError(
+        name, f"unknown state {value!r}; expected one of {', '.join(sorted(STATES))}"
+    )
+
+
+def _opt_str(name: str, value: Any) -> str:
+    if type(value) is str:
+        return value
+    raise ResourceValidationError(name, f"must be a string, got {type(value).__name__}")
+
+
+def _count(name: str, value: Any) -> int:
+    if type(value) is int and value >= 0:
+        return value
+    raise ResourceValidationError(name, f"must be a non-negative integer, got {value!r}")
+
+
+def _size(name: str, value: Any) -> float:
+    if type(value) in (int, float) and value >= 0:
+        return value  # type: ignore[no-any-return]
+    raise ResourceValidationError(name, f"must be a non-negative number, got {value!r}")
+
+
+def _time(name: str, value: Any) -> str:
+    if type(value) is str:
+        return value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise ResourceValidationError(name, "must be a datetime or an ISO 8601 string")
+
+
+def _mapping(name: str, value: Any) -> dict[str, Any]:
+    if type(value) is dict:
+        return value
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise ResourceValidationError(name, f"must be a dict, got {type(value).__name__}")
+
+
+def _strings(name: str, value: Any) -> list[str]:
+    if type(value) is not list:
+        if not isinstance(value, tuple | set | frozenset):
+            raise ResourceValidationError(name, f"must be a list of strings, got {value!r}")
+        value = list(value)
+    for item in value:
+        if type(item) is not str:
+            raise ResourceValidationError(name, f"must hold strings, got {item!r}")
+    return value  # type: ignore[no-any-return]
+
+
+def _relationships(name: str, value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, list | tuple):
+        raise ResourceValidationError(name, f"must be a list, got {type(value).__name__}")
+    out = []
+    for index, item in enumerate(value):
+        where = f"{name}[{index}]."
+        if isinstance(item, Relationship):
+            out.append(item.to_dict())
+            continue
+        if type(item) is not dict:
+            raise ResourceValidationError(f"{name}[{index}]", f"must be an object, got {item!r}")
+        if len(item) != 2 or "target_ems_ref" not in item or "relationship_type" not in item:
+            extra = sorted(set(item) - {"target_ems_ref", "relationship_type"})
+            problem = (
+                f"unknown key {extra[0]!r}"
+                if extra
+                else "needs target_ems_ref and relationship_type"
+            )
+            raise ResourceValidationError(f"{name}[{index}]", problem)
+        _check_relationship(item["target_ems_ref"], item["relationship_type"], where)
+        out.append(item)
+    return out
+
+
+_CHECKS: dict[str, Any] = {
+    "ems_ref": _required_str,
+    "resource_type_slug": _slug,
+    "state": _state,
+    "cpu_count": _count,
+    "memory_mb": _count,
+    "disk_gb": _size,
+    "boot_time": _time,
+    "ems_created_on": _time,
+    "vendor_identifiers": _mapping,
+    "properties": _mapping,
+    "provider_tags": _mapping,
+    "metrics": _mapping,
+    "ip_addresses": _strings,
+    "mac_addresses": _strings,
+    "relationships": _relationships,
+}
+for _name in (
+    "name",
+    "description",
+    "canonical_id",
+    "vendor_type",
+    "power_state",
+    "region",
+    "availability_zone",
+    "cloud_tenant",
+    "flavor",
+    "fqdn",
+    "os_type",
+    "os_name",
+    "ansible_host",
+    "ansible_connection",
+    "inventory_group",
+):
+    _CHECKS[_name] = _opt_str
+
+
+def validate_record(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Check one resource in its wire form (a dict of ``ResourceData`` fields).
+
+    Returns a normalised copy without unset values (``None``, empty strings, lists
+    and dicts); raises :class:`ResourceValidationError` naming the first bad field.
+    The service checks every record a plugin sends with this function.
+    """
+    if not isinstance(data, Mapping):
+        raise ResourceValidationError("resource", f"must be an object, got {type(data).__name__}")
+    out: dict[str, Any] = {}
+    checks = _CHECKS
+    for name, value in data.items():
+        check = checks.get(name)
+        if check is None:
+            raise ResourceValidationError(str(name), "unknown field")
+        if value is None:
+            continue
+        value = check(name, value)
+        if value or value == 0:
+            out[name] = value
+    if "ems_ref" not in out:
+        raise ResourceValidationError("ems_ref", "is required")
+    if "resource_type_slug" not in out:
+        raise ResourceValidationError("resource_type_slug", "is required")
+    return out
+
+
+@dataclass(slots=True)
+class ResourceData:
+    """One resource as a plugin found it, normalised.
+
+    Bad values are refused when the object is built, with a
+    :class:`ResourceValidationError` naming the field.
+    """
+
+    ems_ref: str
+    resource_type_slug: str
+    name: str | None = None
+    description: str | None = None
+    canonical_id: str | None = None
+    vendor_identifiers: dict[str, Any] = field(default_factory=dict)
+    vendor_type: str | None = None
+    state: str = "unknown"
+    power_state: str | None = None
+    boot_time: datetime | str | None = None
+    region: str | None = None
+    availability_zone: str | None = None
+    cloud_tenant: str | None = None
+    flavor: str | None = None
+    cpu_count: int | None = None
+    memory_mb: int | None = None
+    disk_gb: float | None = None
+    ip_addresses: list[str] = field(default_factory=list)
+    fqdn: str | None = None
+    mac_addresses: list[str] = field(default_factory=list)
+    os_type: str | None = None
+    os_name: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    provider_tags: dict[str, Any] = field(default_factory=dict)
+    ansible_host: str | None = None
+    ansible_connection: str | None = None
+    inventory_group: str | None = None
+    ems_created_on: datetime | str | None = None
+    relationships: list[Relationship | dict[str, str]] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    FIELDS: ClassVar[frozenset[str]]
+
+    def __post_init__(self) -> None:
+        checks = _CHECKS
+        for name, value in zip(_NAMES, _get_all(self), strict=True):
+            if value is None:
+                if name in _REQUIRED:
+                    raise ResourceValidationError(name, "is required")
+                continue
+            checked = checks[name](name, value)
+            if checked is not value:
+                object.__setattr__(self, name, checked)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form: every field that is set."""
+        return {
+            name: value
+            for name, value in zip(_NAMES, _get_all(self), strict=True)
+            if value is not None and (value or value == 0)
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ResourceData:
+        """Build from the wire form, refusing unknown fields by name."""
+        return cls(**validate_record(data))
+
+
+_NAMES = tuple(f.name for f in fields(ResourceData))
+_REQUIRED = frozenset({"ems_ref", "resource_type_slug", "state"})
+_get_all = attrgetter(*_NAMES)
+ResourceData.FIELDS = frozenset(_NAMES)
+
+
+class BaseProvider:
+    """Base class of every provider plugin; its docstrings are the contract.
+
+    Subclasses set the class attributes and implement :meth:`connect`,
+    :meth:`collect` and :meth:`disconnect`. The service builds one instance per job
+    with ``(provider_model, credential)`` and uses it as a context manager.
+    """
+
+    vendor: ClassVar[str] = ""
+    provider_type: ClassVar[str] = ""
+    display_name: ClassVar[str] = ""
+    supported_resource_types: ClassVar[list[str]] = []
+
+    def __init__(self, provider_model: Any, credential: ProviderCredential) -> None:
+        """``provider_model`` describes the provider record (``id``, ``name``,
+        ``endpoint``, ``connection_config`` without secrets); ``credential`` holds
+        what is needed to log in."""
+        self.provider_model = provider_model
+        self.credential = credential
+        self.logger = logging.getLogger(f"inventory_providers.plugin.{self.provider_key()}")
+
+    def connect(self) -> None:
+        """Open the session to the platform. Raise an ``inventory_providers.errors``
+        error (``Unauthenticated``, ``Unreachable``, …) when it cannot."""
+        raise NotImplementedError
+
+    def collect(self) -> Iterator[ResourceData]:
+        """Yield one :class:`ResourceData` per resource found. Called after ``connect``."""
+        raise NotImplementedError
+
+    def disconnect(self) -> None:
+        """Close the session. Called even when ``collect`` failed."""
+        raise NotImplementedError
+
+    def validate_connection(self) -> tuple[bool, str]:
+        """Check that the platform can be reached with the credential.
+
+        The default connects and disconnects; override for a cheaper check.
+        Returns ``(ok, message)``.
+        """
+        try:
+            self.connect()
+        except Exception as exc:  # any failure is the answer, not a crash
+            return False, f"{type(exc).__name__}: {exc}"
+        try:
+            self.disconnect()
+        except NotImplementedError:
+            pass
+        return True, "connected"
+
+    def __enter__(self) -> BaseProvider:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self.disconnect()
+        except NotImplementedError:
+            pass
+
+    @classmethod
+    def provider_key(cls) -> str:
+        """The registry key, ``"vendor:provider_type"``."""
+        return f"{cls.vendor}:{cls.provider_type}"
+
+    @classmethod
+    def metadata(cls) -> dict[str, Any]:
+        """What the registry shows about this class."""
+        return {
+            "key": cls.provider_key(),
+            "vendor": cls.vendor,
+            "provider_type": cls.provider_type,
+            "display_name": cls.display_name or cls.__name__,
+            "supported_resource_types": list(cls.supported_resource_types),
+            "class_name": cls.__name__,
+        }

@@ -1,0 +1,295 @@
+"""The plugin side of the wire protocol: run a provider as a child of the service.
+
+The host creates a socket pair and starts ``python -m inventory_providers serve --fd N
+--plugin-dir DIR --class-path provider.Cls``; this module answers JSON-RPC 2.0 requests,
+one JSON object per line, on that inherited socket. stdout and stderr are not part of
+the channel: whatever the plugin prints there becomes its log. See ``docs/protocol.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from . import __version__
+from .base import BaseProvider, ProviderCredential, ResourceData
+from .errors import kind_of
+from .loader import PluginLoadError, find_providers, load_class
+
+__all__ = ["PROTOCOL_VERSIONS", "Channel", "main", "serve"]
+
+PROTOCOL_VERSIONS = (1,)
+DEFAULT_BATCH_SIZE = 1000
+
+try:  # orjson is faster when the environment has it; the SDK itself needs only stdlib
+    import orjson
+
+    def _dumps(obj: Any) -> bytes:
+        return orjson.dumps(obj, default=str)
+
+    _loads: Callable[[bytes], Any] = orjson.loads
+except ImportError:  # pragma: no cover - exercised by plugins without orjson
+
+    def _dumps(obj: Any) -> bytes:
+        return json.dumps(obj, separators=(",", ":"), default=str).encode()
+
+    _loads = json.loads
+
+
+class Channel:
+    """Newline-delimited JSON over a connected socket; ``send`` is thread-safe."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._reader = sock.makefile("rb")
+        self._lock = threading.Lock()
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = _dumps(message) + b"\n"
+        with self._lock:
+            self._sock.sendall(data)
+
+    def notify(self, method: str, params: dict[str, Any]) -> None:
+        self.send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def receive(self) -> dict[str, Any] | None:
+        line = self._reader.readline()
+        if not line:
+            return None
+        message = _loads(line)
+        if not isinstance(message, dict):
+            raise ValueError("a message must be a JSON object")
+        return message
+
+
+class _WireLogHandler(logging.Handler):
+    """Sends every log record to the host as a ``log`` notification."""
+
+    def __init__(self, channel: Channel) -> None:
+        super().__init__()
+        self._channel = channel
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._channel.notify(
+                "log",
+                {
+                    "level": record.levelname.lower(),
+                    "logger": record.name,
+                    "message": self.format(record),
+                    "time": record.created,
+                },
+            )
+        except OSError:
+            pass  # the host is gone; nothing left to tell
+
+
+class _Server:
+    def __init__(self, channel: Channel, cls: type[BaseProvider], class_path: str) -> None:
+        self.channel = channel
+        self.cls = cls
+        self.class_path = class_path
+        self.provider: BaseProvider | None = None
+
+    def handle(self, method: str, params: dict[str, Any]) -> Any:
+        handler = getattr(self, "rpc_" + method.replace(".", "_"), None)
+        if handler is None:
+            raise _RpcError(-32601, f"unknown method {method!r}", "unsupported")
+        return handler(params)
+
+    def rpc_initialize(self, params: dict[str, Any]) -> dict[str, Any]:
+        offered = params.get("protocol_versions") or []
+        common = sorted(set(offered) & set(PROTOCOL_VERSIONS))
+        if not common:
+            raise _RpcError(
+                -32000,
+                f"protocol mismatch: host speaks {offered}, plugin speaks {list(PROTOCOL_VERSIONS)}",
+                "protocol",
+            )
+        return {
+            "protocol_version": common[-1],
+            "sdk_version": __version__,
+            "plugin": {**self.cls.metadata(), "class_path": self.class_path},
+            "capabilities": {"collect": True, "validate": True, "health": True},
+        }
+
+    def rpc_configure(self, params: dict[str, Any]) -> dict[str, Any]:
+        cred = params.get("credential") or {}
+        credential = ProviderCredential(
+            username=cred.get("username"),
+            password=cred.get("password"),
+            hostname=cred.get("hostname"),
+            port=cred.get("port") if cred.get("port") is not None else 443,
+            extra=dict(cred.get("extra") or {}),
+        )
+        model = SimpleNamespace(**(params.get("provider") or {}))
+        self.provider = self.cls(model, credential)
+        return {}
+
+    def _configured(self) -> BaseProvider:
+        if self.provider is None:
+            raise _RpcError(-32002, "configure must come before this call", "protocol")
+        return self.provider
+
+    def rpc_validate(self, params: dict[str, Any]) -> dict[str, Any]:
+        ok, message = self._configured().validate_connection()
+        return {"ok": bool(ok), "message": str(message)}
+
+    def rpc_health(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"status": "ok", "time": time.time()}
+
+    def rpc_collect(self, params: dict[str, Any]) -> dict[str, Any]:
+        provider = self._configured()
+        size = int(params.get("batch_size") or DEFAULT_BATCH_SIZE)
+        count = 0
+        rejected: list[dict[str, Any]] = []
+        batch: list[Any] = []
+        provider.connect()
+        try:
+            for index, item in enumerate(provider.collect()):
+                if isinstance(item, ResourceData):
+                    batch.append(item.to_dict())
+                elif isinstance(item, dict):
+                    batch.append(item)  # the host validates it like any wire record
+                else:
+                    rejected.append(
+                        {"index": index, "error": f"collect() yielded {type(item).__name__}"}
+                    )
+                    continue
+                count += 1
+                if len(batch) >= size:
+                    self.channel.notify("collect.batch", {"resources": batch})
+                    batch = []
+            if batch:
+                self.channel.notify("collect.batch", {"resources": batch})
+        finally:
+            try:
+                provider.disconnect()
+            except NotImplementedError:
+                pass
+            except Exception:  # a failing disconnect must not hide the collection's outcome
+                provider.logger.exception("disconnect() failed")
+        return {"count": count, "rejected": rejected}
+
+    def rpc_shutdown(self, params: dict[str, Any]) -> dict[str, Any]:
+        raise _Shutdown
+
+
+class _RpcError(Exception):
+    def __init__(self, code: int, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.kind = kind
+
+
+class _Shutdown(Exception):
+    pass
+
+
+def _error(req_id: Any, code: int, message: str, kind: str) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": req_id,
+        "error": {"code": code, "message": message, "data": {"kind": kind}},
+    }
+
+
+def serve(channel: Channel, cls: type[BaseProvider], class_path: str) -> None:
+    """Answer requests on ``channel`` until ``shutdown`` or the host closes it."""
+    server = _Server(channel, cls, class_path)
+    while True:
+        try:
+            message = channel.receive()
+        except ValueError as exc:
+            channel.send(_error(None, -32700, f"parse error: {exc}", "protocol"))
+            continue
+        if message is None:
+            return
+        req_id = message.get("id")
+        method = message.get("method")
+        if not isinstance(method, str):
+            channel.send(_error(req_id, -32600, "invalid request: no method", "protocol"))
+            continue
+        try:
+            result = server.handle(method, message.get("params") or {})
+        except _Shutdown:
+            channel.send({"jsonrpc": "2.0", "id": req_id, "result": {}})
+            return
+        except _RpcError as exc:
+            channel.send(_error(req_id, exc.code, str(exc), exc.kind))
+            continue
+        except Exception as exc:  # process boundary: any plugin failure becomes a reply
+            logging.getLogger("inventory_providers.serve").debug("call failed", exc_info=True)
+            channel.send(_error(req_id, -32000, f"{type(exc).__name__}: {exc}", kind_of(exc)))
+            continue
+        if req_id is not None:
+            channel.send({"jsonrpc": "2.0", "id": req_id, "result": result})
+
+
+def _define(plugin_dir: Path) -> int:
+    try:
+        providers = find_providers(plugin_dir)
+    except PluginLoadError as exc:
+        print(json.dumps({"ok": False, "error": str(exc)}))
+        return 1
+    print(
+        json.dumps(
+            {
+                "ok": True,
+                "protocol_versions": list(PROTOCOL_VERSIONS),
+                "sdk_version": __version__,
+                "providers": [{**cls.metadata(), "class_path": path} for path, cls in providers],
+            }
+        )
+    )
+    return 0
+
+
+def _serve(fd: int, plugin_dir: Path, class_path: str, log_level: str) -> int:
+    sock = socket.socket(fileno=fd)
+    channel = Channel(sock)
+    handler = _WireLogHandler(channel)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(log_level.upper())
+    try:
+        cls = load_class(plugin_dir, class_path)
+    except PluginLoadError as exc:
+        # Answer the handshake with the reason, so the host can show it.
+        message = channel.receive()
+        req_id = message.get("id") if message else None
+        channel.send(_error(req_id, -32001, str(exc), "invalid_plugin"))
+        return 1
+    serve(channel, cls, class_path)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m inventory_providers define|serve``."""
+    parser = argparse.ArgumentParser(prog="python -m inventory_providers")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    define = verbs.add_parser("define", help="print the plugin's providers as JSON and exit")
+    define.add_argument("--plugin-dir", type=Path, default=Path.cwd())
+    run = verbs.add_parser("serve", help="speak the wire protocol on an inherited socket")
+    run.add_argument("--fd", type=int, required=True)
+    run.add_argument("--plugin-dir", type=Path, default=Path.cwd())
+    run.add_argument("--class-path", required=True)
+    run.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    if args.verb == "define":
+        return _define(args.plugin_dir)
+    return _serve(args.fd, args.plugin_dir, args.class_path, args.log_level)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The REST API: FastAPI app, one router per noun, schemas, auth."""

@@ -1,0 +1,97 @@
+"""The FastAPI application: routers, error handlers, start-up and shut-down."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from .. import __version__
+from ..bootstrap import AdminLogin, prepare, recover_runs
+from ..config import Settings
+from ..context import Context
+from ..jobs.collect import run_collection
+from ..jobs.executor import LocalExecutor
+from ..registry.errors import InvalidPackage, RegistryError
+from ..secretbox import SecretKeyError
+from .routes import organizations, ping, plugins, providers, resource_types, resources, runs, users
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/inventory/v1"
+
+StartHook = Callable[[Context, LocalExecutor, AdminLogin], None]
+
+
+def create_app(settings: Settings | None = None, on_start: StartHook | None = None) -> FastAPI:
+    """The service; ``on_start`` runs once everything is ready (the demo uses it)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context = Context.from_settings(settings)
+        login = prepare(context)
+        executor = LocalExecutor(context)
+        for run_id in recover_runs(context):
+            executor.submit(run_collection, run_id)
+        app.state.context = context
+        app.state.executor = executor
+        app.state.admin_login = login
+        if on_start is not None:
+            on_start(context, executor, login)
+        try:
+            yield
+        finally:
+            executor.shutdown(wait=False)
+            context.close()
+
+    app = FastAPI(
+        title="Estate",
+        version=__version__,
+        description="One inventory and control plane for a whole infrastructure estate.",
+        lifespan=lifespan,
+        redirect_slashes=True,
+    )
+    for module in (ping, resource_types, organizations, users, plugins, providers, runs, resources):
+        app.include_router(module.router, prefix=API_PREFIX)
+    _add_error_handlers(app)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RegistryError)
+    async def registry_error(request: Request, exc: RegistryError) -> JSONResponse:
+        body: dict[str, Any] = {"detail": str(exc)}
+        if isinstance(exc, InvalidPackage):
+            body["problems"] = exc.problems
+        return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [_describe(error) for error in exc.errors()]
+        # Never echo "input": it may hold a password.
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": "; ".join(problems), "errors": errors}, status_code=400)
+
+    @app.exception_handler(SecretKeyError)
+    async def secret_key_error(request: Request, exc: SecretKeyError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+
+def _describe(error: Any) -> str:
+    location = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    message = error.get("msg", "invalid")
+    return f"{location}: {message}" if location else message

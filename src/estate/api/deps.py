@@ -1,0 +1,96 @@
+"""Dependencies of the routes, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..context import Context
+from ..db.models import ApiToken, User
+from ..jobs.executor import LocalExecutor
+from .security import TOKEN_PREFIX, token_digest, verify_password
+
+
+def get_context(request: Request) -> Context:
+    context: Context = request.app.state.context
+    return context
+
+
+def get_executor(request: Request) -> LocalExecutor:
+    executor: LocalExecutor = request.app.state.executor
+    return executor
+
+
+def get_session(context: Annotated[Context, Depends(get_context)]) -> Iterator[Session]:
+    with context.sessions() as session:
+        yield session
+
+
+ContextDep = Annotated[Context, Depends(get_context)]
+ExecutorDep = Annotated[LocalExecutor, Depends(get_executor)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+_CHALLENGE = {"WWW-Authenticate": 'Basic realm="estate", Bearer'}
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers=_CHALLENGE)
+
+
+def get_current_user(request: Request, session: SessionDep) -> User:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    scheme = scheme.lower()
+    if scheme == "basic":
+        user = _basic_user(session, value.strip())
+    elif scheme in ("bearer", "token"):
+        user = _token_user(session, value.strip())
+    else:
+        raise _unauthorized("authentication required: use HTTP Basic or a bearer token")
+    if user is None or not user.is_active:
+        raise _unauthorized("invalid credentials")
+    return user
+
+
+def _basic_user(session: Session, value: str) -> User | None:
+    try:
+        username, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise _unauthorized("malformed Basic credentials") from None
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not verify_password(password, user.password_hash):
+        return None
+    return user
+
+
+def _token_user(session: Session, value: str) -> User | None:
+    if not value.startswith(TOKEN_PREFIX):
+        return None
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(value)))
+    if token is None:
+        return None
+    now = datetime.now(UTC)
+    last = token.last_used_at
+    if last is None or (now - last).total_seconds() > 60:  # avoid a write per request
+        token.last_used_at = now
+        session.commit()
+    return token.user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_admin(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs an administrator")
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_admin)]

@@ -1,0 +1,60 @@
+"""DRF-style list pages: ``{"count", "next", "previous", "results"}``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import HTTPException, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+MAX_PAGE_SIZE = 1000
+
+
+class Page(BaseModel, Generic[T]):
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[T]
+
+
+PageNumber = Annotated[int, Query(ge=1, description="Page number, from 1")]
+PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")]
+
+
+def count_of(session: Session, query: Select[Any]) -> int:
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    return int(total or 0)
+
+
+def page_of(
+    session: Session, request: Request, query: Select[Any], page: int, page_size: int
+) -> tuple[int, Sequence[Any], str | None, str | None]:
+    """Numbered pages: the rows of ``page`` and links to its neighbours."""
+    total = count_of(session, query)
+    rows = session.scalars(query.offset((page - 1) * page_size).limit(page_size)).all()
+    has_next = page * page_size < total
+    next_url = str(request.url.include_query_params(page=page + 1)) if has_next else None
+    previous = str(request.url.include_query_params(page=page - 1)) if page > 1 else None
+    return total, rows, next_url, previous
+
+
+def encode_cursor(last_id: int, direction: str = "n") -> str:
+    return base64.urlsafe_b64encode(f"{direction}{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, int]:
+    """``(direction, id)`` from an opaque cursor; 400 when it was not ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        direction, value = raw[0], int(raw[1:])
+    except (binascii.Error, UnicodeDecodeError, ValueError, IndexError):
+        raise HTTPException(400, detail="cursor: not a cursor this API gave out") from None
+    if direction not in ("n", "p"):
+        raise HTTPException(400, detail="cursor: not a cursor this API gave out")
+    return direction, value

@@ -1,0 +1,193 @@
+"""Provider plugins: the seed's "Plugin management API"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile, status
+from sqlalchemy import distinct, func, select
+from sqlalchemy.orm import Session
+
+from ...db.models import PluginVersion, Provider
+from ...jobs.validate import check_connection
+from ...registry.errors import PackageTooLarge, PluginInUse, PluginNotFound
+from ...registry.install import install_archive
+from ...registry.managed import register_managed, remove_unreferenced
+from ...registry.versions import active_version, environment_for, versions_of
+from ..deps import ContextDep, CurrentUser, SessionDep
+from ..pagination import Page
+from ..schemas import (
+    ConnectionResult,
+    PluginDetail,
+    PluginPublic,
+    PluginTestResult,
+    PluginUploaded,
+    PluginVersionPublic,
+)
+
+router = APIRouter(prefix="/provider-plugins", tags=["provider plugins"])
+
+Force = Annotated[bool, Query(description="Replace an installed version / remove a plugin in use")]
+
+
+def _providers_using(session: Session, key: str) -> int:
+    vendor, _, provider_type = key.partition(":")
+    total = session.scalar(
+        select(func.count()).where(
+            Provider.vendor == vendor, Provider.provider_type == provider_type
+        )
+    )
+    return int(total or 0)
+
+
+def _public(session: Session, version: PluginVersion) -> dict[str, object]:
+    manifest = version.manifest
+    return {
+        "key": version.key,
+        "vendor": version.vendor,
+        "provider_type": version.provider_type,
+        "display_name": manifest.get("display_name") or version.key,
+        "description": manifest.get("description") or "",
+        "version": version.version,
+        "sha256": version.sha256,
+        "class_path": version.class_path,
+        "source": version.source,
+        "state": version.state,
+        "supported_resource_types": manifest.get("supported_resource_types", []),
+        "connection_parameters": manifest.get("connection_parameters", []),
+        "provider_count": _providers_using(session, version.key),
+        "created_at": version.created_at,
+    }
+
+
+def _active(session: Session, key: str) -> PluginVersion:
+    version = active_version(session, key)
+    if version is None:
+        raise PluginNotFound(f"no plugin is installed with key {key!r}")
+    return version
+
+
+@router.get("/")
+def list_plugins(session: SessionDep, user: CurrentUser) -> Page[PluginPublic]:
+    keys = session.scalars(select(distinct(PluginVersion.key)).order_by(PluginVersion.key)).all()
+    versions = [v for v in (active_version(session, k) for k in keys) if v is not None]
+    results = [PluginPublic.model_validate(_public(session, v)) for v in versions]
+    return Page(count=len(results), next=None, previous=None, results=results)
+
+
+@router.post("/upload/", status_code=status.HTTP_201_CREATED)
+async def upload_plugin(
+    context: ContextDep,
+    session: SessionDep,
+    user: CurrentUser,
+    plugin: Annotated[UploadFile, File(description="The plugin folder as tar.gz or zip")],
+    force: Force = False,
+) -> PluginUploaded:
+    limit = context.settings.max_upload_bytes
+    data = await plugin.read(limit + 1)
+    if len(data) > limit:
+        raise PackageTooLarge(f"upload is over the {limit // (1024 * 1024)} MB limit")
+    version, replaced = install_archive(session, context.settings, data, force=force)
+    return PluginUploaded(
+        key=version.key,
+        version=version.version,
+        class_path=version.class_path,
+        supported_resource_types=version.manifest.get("supported_resource_types", []),
+        sha256=version.sha256,
+        replaced=replaced,
+    )
+
+
+@router.post("/refresh/")
+def refresh_plugins(
+    context: ContextDep, session: SessionDep, user: CurrentUser
+) -> dict[str, object]:
+    problems = register_managed(session, context.settings)
+    removed = remove_unreferenced(session, context.settings)
+    keys = session.scalars(select(distinct(PluginVersion.key)).order_by(PluginVersion.key)).all()
+    return {"plugins": list(keys), "problems": problems, "removed_folders": removed}
+
+
+@router.get("/{key}/")
+def get_plugin(key: str, session: SessionDep, user: CurrentUser) -> PluginDetail:
+    version = _active(session, key)
+    versions = [
+        PluginVersionPublic(
+            version=v.version,
+            sha256=v.sha256,
+            state=v.state,
+            source=v.source,
+            created_at=v.created_at,
+            is_active=v.id == version.id,
+        )
+        for v in versions_of(session, key)
+    ]
+    return PluginDetail.model_validate(
+        {
+            **_public(session, version),
+            "manifest": version.manifest,
+            "dependencies": _dependencies(version),
+            "versions": versions,
+            "install_log": version.install_log,
+        }
+    )
+
+
+def _dependencies(version: PluginVersion) -> dict[str, list[str]]:
+    plugin_dir = environment_for(version).plugin_dir
+    declared = version.manifest.get("dependencies") or {}
+    files = {
+        "python": declared.get("python") or "requirements.txt",
+        "collections": declared.get("collections") or "requirements.yml",
+        "system": declared.get("system") or "bindep.txt",
+    }
+    return {kind: _lines(plugin_dir / name) for kind, name in files.items()}
+
+
+def _lines(path: Path) -> list[str]:
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+
+
+@router.delete("/{key}/", status_code=status.HTTP_204_NO_CONTENT)
+def delete_plugin(
+    key: str, session: SessionDep, user: CurrentUser, force: Force = False
+) -> Response:
+    versions = versions_of(session, key)
+    if not versions:
+        raise PluginNotFound(f"no plugin is installed with key {key!r}")
+    using = _providers_using(session, key)
+    if using and not force:
+        raise PluginInUse(f"{using} provider(s) use {key}; delete them first or use ?force=true")
+    if any(v.source == "managed" for v in versions) and not force:
+        raise HTTPException(
+            409,
+            detail=f"{key} is a built-in plugin; it comes back at the next start unless removed from plugins/",
+        )
+    for version in versions:
+        session.delete(version)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{key}/test/")
+def test_plugin(
+    key: str, context: ContextDep, session: SessionDep, user: CurrentUser
+) -> PluginTestResult:
+    version = _active(session, key)
+    vendor, _, provider_type = key.partition(":")
+    providers = session.scalars(
+        select(Provider)
+        .where(Provider.vendor == vendor, Provider.provider_type == provider_type)
+        .order_by(Provider.id)
+    ).all()
+    results = []
+    for provider in providers:
+        ok, message = check_connection(context, provider, version)
+        results.append(
+            ConnectionResult(provider=provider.id, name=provider.name, ok=ok, message=message)
+        )
+    return PluginTestResult(key=key, results=results)

@@ -1,0 +1,284 @@
+"""Providers: connections to platforms, with write-only secrets; collect and test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ...context import Context
+from ...db.models import CollectionRun, Organization, PluginVersion, Provider
+from ...jobs.collect import ACTIVE, run_collection
+from ...jobs.validate import check_connection
+from ...registry.manifest import Manifest, check_connection_config, secret_names
+from ...registry.versions import active_version
+from ...secretbox import ENCRYPTED
+from ..deps import ContextDep, CurrentUser, ExecutorDep, SessionDep
+from ..pagination import Page, PageNumber, PageSize, page_of
+from ..schemas import (
+    CollectionRunPublic,
+    ConnectionResult,
+    ProviderCreate,
+    ProviderPublic,
+    ProviderUpdate,
+)
+from .runs import run_public
+
+router = APIRouter(prefix="/providers", tags=["providers"])
+
+
+def provider_public(
+    context: Context, provider: Provider, version: PluginVersion | None
+) -> ProviderPublic:
+    secrets = context.box.open(provider.secrets)
+    config = {**provider.connection_config, **{key: ENCRYPTED for key in secrets}}
+    return ProviderPublic(
+        id=provider.id,
+        name=provider.name,
+        infrastructure=provider.infrastructure,
+        vendor=provider.vendor,
+        provider_type=provider.provider_type,
+        endpoint=provider.endpoint,
+        organization=provider.organization_id,
+        connection_config=config,
+        enabled=provider.enabled,
+        plugin_installed=version is not None,
+        created_at=provider.created_at,
+        updated_at=provider.updated_at,
+        last_refresh_at=provider.last_refresh_at,
+    )
+
+
+def _manifest(version: PluginVersion | None) -> Manifest | None:
+    return Manifest.model_validate(version.manifest) if version is not None else None
+
+
+def _split_config(
+    context: Context,
+    config: dict[str, Any],
+    manifest: Manifest | None,
+    stored_secrets: str | None,
+) -> tuple[dict[str, Any], str | None]:
+    """Public config and the sealed secrets; ``$encrypted$`` keeps a stored value."""
+    names = secret_names(manifest)
+    previous = context.box.open(stored_secrets)
+    public: dict[str, Any] = {}
+    secrets: dict[str, Any] = {}
+    for key, value in config.items():
+        if key in names or key in previous:
+            if value == ENCRYPTED:
+                if key in previous:
+                    secrets[key] = previous[key]
+            elif key in names:
+                secrets[key] = value
+            else:
+                public[key] = value
+        elif value != ENCRYPTED:
+            public[key] = value
+    if manifest is not None:
+        problems = check_connection_config(manifest.connection_parameters, {**public, **secrets})
+        if problems:
+            raise HTTPException(400, detail="; ".join(problems))
+    return public, context.box.seal(secrets)
+
+
+def _check_organization(session: Session, organization_id: int) -> None:
+    if session.get(Organization, organization_id) is None:
+        raise HTTPException(400, detail=f"organization: no organization with id {organization_id}")
+
+
+def _check_name(
+    session: Session, organization_id: int, name: str, exclude: int | None = None
+) -> None:
+    query = select(Provider.id).where(
+        Provider.organization_id == organization_id, Provider.name == name
+    )
+    found = session.scalar(query)
+    if found is not None and found != exclude:
+        raise HTTPException(
+            400, detail=f"name: a provider named {name!r} exists in organization {organization_id}"
+        )
+
+
+def _get(session: Session, provider_id: int) -> Provider:
+    provider = session.get(Provider, provider_id)
+    if provider is None:
+        raise HTTPException(404, detail=f"no provider with id {provider_id}")
+    return provider
+
+
+@router.get("/")
+def list_providers(
+    request: Request,
+    context: ContextDep,
+    session: SessionDep,
+    user: CurrentUser,
+    vendor: str | None = None,
+    provider_type: str | None = None,
+    organization: int | None = None,
+    enabled: bool | None = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 100,
+) -> Page[ProviderPublic]:
+    query = select(Provider).order_by(Provider.id)
+    if vendor is not None:
+        query = query.where(Provider.vendor == vendor)
+    if provider_type is not None:
+        query = query.where(Provider.provider_type == provider_type)
+    if organization is not None:
+        query = query.where(Provider.organization_id == organization)
+    if enabled is not None:
+        query = query.where(Provider.enabled == enabled)
+    count, rows, next_url, previous = page_of(session, request, query, page, page_size)
+    results = [provider_public(context, p, active_version(session, p.key)) for p in rows]
+    return Page(count=count, next=next_url, previous=previous, results=results)
+
+
+@router.post("/", status_code=status.HTTP_201_CREATED)
+def create_provider(
+    body: ProviderCreate, context: ContextDep, session: SessionDep, user: CurrentUser
+) -> ProviderPublic:
+    _check_organization(session, body.organization)
+    _check_name(session, body.organization, body.name)
+    version = active_version(session, f"{body.vendor}:{body.provider_type}")
+    public, sealed = _split_config(context, body.connection_config, _manifest(version), None)
+    provider = Provider(
+        name=body.name,
+        infrastructure=body.infrastructure,
+        vendor=body.vendor,
+        provider_type=body.provider_type,
+        endpoint=body.endpoint,
+        organization_id=body.organization,
+        connection_config=public,
+        secrets=sealed,
+        enabled=body.enabled,
+    )
+    session.add(provider)
+    session.commit()
+    return provider_public(context, provider, version)
+
+
+@router.get("/{provider_id}/")
+def get_provider(
+    provider_id: int, context: ContextDep, session: SessionDep, user: CurrentUser
+) -> ProviderPublic:
+    provider = _get(session, provider_id)
+    return provider_public(context, provider, active_version(session, provider.key))
+
+
+def _update(
+    provider_id: int, body: ProviderUpdate, context: Context, session: Session
+) -> ProviderPublic:
+    provider = _get(session, provider_id)
+    changes = body.model_dump(exclude_unset=True)
+    for field in ("name", "vendor", "provider_type", "organization"):
+        if field in changes and changes[field] is None:
+            raise HTTPException(400, detail=f"{field}: may not be null")
+    organization = changes.get("organization", provider.organization_id)
+    _check_organization(session, organization)
+    _check_name(session, organization, changes.get("name", provider.name), exclude=provider.id)
+    key = f"{changes.get('vendor', provider.vendor)}:{changes.get('provider_type', provider.provider_type)}"
+    version = active_version(session, key)
+    config = changes.pop("connection_config", None)
+    if config is not None or key != provider.key:
+        current = {
+            **provider.connection_config,
+            **{k: ENCRYPTED for k in context.box.open(provider.secrets)},
+        }
+        public, sealed = _split_config(
+            context, config if config is not None else current, _manifest(version), provider.secrets
+        )
+        provider.connection_config, provider.secrets = public, sealed
+    for field, value in changes.items():
+        if value is not None or field in ("infrastructure", "endpoint"):
+            setattr(
+                provider,
+                "organization_id" if field == "organization" else field,
+                value if value is not None else "",
+            )
+    session.commit()
+    return provider_public(context, provider, version)
+
+
+@router.patch("/{provider_id}/")
+def patch_provider(
+    provider_id: int,
+    body: ProviderUpdate,
+    context: ContextDep,
+    session: SessionDep,
+    user: CurrentUser,
+) -> ProviderPublic:
+    return _update(provider_id, body, context, session)
+
+
+@router.put("/{provider_id}/")
+def put_provider(
+    provider_id: int,
+    body: ProviderCreate,
+    context: ContextDep,
+    session: SessionDep,
+    user: CurrentUser,
+) -> ProviderPublic:
+    return _update(provider_id, ProviderUpdate(**body.model_dump()), context, session)
+
+
+def _active_run(session: Session, provider_id: int) -> CollectionRun | None:
+    return session.scalar(
+        select(CollectionRun).where(
+            CollectionRun.provider_id == provider_id, CollectionRun.status.in_(ACTIVE)
+        )
+    )
+
+
+@router.delete("/{provider_id}/", status_code=status.HTTP_204_NO_CONTENT)
+def delete_provider(provider_id: int, session: SessionDep, user: CurrentUser) -> Response:
+    provider = _get(session, provider_id)
+    running = _active_run(session, provider_id)
+    if running is not None:
+        raise HTTPException(
+            409, detail=f"collection run {running.id} is {running.status}; cancel it first"
+        )
+    session.delete(provider)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{provider_id}/collect/", status_code=status.HTTP_202_ACCEPTED)
+def collect(
+    provider_id: int, session: SessionDep, executor: ExecutorDep, user: CurrentUser
+) -> CollectionRunPublic:
+    provider = _get(session, provider_id)
+    if not provider.enabled:
+        raise HTTPException(
+            409,
+            detail=f'provider {provider_id} is disabled; enable it with PATCH {{"enabled": true}} first',
+        )
+    running = _active_run(session, provider_id)
+    if running is not None:
+        raise HTTPException(
+            409, detail=f"collection run {running.id} is already {running.status} for this provider"
+        )
+    run = CollectionRun(provider_id=provider.id, plugin_key=provider.key)
+    session.add(run)
+    session.commit()
+    executor.submit(run_collection, run.id)
+    return run_public(run)
+
+
+@router.post("/{provider_id}/test/")
+def test_provider(
+    provider_id: int, context: ContextDep, session: SessionDep, user: CurrentUser
+) -> ConnectionResult:
+    provider = _get(session, provider_id)
+    version = active_version(session, provider.key)
+    if version is None:
+        return ConnectionResult(
+            provider=provider.id,
+            name=provider.name,
+            ok=False,
+            message=f"no plugin is installed for {provider.key!r}",
+        )
+    ok, message = check_connection(context, provider, version)
+    return ConnectionResult(provider=provider.id, name=provider.name, ok=ok, message=message)

@@ -1,0 +1,32 @@
+"""The resource-type taxonomy."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+
+from ...inventory import taxonomy
+from ..deps import CurrentUser
+from ..pagination import Page
+from ..schemas import ResourceTypePublic
+
+router = APIRouter(prefix="/resource-types", tags=["resource types"])
+
+
+def _public(item: taxonomy.ResourceType) -> ResourceTypePublic:
+    return ResourceTypePublic(
+        slug=item.slug, name=item.name, category=item.category, description=item.description
+    )
+
+
+@router.get("/")
+def list_resource_types(user: CurrentUser, category: str | None = None) -> Page[ResourceTypePublic]:
+    items = [_public(t) for t in taxonomy.RESOURCE_TYPES if category in (None, t.category)]
+    return Page(count=len(items), next=None, previous=None, results=items)
+
+
+@router.get("/{slug}/")
+def get_resource_type(slug: str, user: CurrentUser) -> ResourceTypePublic:
+    item = taxonomy.get(slug)
+    if item is None:
+        raise HTTPException(404, detail=f"no resource type {slug!r}")
+    return _public(item)

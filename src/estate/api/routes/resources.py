@@ -1,0 +1,141 @@
+"""The inventory: resources with filters and cursor pagination, detail, history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from ...db.models import Resource, ResourceChange
+from ...inventory.queries import ResourceFilter, history_query, relationships_of, resource_query
+from ..deps import CurrentUser, SessionDep
+from ..pagination import Page, PageNumber, PageSize, count_of, decode_cursor, encode_cursor, page_of
+from ..schemas import ResourceChangePublic, ResourceDetail, ResourcePublic
+
+router = APIRouter(prefix="/resources", tags=["resources"])
+
+
+def _fields(resource: Resource) -> dict[str, Any]:
+    return {
+        "id": resource.id,
+        "provider": resource.provider_id,
+        "ems_ref": resource.ems_ref,
+        "resource_type": resource.resource_type,
+        "name": resource.name,
+        "description": resource.description,
+        "canonical_id": resource.canonical_id,
+        "vendor_identifiers": resource.vendor_identifiers or {},
+        "vendor_type": resource.vendor_type,
+        "state": resource.state,
+        "power_state": resource.power_state,
+        "boot_time": resource.boot_time,
+        "region": resource.region,
+        "availability_zone": resource.availability_zone,
+        "cloud_tenant": resource.cloud_tenant,
+        "flavor": resource.flavor,
+        "cpu_count": resource.cpu_count,
+        "memory_mb": resource.memory_mb,
+        "disk_gb": resource.disk_gb,
+        "ip_addresses": resource.ip_addresses or [],
+        "fqdn": resource.fqdn,
+        "mac_addresses": resource.mac_addresses or [],
+        "os_type": resource.os_type,
+        "os_name": resource.os_name,
+        "properties": resource.properties or {},
+        "provider_tags": resource.provider_tags or {},
+        "ansible_host": resource.ansible_host,
+        "ansible_connection": resource.ansible_connection,
+        "inventory_group": resource.inventory_group,
+        "ems_created_on": resource.ems_created_on,
+        "metrics": resource.metrics or {},
+        "first_seen_at": resource.first_seen_at,
+        "last_seen_at": resource.last_seen_at,
+        "updated_at": resource.updated_at,
+        "deleted_at": resource.deleted_at,
+        "is_deleted": resource.deleted_at is not None,
+    }
+
+
+@router.get("/")
+def list_resources(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    provider: int | None = None,
+    resource_type: str | None = None,
+    state: str | None = None,
+    vendor: str | None = None,
+    region: str | None = None,
+    search: Annotated[
+        str | None, Query(max_length=200, description="Part of the name or ems_ref")
+    ] = None,
+    include_deleted: bool = False,
+    cursor: str | None = None,
+    page_size: PageSize = 100,
+) -> Page[ResourcePublic]:
+    filters = ResourceFilter(
+        provider, resource_type, state, vendor, region, search, include_deleted
+    )
+    query = resource_query(filters)
+    total = count_of(session, query)
+    direction, last = decode_cursor(cursor) if cursor else ("n", 0)
+    if direction == "n":
+        page = query.where(Resource.id > last).order_by(Resource.id).limit(page_size + 1)
+        rows = list(session.scalars(page))
+        has_more = len(rows) > page_size
+        rows = rows[:page_size]
+        has_less = last > 0
+    else:
+        page = query.where(Resource.id < last).order_by(Resource.id.desc()).limit(page_size + 1)
+        rows = list(session.scalars(page))
+        has_less = len(rows) > page_size
+        rows = list(reversed(rows[:page_size]))
+        has_more = True
+    next_url = previous = None
+    if rows and has_more:
+        next_url = str(request.url.include_query_params(cursor=encode_cursor(rows[-1].id, "n")))
+    if rows and has_less:
+        previous = str(request.url.include_query_params(cursor=encode_cursor(rows[0].id, "p")))
+    results = [ResourcePublic.model_validate(_fields(r)) for r in rows]
+    return Page(count=total, next=next_url, previous=previous, results=results)
+
+
+def _get(session: SessionDep, resource_id: int) -> Resource:
+    resource = session.get(Resource, resource_id)
+    if resource is None:
+        raise HTTPException(404, detail=f"no resource with id {resource_id}")
+    return resource
+
+
+@router.get("/{resource_id}/")
+def get_resource(resource_id: int, session: SessionDep, user: CurrentUser) -> ResourceDetail:
+    resource = _get(session, resource_id)
+    edges = relationships_of(session, resource)
+    return ResourceDetail.model_validate({**_fields(resource), "relationships": edges})
+
+
+def _change(change: ResourceChange) -> ResourceChangePublic:
+    return ResourceChangePublic(
+        id=change.id,
+        resource=change.resource_id,
+        run=change.run_id,
+        kind=change.kind,
+        changes=change.changes,
+        changed_at=change.changed_at,
+    )
+
+
+@router.get("/{resource_id}/history/")
+def resource_history(
+    request: Request,
+    resource_id: int,
+    session: SessionDep,
+    user: CurrentUser,
+    page: PageNumber = 1,
+    page_size: PageSize = 100,
+) -> Page[ResourceChangePublic]:
+    _get(session, resource_id)
+    count, rows, next_url, previous = page_of(
+        session, request, history_query(resource_id), page, page_size
+    )
+    return Page(count=count, next=next_url, previous=previous, results=[_change(c) for c in rows])

@@ -1,0 +1,101 @@
+"""Collection runs: status, counters, log; cancel."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from sqlalchemy import select
+
+from ...db.models import CollectionRun
+from ..deps import CurrentUser, SessionDep
+from ..pagination import Page, PageNumber, PageSize, page_of
+from ..schemas import CollectionRunDetail, CollectionRunPublic
+
+router = APIRouter(prefix="/collection-runs", tags=["collection runs"])
+
+STATUSES = ("pending", "running", "completed", "partial", "failed", "canceled")
+
+
+def _fields(run: CollectionRun) -> dict[str, object]:
+    duration = None
+    if run.started_at is not None and run.finished_at is not None:
+        duration = (run.finished_at - run.started_at).total_seconds()
+    return {
+        "id": run.id,
+        "provider": run.provider_id,
+        "status": run.status,
+        "plugin_key": run.plugin_key,
+        "plugin_version": run.plugin_version,
+        "plugin_sha256": run.plugin_sha256,
+        "resources_found": run.resources_found,
+        "resources_created": run.resources_created,
+        "resources_updated": run.resources_updated,
+        "resources_unchanged": run.resources_unchanged,
+        "resources_deleted": run.resources_deleted,
+        "resources_restored": run.resources_restored,
+        "errors": run.errors,
+        "error_message": run.error_message,
+        "error_details": run.error_details or [],
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "duration_seconds": duration,
+    }
+
+
+def run_public(run: CollectionRun) -> CollectionRunPublic:
+    return CollectionRunPublic.model_validate(_fields(run))
+
+
+@router.get("/")
+def list_runs(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    provider: int | None = None,
+    status: str | None = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 100,
+) -> Page[CollectionRunPublic]:
+    query = select(CollectionRun).order_by(CollectionRun.id.desc())
+    if provider is not None:
+        query = query.where(CollectionRun.provider_id == provider)
+    if status is not None:
+        if status not in STATUSES:
+            raise HTTPException(400, detail=f"status: must be one of {', '.join(STATUSES)}")
+        query = query.where(CollectionRun.status == status)
+    count, rows, next_url, previous = page_of(session, request, query, page, page_size)
+    return Page(
+        count=count, next=next_url, previous=previous, results=[run_public(r) for r in rows]
+    )
+
+
+def _get(session: SessionDep, run_id: int) -> CollectionRun:
+    run = session.get(CollectionRun, run_id)
+    if run is None:
+        raise HTTPException(404, detail=f"no collection run with id {run_id}")
+    return run
+
+
+@router.get("/{run_id}/")
+def get_run(run_id: int, session: SessionDep, user: CurrentUser) -> CollectionRunDetail:
+    run = _get(session, run_id)
+    return CollectionRunDetail.model_validate({**_fields(run), "log": run.log})
+
+
+@router.post("/{run_id}/cancel/", status_code=202)
+def cancel_run(run_id: int, session: SessionDep, user: CurrentUser) -> CollectionRunPublic:
+    run = _get(session, run_id)
+    if run.status not in ("pending", "running"):
+        raise HTTPException(
+            409,
+            detail=f"collection run {run_id} is {run.status}; only pending or running runs can be canceled",
+        )
+    run.cancel_requested = True
+    if run.status == "pending":
+        from datetime import UTC, datetime
+
+        run.status = "canceled"
+        run.error_message = "canceled by request"
+        run.finished_at = datetime.now(UTC)
+    session.commit()
+    return run_public(run)

@@ -1,0 +1,242 @@
+"""Request and response bodies, named ``<Noun>Create / <Noun>Update / <Noun>Public``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Slug = Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=100)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrganizationCreate(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+
+
+class OrganizationPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    description: str
+    created_at: datetime
+
+
+class UserCreate(_Strict):
+    username: str = Field(min_length=1, max_length=150, pattern=r"^[\w.@+-]+$")
+    password: str = Field(min_length=8, max_length=200)
+    is_admin: bool = False
+    organization: int | None = None
+
+
+class UserPublic(BaseModel):
+    id: int
+    username: str
+    is_admin: bool
+    is_active: bool
+    organization: int | None
+    created_at: datetime
+
+
+class TokenCreate(_Strict):
+    name: str = Field(default="", max_length=200)
+
+
+class TokenPublic(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    token: str | None = Field(default=None, description="Shown once, when the token is created")
+
+
+class ProviderCreate(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    infrastructure: str = Field(default="", max_length=50)
+    vendor: str = Slug
+    provider_type: str = Slug
+    endpoint: str = Field(default="", max_length=500)
+    organization: int = 1
+    connection_config: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+
+
+class ProviderUpdate(_Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    infrastructure: str | None = Field(default=None, max_length=50)
+    vendor: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_-]*$", max_length=100)
+    provider_type: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_-]*$", max_length=100)
+    endpoint: str | None = Field(default=None, max_length=500)
+    organization: int | None = None
+    connection_config: dict[str, Any] | None = None
+    enabled: bool | None = None
+
+
+class ProviderPublic(BaseModel):
+    id: int
+    name: str
+    infrastructure: str
+    vendor: str
+    provider_type: str
+    endpoint: str
+    organization: int
+    connection_config: dict[str, Any]
+    enabled: bool
+    plugin_installed: bool
+    created_at: datetime
+    updated_at: datetime
+    last_refresh_at: datetime | None
+
+
+class CollectionRunPublic(BaseModel):
+    id: int
+    provider: int
+    status: str
+    plugin_key: str
+    plugin_version: str | None
+    plugin_sha256: str | None
+    resources_found: int
+    resources_created: int
+    resources_updated: int
+    resources_unchanged: int
+    resources_deleted: int
+    resources_restored: int
+    errors: int
+    error_message: str | None
+    error_details: list[Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+
+
+class CollectionRunDetail(CollectionRunPublic):
+    log: str
+
+
+class RelationshipPublic(BaseModel):
+    relationship_type: str
+    direction: str = Field(description="outgoing: this resource declared it; incoming: the other")
+    ems_ref: str
+    resource_id: int | None
+    name: str | None
+    resource_type: str | None
+
+
+class ResourcePublic(BaseModel):
+    id: int
+    provider: int
+    ems_ref: str
+    resource_type: str
+    name: str | None
+    description: str | None
+    canonical_id: str | None
+    vendor_identifiers: dict[str, Any]
+    vendor_type: str | None
+    state: str
+    power_state: str | None
+    boot_time: str | None
+    region: str | None
+    availability_zone: str | None
+    cloud_tenant: str | None
+    flavor: str | None
+    cpu_count: int | None
+    memory_mb: int | None
+    disk_gb: float | None
+    ip_addresses: list[str]
+    fqdn: str | None
+    mac_addresses: list[str]
+    os_type: str | None
+    os_name: str | None
+    properties: dict[str, Any]
+    provider_tags: dict[str, Any]
+    ansible_host: str | None
+    ansible_connection: str | None
+    inventory_group: str | None
+    ems_created_on: str | None
+    metrics: dict[str, Any]
+    first_seen_at: datetime
+    last_seen_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+    is_deleted: bool
+
+
+class ResourceDetail(ResourcePublic):
+    relationships: list[RelationshipPublic]
+
+
+class ResourceChangePublic(BaseModel):
+    id: int
+    resource: int
+    run: int | None
+    kind: str
+    changes: dict[str, Any] | None
+    changed_at: datetime
+
+
+class ResourceTypePublic(BaseModel):
+    slug: str
+    name: str
+    category: str
+    description: str
+
+
+class PluginVersionPublic(BaseModel):
+    version: str
+    sha256: str
+    state: str
+    source: str
+    created_at: datetime
+    is_active: bool
+
+
+class PluginPublic(BaseModel):
+    key: str
+    vendor: str
+    provider_type: str
+    display_name: str
+    description: str
+    version: str
+    sha256: str
+    class_path: str
+    source: str
+    state: str
+    supported_resource_types: list[str]
+    connection_parameters: list[dict[str, Any]]
+    provider_count: int
+    created_at: datetime
+
+
+class PluginDetail(PluginPublic):
+    manifest: dict[str, Any]
+    dependencies: dict[str, list[str]]
+    versions: list[PluginVersionPublic]
+    install_log: str
+
+
+class PluginUploaded(BaseModel):
+    key: str
+    version: str
+    class_path: str
+    supported_resource_types: list[str]
+    sha256: str
+    replaced: bool
+
+
+class ConnectionResult(BaseModel):
+    provider: int
+    name: str
+    ok: bool
+    message: str
+
+
+class PluginTestResult(BaseModel):
+    key: str
+    results: list[ConnectionResult]

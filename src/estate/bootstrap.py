@@ -1,0 +1,94 @@
+"""First-start and every-start chores: schema, default organization, admin, plugins."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+
+from .api.security import hash_password, new_password, verify_password
+from .context import Context
+from .db.migrate import upgrade
+from .db.models import CollectionRun, Organization, User
+from .registry.managed import register_managed, remove_unreferenced
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ORGANIZATION = "Default"
+PASSWORD_FILE = "admin_password"
+
+
+@dataclass
+class AdminLogin:
+    username: str
+    password: str | None
+    source: str
+
+
+def prepare(context: Context) -> AdminLogin:
+    """Migrate, make sure the default organization and the admin exist, load plugins."""
+    upgrade(context.engine)
+    with context.sessions() as session:
+        if session.get(Organization, 1) is None:
+            session.add(
+                Organization(id=1, name=DEFAULT_ORGANIZATION, description="Created at first start")
+            )
+            session.commit()
+        login = _ensure_admin(context)
+        register_managed(session, context.settings)
+        remove_unreferenced(session, context.settings)
+    return login
+
+
+def _ensure_admin(context: Context) -> AdminLogin:
+    settings = context.settings
+    username = settings.admin_username
+    path = settings.resolved_data_dir / PASSWORD_FILE
+    with context.sessions() as session:
+        admin = session.scalar(select(User).where(User.username == username))
+        if settings.admin_password is not None:
+            password = settings.admin_password.get_secret_value()
+            source = "ESTATE_ADMIN_PASSWORD"
+        elif admin is None:
+            password = new_password()
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(password + "\n")
+            source = f"generated, saved in {path}"
+        else:
+            saved = path.read_text().strip() if path.is_file() else None
+            return AdminLogin(username, saved, f"saved in {path}" if saved else "unchanged")
+        if admin is None:
+            session.add(
+                User(
+                    username=username,
+                    password_hash=hash_password(password),
+                    is_admin=True,
+                    organization_id=1,
+                )
+            )
+        elif not verify_password(password, admin.password_hash):
+            admin.password_hash = hash_password(password)
+        session.commit()
+    return AdminLogin(username, password, source)
+
+
+def recover_runs(context: Context) -> list[int]:
+    """Runs a stopped service left behind: running ones failed, pending ones returned."""
+    with context.sessions() as session, session.begin():
+        session.execute(
+            update(CollectionRun)
+            .where(CollectionRun.status == "running")
+            .values(
+                status="failed",
+                error_message="the service stopped during this run; collect again",
+                finished_at=datetime.now(UTC),
+            )
+        )
+        pending = session.scalars(
+            select(CollectionRun.id).where(CollectionRun.status == "pending")
+        ).all()
+    return list(pending)

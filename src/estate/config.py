@@ -1,0 +1,61 @@
+"""The one settings object. Nothing else in Estate reads the environment."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; each field is read from ``ESTATE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="ESTATE_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".estate"), description="Where data, plugins and keys live")
+    database_url: SecretStr | None = Field(
+        default=None, description="SQLAlchemy URL; default SQLite in the data directory"
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Fernet key for secrets at rest; default a key file"
+    )
+    admin_password: SecretStr | None = None
+    admin_username: str = "admin"
+    builtin_plugins_dir: Path | None = Field(
+        default=None, description="Managed plugins registered at start (default: ./plugins)"
+    )
+    run_timeout: float = Field(default=3600.0, gt=0, description="Seconds a collection may take")
+    call_timeout: float = Field(default=60.0, gt=0, description="Seconds for one plugin call")
+    start_timeout: float = Field(default=30.0, gt=0, description="Seconds for a plugin to start")
+    workers: int = Field(default=4, ge=1, description="Concurrent jobs of the local executor")
+    batch_size: int = Field(default=1000, ge=1, le=10000)
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    offline: bool = False
+    url: str = Field(default="http://127.0.0.1:8000", description="API the CLI talks to")
+    username: str = Field(default="admin", description="CLI login")
+    password: SecretStr | None = Field(default=None, description="CLI password")
+    token: SecretStr | None = Field(default=None, description="CLI bearer token")
+    log_level: str = "info"
+
+    @cached_property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def database(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.resolved_data_dir / 'estate.db'}"
+
+    @property
+    def plugins_dir(self) -> Path:
+        """Uploaded plugin versions, one immutable folder each."""
+        return self.resolved_data_dir / "plugins"
+
+    @property
+    def managed_plugins_dir(self) -> Path:
+        return self.builtin_plugins_dir or REPO_ROOT / "plugins"

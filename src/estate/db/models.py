@@ -1,0 +1,231 @@
+"""The data model; ARCHITECTURE.md "Data model" is the map of these classes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from .types import JSONType, UTCDateTime, utcnow
+
+# Primary keys: BIGINT on PostgreSQL, INTEGER (rowid alias) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class PluginVersion(Base):
+    """One stored, immutable version of a plugin package."""
+
+    __tablename__ = "plugin_versions"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    vendor: Mapped[str] = mapped_column(String(100))
+    provider_type: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))
+    class_path: Mapped[str] = mapped_column(String(300))
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    source: Mapped[str] = mapped_column(String(20), default="local")
+    state: Mapped[str] = mapped_column(String(20), default="ready")
+    path: Mapped[str] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    install_log: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Provider(Base):
+    """A connection to one platform; the seed's provider record."""
+
+    __tablename__ = "providers"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    infrastructure: Mapped[str] = mapped_column(String(50), default="")
+    vendor: Mapped[str] = mapped_column(String(100))
+    provider_type: Mapped[str] = mapped_column(String(100))
+    endpoint: Mapped[str] = mapped_column(String(500), default="")
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
+    )
+    connection_config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    secrets: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    last_refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def key(self) -> str:
+        return f"{self.vendor}:{self.provider_type}"
+
+
+class CollectionRun(Base):
+    __tablename__ = "collection_runs"
+    __table_args__ = (Index("ix_collection_runs_provider_status", "provider_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    plugin_key: Mapped[str] = mapped_column(String(200), default="")
+    plugin_version: Mapped[str | None] = mapped_column(String(100))
+    plugin_sha256: Mapped[str | None] = mapped_column(String(64))
+    resources_found: Mapped[int] = mapped_column(Integer, default=0)
+    resources_created: Mapped[int] = mapped_column(Integer, default=0)
+    resources_updated: Mapped[int] = mapped_column(Integer, default=0)
+    resources_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    resources_deleted: Mapped[int] = mapped_column(Integer, default=0)
+    resources_restored: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_details: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    log: Mapped[str] = mapped_column(Text, default="")
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    provider: Mapped[Provider] = relationship()
+
+
+class Resource(Base):
+    """One resource of one provider, unique by ``ems_ref``; deleted ones are kept."""
+
+    __tablename__ = "resources"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "ems_ref", name="uq_resources_provider_ems_ref"),
+        Index("ix_resources_type", "resource_type"),
+        Index("ix_resources_name", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"))
+    ems_ref: Mapped[str] = mapped_column(String(500))
+    resource_type: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str | None] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text)
+    canonical_id: Mapped[str | None] = mapped_column(String(500))
+    vendor_identifiers: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    vendor_type: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(20))
+    power_state: Mapped[str | None] = mapped_column(String(100))
+    boot_time: Mapped[str | None] = mapped_column(String(64))
+    region: Mapped[str | None] = mapped_column(String(100))
+    availability_zone: Mapped[str | None] = mapped_column(String(100))
+    cloud_tenant: Mapped[str | None] = mapped_column(String(200))
+    flavor: Mapped[str | None] = mapped_column(String(200))
+    cpu_count: Mapped[int | None] = mapped_column(Integer)
+    memory_mb: Mapped[int | None] = mapped_column(BigInteger)
+    disk_gb: Mapped[float | None] = mapped_column(Float)
+    ip_addresses: Mapped[list[str] | None] = mapped_column(JSONType)
+    fqdn: Mapped[str | None] = mapped_column(String(500))
+    mac_addresses: Mapped[list[str] | None] = mapped_column(JSONType)
+    os_type: Mapped[str | None] = mapped_column(String(100))
+    os_name: Mapped[str | None] = mapped_column(String(200))
+    properties: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    provider_tags: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    ansible_host: Mapped[str | None] = mapped_column(String(500))
+    ansible_connection: Mapped[str | None] = mapped_column(String(100))
+    inventory_group: Mapped[str | None] = mapped_column(String(200))
+    ems_created_on: Mapped[str | None] = mapped_column(String(64))
+    relationships: Mapped[list[Any] | None] = mapped_column(JSONType)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    content_hash: Mapped[str] = mapped_column(String(32))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_run_id: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    provider: Mapped[Provider] = relationship()
+
+
+class ResourceChange(Base):
+    """One real change of one resource: created, modified, deleted or restored."""
+
+    __tablename__ = "resource_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resource_id: Mapped[int] = mapped_column(
+        ForeignKey("resources.id", ondelete="CASCADE"), index=True
+    )
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collection_runs.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ResourceRelationship(Base):
+    """An edge one resource declared, keyed by ``ems_ref`` within its provider.
+
+    Both ends are resolved at read time through the ``(provider_id, ems_ref)`` index,
+    so an edge to a resource that appears in a later run resolves by itself.
+    """
+
+    __tablename__ = "resource_relationships"
+    __table_args__ = (
+        Index("ix_relationships_source", "provider_id", "source_ems_ref"),
+        Index("ix_relationships_target", "provider_id", "target_ems_ref"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"))
+    source_ems_ref: Mapped[str] = mapped_column(String(500))
+    target_ems_ref: Mapped[str] = mapped_column(String(500))
+    relationship_type: Mapped[str] = mapped_column(String(30))

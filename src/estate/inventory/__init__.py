@@ -1,0 +1,1 @@
+"""Inventory: ingest with change tracking, the resource-type taxonomy, and queries."""

@@ -1,0 +1,274 @@
+"""Store a collection run's resources: batch upserts, change tracking, deletions.
+
+Each batch is one transaction: look the batch's ``ems_ref`` up, insert the new ones,
+touch the unchanged ones, update the changed ones with a ``{field: {from, to}}`` diff,
+restore the ones that came back. History rows are written only for real changes.
+``finish(complete=True)`` marks what the run did not see as deleted; a run that failed,
+was canceled or was partial deletes nothing. Memory is bounded by one batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from inventory_providers.base import ResourceValidationError
+from sqlalchemy import Connection, Engine
+
+from .records import DATA_COLUMNS, Record, diff, stored_values, to_record
+
+logger = logging.getLogger(__name__)
+
+MAX_PROBLEMS = 100
+_INSERT_COLUMNS = (
+    "provider_id",
+    "ems_ref",
+    *DATA_COLUMNS,
+    "content_hash",
+    "first_seen_at",
+    "last_seen_at",
+    "last_seen_run_id",
+    "updated_at",
+)
+_UPDATE_COLUMNS = (*DATA_COLUMNS, "content_hash", "last_seen_at", "last_seen_run_id", "updated_at")
+
+
+@dataclass(slots=True)
+class Counters:
+    found: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    restored: int = 0
+    errors: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def _timestamp(moment: datetime) -> str:
+    """The text both backends read as a naive UTC timestamp."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+class _Sql:
+    """The few statements ingest needs, with the driver's placeholder style."""
+
+    def __init__(self, dialect: str) -> None:
+        self.is_postgresql = dialect == "postgresql"
+        p = "%s" if self.is_postgresql else "?"
+        self.p = p
+        cols = ", ".join(_INSERT_COLUMNS)
+        self.insert = (
+            f"INSERT INTO resources ({cols}) VALUES ({', '.join([p] * len(_INSERT_COLUMNS))})"
+        )
+        sets = ", ".join(f"{c} = {p}" for c in _UPDATE_COLUMNS)
+        self.update = f"UPDATE resources SET {sets}, deleted_at = NULL WHERE id = {p}"
+        self.change = (
+            "INSERT INTO resource_changes (resource_id, run_id, kind, changes, changed_at) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p})"
+        )
+        self.relationship = (
+            "INSERT INTO resource_relationships "
+            "(provider_id, source_ems_ref, target_ems_ref, relationship_type) "
+            f"VALUES ({p}, {p}, {p}, {p})"
+        )
+
+    def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """``column IN (...)`` as SQL and parameters."""
+        if self.is_postgresql:
+            return f"{column} = ANY({self.p})", [list(values)]
+        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
+
+
+class Ingestor:
+    """Ingests one run of one provider, batch by batch."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        provider_id: int,
+        run_id: int,
+        allowed_types: Iterable[str] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.provider_id = provider_id
+        self.run_id = run_id
+        self.allowed_types = frozenset(allowed_types) if allowed_types is not None else None
+        self.counters = Counters()
+        self.problems: list[dict[str, Any]] = []
+        self._sql = _Sql(engine.dialect.name)
+
+    # -- batches -----------------------------------------------------------------
+
+    def add_batch(self, raw: Sequence[Any]) -> None:
+        """Validate and store one batch of wire records."""
+        self.counters.found += len(raw)
+        records: dict[str, Record] = {}
+        for index, item in enumerate(raw):
+            try:
+                record = to_record(item, self.allowed_types)
+            except (ResourceValidationError, TypeError) as exc:
+                self.reject(_ref_of(item), f"{exc}", index)
+                continue
+            if record.ems_ref in records:
+                self.reject(record.ems_ref, "ems_ref appears twice in this run", index)
+                continue
+            records[record.ems_ref] = record
+        if records:
+            with self.engine.begin() as conn:
+                self._store(conn, records)
+
+    def reject(self, ems_ref: str | None, message: str, index: int | None = None) -> None:
+        """Count one resource the plugin sent that cannot be stored."""
+        self.counters.errors += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append({"ems_ref": ems_ref, "index": index, "error": message})
+
+    def _store(self, conn: Connection, records: dict[str, Record]) -> None:
+        now = _timestamp(datetime.now(UTC))
+        existing = self._lookup(conn, list(records))
+        new: list[Record] = []
+        unchanged: list[int] = []
+        changed: list[tuple[int, Record, bool]] = []
+        for ref, record in records.items():
+            found = existing.get(ref)
+            if found is None:
+                new.append(record)
+                continue
+            row_id, content_hash, is_deleted, last_run = found
+            if last_run == self.run_id:
+                self.reject(ref, "ems_ref appears twice in this run")
+            elif content_hash == record.content_hash and not is_deleted:
+                unchanged.append(row_id)
+            else:
+                changed.append((row_id, record, is_deleted))
+        if new:
+            self._insert(conn, new, now)
+        if unchanged:
+            self._touch(conn, unchanged, now)
+        if changed:
+            self._update(conn, changed, now)
+
+    def _lookup(
+        self, conn: Connection, refs: list[str]
+    ) -> dict[str, tuple[int, str, bool, int | None]]:
+        where, params = self._sql.any_of("ems_ref", refs)
+        sql = (
+            "SELECT ems_ref, id, content_hash, deleted_at IS NOT NULL, last_seen_run_id "
+            f"FROM resources WHERE provider_id = {self._sql.p} AND {where}"
+        )
+        rows = conn.exec_driver_sql(sql, (self.provider_id, *params)).all()
+        return {r[0]: (r[1], r[2], bool(r[3]), r[4]) for r in rows}
+
+    def _insert(self, conn: Connection, records: list[Record], now: str) -> None:
+        pid, run = self.provider_id, self.run_id
+        rows = [
+            (pid, r.ems_ref, *r.sql_values(), r.content_hash, now, now, run, now) for r in records
+        ]
+        conn.exec_driver_sql(self._sql.insert, rows)
+        where, params = self._sql.any_of("ems_ref", [r.ems_ref for r in records])
+        p = self._sql.p
+        conn.exec_driver_sql(
+            "INSERT INTO resource_changes (resource_id, run_id, kind, changed_at) "
+            f"SELECT id, {p}, 'created', {p} FROM resources WHERE provider_id = {p} AND {where}",
+            (run, now, pid, *params),
+        )
+        self._add_relationships(conn, records)
+        self.counters.created += len(records)
+
+    def _touch(self, conn: Connection, ids: list[int], now: str) -> None:
+        where, params = self._sql.any_of("id", ids)
+        p = self._sql.p
+        conn.exec_driver_sql(
+            f"UPDATE resources SET last_seen_at = {p}, last_seen_run_id = {p} WHERE {where}",
+            (now, self.run_id, *params),
+        )
+        self.counters.unchanged += len(ids)
+
+    def _update(self, conn: Connection, changed: list[tuple[int, Record, bool]], now: str) -> None:
+        where, params = self._sql.any_of("id", [row_id for row_id, _, _ in changed])
+        columns = ", ".join(DATA_COLUMNS)
+        old_rows = conn.exec_driver_sql(
+            f"SELECT id, {columns} FROM resources WHERE {where}", tuple(params)
+        ).all()
+        old = {row[0]: stored_values(row[1:]) for row in old_rows}
+        updates, history, rewired = [], [], []
+        for row_id, record, is_deleted in changed:
+            before = old[row_id]
+            changes = diff(before, _empties_as_none(record.values))
+            kind = "restored" if is_deleted else "modified"
+            updates.append(
+                (*record.sql_values(), record.content_hash, now, self.run_id, now, row_id)
+            )
+            body = orjson.dumps(changes).decode() if changes else None
+            history.append((row_id, self.run_id, kind, body, now))
+            if "relationships" in changes:
+                rewired.append(record)
+            if is_deleted:
+                self.counters.restored += 1
+            else:
+                self.counters.updated += 1
+        conn.exec_driver_sql(self._sql.update, updates)
+        conn.exec_driver_sql(self._sql.change, history)
+        if rewired:
+            where, params = self._sql.any_of("source_ems_ref", [r.ems_ref for r in rewired])
+            conn.exec_driver_sql(
+                f"DELETE FROM resource_relationships WHERE provider_id = {self._sql.p} AND {where}",
+                (self.provider_id, *params),
+            )
+            self._add_relationships(conn, rewired)
+
+    def _add_relationships(self, conn: Connection, records: list[Record]) -> None:
+        pid = self.provider_id
+        rows = [
+            (pid, r.ems_ref, rel["target_ems_ref"], rel["relationship_type"])
+            for r in records
+            for rel in r.relationships
+        ]
+        if rows:
+            conn.exec_driver_sql(self._sql.relationship, rows)
+
+    # -- end of run --------------------------------------------------------------
+
+    def finish(self, *, complete: bool) -> Counters:
+        """Close the run; only a ``complete`` run marks unseen resources deleted."""
+        if complete:
+            self.counters.deleted = self._delete_unseen()
+        return self.counters
+
+    def _delete_unseen(self) -> int:
+        p = self._sql.p
+        unseen = (
+            f"provider_id = {p} AND deleted_at IS NULL "
+            f"AND (last_seen_run_id IS NULL OR last_seen_run_id <> {p})"
+        )
+        now = _timestamp(datetime.now(UTC))
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO resource_changes (resource_id, run_id, kind, changed_at) "
+                f"SELECT id, {p}, 'deleted', {p} FROM resources WHERE {unseen}",
+                (self.run_id, now, self.provider_id, self.run_id),
+            )
+            result = conn.exec_driver_sql(
+                f"UPDATE resources SET deleted_at = {p}, updated_at = {p} WHERE {unseen}",
+                (now, now, self.provider_id, self.run_id),
+            )
+        return int(result.rowcount)
+
+
+def _empties_as_none(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(None if v in ({}, []) else v for v in values)
+
+
+def _ref_of(item: Any) -> str | None:
+    if isinstance(item, dict):
+        ref = item.get("ems_ref")
+        return str(ref) if ref is not None else None
+    return None

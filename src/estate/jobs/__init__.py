@@ -1,0 +1,1 @@
+"""Background work: collection and action jobs, and the executors that run them."""

@@ -1,0 +1,201 @@
+"""The collection job: run a provider's plugin and ingest what it finds.
+
+pending → running → completed | partial | failed | canceled. Counters are flushed
+about once a second so the API shows progress while the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from ..context import Context
+from ..db.models import CollectionRun, PluginVersion, Provider
+from ..inventory.ingest import Ingestor
+from ..registry.versions import active_version, environment_for
+from ..runtime.errors import PluginRuntimeError
+from ..runtime.host import PluginProcess
+from ..secretbox import SecretKeyError
+from .runlog import RunLog
+from .validate import credential_params, provider_model
+
+logger = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 1.0
+ACTIVE = ("pending", "running")
+
+
+class RunFailed(Exception):
+    """The run cannot go on; the message tells the operator what to do."""
+
+
+class _Canceled(Exception):
+    pass
+
+
+def run_collection(context: Context, run_id: int) -> None:
+    """Execute one pending collection run to its end. Never raises for plugin faults."""
+    with context.sessions() as session:
+        run = session.get(CollectionRun, run_id)
+        if run is None or run.status != "pending":
+            return
+        provider = session.get(Provider, run.provider_id)
+        version = active_version(session, provider.key) if provider else None
+        run.status = "running"
+        run.started_at = datetime.now(UTC)
+        if version is not None:
+            run.plugin_version, run.plugin_sha256 = version.version, version.sha256
+        session.commit()
+    assert provider is not None  # the run's foreign key cascades with its provider
+    job = _CollectionJob(context, run_id, provider, version)
+    job.run()
+
+
+class _CollectionJob:
+    def __init__(
+        self,
+        context: Context,
+        run_id: int,
+        provider: Provider,
+        version: PluginVersion | None,
+    ) -> None:
+        self.context = context
+        self.run_id = run_id
+        self.provider = provider
+        self.version = version
+        self.log = RunLog()
+        self.ingestor = Ingestor(
+            context.engine,
+            provider_id=provider.id,
+            run_id=run_id,
+            allowed_types=version.manifest.get("supported_resource_types") if version else None,
+        )
+        self.process: PluginProcess | None = None
+        self._canceled = threading.Event()
+        self._cancel_requested = False
+        self._last_flush = time.monotonic()
+
+    def run(self) -> None:
+        status, message = "failed", None
+        watchdog = threading.Thread(target=self._watch_cancel, daemon=True, name="run-cancel")
+        watchdog.start()
+        try:
+            result = self._collect()
+            for item in result.get("rejected") or []:
+                if isinstance(item, dict):
+                    self.ingestor.reject(None, str(item.get("error")), item.get("index"))
+            status = "completed" if self.ingestor.counters.errors == 0 else "partial"
+            if status == "partial":
+                message = f"{self.ingestor.counters.errors} resource(s) rejected; see error_details"
+        except _Canceled:
+            status, message = "canceled", "canceled by request"
+        except (RunFailed, PluginRuntimeError, SecretKeyError) as exc:
+            if self._canceled.is_set() and self._cancel_requested:
+                status, message = "canceled", "canceled by request"
+            else:
+                status, message = "failed", self.log.mask(str(exc))
+        except Exception as exc:  # job boundary: an ingest bug fails this run only
+            logger.exception("collection run %s failed", self.run_id)
+            status, message = "failed", f"internal error: {type(exc).__name__}: {exc}"
+        finally:
+            self._canceled.set()
+            if self.process is not None:
+                self.process.stop()
+        self.ingestor.finish(complete=status == "completed")
+        if message:
+            self.log.add("error" if status == "failed" else "warning", message)
+        self._flush(status=status, message=message, finished=True)
+
+    def _collect(self) -> dict[str, Any]:
+        if self.version is None:
+            raise RunFailed(
+                f"no plugin is installed for {self.provider.key!r}; upload one with "
+                "POST /api/inventory/v1/provider-plugins/upload/ (or `estate plugin upload`)"
+            )
+        if not self.provider.enabled:
+            raise RunFailed("provider is disabled; enable it before collecting")
+        settings = self.context.settings
+        credential = credential_params(self.context, self.provider, self.log)
+        self.process = PluginProcess(
+            environment_for(self.version),
+            self.version.class_path,
+            on_log=self.log.add,
+            start_timeout=settings.start_timeout,
+            call_timeout=settings.call_timeout,
+            log_level=settings.log_level,
+        )
+        self.log.add("info", f"starting {self.provider.key} {self.version.version}")
+        self.process.start()
+        self.process.call(
+            "configure",
+            {"provider": provider_model(self.provider), "credential": credential},
+        )
+        result: dict[str, Any] = self.process.call(
+            "collect",
+            {"batch_size": settings.batch_size},
+            timeout=settings.run_timeout,
+            on_notification=self._on_notification,
+        )
+        return result
+
+    def _on_notification(self, method: str, params: dict[str, Any]) -> None:
+        if method != "collect.batch":
+            return
+        resources = params.get("resources")
+        if not isinstance(resources, list):
+            raise RunFailed("plugin sent a collect.batch without a resources list")
+        self.ingestor.add_batch(resources)
+        if self._canceled.is_set():
+            raise _Canceled
+        if time.monotonic() - self._last_flush >= FLUSH_SECONDS:
+            self._flush()
+
+    def _watch_cancel(self) -> None:
+        while not self._canceled.wait(FLUSH_SECONDS):
+            with self.context.sessions() as session:
+                wanted = session.scalar(
+                    select(CollectionRun.cancel_requested).where(CollectionRun.id == self.run_id)
+                )
+            if wanted:
+                self._cancel_requested = True
+                self._canceled.set()
+                if self.process is not None and self.process.process is not None:
+                    self.process.process.kill()
+                return
+
+    def _flush(
+        self, *, status: str | None = None, message: str | None = None, finished: bool = False
+    ) -> None:
+        self._last_flush = time.monotonic()
+        counters = self.ingestor.counters
+        values: dict[str, Any] = {
+            "resources_found": counters.found,
+            "resources_created": counters.created,
+            "resources_updated": counters.updated,
+            "resources_unchanged": counters.unchanged,
+            "resources_deleted": counters.deleted,
+            "resources_restored": counters.restored,
+            "errors": counters.errors,
+            "error_details": self.ingestor.problems,
+            "log": self.log.text(),
+        }
+        if status is not None:
+            values["status"] = status
+            values["error_message"] = message
+        if finished:
+            values["finished_at"] = datetime.now(UTC)
+        with self.context.sessions() as session, session.begin():
+            session.execute(
+                update(CollectionRun).where(CollectionRun.id == self.run_id).values(**values)
+            )
+            if finished and status in ("completed", "partial"):
+                session.execute(
+                    update(Provider)
+                    .where(Provider.id == self.provider.id)
+                    .values(last_refresh_at=datetime.now(UTC))
+                )

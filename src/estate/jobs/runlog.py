@@ -1,0 +1,54 @@
+"""A job's log: timestamped, levelled lines, bounded in size, with secrets masked."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+MAX_LINES = 2000
+MAX_LINE_CHARS = 2000
+MASK = "***"
+
+
+class RunLog:
+    """Keeps the newest ``MAX_LINES`` lines; thread-safe (plugin output pumps write too)."""
+
+    def __init__(self) -> None:
+        self._lines: deque[str] = deque(maxlen=MAX_LINES)
+        self._secrets: list[str] = []
+        self._lock = threading.Lock()
+        self.dropped = 0
+
+    def redact(self, values: Iterable[Any]) -> None:
+        """Mask these values wherever they appear in later lines."""
+        self._secrets = sorted(
+            {str(v) for v in values if isinstance(v, str | int) and len(str(v)) >= 3},
+            key=len,
+            reverse=True,
+        )
+
+    def mask(self, text: str) -> str:
+        """``text`` with every registered secret replaced by ``***``."""
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+    def add(self, level: str, line: str) -> None:
+        line = self.mask(line)
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        entry = f"{stamp} [{level}] {line[:MAX_LINE_CHARS]}"
+        with self._lock:
+            if len(self._lines) == MAX_LINES:
+                self.dropped += 1
+            self._lines.append(entry)
+
+    def text(self) -> str:
+        with self._lock:
+            lines = list(self._lines)
+        if self.dropped:
+            lines.insert(0, f"... {self.dropped} earlier line(s) dropped")
+        return "\n".join(lines)

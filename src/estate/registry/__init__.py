@@ -1,0 +1,1 @@
+"""Plugin packages: the manifest model, archive checks, the version store and sources."""

@@ -1,0 +1,61 @@
+"""Errors the plugin registry raises; each knows the HTTP status the API answers with.
+
+::
+
+    RegistryError                 (500 unless a subclass says otherwise)
+    ├── InvalidPackage            400  bad archive or manifest; .problems lists each fault
+    ├── PackageTooLarge           413  upload or unpacked content over the size limit
+    ├── PluginExists              409  that version is installed and force was not given
+    ├── PluginNotFound            404  no plugin (or version) with that key
+    └── PluginInUse               409  providers still use the plugin that is to be removed
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class RegistryError(Exception):
+    """Base of every registry error; ``status_code`` is the HTTP status to answer with."""
+
+    status_code: ClassVar[int] = 500
+
+
+class InvalidPackage(RegistryError):
+    """The archive or its ``manifest.yml`` is wrong; each problem says what and where.
+
+    A problem reads like ``manifest.yml: supported_resource_types[2]: unknown type 'vm'``.
+    """
+
+    status_code: ClassVar[int] = 400
+
+    def __init__(self, problems: str | list[str]) -> None:
+        self.problems: list[str] = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("; ".join(self.problems))
+
+    def __str__(self) -> str:
+        return "; ".join(self.problems)
+
+
+class PackageTooLarge(RegistryError):
+    """The upload, or what it unpacks to, exceeds the size limit."""
+
+    status_code: ClassVar[int] = 413
+
+
+class PluginExists(RegistryError):
+    """The plugin version is already installed and overwriting was not asked for."""
+
+    status_code: ClassVar[int] = 409
+
+
+class PluginNotFound(RegistryError):
+    """No installed plugin (or version of it) matches the key asked for."""
+
+    status_code: ClassVar[int] = 404
+
+
+class PluginInUse(RegistryError):
+    """The plugin cannot be removed because providers still use it."""
+
+    status_code: ClassVar[int] = 409

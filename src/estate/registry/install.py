@@ -1,0 +1,232 @@
+"""Install a plugin package: check, store immutably, install requirements, define, record.
+
+Nothing is half-installed: the package is unpacked and prepared in a staging folder
+inside the plugins directory, renamed into place in one step, and recorded in the
+database last; any failure removes the staging folder and leaves the registry as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..config import Settings
+from ..db.models import PluginVersion
+from ..inventory import taxonomy
+from ..runtime.environment import PluginEnvironment
+from .archive import extract, find_root, sha256_of
+from .errors import InvalidPackage, PackageTooLarge, PluginExists
+from .manifest import Manifest, parse_manifest
+from .versions import PLUGIN_SUBDIR, SITE_SUBDIR
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Defined:
+    """What the plugin said about itself when asked to ``define``."""
+
+    class_path: str
+    metadata: dict[str, Any]
+
+
+def install_archive(
+    session: Session, settings: Settings, data: bytes, *, force: bool = False
+) -> tuple[PluginVersion, bool]:
+    """Install an uploaded archive as a new stored version and commit it.
+
+    Returns the version and whether it replaced an installed one (``force``).
+    """
+    if len(data) > settings.max_upload_bytes:
+        raise PackageTooLarge(
+            f"upload is {len(data)} bytes; the limit is {settings.max_upload_bytes} bytes"
+        )
+    sha = sha256_of(data)
+    incoming = settings.plugins_dir / ".incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=incoming))
+    try:
+        unpacked = stage / "unpacked"
+        extract(data, unpacked, max_bytes=settings.max_upload_bytes)
+        root = find_root(unpacked)
+        manifest = _read_manifest(root)
+        existing = session.scalar(
+            select(PluginVersion).where(
+                PluginVersion.key == manifest.key, PluginVersion.version == manifest.version
+            )
+        )
+        if existing is not None and not force:
+            raise PluginExists(
+                f"{manifest.key} version {manifest.version} is already installed; "
+                "upload with ?force=true to replace it"
+            )
+        version_dir = stage / "version"
+        version_dir.mkdir()
+        root.rename(version_dir / PLUGIN_SUBDIR)
+        install_log = install_requirements(version_dir, manifest, settings)
+        defined = define(
+            PluginEnvironment(version_dir / PLUGIN_SUBDIR, _site(version_dir)), manifest, settings
+        )
+        final = (
+            settings.plugins_dir
+            / manifest.vendor
+            / manifest.provider_type
+            / f"{manifest.version}-{sha[:12]}"
+        )
+        if final.exists():
+            shutil.rmtree(final)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        version_dir.rename(final)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    try:
+        if existing is not None:
+            session.delete(existing)
+            session.flush()
+        record = _record(manifest, defined, sha, final, source="local", log=install_log)
+        session.add(record)
+        session.commit()
+    except Exception:
+        session.rollback()
+        shutil.rmtree(final, ignore_errors=True)
+        raise
+    return record, existing is not None
+
+
+def _read_manifest(root: Path) -> Manifest:
+    return parse_manifest((root / "manifest.yml").read_bytes())
+
+
+def _site(version_dir: Path) -> Path | None:
+    site = version_dir / SITE_SUBDIR
+    return site if site.is_dir() else None
+
+
+def _record(
+    manifest: Manifest, defined: Defined, sha: str, path: Path, *, source: str, log: str
+) -> PluginVersion:
+    return PluginVersion(
+        key=manifest.key,
+        vendor=manifest.vendor,
+        provider_type=manifest.provider_type,
+        version=manifest.version,
+        sha256=sha,
+        class_path=defined.class_path,
+        manifest=manifest.model_dump(mode="json", exclude_none=True),
+        source=source,
+        state="ready",
+        path=str(path),
+        install_log=log,
+    )
+
+
+def install_requirements(version_dir: Path, manifest: Manifest, settings: Settings) -> str:
+    """Install ``requirements.txt`` into the version's private ``site`` folder."""
+    plugin_dir = version_dir / PLUGIN_SUBDIR
+    name = "requirements.txt"
+    if manifest.dependencies is not None and manifest.dependencies.python:
+        name = manifest.dependencies.python
+    requirements = plugin_dir / name
+    if not requirements.is_file() or not _has_requirements(requirements):
+        return ""
+    argv = [
+        _uv(),
+        "pip",
+        "install",
+        "--quiet",
+        "--no-progress",
+        "--python",
+        sys.executable,
+        "--target",
+        str(version_dir / SITE_SUBDIR),
+        "-r",
+        str(requirements),
+    ]
+    wheels = plugin_dir / "wheels"
+    if wheels.is_dir():
+        argv += ["--find-links", str(wheels)]
+    if settings.offline:
+        argv += ["--offline"] + ([] if wheels.is_dir() else ["--no-index"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ESTATE_")}
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=600, env=env, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise InvalidPackage(f"{name}: installing the requirements took over 600 s") from None
+    output = (done.stdout + done.stderr).strip()
+    if done.returncode != 0:
+        tail = "\n".join(output.splitlines()[-15:])
+        raise InvalidPackage(f"{name}: installing the requirements failed: {tail}")
+    return output
+
+
+def _has_requirements(path: Path) -> bool:
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return any(line.strip() and not line.strip().startswith("#") for line in lines)
+
+
+def _uv() -> str:
+    from uv import find_uv_bin
+
+    return str(find_uv_bin())
+
+
+def define(environment: PluginEnvironment, manifest: Manifest, settings: Settings) -> Defined:
+    """Ask the plugin to describe itself and pick the class the manifest names."""
+    try:
+        done = subprocess.run(
+            environment.argv("define"),
+            capture_output=True,
+            text=True,
+            timeout=settings.start_timeout,
+            env=environment.env(),
+            cwd=environment.plugin_dir,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise InvalidPackage(
+            f"provider.py: the plugin did not describe itself within {settings.start_timeout:g}s "
+            "(does importing it block?)"
+        ) from None
+    try:
+        answer = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        raise InvalidPackage(f"provider.py: the plugin could not be loaded: {tail}") from None
+    if not answer.get("ok"):
+        raise InvalidPackage(f"provider.py: {answer.get('error')}")
+    return _choose(answer.get("providers") or [], manifest)
+
+
+def _choose(providers: list[dict[str, Any]], manifest: Manifest) -> Defined:
+    for meta in providers:
+        if (
+            meta.get("vendor") == manifest.vendor
+            and meta.get("provider_type") == manifest.provider_type
+        ):
+            unknown = [
+                t for t in meta.get("supported_resource_types") or [] if not taxonomy.is_known(t)
+            ]
+            if unknown:
+                raise InvalidPackage(
+                    f"provider.py: {meta['class_name']}.supported_resource_types: "
+                    f"unknown type {unknown[0]!r}"
+                )
+            return Defined(class_path=str(meta["class_path"]), metadata=meta)
+    found = ", ".join(f"{m.get('class_name')} ({m.get('key')})" for m in providers) or "none"
+    raise InvalidPackage(
+        f"provider.py: no BaseProvider subclass with vendor={manifest.vendor!r} and "
+        f"provider_type={manifest.provider_type!r} as manifest.yml declares (found: {found})"
+    )

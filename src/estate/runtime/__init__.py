@@ -1,0 +1,1 @@
+"""Running plugins: the wire protocol, the child-process host, plugin environments."""

@@ -1,0 +1,42 @@
+"""Errors of running a plugin.
+
+PluginRuntimeError            kind from the wire (see inventory_providers.errors.KINDS)
+├── PluginStartError          the process could not start or did not complete the handshake
+├── PluginCallError           the plugin answered a call with an error
+├── PluginProtocolError       garbage, an oversized line or an unexpected message on the socket
+├── PluginTimeout             no answer in time; the process is killed
+└── PluginExited              the process died while a call was in flight
+"""
+
+from __future__ import annotations
+
+
+class PluginRuntimeError(Exception):
+    """A plugin process failed; ``kind`` says how, the message says what to do."""
+
+    kind = "internal"
+
+    def __init__(self, message: str, kind: str | None = None) -> None:
+        super().__init__(message)
+        if kind is not None:
+            self.kind = kind
+
+
+class PluginStartError(PluginRuntimeError):
+    kind = "invalid_plugin"
+
+
+class PluginCallError(PluginRuntimeError):
+    pass
+
+
+class PluginProtocolError(PluginRuntimeError):
+    kind = "protocol"
+
+
+class PluginTimeout(PluginRuntimeError):
+    kind = "timeout"
+
+
+class PluginExited(PluginRuntimeError):
+    kind = "crashed"

@@ -1,0 +1,245 @@
+"""Run one plugin as a child process and talk to it over an inherited socket pair.
+
+The child gets one end of a ``socketpair`` (``--fd N``); its stdout and stderr are
+read line by line into the job's log, so a stray ``print`` never corrupts the channel.
+The child runs in its own process group, which is killed when the host stops it, so
+nothing a plugin starts outlives its job.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+from .environment import PluginEnvironment
+from .errors import (
+    PluginCallError,
+    PluginExited,
+    PluginProtocolError,
+    PluginRuntimeError,
+    PluginStartError,
+    PluginTimeout,
+)
+from .protocol import PROTOCOL_VERSIONS, LineReader, request
+
+logger = logging.getLogger(__name__)
+
+LogSink = Callable[[str, str], None]
+"""Receives ``(level, line)`` for every log line of the plugin."""
+
+Notification = Callable[[str, dict[str, Any]], None]
+
+
+class PluginProcess:
+    """One running plugin. Use as a context manager: it is always stopped on exit."""
+
+    def __init__(
+        self,
+        environment: PluginEnvironment,
+        class_path: str,
+        *,
+        on_log: LogSink | None = None,
+        start_timeout: float = 30.0,
+        call_timeout: float = 60.0,
+        log_level: str = "info",
+    ) -> None:
+        self.environment = environment
+        self.class_path = class_path
+        self.on_log = on_log or (lambda level, line: None)
+        self.start_timeout = start_timeout
+        self.call_timeout = call_timeout
+        self.log_level = log_level
+        self.process: subprocess.Popen[bytes] | None = None
+        self.info: dict[str, Any] = {}
+        self._sock: socket.socket | None = None
+        self._reader: LineReader | None = None
+        self._next_id = 0
+        self._pumps: list[threading.Thread] = []
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> dict[str, Any]:
+        """Start the child and complete the handshake; returns its ``initialize`` result."""
+        host_sock, child_sock = socket.socketpair()
+        argv = self.environment.argv(
+            "serve",
+            "--fd",
+            str(child_sock.fileno()),
+            "--class-path",
+            self.class_path,
+            "--log-level",
+            self.log_level,
+        )
+        try:
+            self.process = subprocess.Popen(
+                argv,
+                pass_fds=[child_sock.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self.environment.env(),
+                cwd=self.environment.plugin_dir,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            host_sock.close()
+            raise PluginStartError(f"cannot start plugin process {argv[0]!r}: {exc}") from exc
+        finally:
+            child_sock.close()
+        self._sock = host_sock
+        self._reader = LineReader(host_sock)
+        assert self.process.stdout is not None and self.process.stderr is not None
+        self._pumps = [
+            _pump(self.process.stdout, "info", self.on_log),
+            _pump(self.process.stderr, "warning", self.on_log),
+        ]
+        try:
+            self.info = self.call(
+                "initialize", {"protocol_versions": list(PROTOCOL_VERSIONS)}, self.start_timeout
+            )
+        except PluginCallError as exc:
+            self.stop()
+            raise PluginStartError(str(exc), exc.kind) from exc
+        except PluginRuntimeError as exc:
+            self.stop()
+            raise PluginStartError(f"plugin did not start: {exc}", exc.kind) from exc
+        return self.info
+
+    def stop(self, grace: float = 2.0) -> None:
+        """Ask the child to shut down, then kill its whole process group."""
+        process = self.process
+        if process is None:
+            return
+        if process.poll() is None and self._sock is not None:
+            try:
+                self.call("shutdown", {}, timeout=grace)
+            except PluginRuntimeError:
+                pass
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+        _kill_group(process)
+        for pump in self._pumps:
+            pump.join(timeout=grace)
+
+    def __enter__(self) -> PluginProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- calls -------------------------------------------------------------------
+
+    def call(
+        self,
+        method: str,
+        params: dict[str, Any],
+        timeout: float | None = None,
+        on_notification: Notification | None = None,
+    ) -> Any:
+        """Send one request and wait for its answer, handling notifications meanwhile.
+
+        ``timeout`` bounds the whole call; on expiry the process is killed.
+        """
+        if self._sock is None or self._reader is None:
+            raise PluginExited("plugin process is not running")
+        self._next_id += 1
+        req_id = self._next_id
+        deadline = time.monotonic() + (timeout if timeout is not None else self.call_timeout)
+        try:
+            self._sock.sendall(request(req_id, method, params))
+            while True:
+                message = self._reader.read(deadline)
+                if "method" in message:
+                    self._notify(message, on_notification)
+                    continue
+                if message.get("id") not in (req_id, None):
+                    raise PluginProtocolError(
+                        f"plugin answered request {message.get('id')!r} while {req_id} was pending"
+                    )
+                return _result(method, message)
+        except PluginTimeout:
+            _kill_group(self.process)
+            limit = timeout if timeout is not None else self.call_timeout
+            raise PluginTimeout(
+                f"plugin did not answer {method!r} within {limit:g}s; it was stopped"
+            ) from None
+        except PluginExited as exc:
+            raise PluginExited(f"{exc}{self._exit_note()}") from None
+        except OSError as exc:
+            raise PluginExited(f"plugin connection lost: {exc}{self._exit_note()}") from None
+
+    def _notify(self, message: dict[str, Any], on_notification: Notification | None) -> None:
+        method = message.get("method")
+        params = message.get("params") or {}
+        if not isinstance(method, str) or not isinstance(params, dict):
+            raise PluginProtocolError("plugin sent a notification without a method")
+        if method == "log":
+            self.on_log(str(params.get("level", "info")), str(params.get("message", "")))
+        elif on_notification is not None:
+            on_notification(method, params)
+        else:
+            logger.debug("ignored notification %s from plugin", method)
+
+    def _exit_note(self) -> str:
+        process = self.process
+        if process is None:
+            return ""
+        try:
+            code = process.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            return ""
+        if code < 0:
+            return f" (killed by signal {signal.Signals(-code).name})"
+        return f" (exit code {code})"
+
+
+def _result(method: str, message: dict[str, Any]) -> Any:
+    error = message.get("error")
+    if error is not None:
+        if not isinstance(error, dict):
+            raise PluginProtocolError(f"plugin answered {method!r} with a malformed error")
+        data = error.get("data") if isinstance(error.get("data"), dict) else {}
+        kind = str(data.get("kind") or "internal")
+        raise PluginCallError(str(error.get("message") or "plugin error"), kind)
+    if "result" not in message:
+        raise PluginProtocolError(f"plugin answered {method!r} with neither result nor error")
+    return message["result"]
+
+
+def _pump(stream: IO[bytes], level: str, sink: LogSink) -> threading.Thread:
+    def run() -> None:
+        for raw in iter(stream.readline, b""):
+            sink(level, raw.decode("utf-8", "replace").rstrip("\n"))
+        stream.close()
+
+    thread = threading.Thread(target=run, name="plugin-output", daemon=True)
+    thread.start()
+    return thread
+
+
+def _kill_group(process: subprocess.Popen[bytes] | None) -> None:
+    if process is None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    except PermissionError:  # the group is gone and its id reused: kill only our child
+        process.kill()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        logger.error("plugin process %s did not die after SIGKILL", process.pid)
