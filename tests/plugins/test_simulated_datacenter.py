@@ -267,7 +267,7 @@ def test_validate_connection_reports_a_wrong_password() -> None:
 
 def test_fail_after_raises_once_that_many_were_yielded() -> None:
     provider = make_provider(Simulated, connection_config={"resources": 500, "fail_after": 123})
-    seen = []
+    seen: list[ResourceData] = []
 
     with provider, pytest.raises(Unreachable, match="123"):
         seen.extend(provider.collect())
@@ -301,6 +301,11 @@ def test_a_bad_parameter_is_invalid_config_naming_it(name: str, value: Any) -> N
         run_provider(Simulated, connection_config={name: value})
 
     assert excinfo.value.kind == "invalid_config"
+
+
+def test_sizes_are_checked_even_when_resources_overrides_them() -> None:
+    with pytest.raises(InvalidConfig, match="datastores"):
+        run_provider(Simulated, connection_config={"resources": 10, "datastores": "x"})
 
 
 def test_an_unknown_parameter_is_logged_not_refused(caplog: pytest.LogCaptureFixture) -> None:

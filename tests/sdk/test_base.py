@@ -309,7 +309,7 @@ def test_metadata_describes_the_class() -> None:
 
 
 def test_a_provider_is_a_context_manager_that_always_disconnects() -> None:
-    provider = make_provider(TwoVMs)
+    provider = TwoVMs(None, ProviderCredential())
 
     with pytest.raises(RuntimeError), provider:
         assert provider.is_connected

@@ -123,7 +123,7 @@ class Host:
     def call(self, method: str, params: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
         """The reply to one request, and the notifications that came before it."""
         req_id = self.send(method, params)
-        notifications = []
+        notifications: list[dict[str, Any]] = []
         while True:
             message = self.receive()
             if "id" in message and "method" not in message:

@@ -92,13 +92,14 @@ class Layout:
         """Exactly ``total`` resources, mostly VMs (~40 per host, 16 hosts per cluster)."""
         hosts = max(1, total // 40)
         clusters = -(-hosts // 16)
-        wanted = (clusters, hosts, clusters * 2, min(clusters, 64))
         counts = []
         left = total
-        for want in wanted:  # infrastructure first, so VMs always have somewhere to run
-            counts.append(min(want, left))
+        # Infrastructure first, so that VMs always have a host, datastore and network.
+        for wanted in (clusters, hosts, clusters * 2, min(clusters, 64)):
+            counts.append(min(wanted, left))
             left -= counts[-1]
-        return cls(*counts, vms=left)
+        clusters, hosts, datastores, networks = counts
+        return cls(clusters, hosts, datastores, networks, vms=left)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,18 +117,15 @@ class Settings:
         """Read ``credential.extra``; raise ``InvalidConfig`` naming the bad parameter."""
         clusters = _integer(extra, "clusters", 2, minimum=1)
         hosts = clusters * _integer(extra, "hosts_per_cluster", 4, minimum=1)
-        total = _optional_integer(extra, "resources", minimum=0)
-        layout = (
-            Layout.for_total(total)
-            if total is not None
-            else Layout(
-                clusters=clusters,
-                hosts=hosts,
-                datastores=_integer(extra, "datastores", 4, minimum=1),
-                networks=_integer(extra, "networks", 3, minimum=1),
-                vms=hosts * _integer(extra, "vms_per_host", 10, minimum=0),
-            )
+        sized = Layout(
+            clusters=clusters,
+            hosts=hosts,
+            datastores=_integer(extra, "datastores", 4, minimum=1),
+            networks=_integer(extra, "networks", 3, minimum=1),
+            vms=hosts * _integer(extra, "vms_per_host", 10, minimum=0),
         )
+        total = _optional_integer(extra, "resources", minimum=0)
+        layout = sized if total is None else Layout.for_total(total)
         churn = _integer(extra, "churn_percent", 0, minimum=0, maximum=100)
         interval = _integer(extra, "churn_interval_s", 60, minimum=1)
         generation = _optional_integer(extra, "generation", minimum=0)

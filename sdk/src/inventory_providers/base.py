@@ -337,8 +337,35 @@ class ResourceData:
     FIELDS: ClassVar[frozenset[str]]
 
     def __post_init__(self) -> None:
+        values = _get_all(self)
+        signature = tuple(map(type, values))
+        if signature not in _CHECKED_SIGNATURES:
+            self._check_each(values)
+            values = _get_all(self)
+            _remember(tuple(map(type, values)))
+        # The types are known good; what is left are the checks of values.
+        if not values[0]:
+            raise ResourceValidationError("ems_ref", "must be a non-empty string, got ''")
+        if values[1] not in _CHECKED_SLUGS:
+            _slug("resource_type_slug", values[1])
+            if len(_CHECKED_SLUGS) < 1024:
+                _CHECKED_SLUGS.add(values[1])
+        if values[_STATE] not in STATES:
+            _state("state", values[_STATE])
+        for index in _NUMBERS:
+            number = values[index]
+            if number is not None and number < 0:
+                _CHECKS[_NAMES[index]](_NAMES[index], number)
+        for index in _LISTS:
+            items = values[index]
+            if items and not set(map(type, items)) <= _ONLY_STR:
+                _strings(_NAMES[index], items)
+        if values[_RELATIONSHIPS]:
+            self.relationships = _relationships("relationships", values[_RELATIONSHIPS])  # type: ignore[assignment]
+
+    def _check_each(self, values: tuple[Any, ...]) -> None:
         checks = _CHECKS
-        for name, value in zip(_NAMES, _get_all(self), strict=True):
+        for name, value in zip(_NAMES, values, strict=True):
             if value is None:
                 if name in _REQUIRED:
                     raise ResourceValidationError(name, "is required")
@@ -365,6 +392,38 @@ _NAMES = tuple(f.name for f in fields(ResourceData))
 _REQUIRED = frozenset({"ems_ref", "resource_type_slug", "state"})
 _get_all = attrgetter(*_NAMES)
 ResourceData.FIELDS = frozenset(_NAMES)
+
+# The fast path of ResourceData.__post_init__: a tuple of field types that passed the
+# full check once is known good, and only value checks remain for later objects.
+_NONE = type(None)
+_ALLOWED_TYPES: dict[str, frozenset[type]] = {
+    name: frozenset({str, _NONE})
+    if check in (_opt_str, _time)
+    else frozenset({int, _NONE})
+    if check is _count
+    else frozenset({int, float, _NONE})
+    if check is _size
+    else frozenset({dict})
+    if check is _mapping
+    else frozenset({list})
+    if check in (_strings, _relationships)
+    else frozenset({str})
+    for name, check in _CHECKS.items()
+}
+_CHECKED_SIGNATURES: set[tuple[type, ...]] = set()
+_CHECKED_SLUGS: set[str] = set()
+_ONLY_STR = frozenset({str})
+_STATE = _NAMES.index("state")
+_RELATIONSHIPS = _NAMES.index("relationships")
+_NUMBERS = tuple(_NAMES.index(n) for n in ("cpu_count", "memory_mb", "disk_gb"))
+_LISTS = tuple(_NAMES.index(n) for n in ("ip_addresses", "mac_addresses"))
+
+
+def _remember(signature: tuple[type, ...]) -> None:
+    if len(_CHECKED_SIGNATURES) >= 4096:
+        return
+    if all(kind in _ALLOWED_TYPES[name] for name, kind in zip(_NAMES, signature, strict=True)):
+        _CHECKED_SIGNATURES.add(signature)
 
 
 class BaseProvider:

@@ -9,6 +9,7 @@ the channel: whatever the plugin prints there becomes its log. See ``docs/protoc
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import socket
@@ -128,7 +129,8 @@ class _Server:
             username=cred.get("username"),
             password=cred.get("password"),
             hostname=cred.get("hostname"),
-            port=cred.get("port") if cred.get("port") is not None else 443,
+            # Like ProviderCredential.from_config: a form may send the port as a string.
+            port=int(cred["port"]) if cred.get("port") is not None else 443,
             extra=dict(cred.get("extra") or {}),
         )
         model = SimpleNamespace(**(params.get("provider") or {}))
@@ -270,6 +272,8 @@ def _serve(fd: int, plugin_dir: Path, class_path: str, log_level: str) -> int:
         req_id = message.get("id") if message else None
         channel.send(_error(req_id, -32001, str(exc), "invalid_plugin"))
         return 1
+    # The plugin and its libraries are loaded for good: keep them out of GC passes.
+    gc.freeze()
     serve(channel, cls, class_path)
     return 0
 

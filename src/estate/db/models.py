@@ -149,7 +149,6 @@ class Resource(Base):
     __table_args__ = (
         UniqueConstraint("provider_id", "ems_ref", name="uq_resources_provider_ems_ref"),
         Index("ix_resources_type", "resource_type"),
-        Index("ix_resources_name", "name"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -182,7 +181,6 @@ class Resource(Base):
     ansible_connection: Mapped[str | None] = mapped_column(String(100))
     inventory_group: Mapped[str | None] = mapped_column(String(200))
     ems_created_on: Mapped[str | None] = mapped_column(String(64))
-    relationships: Mapped[list[Any] | None] = mapped_column(JSONType)
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     content_hash: Mapped[str] = mapped_column(String(32))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)

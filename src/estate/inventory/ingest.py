@@ -10,16 +10,28 @@ was canceled or was partial deletes nothing. Memory is bounded by one batch.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import orjson
 from inventory_providers.base import ResourceValidationError
 from sqlalchemy import Connection, Engine
 
-from .records import DATA_COLUMNS, Record, diff, stored_values, to_record
+from .records import (
+    DATA_COLUMNS,
+    Record,
+    Relationships,
+    comparable,
+    diff,
+    diff_relationships,
+    stored_values,
+    to_record,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -104,17 +116,29 @@ class Ingestor:
         self.counters = Counters()
         self.problems: list[dict[str, Any]] = []
         self._sql = _Sql(engine.dialect.name)
+        self._lock = threading.Lock()
+        # Batches are validated in the caller's thread and stored by a writer thread,
+        # so decoding the next batch overlaps the database work of this one.
+        self._queue: queue.Queue[dict[str, Record] | None] = queue.Queue(maxsize=2)
+        self._writer: threading.Thread | None = None
+        self._failure: BaseException | None = None
 
     # -- batches -----------------------------------------------------------------
 
     def add_batch(self, raw: Sequence[Any]) -> None:
-        """Validate and store one batch of wire records."""
+        """Validate one batch of wire records and queue it for storing.
+
+        Blocks while two batches wait for the database: the plugin is slowed to the
+        pace of the database, and memory stays bounded.
+        """
+        if self._failure is not None:
+            self.flush()
         self.counters.found += len(raw)
         records: dict[str, Record] = {}
         for index, item in enumerate(raw):
             try:
                 record = to_record(item, self.allowed_types)
-            except (ResourceValidationError, TypeError) as exc:
+            except ResourceValidationError as exc:
                 self.reject(_ref_of(item), f"{exc}", index)
                 continue
             if record.ems_ref in records:
@@ -122,14 +146,37 @@ class Ingestor:
                 continue
             records[record.ems_ref] = record
         if records:
-            with self.engine.begin() as conn:
-                self._store(conn, records)
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write, name="ingest-writer", daemon=True)
+                self._writer.start()
+            self._queue.put(records)
+
+    def flush(self) -> None:
+        """Wait until every queued batch is stored; re-raise the writer's failure."""
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join()
+            self._writer = None
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+
+    def _write(self) -> None:
+        while (records := self._queue.get()) is not None:
+            if self._failure is not None:
+                continue  # keep draining so the producer never blocks forever
+            try:
+                with self.engine.begin() as conn:
+                    self._store(conn, records)
+            except Exception as exc:  # thread boundary: handed to the producer by flush()
+                self._failure = exc
 
     def reject(self, ems_ref: str | None, message: str, index: int | None = None) -> None:
         """Count one resource the plugin sent that cannot be stored."""
-        self.counters.errors += 1
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append({"ems_ref": ems_ref, "index": index, "error": message})
+        with self._lock:
+            self.counters.errors += 1
+            if len(self.problems) < MAX_PROBLEMS:
+                self.problems.append({"ems_ref": ems_ref, "index": index, "error": message})
 
     def _store(self, conn: Connection, records: dict[str, Record]) -> None:
         now = _timestamp(datetime.now(UTC))
@@ -199,24 +246,29 @@ class Ingestor:
             f"SELECT id, {columns} FROM resources WHERE {where}", tuple(params)
         ).all()
         old = {row[0]: stored_values(row[1:]) for row in old_rows}
+        old_links = self._links(conn, [record.ems_ref for _, record, _ in changed])
         updates, history, rewired = [], [], []
         for row_id, record, is_deleted in changed:
-            before = old[row_id]
-            changes = diff(before, _empties_as_none(record.values))
-            kind = "restored" if is_deleted else "modified"
-            updates.append(
-                (*record.sql_values(), record.content_hash, now, self.run_id, now, row_id)
-            )
-            body = orjson.dumps(changes).decode() if changes else None
-            history.append((row_id, self.run_id, kind, body, now))
-            if "relationships" in changes:
+            changes = diff(old[row_id], comparable(record.values))
+            moved = diff_relationships(old_links.get(record.ems_ref, ()), record.relationships)
+            if moved:
+                changes.update(moved)
                 rewired.append(record)
-            if is_deleted:
-                self.counters.restored += 1
-            else:
-                self.counters.updated += 1
+            kind = "restored" if is_deleted else "modified"
+            row = (*record.sql_values(), record.content_hash, now, self.run_id, now, row_id)
+            updates.append(row)
+            if changes or is_deleted:
+                body = orjson.dumps(changes).decode() if changes else None
+                history.append((row_id, self.run_id, kind, body, now))
+                if is_deleted:
+                    self.counters.restored += 1
+                else:
+                    self.counters.updated += 1
+            else:  # same content serialised differently: nothing really changed
+                self.counters.unchanged += 1
         conn.exec_driver_sql(self._sql.update, updates)
-        conn.exec_driver_sql(self._sql.change, history)
+        if history:
+            conn.exec_driver_sql(self._sql.change, history)
         if rewired:
             where, params = self._sql.any_of("source_ems_ref", [r.ems_ref for r in rewired])
             conn.exec_driver_sql(
@@ -225,20 +277,32 @@ class Ingestor:
             )
             self._add_relationships(conn, rewired)
 
+    def _links(self, conn: Connection, refs: list[str]) -> dict[str, Relationships]:
+        where, params = self._sql.any_of("source_ems_ref", refs)
+        rows = conn.exec_driver_sql(
+            "SELECT source_ems_ref, target_ems_ref, relationship_type FROM resource_relationships "
+            f"WHERE provider_id = {self._sql.p} AND {where} ORDER BY id",
+            (self.provider_id, *params),
+        ).all()
+        links: dict[str, list[tuple[str, str]]] = {}
+        for source, target, kind in rows:
+            links.setdefault(source, []).append((target, kind))
+        return {ref: tuple(pairs) for ref, pairs in links.items()}
+
     def _add_relationships(self, conn: Connection, records: list[Record]) -> None:
         pid = self.provider_id
-        rows = [
-            (pid, r.ems_ref, rel["target_ems_ref"], rel["relationship_type"])
-            for r in records
-            for rel in r.relationships
-        ]
+        rows = [(pid, r.ems_ref, target, kind) for r in records for target, kind in r.relationships]
         if rows:
             conn.exec_driver_sql(self._sql.relationship, rows)
 
     # -- end of run --------------------------------------------------------------
 
     def finish(self, *, complete: bool) -> Counters:
-        """Close the run; only a ``complete`` run marks unseen resources deleted."""
+        """Close the run; only a ``complete`` run marks unseen resources deleted.
+
+        Raises what storing a batch raised, if ``flush`` did not already.
+        """
+        self.flush()
         if complete:
             self.counters.deleted = self._delete_unseen()
         return self.counters
@@ -263,12 +327,12 @@ class Ingestor:
         return int(result.rowcount)
 
 
-def _empties_as_none(values: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple(None if v in ({}, []) else v for v in values)
-
-
 def _ref_of(item: Any) -> str | None:
-    if isinstance(item, dict):
-        ref = item.get("ems_ref")
-        return str(ref) if ref is not None else None
-    return None
+    """The ``ems_ref`` of a rejected record, when one can be read from it."""
+    if not isinstance(item, dict):
+        try:
+            item = msgspec.json.decode(item)
+        except (msgspec.DecodeError, TypeError):
+            return None
+    ref = item.get("ems_ref") if isinstance(item, dict) else None
+    return str(ref) if ref is not None else None

@@ -1,103 +1,167 @@
-"""From a plugin's wire record to a resource row: validation, columns, content hash, diff."""
+"""From a plugin's wire record to a resource row: validation, columns, content hash, diff.
+
+The service validates every record with a msgspec schema (the same rules as the SDK's
+``ResourceData``, enforced in C), hashes the record's raw JSON bytes, and keeps the
+column values for the database. A test holds the schema and the SDK in agreement.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from hashlib import blake2b
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import orjson
-from inventory_providers.base import ResourceValidationError, validate_record
+import msgspec
+from inventory_providers.base import ResourceValidationError
 
 from . import taxonomy
 
-# Columns filled from a record, in the order rows are built (the wire name of
-# ``resource_type`` is ``resource_type_slug``).
+State = Literal[
+    "active",
+    "inactive",
+    "running",
+    "stopped",
+    "suspended",
+    "provisioning",
+    "terminated",
+    "decommissioned",
+    "error",
+    "unknown",
+]
+RelationshipType = Literal[
+    "runs_on",
+    "part_of",
+    "member_of",
+    "attached_to",
+    "connected_to",
+    "managed_by",
+    "contains",
+    "depends_on",
+    "load_balances",
+    "routes_to",
+    "backs_up",
+    "replicates_to",
+]
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
+Count = Annotated[int, msgspec.Meta(ge=0)]
+Size = Annotated[float, msgspec.Meta(ge=0)]
+
+
+class WireRelationship(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    target_ems_ref: NonEmpty
+    relationship_type: RelationshipType
+
+
+class WireResource(msgspec.Struct, forbid_unknown_fields=True):
+    """One resource as a plugin sends it; field order after ``ems_ref`` is DATA_COLUMNS."""
+
+    ems_ref: NonEmpty | int
+    resource_type_slug: NonEmpty
+    name: str | None = None
+    description: str | None = None
+    canonical_id: str | None = None
+    vendor_identifiers: dict[str, Any] | None = None
+    vendor_type: str | None = None
+    state: State = "unknown"
+    power_state: str | None = None
+    boot_time: str | None = None
+    region: str | None = None
+    availability_zone: str | None = None
+    cloud_tenant: str | None = None
+    flavor: str | None = None
+    cpu_count: Count | None = None
+    memory_mb: Count | None = None
+    disk_gb: Size | None = None
+    ip_addresses: list[str] | None = None
+    fqdn: str | None = None
+    mac_addresses: list[str] | None = None
+    os_type: str | None = None
+    os_name: str | None = None
+    properties: dict[str, Any] | None = None
+    provider_tags: dict[str, Any] | None = None
+    ansible_host: str | None = None
+    ansible_connection: str | None = None
+    inventory_group: str | None = None
+    ems_created_on: str | None = None
+    metrics: dict[str, Any] | None = None
+    relationships: list[WireRelationship] | None = None
+
+
+# Columns filled from a record, in WireResource's order (``resource_type`` is the
+# wire's ``resource_type_slug``); relationships live in their own table.
 DATA_COLUMNS: tuple[str, ...] = (
     "resource_type",
-    "name",
-    "description",
-    "canonical_id",
-    "vendor_identifiers",
-    "vendor_type",
-    "state",
-    "power_state",
-    "boot_time",
-    "region",
-    "availability_zone",
-    "cloud_tenant",
-    "flavor",
-    "cpu_count",
-    "memory_mb",
-    "disk_gb",
-    "ip_addresses",
-    "fqdn",
-    "mac_addresses",
-    "os_type",
-    "os_name",
-    "properties",
-    "provider_tags",
-    "ansible_host",
-    "ansible_connection",
-    "inventory_group",
-    "ems_created_on",
-    "relationships",
-    "metrics",
+    *(name for name in WireResource.__struct_fields__[2:] if name != "relationships"),
 )
 JSON_COLUMNS = frozenset(
-    {
-        "vendor_identifiers",
-        "ip_addresses",
-        "mac_addresses",
-        "properties",
-        "provider_tags",
-        "relationships",
-        "metrics",
-    }
+    {"vendor_identifiers", "ip_addresses", "mac_addresses", "properties", "provider_tags", "metrics"}
 )
 # Dict columns whose changes are reported key by key ("properties.owner").
 KEYED_COLUMNS = frozenset({"vendor_identifiers", "properties", "provider_tags", "metrics"})
-_WIRE_NAMES = tuple("resource_type_slug" if c == "resource_type" else c for c in DATA_COLUMNS)
 _JSON_INDEXES = tuple(i for i, c in enumerate(DATA_COLUMNS) if c in JSON_COLUMNS)
+_DECODER = msgspec.json.Decoder(WireResource)
+_ENCODE = msgspec.json.encode
+_LOCATION = re.compile(r" - at `\$\.?([^`]*)`$")
+
+Relationships = tuple[tuple[str, str], ...]
 
 
 class Record:
-    """One validated resource: its ``ems_ref``, column values and content hash."""
+    """One validated resource: ``ems_ref``, column values, relationships, content hash."""
 
-    __slots__ = ("content_hash", "ems_ref", "values")
+    __slots__ = ("content_hash", "ems_ref", "relationships", "values")
 
-    def __init__(self, ems_ref: str, values: tuple[Any, ...], content_hash: str) -> None:
+    def __init__(
+        self, ems_ref: str, values: tuple[Any, ...], relationships: Relationships, content_hash: str
+    ) -> None:
         self.ems_ref = ems_ref
         self.values = values
+        self.relationships = relationships
         self.content_hash = content_hash
 
-    @property
-    def relationships(self) -> list[dict[str, str]]:
-        return self.values[DATA_COLUMNS.index("relationships")] or []
-
     def sql_values(self) -> list[Any]:
-        """Column values with JSON columns serialised, ready for a driver."""
+        """Column values with JSON columns serialised (empty ones as NULL)."""
         values = list(self.values)
         for i in _JSON_INDEXES:
-            if values[i] is not None:
-                values[i] = orjson.dumps(values[i]).decode()
+            value = values[i]
+            values[i] = _ENCODE(value).decode() if value else None
         return values
 
 
-def to_record(data: Any, allowed_types: frozenset[str] | None = None) -> Record:
-    """Validate one wire record; raises ``ResourceValidationError`` naming the field."""
-    wire = validate_record(data)
-    slug = wire["resource_type_slug"]
+def to_record(item: Any, allowed_types: frozenset[str] | None = None) -> Record:
+    """Validate one wire record (raw JSON bytes or a dict).
+
+    Raises ``ResourceValidationError`` naming the field.
+    """
+    data = item if isinstance(item, bytes | msgspec.Raw) else _ENCODE(item)
+    try:
+        wire = _DECODER.decode(data)
+    except msgspec.ValidationError as exc:
+        raise _problem(str(exc)) from None
+    except msgspec.DecodeError:
+        raise ResourceValidationError("resource", "is not a JSON object") from None
+    slug = wire.resource_type_slug
     if not taxonomy.is_known(slug):
         raise ResourceValidationError("resource_type_slug", f"unknown resource type {slug!r}")
     if allowed_types is not None and slug not in allowed_types:
         raise ResourceValidationError(
             "resource_type_slug", f"type {slug!r} is not in the plugin's supported_resource_types"
         )
-    digest = blake2b(orjson.dumps(wire, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
-    if "state" not in wire:
-        wire["state"] = "unknown"
-    return Record(wire["ems_ref"], tuple(map(wire.get, _WIRE_NAMES)), digest)
+    fields = msgspec.structs.astuple(wire)
+    links = tuple((r.target_ems_ref, r.relationship_type) for r in wire.relationships or ())
+    digest = blake2b(bytes(data), digest_size=16).hexdigest()
+    return Record(str(wire.ems_ref), fields[1:-1], links, digest)
+
+
+def _problem(message: str) -> ResourceValidationError:
+    match = _LOCATION.search(message)
+    where = match.group(1) if match else ""
+    text = message[: match.start()] if match else message
+    if text.startswith("Object contains unknown field"):
+        field = text.split("`")[1]
+        return ResourceValidationError(f"{where}.{field}" if where else field, "unknown field")
+    return ResourceValidationError(where or "resource", text[0].lower() + text[1:])
 
 
 def stored_values(row: Sequence[Any]) -> tuple[Any, ...]:
@@ -105,10 +169,19 @@ def stored_values(row: Sequence[Any]) -> tuple[Any, ...]:
     values = list(row)
     for i in _JSON_INDEXES:
         if isinstance(values[i], str | bytes):
-            values[i] = orjson.loads(values[i])
-        if values[i] in ({}, []):
+            values[i] = msgspec.json.decode(values[i])
+        if not values[i]:
             values[i] = None
     return tuple(values)
+
+
+def comparable(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``values`` with empty JSON columns as None, as ``stored_values`` returns them."""
+    out = list(values)
+    for i in _JSON_INDEXES:
+        if not out[i]:
+            out[i] = None
+    return tuple(out)
 
 
 def diff(old: Sequence[Any], new: Sequence[Any]) -> dict[str, dict[str, Any]]:
@@ -122,6 +195,16 @@ def diff(old: Sequence[Any], new: Sequence[Any]) -> dict[str, dict[str, Any]]:
         else:
             changes[column] = {"from": before, "to": after}
     return changes
+
+
+def diff_relationships(old: Relationships, new: Relationships) -> dict[str, dict[str, Any]]:
+    if sorted(old) == sorted(new):
+        return {}
+    return {"relationships": {"from": _edges(old), "to": _edges(new)}}
+
+
+def _edges(links: Relationships) -> list[dict[str, str]]:
+    return [{"target_ems_ref": t, "relationship_type": k} for t, k in links]
 
 
 def _diff_keys(

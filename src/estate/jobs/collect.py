@@ -86,6 +86,7 @@ class _CollectionJob:
         watchdog.start()
         try:
             result = self._collect()
+            self.ingestor.flush()
             for item in result.get("rejected") or []:
                 if isinstance(item, dict):
                     self.ingestor.reject(None, str(item.get("error")), item.get("index"))
@@ -106,7 +107,12 @@ class _CollectionJob:
             self._canceled.set()
             if self.process is not None:
                 self.process.stop()
-        self.ingestor.finish(complete=status == "completed")
+        try:
+            self.ingestor.finish(complete=status == "completed")
+        except Exception as exc:  # job boundary: storing failed after the plugin finished
+            logger.exception("collection run %s could not be stored", self.run_id)
+            if status in ("completed", "partial"):
+                status, message = "failed", f"internal error: {type(exc).__name__}: {exc}"
         if message:
             self.log.add("error" if status == "failed" else "warning", message)
         self._flush(status=status, message=message, finished=True)

@@ -62,6 +62,8 @@ class PluginProcess:
         self._reader: LineReader | None = None
         self._next_id = 0
         self._pumps: list[threading.Thread] = []
+        # Why the channel cannot be trusted any more (a call broke off mid-answer).
+        self._broken: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -110,6 +112,14 @@ class PluginProcess:
         except PluginRuntimeError as exc:
             self.stop()
             raise PluginStartError(f"plugin did not start: {exc}", exc.kind) from exc
+        version = self.info.get("protocol_version") if isinstance(self.info, dict) else None
+        if version not in PROTOCOL_VERSIONS:
+            self.stop()
+            raise PluginStartError(
+                f"protocol mismatch: host speaks {list(PROTOCOL_VERSIONS)}, "
+                f"plugin chose {version!r}",
+                "protocol",
+            )
         return self.info
 
     def stop(self, grace: float = 2.0) -> None:
@@ -117,18 +127,15 @@ class PluginProcess:
         process = self.process
         if process is None:
             return
-        if process.poll() is None and self._sock is not None:
+        if process.poll() is None and self._sock is not None and self._broken is None:
             try:
                 self.call("shutdown", {}, timeout=grace)
-            except PluginRuntimeError:
-                pass
+                process.wait(timeout=grace)
+            except (PluginRuntimeError, subprocess.TimeoutExpired):
+                pass  # it is killed below either way
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
         _kill_group(process)
         for pump in self._pumps:
             pump.join(timeout=grace)
@@ -155,9 +162,12 @@ class PluginProcess:
         """
         if self._sock is None or self._reader is None:
             raise PluginExited("plugin process is not running")
+        if self._broken is not None:
+            raise PluginProtocolError(f"plugin channel is unusable after: {self._broken}")
         self._next_id += 1
         req_id = self._next_id
         deadline = time.monotonic() + (timeout if timeout is not None else self.call_timeout)
+        answered = False
         try:
             self._sock.sendall(request(req_id, method, params))
             while True:
@@ -169,6 +179,7 @@ class PluginProcess:
                     raise PluginProtocolError(
                         f"plugin answered request {message.get('id')!r} while {req_id} was pending"
                     )
+                answered = True
                 return _result(method, message)
         except PluginTimeout:
             _kill_group(self.process)
@@ -180,6 +191,11 @@ class PluginProcess:
             raise PluginExited(f"{exc}{self._exit_note()}") from None
         except OSError as exc:
             raise PluginExited(f"plugin connection lost: {exc}{self._exit_note()}") from None
+        finally:
+            if not answered and self._broken is None:
+                # Unread messages of this call may still be on the way: no later call
+                # could tell them from its own answer.
+                self._broken = f"{method!r} broke off before its answer"
 
     def _notify(self, message: dict[str, Any], on_notification: Notification | None) -> None:
         method = message.get("method")

@@ -9,6 +9,7 @@ import socket
 import time
 from typing import Any
 
+import msgspec
 import orjson
 
 from .errors import PluginExited, PluginProtocolError, PluginTimeout
@@ -36,6 +37,10 @@ class LineReader:
         """The next message; raises on timeout, EOF, garbage or an oversized line."""
         while True:
             end = self._buffer.find(b"\n", self._start)
+            if end - self._start > self._max_line:
+                raise PluginProtocolError(
+                    f"plugin sent a message over {_size(self._max_line)}; lower its batch size"
+                )
             if end >= 0:
                 line = bytes(self._buffer[self._start : end])
                 self._start = end + 1
@@ -45,8 +50,8 @@ class LineReader:
                 return _decode(line)
             if len(self._buffer) - self._start > self._max_line:
                 raise PluginProtocolError(
-                    f"plugin sent a message over {self._max_line // (1024 * 1024)} MB without a "
-                    "newline; lower its batch size"
+                    f"plugin sent a message over {_size(self._max_line)} without a newline; "
+                    "lower its batch size"
                 )
             self._fill(deadline)
 
@@ -69,12 +74,56 @@ class LineReader:
         self._buffer += chunk
 
 
+def _size(limit: int) -> str:
+    mb = 1024 * 1024
+    return f"{limit // mb} MB" if limit % mb == 0 else f"{limit} bytes"
+
+
+_EMPTY = msgspec.Raw(b"")
+
+
+class _Message(msgspec.Struct):
+    jsonrpc: str
+    id: int | str | None = None
+    method: str | None = None
+    params: msgspec.Raw = _EMPTY
+    result: msgspec.Raw = _EMPTY
+    error: Any = None
+
+
+class _Batch(msgspec.Struct):
+    resources: list[msgspec.Raw]
+
+
+_MESSAGE = msgspec.json.Decoder(_Message)
+_BATCH = msgspec.json.Decoder(_Batch)
+# Batches keep each resource as raw JSON bytes: ingest validates and hashes them
+# one by one without building Python dicts first.
+RAW_BATCH_METHOD = "collect.batch"
+
+
 def _decode(line: bytes) -> dict[str, Any]:
     try:
-        message = orjson.loads(line)
-    except orjson.JSONDecodeError:
+        message = _MESSAGE.decode(line)
+    except msgspec.ValidationError:
+        raise PluginProtocolError("plugin sent a message that is not a JSON-RPC 2.0 object") from None
+    except msgspec.DecodeError:
         preview = line[:80].decode("utf-8", "replace")
         raise PluginProtocolError(f"plugin sent something that is not JSON: {preview!r}") from None
-    if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
+    if message.jsonrpc != "2.0":
         raise PluginProtocolError("plugin sent a message that is not a JSON-RPC 2.0 object")
-    return message
+    out: dict[str, Any] = {"jsonrpc": "2.0", "id": message.id}
+    try:
+        if message.method is not None:
+            out["method"] = message.method
+            if message.method == RAW_BATCH_METHOD and message.params:
+                out["params"] = {"resources": _BATCH.decode(message.params).resources}
+            else:
+                out["params"] = msgspec.json.decode(message.params) if message.params else {}
+        elif message.error is not None:
+            out["error"] = message.error
+        elif message.result:
+            out["result"] = msgspec.json.decode(message.result)
+    except msgspec.ValidationError as exc:
+        raise PluginProtocolError(f"plugin sent a malformed {message.method!r}: {exc}") from None
+    return out

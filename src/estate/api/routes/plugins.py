@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile, status
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ...db.models import PluginVersion, Provider
@@ -70,7 +70,7 @@ def _active(session: Session, key: str) -> PluginVersion:
 
 @router.get("/")
 def list_plugins(session: SessionDep, user: CurrentUser) -> Page[PluginPublic]:
-    keys = session.scalars(select(distinct(PluginVersion.key)).order_by(PluginVersion.key)).all()
+    keys = session.scalars(select(PluginVersion.key).distinct().order_by(PluginVersion.key)).all()
     versions = [v for v in (active_version(session, k) for k in keys) if v is not None]
     results = [PluginPublic.model_validate(_public(session, v)) for v in versions]
     return Page(count=len(results), next=None, previous=None, results=results)
@@ -105,7 +105,7 @@ def refresh_plugins(
 ) -> dict[str, object]:
     problems = register_managed(session, context.settings)
     removed = remove_unreferenced(session, context.settings)
-    keys = session.scalars(select(distinct(PluginVersion.key)).order_by(PluginVersion.key)).all()
+    keys = session.scalars(select(PluginVersion.key).distinct().order_by(PluginVersion.key)).all()
     return {"plugins": list(keys), "problems": problems, "removed_folders": removed}
 
 

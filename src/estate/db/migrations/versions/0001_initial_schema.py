@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 12:09:44.337959
+Create Date: 2026-11-21 12:21:03.654031
 """
 
 from collections.abc import Sequence
@@ -216,11 +216,6 @@ def upgrade() -> None:
         sa.Column("inventory_group", sa.String(length=200), nullable=True),
         sa.Column("ems_created_on", sa.String(length=64), nullable=True),
         sa.Column(
-            "relationships",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=True,
-        ),
-        sa.Column(
             "metrics",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=True,
@@ -236,7 +231,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("provider_id", "ems_ref", name="uq_resources_provider_ems_ref"),
     )
     with op.batch_alter_table("resources", schema=None) as batch_op:
-        batch_op.create_index("ix_resources_name", ["name"], unique=False)
         batch_op.create_index("ix_resources_type", ["resource_type"], unique=False)
 
     op.create_table(
@@ -275,7 +269,6 @@ def downgrade() -> None:
     op.drop_table("resource_changes")
     with op.batch_alter_table("resources", schema=None) as batch_op:
         batch_op.drop_index("ix_resources_type")
-        batch_op.drop_index("ix_resources_name")
 
     op.drop_table("resources")
     with op.batch_alter_table("resource_relationships", schema=None) as batch_op:

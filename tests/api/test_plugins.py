@@ -1,0 +1,308 @@
+"""The seed's "Plugin management API": list, detail, upload, force, versions, delete, test, refresh.
+
+Every upload goes through the real app; every plugin is defined, tested and collected
+by a real child process. Requirements come from wheels shipped in the archive with
+``settings.offline`` on, so nothing here touches the network.
+"""
+
+import hashlib
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from factories import (
+    API,
+    SEED_PROVIDER,
+    collect,
+    create_provider,
+    manifest,
+    plugin_dir,
+    tarball,
+    upload,
+    wheel,
+)
+
+PLUGINS = f"{API}/provider-plugins"
+KEY = "myvendor:myplatform"
+
+DEP_PROVIDER = """
+from inventory_providers.base import BaseProvider, ResourceData
+
+import tinydep
+
+
+class DepProvider(BaseProvider):
+    vendor = "{vendor}"
+    provider_type = "{provider_type}"
+    supported_resource_types = ["virtual_machine"]
+
+    def connect(self):
+        pass
+
+    def disconnect(self):
+        pass
+
+    def collect(self):
+        yield ResourceData(
+            ems_ref="vm-1",
+            resource_type_slug="virtual_machine",
+            name="uses-tinydep",
+            properties={{"tinydep_version": tinydep.VERSION, "tinydep_file": tinydep.__file__}},
+        )
+"""
+
+
+@pytest.fixture
+def settings(settings):
+    """The conftest settings, offline: requirements install from the archive's wheels only."""
+    settings.offline = True
+    return settings
+
+
+def seed_plugin(root: Path, version: str = "1.0.0", count: int = 3, **manifest_overrides) -> bytes:
+    provider = SEED_PROVIDER.replace("COUNT = 3", f"COUNT = {count}")
+    data = manifest(version=version, **manifest_overrides)
+    return tarball(plugin_dir(root, provider=provider, manifest_data=data))
+
+
+def dep_plugin(root: Path, vendor: str, provider_type: str, dep_version: str) -> bytes:
+    """A plugin that needs ``tinydep==<dep_version>``, shipping its wheel under ``wheels/``."""
+    folder = plugin_dir(
+        root,
+        provider=DEP_PROVIDER.format(vendor=vendor, provider_type=provider_type),
+        manifest_data=manifest(vendor=vendor, provider_type=provider_type),
+        requirements=f"# pinned for this plugin\ntinydep=={dep_version}\n",
+    )
+    wheel(folder / "wheels", "tinydep", dep_version, f'VERSION = "{dep_version}"\n')
+    return tarball(folder)
+
+
+def stored_files(root: Path) -> list[str]:
+    if not root.is_dir():
+        return []
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.name != ".incoming")
+
+
+def resources_of(client, provider_id: int) -> list[dict]:
+    response = client.get(f"{API}/resources/", params={"provider": provider_id})
+    assert response.status_code == 200, response.text
+    return response.json()["results"]
+
+
+def test_list_includes_the_managed_simulated_plugin(client):
+    response = client.get(f"{PLUGINS}/")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"count", "next", "previous", "results"}
+    plugins = {p["key"]: p for p in body["results"]}
+    simulated = plugins["simulated:datacenter"]
+    assert simulated["source"] == "managed"
+    assert simulated["state"] == "ready"
+    assert "virtual_machine" in simulated["supported_resource_types"]
+    assert body["count"] == len(body["results"])
+
+
+def test_upload_answers_with_the_registered_plugin(client, settings, tmp_path):
+    data = seed_plugin(tmp_path / "plugin", ansible_collection="myvendor.myplatform")
+    response = upload(client, data)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["key"] == KEY
+    assert body["version"] == "1.0.0"
+    assert body["class_path"] == "provider.MyProvider"
+    assert body["supported_resource_types"] == ["virtual_machine"]
+    assert body["sha256"] == hashlib.sha256(data).hexdigest()
+    assert body["replaced"] is False
+
+    stored = settings.plugins_dir / "myvendor" / "myplatform" / f"1.0.0-{body['sha256'][:12]}"
+    assert (stored / "plugin" / "manifest.yml").is_file()
+    assert (stored / "plugin" / "provider.py").read_text() == (
+        tmp_path / "plugin" / "provider.py"
+    ).read_text()
+
+    listed = {p["key"]: p for p in client.get(f"{PLUGINS}/").json()["results"]}
+    assert listed[KEY]["version"] == "1.0.0"
+    assert listed[KEY]["source"] == "local"
+
+
+def test_detail_shows_manifest_dependencies_and_versions(client, tmp_path):
+    data = dep_plugin(tmp_path / "plugin", "depvendor", "deptype", "1.0")
+    assert upload(client, data).status_code == 201
+
+    response = client.get(f"{PLUGINS}/depvendor:deptype/")
+    assert response.status_code == 200, response.text
+    detail = response.json()
+    assert detail["key"] == "depvendor:deptype"
+    assert detail["dependencies"]["python"] == ["tinydep==1.0"]
+    assert detail["dependencies"]["collections"] == []
+    assert [v["version"] for v in detail["versions"]] == ["1.0.0"]
+    assert detail["versions"][0]["is_active"] is True
+    assert detail["manifest"]["vendor"] == "depvendor"
+    assert detail["manifest"]["supported_resource_types"] == ["virtual_machine"]
+
+
+def test_unknown_manifest_keys_are_kept_and_shown(client, tmp_path):
+    data = seed_plugin(
+        tmp_path / "plugin",
+        ansible_collection="myvendor.myplatform",
+        build_ignore=["tests"],
+    )
+    assert upload(client, data).status_code == 201
+    detail = client.get(f"{PLUGINS}/{KEY}/").json()
+    assert detail["manifest"]["ansible_collection"] == "myvendor.myplatform"
+    assert detail["manifest"]["build_ignore"] == ["tests"]
+
+
+def test_reupload_of_an_installed_version_needs_force(client, settings, tmp_path):
+    first = seed_plugin(tmp_path / "a")
+    assert upload(client, first).status_code == 201
+    before = client.get(f"{PLUGINS}/{KEY}/").json()
+    files_before = stored_files(settings.plugins_dir)
+
+    second = seed_plugin(tmp_path / "b", count=5)
+    response = upload(client, second)
+    assert response.status_code == 409
+    assert "?force=true" in response.json()["detail"]
+    assert "1.0.0" in response.json()["detail"]
+    assert client.get(f"{PLUGINS}/{KEY}/").json() == before
+    assert stored_files(settings.plugins_dir) == files_before
+
+    response = upload(client, second, force=True)
+    assert response.status_code == 201, response.text
+    assert response.json()["replaced"] is True
+    assert response.json()["sha256"] == hashlib.sha256(second).hexdigest()
+    detail = client.get(f"{PLUGINS}/{KEY}/").json()
+    assert detail["sha256"] == hashlib.sha256(second).hexdigest()
+    assert [v["version"] for v in detail["versions"]] == ["1.0.0"]
+
+
+def test_new_version_becomes_active_and_older_stays_stored(client, settings, tmp_path):
+    old = upload(client, seed_plugin(tmp_path / "a")).json()
+    new = upload(client, seed_plugin(tmp_path / "b", version="1.1.0", count=4))
+    assert new.status_code == 201, new.text
+    assert new.json()["version"] == "1.1.0"
+
+    detail = client.get(f"{PLUGINS}/{KEY}/").json()
+    assert detail["version"] == "1.1.0"
+    versions = {v["version"]: v for v in detail["versions"]}
+    assert set(versions) == {"1.0.0", "1.1.0"}
+    assert versions["1.1.0"]["is_active"] is True
+    assert versions["1.0.0"]["is_active"] is False
+    old_folder = settings.plugins_dir / "myvendor" / "myplatform" / f"1.0.0-{old['sha256'][:12]}"
+    assert (old_folder / "plugin" / "provider.py").read_text().count("COUNT = 3") == 1
+
+    provider = create_provider(client, name="Mine", vendor="myvendor", provider_type="myplatform")
+    run = collect(client, provider["id"])
+    assert run["status"] == "completed", run
+    assert run["plugin_version"] == "1.1.0"
+    assert run["resources_found"] == 4
+
+
+def test_delete_removes_the_plugin(client, settings, tmp_path):
+    upload(client, seed_plugin(tmp_path / "a"))
+    upload(client, seed_plugin(tmp_path / "b", version="2.0.0"))
+
+    response = client.delete(f"{PLUGINS}/{KEY}/")
+    assert response.status_code == 204
+    assert response.content == b""
+    assert client.get(f"{PLUGINS}/{KEY}/").status_code == 404
+    keys = [p["key"] for p in client.get(f"{PLUGINS}/").json()["results"]]
+    assert KEY not in keys
+
+    refreshed = client.post(f"{PLUGINS}/refresh/")
+    assert refreshed.status_code == 200
+    assert refreshed.json()["removed_folders"] == 2
+    assert not list((settings.plugins_dir / "myvendor" / "myplatform").iterdir())
+
+
+def test_delete_of_a_plugin_in_use_needs_force(client, tmp_path):
+    upload(client, seed_plugin(tmp_path / "a"))
+    provider = create_provider(client, name="Mine", vendor="myvendor", provider_type="myplatform")
+
+    response = client.delete(f"{PLUGINS}/{KEY}/")
+    assert response.status_code == 409
+    detail = response.json()["detail"]
+    assert "1 provider" in detail and "?force=true" in detail
+    assert client.get(f"{PLUGINS}/{KEY}/").status_code == 200
+
+    assert client.delete(f"{PLUGINS}/{KEY}/", params={"force": "true"}).status_code == 204
+    assert client.get(f"{PLUGINS}/{KEY}/").status_code == 404
+    # The provider stays, and says its plugin is gone.
+    assert client.get(f"{API}/providers/{provider['id']}/").json()["plugin_installed"] is False
+
+
+def test_unknown_key_answers_404(client):
+    for response in (
+        client.get(f"{PLUGINS}/nobody:nothing/"),
+        client.delete(f"{PLUGINS}/nobody:nothing/"),
+        client.post(f"{PLUGINS}/nobody:nothing/test/"),
+    ):
+        assert response.status_code == 404
+        assert "nobody:nothing" in response.json()["detail"]
+
+
+def test_connectivity_test_reports_each_provider(client):
+    good = create_provider(
+        client, name="Good", connection_config={"username": "u", "password": "simulated"}
+    )
+    bad = create_provider(
+        client, name="Bad", connection_config={"username": "u", "password": "hunter2-wrong"}
+    )
+
+    response = client.post(f"{PLUGINS}/simulated:datacenter/test/")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["key"] == "simulated:datacenter"
+    results = {r["provider"]: r for r in body["results"]}
+    assert results[good["id"]]["ok"] is True
+    assert results[good["id"]]["name"] == "Good"
+    assert results[bad["id"]]["ok"] is False
+    assert results[bad["id"]]["message"]
+    assert "hunter2-wrong" not in response.text
+
+
+def test_refresh_rescans_the_registry(client, tmp_path):
+    upload(client, seed_plugin(tmp_path / "a"))
+    response = client.post(f"{PLUGINS}/refresh/")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "simulated:datacenter" in body["plugins"]
+    assert KEY in body["plugins"]
+    assert body["problems"] == []
+    assert body["removed_folders"] == 0
+    assert client.get(f"{PLUGINS}/{KEY}/").status_code == 200
+
+
+def test_requirements_install_into_a_private_directory(client, settings, tmp_path):
+    response = upload(client, dep_plugin(tmp_path / "plugin", "depvendor", "deptype", "1.0"))
+    assert response.status_code == 201, response.text
+    stored = (
+        settings.plugins_dir / "depvendor" / "deptype" / f"1.0.0-{response.json()['sha256'][:12]}"
+    )
+    assert (stored / "site" / "tinydep.py").is_file()
+    # The service process cannot import it: only that plugin version's children can.
+    assert importlib.util.find_spec("tinydep") is None
+
+    provider = create_provider(client, name="Dep", vendor="depvendor", provider_type="deptype")
+    run = collect(client, provider["id"])
+    assert run["status"] == "completed", run
+    [resource] = resources_of(client, provider["id"])
+    assert resource["properties"]["tinydep_version"] == "1.0"
+    assert Path(resource["properties"]["tinydep_file"]).is_relative_to(stored / "site")
+
+
+def test_two_plugins_pin_different_versions_of_one_package(client, tmp_path):
+    for name, dep_version in (("one", "1.0"), ("two", "2.0")):
+        data = dep_plugin(tmp_path / name, "depvendor", name, dep_version)
+        assert upload(client, data).status_code == 201
+
+    seen = {}
+    for name in ("one", "two"):
+        provider = create_provider(client, name=name, vendor="depvendor", provider_type=name)
+        run = collect(client, provider["id"])
+        assert run["status"] == "completed", run
+        [resource] = resources_of(client, provider["id"])
+        seen[name] = resource["properties"]["tinydep_version"]
+    assert seen == {"one": "1.0", "two": "2.0"}
+    assert importlib.util.find_spec("tinydep") is None

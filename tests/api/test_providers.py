@@ -1,0 +1,250 @@
+"""Providers over the API: the seed's CRUD, validation, collect, test."""
+
+from factories import (
+    API,
+    all_resources,
+    collect,
+    create_provider,
+    start_run,
+    wait_for_run,
+)
+
+PUBLIC_FIELDS = {
+    "id",
+    "name",
+    "infrastructure",
+    "vendor",
+    "provider_type",
+    "endpoint",
+    "organization",
+    "connection_config",
+    "enabled",
+    "plugin_installed",
+    "created_at",
+    "updated_at",
+    "last_refresh_at",
+}
+SEED_BODY = {
+    "name": "Production datacenter",
+    "infrastructure": "private_cloud",
+    "vendor": "simulated",
+    "provider_type": "datacenter",
+    "endpoint": "vcsa01.lab.local",
+    "organization": 1,
+    "connection_config": {"username": "administrator@vsphere.local", "clusters": 1},
+}
+
+
+def _count(client):
+    return client.get(f"{API}/providers/").json()["count"]
+
+
+def test_create_answers_201_with_the_seed_fields(client):
+    response = client.post(f"{API}/providers/", json=SEED_BODY)
+
+    assert response.status_code == 201, response.text
+    provider = response.json()
+    assert set(provider) == PUBLIC_FIELDS
+    assert isinstance(provider["id"], int)
+    for field in ("name", "infrastructure", "vendor", "provider_type", "endpoint"):
+        assert provider[field] == SEED_BODY[field]
+    assert provider["organization"] == 1
+    assert provider["connection_config"] == SEED_BODY["connection_config"]
+    assert provider["enabled"] is True
+    assert provider["plugin_installed"] is True
+    assert provider["last_refresh_at"] is None
+
+
+def test_list_pages_and_filters(client):
+    organization = client.post(f"{API}/organizations/", json={"name": "Lab"}).json()
+    first = create_provider(client, name="one")
+    create_provider(client, name="two", organization=organization["id"])
+    create_provider(client, name="three", vendor="nosuch", provider_type="thing", enabled=False)
+
+    page = client.get(f"{API}/providers/", params={"page_size": 2}).json()
+    assert set(page) == {"count", "next", "previous", "results"}
+    assert page["count"] == 3
+    assert [p["name"] for p in page["results"]] == ["one", "two"]
+    assert page["previous"] is None
+    second = client.get(page["next"]).json()
+    assert [p["name"] for p in second["results"]] == ["three"]
+    assert second["next"] is None
+    assert client.get(second["previous"]).json()["results"] == page["results"]
+
+    def names(**params):
+        return [p["name"] for p in client.get(f"{API}/providers/", params=params).json()["results"]]
+
+    assert names(vendor="simulated") == ["one", "two"]
+    assert names(vendor="nosuch") == ["three"]
+    assert names(provider_type="datacenter") == ["one", "two"]
+    assert names(organization=organization["id"]) == ["two"]
+    assert names(organization=1) == ["one", "three"]
+    assert names(enabled="false") == ["three"]
+    assert names(enabled="true", vendor="simulated", organization=1) == ["one"]
+    assert client.get(f"{API}/providers/{first['id']}/").json() == first
+
+
+def test_detail_patch_put_delete(client):
+    provider = create_provider(client)
+    url = f"{API}/providers/{provider['id']}/"
+
+    assert client.get(url).json() == provider
+    assert client.get(f"{API}/providers/9999/").status_code == 404
+
+    patched = client.patch(url, json={"name": "Renamed", "enabled": False})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["name"] == "Renamed"
+    assert patched.json()["enabled"] is False
+    assert patched.json()["endpoint"] == provider["endpoint"]
+    assert patched.json()["connection_config"] == provider["connection_config"]
+    assert client.get(url).json()["name"] == "Renamed"
+
+    replacement = {**SEED_BODY, "name": "Replaced", "connection_config": {"clusters": 2}}
+    put = client.put(url, json=replacement)
+    assert put.status_code == 200, put.text
+    replaced = put.json()
+    assert replaced["name"] == "Replaced"
+    assert replaced["endpoint"] == "vcsa01.lab.local"
+    assert replaced["connection_config"] == {"clusters": 2}
+    assert replaced["enabled"] is True  # PUT replaces every field, defaults included
+    assert client.get(url).json() == replaced
+
+    run = collect(client, provider["id"])
+    assert run["status"] == "completed", run
+    assert client.get(url).json()["last_refresh_at"] is not None
+    assert all_resources(client, provider=provider["id"])
+
+    deleted = client.delete(url)
+    assert deleted.status_code == 204
+    assert deleted.content == b""
+    assert client.get(url).status_code == 404
+    assert all_resources(client, provider=provider["id"], include_deleted="true") == []
+    assert client.get(f"{API}/collection-runs/{run['id']}/").status_code == 404
+    assert client.delete(url).status_code == 404
+
+
+def _refused(client, body, *needles):
+    before = _count(client)
+    response = client.post(f"{API}/providers/", json=body)
+    assert response.status_code == 400, response.text
+    detail = response.json()["detail"]
+    for needle in needles:
+        assert needle in detail, detail
+    assert _count(client) == before
+    return detail
+
+
+def test_bad_input_is_refused_naming_the_field_and_nothing_is_stored(client):
+    _refused(client, {**SEED_BODY, "vendor": "Not A Slug"}, "vendor")
+    _refused(client, {k: v for k, v in SEED_BODY.items() if k != "name"}, "name")
+    _refused(client, {**SEED_BODY, "colour": "blue"}, "colour")
+    _refused(client, {**SEED_BODY, "connection_config": "clusters=2"}, "connection_config")
+    _refused(
+        client,
+        {**SEED_BODY, "connection_config": {"clusters": "many"}},
+        "connection_config.clusters",
+    )
+    _refused(client, {**SEED_BODY, "organization": 999}, "organization", "999")
+    _refused(client, {**SEED_BODY, "enabled": "maybe"}, "enabled")
+
+    create_provider(client, **SEED_BODY)
+    _refused(client, SEED_BODY, "name", repr(SEED_BODY["name"]))
+    organization = client.post(f"{API}/organizations/", json={"name": "Other"}).json()
+    create_provider(client, **{**SEED_BODY, "organization": organization["id"]})  # same name
+
+
+def test_bad_updates_are_refused_and_change_nothing(client):
+    provider = create_provider(client, name="kept")
+    other = create_provider(client, name="other")
+    url = f"{API}/providers/{provider['id']}/"
+
+    for body, needle in [
+        ({"connection_config": {"hosts_per_cluster": "four"}}, "connection_config.hosts_per_cluster"),
+        ({"name": "other"}, "name"),
+        ({"organization": 42}, "organization"),
+        ({"name": None}, "name"),
+        ({"vendor": "Bad Vendor"}, "vendor"),
+        ({"secret_sauce": 1}, "secret_sauce"),
+    ]:
+        response = client.patch(url, json=body)
+        assert response.status_code == 400, (body, response.text)
+        assert needle in response.json()["detail"], (body, response.json())
+    assert client.get(url).json() == provider
+    assert client.get(f"{API}/providers/{other['id']}/").json() == other
+    put = client.put(url, json={**SEED_BODY, "name": "other"})
+    assert put.status_code == 400
+    assert client.get(url).json() == provider
+
+
+def test_a_provider_without_its_plugin_is_kept_and_its_run_names_the_key(client):
+    provider = create_provider(client, vendor="vmware", provider_type="vcenter")
+    assert provider["plugin_installed"] is False
+    assert provider["connection_config"] == {
+        "clusters": 1,
+        "hosts_per_cluster": 2,
+        "vms_per_host": 3,
+    }
+
+    run = collect(client, provider["id"])
+
+    assert run["status"] == "failed", run
+    assert "'vmware:vcenter'" in run["error_message"]
+    assert run["resources_found"] == 0
+    assert run["plugin_version"] is None
+    tested = client.post(f"{API}/providers/{provider['id']}/test/").json()
+    assert tested["ok"] is False
+    assert "'vmware:vcenter'" in tested["message"]
+
+
+def test_collect_answers_202_and_409_when_disabled(client):
+    provider = create_provider(client, enabled=False)
+    url = f"{API}/providers/{provider['id']}/collect/"
+
+    refused = client.post(url)
+    assert refused.status_code == 409
+    assert "disabled" in refused.json()["detail"]
+    assert client.get(f"{API}/collection-runs/", params={"provider": provider["id"]}).json()[
+        "count"
+    ] == 0
+
+    client.patch(f"{API}/providers/{provider['id']}/", json={"enabled": True})
+    accepted = client.post(url)
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["status"] in ("pending", "running")
+    assert accepted.json()["provider"] == provider["id"]
+    assert wait_for_run(client, accepted.json()["id"])["status"] == "completed"
+    assert client.get(f"{API}/collection-runs/404404/").status_code == 404
+    assert client.post(f"{API}/providers/404404/collect/").status_code == 404
+
+
+def test_collect_while_a_run_is_active_answers_409_naming_it(client):
+    provider = create_provider(client, connection_config={"resources": 1_000_000})
+    run = start_run(client, provider["id"])
+
+    again = client.post(f"{API}/providers/{provider['id']}/collect/")
+    deleting = client.delete(f"{API}/providers/{provider['id']}/")
+
+    assert again.status_code == 409, again.text
+    assert f"collection run {run['id']}" in again.json()["detail"]
+    assert deleting.status_code == 409
+    assert f"collection run {run['id']}" in deleting.json()["detail"]
+    assert client.post(f"{API}/collection-runs/{run['id']}/cancel/").status_code == 202
+    assert wait_for_run(client, run["id"])["status"] == "canceled"
+    runs = client.get(f"{API}/collection-runs/", params={"provider": provider["id"]}).json()
+    assert runs["count"] == 1
+
+
+def test_test_endpoint_runs_the_plugin_validate(client):
+    good = create_provider(client, name="good", connection_config={"password": "simulated"})
+    bad = create_provider(client, name="bad", connection_config={"clusters": 0})
+
+    answer = client.post(f"{API}/providers/{good['id']}/test/")
+    refused = client.post(f"{API}/providers/{bad['id']}/test/").json()
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["provider"] == good["id"]
+    assert answer.json()["name"] == "good"
+    assert answer.json()["ok"] is True, answer.json()
+    assert refused["ok"] is False
+    assert "clusters" in refused["message"]
+    assert client.post(f"{API}/providers/404404/test/").status_code == 404

@@ -1,0 +1,12 @@
+from factories import API, collect, create_provider
+
+
+def test_ping_needs_no_login(anonymous):
+    assert anonymous.get(f"{API}/ping/").json()["status"] == "ok"
+
+
+def test_collect_simulated(client):
+    provider = create_provider(client)
+    run = collect(client, provider["id"])
+    assert run["status"] == "completed", run
+    assert run["resources_created"] == run["resources_found"] > 0
