@@ -17,8 +17,8 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -111,8 +111,16 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--skip-baseline", action="store_true", help="for memory runs")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="estate-bench-") as tmp, database(args.db, Path(tmp)) as url:
-        settings = Settings(data_dir=Path(tmp) / "data", database_url=url, admin_password="bench-password", run_timeout=7200)
+    with (
+        tempfile.TemporaryDirectory(prefix="estate-bench-") as tmp,
+        database(args.db, Path(tmp)) as url,
+    ):
+        settings = Settings(
+            data_dir=Path(tmp) / "data",
+            database_url=url,
+            admin_password="bench-password",
+            run_timeout=7200,
+        )
         context = Context.from_settings(settings)
         prepare(context)
         with context.sessions() as session, session.begin():

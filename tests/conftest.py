@@ -2,7 +2,8 @@
 
 Tests that take ``client`` run once per backend. PostgreSQL is the server on
 127.0.0.1:5432; when it cannot be reached the tests fail (never skip), unless
-``ESTATE_TEST_BACKENDS=sqlite`` says to leave it out on purpose.
+``ESTATE_TEST_BACKENDS=sqlite`` says to leave it out on purpose (ignored when
+``ESTATE_REQUIRE_BACKENDS=1``, as in CI).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ ADMIN_PASSWORD = "test-admin-password"
 SECRET_KEY = Fernet.generate_key().decode()
 PG_ADMIN = os.environ.get("ESTATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = [b for b in os.environ.get("ESTATE_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+if os.environ.get("ESTATE_REQUIRE_BACKENDS") == "1":
+    # CI: every backend runs, whatever the environment says; a missing one fails.
+    BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(scope="session")

@@ -187,7 +187,7 @@ def test_history_records_created_modified_deleted_restored_and_nothing_else(clie
     assert _change_rows(settings) == rows
     assert {i: _history(client, i)["count"] for i in counts} == counts
 
-    patch_config(client, provider["id"], **estate, generation=1, vms_per_host=45)
+    patch_config(client, provider["id"], **{**estate, "vms_per_host": 45}, generation=1)
     shrunk = collect(client, provider["id"])
     assert shrunk["resources_deleted"] == 10
     assert _change_rows(settings) == rows + 10

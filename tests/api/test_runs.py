@@ -214,7 +214,7 @@ def test_a_failing_plugin_fails_the_run_keeps_what_arrived_and_deletes_nothing(c
     last = everything[-1]  # a VM the failed run never reached
     history = client.get(f"{API}/resources/{last['id']}/history/").json()["results"]
     assert [change["kind"] for change in history] == ["created"]
-    reached = next(r for r in everything if r["ems_ref"] == "host-0001")
+    reached = next(r for r in everything if r["ems_ref"] == "vm-000001")
     history = client.get(f"{API}/resources/{reached['id']}/history/").json()["results"]
     assert (history[0]["kind"], history[0]["run"]) == ("modified", failed["id"])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -50,7 +51,7 @@ class Plugin:
     def _notified(self, method: str, params: dict[str, Any]) -> None:
         self.notifications.append(method)
         if method == "collect.batch":
-            self.batches.append(params["resources"])
+            self.batches.append([as_dict(resource) for resource in params["resources"]])
 
     def log_lines(self) -> list[str]:
         return [line for _, line in self.logs]
@@ -67,6 +68,14 @@ def running(folder: Path, **options: Any) -> Iterator[Plugin]:
     )
     with process:
         yield Plugin(process, logs)
+
+
+def as_dict(resource: Any) -> dict[str, Any]:
+    """A batch's resource; the host may hand it over as raw JSON bytes for ingest."""
+    if isinstance(resource, dict):
+        return resource
+    decoded: dict[str, Any] = json.loads(bytes(resource))
+    return decoded
 
 
 def alive(pid: int) -> bool:

@@ -8,12 +8,13 @@ it only fetches and maps: comparing, storing and deleting belong to the service.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
-from operator import attrgetter
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any, ClassVar
 
 __all__ = [
@@ -470,10 +471,8 @@ class BaseProvider:
             self.connect()
         except Exception as exc:  # any failure is the answer, not a crash
             return False, f"{type(exc).__name__}: {exc}"
-        try:
+        with contextlib.suppress(NotImplementedError):
             self.disconnect()
-        except NotImplementedError:
-            pass
         return True, "connected"
 
     def __enter__(self) -> BaseProvider:
@@ -481,10 +480,8 @@ class BaseProvider:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        try:
+        with contextlib.suppress(NotImplementedError):
             self.disconnect()
-        except NotImplementedError:
-            pass
 
     @classmethod
     def provider_key(cls) -> str:

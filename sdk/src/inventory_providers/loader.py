@@ -98,11 +98,12 @@ def _import_provider_module(plugin_dir: Path) -> ModuleType:
 def find_providers(plugin_dir: Path) -> list[tuple[str, type[BaseProvider]]]:
     """Every ``BaseProvider`` subclass defined in ``provider.py``, with its class path."""
     module = _import_provider_module(plugin_dir)
-    found = []
+    found: list[tuple[str, type[BaseProvider]]] = []
     for name, obj in inspect.getmembers(module, inspect.isclass):
-        if issubclass(obj, BaseProvider) and obj is not BaseProvider:
-            if obj.__module__ == module.__name__:
-                found.append((f"provider.{name}", obj))
+        if not issubclass(obj, BaseProvider) or obj is BaseProvider:
+            continue
+        if obj.__module__ == module.__name__:
+            found.append((f"provider.{name}", obj))
     return found
 
 

@@ -9,6 +9,7 @@ the channel: whatever the plugin prints there becomes its log. See ``docs/protoc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import logging
@@ -80,18 +81,14 @@ class _WireLogHandler(logging.Handler):
         self._channel = channel
 
     def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self._channel.notify(
-                "log",
-                {
-                    "level": record.levelname.lower(),
-                    "logger": record.name,
-                    "message": self.format(record),
-                    "time": record.created,
-                },
-            )
-        except OSError:
-            pass  # the host is gone; nothing left to tell
+        message = {
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": self.format(record),
+            "time": record.created,
+        }
+        with contextlib.suppress(OSError):  # the host is gone; nothing left to tell
+            self._channel.notify("log", message)
 
 
 class _Server:

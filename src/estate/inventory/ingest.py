@@ -19,8 +19,9 @@ from typing import Any
 
 import msgspec
 import orjson
-from inventory_providers.base import ResourceValidationError
 from sqlalchemy import Connection, Engine
+
+from inventory_providers.base import ResourceValidationError
 
 from .records import (
     DATA_COLUMNS,
@@ -147,7 +148,9 @@ class Ingestor:
             records[record.ems_ref] = record
         if records:
             if self._writer is None:
-                self._writer = threading.Thread(target=self._write, name="ingest-writer", daemon=True)
+                self._writer = threading.Thread(
+                    target=self._write, name="ingest-writer", daemon=True
+                )
                 self._writer.start()
             self._queue.put(records)
 

@@ -22,7 +22,7 @@ class ResourceFilter:
     include_deleted: bool = False
 
 
-def resource_query(filters: ResourceFilter) -> Select[tuple[Resource]]:
+def resource_query(filters: ResourceFilter) -> Select[Resource]:
     """Resources matching ``filters``, oldest first (ids only grow, so cursors are stable)."""
     query = select(Resource)
     if filters.provider is not None:
@@ -104,7 +104,7 @@ def _edge(kind: str, direction: str, ems_ref: str, other: Resource | None) -> di
     }
 
 
-def history_query(resource_id: int) -> Select[tuple[ResourceChange]]:
+def history_query(resource_id: int) -> Select[ResourceChange]:
     return (
         select(ResourceChange)
         .where(ResourceChange.resource_id == resource_id)

@@ -13,6 +13,7 @@ from hashlib import blake2b
 from typing import Annotated, Any, Literal
 
 import msgspec
+
 from inventory_providers.base import ResourceValidationError
 
 from . import taxonomy
@@ -95,7 +96,14 @@ DATA_COLUMNS: tuple[str, ...] = (
     *(name for name in WireResource.__struct_fields__[2:] if name != "relationships"),
 )
 JSON_COLUMNS = frozenset(
-    {"vendor_identifiers", "ip_addresses", "mac_addresses", "properties", "provider_tags", "metrics"}
+    {
+        "vendor_identifiers",
+        "ip_addresses",
+        "mac_addresses",
+        "properties",
+        "provider_tags",
+        "metrics",
+    }
 )
 # Dict columns whose changes are reported key by key ("properties.owner").
 KEYED_COLUMNS = frozenset({"vendor_identifiers", "properties", "provider_tags", "metrics"})
