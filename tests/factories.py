@@ -189,7 +189,7 @@ def wheel(dest: Path, name: str, version: str, module_source: str) -> Path:
     return path
 
 
-TEST_PROVIDER = '''
+TEST_PROVIDER = """
 import logging
 import os
 import subprocess
@@ -217,7 +217,7 @@ class TestProvider(BaseProvider):
             yield ResourceData(ems_ref=f"vm-{i}", resource_type_slug="virtual_machine")
 
 {methods}
-'''
+"""
 TEST_CLASS_PATH = "provider.TestProvider"
 
 
@@ -269,9 +269,7 @@ def all_resources(client: TestClient, **params: Any) -> list[dict[str, Any]]:
 
 def patch_config(client: TestClient, provider_id: int, **config: Any) -> dict[str, Any]:
     """Replace a provider's ``connection_config`` with PATCH; the updated provider."""
-    response = client.patch(
-        f"{API}/providers/{provider_id}/", json={"connection_config": config}
-    )
+    response = client.patch(f"{API}/providers/{provider_id}/", json={"connection_config": config})
     assert response.status_code == 200, response.text
     provider: dict[str, Any] = response.json()
     return provider

@@ -93,6 +93,8 @@ def plugin_validate(folder: Annotated[Path, typer.Argument(help="Plugin folder")
     from .registry.manifest import parse_manifest
     from .runtime.environment import PluginEnvironment
 
+    if not folder.is_dir():
+        raise _fail(f"{folder}: not a folder")
     try:
         root = find_root(folder.resolve())
         manifest = parse_manifest((root / "manifest.yml").read_bytes())
@@ -267,7 +269,7 @@ def _follow(client: httpx.Client, run_id: int) -> dict[str, Any]:
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("pending", total=None, counts="")
         while True:
-            run = _check(client.get(f"{API}/collection-runs/{run_id}/"))
+            run: dict[str, Any] = _check(client.get(f"{API}/collection-runs/{run_id}/"))
             counts = f"found {run['resources_found']} · new {run['resources_created']} · changed {run['resources_updated']} · errors {run['errors']}"
             progress.update(task, description=run["status"], counts=counts)
             if run["status"] in FINISHED:

@@ -125,7 +125,9 @@ def test_only_admins_manage_users(client, anonymous):
     )
     assert refused.status_code == 403
     assert anonymous.get(f"{API}/users/", auth=alice).status_code == 403
-    assert anonymous.post(f"{API}/organizations/", json={"name": "x"}, auth=alice).status_code == 403
+    assert (
+        anonymous.post(f"{API}/organizations/", json={"name": "x"}, auth=alice).status_code == 403
+    )
     assert [u["username"] for u in client.get(f"{API}/users/").json()["results"]] == [
         "admin",
         "alice",
@@ -147,3 +149,28 @@ def test_a_token_belongs_to_its_user(client, anonymous):
     assert client.delete(f"{API}/tokens/{theirs['id']}/").status_code == 404
     headers = {"Authorization": f"Bearer {theirs['token']}"}
     assert anonymous.get(f"{API}/users/me/", headers=headers).json()["username"] == "carol"
+
+
+def test_ids_no_column_can_hold_answer_4xx_never_500(client):
+    # 2**31 overflows PostgreSQL's integer ids, 10**20 SQLite's 64-bit integers too.
+    for huge in (2**31, 10**20):
+        for method, template, _ in _api_calls(client.app):
+            if "{" not in template:
+                continue
+            response = client.request(method, re.sub(r"\{[^}]+\}", str(huge), template))
+            assert response.status_code in (400, 404, 405), (method, template, huge)
+
+        for url in (
+            f"{API}/resources/?provider={huge}",
+            f"{API}/collection-runs/?provider={huge}",
+            f"{API}/providers/?organization={huge}",
+            f"{API}/providers/?page={huge}",
+            f"{API}/resources/{huge}/history/?page={huge}",
+        ):
+            assert client.get(url).status_code in (200, 400, 404), url
+        body = {"name": "p", "vendor": "simulated", "provider_type": "datacenter"}
+        created = client.post(f"{API}/providers/", json={**body, "organization": huge})
+        assert created.status_code == 400
+        assert "organization" in created.json()["detail"]
+        user = {"username": "u", "password": "long-enough", "organization": huge}
+        assert client.post(f"{API}/users/", json=user).status_code == 400

@@ -1,5 +1,7 @@
 """Providers over the API: the seed's CRUD, validation, collect, test."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 from factories import (
     API,
     all_resources,
@@ -159,7 +161,10 @@ def test_bad_updates_are_refused_and_change_nothing(client):
     url = f"{API}/providers/{provider['id']}/"
 
     for body, needle in [
-        ({"connection_config": {"hosts_per_cluster": "four"}}, "connection_config.hosts_per_cluster"),
+        (
+            {"connection_config": {"hosts_per_cluster": "four"}},
+            "connection_config.hosts_per_cluster",
+        ),
         ({"name": "other"}, "name"),
         ({"organization": 42}, "organization"),
         ({"name": None}, "name"),
@@ -203,9 +208,10 @@ def test_collect_answers_202_and_409_when_disabled(client):
     refused = client.post(url)
     assert refused.status_code == 409
     assert "disabled" in refused.json()["detail"]
-    assert client.get(f"{API}/collection-runs/", params={"provider": provider["id"]}).json()[
-        "count"
-    ] == 0
+    assert (
+        client.get(f"{API}/collection-runs/", params={"provider": provider["id"]}).json()["count"]
+        == 0
+    )
 
     client.patch(f"{API}/providers/{provider['id']}/", json={"enabled": True})
     accepted = client.post(url)
@@ -232,6 +238,21 @@ def test_collect_while_a_run_is_active_answers_409_naming_it(client):
     assert wait_for_run(client, run["id"])["status"] == "canceled"
     runs = client.get(f"{API}/collection-runs/", params={"provider": provider["id"]}).json()
     assert runs["count"] == 1
+
+
+def test_concurrent_collect_requests_start_one_run(client):
+    provider = create_provider(client, connection_config={"resources": 1_000_000})
+    url = f"{API}/providers/{provider['id']}/collect/"
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: client.post(url), range(8)))
+
+    assert sorted(a.status_code for a in answers) == [202] + [409] * 7
+    [run] = [a.json() for a in answers if a.status_code == 202]
+    runs = client.get(f"{API}/collection-runs/", params={"provider": provider["id"]}).json()
+    assert [r["id"] for r in runs["results"]] == [run["id"]]
+    client.post(f"{API}/collection-runs/{run['id']}/cancel/")
+    assert wait_for_run(client, run["id"])["status"] == "canceled"
 
 
 def test_test_endpoint_runs_the_plugin_validate(client):

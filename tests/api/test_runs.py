@@ -75,9 +75,7 @@ def test_a_run_goes_from_accepted_to_completed_with_its_counters_and_log(client)
     patch_config(client, provider["id"], **{**SMALL, "vms_per_host": 2})
     shrunk = collect(client, provider["id"])
     assert shrunk["status"] == "completed"
-    assert _counters(shrunk) == _counts(
-        found=SMALL_TOTAL - 2, unchanged=SMALL_TOTAL - 2, deleted=2
-    )
+    assert _counters(shrunk) == _counts(found=SMALL_TOTAL - 2, unchanged=SMALL_TOTAL - 2, deleted=2)
 
     patch_config(client, provider["id"], **{**SMALL, "vms_per_host": 4, "seed": 7})
     grown = collect(client, provider["id"])
@@ -219,7 +217,7 @@ def test_a_failing_plugin_fails_the_run_keeps_what_arrived_and_deletes_nothing(c
     assert (history[0]["kind"], history[0]["run"]) == ("modified", failed["id"])
 
 
-MIXED = '''
+MIXED = """
 from inventory_providers.base import BaseProvider, ResourceData
 
 
@@ -247,7 +245,7 @@ class Mixed(BaseProvider):
         yield {"ems_ref": "db-1", "resource_type_slug": "relational_db", "name": "not declared"}
         yield {"ems_ref": "vm-new", "resource_type_slug": "virtual_machine", "name": "new"}
         yield "not a resource"
-'''
+"""
 
 
 def test_invalid_resources_make_a_partial_run_that_stores_the_good_and_deletes_nothing(
@@ -272,9 +270,7 @@ def test_invalid_resources_make_a_partial_run_that_stores_the_good_and_deletes_n
     run = collect(client, provider["id"])
 
     assert run["status"] == "partial", run
-    assert _counters(run) | {"found": None} == _counts(
-        found=None, created=1, unchanged=4, errors=4
-    )
+    assert _counters(run) | {"found": None} == _counts(found=None, created=1, unchanged=4, errors=4)
     assert "4 resource(s) rejected" in run["error_message"]
     problems = {problem.get("ems_ref"): problem["error"] for problem in run["error_details"]}
     assert "flux_capacitor" in problems["thing-1"]

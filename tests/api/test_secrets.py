@@ -28,7 +28,7 @@ WRONG = "pw-Kd3-wrong-guess"
 
 # A plugin that does everything a careless plugin might do with its secrets: log them,
 # print them to stdout and stderr, and put them in the error it raises.
-PROBE = f'''
+PROBE = f"""
 import sys
 
 from inventory_providers.base import BaseProvider, ResourceData
@@ -54,7 +54,7 @@ class Probe(BaseProvider):
 
     def collect(self):
         yield ResourceData(ems_ref="probe-1", resource_type_slug="virtual_machine", name="probe")
-'''
+"""
 PROBE_MANIFEST = manifest(
     namespace="probe",
     name="secrets",
@@ -149,6 +149,7 @@ def test_secrets_are_write_only_encrypted_and_never_logged(client, settings, tmp
         ]
     )
     assert "refused password" in everything  # the haystack is the real one
+    assert caplog.records  # and the log was captured
     for secret in (PASSWORD, TOKEN, WRONG):
         assert secret not in everything
 
@@ -169,9 +170,10 @@ def test_the_simulated_password_is_kept_by_encrypted_and_checked_by_the_plugin(c
 
     # A secret left out of a new connection_config is dropped: no password, no check.
     patch_config(client, provider["id"], username="ops", clusters=1, vms_per_host=2)
-    assert "password" not in client.get(f"{API}/providers/{provider['id']}/").json()[
-        "connection_config"
-    ]
+    assert (
+        "password"
+        not in client.get(f"{API}/providers/{provider['id']}/").json()["connection_config"]
+    )
     assert collect(client, provider["id"])["status"] == "completed"
 
     patch_config(client, provider["id"], username="ops", password="not-simulated", clusters=1)

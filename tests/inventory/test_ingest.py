@@ -192,12 +192,14 @@ def test_the_same_content_in_another_key_order_is_unchanged(
 def test_a_modified_resource_gets_a_modified_row_with_its_diff(
     engine: Engine, provider_id: int
 ) -> None:
-    ingest(engine, provider_id, [vm("vm-0", state="running", properties={"owner": "ops"})] + vms(3)[1:])
+    ingest(
+        engine, provider_id, [vm("vm-0", state="running", properties={"owner": "ops"}), *vms(3)[1:]]
+    )
 
     second = ingest(
         engine,
         provider_id,
-        [vm("vm-0", state="stopped", properties={"owner": "dev", "cost": 3})] + vms(3)[1:],
+        [vm("vm-0", state="stopped", properties={"owner": "dev", "cost": 3}), *vms(3)[1:]],
     )
 
     assert counts(second) == {"found": 3, "updated": 1, "unchanged": 2}
@@ -329,9 +331,7 @@ def test_runs_of_one_provider_never_touch_another(engine: Engine, provider_id: i
 # -- rejected records ------------------------------------------------------------------
 
 
-def test_duplicates_in_one_batch_are_rejected_and_counted(
-    engine: Engine, provider_id: int
-) -> None:
+def test_duplicates_in_one_batch_are_rejected_and_counted(engine: Engine, provider_id: int) -> None:
     run = ingest(engine, provider_id, [vm("vm-0"), vm("vm-1"), vm("vm-0", name="second")])
 
     assert counts(run) == {"found": 3, "created": 2, "errors": 1}
@@ -410,11 +410,17 @@ def test_relationship_rows_are_replaced_when_relationships_change(
         return [{"target_ems_ref": t, "relationship_type": "runs_on"} for t in targets]
 
     hosts = [{"ems_ref": f"h{i}", "resource_type_slug": "hypervisor_host"} for i in range(3)]
-    ingest(engine, provider_id, [*hosts, vm("a", relationships=on("h0")), vm("b", relationships=on("h1"))])
+    ingest(
+        engine,
+        provider_id,
+        [*hosts, vm("a", relationships=on("h0")), vm("b", relationships=on("h1"))],
+    )
     assert edges(engine, provider_id) == {("a", "h0", "runs_on"), ("b", "h1", "runs_on")}
 
     moved = ingest(
-        engine, provider_id, [*hosts, vm("a", relationships=on("h2")), vm("b", relationships=on("h1"))]
+        engine,
+        provider_id,
+        [*hosts, vm("a", relationships=on("h2")), vm("b", relationships=on("h1"))],
     )
 
     assert edges(engine, provider_id) == {("a", "h2", "runs_on"), ("b", "h1", "runs_on")}
@@ -432,7 +438,10 @@ def test_relationship_rows_are_replaced_when_relationships_change(
 
 def test_unchanged_relationships_are_left_alone(engine: Engine, provider_id: int) -> None:
     link = [{"target_ems_ref": "h0", "relationship_type": "runs_on"}]
-    batch = [{"ems_ref": "h0", "resource_type_slug": "hypervisor_host"}, vm("a", relationships=link)]
+    batch = [
+        {"ems_ref": "h0", "resource_type_slug": "hypervisor_host"},
+        vm("a", relationships=link),
+    ]
     ingest(engine, provider_id, batch)
 
     again = ingest(engine, provider_id, [batch[0], vm("a", name="renamed", relationships=link)])
@@ -454,11 +463,17 @@ def test_a_run_across_several_batches(engine: Engine, provider_id: int) -> None:
     changed = [*everything]
     changed[3] = vm("vm-3", state="stopped")
     changed[17] = vm("vm-17", state="stopped")
-    kept = changed[:22] + [vm("vm-25", state="running")]  # vm-22..24 gone, vm-25 new
+    kept = [*changed[:22], vm("vm-25", state="running")]  # vm-22..24 gone, vm-25 new
 
     second = ingest(engine, provider_id, kept[:8], kept[8:16], kept[16:])
 
-    assert counts(second) == {"found": 23, "created": 1, "updated": 2, "unchanged": 20, "deleted": 3}
+    assert counts(second) == {
+        "found": 23,
+        "created": 1,
+        "updated": 2,
+        "unchanged": 20,
+        "deleted": 3,
+    }
     kinds = {ref: kind for ref, (kind, _) in changes(engine, second.run_id).items()}
     assert kinds == {
         "vm-3": "modified",

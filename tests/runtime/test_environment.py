@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import TEST_CLASS_PATH, provider_plugin
 
 from estate.runtime.environment import PluginEnvironment, child_env
 from estate.runtime.host import PluginProcess
+from factories import TEST_CLASS_PATH, provider_plugin
 
 SECRETS = {
     "ESTATE_SECRET_KEY": "k" * 44,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -15,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import TEST_CLASS_PATH, provider_plugin
 
 from estate.runtime.environment import PluginEnvironment
 from estate.runtime.errors import (
@@ -28,6 +26,7 @@ from estate.runtime.errors import (
 )
 from estate.runtime.host import PluginProcess
 from estate.runtime.protocol import LineReader, request
+from factories import TEST_CLASS_PATH, provider_plugin
 
 CONFIGURE = {"provider": {"id": 1, "name": "test"}, "credential": {"hostname": "h.example"}}
 
@@ -397,7 +396,7 @@ def test_a_json_line_that_is_not_json_rpc_is_a_protocol_error(tmp_path: Path) ->
         """,
     )
 
-    with running(folder) as plugin, pytest.raises(PluginProtocolError, match="JSON-RPC 2.0"):
+    with running(folder) as plugin, pytest.raises(PluginProtocolError, match=r"JSON-RPC 2\.0"):
         plugin.collect()
 
 
@@ -524,7 +523,7 @@ def test_missing_provider_py_fails_the_start(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     process = PluginProcess(PluginEnvironment(plugin_dir=tmp_path / "empty"), TEST_CLASS_PATH)
 
-    with pytest.raises(PluginStartError, match="provider.py is missing"):
+    with pytest.raises(PluginStartError, match=r"provider\.py is missing"):
         process.start()
 
 

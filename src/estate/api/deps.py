@@ -6,14 +6,14 @@ import base64
 import binascii
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Query, Request, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..context import Context
-from ..db.models import ApiToken, User
+from ..db.models import ApiToken, Base, User
 from ..jobs.executor import LocalExecutor
 from .security import TOKEN_PREFIX, token_digest, verify_password
 
@@ -94,3 +94,26 @@ def get_admin(user: CurrentUser) -> User:
 
 
 AdminUser = Annotated[User, Depends(get_admin)]
+
+# Ids are 32-bit integers on PostgreSQL (resources and their history 64-bit); a bigger
+# number would make the database raise, so it is answered before any query is sent.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+IdFilter = Annotated[int, Query(ge=1, le=INT32_MAX, description="An id")]
+
+Row = TypeVar("Row", bound=Base)
+
+
+def fits(object_id: int, limit: int = INT32_MAX) -> bool:
+    """Tell whether ``object_id`` can be an id at all (positive, within the column)."""
+    return 0 < object_id <= limit
+
+
+def get_or_404(
+    session: Session, model: type[Row], object_id: int, noun: str, *, limit: int = INT32_MAX
+) -> Row:
+    """The ``model`` row with this id, or a 404 ``no <noun> with id <id>``."""
+    row = session.get(model, object_id) if fits(object_id, limit) else None
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no {noun} with id {object_id}")
+    return row

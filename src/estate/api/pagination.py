@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 MAX_PAGE_SIZE = 1000
+MAX_PAGE = 2**31 - 1  # keeps every offset within a 64-bit integer
+_MAX_ID = 2**63 - 1
 
 
 class Page(BaseModel, Generic[T]):
@@ -23,7 +25,7 @@ class Page(BaseModel, Generic[T]):
     results: list[T]
 
 
-PageNumber = Annotated[int, Query(ge=1, description="Page number, from 1")]
+PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number, from 1")]
 PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")]
 
 
@@ -55,6 +57,6 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
         direction, value = raw[0], int(raw[1:])
     except (binascii.Error, UnicodeDecodeError, ValueError, IndexError):
         raise HTTPException(400, detail="cursor: not a cursor this API gave out") from None
-    if direction not in ("n", "p"):
+    if direction not in ("n", "p") or not 0 <= value <= _MAX_ID:
         raise HTTPException(400, detail="cursor: not a cursor this API gave out")
     return direction, value

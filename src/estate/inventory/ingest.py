@@ -69,28 +69,34 @@ def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+_CHANGE_COLUMNS = ("resource_id", "run_id", "kind", "changes", "changed_at")
+_RELATIONSHIP_COLUMNS = ("provider_id", "source_ems_ref", "target_ems_ref", "relationship_type")
+
+
 class _Sql:
-    """The few statements ingest needs, with the driver's placeholder style."""
+    """The few statements ingest needs, in the driver's dialect.
+
+    Bulk inserts use ``COPY`` on PostgreSQL and ``executemany`` on SQLite: the
+    fastest plain path each driver has.
+    """
 
     def __init__(self, dialect: str) -> None:
         self.is_postgresql = dialect == "postgresql"
         p = "%s" if self.is_postgresql else "?"
         self.p = p
-        cols = ", ".join(_INSERT_COLUMNS)
-        self.insert = (
-            f"INSERT INTO resources ({cols}) VALUES ({', '.join([p] * len(_INSERT_COLUMNS))})"
-        )
         sets = ", ".join(f"{c} = {p}" for c in _UPDATE_COLUMNS)
         self.update = f"UPDATE resources SET {sets}, deleted_at = NULL WHERE id = {p}"
-        self.change = (
-            "INSERT INTO resource_changes (resource_id, run_id, kind, changes, changed_at) "
-            f"VALUES ({p}, {p}, {p}, {p}, {p})"
-        )
-        self.relationship = (
-            "INSERT INTO resource_relationships "
-            "(provider_id, source_ems_ref, target_ems_ref, relationship_type) "
-            f"VALUES ({p}, {p}, {p}, {p})"
-        )
+
+    def insert(self, conn: Connection, table: str, columns: Sequence[str], rows: list[Any]) -> None:
+        names = ", ".join(columns)
+        if self.is_postgresql:
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join("?" * len(columns))
+        conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
 
     def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         """``column IN (...)`` as SQL and parameters."""
@@ -222,7 +228,7 @@ class Ingestor:
         rows = [
             (pid, r.ems_ref, *r.sql_values(), r.content_hash, now, now, run, now) for r in records
         ]
-        conn.exec_driver_sql(self._sql.insert, rows)
+        self._sql.insert(conn, "resources", _INSERT_COLUMNS, rows)
         where, params = self._sql.any_of("ems_ref", [r.ems_ref for r in records])
         p = self._sql.p
         conn.exec_driver_sql(
@@ -271,7 +277,7 @@ class Ingestor:
                 self.counters.unchanged += 1
         conn.exec_driver_sql(self._sql.update, updates)
         if history:
-            conn.exec_driver_sql(self._sql.change, history)
+            self._sql.insert(conn, "resource_changes", _CHANGE_COLUMNS, history)
         if rewired:
             where, params = self._sql.any_of("source_ems_ref", [r.ems_ref for r in rewired])
             conn.exec_driver_sql(
@@ -296,7 +302,7 @@ class Ingestor:
         pid = self.provider_id
         rows = [(pid, r.ems_ref, target, kind) for r in records for target, kind in r.relationships]
         if rows:
-            conn.exec_driver_sql(self._sql.relationship, rows)
+            self._sql.insert(conn, "resource_relationships", _RELATIONSHIP_COLUMNS, rows)
 
     # -- end of run --------------------------------------------------------------
 

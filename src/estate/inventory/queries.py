@@ -53,7 +53,10 @@ def resource_query(filters: ResourceFilter) -> Select[Resource]:
 
 
 def relationships_of(session: Session, resource: Resource) -> list[dict[str, Any]]:
-    """Both directions of every edge touching ``resource``, the other end resolved."""
+    """Both directions of every edge touching ``resource``, the other end resolved.
+
+    Incoming edges come only from resources that are not deleted.
+    """
     other = aliased(Resource)
     edges: list[dict[str, Any]] = []
     outgoing = session.execute(
@@ -85,6 +88,9 @@ def relationships_of(session: Session, resource: Resource) -> list[dict[str, Any
         .where(
             ResourceRelationship.provider_id == resource.provider_id,
             ResourceRelationship.target_ems_ref == resource.ems_ref,
+            # A deleted resource keeps its own edges (its detail shows where it was),
+            # but it no longer runs on, belongs to or uses this one.
+            other.deleted_at.is_(None),
         )
         .order_by(ResourceRelationship.id)
     ).all()

@@ -166,6 +166,9 @@ def _problem(message: str) -> ResourceValidationError:
     match = _LOCATION.search(message)
     where = match.group(1) if match else ""
     text = message[: match.start()] if match else message
+    if text.startswith("Object missing required field"):
+        field = text.split("`")[1]
+        return ResourceValidationError(f"{where}.{field}" if where else field, "is required")
     if text.startswith("Object contains unknown field"):
         field = text.split("`")[1]
         return ResourceValidationError(f"{where}.{field}" if where else field, "unknown field")

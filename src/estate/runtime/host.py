@@ -227,7 +227,8 @@ def _result(method: str, message: dict[str, Any]) -> Any:
     if error is not None:
         if not isinstance(error, dict):
             raise PluginProtocolError(f"plugin answered {method!r} with a malformed error")
-        data = error.get("data") if isinstance(error.get("data"), dict) else {}
+        details = error.get("data")
+        data: dict[str, Any] = details if isinstance(details, dict) else {}
         kind = str(data.get("kind") or "internal")
         raise PluginCallError(str(error.get("message") or "plugin error"), kind)
     if "result" not in message:

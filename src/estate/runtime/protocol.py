@@ -106,7 +106,9 @@ def _decode(line: bytes) -> dict[str, Any]:
     try:
         message = _MESSAGE.decode(line)
     except msgspec.ValidationError:
-        raise PluginProtocolError("plugin sent a message that is not a JSON-RPC 2.0 object") from None
+        raise PluginProtocolError(
+            "plugin sent a message that is not a JSON-RPC 2.0 object"
+        ) from None
     except msgspec.DecodeError:
         preview = line[:80].decode("utf-8", "replace")
         raise PluginProtocolError(f"plugin sent something that is not JSON: {preview!r}") from None

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from sqlalchemy import select
 
 from ...db.models import Organization
-from ..deps import AdminUser, CurrentUser, SessionDep
+from ..deps import AdminUser, CurrentUser, SessionDep, get_or_404
 from ..pagination import Page, PageNumber, PageSize, page_of
 from ..schemas import OrganizationCreate, OrganizationPublic
 
@@ -43,7 +43,5 @@ def create_organization(
 def get_organization(
     organization_id: int, session: SessionDep, user: CurrentUser
 ) -> OrganizationPublic:
-    organization = session.get(Organization, organization_id)
-    if organization is None:
-        raise HTTPException(404, detail=f"no organization with id {organization_id}")
+    organization = get_or_404(session, Organization, organization_id, "organization")
     return OrganizationPublic.model_validate(organization)

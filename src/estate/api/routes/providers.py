@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ...context import Context
@@ -15,7 +15,7 @@ from ...jobs.validate import check_connection
 from ...registry.manifest import Manifest, check_connection_config, secret_names
 from ...registry.versions import active_version
 from ...secretbox import ENCRYPTED
-from ..deps import ContextDep, CurrentUser, ExecutorDep, SessionDep
+from ..deps import ContextDep, CurrentUser, ExecutorDep, IdFilter, SessionDep, fits, get_or_404
 from ..pagination import Page, PageNumber, PageSize, page_of
 from ..schemas import (
     CollectionRunPublic,
@@ -85,7 +85,7 @@ def _split_config(
 
 
 def _check_organization(session: Session, organization_id: int) -> None:
-    if session.get(Organization, organization_id) is None:
+    if not fits(organization_id) or session.get(Organization, organization_id) is None:
         raise HTTPException(400, detail=f"organization: no organization with id {organization_id}")
 
 
@@ -103,10 +103,7 @@ def _check_name(
 
 
 def _get(session: Session, provider_id: int) -> Provider:
-    provider = session.get(Provider, provider_id)
-    if provider is None:
-        raise HTTPException(404, detail=f"no provider with id {provider_id}")
-    return provider
+    return get_or_404(session, Provider, provider_id, "provider")
 
 
 @router.get("/")
@@ -117,7 +114,7 @@ def list_providers(
     user: CurrentUser,
     vendor: str | None = None,
     provider_type: str | None = None,
-    organization: int | None = None,
+    organization: IdFilter | None = None,
     enabled: bool | None = None,
     page: PageNumber = 1,
     page_size: PageSize = 100,
@@ -245,11 +242,27 @@ def delete_provider(provider_id: int, session: SessionDep, user: CurrentUser) ->
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+def _lock(session: Session, provider: Provider) -> None:
+    """Hold the provider's row until commit, so two requests cannot both start a run.
+
+    A no-op UPDATE rather than ``SELECT … FOR UPDATE``: it takes the row lock on
+    PostgreSQL and the database write lock on SQLite, which has no row locks.
+    """
+    session.execute(
+        update(Provider)
+        .where(Provider.id == provider.id)
+        .values(updated_at=Provider.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(provider)
+
+
 @router.post("/{provider_id}/collect/", status_code=status.HTTP_202_ACCEPTED)
 def collect(
     provider_id: int, session: SessionDep, executor: ExecutorDep, user: CurrentUser
 ) -> CollectionRunPublic:
     provider = _get(session, provider_id)
+    _lock(session, provider)
     if not provider.enabled:
         raise HTTPException(
             409,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from ...db.models import Resource, ResourceChange
 from ...inventory.queries import ResourceFilter, history_query, relationships_of, resource_query
-from ..deps import CurrentUser, SessionDep
+from ..deps import INT64_MAX, CurrentUser, IdFilter, SessionDep, get_or_404
 from ..pagination import Page, PageNumber, PageSize, count_of, decode_cursor, encode_cursor, page_of
 from ..schemas import ResourceChangePublic, ResourceDetail, ResourcePublic
 
@@ -61,7 +61,7 @@ def list_resources(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
-    provider: int | None = None,
+    provider: IdFilter | None = None,
     resource_type: str | None = None,
     state: str | None = None,
     vendor: str | None = None,
@@ -101,10 +101,7 @@ def list_resources(
 
 
 def _get(session: SessionDep, resource_id: int) -> Resource:
-    resource = session.get(Resource, resource_id)
-    if resource is None:
-        raise HTTPException(404, detail=f"no resource with id {resource_id}")
-    return resource
+    return get_or_404(session, Resource, resource_id, "resource", limit=INT64_MAX)
 
 
 @router.get("/{resource_id}/")

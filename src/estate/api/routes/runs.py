@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import select
 
 from ...db.models import CollectionRun
-from ..deps import CurrentUser, SessionDep
+from ..deps import CurrentUser, IdFilter, SessionDep, get_or_404
 from ..pagination import Page, PageNumber, PageSize, page_of
 from ..schemas import CollectionRunDetail, CollectionRunPublic
 
@@ -51,7 +53,7 @@ def list_runs(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
-    provider: int | None = None,
+    provider: IdFilter | None = None,
     status: str | None = None,
     page: PageNumber = 1,
     page_size: PageSize = 100,
@@ -70,10 +72,7 @@ def list_runs(
 
 
 def _get(session: SessionDep, run_id: int) -> CollectionRun:
-    run = session.get(CollectionRun, run_id)
-    if run is None:
-        raise HTTPException(404, detail=f"no collection run with id {run_id}")
-    return run
+    return get_or_404(session, CollectionRun, run_id, "collection run")
 
 
 @router.get("/{run_id}/")
@@ -92,8 +91,6 @@ def cancel_run(run_id: int, session: SessionDep, user: CurrentUser) -> Collectio
         )
     run.cancel_requested = True
     if run.status == "pending":
-        from datetime import UTC, datetime
-
         run.status = "canceled"
         run.error_message = "canceled by request"
         run.finished_at = datetime.now(UTC)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from sqlalchemy import select
 
 from ...db.models import ApiToken, Organization, User
-from ..deps import AdminUser, CurrentUser, SessionDep
+from ..deps import AdminUser, CurrentUser, SessionDep, fits
 from ..pagination import Page, PageNumber, PageSize, page_of
 from ..schemas import TokenCreate, TokenPublic, UserCreate, UserPublic
 from ..security import hash_password, new_token, token_digest
@@ -43,7 +43,10 @@ def list_users(
 def create_user(body: UserCreate, session: SessionDep, user: AdminUser) -> UserPublic:
     if session.scalar(select(User).where(User.username == body.username)):
         raise HTTPException(400, detail=f"username: {body.username!r} is taken")
-    if body.organization is not None and session.get(Organization, body.organization) is None:
+    organization = body.organization
+    if organization is not None and (
+        not fits(organization) or session.get(Organization, organization) is None
+    ):
         raise HTTPException(
             400, detail=f"organization: no organization with id {body.organization}"
         )
@@ -97,7 +100,7 @@ def create_token(body: TokenCreate, session: SessionDep, user: CurrentUser) -> T
 
 @router.delete("/tokens/{token_id}/", status_code=status.HTTP_204_NO_CONTENT)
 def delete_token(token_id: int, session: SessionDep, user: CurrentUser) -> Response:
-    token = session.get(ApiToken, token_id)
+    token = session.get(ApiToken, token_id) if fits(token_id) else None
     if token is None or token.user_id != user.id:
         raise HTTPException(404, detail=f"no token with id {token_id}")
     session.delete(token)
