@@ -171,9 +171,9 @@ def wheel(dest: Path, name: str, version: str, module_source: str) -> Path:
             f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
         ).encode(),
         f"{dist_info}/WHEEL": (
-            "Wheel-Version: 1.0\nGenerator: estate-tests\nRoot-Is-Purelib: true\n"
-            "Tag: py3-none-any\n"
-        ).encode(),
+            b"Wheel-Version: 1.0\nGenerator: estate-tests\nRoot-Is-Purelib: true\n"
+            b"Tag: py3-none-any\n"
+        ),
     }
     record = []
     for path, content in files.items():

@@ -37,6 +37,15 @@ def prepare(context: Context) -> AdminLogin:
             session.add(
                 Organization(id=1, name=DEFAULT_ORGANIZATION, description="Created at first start")
             )
+            session.flush()
+            if context.engine.dialect.name == "postgresql":
+                # An explicit id does not advance the sequence; the next one would clash.
+                session.execute(
+                    text(
+                        "SELECT setval(pg_get_serial_sequence('organizations', 'id'), "
+                        "(SELECT max(id) FROM organizations))"
+                    )
+                )
             session.commit()
         login = _ensure_admin(context)
         register_managed(session, context.settings)

@@ -58,4 +58,4 @@ class Settings(BaseSettings):
 
     @property
     def managed_plugins_dir(self) -> Path:
-        return self.builtin_plugins_dir or REPO_ROOT / "plugins"
+        return (self.builtin_plugins_dir or REPO_ROOT / "plugins").expanduser().resolve()

@@ -7,6 +7,7 @@ by a real child process. Requirements come from wheels shipped in the archive wi
 
 import hashlib
 import importlib.util
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -158,6 +159,7 @@ def test_reupload_of_an_installed_version_needs_force(client, settings, tmp_path
     first = seed_plugin(tmp_path / "a")
     assert upload(client, first).status_code == 201
     before = client.get(f"{PLUGINS}/{KEY}/").json()
+    old_folder = settings.plugins_dir / "myvendor" / "myplatform" / f"1.0.0-{before['sha256'][:12]}"
     files_before = stored_files(settings.plugins_dir)
 
     second = seed_plugin(tmp_path / "b", count=5)
@@ -175,6 +177,10 @@ def test_reupload_of_an_installed_version_needs_force(client, settings, tmp_path
     detail = client.get(f"{PLUGINS}/{KEY}/").json()
     assert detail["sha256"] == hashlib.sha256(second).hexdigest()
     assert [v["version"] for v in detail["versions"]] == ["1.0.0"]
+    # The replaced version's files were not rewritten: the new one has a folder of its own.
+    assert "COUNT = 3" in (old_folder / "plugin" / "provider.py").read_text()
+    new_folder = old_folder.with_name(f"1.0.0-{detail['sha256'][:12]}")
+    assert "COUNT = 5" in (new_folder / "plugin" / "provider.py").read_text()
 
 
 def test_new_version_becomes_active_and_older_stays_stored(client, settings, tmp_path):
@@ -306,3 +312,39 @@ def test_two_plugins_pin_different_versions_of_one_package(client, tmp_path):
         seen[name] = resource["properties"]["tinydep_version"]
     assert seen == {"one": "1.0", "two": "2.0"}
     assert importlib.util.find_spec("tinydep") is None
+
+
+def test_forced_reupload_of_identical_bytes_keeps_the_stored_folder(client, settings, tmp_path):
+    data = seed_plugin(tmp_path / "a")
+    first = upload(client, data).json()
+    folder = settings.plugins_dir / "myvendor" / "myplatform" / f"1.0.0-{first['sha256'][:12]}"
+    marker = (folder / "plugin" / "provider.py").stat().st_ino
+
+    response = upload(client, data, force=True)
+    assert response.status_code == 201, response.text
+    assert response.json()["replaced"] is True
+    # A stored version is never rewritten in place: a job may be running from it.
+    assert (folder / "plugin" / "provider.py").stat().st_ino == marker
+
+    provider = create_provider(client, name="Mine", vendor="myvendor", provider_type="myplatform")
+    run = collect(client, provider["id"])
+    assert run["status"] == "completed", run
+    assert client.post(f"{PLUGINS}/refresh/").json()["removed_folders"] == 1
+    assert collect(client, provider["id"])["status"] == "completed"
+
+
+def test_zip_upload_with_a_top_level_folder(client, tmp_path):
+    folder = plugin_dir(tmp_path / "vcenter", manifest_data=manifest(version="3.0.0"))
+    archive = tmp_path / "plugin.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for path in sorted(folder.iterdir()):
+            zipped.write(path, f"vcenter/{path.name}")
+    data = archive.read_bytes()
+    response = client.post(
+        f"{PLUGINS}/upload/", files={"plugin": ("plugin.zip", data, "application/zip")}
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["version"] == "3.0.0"
+    assert response.json()["sha256"] == hashlib.sha256(data).hexdigest()
+    provider = create_provider(client, name="Zip", vendor="myvendor", provider_type="myplatform")
+    assert collect(client, provider["id"])["resources_found"] == 3

@@ -79,7 +79,9 @@ def wait_until_ready(process: subprocess.Popen, base: str, log_path: Path) -> No
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"estate serve exited with {process.returncode}:\n{log_path.read_text()}")
+            raise AssertionError(
+                f"estate serve exited with {process.returncode}:\n{log_path.read_text()}"
+            )
         try:
             if httpx.get(f"{base}{API}/ping/", timeout=1).status_code == 200:
                 return

@@ -55,9 +55,7 @@ def registry_state(client, settings) -> tuple:
     """What a failed upload must leave as it was: the API's view, the files, the rows."""
     listed = client.get(f"{PLUGINS}/").json()["results"]
     root = settings.plugins_dir
-    files = sorted(
-        str(p.relative_to(root)) for p in root.rglob("*") if p != root / ".incoming"
-    )
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p != root / ".incoming")
     with client.app.state.context.sessions() as session:
         rows = session.scalar(select(func.count()).select_from(PluginVersion))
     return [(p["key"], p["version"], p["sha256"]) for p in listed], files, rows
@@ -104,9 +102,7 @@ def test_not_an_archive(client, settings):
 
 
 def test_damaged_gzip(client, settings):
-    assert_refused(
-        client, settings, b"\x1f\x8b" + b"\x00garbage" * 100, 400, "not a tar.gz or zip"
-    )
+    assert_refused(client, settings, b"\x1f\x8b" + b"\x00garbage" * 100, 400, "not a tar.gz or zip")
 
 
 def test_over_the_default_50_mb_limit(client, settings):
@@ -310,3 +306,38 @@ def test_provider_with_an_unknown_organization(client):
     assert provider_count(client) == 0
     create_provider(client)
     assert provider_count(client) == 1
+
+
+UNKNOWN_TYPE_CLASS = """
+from inventory_providers.base import BaseProvider
+
+
+class MyProvider(BaseProvider):
+    vendor = "myvendor"
+    provider_type = "myplatform"
+    supported_resource_types = ["virtual_machine", "vm"]
+"""
+
+
+def test_class_declaring_an_unknown_resource_type(client, settings, tmp_path):
+    folder = good_folder(tmp_path / "p", provider=UNKNOWN_TYPE_CLASS)
+    assert_refused(
+        client,
+        settings,
+        tarball(folder),
+        400,
+        "MyProvider.supported_resource_types: unknown type 'vm'",
+    )
+
+
+def test_requirements_that_cannot_be_installed(client, settings, tmp_path):
+    settings.offline = True  # no index to find it on, and no wheel shipped
+    folder = good_folder(tmp_path / "p", requirements="tinydep-not-shipped==9.9\n")
+    assert_refused(
+        client,
+        settings,
+        tarball(folder),
+        400,
+        "requirements.txt: installing the requirements failed",
+        "tinydep-not-shipped",
+    )

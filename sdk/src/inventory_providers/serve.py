@@ -160,17 +160,17 @@ class _Server:
                 elif isinstance(item, dict):
                     batch.append(item)  # the host validates it like any wire record
                 else:
-                    rejected.append(
-                        {"index": index, "error": f"collect() yielded {type(item).__name__}"}
-                    )
+                    rejected.append({"index": index, "error": f"collect() yielded {type(item).__name__}"})
                     continue
                 count += 1
                 if len(batch) >= size:
                     self.channel.notify("collect.batch", {"resources": batch})
                     batch = []
+        finally:
+            # What was found before a failure is sent too: the host keeps it (and
+            # deletes nothing, since the run failed).
             if batch:
                 self.channel.notify("collect.batch", {"resources": batch})
-        finally:
             try:
                 provider.disconnect()
             except NotImplementedError:

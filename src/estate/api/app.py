@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.exc import IntegrityError
 
 from .. import __version__
 from ..bootstrap import AdminLogin, prepare, recover_runs
@@ -85,6 +86,12 @@ def _add_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         return JSONResponse({"detail": "; ".join(problems), "errors": errors}, status_code=400)
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Two requests raced past the same uniqueness check; the database kept one.
+        detail = "conflict: a record with the same name or key was stored meanwhile; nothing was changed"
+        return JSONResponse({"detail": detail}, status_code=409)
 
     @app.exception_handler(SecretKeyError)
     async def secret_key_error(request: Request, exc: SecretKeyError) -> JSONResponse:

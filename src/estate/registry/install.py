@@ -78,14 +78,7 @@ def install_archive(
         defined = define(
             PluginEnvironment(version_dir / PLUGIN_SUBDIR, _site(version_dir)), manifest, settings
         )
-        final = (
-            settings.plugins_dir
-            / manifest.vendor
-            / manifest.provider_type
-            / f"{manifest.version}-{sha[:12]}"
-        )
-        if final.exists():
-            shutil.rmtree(final)
+        final = _new_version_path(settings, manifest, sha)
         final.parent.mkdir(parents=True, exist_ok=True)
         version_dir.rename(final)
     finally:
@@ -102,6 +95,22 @@ def install_archive(
         shutil.rmtree(final, ignore_errors=True)
         raise
     return record, existing is not None
+
+
+def _new_version_path(settings: Settings, manifest: Manifest, sha: str) -> Path:
+    """A folder no stored version uses yet.
+
+    A forced re-upload of identical bytes must not rewrite the folder of the version it
+    replaces: a job may be running from it, and if recording the new version fails the
+    old record still points at it. The old folder goes at the next ``refresh``.
+    """
+    parent = settings.plugins_dir / manifest.vendor / manifest.provider_type
+    name = f"{manifest.version}-{sha[:12]}"
+    final, attempt = parent / name, 1
+    while final.exists():
+        attempt += 1
+        final = parent / f"{name}.{attempt}"
+    return final
 
 
 def _read_manifest(root: Path) -> Manifest:
