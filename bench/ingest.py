@@ -28,7 +28,7 @@ from estate.bootstrap import prepare
 from estate.config import Settings
 from estate.context import Context
 from estate.db.models import Base, CollectionRun, Provider, Resource
-from estate.inventory.ingest import _INSERT_COLUMNS
+from estate.inventory.statements import INSERT_COLUMNS as _INSERT_COLUMNS
 from estate.jobs.collect import run_collection
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -24,7 +24,6 @@ from sqlalchemy import Connection, Engine
 from inventory_providers.base import ResourceValidationError
 
 from .records import (
-    DATA_COLUMNS,
     Record,
     Relationships,
     comparable,
@@ -33,21 +32,12 @@ from .records import (
     stored_values,
     to_record,
 )
+from .statements import CHANGE_COLUMNS, INSERT_COLUMNS, RELATIONSHIP_COLUMNS, Statements
 
 logger = logging.getLogger(__name__)
 
 MAX_PROBLEMS = 100
-_INSERT_COLUMNS = (
-    "provider_id",
-    "ems_ref",
-    *DATA_COLUMNS,
-    "content_hash",
-    "first_seen_at",
-    "last_seen_at",
-    "last_seen_run_id",
-    "updated_at",
-)
-_UPDATE_COLUMNS = (*DATA_COLUMNS, "content_hash", "last_seen_at", "last_seen_run_id", "updated_at")
+_ENCODE = msgspec.json.encode
 
 
 @dataclass(slots=True)
@@ -69,42 +59,6 @@ def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-_CHANGE_COLUMNS = ("resource_id", "run_id", "kind", "changes", "changed_at")
-_RELATIONSHIP_COLUMNS = ("provider_id", "source_ems_ref", "target_ems_ref", "relationship_type")
-
-
-class _Sql:
-    """The few statements ingest needs, in the driver's dialect.
-
-    Bulk inserts use ``COPY`` on PostgreSQL and ``executemany`` on SQLite: the
-    fastest plain path each driver has.
-    """
-
-    def __init__(self, dialect: str) -> None:
-        self.is_postgresql = dialect == "postgresql"
-        p = "%s" if self.is_postgresql else "?"
-        self.p = p
-        sets = ", ".join(f"{c} = {p}" for c in _UPDATE_COLUMNS)
-        self.update = f"UPDATE resources SET {sets}, deleted_at = NULL WHERE id = {p}"
-
-    def insert(self, conn: Connection, table: str, columns: Sequence[str], rows: list[Any]) -> None:
-        names = ", ".join(columns)
-        if self.is_postgresql:
-            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        marks = ", ".join("?" * len(columns))
-        conn.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
-
-    def any_of(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
-        """``column IN (...)`` as SQL and parameters."""
-        if self.is_postgresql:
-            return f"{column} = ANY({self.p})", [list(values)]
-        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
-
-
 class Ingestor:
     """Ingests one run of one provider, batch by batch."""
 
@@ -122,13 +76,14 @@ class Ingestor:
         self.allowed_types = frozenset(allowed_types) if allowed_types is not None else None
         self.counters = Counters()
         self.problems: list[dict[str, Any]] = []
-        self._sql = _Sql(engine.dialect.name)
+        self._sql = Statements(engine.dialect.name)
         self._lock = threading.Lock()
         # Batches are validated in the caller's thread and stored by a writer thread,
         # so decoding the next batch overlaps the database work of this one.
         self._queue: queue.Queue[dict[str, Record] | None] = queue.Queue(maxsize=2)
         self._writer: threading.Thread | None = None
         self._failure: BaseException | None = None
+        self._analyzed_at = 0
 
     # -- batches -----------------------------------------------------------------
 
@@ -177,8 +132,22 @@ class Ingestor:
             try:
                 with self.engine.begin() as conn:
                     self._store(conn, records)
+                self._refresh_statistics()
             except Exception as exc:  # thread boundary: handed to the producer by flush()
                 self._failure = exc
+
+    def _refresh_statistics(self) -> None:
+        """ANALYZE on PostgreSQL each time this run has doubled what it inserted.
+
+        Plans made with the statistics of a table that was empty (or much smaller)
+        scan every row of the provider for each batch: O(n²) over a first ingest.
+        """
+        created = self.counters.created
+        if not self._sql.is_postgresql or created < max(2 * self._analyzed_at, 2000):
+            return
+        self._analyzed_at = created
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE resources, resource_relationships")
 
     def reject(self, ems_ref: str | None, message: str, index: int | None = None) -> None:
         """Count one resource the plugin sent that cannot be stored."""
@@ -215,46 +184,47 @@ class Ingestor:
     def _lookup(
         self, conn: Connection, refs: list[str]
     ) -> dict[str, tuple[int, str, bool, int | None]]:
-        where, params = self._sql.any_of("ems_ref", refs)
-        sql = (
-            "SELECT ems_ref, id, content_hash, deleted_at IS NOT NULL, last_seen_run_id "
-            f"FROM resources WHERE provider_id = {self._sql.p} AND {where}"
-        )
-        rows = conn.exec_driver_sql(sql, (self.provider_id, *params)).all()
+        rows = conn.exec_driver_sql(
+            self._sql.lookup, (self.provider_id, self._sql.values(refs))
+        ).all()
         return {r[0]: (r[1], r[2], bool(r[3]), r[4]) for r in rows}
 
     def _insert(self, conn: Connection, records: list[Record], now: str) -> None:
         pid, run = self.provider_id, self.run_id
-        rows = [
-            (pid, r.ems_ref, *r.sql_values(), r.content_hash, now, now, run, now) for r in records
-        ]
-        self._sql.insert(conn, "resources", _INSERT_COLUMNS, rows)
-        where, params = self._sql.any_of("ems_ref", [r.ems_ref for r in records])
-        p = self._sql.p
-        conn.exec_driver_sql(
-            "INSERT INTO resource_changes (resource_id, run_id, kind, changed_at) "
-            f"SELECT id, {p}, 'created', {p} FROM resources WHERE provider_id = {p} AND {where}",
-            (run, now, pid, *params),
-        )
-        self._add_relationships(conn, records)
+        if self._sql.is_postgresql:
+            # jsonb is parsed once per batch: the whole batch goes as one parameter.
+            batch = _ENCODE(
+                [(r.ems_ref, *r.values, r.content_hash, r.relationships) for r in records]
+            ).decode()
+            conn.exec_driver_sql(self._sql.insert_batch, (pid, now, now, run, now, batch))
+            refs = self._sql.values([r.ems_ref for r in records])
+            conn.exec_driver_sql(self._sql.insert_created, (run, now, pid, refs))
+            if any(r.relationships for r in records):
+                conn.exec_driver_sql(self._sql.insert_links, (pid, batch))
+        else:
+            # SQLite (before 3.45) re-parses JSON text per field: bind rows instead.
+            rows = [
+                (pid, r.ems_ref, *r.sql_values(), r.content_hash, now, now, run, now)
+                for r in records
+            ]
+            self._sql.insert_rows(conn, "resources", INSERT_COLUMNS, rows)
+            refs = self._sql.values([r.ems_ref for r in records])
+            conn.exec_driver_sql(self._sql.insert_created, (run, now, pid, refs))
+            links = [(pid, r.ems_ref, t, k) for r in records for t, k in r.relationships]
+            if links:
+                self._sql.insert_rows(conn, "resource_relationships", RELATIONSHIP_COLUMNS, links)
         self.counters.created += len(records)
 
     def _touch(self, conn: Connection, ids: list[int], now: str) -> None:
-        where, params = self._sql.any_of("id", ids)
-        p = self._sql.p
-        conn.exec_driver_sql(
-            f"UPDATE resources SET last_seen_at = {p}, last_seen_run_id = {p} WHERE {where}",
-            (now, self.run_id, *params),
-        )
+        conn.exec_driver_sql(self._sql.touch, (now, self.run_id, self._sql.values(ids)))
         self.counters.unchanged += len(ids)
 
     def _update(self, conn: Connection, changed: list[tuple[int, Record, bool]], now: str) -> None:
-        where, params = self._sql.any_of("id", [row_id for row_id, _, _ in changed])
-        columns = ", ".join(DATA_COLUMNS)
-        old_rows = conn.exec_driver_sql(
-            f"SELECT id, {columns} FROM resources WHERE {where}", tuple(params)
-        ).all()
-        old = {row[0]: stored_values(row[1:]) for row in old_rows}
+        ids = self._sql.values([row_id for row_id, _, _ in changed])
+        old = {
+            row[0]: stored_values(row[1:])
+            for row in conn.exec_driver_sql(self._sql.old_values, (ids,))
+        }
         old_links = self._links(conn, [record.ems_ref for _, record, _ in changed])
         updates, history, rewired = [], [], []
         for row_id, record, is_deleted in changed:
@@ -263,10 +233,11 @@ class Ingestor:
             if moved:
                 changes.update(moved)
                 rewired.append(record)
-            kind = "restored" if is_deleted else "modified"
-            row = (*record.sql_values(), record.content_hash, now, self.run_id, now, row_id)
-            updates.append(row)
+            updates.append(
+                (*record.sql_values(), record.content_hash, now, self.run_id, now, row_id)
+            )
             if changes or is_deleted:
+                kind = "restored" if is_deleted else "modified"
                 body = orjson.dumps(changes).decode() if changes else None
                 history.append((row_id, self.run_id, kind, body, now))
                 if is_deleted:
@@ -277,32 +248,24 @@ class Ingestor:
                 self.counters.unchanged += 1
         conn.exec_driver_sql(self._sql.update, updates)
         if history:
-            self._sql.insert(conn, "resource_changes", _CHANGE_COLUMNS, history)
+            self._sql.insert_rows(conn, "resource_changes", CHANGE_COLUMNS, history)
         if rewired:
-            where, params = self._sql.any_of("source_ems_ref", [r.ems_ref for r in rewired])
-            conn.exec_driver_sql(
-                f"DELETE FROM resource_relationships WHERE provider_id = {self._sql.p} AND {where}",
-                (self.provider_id, *params),
-            )
-            self._add_relationships(conn, rewired)
+            refs = self._sql.values([r.ems_ref for r in rewired])
+            conn.exec_driver_sql(self._sql.drop_links, (self.provider_id, refs))
+            rows = [
+                (self.provider_id, r.ems_ref, t, k) for r in rewired for t, k in r.relationships
+            ]
+            if rows:
+                self._sql.insert_rows(conn, "resource_relationships", RELATIONSHIP_COLUMNS, rows)
 
     def _links(self, conn: Connection, refs: list[str]) -> dict[str, Relationships]:
-        where, params = self._sql.any_of("source_ems_ref", refs)
         rows = conn.exec_driver_sql(
-            "SELECT source_ems_ref, target_ems_ref, relationship_type FROM resource_relationships "
-            f"WHERE provider_id = {self._sql.p} AND {where} ORDER BY id",
-            (self.provider_id, *params),
+            self._sql.old_links, (self.provider_id, self._sql.values(refs))
         ).all()
         links: dict[str, list[tuple[str, str]]] = {}
         for source, target, kind in rows:
             links.setdefault(source, []).append((target, kind))
         return {ref: tuple(pairs) for ref, pairs in links.items()}
-
-    def _add_relationships(self, conn: Connection, records: list[Record]) -> None:
-        pid = self.provider_id
-        rows = [(pid, r.ems_ref, target, kind) for r in records for target, kind in r.relationships]
-        if rows:
-            self._sql.insert(conn, "resource_relationships", _RELATIONSHIP_COLUMNS, rows)
 
     # -- end of run --------------------------------------------------------------
 
@@ -317,22 +280,11 @@ class Ingestor:
         return self.counters
 
     def _delete_unseen(self) -> int:
-        p = self._sql.p
-        unseen = (
-            f"provider_id = {p} AND deleted_at IS NULL "
-            f"AND (last_seen_run_id IS NULL OR last_seen_run_id <> {p})"
-        )
         now = _timestamp(datetime.now(UTC))
+        pid, run = self.provider_id, self.run_id
         with self.engine.begin() as conn:
-            conn.exec_driver_sql(
-                "INSERT INTO resource_changes (resource_id, run_id, kind, changed_at) "
-                f"SELECT id, {p}, 'deleted', {p} FROM resources WHERE {unseen}",
-                (self.run_id, now, self.provider_id, self.run_id),
-            )
-            result = conn.exec_driver_sql(
-                f"UPDATE resources SET deleted_at = {p}, updated_at = {p} WHERE {unseen}",
-                (now, now, self.provider_id, self.run_id),
-            )
+            conn.exec_driver_sql(self._sql.insert_deleted, (run, now, pid, run))
+            result = conn.exec_driver_sql(self._sql.mark_deleted, (now, now, pid, run))
         return int(result.rowcount)
 
 

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,13 @@ from .manifest import Manifest, parse_manifest
 from .versions import PLUGIN_SUBDIR, SITE_SUBDIR
 
 logger = logging.getLogger(__name__)
+
+STORE_LOCK = threading.Lock()
+"""Held while a version folder is moved into place and recorded, and while unreferenced
+folders are swept, so neither sees the other half done (one service process uploads)."""
+INCOMING = ".incoming"
+STALE_STAGING_SECONDS = 3600.0
+"""A staging folder this old belongs to no upload still running (pip is cut off at 600 s)."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,7 @@ def install_archive(
             f"upload is {len(data)} bytes; the limit is {settings.max_upload_bytes} bytes"
         )
     sha = sha256_of(data)
-    incoming = settings.plugins_dir / ".incoming"
+    incoming = settings.plugins_dir / INCOMING
     incoming.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(dir=incoming))
     try:
@@ -78,11 +86,33 @@ def install_archive(
         defined = define(
             PluginEnvironment(version_dir / PLUGIN_SUBDIR, _site(version_dir)), manifest, settings
         )
-        final = _new_version_path(settings, manifest, sha)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        version_dir.rename(final)
+        with STORE_LOCK:
+            record = _store(
+                session, settings, version_dir, manifest, defined, sha, existing, install_log
+            )
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+    return record, existing is not None
+
+
+def _store(
+    session: Session,
+    settings: Settings,
+    version_dir: Path,
+    manifest: Manifest,
+    defined: Defined,
+    sha: str,
+    existing: PluginVersion | None,
+    install_log: str,
+) -> PluginVersion:
+    """Move the prepared version into place and record it; undo the move if recording fails.
+
+    Callers hold ``STORE_LOCK``, so a sweep of unreferenced folders never sees the
+    folder between the move and the commit.
+    """
+    final = _new_version_path(settings, manifest, sha)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    version_dir.rename(final)
     try:
         if existing is not None:
             session.delete(existing)
@@ -90,11 +120,11 @@ def install_archive(
         record = _record(manifest, defined, sha, final, source="local", log=install_log)
         session.add(record)
         session.commit()
-    except Exception:
+    except Exception:  # whatever failed, the folder must not outlive the missing record
         session.rollback()
         shutil.rmtree(final, ignore_errors=True)
         raise
-    return record, existing is not None
+    return record
 
 
 def _new_version_path(settings: Settings, manifest: Manifest, sha: str) -> Path:
@@ -209,14 +239,33 @@ def define(environment: PluginEnvironment, manifest: Manifest, settings: Setting
             f"provider.py: the plugin did not describe itself within {settings.start_timeout:g}s "
             "(does importing it block?)"
         ) from None
-    try:
-        answer = json.loads(done.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
+    answer = _define_answer(done.stdout)
+    if answer is None:
         tail = "\n".join(done.stderr.strip().splitlines()[-5:])
-        raise InvalidPackage(f"provider.py: the plugin could not be loaded: {tail}") from None
+        reason = tail or f"it exited with code {done.returncode} without describing itself"
+        raise InvalidPackage(f"provider.py: the plugin could not be loaded: {reason}")
     if not answer.get("ok"):
         raise InvalidPackage(f"provider.py: {answer.get('error')}")
     return _choose(answer.get("providers") or [], manifest)
+
+
+def _define_answer(stdout: str) -> dict[str, Any] | None:
+    """The JSON object ``define`` prints, whatever the plugin printed around it.
+
+    Plugin code runs before the answer is printed and may have written to stdout
+    without a newline, so the answer is looked for from its ``{"ok"`` on, last line first.
+    """
+    for line in reversed(stdout.splitlines()):
+        start = line.find('{"ok"')
+        if start < 0:
+            continue
+        try:
+            answer = json.loads(line[start:])
+        except ValueError:
+            continue
+        if isinstance(answer, dict):
+            return answer
+    return None
 
 
 def _choose(providers: list[dict[str, Any]], manifest: Manifest) -> Defined:

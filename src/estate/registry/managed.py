@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from pathlib import Path
 
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from ..db.models import PluginVersion
 from ..runtime.environment import PluginEnvironment
 from .archive import pack, sha256_of
 from .errors import InvalidPackage
-from .install import _record, define
+from .install import INCOMING, STALE_STAGING_SECONDS, STORE_LOCK, _record, define
 from .manifest import parse_manifest
 
 logger = logging.getLogger(__name__)
@@ -71,11 +72,27 @@ def remove_unreferenced(session: Session, settings: Settings) -> int:
     root = settings.plugins_dir
     if not root.is_dir():
         return 0
-    shutil.rmtree(root / ".incoming", ignore_errors=True)
-    known = {Path(p) for p in session.scalars(select(PluginVersion.path))}
+    _remove_stale_staging(root / INCOMING)
     removed = 0
-    for folder in root.glob("*/*/*"):
-        if folder.is_dir() and folder not in known:
-            shutil.rmtree(folder, ignore_errors=True)
-            removed += 1
+    with STORE_LOCK:
+        known = {Path(p) for p in session.scalars(select(PluginVersion.path))}
+        for folder in root.glob("*/*/*"):
+            if folder.parts[len(root.parts)] == INCOMING:  # uploads being prepared
+                continue
+            if folder.is_dir() and folder not in known:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
     return removed
+
+
+def _remove_stale_staging(incoming: Path) -> None:
+    """Remove staging folders left by uploads that died, never one still installing."""
+    if not incoming.is_dir():
+        return
+    cutoff = time.time() - STALE_STAGING_SECONDS
+    for stage in incoming.iterdir():
+        try:
+            if stage.stat().st_mtime < cutoff:
+                shutil.rmtree(stage, ignore_errors=True)
+        except FileNotFoundError:  # its upload finished meanwhile
+            continue

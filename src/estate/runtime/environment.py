@@ -30,7 +30,8 @@ class PluginEnvironment:
             "inventory_providers",
             *verb,
             "--plugin-dir",
-            str(self.plugin_dir),
+            # Absolute: the child runs with the plugin folder as its working directory.
+            str(self.plugin_dir.resolve()),
         ]
 
     def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
