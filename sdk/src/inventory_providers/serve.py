@@ -160,7 +160,9 @@ class _Server:
                 elif isinstance(item, dict):
                     batch.append(item)  # the host validates it like any wire record
                 else:
-                    rejected.append({"index": index, "error": f"collect() yielded {type(item).__name__}"})
+                    rejected.append(
+                        {"index": index, "error": f"collect() yielded {type(item).__name__}"}
+                    )
                     continue
                 count += 1
                 if len(batch) >= size:

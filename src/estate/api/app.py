@@ -90,7 +90,9 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IntegrityError)
     async def integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
         # Two requests raced past the same uniqueness check; the database kept one.
-        detail = "conflict: a record with the same name or key was stored meanwhile; nothing was changed"
+        detail = (
+            "conflict: a record with the same name or key was stored meanwhile; nothing was changed"
+        )
         return JSONResponse({"detail": detail}, status_code=409)
 
     @app.exception_handler(SecretKeyError)
