@@ -10,40 +10,20 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from hashlib import blake2b
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
-from inventory_providers.base import ResourceValidationError
+from inventory_providers.base import RELATIONSHIP_TYPES, STATES, ResourceValidationError
 
 from . import taxonomy
 
-State = Literal[
-    "active",
-    "inactive",
-    "running",
-    "stopped",
-    "suspended",
-    "provisioning",
-    "terminated",
-    "decommissioned",
-    "error",
-    "unknown",
-]
-RelationshipType = Literal[
-    "runs_on",
-    "part_of",
-    "member_of",
-    "attached_to",
-    "connected_to",
-    "managed_by",
-    "contains",
-    "depends_on",
-    "load_balances",
-    "routes_to",
-    "backs_up",
-    "replicates_to",
-]
+if TYPE_CHECKING:
+    State = str
+    RelationshipType = str
+else:  # the SDK's sets are the one source of truth; msgspec checks them as literals
+    State = Literal[tuple(sorted(STATES))]
+    RelationshipType = Literal[tuple(sorted(RELATIONSHIP_TYPES))]
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 Count = Annotated[int, msgspec.Meta(ge=0)]
 Size = Annotated[float, msgspec.Meta(ge=0)]
