@@ -32,7 +32,7 @@ from .records import (
     stored_values,
     to_record,
 )
-from .statements import CHANGE_COLUMNS, INSERT_COLUMNS, RELATIONSHIP_COLUMNS, Statements
+from .statements import CHANGE_COLUMNS, RELATIONSHIP_COLUMNS, Statements
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,7 @@ class Ingestor:
         self._writer: threading.Thread | None = None
         self._failure: BaseException | None = None
         self._analyzed_at = 0
+        self._fresh: bool | None = None
 
     # -- batches -----------------------------------------------------------------
 
@@ -158,6 +159,15 @@ class Ingestor:
 
     def _store(self, conn: Connection, records: dict[str, Record]) -> None:
         now = _timestamp(datetime.now(UTC))
+        if self._fresh is None:
+            self._fresh = (
+                conn.exec_driver_sql(self._sql.any_resource, (self.provider_id,)).first() is None
+            )
+        if self._fresh:
+            # The provider had nothing when the run began: every record is new, but
+            # for one that came twice in this run (the insert skips it).
+            self._insert(conn, list(records.values()), now)
+            return
         existing = self._lookup(conn, list(records))
         new: list[Record] = []
         unchanged: list[int] = []
@@ -193,27 +203,36 @@ class Ingestor:
         pid, run = self.provider_id, self.run_id
         if self._sql.is_postgresql:
             # jsonb is parsed once per batch: the whole batch goes as one parameter.
-            batch = _ENCODE(
-                [(r.ems_ref, *r.values, r.content_hash, r.relationships) for r in records]
-            ).decode()
-            conn.exec_driver_sql(self._sql.insert_batch, (pid, now, now, run, now, batch))
-            refs = self._sql.values([r.ems_ref for r in records])
-            conn.exec_driver_sql(self._sql.insert_created, (run, now, pid, refs))
-            if any(r.relationships for r in records):
-                conn.exec_driver_sql(self._sql.insert_links, (pid, batch))
+            batch = _batch(records)
+            result = conn.exec_driver_sql(self._sql.insert_batch, (pid, now, now, run, now, batch))
         else:
             # SQLite (before 3.45) re-parses JSON text per field: bind rows instead.
             rows = [
                 (pid, r.ems_ref, *r.sql_values(), r.content_hash, now, now, run, now)
                 for r in records
             ]
-            self._sql.insert_rows(conn, "resources", INSERT_COLUMNS, rows)
-            refs = self._sql.values([r.ems_ref for r in records])
-            conn.exec_driver_sql(self._sql.insert_created, (run, now, pid, refs))
-            links = [(pid, r.ems_ref, t, k) for r in records for t, k in r.relationships]
-            if links:
+            result = conn.exec_driver_sql(self._sql.insert_values, rows)
+        if result.rowcount < len(records):
+            records = self._drop_repeats(conn, records, now)
+            batch = _batch(records)
+        refs = self._sql.values([r.ems_ref for r in records])
+        conn.exec_driver_sql(self._sql.insert_created, (run, now, pid, refs, now))
+        if any(r.relationships for r in records):
+            if self._sql.is_postgresql:
+                conn.exec_driver_sql(self._sql.insert_links, (pid, batch))
+            else:
+                links = [(pid, r.ems_ref, t, k) for r in records for t, k in r.relationships]
                 self._sql.insert_rows(conn, "resource_relationships", RELATIONSHIP_COLUMNS, links)
         self.counters.created += len(records)
+
+    def _drop_repeats(self, conn: Connection, records: list[Record], now: str) -> list[Record]:
+        """Reject the records an earlier batch of this run already stored."""
+        refs = self._sql.values([r.ems_ref for r in records])
+        rows = conn.exec_driver_sql(self._sql.earlier, (self.provider_id, refs, now))
+        earlier = {row[0] for row in rows}
+        for ref in sorted(earlier):
+            self.reject(ref, "ems_ref appears twice in this run")
+        return [r for r in records if r.ems_ref not in earlier]
 
     def _touch(self, conn: Connection, ids: list[int], now: str) -> None:
         conn.exec_driver_sql(self._sql.touch, (now, self.run_id, self._sql.values(ids)))
@@ -286,6 +305,12 @@ class Ingestor:
             conn.exec_driver_sql(self._sql.insert_deleted, (run, now, pid, run))
             result = conn.exec_driver_sql(self._sql.mark_deleted, (now, now, pid, run))
         return int(result.rowcount)
+
+
+def _batch(records: list[Record]) -> str:
+    """The JSON parameter of a batch (see statements.py for the row layout)."""
+    rows = [(r.ems_ref, *r.values, r.content_hash, r.relationships) for r in records]
+    return _ENCODE(rows).decode()
 
 
 def _ref_of(item: Any) -> str | None:

@@ -49,7 +49,7 @@ class Statements:
         self.insert_batch = (
             f"INSERT INTO resources ({', '.join(INSERT_COLUMNS)}) "
             f"SELECT {integer}, r.value->>0, {fields}, r.value->>{HASH_INDEX}, {ts}, {ts}, {integer}, {ts} "
-            f"FROM {rows}"
+            f"FROM {rows} ON CONFLICT (provider_id, ems_ref) DO NOTHING"
         )
         links = (
             f"jsonb_array_elements(r.value->{LINKS_INDEX}) AS e(value)"
@@ -60,10 +60,21 @@ class Statements:
             f"INSERT INTO resource_relationships ({', '.join(RELATIONSHIP_COLUMNS)}) "
             f"SELECT {integer}, r.value->>0, e.value->>0, e.value->>1 FROM {rows}, {links}"
         )
+        # Only rows this batch inserted (first seen at its timestamp) get "created".
         self.insert_created = (
             "INSERT INTO resource_changes (resource_id, run_id, kind, changed_at) "
             f"SELECT id, {integer}, 'created', {ts} FROM resources "
-            f"WHERE provider_id = {p} AND {self._among('ems_ref')}"
+            f"WHERE provider_id = {p} AND {self._among('ems_ref')} AND first_seen_at = {ts}"
+        )
+        self.earlier = (
+            f"SELECT ems_ref FROM resources WHERE provider_id = {p} "
+            f"AND {self._among('ems_ref')} AND first_seen_at <> {ts}"
+        )
+        self.any_resource = f"SELECT 1 FROM resources WHERE provider_id = {p} LIMIT 1"
+        self.insert_values = (
+            f"INSERT INTO resources ({', '.join(INSERT_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(INSERT_COLUMNS))}) "
+            "ON CONFLICT (provider_id, ems_ref) DO NOTHING"
         )
         self.lookup = (
             "SELECT ems_ref, id, content_hash, deleted_at IS NOT NULL, last_seen_run_id "
