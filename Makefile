@@ -34,6 +34,7 @@ format: setup
 bench: setup
 	$(BIN)/python bench/ingest.py --resources 100000 --db sqlite
 	$(BIN)/python bench/ingest.py --resources 100000 --db postgresql
+	$(BIN)/python bench/runtime.py
 
 clean:
 	rm -rf $(VENV) .estate .pytest_cache .mypy_cache .ruff_cache
