@@ -7,7 +7,10 @@ by a real child process. Requirements come from wheels shipped in the archive wi
 
 import hashlib
 import importlib.util
+import os
+import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -348,3 +351,67 @@ def test_zip_upload_with_a_top_level_folder(client, tmp_path):
     assert response.json()["sha256"] == hashlib.sha256(data).hexdigest()
     provider = create_provider(client, name="Zip", vendor="myvendor", provider_type="myplatform")
     assert collect(client, provider["id"])["resources_found"] == 3
+
+
+def test_a_plugin_that_prints_while_importing_still_installs(client, tmp_path):
+    chatty = 'import sys\n\nsys.stdout.write("banner without a newline")\n' + SEED_PROVIDER
+    data = tarball(plugin_dir(tmp_path / "plugin", provider=chatty))
+    response = upload(client, data)
+    assert response.status_code == 201, response.text
+    assert response.json()["class_path"] == "provider.MyProvider"
+    provider = create_provider(client, name="Chatty", vendor="myvendor", provider_type="myplatform")
+    run = collect(client, provider["id"])
+    assert run["status"] == "completed", run
+    assert (
+        "banner without a newline"
+        in client.get(f"{API}/collection-runs/{run['id']}/").json()["log"]
+    )
+
+
+def define_processes(store: Path) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, NotADirectoryError):
+            continue
+        if "inventory_providers define" in line and str(store) in line:
+            found.append(line)
+    return found
+
+
+def test_the_service_answers_while_an_upload_installs(client, settings, tmp_path):
+    slow = "import time\n\ntime.sleep(2)\n" + SEED_PROVIDER
+    data = tarball(plugin_dir(tmp_path / "plugin", provider=slow))
+    with ThreadPoolExecutor(1) as pool:
+        uploading = pool.submit(upload, client, data)
+        deadline = time.monotonic() + 15
+        while not define_processes(settings.plugins_dir) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert define_processes(settings.plugins_dir), "the upload never started its define step"
+        started = time.monotonic()
+        assert client.get(f"{API}/ping/").status_code == 200
+        assert time.monotonic() - started < 1.0
+        assert not uploading.done()
+        assert uploading.result().status_code == 201
+
+
+def test_refresh_spares_an_upload_in_progress(client, settings, tmp_path):
+    slow = "import time\n\ntime.sleep(1)\n" + SEED_PROVIDER
+    data = tarball(plugin_dir(tmp_path / "plugin", provider=slow))
+    abandoned = settings.plugins_dir / ".incoming" / "tmp-abandoned"
+    abandoned.mkdir(parents=True)
+    old = time.time() - 2 * 24 * 3600
+    os.utime(abandoned, (old, old))
+    with ThreadPoolExecutor(1) as pool:
+        uploading = pool.submit(upload, client, data)
+        deadline = time.monotonic() + 15
+        while not define_processes(settings.plugins_dir) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        refreshed = client.post(f"{PLUGINS}/refresh/")
+        assert refreshed.status_code == 200, refreshed.text
+        response = uploading.result()
+    assert response.status_code == 201, response.text
+    assert not abandoned.exists()
+    provider = create_provider(client, name="Mine", vendor="myvendor", provider_type="myplatform")
+    assert collect(client, provider["id"])["status"] == "completed"

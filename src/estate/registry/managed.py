@@ -75,6 +75,7 @@ def remove_unreferenced(session: Session, settings: Settings) -> int:
     _remove_stale_staging(root / INCOMING)
     removed = 0
     with STORE_LOCK:
+        session.commit()  # read the paths in a new transaction: one opened earlier may miss an upload
         known = {Path(p) for p in session.scalars(select(PluginVersion.path))}
         for folder in root.glob("*/*/*"):
             if folder.parts[len(root.parts)] == INCOMING:  # uploads being prepared
