@@ -7,8 +7,9 @@ functions on other hosts.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from ..context import Context
 
@@ -22,13 +23,22 @@ class LocalExecutor:
 
     def __init__(self, context: Context) -> None:
         self.context = context
+        self._futures: set[Future[None]] = set()
+        self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(
             max_workers=context.settings.workers, thread_name_prefix="estate-job"
         )
 
     def submit(self, job: Job, job_id: int) -> Future[None]:
         future = self._pool.submit(self._run, job, job_id)
+        with self._lock:
+            self._futures.add(future)
+        future.add_done_callback(self._forget)
         return future
+
+    def _forget(self, future: Future[None]) -> None:
+        with self._lock:
+            self._futures.discard(future)
 
     def _run(self, job: Job, job_id: int) -> None:
         try:
@@ -36,5 +46,12 @@ class LocalExecutor:
         except Exception:  # process boundary: a job bug must not kill the worker thread
             logger.exception("job %s(%s) failed", getattr(job, "__name__", job), job_id)
 
-    def shutdown(self, wait: bool = True) -> None:
-        self._pool.shutdown(wait=wait, cancel_futures=True)
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Drop queued jobs and give running ones ``timeout`` seconds to end.
+
+        A run still going after that is failed at the next start (bootstrap.recover_runs).
+        """
+        with self._lock:
+            running = list(self._futures)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        wait(running, timeout=timeout)

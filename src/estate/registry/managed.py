@@ -56,6 +56,14 @@ def register_folder(session: Session, settings: Settings, folder: Path) -> Plugi
     )
     if current is not None and current.sha256 == sha and current.path == str(folder):
         return current
+    if current is not None and current.source != "managed":
+        # An operator uploaded this version over the built-in one: theirs stays.
+        logger.info(
+            "%s %s was uploaded over the built-in plugin; keeping the upload",
+            manifest.key,
+            manifest.version,
+        )
+        return current
     defined = define(PluginEnvironment(folder), manifest, settings)
     if current is not None:
         session.delete(current)

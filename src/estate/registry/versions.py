@@ -3,25 +3,40 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db.models import PluginVersion
-from ..runtime.environment import PluginEnvironment
+from ..runtime.environment import PluginEnvironment, for_manifest
 
 PLUGIN_SUBDIR = "plugin"
 SITE_SUBDIR = "site"
 
 
 def active_version(session: Session, key: str) -> PluginVersion | None:
-    """The version jobs use for ``key``: the newest one that is ready."""
-    return session.scalars(
-        select(PluginVersion)
-        .where(PluginVersion.key == key, PluginVersion.state == "ready")
-        .order_by(PluginVersion.created_at.desc(), PluginVersion.id.desc())
-        .limit(1)
-    ).first()
+    """The version jobs use for ``key``: the highest SemVer among the ready ones.
+
+    Uploading an older version (or re-uploading one with ``force``) does not roll
+    a plugin back; among equal versions the newest upload wins.
+    """
+    ready = session.scalars(
+        select(PluginVersion).where(PluginVersion.key == key, PluginVersion.state == "ready")
+    ).all()
+    if not ready:
+        return None
+    return max(ready, key=lambda v: (semver_key(v.version), v.created_at, v.id))
+
+
+def semver_key(version: str) -> tuple[Any, ...]:
+    """Sort key of a SemVer string: 1.2.3-rc.1 < 1.2.3 < 1.10.0; build metadata ignored."""
+    core, _, prerelease = version.split("+", 1)[0].partition("-")
+    numbers = tuple(int(part) if part.isdigit() else 0 for part in core.split("."))
+    if not prerelease:
+        return (*numbers, 1, ())
+    parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in prerelease.split("."))
+    return (*numbers, 0, parts)
 
 
 def versions_of(session: Session, key: str) -> list[PluginVersion]:
@@ -41,4 +56,4 @@ def environment_for(version: PluginVersion) -> PluginEnvironment:
     if not plugin_dir.is_dir():  # managed plugins run from their folder in place
         plugin_dir = root
     site = root / SITE_SUBDIR
-    return PluginEnvironment(plugin_dir=plugin_dir, site_dir=site if site.is_dir() else None)
+    return for_manifest(plugin_dir, version.manifest, site if site.is_dir() else None)

@@ -1,0 +1,51 @@
+"""Which stored version jobs use: the highest SemVer, whatever the upload order."""
+
+from factories import API, manifest, plugin_dir, tarball, upload
+
+
+def _upload_version(client, tmp_path, version):
+    folder = plugin_dir(tmp_path / version, manifest_data=manifest(version=version))
+    response = upload(client, tarball(folder))
+    assert response.status_code == 201, response.text
+
+
+def test_an_older_upload_does_not_roll_the_plugin_back(client, tmp_path):
+    _upload_version(client, tmp_path, "1.1.0")
+    _upload_version(client, tmp_path, "1.0.0")
+
+    detail = client.get(f"{API}/provider-plugins/myvendor:myplatform/").json()
+
+    assert detail["version"] == "1.1.0"
+    active = [v["version"] for v in detail["versions"] if v["is_active"]]
+    assert active == ["1.1.0"]
+    assert sorted(v["version"] for v in detail["versions"]) == ["1.0.0", "1.1.0"]
+
+
+def test_a_release_outranks_its_release_candidate(client, tmp_path):
+    _upload_version(client, tmp_path, "2.0.0")
+    _upload_version(client, tmp_path, "2.0.0-rc.1")
+
+    assert client.get(f"{API}/provider-plugins/myvendor:myplatform/").json()["version"] == "2.0.0"
+
+
+def test_an_upload_over_a_builtin_version_survives_a_refresh(client, tmp_path):
+    from pathlib import Path
+
+    import yaml
+
+    source = Path(__file__).resolve().parents[2] / "plugins/simulated/datacenter"
+    data = yaml.safe_load((source / "manifest.yml").read_text())
+    folder = plugin_dir(
+        tmp_path / "sim",
+        provider=(source / "provider.py").read_text(),
+        manifest_data=data,
+    )
+    response = upload(client, tarball(folder), force=True)
+    assert response.status_code == 201, response.text
+    uploaded_sha = response.json()["sha256"]
+
+    assert client.post(f"{API}/provider-plugins/refresh/").status_code == 200
+
+    detail = client.get(f"{API}/provider-plugins/simulated:datacenter/").json()
+    assert detail["sha256"] == uploaded_sha
+    assert detail["source"] == "local"
