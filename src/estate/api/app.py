@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, on_start: StartHook | None = No
         try:
             yield
         finally:
-            executor.shutdown(wait=False)
+            executor.shutdown()
             context.close()
 
     app = FastAPI(
