@@ -53,6 +53,23 @@ def test_validate_passes_the_simulated_plugin(cli: CliRunner) -> None:
     assert "provider.SimulatedDatacenterProvider" in text(result)
 
 
+def test_validate_passes_a_plugin_that_is_a_node_program(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["plugin", "validate", str(SIMULATED.parents[1] / "example/nodejs")])
+
+    assert result.exit_code == 0, result.output
+    assert "example:nodejs 1.0.0" in text(result)
+
+
+def test_validate_wants_provider_py_from_a_python_plugin(cli: CliRunner, tmp_path: Path) -> None:
+    folder = plugin_dir(tmp_path / "plugin")
+    (folder / "provider.py").unlink()
+
+    result = cli.invoke(app, ["plugin", "validate", str(folder)])
+
+    assert result.exit_code == 1
+    assert "provider.py is missing" in text(result)
+
+
 def test_validate_prints_an_import_error_and_exits_1(cli: CliRunner, tmp_path: Path) -> None:
     folder = plugin_dir(tmp_path / "broken", provider="import estate_missing_dependency\n")
 

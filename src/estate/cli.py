@@ -96,8 +96,10 @@ def plugin_validate(folder: Annotated[Path, typer.Argument(help="Plugin folder")
     if not folder.is_dir():
         raise _fail(f"{folder}: not a folder")
     try:
-        root = find_root(folder.resolve())
+        root = find_root(folder.resolve(), require_provider=False)
         manifest = parse_manifest((root / "manifest.yml").read_bytes())
+        if manifest.runtime is None:
+            find_root(root)  # a Python plugin needs its provider.py
         defined = define(PluginEnvironment(root), manifest, Settings())
     except InvalidPackage as exc:
         for problem in exc.problems:

@@ -9,15 +9,19 @@ it only fetches and maps: comparing, storing and deleting belong to the service.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import math
 import re
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from operator import attrgetter
 from typing import Any, ClassVar
 
 __all__ = [
+    "EVENT_SEVERITIES",
     "RELATIONSHIP_TYPES",
     "STATES",
     "BaseProvider",
@@ -25,6 +29,7 @@ __all__ = [
     "Relationship",
     "ResourceData",
     "ResourceValidationError",
+    "validate_event",
     "validate_record",
 ]
 
@@ -61,6 +66,15 @@ RELATIONSHIP_TYPES = frozenset(
 )
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
+
+EVENT_SEVERITIES = ("debug", "info", "warning", "error", "critical")
+"""The severities an event may have, least severe first."""
+
+MAX_EVENT_TYPE_CHARS = 100
+MAX_EVENT_MESSAGE_CHARS = 10_000
+MAX_EVENT_DATA_BYTES = 64 * 1024
+_EVENT_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")
+_EVENT_KEYS = frozenset({"type", "message", "severity", "data", "time"})
 
 
 class ResourceValidationError(ValueError):
@@ -296,6 +310,62 @@ def validate_record(data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def validate_event(event: Mapping[str, Any]) -> dict[str, Any]:
+    """Check one event in its wire form: ``{"type", "message", "severity", "data", "time"}``.
+
+    ``type`` is required: a name of at most 100 characters made of letters, digits and
+    ``_ . : / -``, starting with a letter or digit (``"power.changed"``). ``severity`` is
+    one of :data:`EVENT_SEVERITIES` (default ``"info"``); ``message`` a string of at most
+    10,000 characters; ``data`` a JSON object of at most 64 KB; ``time`` Unix seconds.
+    Returns a normalised copy; raises ``ValueError`` naming the first bad field. The
+    service checks every event a plugin sends with this function.
+    """
+    if not isinstance(event, Mapping):
+        raise ValueError(f"event: must be an object, got {type(event).__name__}")
+    unknown = sorted(str(key) for key in event if key not in _EVENT_KEYS)
+    if unknown:
+        raise ValueError(f"event {unknown[0]}: unknown field")
+    kind = event.get("type")
+    if type(kind) is not str or not _EVENT_TYPE.match(kind) or len(kind) > MAX_EVENT_TYPE_CHARS:
+        raise ValueError(
+            f"event type: must be a name of 1 to {MAX_EVENT_TYPE_CHARS} letters, digits and "
+            f"'_.:/-' like 'power.changed', got {kind!r:.120}"
+        )
+    severity = event.get("severity", "info")
+    if severity not in EVENT_SEVERITIES:
+        raise ValueError(
+            f"event severity: must be one of {', '.join(EVENT_SEVERITIES)}, got {severity!r:.120}"
+        )
+    message = event.get("message", "")
+    if type(message) is not str:
+        raise ValueError(f"event message: must be a string, got {type(message).__name__}")
+    if len(message) > MAX_EVENT_MESSAGE_CHARS:
+        raise ValueError(
+            f"event message: {len(message)} characters, over the {MAX_EVENT_MESSAGE_CHARS} limit"
+        )
+    data = event.get("data", {})
+    if not isinstance(data, Mapping):
+        raise ValueError(f"event data: must be an object, got {type(data).__name__}")
+    try:
+        size = len(json.dumps(data, separators=(",", ":"), allow_nan=False).encode())
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"event data: must be JSON serialisable ({exc})") from None
+    if size > MAX_EVENT_DATA_BYTES:
+        raise ValueError(f"event data: {size} bytes as JSON, over the 64 KB limit")
+    out: dict[str, Any] = {
+        "type": kind,
+        "message": message,
+        "severity": severity,
+        "data": dict(data),
+    }
+    moment = event.get("time")
+    if moment is not None:
+        if type(moment) not in (int, float) or not math.isfinite(moment):
+            raise ValueError(f"event time: must be Unix seconds, got {moment!r:.120}")
+        out["time"] = moment
+    return out
+
+
 @dataclass(slots=True)
 class ResourceData:
     """One resource as a plugin found it, normalised.
@@ -447,6 +517,8 @@ class BaseProvider:
         self.provider_model = provider_model
         self.credential = credential
         self.logger = logging.getLogger(f"inventory_providers.plugin.{self.provider_key()}")
+        self.published_events: list[dict[str, Any]] = []
+        self._publisher: Callable[[dict[str, Any]], None] | None = None
 
     def connect(self) -> None:
         """Open the session to the platform. Raise an ``inventory_providers.errors``
@@ -474,6 +546,59 @@ class BaseProvider:
         with contextlib.suppress(NotImplementedError):
             self.disconnect()
         return True, "connected"
+
+    def publish_event(
+        self, event_type: str, message: str = "", *, severity: str = "info", **data: Any
+    ) -> None:
+        """Tell the service that something happened (seed 001's *publish*).
+
+        ``event_type`` names what happened, e.g. ``"power.changed"`` (letters, digits
+        and ``_ . : / -``, at most 100 characters); ``message`` is the line shown to
+        operators (at most 10,000 characters); ``severity`` is one of ``debug``,
+        ``info``, ``warning``, ``error``, ``critical``; any other keyword becomes the
+        event's ``data`` (JSON serialisable, at most 64 KB)::
+
+            self.publish_event("snapshot.created", f"snapshot of {vm}", vm=vm, size_gb=4)
+
+        Under the service the event is stored with the provider and the run in flight
+        and listed at ``GET /api/inventory/v1/events/``. Without the service (in tests,
+        ``inventory_providers.testing``) it is appended to ``self.published_events``.
+        Raises ``ValueError`` naming the bad argument. Never put a secret in an event.
+        """
+        event = validate_event(
+            {
+                "type": event_type,
+                "message": message,
+                "severity": severity,
+                "data": data,
+                "time": time.time(),
+            }
+        )
+        publisher = getattr(self, "_publisher", None)
+        if publisher is not None:
+            publisher(event)
+            return
+        if not hasattr(self, "published_events"):  # a subclass skipped super().__init__
+            self.published_events = []
+        self.published_events.append(event)
+
+    @classmethod
+    def handle_api_request(cls, request: dict[str, Any]) -> dict[str, Any]:
+        """Answer a request to the plugin's API routes (seed 001's ``/plugin-apis``).
+
+        Only called when ``manifest.yml`` declares ``api: {routes: true}``. A request to
+        ``/api/inventory/v1/plugin-apis/<vendor:type>/<path>`` reaches this class method
+        (no provider is configured, so there is no ``self``) as a dict: ``method``
+        (``"GET"``, ``"POST"``, …), ``path`` (the part after the plugin key, starting
+        with ``/``), ``query`` (name → value; a list when the name repeats),
+        ``headers`` (lower-case names; never ``authorization`` or ``cookie``) and
+        ``body`` (``bytes``). Return ``{"status": 200, "headers": {...}, "json": ...}``
+        for a JSON answer or ``{"status": ..., "headers": {...}, "body": bytes | str}``.
+        Raise an ``inventory_providers.errors`` error to fail the request (the caller
+        gets 502 with the message). The default raises ``NotImplementedError``, which
+        the caller sees as 501.
+        """
+        raise NotImplementedError(f"{cls.provider_key()} does not serve API routes")
 
     def __enter__(self) -> BaseProvider:
         self.connect()

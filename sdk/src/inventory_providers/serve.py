@@ -9,10 +9,13 @@ the channel: whatever the plugin prints there becomes its log. See ``docs/protoc
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import contextlib
 import gc
 import json
 import logging
+import shutil
 import socket
 import sys
 import threading
@@ -132,7 +135,13 @@ class _Server:
         )
         model = SimpleNamespace(**(params.get("provider") or {}))
         self.provider = self.cls(model, credential)
+        self.provider._publisher = self._publish
         return {}
+
+    def _publish(self, event: dict[str, Any]) -> None:
+        """``BaseProvider.publish_event`` under the service: an ``event`` notification."""
+        with contextlib.suppress(OSError):  # the host is gone; nothing left to tell
+            self.channel.notify("event", event)
 
     def _configured(self) -> BaseProvider:
         if self.provider is None:
@@ -180,6 +189,42 @@ class _Server:
             except Exception:  # a failing disconnect must not hide the collection's outcome
                 provider.logger.exception("disconnect() failed")
         return {"count": count, "rejected": rejected}
+
+    def rpc_api_request(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``api.request``: one HTTP request for the class's ``handle_api_request``."""
+        try:
+            body = base64.b64decode(params.get("body") or "", validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            raise _RpcError(-32602, "api.request: body must be base64", "protocol") from None
+        request = {
+            "method": str(params.get("method") or "GET"),
+            "path": str(params.get("path") or "/"),
+            "query": dict(params.get("query") or {}),
+            "headers": dict(params.get("headers") or {}),
+            "body": body,
+        }
+        return self._api_answer(self.cls.handle_api_request(request))
+
+    @staticmethod
+    def _api_answer(answer: Any) -> dict[str, Any]:
+        if not isinstance(answer, dict):
+            raise TypeError(f"handle_api_request returned {type(answer).__name__}, not a dict")
+        out: dict[str, Any] = {
+            "status": answer.get("status", 200),
+            "headers": dict(answer.get("headers") or {}),
+        }
+        if "json" in answer:
+            out["json"] = answer["json"]
+            return out
+        body = answer.get("body", b"")
+        if isinstance(body, str):
+            body = body.encode()
+        if not isinstance(body, bytes | bytearray):
+            raise TypeError(
+                f"handle_api_request: body must be bytes or str, not {type(body).__name__}"
+            )
+        out["body"] = base64.b64encode(body).decode("ascii")
+        return out
 
     def rpc_shutdown(self, params: dict[str, Any]) -> dict[str, Any]:
         raise _Shutdown
@@ -277,8 +322,35 @@ def _serve(fd: int, plugin_dir: Path, class_path: str, log_level: str) -> int:
     return 0
 
 
+def _unpack(plugin_dir: Path, dest: Path) -> int:
+    """Copy the plugin folder's files, without ``__pycache__``, into ``dest``."""
+    source, target = plugin_dir.resolve(), dest.resolve()
+    if target == source or source in target.parents:
+        print(json.dumps({"ok": False, "error": f"{dest} is inside the plugin folder"}))
+        return 1
+    copied: list[str] = []
+
+    def copy(src: str, dst: str) -> object:
+        copied.append(dst)
+        return shutil.copy2(src, dst)
+
+    try:
+        shutil.copytree(
+            source,
+            target,
+            ignore=shutil.ignore_patterns("__pycache__"),
+            copy_function=copy,
+            dirs_exist_ok=True,
+        )
+    except OSError as exc:
+        print(json.dumps({"ok": False, "error": str(exc)}))
+        return 1
+    print(json.dumps({"ok": True, "files": len(copied)}))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m inventory_providers define|serve``."""
+    """``python -m inventory_providers define|serve|unpack`` (Digital Rebar's verbs)."""
     parser = argparse.ArgumentParser(prog="python -m inventory_providers")
     verbs = parser.add_subparsers(dest="verb", required=True)
     define = verbs.add_parser("define", help="print the plugin's providers as JSON and exit")
@@ -288,9 +360,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--plugin-dir", type=Path, default=Path.cwd())
     run.add_argument("--class-path", required=True)
     run.add_argument("--log-level", default="info")
+    unpack = verbs.add_parser("unpack", help="copy the plugin's files into DIR and exit")
+    unpack.add_argument("dir", type=Path, metavar="DIR")
+    unpack.add_argument("--plugin-dir", type=Path, default=Path.cwd())
     args = parser.parse_args(argv)
     if args.verb == "define":
         return _define(args.plugin_dir)
+    if args.verb == "unpack":
+        return _unpack(args.plugin_dir, args.dir)
     return _serve(args.fd, args.plugin_dir, args.class_path, args.log_level)
 
 

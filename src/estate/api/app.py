@@ -20,7 +20,18 @@ from ..jobs.collect import run_collection
 from ..jobs.executor import LocalExecutor
 from ..registry.errors import InvalidPackage, RegistryError
 from ..secretbox import SecretKeyError
-from .routes import organizations, ping, plugins, providers, resource_types, resources, runs, users
+from .routes import (
+    events,
+    organizations,
+    ping,
+    plugin_apis,
+    plugins,
+    providers,
+    resource_types,
+    resources,
+    runs,
+    users,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +69,18 @@ def create_app(settings: Settings | None = None, on_start: StartHook | None = No
         lifespan=lifespan,
         redirect_slashes=True,
     )
-    for module in (ping, resource_types, organizations, users, plugins, providers, runs, resources):
+    for module in (
+        ping,
+        resource_types,
+        organizations,
+        users,
+        plugins,
+        providers,
+        runs,
+        resources,
+        events,
+        plugin_apis,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     _add_error_handlers(app)
 

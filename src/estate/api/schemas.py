@@ -240,3 +240,15 @@ class ConnectionResult(BaseModel):
 class PluginTestResult(BaseModel):
     key: str
     results: list[ConnectionResult]
+
+
+class EventPublic(BaseModel):
+    id: int
+    provider: int | None
+    run: int | None
+    plugin_key: str
+    type: str
+    severity: str
+    message: str
+    data: dict[str, Any]
+    created_at: datetime

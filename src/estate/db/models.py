@@ -227,3 +227,23 @@ class ResourceRelationship(Base):
     source_ems_ref: Mapped[str] = mapped_column(String(500))
     target_ems_ref: Mapped[str] = mapped_column(String(500))
     relationship_type: Mapped[str] = mapped_column(String(30))
+
+
+class Event(Base):
+    """Something a plugin published (seed 001's *publish*), kept with its provider and run."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider_id: Mapped[int | None] = mapped_column(
+        ForeignKey("providers.id", ondelete="CASCADE"), index=True
+    )
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collection_runs.id", ondelete="SET NULL"), index=True
+    )
+    plugin_key: Mapped[str] = mapped_column(String(200), default="")
+    type: Mapped[str] = mapped_column(String(100))
+    severity: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -21,6 +21,7 @@ from ..registry.versions import active_version, environment_for
 from ..runtime.errors import PluginRuntimeError
 from ..runtime.host import PluginProcess
 from ..secretbox import SecretKeyError
+from .events import EventRecorder
 from .runlog import RunLog
 from .validate import credential_params, provider_model
 
@@ -69,6 +70,9 @@ class _CollectionJob:
         self.provider = provider
         self.version = version
         self.log = RunLog()
+        self.events = EventRecorder(
+            self.log, provider_id=provider.id, run_id=run_id, plugin_key=provider.key
+        )
         self.ingestor = Ingestor(
             context.engine,
             provider_id=provider.id,
@@ -150,12 +154,15 @@ class _CollectionJob:
         return result
 
     def _on_notification(self, method: str, params: dict[str, Any]) -> None:
-        if method != "collect.batch":
+        if method == "event":
+            self.events.add(params)
+        elif method == "collect.batch":
+            resources = params.get("resources")
+            if not isinstance(resources, list):
+                raise RunFailed("plugin sent a collect.batch without a resources list")
+            self.ingestor.add_batch(resources)
+        else:
             return
-        resources = params.get("resources")
-        if not isinstance(resources, list):
-            raise RunFailed("plugin sent a collect.batch without a resources list")
-        self.ingestor.add_batch(resources)
         if self._canceled.is_set():
             raise _Canceled
         if time.monotonic() - self._last_flush >= FLUSH_SECONDS:
@@ -199,6 +206,7 @@ class _CollectionJob:
             session.execute(
                 update(CollectionRun).where(CollectionRun.id == self.run_id).values(**values)
             )
+            self.events.store(session)
             if finished and status in ("completed", "partial"):
                 session.execute(
                     update(Provider)

@@ -38,7 +38,8 @@ class RunLog:
         return text
 
     def add(self, level: str, line: str) -> None:
-        line = self.mask(line)
+        # PostgreSQL refuses NUL in text; a plugin printing one must not wedge its run.
+        line = self.mask(line).replace("\x00", "\\x00")
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         entry = f"{stamp} [{level}] {line[:MAX_LINE_CHARS]}"
         with self._lock:

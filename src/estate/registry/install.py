@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from ..config import Settings
 from ..db.models import PluginVersion
 from ..inventory import taxonomy
 from ..runtime.environment import PluginEnvironment
+from ..runtime.errors import PluginStartError
 from .archive import extract, find_root, sha256_of
 from .errors import InvalidPackage, PackageTooLarge, PluginExists
 from .manifest import Manifest, parse_manifest
@@ -67,8 +68,11 @@ def install_archive(
     try:
         unpacked = stage / "unpacked"
         extract(data, unpacked, max_bytes=settings.max_upload_bytes)
-        root = find_root(unpacked)
+        # The manifest says whether provider.py is needed: not when it names a command.
+        root = find_root(unpacked, require_provider=False)
         manifest = _read_manifest(root)
+        if manifest.runtime is None:
+            find_root(unpacked)
         existing = session.scalar(
             select(PluginVersion).where(
                 PluginVersion.key == manifest.key, PluginVersion.version == manifest.version
@@ -223,10 +227,21 @@ def _uv() -> str:
 
 
 def define(environment: PluginEnvironment, manifest: Manifest, settings: Settings) -> Defined:
-    """Ask the plugin to describe itself and pick the class the manifest names."""
+    """Ask the plugin to describe itself and pick the class the manifest names.
+
+    A manifest's ``runtime.command`` decides how the plugin is run, whatever
+    ``environment`` says; a command that cannot be found is refused by name.
+    """
+    if manifest.runtime is not None:
+        environment = replace(environment, command=tuple(manifest.runtime.command))
+    source = _source(environment)
+    try:
+        argv = environment.argv("define")
+    except PluginStartError as exc:
+        raise InvalidPackage(str(exc)) from None
     try:
         done = subprocess.run(
-            environment.argv("define"),
+            argv,
             capture_output=True,
             text=True,
             timeout=settings.start_timeout,
@@ -235,18 +250,28 @@ def define(environment: PluginEnvironment, manifest: Manifest, settings: Setting
             check=False,
         )
     except subprocess.TimeoutExpired:
+        hint = " (does importing it block?)" if environment.command is None else ""
         raise InvalidPackage(
-            f"provider.py: the plugin did not describe itself within {settings.start_timeout:g}s "
-            "(does importing it block?)"
+            f"{source}: the plugin did not describe itself within {settings.start_timeout:g}s"
+            + hint
         ) from None
+    except OSError as exc:  # found, but not runnable (no execute permission, bad interpreter)
+        raise InvalidPackage(f"{source}: cannot run {argv[0]!r}: {exc.strerror}") from None
     answer = _define_answer(done.stdout)
     if answer is None:
         tail = "\n".join(done.stderr.strip().splitlines()[-5:])
         reason = tail or f"it exited with code {done.returncode} without describing itself"
-        raise InvalidPackage(f"provider.py: the plugin could not be loaded: {reason}")
+        raise InvalidPackage(f"{source}: the plugin could not be loaded: {reason}")
     if not answer.get("ok"):
-        raise InvalidPackage(f"provider.py: {answer.get('error')}")
-    return _choose(answer.get("providers") or [], manifest)
+        raise InvalidPackage(f"{source}: {answer.get('error')}")
+    return _choose(answer.get("providers") or [], manifest, source)
+
+
+def _source(environment: PluginEnvironment) -> str:
+    """What problems of ``define`` are reported against: provider.py or the command."""
+    if environment.command is None:
+        return "provider.py"
+    return f"runtime.command {list(environment.command)}"
 
 
 def _define_answer(stdout: str) -> dict[str, Any] | None:
@@ -268,7 +293,10 @@ def _define_answer(stdout: str) -> dict[str, Any] | None:
     return None
 
 
-def _choose(providers: list[dict[str, Any]], manifest: Manifest) -> Defined:
+def _choose(
+    providers: list[dict[str, Any]], manifest: Manifest, source: str = "provider.py"
+) -> Defined:
+    providers = [meta for meta in providers if isinstance(meta, dict)]
     for meta in providers:
         if (
             meta.get("vendor") == manifest.vendor
@@ -279,12 +307,16 @@ def _choose(providers: list[dict[str, Any]], manifest: Manifest) -> Defined:
             ]
             if unknown:
                 raise InvalidPackage(
-                    f"provider.py: {meta['class_name']}.supported_resource_types: "
+                    f"{source}: {meta.get('class_name')}.supported_resource_types: "
                     f"unknown type {unknown[0]!r}"
                 )
-            return Defined(class_path=str(meta["class_path"]), metadata=meta)
+            class_path = meta.get("class_path")
+            if not isinstance(class_path, str) or not class_path:
+                raise InvalidPackage(f"{source}: define named no class_path for {manifest.key}")
+            return Defined(class_path=class_path, metadata=meta)
     found = ", ".join(f"{m.get('class_name')} ({m.get('key')})" for m in providers) or "none"
+    what = "BaseProvider subclass" if source == "provider.py" else "provider"
     raise InvalidPackage(
-        f"provider.py: no BaseProvider subclass with vendor={manifest.vendor!r} and "
+        f"{source}: no {what} with vendor={manifest.vendor!r} and "
         f"provider_type={manifest.provider_type!r} as manifest.yml declares (found: {found})"
     )

@@ -4,38 +4,83 @@ Proxies, CA bundles and platform SDK settings (``AWS_ENDPOINT_URL``, ``HTTPS_PRO
 ``REQUESTS_CA_BUNDLE``, …) reach the plugin as they would any program on the host;
 no ``ESTATE_*`` variable does, so the secret key, the database URL and the admin
 password never enter plugin code.
+
+A plugin is started either through the SDK (``python -m inventory_providers VERB``) or,
+when its manifest names ``runtime: {command: [...]}``, as that program (``node plugin.js
+VERB``): either way with Digital Rebar's verbs ``define``, ``serve`` and ``unpack``.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from .errors import PluginStartError
 
 
 @dataclass(frozen=True, slots=True)
 class PluginEnvironment:
-    """Where a stored plugin version lives and what it runs with."""
+    """Where a stored plugin version lives and what it runs with.
+
+    ``command`` is the manifest's ``runtime.command`` for a plugin that is a program of
+    its own; without one the plugin is a ``provider.py`` run by the SDK under ``python``.
+    """
 
     plugin_dir: Path
     site_dir: Path | None = None
     python: str = sys.executable
+    command: tuple[str, ...] | None = None
 
     def argv(self, *verb: str) -> list[str]:
+        """The command line of one verb; raises ``PluginStartError`` for a missing program."""
         return [
-            self.python,
-            "-m",
-            "inventory_providers",
+            *self.program(),
             *verb,
             "--plugin-dir",
             # Absolute: the child runs with the plugin folder as its working directory.
             str(self.plugin_dir.resolve()),
         ]
 
+    def program(self) -> list[str]:
+        """What runs the plugin, before its verb: the SDK, or the resolved ``command``."""
+        if self.command is None:
+            return [self.python, "-m", "inventory_providers"]
+        return [_resolve(self.command[0], self.plugin_dir, self.env()), *self.command[1:]]
+
     def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         return child_env(base if base is not None else os.environ, self.site_dir)
+
+
+def for_manifest(
+    plugin_dir: Path, manifest: Mapping[str, Any], site_dir: Path | None = None
+) -> PluginEnvironment:
+    """The environment of a plugin folder, with the ``runtime.command`` its manifest names."""
+    runtime = manifest.get("runtime")
+    command = runtime.get("command") if isinstance(runtime, Mapping) else None
+    return PluginEnvironment(
+        plugin_dir=plugin_dir,
+        site_dir=site_dir,
+        command=tuple(str(part) for part in command) if command else None,
+    )
+
+
+def _resolve(executable: str, plugin_dir: Path, env: Mapping[str, str]) -> str:
+    """A path inside the plugin folder, or a bare name looked up on the child's PATH."""
+    if "/" not in executable:
+        found = shutil.which(executable, path=env.get("PATH", os.defpath))
+        if found is None:
+            raise PluginStartError(f"runtime.command: {executable!r} not found on PATH")
+        return found
+    path = plugin_dir.resolve() / executable  # an absolute path stays as it is
+    if not path.is_file():
+        where = "" if Path(executable).is_absolute() else " in the plugin folder"
+        raise PluginStartError(f"runtime.command: {executable!r} not found{where}")
+    return str(path)
 
 
 def child_env(base: Mapping[str, str], site_dir: Path | None) -> dict[str, str]:

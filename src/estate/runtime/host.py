@@ -70,16 +70,17 @@ class PluginProcess:
     def start(self) -> dict[str, Any]:
         """Start the child and complete the handshake; returns its ``initialize`` result."""
         host_sock, child_sock = socket.socketpair()
-        argv = self.environment.argv(
-            "serve",
-            "--fd",
-            str(child_sock.fileno()),
-            "--class-path",
-            self.class_path,
-            "--log-level",
-            self.log_level,
-        )
         try:
+            # A command plugin's program is looked up here: a missing one fails the start.
+            argv = self.environment.argv(
+                "serve",
+                "--fd",
+                str(child_sock.fileno()),
+                "--class-path",
+                self.class_path,
+                "--log-level",
+                self.log_level,
+            )
             self.process = subprocess.Popen(
                 argv,
                 pass_fds=[child_sock.fileno()],
@@ -90,6 +91,9 @@ class PluginProcess:
                 cwd=self.environment.plugin_dir,
                 start_new_session=True,
             )
+        except PluginStartError:
+            host_sock.close()
+            raise
         except OSError as exc:
             host_sock.close()
             raise PluginStartError(f"cannot start plugin process {argv[0]!r}: {exc}") from exc

@@ -1,0 +1,69 @@
+"""Events plugins published (seed 001's *publish*): newest first, with filters."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from sqlalchemy import select
+
+from inventory_providers.base import EVENT_SEVERITIES
+
+from ...db.models import Event
+from ..deps import INT64_MAX, CurrentUser, IdFilter, SessionDep, get_or_404
+from ..pagination import Page, PageNumber, PageSize, page_of
+from ..schemas import EventPublic
+
+router = APIRouter(prefix="/events", tags=["events"])
+
+TypeFilter = Annotated[str | None, Query(max_length=100, description="The event type")]
+
+
+def event_public(event: Event) -> EventPublic:
+    return EventPublic(
+        id=event.id,
+        provider=event.provider_id,
+        run=event.run_id,
+        plugin_key=event.plugin_key,
+        type=event.type,
+        severity=event.severity,
+        message=event.message,
+        data=event.data or {},
+        created_at=event.created_at,
+    )
+
+
+@router.get("/")
+def list_events(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    provider: IdFilter | None = None,
+    run: IdFilter | None = None,
+    type: TypeFilter = None,
+    severity: str | None = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 100,
+) -> Page[EventPublic]:
+    query = select(Event).order_by(Event.created_at.desc(), Event.id.desc())
+    if provider is not None:
+        query = query.where(Event.provider_id == provider)
+    if run is not None:
+        query = query.where(Event.run_id == run)
+    if type is not None:
+        query = query.where(Event.type == type)
+    if severity is not None:
+        if severity not in EVENT_SEVERITIES:
+            raise HTTPException(
+                400, detail=f"severity: must be one of {', '.join(EVENT_SEVERITIES)}"
+            )
+        query = query.where(Event.severity == severity)
+    count, rows, next_url, previous = page_of(session, request, query, page, page_size)
+    return Page(
+        count=count, next=next_url, previous=previous, results=[event_public(e) for e in rows]
+    )
+
+
+@router.get("/{event_id}/")
+def get_event(event_id: int, session: SessionDep, user: CurrentUser) -> EventPublic:
+    return event_public(get_or_404(session, Event, event_id, "event", limit=INT64_MAX))
