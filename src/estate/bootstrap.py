@@ -13,7 +13,7 @@ from sqlalchemy import select, text, update
 from .api.security import hash_password, new_password, verify_password
 from .context import Context
 from .db.migrate import upgrade
-from .db.models import CollectionRun, Organization, User
+from .db.models import CollectionRun, Organization, PluginVersion, User
 from .registry.managed import register_managed, remove_unreferenced
 
 logger = logging.getLogger(__name__)
@@ -90,7 +90,8 @@ def _ensure_admin(context: Context) -> AdminLogin:
 
 
 def recover_runs(context: Context) -> list[int]:
-    """Runs a stopped service left behind: running ones failed, pending ones returned."""
+    """Work a stopped service left behind: running runs and versions being prepared
+    fail; pending runs are returned to be submitted again."""
     with context.sessions() as session, session.begin():
         session.execute(
             update(CollectionRun)
@@ -104,4 +105,12 @@ def recover_runs(context: Context) -> list[int]:
         pending = session.scalars(
             select(CollectionRun.id).where(CollectionRun.status == "pending")
         ).all()
+        session.execute(
+            update(PluginVersion)
+            .where(PluginVersion.state == "preparing")
+            .values(
+                state="failed",
+                error="the service stopped while this version was being prepared; upload it again",
+            )
+        )
     return list(pending)

@@ -34,7 +34,12 @@ class Settings(BaseSettings):
     workers: int = Field(default=4, ge=1, description="Concurrent jobs of the local executor")
     batch_size: int = Field(default=1000, ge=1, le=10000)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
-    offline: bool = False
+    offline: bool = Field(
+        default=False, description="Install plugin requirements from wheels only, no index"
+    )
+    wheelhouse: Path | None = Field(
+        default=None, description="A folder of wheels plugin requirements may install from"
+    )
     url: str = Field(default="http://127.0.0.1:8000", description="API the CLI talks to")
     username: str = Field(default="admin", description="CLI login")
     password: SecretStr | None = Field(default=None, description="CLI password")

@@ -283,13 +283,15 @@ def test_refresh_rescans_the_registry(client, tmp_path):
     assert client.get(f"{PLUGINS}/{KEY}/").status_code == 200
 
 
-def test_requirements_install_into_a_private_directory(client, settings, tmp_path):
+def test_requirements_install_into_the_versions_own_environment(client, settings, tmp_path):
     response = upload(client, dep_plugin(tmp_path / "plugin", "depvendor", "deptype", "1.0"))
     assert response.status_code == 201, response.text
+    assert response.json()["state"] == "ready"
     stored = (
         settings.plugins_dir / "depvendor" / "deptype" / f"1.0.0-{response.json()['sha256'][:12]}"
     )
-    assert (stored / "site" / "tinydep.py").is_file()
+    assert (stored / "venv" / "bin" / "python").is_file()
+    assert "tinydep==1.0" in client.get(f"{PLUGINS}/depvendor:deptype/").json()["install_log"]
     # The service process cannot import it: only that plugin version's children can.
     assert importlib.util.find_spec("tinydep") is None
 
@@ -298,13 +300,17 @@ def test_requirements_install_into_a_private_directory(client, settings, tmp_pat
     assert run["status"] == "completed", run
     [resource] = resources_of(client, provider["id"])
     assert resource["properties"]["tinydep_version"] == "1.0"
-    assert Path(resource["properties"]["tinydep_file"]).is_relative_to(stored / "site")
+    assert Path(resource["properties"]["tinydep_file"]).is_relative_to(stored / "venv")
 
 
-def test_two_plugins_pin_different_versions_of_one_package(client, tmp_path):
+def test_two_plugins_pin_different_versions_of_one_package(client, settings, tmp_path):
+    venvs = {}
     for name, dep_version in (("one", "1.0"), ("two", "2.0")):
         data = dep_plugin(tmp_path / name, "depvendor", name, dep_version)
-        assert upload(client, data).status_code == 201
+        response = upload(client, data)
+        assert response.status_code == 201, response.text
+        sha = response.json()["sha256"]
+        venvs[name] = settings.plugins_dir / "depvendor" / name / f"1.0.0-{sha[:12]}" / "venv"
 
     seen = {}
     for name in ("one", "two"):
@@ -313,6 +319,8 @@ def test_two_plugins_pin_different_versions_of_one_package(client, tmp_path):
         assert run["status"] == "completed", run
         [resource] = resources_of(client, provider["id"])
         seen[name] = resource["properties"]["tinydep_version"]
+        # Each from its own environment.
+        assert Path(resource["properties"]["tinydep_file"]).is_relative_to(venvs[name])
     assert seen == {"one": "1.0", "two": "2.0"}
     assert importlib.util.find_spec("tinydep") is None
 

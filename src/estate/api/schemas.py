@@ -192,9 +192,12 @@ class PluginVersionPublic(BaseModel):
     version: str
     sha256: str
     state: str
+    """``preparing`` while its environment is built, then ``ready`` or ``failed``."""
+    error: str | None
     source: str
     created_at: datetime
     is_active: bool
+    install_log: str
 
 
 class PluginPublic(BaseModel):
@@ -219,12 +222,15 @@ class PluginDetail(PluginPublic):
     dependencies: dict[str, list[str]]
     versions: list[PluginVersionPublic]
     install_log: str
+    error: str | None
 
 
 class PluginUploaded(BaseModel):
     key: str
     version: str
+    state: str
     class_path: str
+    """Empty while the version is ``preparing`` (``?wait=false``)."""
     supported_resource_types: list[str]
     sha256: str
     replaced: bool

@@ -1,4 +1,4 @@
-"""Install a plugin package: check, store immutably, install requirements, define, record.
+"""Install a plugin package: check, store immutably, prepare its environment, define, record.
 
 Nothing is half-installed: the package is unpacked and prepared in a staging folder
 inside the plugins directory, renamed into place in one step, and recorded in the
@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 from dataclasses import dataclass, replace
@@ -21,16 +19,19 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from ..config import Settings
+from ..context import Context
 from ..db.models import PluginVersion
 from ..inventory import taxonomy
 from ..runtime.environment import PluginEnvironment
 from ..runtime.errors import PluginStartError
 from .archive import extract, find_root, sha256_of
+from .environments import prepare_environment, remove_environment
 from .errors import InvalidPackage, PackageTooLarge, PluginExists
 from .manifest import Manifest, parse_manifest
-from .versions import PLUGIN_SUBDIR, SITE_SUBDIR
+from .versions import PLUGIN_SUBDIR, environment_at
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ STORE_LOCK = threading.Lock()
 folders are swept, so neither sees the other half done (one service process uploads)."""
 INCOMING = ".incoming"
 STALE_STAGING_SECONDS = 3600.0
-"""A staging folder this old belongs to no upload still running (pip is cut off at 600 s)."""
+"""A staging folder this old belongs to no upload still running (uv is cut off at 600 s)."""
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,20 @@ class Defined:
 
 
 def install_archive(
-    session: Session, settings: Settings, data: bytes, *, force: bool = False
+    session: Session,
+    settings: Settings,
+    data: bytes,
+    *,
+    force: bool = False,
+    wait: bool = True,
 ) -> tuple[PluginVersion, bool]:
     """Install an uploaded archive as a new stored version and commit it.
 
-    Returns the version and whether it replaced an installed one (``force``).
+    With ``wait`` the version's environment is prepared and the plugin defined before
+    anything is stored, and any failure stores nothing. Without it the version is stored
+    ``preparing`` right after the archive and manifest checks; ``prepare_version`` (a
+    background job) finishes it. Returns the version and whether it replaced an installed
+    one (``force``).
     """
     if len(data) > settings.max_upload_bytes:
         raise PackageTooLarge(
@@ -86,17 +96,69 @@ def install_archive(
         version_dir = stage / "version"
         version_dir.mkdir()
         root.rename(version_dir / PLUGIN_SUBDIR)
-        install_log = install_requirements(version_dir, manifest, settings)
-        defined = define(
-            PluginEnvironment(version_dir / PLUGIN_SUBDIR, _site(version_dir)), manifest, settings
-        )
+        if wait:
+            defined, install_log = prepare(version_dir, manifest, settings)
+            state = "ready"
+        else:
+            defined, install_log, state = Defined(class_path="", metadata={}), "", "preparing"
         with STORE_LOCK:
             record = _store(
-                session, settings, version_dir, manifest, defined, sha, existing, install_log
+                session, settings, version_dir, manifest, defined, sha, existing, install_log, state
             )
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return record, existing is not None
+
+
+def prepare(version_dir: Path, manifest: Manifest, settings: Settings) -> tuple[Defined, str]:
+    """Build the version's environment and ask the plugin to define itself in it.
+
+    Returns what it defined and the installer's log; raises ``InvalidPackage``
+    (``InstallFailed`` for the requirements, with the log) when either step fails.
+    """
+    plugin_dir = version_dir / PLUGIN_SUBDIR
+    log = prepare_environment(version_dir, plugin_dir, manifest, settings)
+    environment = environment_at(version_dir, manifest.model_dump(mode="json", exclude_none=True))
+    return define(environment, manifest, settings), log
+
+
+def prepare_version(context: Context, version_id: int) -> None:
+    """Background job: prepare a version stored ``preparing``; it ends ``ready`` or ``failed``.
+
+    A failure changes nothing but the version's row (state, error, install log): the
+    previously active version keeps serving jobs, since only ``ready`` ones are used.
+    """
+    with context.sessions() as session:
+        version = session.get(PluginVersion, version_id)
+        if version is None or version.state != "preparing":
+            return
+        root = Path(version.path)
+        try:
+            manifest = _read_manifest(root / PLUGIN_SUBDIR)
+            defined, log = prepare(root, manifest, context.settings)
+        except InvalidPackage as exc:
+            _fail(version, str(exc), getattr(exc, "log", ""))
+        except Exception as exc:  # a job boundary: the version must not stay "preparing"
+            logger.exception("preparing %s %s failed", version.key, version.version)
+            _fail(version, f"preparing the environment failed: {exc}", "")
+        else:
+            version.class_path = defined.class_path
+            version.install_log = log
+            version.error = None
+            version.state = "ready"
+        try:
+            session.commit()
+        except StaleDataError:  # deleted while it was prepared; its folder goes at refresh
+            session.rollback()
+            logger.info("version %s was removed while it was prepared", version_id)
+
+
+def _fail(version: PluginVersion, error: str, log: str) -> None:
+    remove_environment(Path(version.path))
+    version.state = "failed"
+    version.error = error
+    version.install_log = log
+    logger.warning("%s %s failed to prepare: %s", version.key, version.version, error)
 
 
 def _store(
@@ -108,6 +170,7 @@ def _store(
     sha: str,
     existing: PluginVersion | None,
     install_log: str,
+    state: str = "ready",
 ) -> PluginVersion:
     """Move the prepared version into place and record it; undo the move if recording fails.
 
@@ -122,6 +185,7 @@ def _store(
             session.delete(existing)
             session.flush()
         record = _record(manifest, defined, sha, final, source="local", log=install_log)
+        record.state = state
         session.add(record)
         session.commit()
     except Exception:  # whatever failed, the folder must not outlive the missing record
@@ -151,11 +215,6 @@ def _read_manifest(root: Path) -> Manifest:
     return parse_manifest((root / "manifest.yml").read_bytes())
 
 
-def _site(version_dir: Path) -> Path | None:
-    site = version_dir / SITE_SUBDIR
-    return site if site.is_dir() else None
-
-
 def _record(
     manifest: Manifest, defined: Defined, sha: str, path: Path, *, source: str, log: str
 ) -> PluginVersion:
@@ -172,58 +231,6 @@ def _record(
         path=str(path),
         install_log=log,
     )
-
-
-def install_requirements(version_dir: Path, manifest: Manifest, settings: Settings) -> str:
-    """Install ``requirements.txt`` into the version's private ``site`` folder."""
-    plugin_dir = version_dir / PLUGIN_SUBDIR
-    name = "requirements.txt"
-    if manifest.dependencies is not None and manifest.dependencies.python:
-        name = manifest.dependencies.python
-    requirements = plugin_dir / name
-    if not requirements.is_file() or not _has_requirements(requirements):
-        return ""
-    argv = [
-        _uv(),
-        "pip",
-        "install",
-        "--quiet",
-        "--no-progress",
-        "--python",
-        sys.executable,
-        "--target",
-        str(version_dir / SITE_SUBDIR),
-        "-r",
-        str(requirements),
-    ]
-    wheels = plugin_dir / "wheels"
-    if wheels.is_dir():
-        argv += ["--find-links", str(wheels)]
-    if settings.offline:
-        argv += ["--offline"] + ([] if wheels.is_dir() else ["--no-index"])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ESTATE_")}
-    try:
-        done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=600, env=env, check=False
-        )
-    except subprocess.TimeoutExpired:
-        raise InvalidPackage(f"{name}: installing the requirements took over 600 s") from None
-    output = (done.stdout + done.stderr).strip()
-    if done.returncode != 0:
-        tail = "\n".join(output.splitlines()[-15:])
-        raise InvalidPackage(f"{name}: installing the requirements failed: {tail}")
-    return output
-
-
-def _has_requirements(path: Path) -> bool:
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    return any(line.strip() and not line.strip().startswith("#") for line in lines)
-
-
-def _uv() -> str:
-    from uv import find_uv_bin
-
-    return str(find_uv_bin())
 
 
 def define(environment: PluginEnvironment, manifest: Manifest, settings: Settings) -> Defined:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from ..db.models import PluginVersion
 from ..runtime.environment import PluginEnvironment, for_manifest
+from .environments import venv_python
 
 PLUGIN_SUBDIR = "plugin"
-SITE_SUBDIR = "site"
 
 
 def active_version(session: Session, key: str) -> PluginVersion | None:
@@ -49,11 +50,27 @@ def versions_of(session: Session, key: str) -> list[PluginVersion]:
     )
 
 
+def shown_version(session: Session, key: str) -> PluginVersion | None:
+    """The version the API describes for ``key``: the active one, else the newest upload.
+
+    A plugin whose only versions are still preparing (or failed) is shown by its newest.
+    """
+    active = active_version(session, key)
+    if active is not None:
+        return active
+    versions = versions_of(session, key)
+    return versions[0] if versions else None
+
+
 def environment_for(version: PluginVersion) -> PluginEnvironment:
-    """Where a stored version's code and private packages are."""
-    root = Path(version.path)
+    """Where a stored version's code is and the interpreter that runs it."""
+    return environment_at(Path(version.path), version.manifest)
+
+
+def environment_at(root: Path, manifest: Mapping[str, Any]) -> PluginEnvironment:
+    """The environment of the version folder ``root``: its own venv's Python if it has one."""
     plugin_dir = root / PLUGIN_SUBDIR
     if not plugin_dir.is_dir():  # managed plugins run from their folder in place
         plugin_dir = root
-    site = root / SITE_SUBDIR
-    return for_manifest(plugin_dir, version.manifest, site if site.is_dir() else None)
+    python = venv_python(root)
+    return for_manifest(plugin_dir, manifest, python=str(python) if python.is_file() else None)

@@ -28,7 +28,9 @@ class PluginEnvironment:
     """Where a stored plugin version lives and what it runs with.
 
     ``command`` is the manifest's ``runtime.command`` for a plugin that is a program of
-    its own; without one the plugin is a ``provider.py`` run by the SDK under ``python``.
+    its own; without one the plugin is a ``provider.py`` run by the SDK under ``python``:
+    the version's own virtual environment when it has requirements, else the service's.
+    ``site_dir`` puts a folder of packages first on the child's ``PYTHONPATH``.
     """
 
     plugin_dir: Path
@@ -57,14 +59,17 @@ class PluginEnvironment:
 
 
 def for_manifest(
-    plugin_dir: Path, manifest: Mapping[str, Any], site_dir: Path | None = None
+    plugin_dir: Path, manifest: Mapping[str, Any], *, python: str | None = None
 ) -> PluginEnvironment:
-    """The environment of a plugin folder, with the ``runtime.command`` its manifest names."""
+    """The environment of a plugin folder, with the ``runtime.command`` its manifest names.
+
+    ``python`` is the interpreter of the version's own environment, when it has one.
+    """
     runtime = manifest.get("runtime")
     command = runtime.get("command") if isinstance(runtime, Mapping) else None
     return PluginEnvironment(
         plugin_dir=plugin_dir,
-        site_dir=site_dir,
+        python=python or sys.executable,
         command=tuple(str(part) for part in command) if command else None,
     )
 

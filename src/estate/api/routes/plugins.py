@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 from ...db.models import PluginVersion, Provider
 from ...jobs.validate import check_connection
 from ...registry.errors import PackageTooLarge, PluginInUse, PluginNotFound
-from ...registry.install import install_archive
+from ...registry.install import install_archive, prepare_version
 from ...registry.managed import register_managed, remove_unreferenced
-from ...registry.versions import active_version, environment_for, versions_of
-from ..deps import ContextDep, CurrentUser, SessionDep
+from ...registry.versions import active_version, environment_for, shown_version, versions_of
+from ..deps import ContextDep, CurrentUser, ExecutorDep, SessionDep
 from ..pagination import Page
 from ..schemas import (
     ConnectionResult,
@@ -29,6 +29,13 @@ from ..schemas import (
 router = APIRouter(prefix="/provider-plugins", tags=["provider plugins"])
 
 Force = Annotated[bool, Query(description="Replace an installed version / remove a plugin in use")]
+Wait = Annotated[
+    bool,
+    Query(
+        description="Prepare the version's environment before answering (201); "
+        "false answers 202 at once with the version `preparing`"
+    ),
+]
 
 
 def _providers_using(session: Session, key: str) -> int:
@@ -68,10 +75,17 @@ def _active(session: Session, key: str) -> PluginVersion:
     return version
 
 
+def _shown(session: Session, key: str) -> PluginVersion:
+    version = shown_version(session, key)
+    if version is None:
+        raise PluginNotFound(f"no plugin is installed with key {key!r}")
+    return version
+
+
 @router.get("/")
 def list_plugins(session: SessionDep, user: CurrentUser) -> Page[PluginPublic]:
     keys = session.scalars(select(PluginVersion.key).distinct().order_by(PluginVersion.key)).all()
-    versions = [v for v in (active_version(session, k) for k in keys) if v is not None]
+    versions = [v for v in (shown_version(session, k) for k in keys) if v is not None]
     results = [PluginPublic.model_validate(_public(session, v)) for v in versions]
     return Page(count=len(results), next=None, previous=None, results=results)
 
@@ -80,20 +94,27 @@ def list_plugins(session: SessionDep, user: CurrentUser) -> Page[PluginPublic]:
 def upload_plugin(
     context: ContextDep,
     session: SessionDep,
+    executor: ExecutorDep,
     user: CurrentUser,
+    response: Response,
     plugin: Annotated[UploadFile, File(description="The plugin folder as tar.gz or zip")],
     force: Force = False,
+    wait: Wait = True,
 ) -> PluginUploaded:
-    # A plain def on purpose: installing runs pip and the plugin's define step, which
+    # A plain def on purpose: installing runs uv and the plugin's define step, which
     # would block every other request if it ran on the event loop.
     limit = context.settings.max_upload_bytes
     data = plugin.file.read(limit + 1)
     if len(data) > limit:
         raise PackageTooLarge(f"upload is over the {limit // (1024 * 1024)} MB limit")
-    version, replaced = install_archive(session, context.settings, data, force=force)
+    version, replaced = install_archive(session, context.settings, data, force=force, wait=wait)
+    if not wait:
+        executor.submit(prepare_version, version.id)
+        response.status_code = status.HTTP_202_ACCEPTED
     return PluginUploaded(
         key=version.key,
         version=version.version,
+        state=version.state,
         class_path=version.class_path,
         supported_resource_types=version.manifest.get("supported_resource_types", []),
         sha256=version.sha256,
@@ -113,15 +134,17 @@ def refresh_plugins(
 
 @router.get("/{key}/")
 def get_plugin(key: str, session: SessionDep, user: CurrentUser) -> PluginDetail:
-    version = _active(session, key)
+    version = _shown(session, key)
     versions = [
         PluginVersionPublic(
             version=v.version,
             sha256=v.sha256,
             state=v.state,
+            error=v.error,
             source=v.source,
             created_at=v.created_at,
-            is_active=v.id == version.id,
+            is_active=v.id == version.id and v.state == "ready",
+            install_log=v.install_log,
         )
         for v in versions_of(session, key)
     ]
@@ -132,6 +155,7 @@ def get_plugin(key: str, session: SessionDep, user: CurrentUser) -> PluginDetail
             "dependencies": _dependencies(version),
             "versions": versions,
             "install_log": version.install_log,
+            "error": version.error,
         }
     )
 

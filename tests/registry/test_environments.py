@@ -1,0 +1,93 @@
+"""Per-version environments, built by real uv from wheels written by hand: no network."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from estate.config import Settings
+from estate.registry.environments import InstallFailed, prepare_environment, venv_python
+from estate.registry.manifest import parse_manifest
+from factories import manifest, plugin_dir, wheel
+
+MANIFEST = parse_manifest(yaml.safe_dump(manifest()).encode())
+
+
+@pytest.fixture
+def offline(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", offline=True)
+
+
+def version_folder(root: Path, requirements: str) -> tuple[Path, Path]:
+    """A version folder as the registry stages it: ``<root>/plugin`` holds the plugin."""
+    return root, plugin_dir(root / "plugin", requirements=requirements)
+
+
+def run_in(python: Path, code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(python), "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+def test_no_requirements_means_no_environment(offline, tmp_path):
+    root, plugin = version_folder(tmp_path / "v", "# nothing but the SDK\n")
+
+    assert prepare_environment(root, plugin, MANIFEST, offline) == ""
+    assert not (root / "venv").exists()
+
+
+def test_the_environment_holds_the_sdk_and_exactly_the_requirements(offline, tmp_path):
+    root, plugin = version_folder(tmp_path / "v", "tinydep==1.0\n")
+    wheel(plugin / "wheels", "tinydep", "1.0", 'VERSION = "1.0"\n')
+
+    log = prepare_environment(root, plugin, MANIFEST, offline)
+
+    assert "tinydep==1.0" in log
+    python = venv_python(root)
+    done = run_in(python, "import sys, tinydep, inventory_providers; print(tinydep.VERSION)")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1.0"
+    # The service's own packages are not there: only the SDK and the requirements.
+    assert run_in(python, "import fastapi").returncode != 0
+    assert run_in(python, "import tinydep").returncode == 0
+
+
+def test_a_service_wheelhouse_is_a_source(tmp_path):
+    wheelhouse = tmp_path / "wheelhouse"
+    wheel(wheelhouse, "housedep", "3.1", 'VERSION = "3.1"\n')
+    settings = Settings(data_dir=tmp_path / "data", offline=True, wheelhouse=wheelhouse)
+    root, plugin = version_folder(tmp_path / "v", "housedep==3.1\n")
+
+    prepare_environment(root, plugin, MANIFEST, settings)
+
+    done = run_in(venv_python(root), "import housedep; print(housedep.VERSION)")
+    assert done.stdout.strip() == "3.1", done.stderr
+
+
+def test_offline_a_missing_wheel_fails_fast_and_says_why(offline, tmp_path):
+    root, plugin = version_folder(tmp_path / "v", "not-shipped-anywhere==9.9\n")
+
+    started = time.monotonic()
+    with pytest.raises(InstallFailed) as caught:
+        prepare_environment(root, plugin, MANIFEST, offline)
+
+    assert time.monotonic() - started < 30
+    message = str(caught.value)
+    assert message.startswith("requirements.txt: installing the requirements failed: ")
+    assert "not-shipped-anywhere" in message
+    assert "index" in message.lower()
+    assert "not-shipped-anywhere" in caught.value.log
+
+
+def test_the_environment_runs_on_the_services_python(offline, tmp_path):
+    root, plugin = version_folder(tmp_path / "v", "tinydep==1.0\n")
+    wheel(plugin / "wheels", "tinydep", "1.0", 'VERSION = "1.0"\n')
+
+    prepare_environment(root, plugin, MANIFEST, offline)
+
+    done = run_in(venv_python(root), "import sys; print(sys.version_info[:3], sys.prefix)")
+    assert done.stdout.split(")")[0] + ")" == str(sys.version_info[:3])
+    assert Path(done.stdout.split(")")[1].strip()) == root / "venv"
