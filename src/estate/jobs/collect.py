@@ -17,13 +17,13 @@ from sqlalchemy import select, update
 from ..context import Context
 from ..db.models import CollectionRun, PluginVersion, Provider
 from ..inventory.ingest import Ingestor
-from ..registry.versions import active_version, environment_for
+from ..registry.versions import active_version
 from ..runtime.errors import PluginRuntimeError
 from ..runtime.host import PluginProcess
 from ..secretbox import SecretKeyError
 from .events import EventRecorder
+from .process import credential_params, plugin_process, provider_model
 from .runlog import RunLog
-from .validate import credential_params, provider_model
 
 logger = logging.getLogger(__name__)
 
@@ -131,14 +131,7 @@ class _CollectionJob:
             raise RunFailed("provider is disabled; enable it before collecting")
         settings = self.context.settings
         credential = credential_params(self.context, self.provider, self.log)
-        self.process = PluginProcess(
-            environment_for(self.version),
-            self.version.class_path,
-            on_log=self.log.add,
-            start_timeout=settings.start_timeout,
-            call_timeout=settings.call_timeout,
-            log_level=settings.log_level,
-        )
+        self.process = plugin_process(settings, self.version, self.log.add)
         self.log.add("info", f"starting {self.provider.key} {self.version.version}")
         self.process.start()
         self.process.call(

@@ -19,9 +19,8 @@ import orjson
 
 from ..context import Context
 from ..db.models import PluginVersion
-from ..registry.versions import environment_for
 from ..runtime.errors import PluginRuntimeError
-from ..runtime.host import PluginProcess
+from .process import plugin_process
 
 logger = logging.getLogger(__name__)
 
@@ -79,21 +78,13 @@ def serves_api(version: PluginVersion) -> bool:
 
 def forward(context: Context, version: PluginVersion, request: ApiRequest) -> ApiResponse:
     """Start the plugin, hand it ``request``, return its answer; raises PluginApiError."""
-    settings = context.settings
     key = version.key
 
     def on_log(level: str, line: str) -> None:
         logger.debug("%s [%s] %s", key, level, line)
 
     try:
-        with PluginProcess(
-            environment_for(version),
-            version.class_path,
-            on_log=on_log,
-            start_timeout=settings.start_timeout,
-            call_timeout=settings.call_timeout,
-            log_level=settings.log_level,
-        ) as process:
+        with plugin_process(context.settings, version, on_log) as process:
             answer = process.call("api.request", request.params())
     except PluginRuntimeError as exc:
         raise PluginApiError(_STATUS_OF_KIND.get(exc.kind, 502), f"plugin {key}: {exc}") from None

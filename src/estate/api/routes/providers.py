@@ -29,11 +29,7 @@ from .runs import run_public
 router = APIRouter(prefix="/providers", tags=["providers"])
 
 
-def provider_public(
-    context: Context, provider: Provider, version: PluginVersion | None
-) -> ProviderPublic:
-    secrets = context.box.open(provider.secrets)
-    config = {**provider.connection_config, **{key: ENCRYPTED for key in secrets}}
+def provider_public(provider: Provider, version: PluginVersion | None) -> ProviderPublic:
     return ProviderPublic(
         id=provider.id,
         name=provider.name,
@@ -42,7 +38,7 @@ def provider_public(
         provider_type=provider.provider_type,
         endpoint=provider.endpoint,
         organization=provider.organization_id,
-        connection_config=config,
+        connection_config=dict(provider.connection_config),
         enabled=provider.enabled,
         plugin_installed=version is not None,
         created_at=provider.created_at,
@@ -61,7 +57,11 @@ def _split_config(
     manifest: Manifest | None,
     stored_secrets: str | None,
 ) -> tuple[dict[str, Any], str | None]:
-    """Public config and the sealed secrets; ``$encrypted$`` keeps a stored value."""
+    """Public config and the sealed secrets; ``$encrypted$`` keeps a stored value.
+
+    The public config keeps an ``$encrypted$`` marker where each secret is, so a
+    provider is shown without opening its secrets.
+    """
     names = secret_names(manifest)
     previous = context.box.open(stored_secrets)
     public: dict[str, Any] = {}
@@ -77,6 +77,7 @@ def _split_config(
                 public[key] = value
         elif value != ENCRYPTED:
             public[key] = value
+    public.update(dict.fromkeys(secrets, ENCRYPTED))
     if manifest is not None:
         problems = check_connection_config(manifest.connection_parameters, {**public, **secrets})
         if problems:
@@ -109,7 +110,6 @@ def _get(session: Session, provider_id: int) -> Provider:
 @router.get("/")
 def list_providers(
     request: Request,
-    context: ContextDep,
     session: SessionDep,
     user: CurrentUser,
     vendor: str | None = None,
@@ -129,7 +129,8 @@ def list_providers(
     if enabled is not None:
         query = query.where(Provider.enabled == enabled)
     count, rows, next_url, previous = page_of(session, request, query, page, page_size)
-    results = [provider_public(context, p, active_version(session, p.key)) for p in rows]
+    versions = {key: active_version(session, key) for key in {p.key for p in rows}}
+    results = [provider_public(p, versions[p.key]) for p in rows]
     return Page(count=count, next=next_url, previous=previous, results=results)
 
 
@@ -154,15 +155,13 @@ def create_provider(
     )
     session.add(provider)
     session.commit()
-    return provider_public(context, provider, version)
+    return provider_public(provider, version)
 
 
 @router.get("/{provider_id}/")
-def get_provider(
-    provider_id: int, context: ContextDep, session: SessionDep, user: CurrentUser
-) -> ProviderPublic:
+def get_provider(provider_id: int, session: SessionDep, user: CurrentUser) -> ProviderPublic:
     provider = _get(session, provider_id)
-    return provider_public(context, provider, active_version(session, provider.key))
+    return provider_public(provider, active_version(session, provider.key))
 
 
 def _update(
@@ -180,12 +179,11 @@ def _update(
     version = active_version(session, key)
     config = changes.pop("connection_config", None)
     if config is not None or key != provider.key:
-        current = {
-            **provider.connection_config,
-            **{k: ENCRYPTED for k in context.box.open(provider.secrets)},
-        }
         public, sealed = _split_config(
-            context, config if config is not None else current, _manifest(version), provider.secrets
+            context,
+            config if config is not None else dict(provider.connection_config),
+            _manifest(version),
+            provider.secrets,
         )
         provider.connection_config, provider.secrets = public, sealed
     for field, value in changes.items():
@@ -196,7 +194,7 @@ def _update(
                 value if value is not None else "",
             )
     session.commit()
-    return provider_public(context, provider, version)
+    return provider_public(provider, version)
 
 
 @router.patch("/{provider_id}/")
