@@ -31,6 +31,27 @@ class Settings(BaseSettings):
     run_timeout: float = Field(default=3600.0, gt=0, description="Seconds a collection may take")
     call_timeout: float = Field(default=60.0, gt=0, description="Seconds for one plugin call")
     start_timeout: float = Field(default=30.0, gt=0, description="Seconds for a plugin to start")
+    cancel_grace: float = Field(
+        default=5.0, gt=0, description="Seconds a plugin has to honour $/cancel before a kill"
+    )
+    health_interval: float = Field(
+        default=30.0, gt=0, description="Seconds between health pings of idle plugin processes"
+    )
+    health_timeout: float = Field(default=5.0, gt=0, description="Seconds for a health answer")
+    idle_timeout: float = Field(
+        default=600.0, gt=0, description="Seconds an unused plugin process stays up"
+    )
+    restart_backoff: float = Field(
+        default=0.5, gt=0, description="First restart delay after a crash; doubles each time"
+    )
+    restart_backoff_max: float = Field(default=30.0, gt=0)
+    crash_loop_failures: int = Field(
+        default=5, ge=1, description="Crashes within crash_loop_window that stop restarts"
+    )
+    crash_loop_window: float = Field(default=60.0, gt=0)
+    crash_loop_cooldown: float = Field(
+        default=300.0, gt=0, description="Seconds a crash-looping plugin is left stopped"
+    )
     workers: int = Field(default=4, ge=1, description="Concurrent jobs of the local executor")
     batch_size: int = Field(default=1000, ge=1, le=10000)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)

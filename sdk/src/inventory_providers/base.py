@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
@@ -519,6 +520,18 @@ class BaseProvider:
         self.logger = logging.getLogger(f"inventory_providers.plugin.{self.provider_key()}")
         self.published_events: list[dict[str, Any]] = []
         self._publisher: Callable[[dict[str, Any]], None] | None = None
+        self._cancel_event: threading.Event | None = None
+
+    @property
+    def canceled(self) -> bool:
+        """True once the service asked to cancel the call in progress.
+
+        ``collect`` is stopped between two yielded resources without the plugin's
+        help; a long step inside it (or in an action) may check this and return
+        early. Under ``inventory_providers.testing`` it stays False.
+        """
+        event = getattr(self, "_cancel_event", None)
+        return event is not None and event.is_set()
 
     def connect(self) -> None:
         """Open the session to the platform. Raise an ``inventory_providers.errors``

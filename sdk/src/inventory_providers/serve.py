@@ -15,6 +15,7 @@ import contextlib
 import gc
 import json
 import logging
+import queue
 import shutil
 import socket
 import sys
@@ -27,13 +28,15 @@ from typing import Any
 
 from . import __version__
 from .base import BaseProvider, ProviderCredential, ResourceData
-from .errors import kind_of
+from .errors import ProviderError, kind_of
 from .loader import PluginLoadError, find_providers, load_class
 
 __all__ = ["PROTOCOL_VERSIONS", "Channel", "main", "serve"]
 
 PROTOCOL_VERSIONS = (1,)
 DEFAULT_BATCH_SIZE = 1000
+CANCEL_METHOD = "$/cancel"
+REQUEST_CANCELLED = -32800  # the Language Server Protocol's code for a canceled request
 
 try:  # orjson is faster when the environment has it; the SDK itself needs only stdlib
     import orjson
@@ -100,6 +103,35 @@ class _Server:
         self.cls = cls
         self.class_path = class_path
         self.provider: BaseProvider | None = None
+        # The request being answered, and whether the host asked to cancel it.
+        self._current: Any = None
+        self._cancel = threading.Event()
+        self._early_cancels: set[Any] = set()
+        self._cancel_lock = threading.Lock()
+
+    def begin(self, req_id: Any) -> None:
+        """Mark ``req_id`` as the request in flight (a cancel may have come first)."""
+        with self._cancel_lock:
+            self._current = req_id
+            self._cancel.clear()
+            if req_id is not None and req_id in self._early_cancels:
+                self._early_cancels.discard(req_id)
+                self._cancel.set()
+
+    def cancel(self, req_id: Any) -> None:
+        """``$/cancel`` (on the reader thread): flag the request if it is in flight."""
+        with self._cancel_lock:
+            if req_id is not None and req_id == self._current:
+                self._cancel.set()
+            elif req_id is not None and len(self._early_cancels) < 1000:
+                self._early_cancels.add(req_id)
+
+    def cancel_requested(self) -> bool:
+        return self._cancel.is_set()
+
+    def check_canceled(self) -> None:
+        if self._cancel.is_set():
+            raise _RpcError(REQUEST_CANCELLED, "request canceled by the host", "canceled")
 
     def handle(self, method: str, params: dict[str, Any]) -> Any:
         handler = getattr(self, "rpc_" + method.replace(".", "_"), None)
@@ -120,7 +152,7 @@ class _Server:
             "protocol_version": common[-1],
             "sdk_version": __version__,
             "plugin": {**self.cls.metadata(), "class_path": self.class_path},
-            "capabilities": {"collect": True, "validate": True, "health": True},
+            "capabilities": {"collect": True, "validate": True, "health": True, "cancel": True},
         }
 
     def rpc_configure(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -136,6 +168,7 @@ class _Server:
         model = SimpleNamespace(**(params.get("provider") or {}))
         self.provider = self.cls(model, credential)
         self.provider._publisher = self._publish
+        self.provider._cancel_event = self._cancel
         return {}
 
     def _publish(self, event: dict[str, Any]) -> None:
@@ -161,9 +194,13 @@ class _Server:
         count = 0
         rejected: list[dict[str, Any]] = []
         batch: list[Any] = []
+        canceled = self._cancel.is_set
         provider.connect()
         try:
+            self.check_canceled()
             for index, item in enumerate(provider.collect()):
+                if canceled():
+                    self.check_canceled()
                 if isinstance(item, ResourceData):
                     batch.append(item.to_dict())
                 elif isinstance(item, dict):
@@ -250,14 +287,19 @@ def _error(req_id: Any, code: int, message: str, kind: str) -> dict[str, Any]:
 
 
 def serve(channel: Channel, cls: type[BaseProvider], class_path: str) -> None:
-    """Answer requests on ``channel`` until ``shutdown`` or the host closes it."""
+    """Answer requests on ``channel`` until ``shutdown`` or the host closes it.
+
+    A reader thread takes every line off the socket, so a ``$/cancel`` notification
+    reaches the request in flight while this thread is busy answering it.
+    """
     server = _Server(channel, cls, class_path)
+    inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
+    reader = threading.Thread(
+        target=_read, args=(channel, server, inbox), name="estate-channel", daemon=True
+    )
+    reader.start()
     while True:
-        try:
-            message = channel.receive()
-        except ValueError as exc:
-            channel.send(_error(None, -32700, f"parse error: {exc}", "protocol"))
-            continue
+        message = inbox.get()
         if message is None:
             return
         req_id = message.get("id")
@@ -265,7 +307,9 @@ def serve(channel: Channel, cls: type[BaseProvider], class_path: str) -> None:
         if not isinstance(method, str):
             channel.send(_error(req_id, -32600, "invalid request: no method", "protocol"))
             continue
+        server.begin(req_id)
         try:
+            server.check_canceled()
             result = server.handle(method, message.get("params") or {})
         except _Shutdown:
             channel.send({"jsonrpc": "2.0", "id": req_id, "result": {}})
@@ -275,10 +319,39 @@ def serve(channel: Channel, cls: type[BaseProvider], class_path: str) -> None:
             continue
         except Exception as exc:  # process boundary: any plugin failure becomes a reply
             logging.getLogger("inventory_providers.serve").debug("call failed", exc_info=True)
+            if server.cancel_requested() and not isinstance(exc, ProviderError):
+                # A plugin that stops on ``self.canceled`` may raise anything.
+                channel.send(
+                    _error(req_id, REQUEST_CANCELLED, "request canceled by the host", "canceled")
+                )
+                continue
             channel.send(_error(req_id, -32000, f"{type(exc).__name__}: {exc}", kind_of(exc)))
             continue
+        finally:
+            server.begin(None)
         if req_id is not None:
             channel.send({"jsonrpc": "2.0", "id": req_id, "result": result})
+
+
+def _read(channel: Channel, server: _Server, inbox: queue.Queue[dict[str, Any] | None]) -> None:
+    """Move requests from the socket to ``inbox``; act on ``$/cancel`` at once."""
+    while True:
+        try:
+            message = channel.receive()
+        except ValueError as exc:
+            with contextlib.suppress(OSError):
+                channel.send(_error(None, -32700, f"parse error: {exc}", "protocol"))
+            continue
+        except OSError:
+            message = None
+        if message is None:
+            inbox.put(None)
+            return
+        if message.get("method") == CANCEL_METHOD:
+            params = message.get("params")
+            server.cancel(params.get("id") if isinstance(params, dict) else None)
+            continue
+        inbox.put(message)
 
 
 def _define(plugin_dir: Path) -> int:

@@ -26,6 +26,7 @@ from .routes import (
     ping,
     plugin_apis,
     plugins,
+    processes,
     providers,
     resource_types,
     resources,
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, on_start: StartHook | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context = Context.from_settings(settings)
         login = prepare(context)
+        context.supervisor.start()
         executor = LocalExecutor(context)
         for run_id in recover_runs(context):
             executor.submit(run_collection, run_id)
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None, on_start: StartHook | None = No
         resources,
         events,
         plugin_apis,
+        processes,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     _add_error_handlers(app)

@@ -258,3 +258,28 @@ class EventPublic(BaseModel):
     message: str
     data: dict[str, Any]
     created_at: datetime
+
+
+class PluginLogLine(BaseModel):
+    time: float
+    level: str
+    message: str
+
+
+class PluginProcessPublic(BaseModel):
+    """One long-lived plugin process the supervisor keeps (see docs/protocol.md)."""
+
+    slot: str = Field(description="provider:<id> or version:<id>")
+    plugin_key: str
+    label: str
+    state: str = Field(description="running, backoff, broken (crash loop) or stopped")
+    pid: int | None
+    starts: int
+    restarts: int
+    recent_crashes: int
+    retry_in: float | None
+    breaker_open_for: float | None
+    health_ms: float | None
+    idle_seconds: float
+    last_error: str | None
+    log: list[PluginLogLine]

@@ -35,10 +35,6 @@ class RunFailed(Exception):
     """The run cannot go on; the message tells the operator what to do."""
 
 
-class _Canceled(Exception):
-    pass
-
-
 def run_collection(context: Context, run_id: int) -> None:
     """Execute one pending collection run to its end. Never raises for plugin faults."""
     with context.sessions() as session:
@@ -97,8 +93,6 @@ class _CollectionJob:
             status = "completed" if self.ingestor.counters.errors == 0 else "partial"
             if status == "partial":
                 message = f"{self.ingestor.counters.errors} resource(s) rejected; see error_details"
-        except _Canceled:
-            status, message = "canceled", "canceled by request"
         except (RunFailed, PluginRuntimeError, SecretKeyError) as exc:
             if self._canceled.is_set() and self._cancel_requested:
                 status, message = "canceled", "canceled by request"
@@ -138,6 +132,8 @@ class _CollectionJob:
             "configure",
             {"provider": provider_model(self.provider), "credential": credential},
         )
+        if self._canceled.is_set():  # asked before collect began: no $/cancel could reach it
+            raise RunFailed("canceled by request")
         result: dict[str, Any] = self.process.call(
             "collect",
             {"batch_size": settings.batch_size},
@@ -153,15 +149,20 @@ class _CollectionJob:
             resources = params.get("resources")
             if not isinstance(resources, list):
                 raise RunFailed("plugin sent a collect.batch without a resources list")
+            if self._canceled.is_set():
+                return  # canceled: what still arrives before the plugin stops is dropped
             self.ingestor.add_batch(resources)
         else:
             return
-        if self._canceled.is_set():
-            raise _Canceled
         if time.monotonic() - self._last_flush >= FLUSH_SECONDS:
             self._flush()
 
     def _watch_cancel(self) -> None:
+        """Poll for a cancel request; pass it to the plugin as ``$/cancel``.
+
+        The plugin stops between two resources and answers ``collect`` with a
+        ``canceled`` error; one that does not within ``cancel_grace`` seconds is killed.
+        """
         while not self._canceled.wait(FLUSH_SECONDS):
             with self.context.sessions() as session:
                 wanted = session.scalar(
@@ -170,8 +171,9 @@ class _CollectionJob:
             if wanted:
                 self._cancel_requested = True
                 self._canceled.set()
-                if self.process is not None and self.process.process is not None:
-                    self.process.process.kill()
+                self.log.add("info", "cancel requested; asking the plugin to stop")
+                if self.process is not None:
+                    self.process.cancel(self.context.settings.cancel_grace)
                 return
 
     def _flush(

@@ -1,4 +1,4 @@
-"""Events a plugin publishes during a job: checked, masked, kept until the job flushes.
+"""Events a plugin publishes during a job or a call: checked, masked, kept until stored.
 
 The plugin side is ``BaseProvider.publish_event``; on the wire each event is an
 ``event`` notification (see ``docs/protocol.md``). The host checks every one again
@@ -25,7 +25,9 @@ MAX_EVENTS_PER_RUN = 1000
 class EventRecorder:
     """Collects one run's events; :meth:`store` writes the pending ones in a transaction."""
 
-    def __init__(self, log: RunLog, *, provider_id: int, run_id: int, plugin_key: str) -> None:
+    def __init__(
+        self, log: RunLog, *, provider_id: int | None, run_id: int | None, plugin_key: str
+    ) -> None:
         self.log = log
         self.provider_id = provider_id
         self.run_id = run_id
@@ -60,6 +62,11 @@ class EventRecorder:
                 "created_at": datetime.now(UTC),
             }
         )
+
+    def notified(self, method: str, params: dict[str, Any]) -> None:
+        """A ``PluginProcess`` notification handler that keeps ``event`` notifications."""
+        if method == "event":
+            self.add(params)
 
     def store(self, session: Session) -> None:
         """Insert the pending events with ``session`` (the caller commits)."""

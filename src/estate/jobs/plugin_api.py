@@ -1,9 +1,10 @@
 """Forward one HTTP request to a plugin's own API routes (seed 001's ``/plugin-apis``).
 
-A plugin opts in with ``api: {routes: true}`` in ``manifest.yml``. Each request starts
-the plugin's process from its stored version (no provider and no credential, so
-``configure`` is skipped), calls ``api.request`` and stops the process again: simple
-and isolated; a later issue keeps plugin processes up between calls.
+A plugin opts in with ``api: {routes: true}`` in ``manifest.yml``. Requests go to a
+long-lived process of the plugin's active version, kept by the supervisor (no provider
+and no credential, so ``configure`` is skipped): the first request starts it, later ones
+reuse it, and an upload of a new version replaces it. Events the plugin publishes while
+answering are stored with its key (and no provider or run).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import orjson
 from ..context import Context
 from ..db.models import PluginVersion
 from ..runtime.errors import PluginRuntimeError
-from .process import plugin_process
+from .events import EventRecorder
+from .process import version_spec
+from .runlog import RunLog
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +34,7 @@ PRIVATE_REQUEST_HEADERS = frozenset({"authorization", "cookie", "proxy-authoriza
 DROPPED_RESPONSE_HEADERS = frozenset(
     {"connection", "content-length", "keep-alive", "set-cookie", "transfer-encoding", "upgrade"}
 )
-_STATUS_OF_KIND = {"timeout": 504, "unsupported": 501}
+_STATUS_OF_KIND = {"timeout": 504, "unsupported": 501, "unavailable": 503}
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _BAD_VALUE = re.compile(r"[\r\n\x00]")
 
@@ -79,16 +82,27 @@ def serves_api(version: PluginVersion) -> bool:
 def forward(context: Context, version: PluginVersion, request: ApiRequest) -> ApiResponse:
     """Start the plugin, hand it ``request``, return its answer; raises PluginApiError."""
     key = version.key
-
-    def on_log(level: str, line: str) -> None:
-        logger.debug("%s [%s] %s", key, level, line)
-
+    events = EventRecorder(RunLog(), provider_id=None, run_id=None, plugin_key=key)
     try:
-        with plugin_process(context.settings, version, on_log) as process:
-            answer = process.call("api.request", request.params())
+        answer = context.supervisor.call(
+            version_slot(version.id),
+            version_spec(context.settings, version),
+            "api.request",
+            request.params(),
+            on_notification=events.notified,
+        )
     except PluginRuntimeError as exc:
         raise PluginApiError(_STATUS_OF_KIND.get(exc.kind, 502), f"plugin {key}: {exc}") from None
+    finally:
+        if events.pending:
+            with context.sessions() as session, session.begin():
+                events.store(session)
     return _response(key, answer)
+
+
+def version_slot(version_id: int) -> tuple[str, int]:
+    """The supervisor key of a plugin version's long-lived (unconfigured) process."""
+    return ("version", version_id)
 
 
 def _response(key: str, answer: Any) -> ApiResponse:

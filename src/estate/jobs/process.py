@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
+
+import orjson
 
 from inventory_providers.base import ProviderCredential
 
@@ -11,6 +14,7 @@ from ..context import Context
 from ..db.models import PluginVersion, Provider
 from ..registry.versions import environment_for
 from ..runtime.host import LogSink, PluginProcess
+from ..runtime.supervisor import ProcessSpec
 from .runlog import RunLog
 
 
@@ -53,3 +57,47 @@ def credential_params(context: Context, provider: Provider, log: RunLog) -> dict
         "port": credential.port,
         "extra": credential.extra,
     }
+
+
+def provider_spec(
+    settings: Settings,
+    version: PluginVersion,
+    provider: Provider,
+    credential: dict[str, Any],
+    secrets: tuple[str, ...],
+) -> ProcessSpec:
+    """The long-lived process of ``provider``: its version, configured with its credential.
+
+    The fingerprint changes with the version and with anything ``configure`` is given,
+    so an upload or an edit of the provider replaces the process at its next call.
+    """
+    configure = {"provider": provider_model(provider), "credential": credential}
+    return ProcessSpec(
+        label=f"{provider.key} for provider {provider.id}",
+        plugin_key=version.key,
+        environment=environment_for(version),
+        class_path=version.class_path,
+        fingerprint=_fingerprint(version, configure),
+        configure=configure,
+        log_level=settings.log_level,
+        secrets=secrets,
+    )
+
+
+def version_spec(settings: Settings, version: PluginVersion) -> ProcessSpec:
+    """The long-lived, unconfigured process of a plugin version (for its API routes)."""
+    return ProcessSpec(
+        label=f"{version.key} {version.version}",
+        plugin_key=version.key,
+        environment=environment_for(version),
+        class_path=version.class_path,
+        fingerprint=_fingerprint(version, None),
+        log_level=settings.log_level,
+    )
+
+
+def _fingerprint(version: PluginVersion, configure: dict[str, Any] | None) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{version.id}:{version.sha256}:{version.class_path}".encode())
+    digest.update(orjson.dumps(configure, option=orjson.OPT_SORT_KEYS, default=str))
+    return digest.hexdigest()

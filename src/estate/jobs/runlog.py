@@ -8,9 +8,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from ..secretbox import mask, maskable
+
 MAX_LINES = 2000
 MAX_LINE_CHARS = 2000
-MASK = "***"
 
 
 class RunLog:
@@ -18,24 +19,22 @@ class RunLog:
 
     def __init__(self) -> None:
         self._lines: deque[str] = deque(maxlen=MAX_LINES)
-        self._secrets: list[str] = []
+        self._secrets: tuple[str, ...] = ()
         self._lock = threading.Lock()
         self.dropped = 0
 
     def redact(self, values: Iterable[Any]) -> None:
         """Mask these values wherever they appear in later lines."""
-        self._secrets = sorted(
-            {str(v) for v in values if isinstance(v, str | int) and len(str(v)) >= 3},
-            key=len,
-            reverse=True,
-        )
+        self._secrets = maskable(values)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The values this log masks."""
+        return self._secrets
 
     def mask(self, text: str) -> str:
         """``text`` with every registered secret replaced by ``***``."""
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, MASK)
-        return text
+        return mask(text, self._secrets)
 
     def add(self, level: str, line: str) -> None:
         # PostgreSQL refuses NUL in text; a plugin printing one must not wedge its run.

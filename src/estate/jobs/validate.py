@@ -1,4 +1,10 @@
-"""Test a provider's connection through its plugin, synchronously (for the API's test/)."""
+"""Test a provider's connection through its plugin, synchronously (for the API's test/).
+
+The call goes to the provider's long-lived process (``runtime/supervisor.py``): the
+first test starts and configures it, later ones reuse it until the provider or its
+plugin version changes. Events the plugin publishes meanwhile are stored with the
+provider (and no run).
+"""
 
 from __future__ import annotations
 
@@ -6,25 +12,34 @@ from ..context import Context
 from ..db.models import PluginVersion, Provider
 from ..runtime.errors import PluginRuntimeError
 from ..secretbox import SecretKeyError
-from .process import credential_params, plugin_process, provider_model
+from .events import EventRecorder
+from .process import credential_params, provider_spec
 from .runlog import RunLog
+
+
+def provider_slot(provider_id: int) -> tuple[str, int]:
+    """The supervisor key of a provider's long-lived process."""
+    return ("provider", provider_id)
 
 
 def check_connection(
     context: Context, provider: Provider, version: PluginVersion
 ) -> tuple[bool, str]:
     """``(ok, message)`` from the plugin's ``validate``; failures are answers, not errors."""
-    settings = context.settings
     log = RunLog()
+    events = EventRecorder(log, provider_id=provider.id, run_id=None, plugin_key=provider.key)
     try:
         credential = credential_params(context, provider, log)
-        with plugin_process(settings, version, log.add) as process:
-            process.call(
-                "configure", {"provider": provider_model(provider), "credential": credential}
-            )
-            result = process.call("validate", {})
+        spec = provider_spec(context.settings, version, provider, credential, log.secrets)
+        result = context.supervisor.call(
+            provider_slot(provider.id), spec, "validate", {}, on_notification=events.notified
+        )
     except (PluginRuntimeError, SecretKeyError) as exc:
         return False, log.mask(str(exc))
+    finally:
+        if events.pending:
+            with context.sessions() as session, session.begin():
+                events.store(session)
     if not isinstance(result, dict):
         return False, "plugin answered validate with something that is not an object"
     return bool(result.get("ok")), log.mask(str(result.get("message", "")))

@@ -27,7 +27,7 @@ from .errors import (
     PluginStartError,
     PluginTimeout,
 )
-from .protocol import PROTOCOL_VERSIONS, LineReader, request
+from .protocol import CANCEL_METHOD, PROTOCOL_VERSIONS, LineReader, notification, request
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,9 @@ class PluginProcess:
         self._pumps: list[threading.Thread] = []
         # Why the channel cannot be trusted any more (a call broke off mid-answer).
         self._broken: str | None = None
+        self._send_lock = threading.Lock()
+        self._inflight: int | None = None
+        self.started_at: float | None = None
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -101,6 +104,7 @@ class PluginProcess:
             child_sock.close()
         self._sock = host_sock
         self._reader = LineReader(host_sock)
+        self.started_at = time.monotonic()
         assert self.process.stdout is not None and self.process.stderr is not None
         self._pumps = [
             _pump(self.process.stdout, "info", self.on_log),
@@ -144,6 +148,55 @@ class PluginProcess:
         for pump in self._pumps:
             pump.join(timeout=grace)
 
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def alive(self) -> bool:
+        """Whether the child runs and its channel can still be used."""
+        return (
+            self.process is not None
+            and self.process.poll() is None
+            and self._sock is not None
+            and self._broken is None
+        )
+
+    def cancel(self, grace: float = 5.0) -> bool:
+        """Ask the plugin to cancel the call in flight (``$/cancel``); kill it after ``grace``.
+
+        Safe from any thread. The call then ends with a ``PluginCallError`` of kind
+        ``canceled`` (or, when the plugin ignores the request, ``PluginExited``).
+        Returns whether a call was in flight.
+        """
+        req_id, process = self._inflight, self.process
+        if req_id is None or process is None:
+            return False
+        try:
+            self._send(notification(CANCEL_METHOD, {"id": req_id}))
+        except OSError:
+            _kill_group(process)
+            return True
+
+        def enforce() -> None:
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline:
+                if self._inflight != req_id or process.poll() is not None:
+                    return
+                time.sleep(0.05)
+            if self._inflight == req_id:
+                logger.warning("plugin ignored $/cancel for %s s; killing it", grace)
+                _kill_group(process)
+
+        threading.Thread(target=enforce, name="plugin-cancel", daemon=True).start()
+        return True
+
+    def _send(self, data: bytes) -> None:
+        sock = self._sock
+        if sock is None:
+            raise OSError("plugin channel is closed")
+        with self._send_lock:
+            sock.sendall(data)
+
     def __enter__(self) -> PluginProcess:
         self.start()
         return self
@@ -172,8 +225,9 @@ class PluginProcess:
         req_id = self._next_id
         deadline = time.monotonic() + (timeout if timeout is not None else self.call_timeout)
         answered = False
+        self._inflight = req_id
         try:
-            self._sock.sendall(request(req_id, method, params))
+            self._send(request(req_id, method, params))
             while True:
                 message = self._reader.read(deadline)
                 if "method" in message:
@@ -196,6 +250,7 @@ class PluginProcess:
         except OSError as exc:
             raise PluginExited(f"plugin connection lost: {exc}{self._exit_note()}") from None
         finally:
+            self._inflight = None
             if not answered and self._broken is None:
                 # Unread messages of this call may still be on the way: no later call
                 # could tell them from its own answer.

@@ -16,12 +16,17 @@ from .errors import PluginExited, PluginProtocolError, PluginTimeout
 
 PROTOCOL_VERSIONS = (1,)
 MAX_LINE_BYTES = 64 * 1024 * 1024
+CANCEL_METHOD = "$/cancel"
 
 
 def request(req_id: int, method: str, params: dict[str, Any]) -> bytes:
     return (
         orjson.dumps({"jsonrpc": "2.0", "id": req_id, "method": method, "params": params}) + b"\n"
     )
+
+
+def notification(method: str, params: dict[str, Any]) -> bytes:
+    return orjson.dumps({"jsonrpc": "2.0", "method": method, "params": params}) + b"\n"
 
 
 class LineReader:

@@ -180,7 +180,7 @@ def _lines(path: Path) -> list[str]:
 
 @router.delete("/{key}/", status_code=status.HTTP_204_NO_CONTENT)
 def delete_plugin(
-    key: str, session: SessionDep, user: CurrentUser, force: Force = False
+    key: str, context: ContextDep, session: SessionDep, user: CurrentUser, force: Force = False
 ) -> Response:
     versions = versions_of(session, key)
     if not versions:
@@ -196,6 +196,7 @@ def delete_plugin(
     for version in versions:
         session.delete(version)
     session.commit()
+    context.supervisor.discard_plugin(key)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ...context import Context
 from ...db.models import CollectionRun, Organization, PluginVersion, Provider
 from ...jobs.collect import ACTIVE, run_collection
-from ...jobs.validate import check_connection
+from ...jobs.validate import check_connection, provider_slot
 from ...registry.manifest import Manifest, check_connection_config, secret_names
 from ...registry.versions import active_version
 from ...secretbox import ENCRYPTED
@@ -228,7 +228,9 @@ def _active_run(session: Session, provider_id: int) -> CollectionRun | None:
 
 
 @router.delete("/{provider_id}/", status_code=status.HTTP_204_NO_CONTENT)
-def delete_provider(provider_id: int, session: SessionDep, user: CurrentUser) -> Response:
+def delete_provider(
+    provider_id: int, context: ContextDep, session: SessionDep, user: CurrentUser
+) -> Response:
     provider = _get(session, provider_id)
     running = _active_run(session, provider_id)
     if running is not None:
@@ -237,6 +239,7 @@ def delete_provider(provider_id: int, session: SessionDep, user: CurrentUser) ->
         )
     session.delete(provider)
     session.commit()
+    context.supervisor.discard(provider_slot(provider_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
