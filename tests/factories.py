@@ -273,3 +273,32 @@ def patch_config(client: TestClient, provider_id: int, **config: Any) -> dict[st
     assert response.status_code == 200, response.text
     provider: dict[str, Any] = response.json()
     return provider
+
+
+def process_state(pid: int) -> str | None:
+    """The kernel's one-letter state of ``pid`` (``Z`` for a zombie), None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[0]
+
+
+def is_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not)."""
+    return process_state(pid) not in (None, "Z")
+
+
+def live_children(parent: int) -> set[int]:
+    """Live child processes of ``parent``, read from ``/proc``."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == str(parent) and fields[0] != "Z":
+            found.add(int(entry.name))
+    return found

@@ -214,7 +214,12 @@ def test_handshake_names_the_plugin_and_a_clean_stop_exits_0() -> None:
     assert info["protocol_version"] == 1
     assert info["plugin"]["key"] == "example:nodejs"
     assert info["plugin"]["class_path"] == "command"
-    assert info["capabilities"] == {"collect": True, "validate": True, "health": True}
+    assert info["capabilities"] == {
+        "collect": True,
+        "validate": True,
+        "health": True,
+        "cancel": True,
+    }
     assert "node" in info["sdk_version"]
     assert health["status"] == "ok"
     assert child is not None and child.returncode == 0
@@ -259,6 +264,24 @@ def test_a_large_collection_streams_while_the_host_is_slow() -> None:
     refs = [r["ems_ref"] for r in run.resources()]
     assert len(set(refs)) == 20_020
     assert refs[-1] == "vm-19-999"
+
+
+def test_cancel_stops_a_node_collection_and_the_plugin_stays_usable() -> None:
+    with running() as run:
+        run.configure(hosts=1000, vms_per_host=1000)
+        asked: list[float] = []
+
+        def cancel_after_two_batches() -> None:
+            if len(run.batches) == 2:
+                asked.append(time.monotonic())
+                assert run.process.cancel(grace=10) is True
+
+        with pytest.raises(PluginCallError) as canceled:
+            run.collect(batch_size=100, on_batch=cancel_after_two_batches)
+        assert canceled.value.kind == "canceled", canceled.value
+        assert time.monotonic() - asked[0] < 2
+        assert len(run.batches) < 1000
+        assert run.process.call("health", {})["status"] == "ok"
 
 
 def test_log_notifications_and_stdout_reach_the_log_not_the_channel() -> None:

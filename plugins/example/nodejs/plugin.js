@@ -104,6 +104,24 @@ class Server {
     this.socket = socket;
     this.minLevel = Math.max(0, LEVELS.indexOf(logLevel));
     this.settings = null;
+    this.current = null; // the id of the request being answered
+    this.canceled = false;
+  }
+
+  begin(id) {
+    this.current = id;
+    this.canceled = false;
+  }
+
+  // "$/cancel" for the request in flight: it stops at its next check.
+  cancel(id) {
+    if (id !== undefined && id !== null && id === this.current) this.canceled = true;
+  }
+
+  // Lets the reader see a "$/cancel" that arrived, then stops if one did.
+  async checkCanceled() {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (this.canceled) throw new RpcError(-32800, "request canceled by the host", "canceled");
   }
 
   // Resolves once the socket took the line; waits for "drain" when its buffer is
@@ -150,7 +168,7 @@ class Server {
       protocol_version: common[common.length - 1],
       sdk_version: `plugin.js ${VERSION} (node ${process.version})`,
       plugin: { ...PROVIDER },
-      capabilities: { collect: true, validate: true, health: true },
+      capabilities: { collect: true, validate: true, health: true, cancel: true },
     };
   }
 
@@ -196,7 +214,10 @@ class Server {
     for (const resource of estate(hosts, vmsPerHost, endpoint)) {
       batch.push(resource);
       total++;
-      if (batch.length >= size) await flush();
+      if (batch.length >= size) {
+        await flush();
+        await this.checkCanceled();
+      }
     }
     await flush();
     await this.log("debug", `collected ${total} resources`);
@@ -258,13 +279,42 @@ async function serve(fd, logLevel) {
   const server = new Server(socket, logLevel || "info");
   console.log(`plugin.js: serving on fd ${fd}`);
   const lines = readline.createInterface({ input: socket, crlfDelay: Infinity });
-  // One request at a time, in order, as the host sends them.
-  for await (const line of lines) {
+  // Lines are read as they come, so a "$/cancel" reaches the request in flight;
+  // requests themselves are answered one at a time, in order.
+  const inbox = [];
+  let wake = null;
+  let closed = false;
+  const notify = () => {
+    if (wake) wake();
+    wake = null;
+  };
+  lines.on("line", (line) => {
     let message;
     try {
       message = JSON.parse(line);
     } catch (err) {
-      await server.send(errorReply(null, -32700, `parse error: ${err.message}`, "protocol"));
+      message = { parseError: err.message };
+    }
+    if (message && message.method === "$/cancel") {
+      server.cancel(message.params ? message.params.id : undefined);
+      return;
+    }
+    inbox.push(message);
+    notify();
+  });
+  lines.on("close", () => {
+    closed = true;
+    notify();
+  });
+  for (;;) {
+    if (inbox.length === 0) {
+      if (closed) break;
+      await new Promise((resolve) => (wake = resolve));
+      continue;
+    }
+    const message = inbox.shift();
+    if (message && message.parseError !== undefined) {
+      await server.send(errorReply(null, -32700, `parse error: ${message.parseError}`, "protocol"));
       continue;
     }
     const id = message && message.id !== undefined ? message.id : null;
@@ -277,6 +327,7 @@ async function serve(fd, logLevel) {
       socket.end(() => process.exit(0));
       return;
     }
+    server.begin(id);
     let reply;
     try {
       reply = { jsonrpc: "2.0", id, result: await server.handle(message.method, message.params || {}) };
@@ -285,6 +336,7 @@ async function serve(fd, logLevel) {
         ? errorReply(id, err.code, err.message, err.kind)
         : errorReply(id, -32000, `${err.name}: ${err.message}`, "internal");
     }
+    server.begin(null);
     if (id !== null) await server.send(reply);
   }
   process.exit(0); // the host closed the channel

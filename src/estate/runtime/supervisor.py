@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import threading
 import time
 from collections import deque
@@ -426,7 +427,11 @@ class Supervisor:
 
 def _exit_code(process: PluginProcess) -> str:
     code = process.process.poll() if process.process is not None else None
-    return f" with code {code}" if code is not None else ""
+    if code is None:
+        return ""
+    if code < 0:
+        return f" (killed by signal {signal.Signals(-code).name})"
+    return f" with code {code}"
 
 
 __all__ = [
