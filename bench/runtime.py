@@ -23,11 +23,14 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from estate.config import Settings
 from estate.inventory.records import to_record
+from estate.registry.versions import environment_at
 from estate.runtime.environment import PluginEnvironment
 from estate.runtime.host import PluginProcess
 from inventory_providers.loader import load_class
@@ -65,7 +68,13 @@ def in_process(count: int) -> Run:
 
 
 def start_process() -> PluginProcess:
-    process = PluginProcess(PluginEnvironment(plugin_dir=PLUGIN_DIR), CLASS_PATH)
+    # The interpreter the service gives a plugin without requirements: the shared
+    # SDK-only environment (the SDK on the standard library's json, no orjson).
+    settings = Settings(data_dir=Path(tempfile.gettempdir()) / "estate-bench-runtime")
+    environment = environment_at(PLUGIN_DIR, {}, settings)
+    if os.environ.get("BENCH_SERVICE_PYTHON") == "1":
+        environment = PluginEnvironment(plugin_dir=PLUGIN_DIR)
+    process = PluginProcess(environment, CLASS_PATH)
     process.start()
     return process
 

@@ -90,10 +90,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def environments_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SDK-only plugin environment for the whole session (made on first use)."""
+    return tmp_path_factory.mktemp("environments")
+
+
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def settings(tmp_path: Path, database_url: str, environments_dir: Path) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
+        environments_dir=environments_dir,
         database_url=database_url,
         admin_password=ADMIN_PASSWORD,
         secret_key=SECRET_KEY,

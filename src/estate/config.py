@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     wheelhouse: Path | None = Field(
         default=None, description="A folder of wheels plugin requirements may install from"
     )
+    environments_dir: Path | None = Field(
+        default=None,
+        description="Where shared plugin environments live (default: <data dir>/environments)",
+    )
     url: str = Field(default="http://127.0.0.1:8000", description="API the CLI talks to")
     username: str = Field(default="admin", description="CLI login")
     password: SecretStr | None = Field(default=None, description="CLI password")
@@ -81,6 +85,12 @@ class Settings(BaseSettings):
     def plugins_dir(self) -> Path:
         """Uploaded plugin versions, one immutable folder each."""
         return self.resolved_data_dir / "plugins"
+
+    @property
+    def resolved_environments_dir(self) -> Path:
+        if self.environments_dir is not None:
+            return self.environments_dir.expanduser().resolve()
+        return self.resolved_data_dir / "environments"
 
     @property
     def managed_plugins_dir(self) -> Path:

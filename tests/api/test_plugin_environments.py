@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 
 from factories import API, collect, create_provider, manifest, plugin_dir, tarball, upload, wheel
@@ -38,11 +39,27 @@ class EnvProvider(BaseProvider):
             version = tinydep.VERSION
         except ImportError:
             version = None
+        try:  # a package of the service's own environment
+            import sqlalchemy
+            service_package = sqlalchemy.__file__
+        except ImportError:
+            service_package = None
+        try:  # the SDK's optional accelerator, which the service provides
+            import orjson
+            accelerated = orjson.__version__
+        except ImportError:
+            accelerated = None
         yield ResourceData(
             ems_ref="vm-1",
             resource_type_slug="virtual_machine",
             name="env",
-            properties={"python": sys.executable, "prefix": sys.prefix, "tinydep": version},
+            properties={
+                "python": sys.executable,
+                "prefix": sys.prefix,
+                "tinydep": version,
+                "service_package": service_package,
+                "orjson": accelerated,
+            },
         )
 """
 
@@ -118,7 +135,9 @@ def test_the_versions_own_python_runs_the_plugin(client, settings, tmp_path):
     assert properties["tinydep"] == "2.0"
 
 
-def test_a_plugin_without_requirements_runs_on_the_service_interpreter(client, settings, tmp_path):
+def test_a_plugin_without_requirements_runs_in_the_shared_sdk_environment(
+    client, settings, tmp_path
+):
     response = upload(client, env_plugin(tmp_path / "p"))
     assert response.status_code == 201, response.text
     assert not (stored_folder(settings, response.json()["sha256"]) / "venv").exists()
@@ -126,8 +145,26 @@ def test_a_plugin_without_requirements_runs_on_the_service_interpreter(client, s
     provider = create_provider(client, name="env", vendor="envvendor", provider_type="envtype")
     properties = collected(client, provider["id"])
 
-    assert properties["python"] == sys.executable
+    shared = (
+        settings.resolved_environments_dir / f"sdk-py{sys.version_info[0]}.{sys.version_info[1]}"
+    )
+    assert Path(properties["prefix"]) == shared
+    assert properties["python"] == str(shared / "bin" / "python")
     assert properties["tinydep"] is None
+    # The service's own packages are not there: only the SDK and its accelerator.
+    assert properties["service_package"] is None
+    assert properties["orjson"] == orjson.__version__
+    assert sys.prefix != properties["prefix"]
+
+
+def test_a_versions_environment_holds_only_its_requirements(client, settings, tmp_path):
+    data = env_plugin(tmp_path / "p", requirements="tinydep==1.0\n", wheels={"tinydep": "1.0"})
+    assert upload(client, data).status_code == 201
+    provider = create_provider(client, name="env", vendor="envvendor", provider_type="envtype")
+    properties = collected(client, provider["id"])
+    assert properties["tinydep"] == "1.0"
+    assert properties["service_package"] is None
+    assert properties["orjson"] == orjson.__version__
 
 
 def test_upload_without_waiting_prepares_in_the_background(client, tmp_path):

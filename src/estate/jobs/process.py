@@ -21,7 +21,7 @@ from .runlog import RunLog
 def plugin_process(settings: Settings, version: PluginVersion, on_log: LogSink) -> PluginProcess:
     """A (not yet started) process for ``version``, with the service's timeouts."""
     return PluginProcess(
-        environment_for(version),
+        environment_for(version, settings),
         version.class_path,
         on_log=on_log,
         start_timeout=settings.start_timeout,
@@ -75,7 +75,7 @@ def provider_spec(
     return ProcessSpec(
         label=f"{provider.key} for provider {provider.id}",
         plugin_key=version.key,
-        environment=environment_for(version),
+        environment=environment_for(version, settings),
         class_path=version.class_path,
         fingerprint=_fingerprint(version, configure),
         configure=configure,
@@ -89,7 +89,7 @@ def version_spec(settings: Settings, version: PluginVersion) -> ProcessSpec:
     return ProcessSpec(
         label=f"{version.key} {version.version}",
         plugin_key=version.key,
-        environment=environment_for(version),
+        environment=environment_for(version, settings),
         class_path=version.class_path,
         fingerprint=_fingerprint(version, None),
         log_level=settings.log_level,

@@ -118,7 +118,9 @@ def prepare(version_dir: Path, manifest: Manifest, settings: Settings) -> tuple[
     """
     plugin_dir = version_dir / PLUGIN_SUBDIR
     log = prepare_environment(version_dir, plugin_dir, manifest, settings)
-    environment = environment_at(version_dir, manifest.model_dump(mode="json", exclude_none=True))
+    environment = environment_at(
+        version_dir, manifest.model_dump(mode="json", exclude_none=True), settings
+    )
     return define(environment, manifest, settings), log
 
 

@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..config import Settings
 from ..db.models import PluginVersion
 from ..runtime.environment import PluginEnvironment, for_manifest
-from .environments import venv_python
+from .environments import sdk_environment, venv_python
 
 PLUGIN_SUBDIR = "plugin"
 
@@ -62,15 +63,25 @@ def shown_version(session: Session, key: str) -> PluginVersion | None:
     return versions[0] if versions else None
 
 
-def environment_for(version: PluginVersion) -> PluginEnvironment:
+def environment_for(version: PluginVersion, settings: Settings) -> PluginEnvironment:
     """Where a stored version's code is and the interpreter that runs it."""
-    return environment_at(Path(version.path), version.manifest)
+    return environment_at(Path(version.path), version.manifest, settings)
 
 
-def environment_at(root: Path, manifest: Mapping[str, Any]) -> PluginEnvironment:
-    """The environment of the version folder ``root``: its own venv's Python if it has one."""
-    plugin_dir = root / PLUGIN_SUBDIR
-    if not plugin_dir.is_dir():  # managed plugins run from their folder in place
-        plugin_dir = root
+def environment_at(
+    root: Path, manifest: Mapping[str, Any], settings: Settings
+) -> PluginEnvironment:
+    """The environment of the version folder ``root``: its own venv's Python if it has
+    one, else the shared SDK-only environment's."""
+    plugin_dir = plugin_folder(root)
     python = venv_python(root)
-    return for_manifest(plugin_dir, manifest, python=str(python) if python.is_file() else None)
+    if not python.is_file():
+        python = sdk_environment(settings)
+    return for_manifest(plugin_dir, manifest, python=str(python))
+
+
+def plugin_folder(root: Path) -> Path:
+    """The plugin's own files inside the version folder ``root``."""
+    plugin_dir = root / PLUGIN_SUBDIR
+    # Managed plugins run from their folder in place.
+    return plugin_dir if plugin_dir.is_dir() else root

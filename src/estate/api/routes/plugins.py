@@ -14,7 +14,7 @@ from ...jobs.validate import check_connection
 from ...registry.errors import PackageTooLarge, PluginInUse, PluginNotFound
 from ...registry.install import install_archive, prepare_version
 from ...registry.managed import register_managed, remove_unreferenced
-from ...registry.versions import active_version, environment_for, shown_version, versions_of
+from ...registry.versions import active_version, plugin_folder, shown_version, versions_of
 from ..deps import ContextDep, CurrentUser, ExecutorDep, SessionDep
 from ..pagination import Page
 from ..schemas import (
@@ -161,7 +161,7 @@ def get_plugin(key: str, session: SessionDep, user: CurrentUser) -> PluginDetail
 
 
 def _dependencies(version: PluginVersion) -> dict[str, list[str]]:
-    plugin_dir = environment_for(version).plugin_dir
+    plugin_dir = plugin_folder(Path(version.path))
     declared = version.manifest.get("dependencies") or {}
     files = {
         "python": declared.get("python") or "requirements.txt",
