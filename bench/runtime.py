@@ -11,7 +11,10 @@ work the service does (``to_record``: schema validation, column values, hash):
   the JSON encoding, the host decodes each ``collect.batch`` and runs ``to_record``
   on every resource, as ``estate.jobs.collect`` does.
 
-Also the round-trip latency of ``health`` on one running child. No database.
+Also the round-trip latency of ``health`` on one running child, and of a connection
+test (``validate``) through the supervisor's long-lived process against a process
+started for the call, as a per-call design would. The plugin runs in the
+environment the service gives it (the shared SDK environment). No database.
 
     python bench/runtime.py --resources 100000
 """
@@ -33,6 +36,7 @@ from estate.inventory.records import to_record
 from estate.registry.versions import environment_at
 from estate.runtime.environment import PluginEnvironment
 from estate.runtime.host import PluginProcess
+from estate.runtime.supervisor import ProcessSpec, Supervisor
 from inventory_providers.loader import load_class
 from inventory_providers.testing import make_provider
 
@@ -67,14 +71,48 @@ def in_process(count: int) -> Run:
     return Run(seconds, time.process_time() - cpu)
 
 
-def start_process() -> PluginProcess:
-    # The interpreter the service gives a plugin without requirements: the shared
-    # SDK-only environment (the SDK on the standard library's json, no orjson).
-    settings = Settings(data_dir=Path(tempfile.gettempdir()) / "estate-bench-runtime")
-    environment = environment_at(PLUGIN_DIR, {}, settings)
+def plugin_environment() -> PluginEnvironment:
+    """The interpreter the service gives a plugin without requirements: the shared
+    SDK-only environment (with the SDK's orjson accelerator)."""
     if os.environ.get("BENCH_SERVICE_PYTHON") == "1":
-        environment = PluginEnvironment(plugin_dir=PLUGIN_DIR)
-    process = PluginProcess(environment, CLASS_PATH)
+        return PluginEnvironment(plugin_dir=PLUGIN_DIR)
+    settings = Settings(data_dir=Path(tempfile.gettempdir()) / "estate-bench-runtime")
+    return environment_at(PLUGIN_DIR, {}, settings)
+
+
+def supervised_validate(calls: int) -> tuple[list[float], list[float]]:
+    """Milliseconds per connection test: through the supervisor's warm process, and
+    cold (start, configure, validate, stop) as a process per call would cost."""
+    configure = {"provider": {"name": "bench"}, "credential": {"password": "simulated"}}
+    spec = ProcessSpec(
+        label="bench",
+        plugin_key="simulated:datacenter",
+        environment=plugin_environment(),
+        class_path=CLASS_PATH,
+        fingerprint="bench",
+        configure=configure,
+    )
+    supervisor = Supervisor()
+    warm, cold = [], []
+    try:
+        supervisor.call("bench", spec, "validate", {})
+        for _ in range(calls):
+            before = time.perf_counter()
+            supervisor.call("bench", spec, "validate", {})
+            warm.append((time.perf_counter() - before) * 1000)
+    finally:
+        supervisor.close()
+    for _ in range(max(3, calls // 50)):
+        before = time.perf_counter()
+        with PluginProcess(spec.environment, CLASS_PATH) as process:
+            process.call("configure", configure)
+            process.call("validate", {})
+        cold.append((time.perf_counter() - before) * 1000)
+    return sorted(warm), sorted(cold)
+
+
+def start_process() -> PluginProcess:
+    process = PluginProcess(plugin_environment(), CLASS_PATH)
     process.start()
     return process
 
@@ -169,6 +207,7 @@ def main() -> None:
         inside.append(in_process(count))
         outside.append(out_of_process(count))
     latencies = sorted(health_latencies(args.health_calls, args.health_warmup))
+    warm, cold = supervised_validate(500)
     best_in = min(inside)
     best_out = min(outside)
     in_per_s = count / best_in.seconds
@@ -204,6 +243,10 @@ def main() -> None:
         "health_p99_us": round(_percentile(latencies, 0.99), 1),
         "health_mean_us": round(statistics.fmean(latencies), 1),
         "health_max_us": round(latencies[-1], 1),
+        "connection_test_warm_p50_ms": round(_percentile(warm, 0.5), 3),
+        "connection_test_warm_p99_ms": round(_percentile(warm, 0.99), 3),
+        "connection_test_cold_p50_ms": round(_percentile(cold, 0.5), 1),
+        "connection_test_cold_over_warm": round(_percentile(cold, 0.5) / _percentile(warm, 0.5), 1),
         "cpu_count": os.cpu_count(),
         "loadavg_1m": round(loadavg, 2),
         "loadavg_1m_end": round(os.getloadavg()[0], 2),
