@@ -358,3 +358,77 @@ def test_a_provider_can_watch_canceled_in_a_long_step(tmp_path: Path) -> None:
         thread.join(15)
         error = outcome["error"]
         assert isinstance(error, PluginCallError) and error.kind == "canceled", error
+
+
+# -- actions on the wire -------------------------------------------------------------------
+
+ACTIONS = """
+def run_action(self, name, ems_ref, params):
+    if name == "power_on":
+        self.publish_event("power.changed", f"{ems_ref} powered on", ems_ref=ems_ref)
+        return {"ems_ref": ems_ref, "power_state": "poweredOn", "force": params.get("force")}
+    if name == "wait":
+        while not self.canceled:
+            time.sleep(0.01)
+        return "stopped early"
+    return super().run_action(name, ems_ref, params)
+"""
+
+
+def test_actions_run_in_the_providers_long_lived_process(
+    tmp_path: Path, supervisor: Supervisor
+) -> None:
+    folder = provider_plugin(tmp_path / "p", ACTIONS)
+    events: list[dict[str, Any]] = []
+
+    def notified(method: str, params: dict[str, Any]) -> None:
+        if method == "event":
+            events.append(params)
+
+    answer = supervisor.call(
+        "k",
+        spec(folder),
+        "action",
+        {"name": "power_on", "ems_ref": "vm-1", "params": {"force": True}},
+        on_notification=notified,
+    )
+    assert answer == {"result": {"ems_ref": "vm-1", "power_state": "poweredOn", "force": True}}
+    assert [e["type"] for e in events] == ["power.changed"]
+    pid = only_pid(supervisor)
+
+    with pytest.raises(PluginCallError, match="has no action 'reboot'") as unknown:
+        supervisor.call("k", spec(folder), "action", {"name": "reboot", "ems_ref": "vm-1"})
+    assert unknown.value.kind == "unsupported"
+    with pytest.raises(PluginCallError, match="name must be a non-empty string") as bad:
+        supervisor.call("k", spec(folder), "action", {"name": 3})
+    assert bad.value.kind == "protocol"
+    assert only_pid(supervisor) == pid  # errors are answers, not crashes
+
+
+def test_a_long_action_can_be_canceled_without_losing_the_process(
+    tmp_path: Path, supervisor: Supervisor
+) -> None:
+    folder = provider_plugin(tmp_path / "p", ACTIONS)
+    supervisor.call("k", spec(folder), "health", {})
+    pid = only_pid(supervisor)
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        outcome["answer"] = supervisor.call("k", spec(folder), "action", {"name": "wait"})
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.3)
+    assert supervisor.cancel("k") is True
+    thread.join(10)
+    # The action noticed ``self.canceled`` and returned; the process lives on.
+    assert outcome["answer"] == {"result": "stopped early"}
+    assert only_pid(supervisor) == pid
+
+
+def test_the_handshake_says_whether_a_plugin_has_actions(tmp_path: Path) -> None:
+    plain = provider_plugin(tmp_path / "plain")
+    acting = provider_plugin(tmp_path / "acting", ACTIONS)
+    for folder, expected in ((plain, False), (acting, True)):
+        with PluginProcess(PluginEnvironment(plugin_dir=folder), TEST_CLASS_PATH) as process:
+            assert process.info["capabilities"]["action"] is expected

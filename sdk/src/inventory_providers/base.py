@@ -21,6 +21,8 @@ from datetime import date, datetime
 from operator import attrgetter
 from typing import Any, ClassVar
 
+from .errors import Unsupported
+
 __all__ = [
     "EVENT_SEVERITIES",
     "RELATIONSHIP_TYPES",
@@ -559,6 +561,18 @@ class BaseProvider:
         with contextlib.suppress(NotImplementedError):
             self.disconnect()
         return True, "connected"
+
+    def run_action(self, name: str, ems_ref: str | None, params: dict[str, Any]) -> Any:
+        """Run the lifecycle action ``name`` (``power_on``, ``snapshot``, …).
+
+        ``ems_ref`` is the resource it acts on, or None for a provider-level action;
+        ``params`` are its arguments. Return anything JSON serialisable (shown to the
+        caller); raise an ``inventory_providers.errors`` error to fail it. A long action
+        may check :attr:`canceled`. The default raises ``Unsupported``. It runs in the
+        provider's long-lived process, where ``connect`` has not been called: open
+        (and close) the session the action needs itself.
+        """
+        raise Unsupported(f"{self.provider_key()} has no action {name!r}")
 
     def publish_event(
         self, event_type: str, message: str = "", *, severity: str = "info", **data: Any

@@ -152,7 +152,13 @@ class _Server:
             "protocol_version": common[-1],
             "sdk_version": __version__,
             "plugin": {**self.cls.metadata(), "class_path": self.class_path},
-            "capabilities": {"collect": True, "validate": True, "health": True, "cancel": True},
+            "capabilities": {
+                "collect": True,
+                "validate": True,
+                "health": True,
+                "cancel": True,
+                "action": self.cls.run_action is not BaseProvider.run_action,
+            },
         }
 
     def rpc_configure(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -226,6 +232,21 @@ class _Server:
             except Exception:  # a failing disconnect must not hide the collection's outcome
                 provider.logger.exception("disconnect() failed")
         return {"count": count, "rejected": rejected}
+
+    def rpc_action(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``action``: run one lifecycle action through ``BaseProvider.run_action``."""
+        name = params.get("name")
+        if not isinstance(name, str) or not name:
+            raise _RpcError(-32602, "action: name must be a non-empty string", "protocol")
+        target = params.get("ems_ref")
+        if target is not None and not isinstance(target, str):
+            raise _RpcError(-32602, "action: ems_ref must be a string or null", "protocol")
+        arguments = params.get("params") or {}
+        if not isinstance(arguments, dict):
+            raise _RpcError(-32602, "action: params must be an object", "protocol")
+        provider = self._configured()
+        result = provider.run_action(name, target, arguments)
+        return {"result": result}
 
     def rpc_api_request(self, params: dict[str, Any]) -> dict[str, Any]:
         """``api.request``: one HTTP request for the class's ``handle_api_request``."""
