@@ -72,8 +72,24 @@ def provider_spec(
     so an upload or an edit of the provider replaces the process at its next call.
     """
     configure = {"provider": provider_model(provider), "credential": credential}
+    label = f"{provider.key} for provider {provider.id}"
+    return _spec(settings, version, label, configure, secrets)
+
+
+def version_spec(settings: Settings, version: PluginVersion) -> ProcessSpec:
+    """The long-lived, unconfigured process of a plugin version (for its API routes)."""
+    return _spec(settings, version, f"{version.key} {version.version}", None, ())
+
+
+def _spec(
+    settings: Settings,
+    version: PluginVersion,
+    label: str,
+    configure: dict[str, Any] | None,
+    secrets: tuple[str, ...],
+) -> ProcessSpec:
     return ProcessSpec(
-        label=f"{provider.key} for provider {provider.id}",
+        label=label,
         plugin_key=version.key,
         environment=environment_for(version, settings),
         class_path=version.class_path,
@@ -81,18 +97,6 @@ def provider_spec(
         configure=configure,
         log_level=settings.log_level,
         secrets=secrets,
-    )
-
-
-def version_spec(settings: Settings, version: PluginVersion) -> ProcessSpec:
-    """The long-lived, unconfigured process of a plugin version (for its API routes)."""
-    return ProcessSpec(
-        label=f"{version.key} {version.version}",
-        plugin_key=version.key,
-        environment=environment_for(version, settings),
-        class_path=version.class_path,
-        fingerprint=_fingerprint(version, None),
-        log_level=settings.log_level,
     )
 
 
