@@ -255,6 +255,17 @@ def test_cli_end_to_end_against_a_real_server(server: str) -> None:
     assert listed.returncode == 0, listed.stderr
     assert "simulated:datacenter" in listed.stdout
 
+    none = estate(server, "plugin", "processes")
+    assert none.returncode == 0, none.stderr
+    assert "no plugin process is up" in none.stdout
+    tested = estate(server, "provider", "test", provider_id)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "ok x: connected" in tested.stdout
+    processes = estate(server, "plugin", "processes")
+    assert processes.returncode == 0, processes.stderr
+    assert f"provider:{provider_id}" in processes.stdout
+    assert "running" in processes.stdout
+
     collected = estate(server, "provider", "collect", provider_id, "--wait")
     assert collected.returncode == 0, collected.stdout + collected.stderr
     assert "completed" in collected.stdout

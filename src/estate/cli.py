@@ -174,6 +174,28 @@ def plugin_list() -> None:
     console.print(table)
 
 
+@plugin_app.command("processes")
+def plugin_processes() -> None:
+    """The long-lived plugin processes: state, pid, restarts, health, last error."""
+    with _client() as client:
+        page = _check(client.get(f"{API}/plugin-processes/"))
+    table = Table("slot", "plugin", "state", "pid", "restarts", "health ms", "last error")
+    for item in page["results"]:
+        health = item["health_ms"]
+        table.add_row(
+            item["slot"],
+            item["plugin_key"],
+            item["state"],
+            str(item["pid"] or "-"),
+            str(item["restarts"]),
+            f"{health:.2f}" if health is not None else "-",
+            item["last_error"] or "",
+        )
+    console.print(table)
+    if not page["results"]:
+        console.print("no plugin process is up; one starts with a provider's connection test")
+
+
 # -- providers ------------------------------------------------------------------
 
 
@@ -258,6 +280,18 @@ def provider_collect(
     _print_run(run)
     if run["status"] != "completed":
         raise typer.Exit(1)
+
+
+@provider_app.command("test")
+def provider_test(provider_id: Annotated[int, typer.Argument(help="Provider id")]) -> None:
+    """Test the provider's connection through its plugin; exit 1 when it fails."""
+    with _client() as client:
+        answer = _check(client.post(f"{API}/providers/{provider_id}/test/"))
+    if answer["ok"]:
+        console.print(f"[green]ok[/green] {answer['name']}: {answer['message']}")
+        return
+    console.print(f"[red]failed[/red] {answer['name']}: {answer['message']}")
+    raise typer.Exit(1)
 
 
 def _follow(client: httpx.Client, run_id: int) -> dict[str, Any]:
