@@ -35,6 +35,7 @@ bench: setup
 	$(BIN)/python bench/ingest.py --resources 100000 --db sqlite
 	$(BIN)/python bench/ingest.py --resources 100000 --db postgresql
 	$(BIN)/python bench/runtime.py
+	$(BIN)/python bench/upload.py
 
 clean:
 	rm -rf $(VENV) .estate .pytest_cache .mypy_cache .ruff_cache
