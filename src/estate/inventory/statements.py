@@ -87,7 +87,9 @@ class Statements:
         self.link_new = (
             f"INSERT INTO resource_relationships ({', '.join(RELATIONSHIP_COLUMNS)}) "
             f"SELECT r.provider_id, {target}, r.ems_ref FROM resources r, {targets} "
-            f"WHERE r.id > {p} AND r.provider_id = {p} AND r.first_seen_run_id = {p} "
+            # (SQLite, with no statistics, would rather walk the provider's ems_ref
+            # index than the id range: the unary + keeps it on the range.)
+            f"WHERE r.id > {p} AND +r.provider_id = {p} AND r.first_seen_run_id = {p} "
             f"AND r.relationships IS NOT NULL{leaves} ORDER BY 2, 3 ON CONFLICT DO NOTHING"
         )
         self.link = (
