@@ -14,6 +14,7 @@ from .api.security import hash_password, new_password, verify_password
 from .context import Context
 from .db.migrate import upgrade
 from .db.models import CollectionRun, Organization, PluginVersion, User
+from .inventory.ingest import link_new
 from .registry.managed import register_managed, remove_unreferenced
 
 logger = logging.getLogger(__name__)
@@ -93,6 +94,11 @@ def recover_runs(context: Context) -> list[int]:
     """Work a stopped service left behind: running runs and versions being prepared
     fail; pending runs are returned to be submitted again."""
     with context.sessions() as session, session.begin():
+        stopped = session.execute(
+            select(CollectionRun.provider_id, CollectionRun.id).where(
+                CollectionRun.status == "running"
+            )
+        ).all()
         session.execute(
             update(CollectionRun)
             .where(CollectionRun.status == "running")
@@ -113,4 +119,8 @@ def recover_runs(context: Context) -> list[int]:
                 error="the service stopped while this version was being prepared; upload it again",
             )
         )
+    # What those runs stored is kept (as after any failed run): complete the reverse
+    # relationship index that their end would have written.
+    for provider_id, run_id in stopped:
+        link_new(context.engine, provider_id, run_id, replace=True)
     return list(pending)

@@ -94,34 +94,54 @@ def resources(engine: Engine, provider_id: int) -> dict[str, Resource]:
 
 
 def changes(engine: Engine, run_id: int) -> dict[str, tuple[str, Any]]:
-    """``{ems_ref: (kind, changes)}`` of one run's history rows."""
+    """``{ems_ref: (kind, changes)}`` of one run's history entries.
+
+    ``created`` entries are derived from the resource row (first seen in the run);
+    the others are stored rows.
+    """
     with Session(engine) as session:
         rows = session.execute(
             select(Resource.ems_ref, ResourceChange.kind, ResourceChange.changes)
             .join(Resource, Resource.id == ResourceChange.resource_id)
             .where(ResourceChange.run_id == run_id)
         ).all()
+        created = session.scalars(
+            select(Resource.ems_ref).where(Resource.first_seen_run_id == run_id)
+        ).all()
+    rows = [*rows, *((ref, "created", None) for ref in created)]
     result = {ref: (kind, body) for ref, kind, body in rows}
     assert len(result) == len(rows), "one history row per resource and run"
     return result
 
 
 def all_changes(engine: Engine) -> int:
+    """Stored history rows and derived ``created`` entries."""
     with Session(engine) as session:
-        return len(session.scalars(select(ResourceChange.id)).all())
+        stored = len(session.scalars(select(ResourceChange.id)).all())
+        return stored + len(session.scalars(select(Resource.id)).all())
 
 
 def edges(engine: Engine, provider_id: int) -> set[tuple[str, str, str]]:
+    """``(source, target, type)`` of the provider's edges, from the resource rows.
+
+    Checks on the way that the reverse index holds exactly their (target, source)
+    pairs.
+    """
     with Session(engine) as session:
         rows = session.execute(
-            select(
-                ResourceRelationship.source_ems_ref,
-                ResourceRelationship.target_ems_ref,
-                ResourceRelationship.relationship_type,
-            ).where(ResourceRelationship.provider_id == provider_id)
+            select(Resource.ems_ref, Resource.relationships).where(
+                Resource.provider_id == provider_id
+            )
         ).all()
-    assert len(rows) == len(set(rows)), "no duplicated edges"
-    return {tuple(row) for row in rows}  # type: ignore[misc]
+        index = session.execute(
+            select(ResourceRelationship.source_ems_ref, ResourceRelationship.target_ems_ref).where(
+                ResourceRelationship.provider_id == provider_id
+            )
+        ).all()
+    declared = [(source, target, kind) for source, links in rows for target, kind in links or ()]
+    assert len(declared) == len(set(declared)), "no duplicated edges"
+    assert {tuple(pair) for pair in index} == {(s, t) for s, t, _ in declared}
+    return set(declared)
 
 
 def counts(ingestor: Ingestor) -> dict[str, int]:

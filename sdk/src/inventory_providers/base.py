@@ -230,6 +230,11 @@ def _relationships(name: str, value: Any) -> list[dict[str, str]]:
         raise ResourceValidationError(name, f"must be a list, got {type(value).__name__}")
     out = []
     for index, item in enumerate(value):
+        if type(item) is Relationship:  # checked when it was built
+            out.append(
+                {"target_ems_ref": item.target_ems_ref, "relationship_type": item.relationship_type}
+            )
+            continue
         where = f"{name}[{index}]."
         if isinstance(item, Relationship):
             out.append(item.to_dict())
@@ -449,12 +454,8 @@ class ResourceData:
                 object.__setattr__(self, name, checked)
 
     def to_dict(self) -> dict[str, Any]:
-        """The wire form: every field that is set."""
-        return {
-            name: value
-            for name, value in zip(_NAMES, _get_all(self), strict=True)
-            if value is not None and (value or value == 0)
-        }
+        """The wire form: every field that is set (not None, not empty; 0 is set)."""
+        return _to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResourceData:
@@ -463,6 +464,23 @@ class ResourceData:
 
 
 _NAMES = tuple(f.name for f in fields(ResourceData))
+
+
+def _compile_to_dict() -> Callable[[ResourceData], dict[str, Any]]:
+    """``to_dict`` unrolled over the fields: half the time of a loop over them, and it
+    runs once per resource in every collection."""
+    lines = ["def to_dict(self):", "    out = {}"]
+    for name in _NAMES:
+        lines.append(f"    value = self.{name}")
+        lines.append(f"    if value or (value == 0 and value is not None): out[{name!r}] = value")
+    lines.append("    return out")
+    namespace: dict[str, Any] = {}
+    exec("\n".join(lines), namespace)
+    function: Callable[[ResourceData], dict[str, Any]] = namespace["to_dict"]
+    return function
+
+
+_to_dict = _compile_to_dict()
 _REQUIRED = frozenset({"ems_ref", "resource_type_slug", "state"})
 _get_all = attrgetter(*_NAMES)
 ResourceData.FIELDS = frozenset(_NAMES)

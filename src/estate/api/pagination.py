@@ -35,10 +35,19 @@ def count_of(session: Session, query: Select[Any]) -> int:
 
 
 def page_of(
-    session: Session, request: Request, query: Select[Any], page: int, page_size: int
+    session: Session,
+    request: Request,
+    query: Select[Any],
+    page: int,
+    page_size: int,
+    *,
+    extra: int = 0,
 ) -> tuple[int, Sequence[Any], str | None, str | None]:
-    """Numbered pages: the rows of ``page`` and links to its neighbours."""
-    total = count_of(session, query)
+    """Numbered pages: the rows of ``page`` and links to its neighbours.
+
+    ``extra`` entries the caller appends after the query's rows count in the total.
+    """
+    total = count_of(session, query) + extra
     rows = session.scalars(query.offset((page - 1) * page_size).limit(page_size)).all()
     has_next = page * page_size < total
     next_url = str(request.url.include_query_params(page=page + 1)) if has_next else None

@@ -182,7 +182,12 @@ class Resource(Base):
     inventory_group: Mapped[str | None] = mapped_column(String(200))
     ems_created_on: Mapped[str | None] = mapped_column(String(64))
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # The resource's own edges, ``[[target_ems_ref, relationship_type], …]`` in the
+    # plugin's order; ResourceRelationship is their reverse index.
+    relationships: Mapped[list[list[str]] | None] = mapped_column(JSONType)
     content_hash: Mapped[str] = mapped_column(String(32))
+    # With first_seen_at, the history's "created" entry (no row is stored for it).
+    first_seen_run_id: Mapped[int | None] = mapped_column(Integer)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_run_id: Mapped[int | None] = mapped_column(Integer)
@@ -193,7 +198,11 @@ class Resource(Base):
 
 
 class ResourceChange(Base):
-    """One real change of one resource: created, modified, deleted or restored."""
+    """One real change of one resource: modified, deleted or restored.
+
+    ``created`` is not stored: history derives it from the resource row
+    (``first_seen_run_id``, ``first_seen_at``).
+    """
 
     __tablename__ = "resource_changes"
 
@@ -210,23 +219,24 @@ class ResourceChange(Base):
 
 
 class ResourceRelationship(Base):
-    """An edge one resource declared, keyed by ``ems_ref`` within its provider.
+    """The reverse index of ``Resource.relationships``: which resources point at which.
 
-    Both ends are resolved at read time through the ``(provider_id, ems_ref)`` index,
+    One row per (target, source) pair within a provider, whatever the types (those
+    are read from the source's ``relationships``), so a resource's incoming edges are
+    one index range. The primary key is the whole row (``WITHOUT ROWID`` on SQLite:
+    a single b-tree). Ingest fills it for a run's new resources when the run ends, in
+    one statement; both ends resolve at read time through ``(provider_id, ems_ref)``,
     so an edge to a resource that appears in a later run resolves by itself.
     """
 
     __tablename__ = "resource_relationships"
-    __table_args__ = (
-        Index("ix_relationships_source", "provider_id", "source_ems_ref"),
-        Index("ix_relationships_target", "provider_id", "target_ems_ref"),
-    )
+    __table_args__ = {"sqlite_with_rowid": False}
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"))
-    source_ems_ref: Mapped[str] = mapped_column(String(500))
-    target_ems_ref: Mapped[str] = mapped_column(String(500))
-    relationship_type: Mapped[str] = mapped_column(String(30))
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("providers.id", ondelete="CASCADE"), primary_key=True
+    )
+    target_ems_ref: Mapped[str] = mapped_column(String(500), primary_key=True)
+    source_ems_ref: Mapped[str] = mapped_column(String(500), primary_key=True)
 
 
 class Event(Base):

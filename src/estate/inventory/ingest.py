@@ -25,14 +25,15 @@ from inventory_providers.base import ResourceValidationError
 
 from .records import (
     Record,
-    Relationships,
     comparable,
     diff,
     diff_relationships,
+    json_cells,
+    stored_links,
     stored_values,
     to_record,
 )
-from .statements import CHANGE_COLUMNS, RELATIONSHIP_COLUMNS, Statements
+from .statements import CHANGE_COLUMNS, Statements
 
 logger = logging.getLogger(__name__)
 
@@ -78,25 +79,36 @@ class Ingestor:
         self.problems: list[dict[str, Any]] = []
         self._sql = Statements(engine.dialect.name)
         self._lock = threading.Lock()
-        # Batches are validated in the caller's thread and stored by a writer thread,
-        # so decoding the next batch overlaps the database work of this one.
-        self._queue: queue.Queue[dict[str, Record] | None] = queue.Queue(maxsize=2)
+        # Batches are validated and stored by a writer thread while the caller reads
+        # the next one from the plugin.
+        self._queue: queue.Queue[Sequence[Any] | None] = queue.Queue(maxsize=2)
         self._writer: threading.Thread | None = None
         self._failure: BaseException | None = None
         self._analyzed_at = 0
         self._fresh: bool | None = None
+        # Every resource this run inserts gets an id above this (see link_new).
+        self._watermark: int | None = None
 
     # -- batches -----------------------------------------------------------------
 
     def add_batch(self, raw: Sequence[Any]) -> None:
-        """Validate one batch of wire records and queue it for storing.
+        """Queue one batch of wire records for validating and storing.
 
-        Blocks while two batches wait for the database: the plugin is slowed to the
-        pace of the database, and memory stays bounded.
+        Both happen in the writer thread, so the caller goes straight back to reading
+        the plugin's next batch (which keeps the plugin busy on the other core) and
+        the only Python work competing for the GIL is that reading. Blocks while two
+        batches wait: the plugin is slowed to the pace of the database, and memory
+        stays bounded.
         """
         if self._failure is not None:
             self.flush()
         self.counters.found += len(raw)
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write, name="ingest-writer", daemon=True)
+            self._writer.start()
+        self._queue.put(raw)
+
+    def _validate(self, raw: Sequence[Any]) -> dict[str, Record]:
         records: dict[str, Record] = {}
         for index, item in enumerate(raw):
             try:
@@ -108,13 +120,7 @@ class Ingestor:
                 self.reject(record.ems_ref, "ems_ref appears twice in this run", index)
                 continue
             records[record.ems_ref] = record
-        if records:
-            if self._writer is None:
-                self._writer = threading.Thread(
-                    target=self._write, name="ingest-writer", daemon=True
-                )
-                self._writer.start()
-            self._queue.put(records)
+        return records
 
     def flush(self) -> None:
         """Wait until every queued batch is stored; re-raise the writer's failure."""
@@ -127,10 +133,13 @@ class Ingestor:
             raise failure
 
     def _write(self) -> None:
-        while (records := self._queue.get()) is not None:
+        while (raw := self._queue.get()) is not None:
             if self._failure is not None:
                 continue  # keep draining so the producer never blocks forever
             try:
+                records = self._validate(raw)
+                if not records:
+                    continue
                 with self.engine.begin() as conn:
                     self._store(conn, records)
                 self._refresh_statistics()
@@ -160,6 +169,7 @@ class Ingestor:
     def _store(self, conn: Connection, records: dict[str, Record]) -> None:
         now = _timestamp(datetime.now(UTC))
         if self._fresh is None:
+            self._watermark = int(conn.exec_driver_sql(self._sql.last_id).scalar_one())
             self._fresh = (
                 conn.exec_driver_sql(self._sql.any_resource, (self.provider_id,)).first() is None
             )
@@ -204,25 +214,25 @@ class Ingestor:
         if self._sql.is_postgresql:
             # jsonb is parsed once per batch: the whole batch goes as one parameter.
             batch = _batch(records)
-            result = conn.exec_driver_sql(self._sql.insert_batch, (pid, now, now, run, now, batch))
+            result = conn.exec_driver_sql(
+                self._sql.insert_batch, (pid, run, now, now, run, now, batch)
+            )
+            inserted = result.rowcount
         else:
-            # SQLite (before 3.45) re-parses JSON text per field: bind rows instead.
-            rows = [
-                (pid, r.ems_ref, *r.sql_values(), r.content_hash, now, now, run, now)
-                for r in records
-            ]
-            result = conn.exec_driver_sql(self._sql.insert_values, rows)
-        if result.rowcount < len(records):
+            # SQLite (before 3.45) re-parses JSON text per field: bind rows instead,
+            # each exactly as to_record made it; what all share is in the statement.
+            # The DB-API cursor takes the rows as they are (SQLAlchemy wants tuples).
+            insert = self._sql.insert_values(pid, run, now)
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.executemany(insert, [r.row for r in records])
+                inserted = cursor.rowcount
+            finally:
+                cursor.close()
+        # No "created" row (history derives it from first_seen_*), and no reverse-index
+        # rows yet: finish() writes those for the whole run in one statement.
+        if inserted < len(records):
             records = self._drop_repeats(conn, records, now)
-            batch = _batch(records)
-        refs = self._sql.values([r.ems_ref for r in records])
-        conn.exec_driver_sql(self._sql.insert_created, (run, now, pid, refs, now))
-        if any(r.relationships for r in records):
-            if self._sql.is_postgresql:
-                conn.exec_driver_sql(self._sql.insert_links, (pid, batch))
-            else:
-                links = [(pid, r.ems_ref, t, k) for r in records for t, k in r.relationships]
-                self._sql.insert_rows(conn, "resource_relationships", RELATIONSHIP_COLUMNS, links)
         self.counters.created += len(records)
 
     def _drop_repeats(self, conn: Connection, records: list[Record], now: str) -> list[Record]:
@@ -241,20 +251,25 @@ class Ingestor:
     def _update(self, conn: Connection, changed: list[tuple[int, Record, bool]], now: str) -> None:
         ids = self._sql.values([row_id for row_id, _, _ in changed])
         old = {
-            row[0]: stored_values(row[1:])
+            row[0]: (stored_values(row[1:-1]), stored_links(row[-1]))
             for row in conn.exec_driver_sql(self._sql.old_values, (ids,))
         }
-        old_links = self._links(conn, [record.ems_ref for _, record, _ in changed])
-        updates, history, rewired = [], [], []
+        pid = self.provider_id
+        seen = (now, self.run_id, now)
+        updates: list[tuple[Any, ...]] = []
+        history: list[tuple[Any, ...]] = []
+        unlinks: list[tuple[int, str, str]] = []
+        links: list[tuple[int, str, str]] = []
         for row_id, record, is_deleted in changed:
-            changes = diff(old[row_id], comparable(record.values))
-            moved = diff_relationships(old_links.get(record.ems_ref, ()), record.relationships)
+            old_values, old_links = old[row_id]
+            changes = diff(old_values, comparable(record.values))
+            moved = diff_relationships(old_links, record.relationships)
             if moved:
                 changes.update(moved)
-                rewired.append(record)
-            updates.append(
-                (*record.sql_values(), record.content_hash, now, self.run_id, now, row_id)
-            )
+                ref = record.ems_ref
+                unlinks.extend({(pid, target, ref) for target, _ in old_links})
+                links.extend({(pid, target, ref) for target, _ in record.relationships})
+            updates.append((*record.row[1:], *seen, row_id))
             if changes or is_deleted:
                 kind = "restored" if is_deleted else "modified"
                 body = orjson.dumps(changes).decode() if changes else None
@@ -268,32 +283,25 @@ class Ingestor:
         conn.exec_driver_sql(self._sql.update, updates)
         if history:
             self._sql.insert_rows(conn, "resource_changes", CHANGE_COLUMNS, history)
-        if rewired:
-            refs = self._sql.values([r.ems_ref for r in rewired])
-            conn.exec_driver_sql(self._sql.drop_links, (self.provider_id, refs))
-            rows = [
-                (self.provider_id, r.ems_ref, t, k) for r in rewired for t, k in r.relationships
-            ]
-            if rows:
-                self._sql.insert_rows(conn, "resource_relationships", RELATIONSHIP_COLUMNS, rows)
-
-    def _links(self, conn: Connection, refs: list[str]) -> dict[str, Relationships]:
-        rows = conn.exec_driver_sql(
-            self._sql.old_links, (self.provider_id, self._sql.values(refs))
-        ).all()
-        links: dict[str, list[tuple[str, str]]] = {}
-        for source, target, kind in rows:
-            links.setdefault(source, []).append((target, kind))
-        return {ref: tuple(pairs) for ref, pairs in links.items()}
+        # The reverse index of a resource seen before: its old edges out, its new in.
+        if unlinks:
+            conn.exec_driver_sql(self._sql.unlink, unlinks)
+        if links:
+            conn.exec_driver_sql(self._sql.link, links)
 
     # -- end of run --------------------------------------------------------------
 
     def finish(self, *, complete: bool) -> Counters:
         """Close the run; only a ``complete`` run marks unseen resources deleted.
 
-        Raises what storing a batch raised, if ``flush`` did not already.
+        Whatever the outcome, the resources the run stored get their reverse
+        relationship index. Raises what storing a batch raised, if ``flush`` did not.
         """
-        self.flush()
+        try:
+            self.flush()
+        finally:
+            if self._watermark is not None:
+                link_new(self.engine, self.provider_id, self.run_id, self._watermark)
         if complete:
             self.counters.deleted = self._delete_unseen()
         return self.counters
@@ -307,9 +315,29 @@ class Ingestor:
         return int(result.rowcount)
 
 
+def link_new(
+    engine: Engine, provider_id: int, run_id: int, watermark: int = 0, *, replace: bool = False
+) -> None:
+    """Write the reverse relationship index of the resources ``run_id`` inserted.
+
+    ``watermark`` is an id every one of them is above (0 when not known). With
+    ``replace`` (recovering a run the service stopped during, which may or may not
+    have got that far), index rows those resources already have are dropped first.
+    """
+    sql = Statements(engine.dialect.name)
+    with engine.begin() as conn:
+        if replace:
+            conn.exec_driver_sql(sql.unlink_new, (provider_id, watermark, provider_id, run_id))
+        conn.exec_driver_sql(sql.link_new, (watermark, provider_id, run_id))
+
+
 def _batch(records: list[Record]) -> str:
     """The JSON parameter of a batch (see statements.py for the row layout)."""
-    rows = [(r.ems_ref, *r.values, r.content_hash, r.relationships) for r in records]
+    rows = []
+    for record in records:
+        row = record.row
+        links = msgspec.Raw(row[-2].encode()) if row[-2] else None
+        rows.append((row[0], *json_cells(row[1:-2]), row[-1], links))
     return _ENCODE(rows).decode()
 
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, and_, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
-from ..db.models import Provider, Resource, ResourceChange, ResourceRelationship
+from ..db.models import CollectionRun, Provider, Resource, ResourceChange, ResourceRelationship
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,34 +55,32 @@ def resource_query(filters: ResourceFilter) -> Select[Resource]:
 def relationships_of(session: Session, resource: Resource) -> list[dict[str, Any]]:
     """Both directions of every edge touching ``resource``, the other end resolved.
 
-    Incoming edges come only from resources that are not deleted.
+    Outgoing edges are the resource's own ``relationships`` column, in the order the
+    plugin sent them; incoming ones come from the reverse index, only from resources
+    that are not deleted.
     """
-    other = aliased(Resource)
     edges: list[dict[str, Any]] = []
-    outgoing = session.execute(
-        select(ResourceRelationship, other)
-        .outerjoin(
-            other,
+    declared = resource.relationships or []
+    if declared:
+        targets = {ref for ref, _ in declared}
+        found = {
+            other.ems_ref: other
+            for other in session.scalars(
+                select(Resource).where(
+                    Resource.provider_id == resource.provider_id, Resource.ems_ref.in_(targets)
+                )
+            )
+        }
+        for target, kind in declared:
+            edges.append(_edge(kind, "outgoing", target, found.get(target)))
+    # The reverse index names the resources that point here; their own rows say how.
+    sources = session.scalars(
+        select(Resource)
+        .join(
+            ResourceRelationship,
             and_(
-                other.provider_id == ResourceRelationship.provider_id,
-                other.ems_ref == ResourceRelationship.target_ems_ref,
-            ),
-        )
-        .where(
-            ResourceRelationship.provider_id == resource.provider_id,
-            ResourceRelationship.source_ems_ref == resource.ems_ref,
-        )
-        .order_by(ResourceRelationship.id)
-    ).all()
-    for edge, target in outgoing:
-        edges.append(_edge(edge.relationship_type, "outgoing", edge.target_ems_ref, target))
-    incoming = session.execute(
-        select(ResourceRelationship, other)
-        .outerjoin(
-            other,
-            and_(
-                other.provider_id == ResourceRelationship.provider_id,
-                other.ems_ref == ResourceRelationship.source_ems_ref,
+                ResourceRelationship.provider_id == Resource.provider_id,
+                ResourceRelationship.source_ems_ref == Resource.ems_ref,
             ),
         )
         .where(
@@ -90,12 +88,14 @@ def relationships_of(session: Session, resource: Resource) -> list[dict[str, Any
             ResourceRelationship.target_ems_ref == resource.ems_ref,
             # A deleted resource keeps its own edges (its detail shows where it was),
             # but it no longer runs on, belongs to or uses this one.
-            other.deleted_at.is_(None),
+            Resource.deleted_at.is_(None),
         )
-        .order_by(ResourceRelationship.id)
+        .order_by(Resource.id)
     ).all()
-    for edge, source in incoming:
-        edges.append(_edge(edge.relationship_type, "incoming", edge.source_ems_ref, source))
+    for source in sources:
+        for target, kind in source.relationships or ():
+            if target == resource.ems_ref:
+                edges.append(_edge(kind, "incoming", source.ems_ref, source))
     return edges
 
 
@@ -111,8 +111,28 @@ def _edge(kind: str, direction: str, ems_ref: str, other: Resource | None) -> di
 
 
 def history_query(resource_id: int) -> Select[ResourceChange]:
+    """The stored history of a resource, newest first: every entry but ``created``."""
     return (
         select(ResourceChange)
         .where(ResourceChange.resource_id == resource_id)
         .order_by(ResourceChange.id.desc())
+    )
+
+
+def created_entry(session: Session, resource: Resource) -> ResourceChange:
+    """The ``created`` entry of ``resource``'s history, derived from its row.
+
+    It is not stored (a first collection writes one row per resource); its id is 0,
+    below every stored entry's, and its run is None once that run is gone.
+    """
+    run_id = resource.first_seen_run_id
+    if run_id is not None and session.get(CollectionRun, run_id) is None:
+        run_id = None
+    return ResourceChange(
+        id=0,
+        resource_id=resource.id,
+        run_id=run_id,
+        kind="created",
+        changes=None,
+        changed_at=resource.first_seen_at,
     )

@@ -34,6 +34,11 @@ class WireRelationship(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     relationship_type: RelationshipType
 
 
+# Objects stay raw JSON: checked to be objects (or null) by their first byte, stored as
+# the plugin sent them, decoded only when a change is diffed.
+_NULL = msgspec.Raw(b"null")
+
+
 class WireResource(msgspec.Struct, forbid_unknown_fields=True):
     """One resource as a plugin sends it; field order after ``ems_ref`` is DATA_COLUMNS."""
 
@@ -42,7 +47,7 @@ class WireResource(msgspec.Struct, forbid_unknown_fields=True):
     name: str | None = None
     description: str | None = None
     canonical_id: str | None = None
-    vendor_identifiers: dict[str, Any] | None = None
+    vendor_identifiers: msgspec.Raw = _NULL
     vendor_type: str | None = None
     state: State = "unknown"
     power_state: str | None = None
@@ -59,13 +64,13 @@ class WireResource(msgspec.Struct, forbid_unknown_fields=True):
     mac_addresses: list[str] | None = None
     os_type: str | None = None
     os_name: str | None = None
-    properties: dict[str, Any] | None = None
-    provider_tags: dict[str, Any] | None = None
+    properties: msgspec.Raw = _NULL
+    provider_tags: msgspec.Raw = _NULL
     ansible_host: str | None = None
     ansible_connection: str | None = None
     inventory_group: str | None = None
     ems_created_on: str | None = None
-    metrics: dict[str, Any] | None = None
+    metrics: msgspec.Raw = _NULL
     relationships: list[WireRelationship] | None = None
 
 
@@ -96,25 +101,46 @@ Relationships = tuple[tuple[str, str], ...]
 
 
 class Record:
-    """One validated resource: ``ems_ref``, column values, relationships, content hash."""
+    """One validated resource: ``ems_ref``, its row, content hash.
 
-    __slots__ = ("content_hash", "ems_ref", "relationships", "values")
+    ``row`` is what is bound to the database, in this order: ``ems_ref``, the
+    DATA_COLUMNS values (JSON columns as JSON text, empty ones as None), the
+    ``relationships`` column, the content hash. ``values`` and ``relationships``
+    decode it back, for diffs.
+    """
 
-    def __init__(
-        self, ems_ref: str, values: tuple[Any, ...], relationships: Relationships, content_hash: str
-    ) -> None:
+    __slots__ = ("content_hash", "ems_ref", "row")
+
+    def __init__(self, ems_ref: str, row: list[Any], content_hash: str) -> None:
         self.ems_ref = ems_ref
-        self.values = values
-        self.relationships = relationships
+        self.row = row
         self.content_hash = content_hash
+
+    @property
+    def values(self) -> tuple[Any, ...]:
+        """Column values with JSON columns decoded (empty ones as None)."""
+        return stored_values(self.row[1:-2])
+
+    @property
+    def relationships(self) -> Relationships:
+        return stored_links(self.row[-2])
 
     def sql_values(self) -> list[Any]:
         """Column values with JSON columns serialised (empty ones as NULL)."""
-        values = list(self.values)
-        for i in _JSON_INDEXES:
-            value = values[i]
-            values[i] = _ENCODE(value).decode() if value else None
-        return values
+        return self.row[1:-2]
+
+    def links_json(self) -> str | None:
+        """The ``relationships`` column: ``[[target_ems_ref, relationship_type], …]``."""
+        links: str | None = self.row[-2]
+        return links
+
+
+# Indexes in a Record's row (ems_ref comes first).
+_OBJECT_INDEXES = tuple(1 + i for i, c in enumerate(DATA_COLUMNS) if c in KEYED_COLUMNS)
+_LIST_INDEXES = tuple(
+    1 + i for i, c in enumerate(DATA_COLUMNS) if c in JSON_COLUMNS - KEYED_COLUMNS
+)
+_JSON_KINDS = {ord("["): "array", ord('"'): "str", ord("t"): "bool", ord("f"): "bool"}
 
 
 def to_record(item: Any, allowed_types: frozenset[str] | None = None) -> Record:
@@ -136,10 +162,30 @@ def to_record(item: Any, allowed_types: frozenset[str] | None = None) -> Record:
         raise ResourceValidationError(
             "resource_type_slug", f"type {slug!r} is not in the plugin's supported_resource_types"
         )
-    fields = msgspec.structs.astuple(wire)
-    links = tuple((r.target_ems_ref, r.relationship_type) for r in wire.relationships or ())
-    digest = blake2b(bytes(data), digest_size=16).hexdigest()
-    return Record(str(wire.ems_ref), fields[1:-1], links, digest)
+    row = list(msgspec.structs.astuple(wire))
+    ref = row[0] = str(wire.ems_ref)
+    for i in _OBJECT_INDEXES:
+        text = bytes(row[i])
+        if text[0] != 123:  # "{"
+            if text == b"null":
+                row[i] = None
+                continue
+            kind = _JSON_KINDS.get(text[0], "float" if b"." in text else "int")
+            field = DATA_COLUMNS[i - 1]
+            raise ResourceValidationError(field, f"expected `object | null`, got `{kind}`")
+        row[i] = None if text == b"{}" else text.decode()
+    for i in _LIST_INDEXES:
+        value = row[i]
+        row[i] = _ENCODE(value).decode() if value else None
+    links = wire.relationships
+    row[-1] = (
+        _ENCODE([(r.target_ems_ref, r.relationship_type) for r in links]).decode()
+        if links
+        else None
+    )
+    digest = blake2b(data, digest_size=16).hexdigest()
+    row.append(digest)
+    return Record(ref, row, digest)
 
 
 def _problem(message: str) -> ResourceValidationError:
@@ -153,6 +199,22 @@ def _problem(message: str) -> ResourceValidationError:
         field = text.split("`")[1]
         return ResourceValidationError(f"{where}.{field}" if where else field, "unknown field")
     return ResourceValidationError(where or "resource", text[0].lower() + text[1:])
+
+
+def json_cells(row: list[Any]) -> list[Any]:
+    """``row`` with its JSON text cells as ``msgspec.Raw``: they encode as JSON values."""
+    out = list(row)
+    for i in _JSON_INDEXES:
+        if out[i] is not None:
+            out[i] = msgspec.Raw(out[i].encode())
+    return out
+
+
+def stored_links(value: Any) -> Relationships:
+    """The ``relationships`` column as read back from the database."""
+    if isinstance(value, str | bytes):
+        value = msgspec.json.decode(value)
+    return tuple((target, kind) for target, kind in value or ())
 
 
 def stored_values(row: Sequence[Any]) -> tuple[Any, ...]:

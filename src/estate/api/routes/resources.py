@@ -7,7 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from ...db.models import Resource, ResourceChange
-from ...inventory.queries import ResourceFilter, history_query, relationships_of, resource_query
+from ...inventory.queries import (
+    ResourceFilter,
+    created_entry,
+    history_query,
+    relationships_of,
+    resource_query,
+)
 from ..deps import INT64_MAX, CurrentUser, IdFilter, SessionDep, get_or_404
 from ..pagination import Page, PageNumber, PageSize, count_of, decode_cursor, encode_cursor, page_of
 from ..schemas import ResourceChangePublic, ResourceDetail, ResourcePublic
@@ -131,8 +137,12 @@ def resource_history(
     page: PageNumber = 1,
     page_size: PageSize = 100,
 ) -> Page[ResourceChangePublic]:
-    _get(session, resource_id)
+    resource = _get(session, resource_id)
     count, rows, next_url, previous = page_of(
-        session, request, history_query(resource_id), page, page_size
+        session, request, history_query(resource_id), page, page_size, extra=1
     )
-    return Page(count=count, next=next_url, previous=previous, results=[_change(c) for c in rows])
+    entries = [_change(c) for c in rows]
+    if len(entries) < page_size and (page - 1) * page_size + len(entries) == count - 1:
+        # The oldest entry, derived from the resource row, ends the last page.
+        entries.append(_change(created_entry(session, resource)))
+    return Page(count=count, next=next_url, previous=previous, results=entries)
