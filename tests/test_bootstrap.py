@@ -1,12 +1,22 @@
 """What a start finds and mends: versions and runs a stopped service left half done."""
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conftest import ADMIN_PASSWORD
 from estate.api.app import create_app
+from estate.bootstrap import prepare, recover_runs
+from estate.context import Context
 from estate.db.engine import make_engine
-from estate.db.models import PluginVersion
+from estate.db.models import (
+    CollectionRun,
+    Organization,
+    PluginVersion,
+    Provider,
+    ResourceRelationship,
+)
+from estate.inventory.ingest import Ingestor
 from factories import API
 
 
@@ -35,3 +45,50 @@ def test_a_version_left_preparing_is_failed_at_the_next_start(settings):
 
     assert detail["state"] == "failed"
     assert "stopped while this version was being prepared" in detail["error"]
+
+
+def test_a_run_the_service_stopped_during_gets_its_relationship_index(settings):
+    context = Context.from_settings(settings)
+    try:
+        prepare(context)
+        with context.sessions() as session, session.begin():
+            organization = session.scalars(select(Organization)).first()
+            provider = Provider(
+                name="p",
+                vendor="simulated",
+                provider_type="datacenter",
+                organization_id=organization.id,
+            )
+            session.add(provider)
+            session.flush()
+            run = CollectionRun(provider_id=provider.id, status="running")
+            session.add(run)
+            session.flush()
+            provider_id, run_id = provider.id, run.id
+        ingestor = Ingestor(context.engine, provider_id=provider_id, run_id=run_id)
+        ingestor.add_batch(
+            [
+                {"ems_ref": "h", "resource_type_slug": "hypervisor_host"},
+                {
+                    "ems_ref": "a",
+                    "resource_type_slug": "virtual_machine",
+                    "relationships": [{"target_ems_ref": "h", "relationship_type": "runs_on"}],
+                },
+            ]
+        )
+        ingestor.flush()  # stored; the service "stops" before the run ends
+
+        assert recover_runs(context) == []
+
+        with context.sessions() as session:
+            pairs = session.execute(
+                select(ResourceRelationship.target_ems_ref, ResourceRelationship.source_ems_ref)
+            ).all()
+            status = session.get(CollectionRun, run_id).status
+        assert [tuple(p) for p in pairs] == [("h", "a")]
+        assert status == "failed"
+        recover_runs(context)  # twice does no harm
+        with context.sessions() as session:
+            assert len(session.execute(select(ResourceRelationship.source_ems_ref)).all()) == 1
+    finally:
+        context.close()

@@ -243,3 +243,28 @@ def test_history_pages(client):
     rest = client.get(page["next"]).json()
     assert [h["kind"] for h in rest["results"]] == ["created"]
     assert rest["next"] is None
+
+
+def test_history_pages_of_one_end_with_the_derived_created_entry(client):
+    provider = create_provider(client, connection_config={**SMALL, "churn_percent": 100})
+    runs = []
+    for generation in range(3):
+        patch_config(client, provider["id"], **SMALL, churn_percent=100, generation=generation)
+        runs.append(collect(client, provider["id"])["id"])
+    vm = all_resources(client, resource_type="virtual_machine")[0]
+    url = f"{API}/resources/{vm['id']}/history/"
+
+    pages = [client.get(url, params={"page_size": 1, "page": n}).json() for n in (1, 2, 3, 4)]
+
+    assert [p["count"] for p in pages] == [3, 3, 3, 3]
+    assert [[h["kind"] for h in p["results"]] for p in pages] == [
+        ["modified"],
+        ["modified"],
+        ["created"],
+        [],
+    ]
+    created = pages[2]["results"][0]
+    assert (created["id"], created["run"], created["changes"]) == (0, runs[0], None)
+    assert created["changed_at"] == vm["first_seen_at"]
+    assert pages[2]["next"] is None
+    assert pages[1]["next"] is not None

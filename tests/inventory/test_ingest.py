@@ -19,6 +19,7 @@ from estate.db.models import (
     ResourceRelationship,
 )
 from estate.inventory.ingest import Ingestor
+from estate.inventory.queries import created_entry, relationships_of
 
 
 @pytest.fixture
@@ -515,3 +516,80 @@ def test_records_may_arrive_as_raw_json_bytes(engine: Engine, provider_id: int) 
 
     assert counts(run) == {"found": 1, "created": 1}
     assert resources(engine, provider_id)["vm-0"].name == "x"
+
+
+# -- relationships both ways, created derived, unchanged fast path ---------------------
+
+
+def test_relationships_read_both_ways_after_a_rewire(engine: Engine, provider_id: int) -> None:
+    def edges_of(ref: str) -> list[tuple[str, str, str]]:
+        with Session(engine) as session:
+            resource = session.scalars(
+                select(Resource).where(Resource.provider_id == provider_id, Resource.ems_ref == ref)
+            ).one()
+            return [
+                (e["direction"], e["relationship_type"], e["ems_ref"])
+                for e in relationships_of(session, resource)
+            ]
+
+    hosts = [{"ems_ref": f"h{i}", "resource_type_slug": "hypervisor_host"} for i in range(3)]
+    two_ways = [
+        {"target_ems_ref": "h0", "relationship_type": "runs_on"},
+        {"target_ems_ref": "h0", "relationship_type": "backs_up"},
+    ]
+    ingest(engine, provider_id, [*hosts, vm("a", relationships=two_ways)])
+
+    assert edges_of("a") == [("outgoing", "runs_on", "h0"), ("outgoing", "backs_up", "h0")]
+    assert edges_of("h0") == [("incoming", "runs_on", "a"), ("incoming", "backs_up", "a")]
+
+    moved = [{"target_ems_ref": "h2", "relationship_type": "runs_on"}]
+    ingest(
+        engine, provider_id, [*hosts, vm("a", relationships=moved), vm("b", relationships=moved)]
+    )
+
+    assert edges_of("a") == [("outgoing", "runs_on", "h2")]
+    assert edges_of("h0") == []
+    # a was rewired in its batch; b is new and indexed when the run ended.
+    assert edges_of("h2") == [("incoming", "runs_on", "a"), ("incoming", "runs_on", "b")]
+    assert edges(engine, provider_id) == {("a", "h2", "runs_on"), ("b", "h2", "runs_on")}
+
+
+def test_the_created_entry_is_derived_from_the_resource_row(
+    engine: Engine, provider_id: int
+) -> None:
+    run = ingest(engine, provider_id, vms(2))
+
+    with Session(engine) as session:
+        assert session.scalars(select(ResourceChange.id)).all() == []  # nothing stored
+        resource = session.scalars(select(Resource).where(Resource.ems_ref == "vm-0")).one()
+        entry = created_entry(session, resource)
+    assert (entry.id, entry.kind, entry.run_id, entry.changes) == (0, "created", run.run_id, None)
+    assert entry.changed_at == resource.first_seen_at
+
+
+def test_a_stored_record_is_checked_again_when_the_rules_change(
+    engine: Engine, provider_id: int
+) -> None:
+    batch = [vm("a"), {"ems_ref": "h", "resource_type_slug": "hypervisor_host"}]
+    ingest(engine, provider_id, batch, allowed_types=["virtual_machine", "hypervisor_host"])
+
+    same = ingest(engine, provider_id, batch, allowed_types=["virtual_machine", "hypervisor_host"])
+    assert counts(same) == {"found": 2, "unchanged": 2}
+
+    # The very same bytes, but the plugin no longer declares hypervisor hosts.
+    narrower = ingest(engine, provider_id, batch, allowed_types=["virtual_machine"], complete=False)
+    assert counts(narrower) == {"found": 2, "unchanged": 1, "errors": 1}
+    assert "supported_resource_types" in narrower.problems[0]["error"]
+
+
+def test_an_unchanged_record_twice_in_a_batch_is_rejected_once(
+    engine: Engine, provider_id: int
+) -> None:
+    ingest(engine, provider_id, vms(3))
+
+    again = ingest(engine, provider_id, [*vms(3), vm("vm-1")], complete=False)
+
+    assert counts(again) == {"found": 4, "unchanged": 3, "errors": 1}
+    assert again.problems == [
+        {"ems_ref": "vm-1", "index": 3, "error": "ems_ref appears twice in this run"}
+    ]

@@ -28,7 +28,9 @@ from .records import (
     comparable,
     diff,
     diff_relationships,
+    identify,
     json_cells,
+    rules_key,
     stored_links,
     stored_values,
     to_record,
@@ -88,6 +90,7 @@ class Ingestor:
         self._fresh: bool | None = None
         # Every resource this run inserts gets an id above this (see link_new).
         self._watermark: int | None = None
+        self._key = rules_key(self.allowed_types)
 
     # -- batches -----------------------------------------------------------------
 
@@ -137,11 +140,8 @@ class Ingestor:
             if self._failure is not None:
                 continue  # keep draining so the producer never blocks forever
             try:
-                records = self._validate(raw)
-                if not records:
-                    continue
                 with self.engine.begin() as conn:
-                    self._store(conn, records)
+                    self._store_batch(conn, raw)
                 self._refresh_statistics()
             except Exception as exc:  # thread boundary: handed to the producer by flush()
                 self._failure = exc
@@ -166,13 +166,59 @@ class Ingestor:
             if len(self.problems) < MAX_PROBLEMS:
                 self.problems.append({"ems_ref": ems_ref, "index": index, "error": message})
 
-    def _store(self, conn: Connection, records: dict[str, Record]) -> None:
-        now = _timestamp(datetime.now(UTC))
+    def _store_batch(self, conn: Connection, raw: Sequence[Any]) -> None:
         if self._fresh is None:
             self._watermark = int(conn.exec_driver_sql(self._sql.last_id).scalar_one())
             self._fresh = (
                 conn.exec_driver_sql(self._sql.any_resource, (self.provider_id,)).first() is None
             )
+        if not self._fresh:
+            raw = self._touch_same(conn, raw)
+        records = self._validate(raw)
+        if records:
+            self._store(conn, records)
+
+    def _touch_same(self, conn: Connection, raw: Sequence[Any]) -> list[Any]:
+        """Touch the records whose bytes are the ones stored; return the others.
+
+        Their content hash (personalised with the rules, see records.rules_key) says
+        they are the very bytes that passed the same checks before, so they are
+        neither checked nor decoded again. Only the first record of an ems_ref in the
+        batch is a candidate; a later one whose ems_ref was touched is a duplicate.
+        """
+        refs: list[str] = []
+        hashes: list[str] = []
+        item_refs: list[str | None] = []
+        for item in raw:
+            identity = identify(item, self._key)
+            if identity is None:
+                item_refs.append(None)
+                continue
+            ref, digest = identity
+            item_refs.append(ref)
+            refs.append(ref)
+            hashes.append(digest)
+        if not refs:
+            return list(raw)
+        now = _timestamp(datetime.now(UTC))
+        params = (now, self.run_id, *self._sql.pairs(refs, hashes), self.provider_id, self.run_id)
+        touched = {row[0] for row in conn.exec_driver_sql(self._sql.touch_same, params)}
+        if not touched:
+            return list(raw)
+        self.counters.unchanged += len(touched)
+        rest: list[Any] = []
+        done: set[str] = set()
+        for index, (item, known) in enumerate(zip(raw, item_refs, strict=True)):
+            if known is None or known not in touched:
+                rest.append(item)
+            elif known in done:
+                self.reject(known, "ems_ref appears twice in this run", index)
+            else:
+                done.add(known)
+        return rest
+
+    def _store(self, conn: Connection, records: dict[str, Record]) -> None:
+        now = _timestamp(datetime.now(UTC))
         if self._fresh:
             # The provider had nothing when the run began: every record is new, but
             # for one that came twice in this run (the insert skips it).

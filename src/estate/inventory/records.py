@@ -7,6 +7,7 @@ column values for the database. A test holds the schema and the SDK in agreement
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from hashlib import blake2b
@@ -143,6 +144,44 @@ _LIST_INDEXES = tuple(
 _JSON_KINDS = {ord("["): "array", ord('"'): "str", ord("t"): "bool", ord("f"): "bool"}
 
 
+# The content hash is personalised with the rules a record was checked by: bump
+# RULES_VERSION whenever WireResource or to_record accept something else. A record
+# whose hash equals the stored one is then the very bytes that passed these very
+# rules, and a re-collection can skip checking it again (see Ingestor).
+RULES_VERSION = b"records-1"
+
+
+@functools.lru_cache(maxsize=64)
+def rules_key(allowed_types: frozenset[str] | None) -> bytes:
+    """The 16-byte blake2b personalisation for these rules and allowed types."""
+    types = b"\0".join(sorted(t.encode() for t in allowed_types)) if allowed_types else b"*"
+    return blake2b(RULES_VERSION + b"\0" + types, digest_size=16).digest()
+
+
+def content_hash(data: Any, key: bytes) -> str:
+    """The content hash of a record's raw JSON bytes under ``rules_key``."""
+    return blake2b(data, digest_size=16, person=key).hexdigest()
+
+
+class _Identity(msgspec.Struct):
+    ems_ref: str | int
+
+
+_IDENTITY = msgspec.json.Decoder(_Identity)
+
+
+def identify(item: Any, key: bytes) -> tuple[str, str] | None:
+    """``(ems_ref, content hash)`` of raw JSON bytes without checking anything else;
+    None when the ems_ref cannot be read (``to_record`` will say why)."""
+    if not isinstance(item, bytes | msgspec.Raw):
+        return None
+    try:
+        ref = _IDENTITY.decode(item).ems_ref
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    return str(ref), content_hash(item, key)
+
+
 def to_record(item: Any, allowed_types: frozenset[str] | None = None) -> Record:
     """Validate one wire record (raw JSON bytes or a dict).
 
@@ -183,7 +222,7 @@ def to_record(item: Any, allowed_types: frozenset[str] | None = None) -> Record:
         if links
         else None
     )
-    digest = blake2b(data, digest_size=16).hexdigest()
+    digest = content_hash(data, rules_key(allowed_types))
     row.append(digest)
     return Record(ref, row, digest)
 

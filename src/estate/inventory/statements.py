@@ -124,6 +124,21 @@ class Statements:
             f"UPDATE resources SET last_seen_at = {ts}, last_seen_run_id = {p} "
             f"WHERE {self._among('id', 'bigint')}"
         )
+        # A re-collection's unchanged resources: touched by (ems_ref, content hash) in
+        # one statement that says which they were; the others are looked up.
+        # (The pairs drive the join: CROSS JOIN fixes that order on SQLite.)
+        pairs = (
+            "unnest(CAST(%s AS varchar[]), CAST(%s AS varchar[])) AS b(ref, hash)"
+            if pg
+            else "(SELECT value->>0 AS ref, value->>1 AS hash FROM json_each(?)) AS b"
+        )
+        self.touch_same = (
+            f"UPDATE resources SET last_seen_at = {ts}, last_seen_run_id = {integer} "
+            f"WHERE id IN (SELECT r.id FROM {pairs} {'' if pg else 'CROSS '}JOIN resources r "
+            f"ON r.provider_id = {p} AND r.ems_ref = b.ref AND r.content_hash = b.hash "
+            f"WHERE r.deleted_at IS NULL AND (r.last_seen_run_id IS NULL "
+            f"OR r.last_seen_run_id <> {p})) RETURNING ems_ref"
+        )
         sets = ", ".join(f"{c} = {p}" for c in UPDATE_COLUMNS)
         self.update = f"UPDATE resources SET {sets}, deleted_at = NULL WHERE id = {p}"
         self.old_values = (
@@ -162,6 +177,12 @@ class Statements:
             # The array has the column's own type, or the index cannot be used.
             return f"{column} = ANY(CAST(%s AS {kind}[]))"
         return f"{column} IN (SELECT value FROM json_each(?))"
+
+    def pairs(self, refs: list[str], hashes: list[str]) -> tuple[Any, ...]:
+        """The parameters ``touch_same`` expects for its (ems_ref, hash) pairs."""
+        if self.is_postgresql:
+            return (refs, hashes)
+        return (msgspec.json.encode(list(zip(refs, hashes, strict=True))).decode(),)
 
     def values(self, items: list[Any]) -> Any:
         """The parameter that ``_among`` expects for ``items``."""

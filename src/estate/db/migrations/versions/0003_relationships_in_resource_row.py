@@ -27,9 +27,9 @@ _JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgre
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("resources", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("first_seen_run_id", sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column("relationships", _JSON, nullable=True))
+    # Plain ALTER TABLE, never a batch copy of resources (see downgrade).
+    op.add_column("resources", sa.Column("first_seen_run_id", sa.Integer(), nullable=True))
+    op.add_column("resources", sa.Column("relationships", _JSON, nullable=True))
 
     postgresql_ = op.get_bind().dialect.name == "postgresql"
     if postgresql_:
@@ -118,6 +118,7 @@ def downgrade() -> None:
         "INSERT INTO resource_changes (resource_id, run_id, kind, changed_at) "
         "SELECT id, first_seen_run_id, 'created', first_seen_at FROM resources ORDER BY id"
     )
-    with op.batch_alter_table("resources", schema=None) as batch_op:
-        batch_op.drop_column("relationships")
-        batch_op.drop_column("first_seen_run_id")
+    # Not batch mode: on SQLite that copies the table, and dropping the old copy
+    # cascades to resource_changes. SQLite has had DROP COLUMN since 3.35.
+    op.execute("ALTER TABLE resources DROP COLUMN relationships")
+    op.execute("ALTER TABLE resources DROP COLUMN first_seen_run_id")

@@ -1,0 +1,141 @@
+"""Migrations upgrade data in place, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from alembic import command
+from sqlalchemy import Engine, text
+
+from conftest import BACKENDS, PG_ADMIN
+from estate.db.engine import make_engine
+from estate.db.migrate import alembic_config, current, upgrade
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a database with no schema at all."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'estate.db'}")
+        yield engine
+        engine.dispose()
+        return
+    name = f"estate_migrate_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = PG_ADMIN.rpartition("/")
+    engine = make_engine(f"{base.replace('postgresql://', 'postgresql+psycopg://')}/{name}")
+    yield engine
+    engine.dispose()
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_AT_0002 = [
+    "INSERT INTO organizations (id, name, description, created_at) "
+    "VALUES (1, 'o', '', '2026-01-01 00:00:00')",
+    "INSERT INTO providers (id, name, infrastructure, vendor, provider_type, endpoint, "
+    "organization_id, connection_config, enabled, created_at, updated_at) "
+    "VALUES (1, 'p', '', 'simulated', 'datacenter', '', 1, '{}', true, "
+    "'2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+    *(
+        "INSERT INTO collection_runs (id, provider_id, status, plugin_key, resources_found, "
+        "resources_created, resources_updated, resources_unchanged, resources_deleted, "
+        "resources_restored, errors, error_details, log, cancel_requested, created_at) "
+        f"VALUES ({run}, 1, 'completed', 'simulated:datacenter', 0, 0, 0, 0, 0, 0, 0, "
+        "'[]', '', false, '2026-01-01 00:00:00')"
+        for run in (1, 2)
+    ),
+    *(
+        "INSERT INTO resources (id, provider_id, ems_ref, resource_type, state, content_hash, "
+        "first_seen_at, last_seen_at, last_seen_run_id, updated_at) "
+        f"VALUES ({i}, 1, '{ref}', '{kind}', 'active', 'h', "
+        "'2026-01-01 00:00:00', '2026-01-02 00:00:00', 2, '2026-01-02 00:00:00')"
+        for i, ref, kind in (
+            (1, "h0", "hypervisor_host"),
+            (2, "h1", "hypervisor_host"),
+            (3, "a", "virtual_machine"),
+        )
+    ),
+    *(
+        "INSERT INTO resource_changes (id, resource_id, run_id, kind, changes, changed_at) "
+        f"VALUES ({i}, {resource}, {run}, '{kind}', {body}, '2026-01-0{run} 00:00:00')"
+        for i, resource, run, kind, body in (
+            (1, 1, 1, "created", "NULL"),
+            (2, 2, 1, "created", "NULL"),
+            (3, 3, 1, "created", "NULL"),
+            (4, 3, 2, "modified", '\'{"name": {"from": null, "to": "a"}}\''),
+        )
+    ),
+    # a declared runs_on h1 then backs_up h0 (ids say the order); h1 member_of h0.
+    *(
+        "INSERT INTO resource_relationships (id, provider_id, source_ems_ref, target_ems_ref, "
+        f"relationship_type) VALUES ({i}, 1, '{source}', '{target}', '{kind}')"
+        for i, source, target, kind in (
+            (1, "a", "h1", "runs_on"),
+            (2, "h1", "h0", "member_of"),
+            (3, "a", "h0", "backs_up"),
+        )
+    ),
+]
+
+
+def test_0003_moves_edges_and_created_rows_into_the_resource_row(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0002")
+    with empty_engine.begin() as conn:
+        for statement in _AT_0002:
+            conn.execute(text(statement))
+
+    upgrade(empty_engine)
+
+    assert current(empty_engine) == "0003"
+    with empty_engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT ems_ref, relationships, first_seen_run_id FROM resources ORDER BY id")
+        ).all()
+        changes = conn.execute(text("SELECT kind, run_id FROM resource_changes")).all()
+        index = conn.execute(
+            text("SELECT target_ems_ref, source_ems_ref FROM resource_relationships")
+        ).all()
+    decoded = {ref: (_json(links), run) for ref, links, run in rows}
+    assert decoded == {
+        "h0": (None, 1),
+        "h1": ([["h0", "member_of"]], 1),
+        "a": ([["h1", "runs_on"], ["h0", "backs_up"]], 1),
+    }
+    assert [tuple(c) for c in changes] == [("modified", 2)]
+    assert sorted(tuple(r) for r in index) == [("h0", "a"), ("h0", "h1"), ("h1", "a")]
+
+    command.downgrade(alembic_config(empty_engine), "0002")
+
+    with empty_engine.connect() as conn:
+        kinds = conn.execute(
+            text("SELECT resource_id, kind FROM resource_changes ORDER BY resource_id, kind")
+        ).all()
+        edges = conn.execute(
+            text(
+                "SELECT source_ems_ref, target_ems_ref, relationship_type "
+                "FROM resource_relationships ORDER BY id"
+            )
+        ).all()
+    assert [tuple(k) for k in kinds] == [
+        (1, "created"),
+        (2, "created"),
+        (3, "created"),
+        (3, "modified"),
+    ]
+    assert [tuple(e) for e in edges] == [
+        ("h1", "h0", "member_of"),
+        ("a", "h1", "runs_on"),
+        ("a", "h0", "backs_up"),
+    ]
+
+
+def _json(value: object) -> object:
+    import json
+
+    return json.loads(value) if isinstance(value, str) else value
