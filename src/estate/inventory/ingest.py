@@ -355,7 +355,16 @@ class Ingestor:
     def _delete_unseen(self) -> int:
         now = _timestamp(datetime.now(UTC))
         pid, run = self.provider_id, self.run_id
+        c = self.counters
+        seen = c.created + c.updated + c.unchanged + c.restored  # distinct ems_refs
         with self.engine.begin() as conn:
+            # Every resource the provider has alive was seen: no need to visit them
+            # all to find none. Both counts read indexes only (deleted ones are a
+            # partial index), where finding the unseen reads every row.
+            (total,) = conn.exec_driver_sql(self._sql.count_all, (pid,)).one()
+            (deleted,) = conn.exec_driver_sql(self._sql.count_deleted, (pid,)).one()
+            if total - deleted == seen:
+                return 0
             conn.exec_driver_sql(self._sql.insert_deleted, (run, now, pid, run))
             result = conn.exec_driver_sql(self._sql.mark_deleted, (now, now, pid, run))
         return int(result.rowcount)
