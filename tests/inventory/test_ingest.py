@@ -580,6 +580,7 @@ def test_a_stored_record_is_checked_again_when_the_rules_change(
     narrower = ingest(engine, provider_id, batch, allowed_types=["virtual_machine"], complete=False)
     assert counts(narrower) == {"found": 2, "unchanged": 1, "errors": 1}
     assert "supported_resource_types" in narrower.problems[0]["error"]
+    assert narrower.problems[0]["index"] == 1  # its place in the batch the plugin sent
 
 
 def test_an_unchanged_record_twice_in_a_batch_is_rejected_once(

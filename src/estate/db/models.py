@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -149,6 +150,13 @@ class Resource(Base):
     __table_args__ = (
         UniqueConstraint("provider_id", "ems_ref", name="uq_resources_provider_ems_ref"),
         Index("ix_resources_type", "resource_type"),
+        # Only deleted rows: lets a run count what is alive without reading rows.
+        Index(
+            "ix_resources_deleted",
+            "provider_id",
+            sqlite_where=text("deleted_at IS NOT NULL"),
+            postgresql_where=text("deleted_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -111,9 +111,10 @@ class Ingestor:
             self._writer.start()
         self._queue.put(raw)
 
-    def _validate(self, raw: Sequence[Any]) -> dict[str, Record]:
+    def _validate(self, raw: Iterable[tuple[int, Any]]) -> dict[str, Record]:
+        """Check ``(index in the batch, record)`` pairs; reject the bad and repeated."""
         records: dict[str, Record] = {}
-        for index, item in enumerate(raw):
+        for index, item in raw:
             try:
                 record = to_record(item, self.allowed_types)
             except ResourceValidationError as exc:
@@ -172,13 +173,12 @@ class Ingestor:
             self._fresh = (
                 conn.exec_driver_sql(self._sql.any_resource, (self.provider_id,)).first() is None
             )
-        if not self._fresh:
-            raw = self._touch_same(conn, raw)
-        records = self._validate(raw)
+        rest = enumerate(raw) if self._fresh else self._touch_same(conn, raw)
+        records = self._validate(rest)
         if records:
             self._store(conn, records)
 
-    def _touch_same(self, conn: Connection, raw: Sequence[Any]) -> list[Any]:
+    def _touch_same(self, conn: Connection, raw: Sequence[Any]) -> list[tuple[int, Any]]:
         """Touch the records whose bytes are the ones stored; return the others.
 
         Their content hash (personalised with the rules, see records.rules_key) says
@@ -199,18 +199,18 @@ class Ingestor:
             refs.append(ref)
             hashes.append(digest)
         if not refs:
-            return list(raw)
+            return list(enumerate(raw))
         now = _timestamp(datetime.now(UTC))
         params = (now, self.run_id, *self._sql.pairs(refs, hashes), self.provider_id, self.run_id)
         touched = {row[0] for row in conn.exec_driver_sql(self._sql.touch_same, params)}
         if not touched:
-            return list(raw)
+            return list(enumerate(raw))
         self.counters.unchanged += len(touched)
-        rest: list[Any] = []
+        rest: list[tuple[int, Any]] = []
         done: set[str] = set()
         for index, (item, known) in enumerate(zip(raw, item_refs, strict=True)):
             if known is None or known not in touched:
-                rest.append(item)
+                rest.append((index, item))
             elif known in done:
                 self.reject(known, "ems_ref appears twice in this run", index)
             else:
@@ -355,7 +355,16 @@ class Ingestor:
     def _delete_unseen(self) -> int:
         now = _timestamp(datetime.now(UTC))
         pid, run = self.provider_id, self.run_id
+        c = self.counters
+        seen = c.created + c.updated + c.unchanged + c.restored  # distinct ems_refs
         with self.engine.begin() as conn:
+            # Every resource the provider has alive was seen: no need to visit them
+            # all to find none. Both counts read indexes only (deleted ones are a
+            # partial index), where finding the unseen reads every row.
+            (total,) = conn.exec_driver_sql(self._sql.count_all, (pid,)).one()
+            (deleted,) = conn.exec_driver_sql(self._sql.count_deleted, (pid,)).one()
+            if total - deleted == seen:
+                return 0
             conn.exec_driver_sql(self._sql.insert_deleted, (run, now, pid, run))
             result = conn.exec_driver_sql(self._sql.mark_deleted, (now, now, pid, run))
         return int(result.rowcount)

@@ -149,6 +149,10 @@ class Statements:
             f"provider_id = {p} AND deleted_at IS NULL "
             f"AND (last_seen_run_id IS NULL OR last_seen_run_id <> {p})"
         )
+        self.count_all = f"SELECT count(*) FROM resources WHERE provider_id = {p}"
+        self.count_deleted = (
+            f"SELECT count(*) FROM resources WHERE provider_id = {p} AND deleted_at IS NOT NULL"
+        )
         self.insert_deleted = (
             "INSERT INTO resource_changes (resource_id, run_id, kind, changed_at) "
             f"SELECT id, {integer}, 'deleted', {ts} FROM resources WHERE {unseen}"

@@ -30,6 +30,13 @@ def upgrade() -> None:
     # Plain ALTER TABLE, never a batch copy of resources (see downgrade).
     op.add_column("resources", sa.Column("first_seen_run_id", sa.Integer(), nullable=True))
     op.add_column("resources", sa.Column("relationships", _JSON, nullable=True))
+    op.create_index(
+        "ix_resources_deleted",
+        "resources",
+        ["provider_id"],
+        sqlite_where=sa.text("deleted_at IS NOT NULL"),
+        postgresql_where=sa.text("deleted_at IS NOT NULL"),
+    )
 
     postgresql_ = op.get_bind().dialect.name == "postgresql"
     if postgresql_:
@@ -83,6 +90,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_resources_deleted", table_name="resources")
     op.drop_table("resource_relationships")
     op.create_table(
         "resource_relationships",
