@@ -28,34 +28,16 @@ from estate.context import Context
 from estate.registry.install import install_archive
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from factories import manifest, plugin_dir, tarball, wheel
-
-PROVIDER = """
-from inventory_providers.base import BaseProvider, ResourceData
-
-
-class BenchProvider(BaseProvider):
-    vendor = "bench"
-    provider_type = "upload"
-    supported_resource_types = ["virtual_machine"]
-
-    def connect(self):
-        pass
-
-    def disconnect(self):
-        pass
-
-    def collect(self):
-        yield ResourceData(ems_ref="vm-1", resource_type_slug="virtual_machine")
-"""
+from factories import TEST_PROVIDER, manifest, plugin_dir, tarball, wheel
 
 
 def archive(root: Path, version: str, with_requirement: bool) -> bytes:
-    data = manifest(namespace="bench", name="upload", vendor="bench", provider_type="upload")
+    # The tests' TestProvider (test:plugin), whose collect() yields a few VMs.
+    data = manifest(namespace="test", name="plugin", vendor="test", provider_type="plugin")
     data["version"] = version
     folder = plugin_dir(
         root / version,
-        provider=PROVIDER,
+        provider=TEST_PROVIDER.replace("{methods}", ""),
         manifest_data=data,
         requirements="tinydep==1.0\n" if with_requirement else "",
     )

@@ -6,10 +6,6 @@ runs as a real child process on one end of a real socket pair.
 """
 
 import base64
-import json
-import socket
-import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -26,6 +22,8 @@ from inventory_providers.base import (
     validate_event,
 )
 from inventory_providers.testing import make_provider
+from wire import Host
+from wire import serving as serve_plugin
 
 TIMEOUT = 30.0
 
@@ -169,68 +167,15 @@ class Quiet(BaseProvider):
 """
 
 
-class Host:
-    """The service's end of the socket pair."""
-
-    def __init__(self, sock: socket.socket, process: subprocess.Popen[bytes]) -> None:
-        self.sock = sock
-        self.process = process
-        self.reader = sock.makefile("rb")
-        self.next_id = 0
-
-    def call(self, method: str, params: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
-        """The reply to one request and the notifications sent before it."""
-        self.next_id += 1
-        message = {"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params}
-        self.sock.sendall(json.dumps(message).encode() + b"\n")
-        notifications: list[dict[str, Any]] = []
-        while True:
-            line = self.reader.readline()
-            assert line, f"the plugin closed the channel (exit code {self.process.poll()})"
-            received: dict[str, Any] = json.loads(line)
-            if "method" not in received:
-                assert received["id"] == self.next_id
-                return received, notifications
-            notifications.append(received)
-
-
 @contextmanager
 def serving(tmp_path: Path, class_path: str = "provider.Publisher") -> Iterator[Host]:
     plugin_dir = tmp_path / "plugin"
     plugin_dir.mkdir()
     (plugin_dir / "provider.py").write_text(textwrap.dedent(PLUGIN))
-    host_end, child_end = socket.socketpair()
-    with child_end, (tmp_path / "plugin.log").open("wb") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "inventory_providers",
-                "serve",
-                "--fd",
-                str(child_end.fileno()),
-                "--plugin-dir",
-                str(plugin_dir),
-                "--class-path",
-                class_path,
-            ],
-            pass_fds=[child_end.fileno()],
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    host_end.settimeout(TIMEOUT)
-    host = Host(host_end, process)
-    try:
+    with serve_plugin(plugin_dir, class_path, tmp_path / "plugin.log") as host:
         reply, _ = host.call("initialize", {"protocol_versions": [1]})
         assert "result" in reply, reply
         yield host
-    finally:
-        host.reader.close()
-        host_end.close()
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=TIMEOUT)
 
 
 def configure(host: Host, **extra: Any) -> None:

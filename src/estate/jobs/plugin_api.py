@@ -22,7 +22,7 @@ from ..context import Context
 from ..db.models import PluginVersion
 from ..runtime.errors import PluginRuntimeError
 from .events import EventRecorder
-from .process import version_spec
+from .process import version_slot, version_spec
 from .runlog import RunLog
 
 logger = logging.getLogger(__name__)
@@ -98,11 +98,6 @@ def forward(context: Context, version: PluginVersion, request: ApiRequest) -> Ap
             with context.sessions() as session, session.begin():
                 events.store(session)
     return _response(key, answer)
-
-
-def version_slot(version_id: int) -> tuple[str, int]:
-    """The supervisor key of a plugin version's long-lived (unconfigured) process."""
-    return ("version", version_id)
 
 
 def _response(key: str, answer: Any) -> ApiResponse:

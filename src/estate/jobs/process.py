@@ -59,6 +59,16 @@ def credential_params(context: Context, provider: Provider, log: RunLog) -> dict
     }
 
 
+def provider_slot(provider_id: int) -> tuple[str, int]:
+    """The supervisor key of a provider's long-lived process."""
+    return ("provider", provider_id)
+
+
+def version_slot(version_id: int) -> tuple[str, int]:
+    """The supervisor key of a plugin version's long-lived (unconfigured) process."""
+    return ("version", version_id)
+
+
 def provider_spec(
     settings: Settings,
     version: PluginVersion,

@@ -13,13 +13,8 @@ from ..db.models import PluginVersion, Provider
 from ..runtime.errors import PluginRuntimeError
 from ..secretbox import SecretKeyError
 from .events import EventRecorder
-from .process import credential_params, provider_spec
+from .process import credential_params, provider_slot, provider_spec
 from .runlog import RunLog
-
-
-def provider_slot(provider_id: int) -> tuple[str, int]:
-    """The supervisor key of a provider's long-lived process."""
-    return ("provider", provider_id)
 
 
 def check_connection(

@@ -35,7 +35,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,14 +113,8 @@ class _Slot:
 class Supervisor:
     """Keeps plugin processes up for short calls; thread-safe."""
 
-    def __init__(
-        self,
-        policy: SupervisorPolicy | None = None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, policy: SupervisorPolicy | None = None) -> None:
         self.policy = policy or SupervisorPolicy()
-        self._clock = clock
         self._slots: dict[Hashable, _Slot] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -184,7 +178,7 @@ class Supervisor:
         """
         slot = self._slot(key, spec)
         with slot.lock:
-            slot.last_used = self._clock()
+            slot.last_used = time.monotonic()
             if slot.spec.fingerprint != spec.fingerprint:
                 self._stop_process(slot)
                 self._reset(slot)
@@ -204,7 +198,7 @@ class Supervisor:
                 self._crashed(slot, f"{method}: {exc}")
                 raise
             finally:
-                slot.last_used = self._clock()
+                slot.last_used = time.monotonic()
             slot.consecutive = 0
             return result
 
@@ -219,7 +213,7 @@ class Supervisor:
 
     def status(self) -> list[dict[str, Any]]:
         """One entry per slot: state, pid, restarts, health, breaker, last error, log tail."""
-        now = self._clock()
+        now = time.monotonic()
         with self._lock:
             slots = list(self._slots.values())
         out = []
@@ -260,7 +254,7 @@ class Supervisor:
         return out
 
     def pids(self) -> list[int]:
-        """Process ids of the running processes (for tests and the status page)."""
+        """Process ids of the slots' processes."""
         with self._lock:
             slots = list(self._slots.values())
         return [
@@ -286,7 +280,7 @@ class Supervisor:
                 slot.lock.release()
 
     def _check(self, slot: _Slot) -> None:
-        now = self._clock()
+        now = time.monotonic()
         process = slot.process
         if process is not None and now - slot.last_used >= self.policy.idle_timeout:
             self._stop_process(slot)
@@ -321,7 +315,7 @@ class Supervisor:
     def _next_pass(self) -> float:
         """Seconds to the next pass: the health interval, or sooner for a due restart."""
         wait = self.policy.health_interval
-        now = self._clock()
+        now = time.monotonic()
         with self._lock:
             for slot in self._slots.values():
                 if slot.process is None and slot.consecutive:
@@ -345,7 +339,7 @@ class Supervisor:
             return process
         if process is not None:
             self._crashed(slot, f"process exited{_exit_code(process)}")
-        now = self._clock()
+        now = time.monotonic()
         if now < slot.breaker_until:
             raise PluginUnavailable(
                 f"{slot.spec.label} crashed {len(slot.crashes)} times within "
@@ -393,7 +387,7 @@ class Supervisor:
     def _crashed(self, slot: _Slot, reason: str) -> None:
         """Count a crash: kill what is left, schedule the restart, maybe open the breaker."""
         self._stop_process(slot)
-        now = self._clock()
+        now = time.monotonic()
         policy = self.policy
         reason = mask(reason, slot.spec.secrets)
         slot.last_error = reason

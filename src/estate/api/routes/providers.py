@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from ...context import Context
 from ...db.models import CollectionRun, Organization, PluginVersion, Provider
 from ...jobs.collect import ACTIVE, run_collection
-from ...jobs.validate import check_connection, provider_slot
+from ...jobs.process import provider_slot
+from ...jobs.validate import check_connection
 from ...registry.manifest import Manifest, check_connection_config, secret_names
 from ...registry.versions import active_version
 from ...secretbox import ENCRYPTED
