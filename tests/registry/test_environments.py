@@ -55,6 +55,36 @@ def test_the_environment_holds_the_sdk_and_exactly_the_requirements(offline, tmp
     assert run_in(python, "import tinydep").returncode == 0
 
 
+def test_the_plugin_and_its_requirements_are_compiled_ahead(offline, tmp_path):
+    """Jobs start processes from the version: none may need to compile what it imports
+    (where PYTHONDONTWRITEBYTECODE is set none would keep what it compiled)."""
+    root, plugin = version_folder(tmp_path / "v", "tinydep==1.0\n")
+    wheel(plugin / "wheels", "tinydep", "1.0", 'VERSION = "1.0"\n')
+    (plugin / "helpers.py").write_text("X = 1\n")
+
+    prepare_environment(root, plugin, MANIFEST, offline)
+
+    tag = sys.implementation.cache_tag
+    assert (plugin / "__pycache__" / f"provider.{tag}.pyc").is_file()
+    assert (plugin / "__pycache__" / f"helpers.{tag}.pyc").is_file()
+    assert list((root / "venv").glob(f"lib/python*/site-packages/__pycache__/tinydep.{tag}.pyc"))
+    # Used as is: importing with writing forbidden finds the bytecode (no recompile).
+    done = run_in(
+        venv_python(root),
+        "import sys; sys.dont_write_bytecode = True; import tinydep; print(tinydep.__cached__)",
+    )
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).is_file()
+
+
+def test_a_plugin_without_requirements_is_compiled_too(offline, tmp_path):
+    root, plugin = version_folder(tmp_path / "v", "")
+
+    prepare_environment(root, plugin, MANIFEST, offline)
+
+    assert (plugin / "__pycache__" / f"provider.{sys.implementation.cache_tag}.pyc").is_file()
+
+
 def test_a_service_wheelhouse_is_a_source(tmp_path):
     wheelhouse = tmp_path / "wheelhouse"
     wheel(wheelhouse, "housedep", "3.1", 'VERSION = "3.1"\n')

@@ -19,6 +19,7 @@ with ``settings.offline`` those are the only sources and no index is ever reache
 
 from __future__ import annotations
 
+import compileall
 import os
 import shutil
 import subprocess
@@ -117,8 +118,15 @@ def prepare_environment(
 ) -> str:
     """Build ``<version_dir>/venv`` when the plugin has requirements; returns the installer's log.
 
+    The plugin's own Python files are compiled to bytecode here too, as the
+    requirements are (``--compile-bytecode``): every job starts a process from this
+    folder, and where ``PYTHONDONTWRITEBYTECODE`` is set none would keep the bytecode
+    it compiled (a platform SDK such as boto3 takes seconds to compile).
+
     Raises ``InstallFailed`` naming the requirements file, with the installer's last lines.
     """
+    # A file that does not compile is reported by the define step, which imports it.
+    compileall.compile_dir(plugin_dir, quiet=2, workers=1)
     name = requirements_name(manifest)
     requirements = plugin_dir / name
     if not has_requirements(requirements):
@@ -130,7 +138,8 @@ def prepare_environment(
         "creating the environment",
     )
     _add_sdk(venv)
-    argv = [_uv(), "pip", "install", "--no-progress", "--python", str(venv_python(version_dir))]
+    argv = [_uv(), "pip", "install", "--no-progress", "--compile-bytecode"]
+    argv += ["--python", str(venv_python(version_dir))]
     argv += ["-r", str(requirements), *_sources(plugin_dir, settings)]
     installed = _run(argv, name, "installing the requirements")
     _add_accelerator(venv)
