@@ -1,8 +1,10 @@
 """Ingest throughput through the real path: plugin child process → wire → ingest → DB.
 
 Prints one JSON line: the first collection of N resources from the simulated plugin,
-a re-collection with 1% changed, and, as the baseline measured in the same run, the
-raw ``executemany`` insert rate of the very same rows into a table of the same shape.
+a re-collection with 1% changed, and two baselines measured in the same run: the raw
+``executemany`` insert rate of the very same rows into a table of the same shape, and
+the rate of the plugin alone (its child streaming the same resources to a host that
+only counts them). No ingest of this plugin into this database can beat either.
 
     python bench/ingest.py --resources 100000 --db sqlite
     python bench/ingest.py --resources 1000000 --db postgresql
@@ -30,6 +32,7 @@ from estate.context import Context
 from estate.db.models import Base, CollectionRun, Provider, Resource
 from estate.inventory.statements import INSERT_COLUMNS as _INSERT_COLUMNS
 from estate.jobs.collect import run_collection
+from runtime import out_of_process  # bench/runtime.py, beside this script
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -139,6 +142,7 @@ def main() -> None:
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         child_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         raw = None if args.skip_baseline else raw_insert_seconds(context, provider_id)
+        alone = None if args.skip_baseline else out_of_process(args.resources, validate=False)
         context.close()
     figures = {
         "bench": "ingest",
@@ -149,6 +153,10 @@ def main() -> None:
         "raw_executemany_seconds": round(raw, 3) if raw else None,
         "raw_executemany_per_s": round(run1.resources_found / raw) if raw else None,
         "ratio_to_raw": round(raw / first, 3) if raw else None,
+        "plugin_alone_per_s": round(args.resources / alone.seconds) if alone else None,
+        "plugin_alone_cpu_us_per_resource": (
+            round(alone.child_cpu / args.resources * 1e6, 2) if alone else None
+        ),
         "recollect_seconds": round(again, 3),
         "recollect_changed": run2.resources_updated,
         "recollect_unchanged": run2.resources_unchanged,
