@@ -1,6 +1,9 @@
 """Providers over the API: the seed's CRUD, validation, collect, test."""
 
+import json
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from factories import (
     API,
@@ -11,6 +14,7 @@ from factories import (
     wait_for_run,
 )
 
+JSON = {"content-type": "application/json"}
 PUBLIC_FIELDS = {
     "id",
     "name",
@@ -179,6 +183,95 @@ def test_bad_updates_are_refused_and_change_nothing(client):
     put = client.put(url, json={**SEED_BODY, "name": "other"})
     assert put.status_code == 400
     assert client.get(url).json() == provider
+
+
+NUL = "contains a NUL character (\\u0000), which no text column stores"
+SURROGATE = "is not valid Unicode (it holds a lone surrogate)"
+
+
+@pytest.mark.parametrize(
+    ("config", "needle"),
+    [
+        ({"resources": 10**25}, "connection_config.resources: is out of the 64-bit integer range"),
+        (
+            {"deep": {"list": [1, -(10**30)]}},
+            "connection_config.deep.list[1]: is out of the 64-bit integer range",
+        ),
+        ({"ratio": float("nan")}, "connection_config.ratio: is nan, which is not a JSON number"),
+        ({"ratio": float("inf")}, "connection_config.ratio: is inf, which is not a JSON number"),
+        ({"name": "x\ud800"}, f"connection_config.name: {SURROGATE}"),
+        ({"name": "x\x00"}, f"connection_config.name: {NUL}"),
+        ({"x\udc00": 1}, f"connection_config: key 'x\\udc00' {SURROGATE}"),
+        ({"a": {"x\x00": 1}}, f"connection_config.a: key 'x\\x00' {NUL}"),
+    ],
+)
+def test_json_no_database_can_store_is_refused_naming_where(client, config, needle):
+    """Python's parser takes all of these; storing them would fail (a 500) or change them."""
+    kept = create_provider(client, name="kept", vendor="nope", provider_type="none")
+    before = client.get(f"{API}/providers/").json()
+
+    # Sent as Python's json module writes them (NaN, Infinity, "\\ud800" escapes).
+    new = {"name": "new", "vendor": "nope", "provider_type": "none", "connection_config": config}
+    created = client.post(f"{API}/providers/", content=json.dumps(new), headers=JSON)
+    updated = client.patch(
+        f"{API}/providers/{kept['id']}/",
+        content=json.dumps({"connection_config": config}),
+        headers=JSON,
+    )
+
+    for response in (created, updated):
+        assert response.status_code == 400, response.text
+        assert response.json()["detail"] == needle
+    assert client.get(f"{API}/providers/").json() == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "needle"),
+    [
+        ("providers/", {"name": "a\x00b", "vendor": "x", "provider_type": "y"}, f"name: {NUL}"),
+        (
+            "providers/",
+            {"name": "a", "vendor": "x", "provider_type": "y", "x\ud800": 1},
+            f"key 'x\\ud800' {SURROGATE}",
+        ),
+        ("organizations/", {"name": "a\x00b"}, f"name: {NUL}"),
+        ("organizations/", {"name": "o", "description": "\udfff"}, f"description: {SURROGATE}"),
+        ("tokens/", {"name": "a\x00b"}, f"name: {NUL}"),
+        ("users/", {"username": "u1", "password": "secret\x00secret"}, f"password: {NUL}"),
+    ],
+)
+def test_every_body_refuses_what_no_database_can_store(client, path, body, needle):
+    before = {
+        p: client.get(f"{API}/{p}").json()
+        for p in ("providers/", "organizations/", "users/", "tokens/")
+    }
+
+    response = client.post(f"{API}/{path}", content=json.dumps(body), headers=JSON)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"] == needle
+    assert "secret" not in response.text  # the value itself is never echoed
+    assert {p: client.get(f"{API}/{p}").json() for p in before} == before
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "resources/?region=%00",
+        "resources/?search=a%00",
+        "resources/?resource_type=%00",
+        "providers/?name=%00",
+        "provider-plugins/a%00b/",
+        "resource-types/a%00b/",
+        "events/?plugin=%00",
+    ],
+)
+def test_a_nul_in_a_parameter_is_a_400_naming_it(client, url):
+    response = client.get(f"{API}/{url}")
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"].endswith(NUL)
+    assert "parameter" in response.json()["detail"]
 
 
 def test_a_provider_without_its_plugin_is_kept_and_its_run_names_the_key(client):

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,7 @@ from ..jobs.collect import run_collection
 from ..jobs.executor import LocalExecutor
 from ..registry.errors import InvalidPackage, RegistryError
 from ..secretbox import SecretKeyError
+from .deps import refuse_unstorable_parameters
 from .routes import (
     events,
     organizations,
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, on_start: StartHook | None = No
         description="One inventory and control plane for a whole infrastructure estate.",
         lifespan=lifespan,
         redirect_slashes=True,
+        dependencies=[Depends(refuse_unstorable_parameters)],
     )
     for module in (
         ping,

@@ -14,8 +14,23 @@ from sqlalchemy.orm import Session
 
 from ..context import Context
 from ..db.models import ApiToken, Base, User
+from ..db.storable import text_problem
 from ..jobs.executor import LocalExecutor
 from .security import TOKEN_PREFIX, token_digest, verify_password
+
+
+def refuse_unstorable_parameters(request: Request) -> None:
+    """400 for a path or query parameter no database can compare with (a NUL character).
+
+    Every route has this dependency: a lookup or filter with such a value would fail
+    in PostgreSQL's driver, not answer "not found".
+    """
+    named = [("query parameter", k, v) for k, v in request.query_params.multi_items()]
+    named += [("path parameter", k, str(v)) for k, v in request.path_params.items()]
+    for kind, name, value in named:
+        problem = text_problem(value)
+        if problem:
+            raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"{kind} {name!r} {problem}")
 
 
 def get_context(request: Request) -> Context:

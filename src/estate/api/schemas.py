@@ -5,13 +5,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from ..db.storable import describe, unstorable
 
 Slug = Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=100)
 
 
 class _Strict(BaseModel):
+    """A request body: no unknown fields, and nothing a database cannot store."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        problem = unstorable(data)
+        if problem:
+            raise PydanticCustomError("unstorable", "{problem}", {"problem": describe(*problem)})
+        return data
 
 
 class OrganizationCreate(_Strict):
