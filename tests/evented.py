@@ -39,7 +39,7 @@ class EventsProvider(BaseProvider):
             self._publisher({"type": "x", "severity": "loud"})
             self._publisher({"type": "x", "unknown": 1})
             self._publisher({"type": "big", "data": {"blob": "b" * 70000}})
-            self.publish_event("odd.text", "nul\\x00here", note="a\\x00b")
+            self.publish_event("odd.text", "nul\\x00here", note="a\\x00b", huge=2**70)
         for i in range(int(extra.get("flood", 0))):
             self.publish_event("flood", str(i))
         self.publish_event("collect.done", "all done", severity="error")

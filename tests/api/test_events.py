@@ -109,9 +109,10 @@ def test_invalid_events_are_ignored_with_a_warning_in_the_run_log(
         "vm.missing",
         "session.opened",
     ]
-    # PostgreSQL keeps no NUL character: it is replaced, the event kept.
-    assert stored[1]["message"] == "nul\ufffdhere"
-    assert stored[1]["data"] == {"note": "a\ufffdb"}
+    # PostgreSQL keeps no NUL character: it is escaped (as in run logs), the event kept.
+    assert stored[1]["message"] == "nul\\x00here"
+    # Nor an integer beyond 64 bits: it is kept as its digits.
+    assert stored[1]["data"] == {"note": "a\\x00b", "huge": str(2**70)}
     log = client.get(f"{API}/collection-runs/{run['id']}/").json()["log"]
     warnings = [line for line in log.splitlines() if "ignored an event from the plugin" in line]
     assert len(warnings) == 3, log

@@ -280,3 +280,70 @@ def test_invalid_resources_make_a_partial_run_that_stores_the_good_and_deletes_n
     assert refs["vm-new"]["name"] == "new"
     detail = client.get(f"{API}/providers/{provider['id']}/").json()
     assert detail["last_refresh_at"] is not None
+
+
+NUL_PLUGIN = """
+from inventory_providers.base import BaseProvider, ResourceData
+from inventory_providers.errors import ProviderError
+
+
+class Nul(BaseProvider):
+    vendor = "nul"
+    provider_type = "bytes"
+    supported_resource_types = ["virtual_machine"]
+
+    def connect(self):
+        self.fail = bool(self.credential.extra.get("fail"))
+
+    def disconnect(self):
+        pass
+
+    def collect(self):
+        yield ResourceData(ems_ref="vm-1", resource_type_slug="virtual_machine", name="ok")
+        yield {"ems_ref": "vm-2", "resource_type_slug": "virtual_machine", "name": "a\\x00b"}
+        yield {"ems_ref": "vm-3", "resource_type_slug": "virtual_machine",
+               "properties": {"huge": 2**70}}
+        print("a line with a \\x00 in it")
+        if self.fail:
+            raise ProviderError("the platform said \\x00 and hung up")
+"""
+
+
+def test_nul_characters_from_a_plugin_are_refused_or_escaped_never_wedge_the_run(client, tmp_path):
+    """PostgreSQL stores no NUL: the record holding one is rejected, the log line and
+    the error message keep it escaped, and the run ends as it should."""
+    data = manifest(
+        namespace="nul",
+        name="bytes",
+        vendor="nul",
+        provider_type="bytes",
+        supported_resource_types=["virtual_machine"],
+        connection_parameters=[{"name": "fail", "type": "boolean"}],
+    )
+    folder = plugin_dir(tmp_path / "nul", provider=NUL_PLUGIN, manifest_data=data)
+    assert upload(client, tarball(folder)).status_code == 201
+    provider = create_provider(
+        client, vendor="nul", provider_type="bytes", connection_config={"fail": False}
+    )
+
+    partial = collect(client, provider["id"])
+
+    assert partial["status"] == "partial", partial
+    assert _counters(partial) == _counts(found=3, created=2, errors=1)
+    assert partial["error_details"] == [
+        {
+            "ems_ref": "vm-2",
+            "index": 1,
+            "error": "name: contains a NUL character (\\u0000), which no text column stores",
+        }
+    ]
+    assert "a line with a \\x00 in it" in partial["log"]
+    stored = {r["ems_ref"]: r for r in all_resources(client, provider=provider["id"])}
+    assert sorted(stored) == ["vm-1", "vm-3"]
+    assert stored["vm-3"]["properties"] == {"huge": float(2**70)}  # beyond 64 bits: a float
+
+    patch_config(client, provider["id"], fail=True)
+    failed = collect(client, provider["id"])
+
+    assert failed["status"] == "failed", failed
+    assert "the platform said \\x00 and hung up" in failed["error_message"]

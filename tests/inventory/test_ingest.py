@@ -404,6 +404,41 @@ def test_invalid_records_are_rejected_and_the_others_stored(
     assert by_index[5]["error"] == "colour: unknown field"
 
 
+def test_records_no_database_can_store_are_rejected_naming_the_field(
+    engine: Engine, provider_id: int
+) -> None:
+    """A NUL character (PostgreSQL refuses it in text and jsonb) or an integer beyond
+    64 bits would fail the insert of the whole batch: the record is refused instead."""
+    batch: list[Any] = [
+        vm("vm-0"),
+        vm("vm-1", name="a\x00b"),
+        vm("vm-2", properties={"owner": {"team": "x\x00"}}),
+        vm("vm-3", provider_tags={"k\x00": "v"}),
+        vm("vm-4", relationships=[{"target_ems_ref": "h\x00", "relationship_type": "runs_on"}]),
+        vm("vm-5", cpu_count=2**64),
+        vm("vm-\x006"),
+        vm("vm-7", description="a backslash then u0000 is text: \\u0000"),
+    ]
+
+    run = ingest(engine, provider_id, batch, complete=False)
+
+    assert counts(run) == {"found": 8, "created": 2, "errors": 6}
+    stored = resources(engine, provider_id)
+    assert sorted(stored) == ["vm-0", "vm-7"]
+    assert stored["vm-7"].description == "a backslash then u0000 is text: \\u0000"
+    nul = "contains a NUL character (\\u0000), which no text column stores"
+    errors = {p["index"]: p["error"] for p in run.problems}
+    assert errors == {
+        1: f"name: {nul}",
+        2: f"properties.owner.team: {nul}",
+        3: f"provider_tags: key 'k\\x00' {nul}",
+        4: f"relationships[0].target_ems_ref: {nul}",
+        5: "cpu_count: expected `int` <= 9223372036854775807",
+        6: f"ems_ref: {nul}",
+    }
+    assert {p["index"]: p["ems_ref"] for p in run.problems}[6] == "vm-\\x006"
+
+
 def test_types_outside_the_plugins_list_are_rejected(engine: Engine, provider_id: int) -> None:
     batch = [vm("vm-0"), {"ems_ref": "host-0", "resource_type_slug": "hypervisor_host"}]
 

@@ -38,18 +38,25 @@ DEFAULT_BATCH_SIZE = 1000
 CANCEL_METHOD = "$/cancel"
 REQUEST_CANCELLED = -32800  # the Language Server Protocol's code for a canceled request
 
+
+def _json_dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), default=str).encode()
+
+
 try:  # orjson is faster when the environment has it; the SDK itself needs only stdlib
     import orjson
 
     def _dumps(obj: Any) -> bytes:
-        return orjson.dumps(obj, default=str)
+        try:
+            return orjson.dumps(obj, default=str)
+        except TypeError:
+            # What orjson refuses and json writes (an integer beyond 64 bits): the
+            # accelerator must not change what a plugin can send.
+            return _json_dumps(obj)
 
     _loads: Callable[[bytes], Any] = orjson.loads
 except ImportError:  # pragma: no cover - exercised by plugins without orjson
-
-    def _dumps(obj: Any) -> bytes:
-        return json.dumps(obj, separators=(",", ":"), default=str).encode()
-
+    _dumps = _json_dumps
     _loads = json.loads
 
 

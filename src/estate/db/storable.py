@@ -23,29 +23,31 @@ def unstorable(value: Any) -> tuple[str, str] | None:
     ``where`` is a dotted path (``connection_config.hosts[2]``), empty for ``value``
     itself; None when all of it can be stored.
     """
-    stack: list[tuple[str, Any]] = [("", value)]
+    # Depth-first in document order (the stack holds children reversed); a key is an
+    # entry of its own, checked just before its value.
+    stack: list[tuple[str, Any, bool]] = [("", value, False)]
     while stack:
-        path, item = stack.pop()
-        if isinstance(item, str):
+        path, item, is_key = stack.pop()
+        what = None
+        if is_key:
+            problem = text_problem(item) if isinstance(item, str) else None
+            what = f"key {item!r} {problem}" if problem else None
+        elif isinstance(item, str):
             what = text_problem(item)
         elif isinstance(item, dict):
-            what = None
+            children: list[tuple[str, Any, bool]] = []
             for key, child in item.items():
-                key_problem = text_problem(key) if isinstance(key, str) else None
-                if key_problem:
-                    return path, f"key {key!r} {key_problem}"
-                stack.append((f"{path}.{key}" if path else str(key), child))
+                children.append((path, key, True))
+                children.append((f"{path}.{key}" if path else str(key), child, False))
+            stack.extend(reversed(children))
         elif isinstance(item, list | tuple):
-            what = None
-            stack.extend((f"{path}[{i}]", child) for i, child in enumerate(item))
+            stack.extend((f"{path}[{i}]", item[i], False) for i in reversed(range(len(item))))
         elif isinstance(item, bool) or item is None:
-            what = None
+            pass
         elif isinstance(item, int):
             what = None if INT_MIN <= item <= INT_MAX else "is out of the 64-bit integer range"
         elif isinstance(item, float):
             what = None if math.isfinite(item) else f"is {item}, which is not a JSON number"
-        else:
-            what = None
         if what:
             return path, what
     return None

@@ -162,6 +162,8 @@ class Ingestor:
 
     def reject(self, ems_ref: str | None, message: str, index: int | None = None) -> None:
         """Count one resource the plugin sent that cannot be stored."""
+        if ems_ref is not None:
+            ems_ref = ems_ref.replace("\x00", "\\x00")  # stored in the run's error_details
         with self._lock:
             self.counters.errors += 1
             if len(self.problems) < MAX_PROBLEMS:

@@ -17,6 +17,7 @@ import msgspec
 
 from inventory_providers.base import RELATIONSHIP_TYPES, STATES, ResourceValidationError
 
+from ..db.storable import INT_MAX, unstorable
 from . import taxonomy
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ else:  # the SDK's sets are the one source of truth; msgspec checks them as lite
     State = Literal[tuple(sorted(STATES))]
     RelationshipType = Literal[tuple(sorted(RELATIONSHIP_TYPES))]
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
-Count = Annotated[int, msgspec.Meta(ge=0)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=INT_MAX)]
 Size = Annotated[float, msgspec.Meta(ge=0)]
 
 
@@ -194,6 +195,8 @@ def to_record(item: Any, allowed_types: frozenset[str] | None = None) -> Record:
         raise _problem(str(exc)) from None
     except msgspec.DecodeError:
         raise ResourceValidationError("resource", "is not a JSON object") from None
+    if _NUL in (data if isinstance(data, bytes) else bytes(data)):
+        _refuse_unstorable(data)
     slug = wire.resource_type_slug
     if not taxonomy.is_known(slug):
         raise ResourceValidationError("resource_type_slug", f"unknown resource type {slug!r}")
@@ -225,6 +228,23 @@ def to_record(item: Any, allowed_types: frozenset[str] | None = None) -> Record:
     digest = content_hash(data, rules_key(allowed_types))
     row.append(digest)
     return Record(ref, row, digest)
+
+
+# A NUL character reaches JSON only escaped (raw control characters are not JSON).
+_NUL = b"\\u0000"
+
+
+def _refuse_unstorable(data: Any) -> None:
+    """Raise for a NUL character anywhere in the record, naming its place.
+
+    PostgreSQL stores none in text or jsonb: left in, the record would fail the
+    insert of its whole batch. (The escape may also be an escaped backslash followed
+    by ``u0000``, which is text like any other: only a real NUL is refused.)
+    """
+    problem = unstorable(msgspec.json.decode(data))
+    if problem:
+        where, what = problem
+        raise ResourceValidationError(where or "resource", what)
 
 
 def _problem(message: str) -> ResourceValidationError:

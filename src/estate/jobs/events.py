@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from inventory_providers.base import validate_event
 
 from ..db.models import Event
+from ..db.storable import INT_MAX, INT_MIN
 from .runlog import RunLog
 
 MAX_EVENTS_PER_RUN = 1000
@@ -75,8 +76,8 @@ class EventRecorder:
             self.pending = []
 
     def _text(self, text: str) -> str:
-        # PostgreSQL stores no NUL character in text or JSONB; the event must not be lost.
-        return self.log.mask(text).replace("\x00", "\ufffd")
+        # Masked, and NUL escaped: PostgreSQL stores none in text or JSONB.
+        return self.log.mask(text)
 
     def _masked(self, value: Any) -> Any:
         # A plugin may echo a secret into the data too; mask every string in it.
@@ -86,4 +87,6 @@ class EventRecorder:
             return {self._text(str(k)): self._masked(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self._masked(item) for item in value]
+        if isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
+            return str(value)  # no JSON column holds it as a number; keep its digits
         return value

@@ -33,12 +33,13 @@ class RunLog:
         return self._secrets
 
     def mask(self, text: str) -> str:
-        """``text`` with every registered secret replaced by ``***``."""
-        return mask(text, self._secrets)
+        """``text`` ready to store: every registered secret replaced by ``***``, and
+        NUL characters escaped (PostgreSQL refuses them in text; a plugin printing or
+        raising one must not wedge its run)."""
+        return mask(text, self._secrets).replace("\x00", "\\x00")
 
     def add(self, level: str, line: str) -> None:
-        # PostgreSQL refuses NUL in text; a plugin printing one must not wedge its run.
-        line = self.mask(line).replace("\x00", "\\x00")
+        line = self.mask(line)
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         entry = f"{stamp} [{level}] {line[:MAX_LINE_CHARS]}"
         with self._lock:
