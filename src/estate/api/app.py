@@ -20,6 +20,7 @@ from ..jobs.collect import run_collection
 from ..jobs.executor import LocalExecutor
 from ..registry.errors import InvalidPackage, RegistryError
 from ..secretbox import SecretKeyError
+from . import openapi
 from .deps import refuse_unstorable_parameters
 from .routes import (
     events,
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, on_start: StartHook | None = No
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     _add_error_handlers(app)
+    openapi.install(app)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

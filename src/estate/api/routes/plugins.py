@@ -16,6 +16,7 @@ from ...registry.install import install_archive, prepare_version
 from ...registry.managed import register_managed, remove_unreferenced
 from ...registry.versions import active_version, plugin_folder, shown_version, versions_of
 from ..deps import ContextDep, CurrentUser, ExecutorDep, SessionDep
+from ..openapi import conflict
 from ..pagination import Page
 from ..schemas import (
     ConnectionResult,
@@ -90,7 +91,11 @@ def list_plugins(session: SessionDep, user: CurrentUser) -> Page[PluginPublic]:
     return Page(count=len(results), next=None, previous=None, results=results)
 
 
-@router.post("/upload/", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/upload/",
+    status_code=status.HTTP_201_CREATED,
+    responses=conflict("That version is installed already (upload with ?force=true)"),
+)
 def upload_plugin(
     context: ContextDep,
     session: SessionDep,
@@ -178,7 +183,11 @@ def _lines(path: Path) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
 
 
-@router.delete("/{key}/", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{key}/",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=conflict("Providers use the plugin (delete with ?force=true)"),
+)
 def delete_plugin(
     key: str, context: ContextDep, session: SessionDep, user: CurrentUser, force: Force = False
 ) -> Response:

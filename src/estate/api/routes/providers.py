@@ -17,6 +17,7 @@ from ...registry.manifest import Manifest, check_connection_config, secret_names
 from ...registry.versions import active_version
 from ...secretbox import ENCRYPTED
 from ..deps import ContextDep, CurrentUser, ExecutorDep, IdFilter, SessionDep, fits, get_or_404
+from ..openapi import conflict
 from ..pagination import Page, PageNumber, PageSize, page_of
 from ..schemas import (
     CollectionRunPublic,
@@ -228,7 +229,11 @@ def _active_run(session: Session, provider_id: int) -> CollectionRun | None:
     )
 
 
-@router.delete("/{provider_id}/", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{provider_id}/",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=conflict("A collection run of the provider is pending or running"),
+)
 def delete_provider(
     provider_id: int, context: ContextDep, session: SessionDep, user: CurrentUser
 ) -> Response:
@@ -259,7 +264,11 @@ def _lock(session: Session, provider: Provider) -> None:
     session.refresh(provider)
 
 
-@router.post("/{provider_id}/collect/", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/{provider_id}/collect/",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=conflict("The provider is disabled or has a pending or running run"),
+)
 def collect(
     provider_id: int, session: SessionDep, executor: ExecutorDep, user: CurrentUser
 ) -> CollectionRunPublic:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from ...db.models import CollectionRun
 from ..deps import CurrentUser, IdFilter, SessionDep, get_or_404
+from ..openapi import conflict
 from ..pagination import Page, PageNumber, PageSize, page_of
 from ..schemas import CollectionRunDetail, CollectionRunPublic
 
@@ -81,7 +82,11 @@ def get_run(run_id: int, session: SessionDep, user: CurrentUser) -> CollectionRu
     return CollectionRunDetail.model_validate({**_fields(run), "log": run.log})
 
 
-@router.post("/{run_id}/cancel/", status_code=202)
+@router.post(
+    "/{run_id}/cancel/",
+    status_code=202,
+    responses=conflict("The run has finished: only pending or running runs can be canceled"),
+)
 def cancel_run(run_id: int, session: SessionDep, user: CurrentUser) -> CollectionRunPublic:
     run = _get(session, run_id)
     if run.status not in ("pending", "running"):
