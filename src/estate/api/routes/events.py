@@ -41,7 +41,9 @@ def list_events(
     provider: IdFilter | None = None,
     run: IdFilter | None = None,
     type: TypeFilter = None,
-    severity: str | None = None,
+    severity: Annotated[
+        str | None, Query(json_schema_extra={"enum": list(EVENT_SEVERITIES)})
+    ] = None,
     page: PageNumber = 1,
     page_size: PageSize = 100,
 ) -> Page[EventPublic]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import select
 
 from ...db.models import CollectionRun
@@ -55,7 +56,7 @@ def list_runs(
     session: SessionDep,
     user: CurrentUser,
     provider: IdFilter | None = None,
-    status: str | None = None,
+    status: Annotated[str | None, Query(json_schema_extra={"enum": list(STATUSES)})] = None,
     page: PageNumber = 1,
     page_size: PageSize = 100,
 ) -> Page[CollectionRunPublic]:
