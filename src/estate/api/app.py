@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None, on_start: StartHook | None = No
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     _add_error_handlers(app)
-    openapi.install(app)
+    openapi.install(app, public=frozenset({f"{API_PREFIX}/ping/"}))
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..context import Context
 from ..db.models import ApiToken, Base, User
-from ..db.storable import INT_MAX, text_problem
+from ..db.storable import text_problem
 from ..jobs.executor import LocalExecutor
 from .security import TOKEN_PREFIX, token_digest, verify_password
 
@@ -113,7 +113,6 @@ AdminUser = Annotated[User, Depends(get_admin)]
 # Ids are 32-bit integers on PostgreSQL (resources and their history 64-bit); a bigger
 # number would make the database raise, so it is answered before any query is sent.
 INT32_MAX = 2**31 - 1
-INT64_MAX = INT_MAX
 IdFilter = Annotated[int, Query(ge=1, le=INT32_MAX, description="An id")]
 
 Row = TypeVar("Row", bound=Base)

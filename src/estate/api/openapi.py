@@ -15,7 +15,6 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 PROBLEM = "Problem"
-_PUBLIC = {"/api/inventory/v1/ping/"}
 
 _PROBLEM_SCHEMA: dict[str, Any] = {
     "title": PROBLEM,
@@ -47,8 +46,9 @@ def conflict(description: str) -> dict[int | str, dict[str, Any]]:
     return {409: _answer(description)}
 
 
-def document(app: FastAPI) -> dict[str, Any]:
-    """The app's OpenAPI document with its error answers as they are."""
+def document(app: FastAPI, public: frozenset[str]) -> dict[str, Any]:
+    """The app's OpenAPI document with its error answers as they are; the paths in
+    ``public`` need no credentials."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(
@@ -60,7 +60,7 @@ def document(app: FastAPI) -> dict[str, Any]:
             takes_input = responses.pop("422", None) is not None
             if takes_input or operation.get("parameters") or operation.get("requestBody"):
                 responses.setdefault("400", _answer("Bad input: what was wrong and where"))
-            if path not in _PUBLIC:
+            if path not in public:
                 responses.setdefault("401", _answer("No or wrong credentials (Basic or Bearer)"))
             if "{" in path:
                 responses.setdefault("404", _answer("Nothing with that id or key"))
@@ -72,6 +72,6 @@ def document(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, *, public: frozenset[str]) -> None:
     """Serve :func:`document` at ``/openapi.json`` (and to ``/docs``)."""
-    app.openapi = lambda: document(app)  # type: ignore[method-assign]
+    app.openapi = lambda: document(app, public)  # type: ignore[method-assign]

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine
 
 from inventory_providers.base import ResourceValidationError
 
+from ..db.storable import escaped
 from .records import (
     Record,
     comparable,
@@ -30,6 +31,7 @@ from .records import (
     diff_relationships,
     identify,
     json_cells,
+    may_hold_nul,
     rules_key,
     stored_links,
     stored_values,
@@ -111,12 +113,15 @@ class Ingestor:
             self._writer.start()
         self._queue.put(raw)
 
-    def _validate(self, raw: Iterable[tuple[int, Any]]) -> dict[str, Record]:
-        """Check ``(index in the batch, record)`` pairs; reject the bad and repeated."""
+    def _validate(self, raw: Iterable[tuple[int, Any]], nul: bool) -> dict[str, Record]:
+        """Check ``(index in the batch, record)`` pairs; reject the bad and repeated.
+
+        ``nul``: whether the batch may hold a NUL character (``may_hold_nul``).
+        """
         records: dict[str, Record] = {}
         for index, item in raw:
             try:
-                record = to_record(item, self.allowed_types)
+                record = to_record(item, self.allowed_types, nul_possible=nul)
             except ResourceValidationError as exc:
                 self.reject(_ref_of(item), f"{exc}", index)
                 continue
@@ -163,7 +168,7 @@ class Ingestor:
     def reject(self, ems_ref: str | None, message: str, index: int | None = None) -> None:
         """Count one resource the plugin sent that cannot be stored."""
         if ems_ref is not None:
-            ems_ref = ems_ref.replace("\x00", "\\x00")  # stored in the run's error_details
+            ems_ref = escaped(ems_ref)  # stored in the run's error_details
         with self._lock:
             self.counters.errors += 1
             if len(self.problems) < MAX_PROBLEMS:
@@ -176,7 +181,7 @@ class Ingestor:
                 conn.exec_driver_sql(self._sql.any_resource, (self.provider_id,)).first() is None
             )
         rest = enumerate(raw) if self._fresh else self._touch_same(conn, raw)
-        records = self._validate(rest)
+        records = self._validate(rest, may_hold_nul(raw))
         if records:
             self._store(conn, records)
 

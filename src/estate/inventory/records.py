@@ -183,10 +183,14 @@ def identify(item: Any, key: bytes) -> tuple[str, str] | None:
     return str(ref), content_hash(item, key)
 
 
-def to_record(item: Any, allowed_types: frozenset[str] | None = None) -> Record:
+def to_record(
+    item: Any, allowed_types: frozenset[str] | None = None, *, nul_possible: bool = True
+) -> Record:
     """Validate one wire record (raw JSON bytes or a dict).
 
-    Raises ``ResourceValidationError`` naming the field.
+    ``nul_possible=False`` skips looking for a NUL character, when the record's batch
+    is known to hold none (see ``may_hold_nul``). Raises ``ResourceValidationError``
+    naming the field.
     """
     data = item if isinstance(item, bytes | msgspec.Raw) else _ENCODE(item)
     try:
@@ -195,7 +199,7 @@ def to_record(item: Any, allowed_types: frozenset[str] | None = None) -> Record:
         raise _problem(str(exc)) from None
     except msgspec.DecodeError:
         raise ResourceValidationError("resource", "is not a JSON object") from None
-    if _NUL in (data if isinstance(data, bytes) else bytes(data)):
+    if nul_possible and _NUL in (data if isinstance(data, bytes) else bytes(data)):
         _refuse_unstorable(data)
     slug = wire.resource_type_slug
     if not taxonomy.is_known(slug):
@@ -232,6 +236,19 @@ def to_record(item: Any, allowed_types: frozenset[str] | None = None) -> Record:
 
 # A NUL character reaches JSON only escaped (raw control characters are not JSON).
 _NUL = b"\\u0000"
+
+
+def may_hold_nul(batch: Sequence[Any]) -> bool:
+    """Whether a record of ``batch`` may hold a NUL character.
+
+    JSON writes one only as an escape, and most batches hold no backslash at all:
+    one ``memchr`` over the joined batch (≈ 0.09 µs a record) spares searching each
+    record for the escape (≈ 0.8 µs: a copy and a substring search).
+    """
+    try:
+        return b"\\" in b"".join(batch)
+    except TypeError:  # dicts (in-process callers): each record is checked
+        return True
 
 
 def _refuse_unstorable(data: Any) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from ..db.storable import escaped
 from ..secretbox import mask, maskable
 
 MAX_LINES = 2000
@@ -36,7 +37,7 @@ class RunLog:
         """``text`` ready to store: every registered secret replaced by ``***``, and
         NUL characters escaped (PostgreSQL refuses them in text; a plugin printing or
         raising one must not wedge its run)."""
-        return mask(text, self._secrets).replace("\x00", "\\x00")
+        return escaped(mask(text, self._secrets))
 
     def add(self, level: str, line: str) -> None:
         line = self.mask(line)

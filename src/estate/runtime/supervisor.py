@@ -39,6 +39,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..db.storable import escaped
 from ..secretbox import mask
 from .environment import PluginEnvironment
 from .errors import PluginCallError, PluginRuntimeError
@@ -105,7 +106,7 @@ class _Slot:
         self.log: deque[tuple[float, str, str]] = deque(maxlen=LOG_TAIL)
 
     def on_log(self, level: str, line: str) -> None:
-        line = mask(line, self.spec.secrets).replace("\x00", "\\x00")[:2000]
+        line = escaped(mask(line, self.spec.secrets))[:2000]
         self.log.append((time.time(), level, line))
         logger.debug("%s [%s] %s", self.spec.label, level, line)
 

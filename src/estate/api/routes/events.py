@@ -10,7 +10,8 @@ from sqlalchemy import select
 from inventory_providers.base import EVENT_SEVERITIES
 
 from ...db.models import Event
-from ..deps import INT64_MAX, CurrentUser, IdFilter, SessionDep, get_or_404
+from ...db.storable import INT_MAX
+from ..deps import CurrentUser, IdFilter, SessionDep, get_or_404
 from ..pagination import Page, PageNumber, PageSize, page_of
 from ..schemas import EventPublic
 
@@ -68,4 +69,4 @@ def list_events(
 
 @router.get("/{event_id}/")
 def get_event(event_id: int, session: SessionDep, user: CurrentUser) -> EventPublic:
-    return event_public(get_or_404(session, Event, event_id, "event", limit=INT64_MAX))
+    return event_public(get_or_404(session, Event, event_id, "event", limit=INT_MAX))

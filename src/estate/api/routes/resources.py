@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from ...db.models import Resource, ResourceChange
+from ...db.storable import INT_MAX
 from ...inventory.queries import (
     ResourceFilter,
     created_entry,
@@ -14,7 +15,7 @@ from ...inventory.queries import (
     relationships_of,
     resource_query,
 )
-from ..deps import INT64_MAX, CurrentUser, IdFilter, SessionDep, get_or_404
+from ..deps import CurrentUser, IdFilter, SessionDep, get_or_404
 from ..pagination import Page, PageNumber, PageSize, count_of, decode_cursor, encode_cursor, page_of
 from ..schemas import ResourceChangePublic, ResourceDetail, ResourcePublic
 
@@ -107,7 +108,7 @@ def list_resources(
 
 
 def _get(session: SessionDep, resource_id: int) -> Resource:
-    return get_or_404(session, Resource, resource_id, "resource", limit=INT64_MAX)
+    return get_or_404(session, Resource, resource_id, "resource", limit=INT_MAX)
 
 
 @router.get("/{resource_id}/")
