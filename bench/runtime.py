@@ -33,8 +33,7 @@ from typing import Any, NamedTuple
 
 from estate.config import Settings
 from estate.inventory.records import to_record
-from estate.registry.versions import environment_at
-from estate.runtime.environment import PluginEnvironment
+from estate.runtime.environments import PluginEnvironment, environment_at
 from estate.runtime.host import PluginProcess
 from estate.runtime.supervisor import ProcessSpec, Supervisor
 from inventory_providers.loader import load_class

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, text, update
 
-from .api.security import hash_password, new_password, verify_password
+from .auth.passwords import hash_password, new_password, verify_password
 from .context import Context
 from .db.migrate import upgrade
 from .db.models import CollectionRun, Organization, PluginVersion, User

@@ -91,7 +91,7 @@ def plugin_validate(folder: Annotated[Path, typer.Argument(help="Plugin folder")
     from .registry.errors import InvalidPackage
     from .registry.install import define
     from .registry.manifest import parse_manifest
-    from .runtime.environment import PluginEnvironment
+    from .runtime.environments import PluginEnvironment
 
     if not folder.is_dir():
         raise _fail(f"{folder}: not a folder")

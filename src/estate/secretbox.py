@@ -7,7 +7,6 @@ fresh install encrypts from the first provider on.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -66,20 +65,3 @@ class SecretBox:
                 "restore the old ESTATE_SECRET_KEY or key file, or re-enter the credentials"
             ) from exc
         return values
-
-
-MASK = "***"
-
-
-def maskable(values: Iterable[Any]) -> tuple[str, ...]:
-    """The secret values worth masking in text (3 characters or more), longest first."""
-    found = {str(v) for v in values if isinstance(v, str | int) and len(str(v)) >= 3}
-    return tuple(sorted(found, key=len, reverse=True))
-
-
-def mask(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every one of ``secrets`` (from :func:`maskable`) replaced by ``***``."""
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text

@@ -25,7 +25,7 @@ from estate.config import Settings
 from estate.registry.errors import InvalidPackage
 from estate.registry.install import define
 from estate.registry.manifest import parse_manifest
-from estate.runtime.environment import PluginEnvironment, for_manifest
+from estate.runtime.environments import PluginEnvironment, for_manifest
 from estate.runtime.errors import PluginCallError, PluginStartError
 from estate.runtime.host import PluginProcess
 from estate.runtime.protocol import LineReader, request

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from estate.runtime.environment import PluginEnvironment
+from estate.runtime.environments import PluginEnvironment
 from estate.runtime.errors import (
     PluginCallError,
     PluginExited,

@@ -30,13 +30,15 @@ from . import __version__
 from .base import BaseProvider, ProviderCredential, ResourceData
 from .errors import ProviderError, kind_of
 from .loader import PluginLoadError, find_providers, load_class
+from .protocol import (
+    BATCH_METHOD,
+    CANCEL_METHOD,
+    DEFAULT_BATCH_SIZE,
+    PROTOCOL_VERSIONS,
+    REQUEST_CANCELLED,
+)
 
 __all__ = ["PROTOCOL_VERSIONS", "Channel", "main", "serve"]
-
-PROTOCOL_VERSIONS = (1,)
-DEFAULT_BATCH_SIZE = 1000
-CANCEL_METHOD = "$/cancel"
-REQUEST_CANCELLED = -32800  # the Language Server Protocol's code for a canceled request
 
 
 def _json_dumps(obj: Any) -> bytes:
@@ -225,13 +227,13 @@ class _Server:
                     continue
                 count += 1
                 if len(batch) >= size:
-                    self.channel.notify("collect.batch", {"resources": batch})
+                    self.channel.notify(BATCH_METHOD, {"resources": batch})
                     batch = []
         finally:
             # What was found before a failure is sent too: the host keeps it (and
             # deletes nothing, since the run failed).
             if batch:
-                self.channel.notify("collect.batch", {"resources": batch})
+                self.channel.notify(BATCH_METHOD, {"resources": batch})
             try:
                 provider.disconnect()
             except NotImplementedError:

@@ -12,11 +12,11 @@ from fastapi import Depends, HTTPException, Query, Request, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..auth.passwords import TOKEN_PREFIX, token_digest, verify_password
 from ..context import Context
 from ..db.models import ApiToken, Base, User
 from ..db.storable import text_problem
 from ..jobs.executor import LocalExecutor
-from .security import TOKEN_PREFIX, token_digest, verify_password
 
 
 def refuse_unstorable_parameters(request: Request) -> None:

@@ -64,12 +64,6 @@ def text_problem(text: str) -> str | None:
     return None
 
 
-def escaped(text: str) -> str:
-    """``text`` with its NUL characters written ``\\x00``: what is stored of text a
-    plugin printed or raised, which must be kept rather than refused."""
-    return text.replace("\x00", "\\x00")
-
-
 def describe(where: str, what: str) -> str:
     """``where: what``, or ``what`` alone for the value itself."""
     return f"{where}: {what}" if where else what

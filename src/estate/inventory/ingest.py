@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine
 
 from inventory_providers.base import ResourceValidationError
 
-from ..db.storable import escaped
+from ..redaction import escaped
 from .records import (
     Record,
     comparable,

@@ -17,8 +17,8 @@ import msgspec
 
 from inventory_providers.base import RELATIONSHIP_TYPES, STATES, ResourceValidationError
 
+from .. import taxonomy
 from ..db.storable import INT_MAX, unstorable
-from . import taxonomy
 
 if TYPE_CHECKING:
     State = str

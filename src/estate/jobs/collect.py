@@ -14,6 +14,9 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from ..calls.events import EventRecorder
+from ..calls.runlog import RunLog
+from ..calls.specs import credential_params, plugin_process, provider_model
 from ..context import Context
 from ..db.models import CollectionRun, PluginVersion, Provider
 from ..inventory.ingest import Ingestor
@@ -21,9 +24,6 @@ from ..registry.versions import active_version
 from ..runtime.errors import PluginRuntimeError
 from ..runtime.host import PluginProcess
 from ..secretbox import SecretKeyError
-from .events import EventRecorder
-from .process import credential_params, plugin_process, provider_model
-from .runlog import RunLog
 
 logger = logging.getLogger(__name__)
 

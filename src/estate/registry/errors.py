@@ -4,6 +4,7 @@
 
     RegistryError                 (500 unless a subclass says otherwise)
     ├── InvalidPackage            400  bad archive or manifest; .problems lists each fault
+    │   └── InstallFailed         400  its requirements did not install; .log is the installer's
     ├── PackageTooLarge           413  upload or unpacked content over the size limit
     ├── PluginExists              409  that version is installed and force was not given
     ├── PluginNotFound            404  no plugin (or version) with that key
@@ -35,6 +36,14 @@ class InvalidPackage(RegistryError):
 
     def __str__(self) -> str:
         return "; ".join(self.problems)
+
+
+class InstallFailed(InvalidPackage):
+    """The version's environment could not be prepared; ``log`` is the installer's output."""
+
+    def __init__(self, problem: str, log: str = "") -> None:
+        super().__init__(problem)
+        self.log = log
 
 
 class PackageTooLarge(RegistryError):

@@ -19,19 +19,20 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
+from .. import taxonomy
 from ..config import Settings
-from ..context import Context
 from ..db.models import PluginVersion
-from ..inventory import taxonomy
-from ..runtime.environment import PluginEnvironment
-from ..runtime.errors import PluginStartError
+from ..runtime.environments import (
+    PLUGIN_SUBDIR,
+    PluginEnvironment,
+    environment_at,
+    prepare_environment,
+)
+from ..runtime.errors import PluginEnvironmentError, PluginStartError
 from .archive import extract, find_root, sha256_of
-from .environments import prepare_environment, remove_environment
-from .errors import InvalidPackage, PackageTooLarge, PluginExists
+from .errors import InstallFailed, InvalidPackage, PackageTooLarge, PluginExists
 from .manifest import Manifest, parse_manifest
-from .versions import PLUGIN_SUBDIR, environment_at
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +64,8 @@ def install_archive(
 
     With ``wait`` the version's environment is prepared and the plugin defined before
     anything is stored, and any failure stores nothing. Without it the version is stored
-    ``preparing`` right after the archive and manifest checks; ``prepare_version`` (a
-    background job) finishes it. Returns the version and whether it replaced an installed
+    ``preparing`` right after the archive and manifest checks; the job
+    ``estate.jobs.prepare.prepare_version`` finishes it. Returns the version and whether it replaced an installed
     one (``force``).
     """
     if len(data) > settings.max_upload_bytes:
@@ -80,7 +81,7 @@ def install_archive(
         extract(data, unpacked, max_bytes=settings.max_upload_bytes)
         # The manifest says whether provider.py is needed: not when it names a command.
         root = find_root(unpacked, require_provider=False)
-        manifest = _read_manifest(root)
+        manifest = read_manifest(root)
         if manifest.runtime is None:
             find_root(unpacked)
         existing = session.scalar(
@@ -117,50 +118,14 @@ def prepare(version_dir: Path, manifest: Manifest, settings: Settings) -> tuple[
     (``InstallFailed`` for the requirements, with the log) when either step fails.
     """
     plugin_dir = version_dir / PLUGIN_SUBDIR
-    log = prepare_environment(version_dir, plugin_dir, manifest, settings)
+    try:
+        log = prepare_environment(version_dir, plugin_dir, requirements_name(manifest), settings)
+    except PluginEnvironmentError as exc:
+        raise InstallFailed(str(exc), exc.log) from None
     environment = environment_at(
         version_dir, manifest.model_dump(mode="json", exclude_none=True), settings
     )
     return define(environment, manifest, settings), log
-
-
-def prepare_version(context: Context, version_id: int) -> None:
-    """Background job: prepare a version stored ``preparing``; it ends ``ready`` or ``failed``.
-
-    A failure changes nothing but the version's row (state, error, install log): the
-    previously active version keeps serving jobs, since only ``ready`` ones are used.
-    """
-    with context.sessions() as session:
-        version = session.get(PluginVersion, version_id)
-        if version is None or version.state != "preparing":
-            return
-        root = Path(version.path)
-        try:
-            manifest = _read_manifest(root / PLUGIN_SUBDIR)
-            defined, log = prepare(root, manifest, context.settings)
-        except InvalidPackage as exc:
-            _fail(version, str(exc), getattr(exc, "log", ""))
-        except Exception as exc:  # a job boundary: the version must not stay "preparing"
-            logger.exception("preparing %s %s failed", version.key, version.version)
-            _fail(version, f"preparing the environment failed: {exc}", "")
-        else:
-            version.class_path = defined.class_path
-            version.install_log = log
-            version.error = None
-            version.state = "ready"
-        try:
-            session.commit()
-        except StaleDataError:  # deleted while it was prepared; its folder goes at refresh
-            session.rollback()
-            logger.info("version %s was removed while it was prepared", version_id)
-
-
-def _fail(version: PluginVersion, error: str, log: str) -> None:
-    remove_environment(Path(version.path))
-    version.state = "failed"
-    version.error = error
-    version.install_log = log
-    logger.warning("%s %s failed to prepare: %s", version.key, version.version, error)
 
 
 def _store(
@@ -213,7 +178,15 @@ def _new_version_path(settings: Settings, manifest: Manifest, sha: str) -> Path:
     return final
 
 
-def _read_manifest(root: Path) -> Manifest:
+def requirements_name(manifest: Manifest) -> str:
+    """The requirements file the manifest names, ``requirements.txt`` by default."""
+    if manifest.dependencies is not None and manifest.dependencies.python:
+        return manifest.dependencies.python
+    return "requirements.txt"
+
+
+def read_manifest(root: Path) -> Manifest:
+    """The parsed ``manifest.yml`` of the plugin folder ``root``."""
     return parse_manifest((root / "manifest.yml").read_bytes())
 
 

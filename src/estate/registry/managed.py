@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..db.models import PluginVersion
-from ..runtime.environment import PluginEnvironment
+from ..runtime.environments import PluginEnvironment
 from .archive import pack, sha256_of
 from .errors import InvalidPackage
 from .install import INCOMING, STALE_STAGING_SECONDS, STORE_LOCK, _record, define

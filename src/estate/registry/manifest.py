@@ -27,7 +27,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from ..inventory import taxonomy
+from .. import taxonomy
 from .errors import InvalidPackage
 
 MANIFEST_NAME = "manifest.yml"

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..config import Settings
 from ..db.models import PluginVersion
-from ..runtime.environment import PluginEnvironment, for_manifest
-from .environments import sdk_environment, venv_python
-
-PLUGIN_SUBDIR = "plugin"
 
 
 def active_version(session: Session, key: str) -> PluginVersion | None:
@@ -61,27 +54,3 @@ def shown_version(session: Session, key: str) -> PluginVersion | None:
         return active
     versions = versions_of(session, key)
     return versions[0] if versions else None
-
-
-def environment_for(version: PluginVersion, settings: Settings) -> PluginEnvironment:
-    """Where a stored version's code is and the interpreter that runs it."""
-    return environment_at(Path(version.path), version.manifest, settings)
-
-
-def environment_at(
-    root: Path, manifest: Mapping[str, Any], settings: Settings
-) -> PluginEnvironment:
-    """The environment of the version folder ``root``: its own venv's Python if it has
-    one, else the shared SDK-only environment's."""
-    plugin_dir = plugin_folder(root)
-    python = venv_python(root)
-    if not python.is_file():
-        python = sdk_environment(settings)
-    return for_manifest(plugin_dir, manifest, python=str(python))
-
-
-def plugin_folder(root: Path) -> Path:
-    """The plugin's own files inside the version folder ``root``."""
-    plugin_dir = root / PLUGIN_SUBDIR
-    # Managed plugins run from their folder in place.
-    return plugin_dir if plugin_dir.is_dir() else root

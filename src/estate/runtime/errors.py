@@ -2,6 +2,7 @@
 
 PluginRuntimeError            kind from the wire (see inventory_providers.errors.KINDS)
 ├── PluginStartError          the process could not start or did not complete the handshake
+├── PluginEnvironmentError    its environment could not be prepared (``log``: the installer's output)
 ├── PluginCallError           the plugin answered a call with an error
 ├── PluginProtocolError       garbage, an oversized line or an unexpected message on the socket
 ├── PluginTimeout             no answer in time; the process is killed
@@ -40,3 +41,13 @@ class PluginTimeout(PluginRuntimeError):
 
 class PluginExited(PluginRuntimeError):
     kind = "crashed"
+
+
+class PluginEnvironmentError(PluginRuntimeError):
+    """The version's environment could not be prepared; ``log`` is the installer's output."""
+
+    kind = "invalid_plugin"
+
+    def __init__(self, message: str, log: str = "") -> None:
+        super().__init__(message)
+        self.log = log

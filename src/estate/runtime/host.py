@@ -18,7 +18,9 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-from .environment import PluginEnvironment
+from inventory_providers.protocol import CANCEL_METHOD, PROTOCOL_VERSIONS
+
+from .environments import PluginEnvironment
 from .errors import (
     PluginCallError,
     PluginExited,
@@ -27,7 +29,7 @@ from .errors import (
     PluginStartError,
     PluginTimeout,
 )
-from .protocol import CANCEL_METHOD, PROTOCOL_VERSIONS, LineReader, notification, request
+from .protocol import LineReader, notification, request
 
 logger = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from typing import Any, Literal
 import msgspec
 import orjson
 
+from inventory_providers.protocol import BATCH_METHOD
+
 from .errors import PluginExited, PluginProtocolError, PluginTimeout
 
-PROTOCOL_VERSIONS = (1,)
 MAX_LINE_BYTES = 64 * 1024 * 1024
-CANCEL_METHOD = "$/cancel"
 
 
 def request(req_id: int, method: str, params: dict[str, Any]) -> bytes:
@@ -102,7 +102,7 @@ class _Batch(msgspec.Struct):
 
 class _BatchMessage(msgspec.Struct):
     jsonrpc: Literal["2.0"]
-    method: Literal["collect.batch"]
+    method: Literal["collect.batch"]  # BATCH_METHOD
     params: _Batch
 
 
@@ -111,8 +111,8 @@ _BATCH = msgspec.json.Decoder(_Batch)
 _BATCH_MESSAGE = msgspec.json.Decoder(_BatchMessage)
 # Batches keep each resource as raw JSON bytes: ingest validates and hashes them
 # one by one without building Python dicts first.
-RAW_BATCH_METHOD = "collect.batch"
-_BATCH_MARK = b'"collect.batch"'
+RAW_BATCH_METHOD = BATCH_METHOD
+_BATCH_MARK = b'"' + BATCH_METHOD.encode() + b'"'
 
 
 def _decode(line: bytes) -> dict[str, Any]:

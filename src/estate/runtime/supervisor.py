@@ -39,9 +39,8 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..db.storable import escaped
-from ..secretbox import mask
-from .environment import PluginEnvironment
+from ..redaction import escaped, mask
+from .environments import PluginEnvironment
 from .errors import PluginCallError, PluginRuntimeError
 from .host import LogSink, Notification, PluginProcess
 
@@ -68,7 +67,7 @@ class ProcessSpec:
     fingerprint: str
     configure: dict[str, Any] | None = field(default=None, repr=False)
     log_level: str = "info"
-    # Masked in the process's log (from ``secretbox.maskable``).
+    # Masked in the process's log (from ``redaction.maskable``).
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
 

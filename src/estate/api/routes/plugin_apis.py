@@ -11,8 +11,8 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from ...calls.plugin_api import MAX_BODY_BYTES, ApiRequest, PluginApiError, forward, serves_api
 from ...db.models import PluginVersion
-from ...jobs.plugin_api import MAX_BODY_BYTES, ApiRequest, PluginApiError, forward, serves_api
 from ...registry.versions import active_version
 from ..deps import ContextDep, CurrentUser, SessionDep
 

@@ -9,12 +9,14 @@ from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile,
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ...calls.connection import check_connection
 from ...db.models import PluginVersion, Provider
-from ...jobs.validate import check_connection
+from ...jobs.prepare import prepare_version
 from ...registry.errors import PackageTooLarge, PluginInUse, PluginNotFound
-from ...registry.install import install_archive, prepare_version
+from ...registry.install import install_archive
 from ...registry.managed import register_managed, remove_unreferenced
-from ...registry.versions import active_version, plugin_folder, shown_version, versions_of
+from ...registry.versions import active_version, shown_version, versions_of
+from ...runtime.environments import plugin_folder
 from ..deps import ContextDep, CurrentUser, ExecutorDep, SessionDep
 from ..openapi import conflict
 from ..pagination import Page

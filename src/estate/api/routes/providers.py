@@ -8,11 +8,11 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ...calls.connection import check_connection
+from ...calls.specs import provider_slot
 from ...context import Context
 from ...db.models import CollectionRun, Organization, PluginVersion, Provider
 from ...jobs.collect import ACTIVE, run_collection
-from ...jobs.process import provider_slot
-from ...jobs.validate import check_connection
 from ...registry.manifest import Manifest, check_connection_config, secret_names
 from ...registry.versions import active_version
 from ...secretbox import ENCRYPTED

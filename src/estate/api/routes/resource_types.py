@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from ...inventory import taxonomy
+from ... import taxonomy
 from ..deps import CurrentUser
 from ..pagination import Page
 from ..schemas import ResourceTypePublic

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from sqlalchemy import select
 
+from ...auth.passwords import hash_password, new_token, token_digest
 from ...db.models import ApiToken, Organization, User
 from ..deps import AdminUser, CurrentUser, SessionDep, fits
 from ..pagination import Page, PageNumber, PageSize, page_of
 from ..schemas import TokenCreate, TokenPublic, UserCreate, UserPublic
-from ..security import hash_password, new_token, token_digest
 
 router = APIRouter(tags=["users"])
 

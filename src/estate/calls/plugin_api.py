@@ -22,8 +22,8 @@ from ..context import Context
 from ..db.models import PluginVersion
 from ..runtime.errors import PluginRuntimeError
 from .events import EventRecorder
-from .process import version_slot, version_spec
 from .runlog import RunLog
+from .specs import version_slot, version_spec
 
 logger = logging.getLogger(__name__)
 

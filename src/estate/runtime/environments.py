@@ -1,20 +1,25 @@
-"""Per-version Python environments: a uv virtual environment for each version with requirements.
+"""Plugin environments: where a stored plugin version's code is, what runs it, and how.
 
-A stored version whose ``requirements.txt`` names packages gets its own environment at
-``<version dir>/venv``, built once when it is uploaded and reused by every run. It holds
-the SDK and exactly those requirements, so two plugins pinning different versions of one
+One concept in one place. A plugin process is started either through the SDK
+(``python -m inventory_providers VERB``) or, when its manifest names ``runtime:
+{command: [...]}``, as that program (``node plugin.js VERB``): either way with Digital
+Rebar's verbs ``define``, ``serve`` and ``unpack``. It inherits the service's
+environment minus every ``ESTATE_*`` variable (:func:`child_env`), so proxies, CA
+bundles and platform SDK settings reach it and the service's secrets do not.
+
+A stored version folder holds ``plugin/`` (its files) and, when its requirements
+name packages, ``venv/``: a uv virtual environment built once at upload with the
+SDK and exactly those requirements, so two plugins pinning different versions of one
 library never meet. Versions without requirements share one environment holding only
-the SDK (``<data dir>/environments/sdk-pyX.Y`` or under ``ESTATE_ENVIRONMENTS_DIR``,
-made once): they see neither the
-service's packages nor each other's.
+the SDK (``<data dir>/environments/sdk-pyX.Y`` or under ``ESTATE_ENVIRONMENTS_DIR``):
+they see neither the service's packages nor each other's.
 
-The environment is made with ``uv venv --relocatable`` (it is built in a staging folder
-and renamed into place) on the service's own Python. The SDK is added the way an editable
-install adds it, with a ``.pth`` file naming the folder ``inventory_providers`` is
-imported from: building the SDK would need its build backend from an index, and the
-plugin's side of the wire protocol must be the very code the service speaks with.
-Requirements come from the plugin's ``wheels/`` folder and ``settings.wheelhouse`` first;
-with ``settings.offline`` those are the only sources and no index is ever reached.
+Environments are made with ``uv venv --relocatable`` on the service's own Python. The
+SDK is added the way an editable install adds it, with a ``.pth`` file naming the
+folder ``inventory_providers`` is imported from: the plugin's side of the wire
+protocol must be the very code the service speaks with. Requirements come from the
+plugin's ``wheels/`` folder and ``settings.wheelhouse`` first; with ``settings.offline``
+those are the only sources and no index is ever reached.
 """
 
 from __future__ import annotations
@@ -26,26 +31,124 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
+from typing import Any
 
 import inventory_providers
 
 from ..config import Settings
-from .errors import InvalidPackage
-from .manifest import Manifest
+from .errors import PluginEnvironmentError, PluginStartError
 
+PLUGIN_SUBDIR = "plugin"
 VENV_SUBDIR = "venv"
 INSTALL_TIMEOUT = 600.0
 TAIL_LINES = 15
 
 
-class InstallFailed(InvalidPackage):
-    """The version's environment could not be prepared; ``log`` is the installer's output."""
+@dataclass(frozen=True, slots=True)
+class PluginEnvironment:
+    """Where a stored plugin version lives and what it runs with.
 
-    def __init__(self, problem: str, log: str = "") -> None:
-        super().__init__(problem)
-        self.log = log
+    ``command`` is the manifest's ``runtime.command`` for a plugin that is a program of
+    its own; without one the plugin is a ``provider.py`` run by the SDK under ``python``:
+    the version's own virtual environment when it has requirements, else the service's.
+    ``site_dir`` puts a folder of packages first on the child's ``PYTHONPATH``.
+    """
+
+    plugin_dir: Path
+    site_dir: Path | None = None
+    python: str = sys.executable
+    command: tuple[str, ...] | None = None
+
+    def argv(self, *verb: str) -> list[str]:
+        """The command line of one verb; raises ``PluginStartError`` for a missing program."""
+        return [
+            *self.program(),
+            *verb,
+            "--plugin-dir",
+            # Absolute: the child runs with the plugin folder as its working directory.
+            str(self.plugin_dir.resolve()),
+        ]
+
+    def program(self) -> list[str]:
+        """What runs the plugin, before its verb: the SDK, or the resolved ``command``."""
+        if self.command is None:
+            return [self.python, "-m", "inventory_providers"]
+        return [_resolve(self.command[0], self.plugin_dir, self.env()), *self.command[1:]]
+
+    def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        return child_env(base if base is not None else os.environ, self.site_dir)
+
+
+def for_manifest(
+    plugin_dir: Path, manifest: Mapping[str, Any], *, python: str | None = None
+) -> PluginEnvironment:
+    """The environment of a plugin folder, with the ``runtime.command`` its manifest names.
+
+    ``python`` is the interpreter of the version's own environment, when it has one.
+    """
+    runtime = manifest.get("runtime")
+    command = runtime.get("command") if isinstance(runtime, Mapping) else None
+    return PluginEnvironment(
+        plugin_dir=plugin_dir,
+        python=python or sys.executable,
+        command=tuple(str(part) for part in command) if command else None,
+    )
+
+
+def _resolve(executable: str, plugin_dir: Path, env: Mapping[str, str]) -> str:
+    """A path inside the plugin folder, or a bare name looked up on the child's PATH."""
+    if "/" not in executable:
+        found = shutil.which(executable, path=env.get("PATH", os.defpath))
+        if found is None:
+            raise PluginStartError(f"runtime.command: {executable!r} not found on PATH")
+        return found
+    path = plugin_dir.resolve() / executable  # an absolute path stays as it is
+    if not path.is_file():
+        where = "" if Path(executable).is_absolute() else " in the plugin folder"
+        raise PluginStartError(f"runtime.command: {executable!r} not found{where}")
+    return str(path)
+
+
+def without_estate(base: Mapping[str, str]) -> dict[str, str]:
+    """``base`` without any ``ESTATE_*`` variable: what every program the service
+    starts for a plugin (the plugin itself, its installer) inherits."""
+    return {k: v for k, v in base.items() if not k.startswith("ESTATE_")}
+
+
+def child_env(base: Mapping[str, str], site_dir: Path | None) -> dict[str, str]:
+    """``base`` without Estate's variables, with the plugin's private packages first."""
+    env = without_estate(base)
+    env["PYTHONUNBUFFERED"] = "1"
+    # Stored versions are immutable: no __pycache__ written into them.
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if site_dir is not None:
+        paths = [str(site_dir)]
+        if env.get("PYTHONPATH"):
+            paths.append(env["PYTHONPATH"])
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
+
+
+def environment_at(
+    root: Path, manifest: Mapping[str, Any], settings: Settings
+) -> PluginEnvironment:
+    """The environment of the stored version folder ``root``: its own venv's Python if
+    it has one, else the shared SDK-only environment's."""
+    python = venv_python(root)
+    if not python.is_file():
+        python = sdk_environment(settings)
+    return for_manifest(plugin_folder(root), manifest, python=str(python))
+
+
+def plugin_folder(root: Path) -> Path:
+    """The plugin's own files inside the version folder ``root``."""
+    plugin_dir = root / PLUGIN_SUBDIR
+    # Managed plugins run from their folder in place.
+    return plugin_dir if plugin_dir.is_dir() else root
 
 
 _SDK_ENV_LOCK = threading.Lock()
@@ -98,13 +201,6 @@ def venv_python(version_dir: Path) -> Path:
     return version_dir / VENV_SUBDIR / "bin" / "python"
 
 
-def requirements_name(manifest: Manifest) -> str:
-    """The requirements file the manifest names, ``requirements.txt`` by default."""
-    if manifest.dependencies is not None and manifest.dependencies.python:
-        return manifest.dependencies.python
-    return "requirements.txt"
-
-
 def has_requirements(path: Path) -> bool:
     """Whether ``path`` exists and names at least one requirement."""
     if not path.is_file():
@@ -114,7 +210,7 @@ def has_requirements(path: Path) -> bool:
 
 
 def prepare_environment(
-    version_dir: Path, plugin_dir: Path, manifest: Manifest, settings: Settings
+    version_dir: Path, plugin_dir: Path, requirements_file: str, settings: Settings
 ) -> str:
     """Build ``<version_dir>/venv`` when the plugin has requirements; returns the installer's log.
 
@@ -123,11 +219,11 @@ def prepare_environment(
     folder, and where ``PYTHONDONTWRITEBYTECODE`` is set none would keep the bytecode
     it compiled (a platform SDK such as boto3 takes seconds to compile).
 
-    Raises ``InstallFailed`` naming the requirements file, with the installer's last lines.
+    Raises ``PluginEnvironmentError`` naming the requirements file, with the installer's last lines.
     """
     # A file that does not compile is reported by the define step, which imports it.
     compileall.compile_dir(plugin_dir, quiet=2, workers=1)
-    name = requirements_name(manifest)
+    name = requirements_file
     requirements = plugin_dir / name
     if not has_requirements(requirements):
         return ""
@@ -195,17 +291,17 @@ def _add_accelerator(venv: Path) -> None:
 
 def _run(argv: list[str], name: str, doing: str) -> str:
     # The installer inherits the service's proxies and CA bundle, never its secrets.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ESTATE_")}
+    env = without_estate(os.environ)
     try:
         done = subprocess.run(
             argv, capture_output=True, text=True, timeout=INSTALL_TIMEOUT, env=env, check=False
         )
     except subprocess.TimeoutExpired:
-        raise InstallFailed(f"{name}: {doing} took over {INSTALL_TIMEOUT:g} s") from None
+        raise PluginEnvironmentError(f"{name}: {doing} took over {INSTALL_TIMEOUT:g} s") from None
     output = (done.stdout + done.stderr).strip()
     if done.returncode != 0:
         tail = "\n".join(output.splitlines()[-TAIL_LINES:])
-        raise InstallFailed(f"{name}: {doing} failed: {tail}", output)
+        raise PluginEnvironmentError(f"{name}: {doing} failed: {tail}", output)
     return output
 
 

@@ -1,19 +1,31 @@
-"""Per-version environments, built by real uv from wheels written by hand: no network."""
+"""Plugin environments: what a plugin process inherits (the service's environment minus
+Estate's own secrets), and per-version environments built by real uv from wheels
+written by hand: no network."""
 
+from __future__ import annotations
+
+import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
 
 from estate.config import Settings
-from estate.registry.environments import InstallFailed, prepare_environment, venv_python
-from estate.registry.manifest import parse_manifest
-from factories import manifest, plugin_dir, wheel
+from estate.runtime.environments import (
+    PluginEnvironment,
+    child_env,
+    prepare_environment,
+    venv_python,
+)
+from estate.runtime.errors import PluginEnvironmentError
+from estate.runtime.host import PluginProcess
+from factories import TEST_CLASS_PATH, plugin_dir, provider_plugin, wheel
 
-MANIFEST = parse_manifest(yaml.safe_dump(manifest()).encode())
+REQUIREMENTS = "requirements.txt"
 
 
 @pytest.fixture
@@ -35,7 +47,7 @@ def run_in(python: Path, code: str) -> subprocess.CompletedProcess[str]:
 def test_no_requirements_means_no_environment(offline, tmp_path):
     root, plugin = version_folder(tmp_path / "v", "# nothing but the SDK\n")
 
-    assert prepare_environment(root, plugin, MANIFEST, offline) == ""
+    assert prepare_environment(root, plugin, REQUIREMENTS, offline) == ""
     assert not (root / "venv").exists()
 
 
@@ -43,7 +55,7 @@ def test_the_environment_holds_the_sdk_and_exactly_the_requirements(offline, tmp
     root, plugin = version_folder(tmp_path / "v", "tinydep==1.0\n")
     wheel(plugin / "wheels", "tinydep", "1.0", 'VERSION = "1.0"\n')
 
-    log = prepare_environment(root, plugin, MANIFEST, offline)
+    log = prepare_environment(root, plugin, REQUIREMENTS, offline)
 
     assert "tinydep==1.0" in log
     python = venv_python(root)
@@ -62,7 +74,7 @@ def test_the_plugin_and_its_requirements_are_compiled_ahead(offline, tmp_path):
     wheel(plugin / "wheels", "tinydep", "1.0", 'VERSION = "1.0"\n')
     (plugin / "helpers.py").write_text("X = 1\n")
 
-    prepare_environment(root, plugin, MANIFEST, offline)
+    prepare_environment(root, plugin, REQUIREMENTS, offline)
 
     tag = sys.implementation.cache_tag
     assert (plugin / "__pycache__" / f"provider.{tag}.pyc").is_file()
@@ -80,7 +92,7 @@ def test_the_plugin_and_its_requirements_are_compiled_ahead(offline, tmp_path):
 def test_a_plugin_without_requirements_is_compiled_too(offline, tmp_path):
     root, plugin = version_folder(tmp_path / "v", "")
 
-    prepare_environment(root, plugin, MANIFEST, offline)
+    prepare_environment(root, plugin, REQUIREMENTS, offline)
 
     assert (plugin / "__pycache__" / f"provider.{sys.implementation.cache_tag}.pyc").is_file()
 
@@ -91,7 +103,7 @@ def test_a_service_wheelhouse_is_a_source(tmp_path):
     settings = Settings(data_dir=tmp_path / "data", offline=True, wheelhouse=wheelhouse)
     root, plugin = version_folder(tmp_path / "v", "housedep==3.1\n")
 
-    prepare_environment(root, plugin, MANIFEST, settings)
+    prepare_environment(root, plugin, REQUIREMENTS, settings)
 
     done = run_in(venv_python(root), "import housedep; print(housedep.VERSION)")
     assert done.stdout.strip() == "3.1", done.stderr
@@ -101,8 +113,8 @@ def test_offline_a_missing_wheel_fails_fast_and_says_why(offline, tmp_path):
     root, plugin = version_folder(tmp_path / "v", "not-shipped-anywhere==9.9\n")
 
     started = time.monotonic()
-    with pytest.raises(InstallFailed) as caught:
-        prepare_environment(root, plugin, MANIFEST, offline)
+    with pytest.raises(PluginEnvironmentError) as caught:
+        prepare_environment(root, plugin, REQUIREMENTS, offline)
 
     assert time.monotonic() - started < 30
     message = str(caught.value)
@@ -116,8 +128,91 @@ def test_the_environment_runs_on_the_services_python(offline, tmp_path):
     root, plugin = version_folder(tmp_path / "v", "tinydep==1.0\n")
     wheel(plugin / "wheels", "tinydep", "1.0", 'VERSION = "1.0"\n')
 
-    prepare_environment(root, plugin, MANIFEST, offline)
+    prepare_environment(root, plugin, REQUIREMENTS, offline)
 
     done = run_in(venv_python(root), "import sys; print(sys.version_info[:3], sys.prefix)")
     assert done.stdout.split(")")[0] + ")" == str(sys.version_info[:3])
     assert Path(done.stdout.split(")")[1].strip()) == root / "venv"
+
+
+SECRETS = {
+    "ESTATE_SECRET_KEY": "k" * 44,
+    "ESTATE_DATABASE_URL": "postgresql://estate:hunter2@db/estate",
+    "ESTATE_ADMIN_PASSWORD": "admin-secret",
+}
+PLATFORM = {
+    "HTTPS_PROXY": "http://proxy.example:3128",
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+    "REQUESTS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt",
+}
+
+
+def test_child_env_drops_every_estate_variable_and_keeps_the_rest() -> None:
+    base = {**SECRETS, **PLATFORM, "ESTATE_ANYTHING_NEW": "x", "PATH": "/usr/bin"}
+
+    env = child_env(base, None)
+
+    assert not [name for name in env if name.startswith("ESTATE_")]
+    for name, value in PLATFORM.items():
+        assert env[name] == value
+    assert env["PATH"] == "/usr/bin"
+    assert env["PYTHONUNBUFFERED"] == "1"
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"
+    assert "PYTHONPATH" not in env
+    assert base["ESTATE_SECRET_KEY"] == SECRETS["ESTATE_SECRET_KEY"], "base is not changed"
+
+
+def test_child_env_puts_the_private_packages_first(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+
+    alone = child_env({}, site)
+    after = child_env({"PYTHONPATH": "/opt/lib"}, site)
+
+    assert alone["PYTHONPATH"] == str(site)
+    assert after["PYTHONPATH"] == f"{site}{os.pathsep}/opt/lib"
+
+
+def test_environment_reads_the_process_environment_by_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", PLATFORM["AWS_ENDPOINT_URL"])
+    monkeypatch.setenv("ESTATE_SECRET_KEY", SECRETS["ESTATE_SECRET_KEY"])
+
+    env = PluginEnvironment(plugin_dir=tmp_path).env()
+
+    assert env["AWS_ENDPOINT_URL"] == PLATFORM["AWS_ENDPOINT_URL"]
+    assert "ESTATE_SECRET_KEY" not in env
+
+
+def test_a_running_plugin_sees_platform_settings_and_no_estate_secret(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name, value in {**SECRETS, **PLATFORM}.items():
+        monkeypatch.setenv(name, value)
+    folder = provider_plugin(
+        tmp_path / "plugin",
+        """
+        def collect(self):
+            yield ResourceData(
+                ems_ref="env",
+                resource_type_slug="virtual_machine",
+                properties={"environ": dict(os.environ)},
+            )
+        """,
+    )
+    batches: list[Any] = []
+
+    with PluginProcess(PluginEnvironment(plugin_dir=folder), TEST_CLASS_PATH) as plugin:
+        plugin.call("configure", {"provider": {}, "credential": {}})
+        plugin.call("collect", {}, on_notification=lambda method, params: batches.append(params))
+
+    [[resource]] = [batch["resources"] for batch in batches]
+    if not isinstance(resource, dict):  # the host may pass records on as raw JSON
+        resource = json.loads(bytes(resource))
+    seen = resource["properties"]["environ"]
+    for name, value in PLATFORM.items():
+        assert seen[name] == value
+    assert not [name for name in seen if name.startswith("ESTATE_")]
+    dumped = json.dumps(seen)
+    for secret in SECRETS.values():
+        assert secret not in dumped

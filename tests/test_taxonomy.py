@@ -1,5 +1,5 @@
-from estate.inventory import taxonomy
-from estate.inventory.taxonomy import RESOURCE_TYPES, ResourceType
+from estate import taxonomy
+from estate.taxonomy import RESOURCE_TYPES, ResourceType
 
 SEED_SLUGS = (
     "virtual_machine",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -12,7 +13,7 @@ from inventory_providers.base import ProviderCredential
 from ..config import Settings
 from ..context import Context
 from ..db.models import PluginVersion, Provider
-from ..registry.versions import environment_for
+from ..runtime.environments import PluginEnvironment, environment_at
 from ..runtime.host import LogSink, PluginProcess
 from ..runtime.supervisor import ProcessSpec
 from .runlog import RunLog
@@ -21,13 +22,18 @@ from .runlog import RunLog
 def plugin_process(settings: Settings, version: PluginVersion, on_log: LogSink) -> PluginProcess:
     """A (not yet started) process for ``version``, with the service's timeouts."""
     return PluginProcess(
-        environment_for(version, settings),
+        environment_of(version, settings),
         version.class_path,
         on_log=on_log,
         start_timeout=settings.start_timeout,
         call_timeout=settings.call_timeout,
         log_level=settings.log_level,
     )
+
+
+def environment_of(version: PluginVersion, settings: Settings) -> PluginEnvironment:
+    """Where a stored version's code is and the interpreter that runs it."""
+    return environment_at(Path(version.path), version.manifest, settings)
 
 
 def provider_model(provider: Provider) -> dict[str, Any]:
@@ -101,7 +107,7 @@ def _spec(
     return ProcessSpec(
         label=label,
         plugin_key=version.key,
-        environment=environment_for(version, settings),
+        environment=environment_of(version, settings),
         class_path=version.class_path,
         fingerprint=_fingerprint(version, configure),
         configure=configure,

@@ -13,8 +13,8 @@ from ..db.models import PluginVersion, Provider
 from ..runtime.errors import PluginRuntimeError
 from ..secretbox import SecretKeyError
 from .events import EventRecorder
-from .process import credential_params, provider_slot, provider_spec
 from .runlog import RunLog
+from .specs import credential_params, provider_slot, provider_spec
 
 
 def check_connection(

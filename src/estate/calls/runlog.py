@@ -8,8 +8,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from ..db.storable import escaped
-from ..secretbox import mask, maskable
+from ..redaction import escaped, mask, maskable
 
 MAX_LINES = 2000
 MAX_LINE_CHARS = 2000

@@ -1,6 +1,6 @@
 """The run log: what a plugin says, kept with secrets masked and storable everywhere."""
 
-from estate.jobs.runlog import MAX_LINES, RunLog
+from estate.calls.runlog import MAX_LINES, RunLog
 from factories import API, create_provider, manifest, plugin_dir, tarball, upload, wait_for_run
 
 
