@@ -27,8 +27,7 @@ def tree_paths(markdown: str) -> list[tuple[str, bool]]:
         depth = (len(line) - len(line.lstrip(" "))) // 2
         name = line.split()[0]
         stack = [*stack[:depth], name]
-        found.append(("".join(part if part.endswith("/") else part for part in stack), False))
-        found[-1] = ("".join(stack), line.rstrip().endswith("(planned)"))
+        found.append(("".join(stack), line.rstrip().endswith("(planned)")))
     return found
 
 
