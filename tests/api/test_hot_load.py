@@ -20,79 +20,11 @@ from factories import (
     API,
     collect,
     create_provider,
-    manifest,
-    plugin_dir,
+    fixture_plugin,
     tarball,
     upload,
     wait_for_run,
 )
-
-HOT = """
-from inventory_providers.base import BaseProvider, ResourceData
-
-PREFIX = "{prefix}"
-
-
-class HotProvider(BaseProvider):
-    vendor = "hot"
-    provider_type = "load"
-    supported_resource_types = ["virtual_machine"]
-
-    def connect(self):
-        pass
-
-    def disconnect(self):
-        pass
-
-    def collect(self):
-        for i in range(3):
-            yield ResourceData(
-                ems_ref=f"vm-{{i}}",
-                resource_type_slug="virtual_machine",
-                name=f"{{PREFIX}}-vm-{{i}}",
-                state="running",
-            )
-"""
-
-FAULTY = """
-import os
-import subprocess
-import sys
-import time
-
-from inventory_providers.base import BaseProvider, ResourceData
-
-
-class FaultyProvider(BaseProvider):
-    vendor = "faulty"
-    provider_type = "plugin"
-    supported_resource_types = ["virtual_machine"]
-
-    def connect(self):
-        pass
-
-    def disconnect(self):
-        pass
-
-    def collect(self):
-        mode = self.credential.extra.get("mode", "ok")
-        count = 3 if mode == "ok" else 1
-        for i in range(count):
-            yield ResourceData(
-                ems_ref=f"vm-{i}", resource_type_slug="virtual_machine", name=f"vm-{i}"
-            )
-        if mode == "raise":
-            raise RuntimeError("the platform exploded: disk on fire")
-        if mode == "crash":
-            os._exit(3)
-        if mode == "hang":
-            # A grandchild too: stopping the plugin must take its whole process group.
-            subprocess.Popen(
-                [sys.executable, "-c", "import time; time.sleep(3600)",
-                 "inventory_providers-grandchild", os.getcwd()]
-            )
-            time.sleep(3600)
-"""
 
 
 @pytest.fixture
@@ -112,8 +44,7 @@ def impatient_client(settings) -> Iterator[TestClient]:
 
 
 def hot_plugin(root: Path, prefix: str, version: str) -> bytes:
-    data = manifest(vendor="hot", provider_type="load", version=version)
-    return tarball(plugin_dir(root, provider=HOT.format(prefix=prefix), manifest_data=data))
+    return tarball(fixture_plugin("hot_load", root, constants={"PREFIX": prefix}, version=version))
 
 
 def names_of(client, provider_id: int) -> list[str]:
@@ -157,11 +88,7 @@ def test_a_new_version_is_used_by_the_next_run_without_restart(client, settings,
 
 def faulty_provider(client, tmp_path) -> dict:
     """The faulty plugin uploaded, a provider on it, and a first complete collection."""
-    folder = plugin_dir(
-        tmp_path / "faulty",
-        provider=FAULTY,
-        manifest_data=manifest(vendor="faulty", provider_type="plugin"),
-    )
+    folder = fixture_plugin("faulty", tmp_path / "faulty")
     assert upload(client, tarball(folder)).status_code == 201
     provider = create_provider(
         client,

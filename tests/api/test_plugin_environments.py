@@ -11,57 +11,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from factories import API, collect, create_provider, manifest, plugin_dir, tarball, upload, wheel
+from factories import API, collect, create_provider, fixture_plugin, tarball, upload, wheel
 
 PLUGINS = f"{API}/provider-plugins"
 KEY = "envvendor:envtype"
-
-PROVIDER = """
-import sys
-
-from inventory_providers.base import BaseProvider, ResourceData
-
-
-class EnvProvider(BaseProvider):
-    vendor = "envvendor"
-    provider_type = "envtype"
-    supported_resource_types = ["virtual_machine"]
-
-    def connect(self):
-        pass
-
-    def disconnect(self):
-        pass
-
-    def collect(self):
-        try:
-            import tinydep
-            version = tinydep.VERSION
-        except ImportError:
-            version = None
-        try:  # a package of the service's own environment
-            import sqlalchemy
-            service_package = sqlalchemy.__file__
-        except ImportError:
-            service_package = None
-        try:  # the SDK's optional accelerator, which the service provides
-            import orjson
-            accelerated = orjson.__version__
-        except ImportError:
-            accelerated = None
-        yield ResourceData(
-            ems_ref="vm-1",
-            resource_type_slug="virtual_machine",
-            name="env",
-            properties={
-                "python": sys.executable,
-                "prefix": sys.prefix,
-                "tinydep": version,
-                "service_package": service_package,
-                "orjson": accelerated,
-            },
-        )
-"""
 
 
 @pytest.fixture
@@ -73,12 +26,8 @@ def settings(settings):
 def env_plugin(
     root: Path, version: str = "1.0.0", requirements: str = "", wheels: dict[str, str] | None = None
 ) -> bytes:
-    folder = plugin_dir(
-        root,
-        provider=PROVIDER,
-        manifest_data=manifest(vendor="envvendor", provider_type="envtype", version=version),
-        requirements=requirements,
-    )
+    folder = fixture_plugin("reports_environment", root, version=version)
+    (folder / "requirements.txt").write_text(requirements)
     for name, dep_version in (wheels or {}).items():
         wheel(folder / "wheels", name, dep_version, f'VERSION = "{dep_version}"\n')
     return tarball(folder)

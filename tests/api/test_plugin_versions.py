@@ -1,10 +1,10 @@
 """Which stored version jobs use: the highest SemVer, whatever the upload order."""
 
-from factories import API, manifest, plugin_dir, tarball, upload
+from factories import API, fixture_plugin, plugin_dir, tarball, upload
 
 
 def _upload_version(client, tmp_path, version):
-    folder = plugin_dir(tmp_path / version, manifest_data=manifest(version=version))
+    folder = fixture_plugin("seed", tmp_path / version, version=version)
     response = upload(client, tarball(folder))
     assert response.status_code == 201, response.text
 

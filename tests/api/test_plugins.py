@@ -17,11 +17,9 @@ import pytest
 
 from factories import (
     API,
-    SEED_PROVIDER,
     collect,
     create_provider,
-    manifest,
-    plugin_dir,
+    fixture_plugin,
     tarball,
     upload,
     wheel,
@@ -29,32 +27,6 @@ from factories import (
 
 PLUGINS = f"{API}/provider-plugins"
 KEY = "myvendor:myplatform"
-
-DEP_PROVIDER = """
-from inventory_providers.base import BaseProvider, ResourceData
-
-import tinydep
-
-
-class DepProvider(BaseProvider):
-    vendor = "{vendor}"
-    provider_type = "{provider_type}"
-    supported_resource_types = ["virtual_machine"]
-
-    def connect(self):
-        pass
-
-    def disconnect(self):
-        pass
-
-    def collect(self):
-        yield ResourceData(
-            ems_ref="vm-1",
-            resource_type_slug="virtual_machine",
-            name="uses-tinydep",
-            properties={{"tinydep_version": tinydep.VERSION, "tinydep_file": tinydep.__file__}},
-        )
-"""
 
 
 @pytest.fixture
@@ -65,19 +37,22 @@ def settings(settings):
 
 
 def seed_plugin(root: Path, version: str = "1.0.0", count: int = 3, **manifest_overrides) -> bytes:
-    provider = SEED_PROVIDER.replace("COUNT = 3", f"COUNT = {count}")
-    data = manifest(version=version, **manifest_overrides)
-    return tarball(plugin_dir(root, provider=provider, manifest_data=data))
+    folder = fixture_plugin(
+        "seed", root, constants={"COUNT": count}, version=version, **manifest_overrides
+    )
+    return tarball(folder)
 
 
 def dep_plugin(root: Path, vendor: str, provider_type: str, dep_version: str) -> bytes:
     """A plugin that needs ``tinydep==<dep_version>``, shipping its wheel under ``wheels/``."""
-    folder = plugin_dir(
+    folder = fixture_plugin(
+        "needs_tinydep",
         root,
-        provider=DEP_PROVIDER.format(vendor=vendor, provider_type=provider_type),
-        manifest_data=manifest(vendor=vendor, provider_type=provider_type),
-        requirements=f"# pinned for this plugin\ntinydep=={dep_version}\n",
+        constants={"VENDOR": vendor, "PROVIDER_TYPE": provider_type},
+        vendor=vendor,
+        provider_type=provider_type,
     )
+    (folder / "requirements.txt").write_text(f"# pinned for this plugin\ntinydep=={dep_version}\n")
     wheel(folder / "wheels", "tinydep", dep_version, f'VERSION = "{dep_version}"\n')
     return tarball(folder)
 
@@ -345,7 +320,7 @@ def test_forced_reupload_of_identical_bytes_keeps_the_stored_folder(client, sett
 
 
 def test_zip_upload_with_a_top_level_folder(client, tmp_path):
-    folder = plugin_dir(tmp_path / "vcenter", manifest_data=manifest(version="3.0.0"))
+    folder = fixture_plugin("seed", tmp_path / "vcenter", version="3.0.0")
     archive = tmp_path / "plugin.zip"
     with zipfile.ZipFile(archive, "w") as zipped:
         for path in sorted(folder.iterdir()):
@@ -362,8 +337,9 @@ def test_zip_upload_with_a_top_level_folder(client, tmp_path):
 
 
 def test_a_plugin_that_prints_while_importing_still_installs(client, tmp_path):
-    chatty = 'import sys\n\nsys.stdout.write("banner without a newline")\n' + SEED_PROVIDER
-    data = tarball(plugin_dir(tmp_path / "plugin", provider=chatty))
+    # Misbehaving on purpose, so written here: it writes to stdout as it is imported.
+    chatty = 'import sys\n\nsys.stdout.write("banner without a newline")\n'
+    data = tarball(fixture_plugin("seed", tmp_path / "plugin", header=chatty))
     response = upload(client, data)
     assert response.status_code == 201, response.text
     assert response.json()["class_path"] == "provider.MyProvider"
@@ -389,8 +365,9 @@ def define_processes(store: Path) -> list[str]:
 
 
 def test_the_service_answers_while_an_upload_installs(client, settings, tmp_path):
-    slow = "import time\n\ntime.sleep(2)\n" + SEED_PROVIDER
-    data = tarball(plugin_dir(tmp_path / "plugin", provider=slow))
+    # Misbehaving on purpose, so written here: it takes 2 s to import.
+    slow = "import time\n\ntime.sleep(2)\n"
+    data = tarball(fixture_plugin("seed", tmp_path / "plugin", header=slow))
     with ThreadPoolExecutor(1) as pool:
         uploading = pool.submit(upload, client, data)
         deadline = time.monotonic() + 15
@@ -405,8 +382,9 @@ def test_the_service_answers_while_an_upload_installs(client, settings, tmp_path
 
 
 def test_refresh_spares_an_upload_in_progress(client, settings, tmp_path):
-    slow = "import time\n\ntime.sleep(1)\n" + SEED_PROVIDER
-    data = tarball(plugin_dir(tmp_path / "plugin", provider=slow))
+    # Misbehaving on purpose, so written here: it takes 1 s to import.
+    slow = "import time\n\ntime.sleep(1)\n"
+    data = tarball(fixture_plugin("seed", tmp_path / "plugin", header=slow))
     abandoned = settings.plugins_dir / ".incoming" / "tmp-abandoned"
     abandoned.mkdir(parents=True)
     old = time.time() - 2 * 24 * 3600

@@ -9,8 +9,8 @@ from factories import (
     all_resources,
     collect,
     create_provider,
+    fixture_plugin,
     patch_config,
-    plugin_dir,
     tarball,
     upload,
 )
@@ -27,7 +27,7 @@ def _refs(client, **params):
 def test_filters(client, tmp_path):
     simulated = create_provider(client, name="dc", connection_config=SMALL)
     assert collect(client, simulated["id"])["status"] == "completed"
-    assert upload(client, tarball(plugin_dir(tmp_path / "seed"))).status_code == 201
+    assert upload(client, tarball(fixture_plugin("seed", tmp_path / "seed"))).status_code == 201
     seed = create_provider(client, name="seed", vendor="myvendor", provider_type="myplatform")
     assert collect(client, seed["id"])["status"] == "completed"
     seed_refs = ["vm-0", "vm-1", "vm-2"]

@@ -9,9 +9,8 @@ from factories import (
     all_resources,
     collect,
     create_provider,
-    manifest,
+    fixture_plugin,
     patch_config,
-    plugin_dir,
     start_run,
     tarball,
     upload,
@@ -213,49 +212,10 @@ def test_a_failing_plugin_fails_the_run_keeps_what_arrived_and_deletes_nothing(c
     assert (history[0]["kind"], history[0]["run"]) == ("modified", failed["id"])
 
 
-MIXED = """
-from inventory_providers.base import BaseProvider, ResourceData
-
-
-class Mixed(BaseProvider):
-    vendor = "mixed"
-    provider_type = "bag"
-    supported_resource_types = ["virtual_machine", "hypervisor_host"]
-
-    def connect(self):
-        self.bad = bool(self.credential.extra.get("bad"))
-
-    def disconnect(self):
-        pass
-
-    def collect(self):
-        yield ResourceData(ems_ref="host-1", resource_type_slug="hypervisor_host", name="h1")
-        for i in range(3):
-            yield ResourceData(ems_ref=f"vm-{i}", resource_type_slug="virtual_machine",
-                               name=f"vm-{i}", cpu_count=2)
-        if not self.bad:
-            yield ResourceData(ems_ref="vm-old", resource_type_slug="virtual_machine")
-            return
-        yield {"ems_ref": "thing-1", "resource_type_slug": "flux_capacitor", "name": "t"}
-        yield {"ems_ref": "vm-bad", "resource_type_slug": "virtual_machine", "cpu_count": "lots"}
-        yield {"ems_ref": "db-1", "resource_type_slug": "relational_db", "name": "not declared"}
-        yield {"ems_ref": "vm-new", "resource_type_slug": "virtual_machine", "name": "new"}
-        yield "not a resource"
-"""
-
-
 def test_invalid_resources_make_a_partial_run_that_stores_the_good_and_deletes_nothing(
     client, tmp_path
 ):
-    data = manifest(
-        namespace="mixed",
-        name="bag",
-        vendor="mixed",
-        provider_type="bag",
-        supported_resource_types=["virtual_machine", "hypervisor_host"],
-        connection_parameters=[{"name": "bad", "type": "boolean"}],
-    )
-    folder = plugin_dir(tmp_path / "mixed", provider=MIXED, manifest_data=data)
+    folder = fixture_plugin("mixed_resources", tmp_path / "mixed")
     assert upload(client, tarball(folder)).status_code == 201, "upload"
     provider = create_provider(
         client, vendor="mixed", provider_type="bag", connection_config={"bad": False}
@@ -282,45 +242,10 @@ def test_invalid_resources_make_a_partial_run_that_stores_the_good_and_deletes_n
     assert detail["last_refresh_at"] is not None
 
 
-NUL_PLUGIN = """
-from inventory_providers.base import BaseProvider, ResourceData
-from inventory_providers.errors import ProviderError
-
-
-class Nul(BaseProvider):
-    vendor = "nul"
-    provider_type = "bytes"
-    supported_resource_types = ["virtual_machine"]
-
-    def connect(self):
-        self.fail = bool(self.credential.extra.get("fail"))
-
-    def disconnect(self):
-        pass
-
-    def collect(self):
-        yield ResourceData(ems_ref="vm-1", resource_type_slug="virtual_machine", name="ok")
-        yield {"ems_ref": "vm-2", "resource_type_slug": "virtual_machine", "name": "a\\x00b"}
-        yield {"ems_ref": "vm-3", "resource_type_slug": "virtual_machine",
-               "properties": {"huge": 2**70}}
-        print("a line with a \\x00 in it")
-        if self.fail:
-            raise ProviderError("the platform said \\x00 and hung up")
-"""
-
-
 def test_nul_characters_from_a_plugin_are_refused_or_escaped_never_wedge_the_run(client, tmp_path):
     """PostgreSQL stores no NUL: the record holding one is rejected, the log line and
     the error message keep it escaped, and the run ends as it should."""
-    data = manifest(
-        namespace="nul",
-        name="bytes",
-        vendor="nul",
-        provider_type="bytes",
-        supported_resource_types=["virtual_machine"],
-        connection_parameters=[{"name": "fail", "type": "boolean"}],
-    )
-    folder = plugin_dir(tmp_path / "nul", provider=NUL_PLUGIN, manifest_data=data)
+    folder = fixture_plugin("nul_characters", tmp_path / "nul")
     assert upload(client, tarball(folder)).status_code == 201
     provider = create_provider(
         client, vendor="nul", provider_type="bytes", connection_config={"fail": False}

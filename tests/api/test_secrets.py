@@ -14,9 +14,8 @@ from factories import (
     API,
     collect,
     create_provider,
-    manifest,
+    fixture_plugin,
     patch_config,
-    plugin_dir,
     tarball,
     upload,
 )
@@ -25,48 +24,6 @@ ENCRYPTED = "$encrypted$"
 PASSWORD = "pw-Xq7-correct-horse"
 TOKEN = "tok-Zr9-battery-staple"
 WRONG = "pw-Kd3-wrong-guess"
-
-# A plugin that does everything a careless plugin might do with its secrets: log them,
-# print them to stdout and stderr, and put them in the error it raises.
-PROBE = f"""
-import sys
-
-from inventory_providers.base import BaseProvider, ResourceData
-from inventory_providers.errors import Unauthenticated
-
-
-class Probe(BaseProvider):
-    vendor = "probe"
-    provider_type = "secrets"
-    supported_resource_types = ["virtual_machine"]
-
-    def connect(self):
-        password = self.credential.password
-        token = self.credential.extra.get("api_token")
-        self.logger.info("connecting with password %s and token %s", password, token)
-        print("stdout:", password, token, flush=True)
-        print("stderr:", password, token, file=sys.stderr, flush=True)
-        if password != {PASSWORD!r} or token != {TOKEN!r}:
-            raise Unauthenticated(f"refused password {{password}} with token {{token}}")
-
-    def disconnect(self):
-        pass
-
-    def collect(self):
-        yield ResourceData(ems_ref="probe-1", resource_type_slug="virtual_machine", name="probe")
-"""
-PROBE_MANIFEST = manifest(
-    namespace="probe",
-    name="secrets",
-    vendor="probe",
-    provider_type="secrets",
-    connection_parameters=[
-        {"name": "username", "type": "string"},
-        {"name": "password", "type": "string"},
-        {"name": "api_token", "type": "string", "secret": True},
-        {"name": "region", "type": "string"},
-    ],
-)
 
 
 def _stored(settings):
@@ -95,7 +52,9 @@ def _record_bodies(client):
 def test_secrets_are_write_only_encrypted_and_never_logged(client, settings, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     bodies = _record_bodies(client)
-    folder = plugin_dir(tmp_path / "probe", provider=PROBE, manifest_data=PROBE_MANIFEST)
+    folder = fixture_plugin(
+        "secrets_probe", tmp_path / "probe", constants={"PASSWORD": PASSWORD, "TOKEN": TOKEN}
+    )
     assert upload(client, tarball(folder)).status_code == 201
     config = {"username": "ops", "password": PASSWORD, "api_token": TOKEN, "region": "r1"}
 

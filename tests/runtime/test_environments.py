@@ -23,7 +23,7 @@ from estate.runtime.environments import (
 )
 from estate.runtime.errors import PluginEnvironmentError
 from estate.runtime.host import PluginProcess
-from factories import TEST_CLASS_PATH, plugin_dir, provider_plugin, wheel
+from factories import TEST_CLASS_PATH, fixture_plugin, plugin_dir, wheel
 
 REQUIREMENTS = "requirements.txt"
 
@@ -189,17 +189,7 @@ def test_a_running_plugin_sees_platform_settings_and_no_estate_secret(
 ) -> None:
     for name, value in {**SECRETS, **PLATFORM}.items():
         monkeypatch.setenv(name, value)
-    folder = provider_plugin(
-        tmp_path / "plugin",
-        """
-        def collect(self):
-            yield ResourceData(
-                ems_ref="env",
-                resource_type_slug="virtual_machine",
-                properties={"environ": dict(os.environ)},
-            )
-        """,
-    )
+    folder = fixture_plugin("reports_environ", tmp_path / "plugin")
     batches: list[Any] = []
 
     with PluginProcess(PluginEnvironment(plugin_dir=folder), TEST_CLASS_PATH) as plugin:
