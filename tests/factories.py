@@ -21,21 +21,22 @@ FIXTURE_PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
 
 
 def fixture_plugin(
-    name: str,
+    fixture: str,
     dest: Path,
+    /,
     *,
     constants: dict[str, Any] | None = None,
     header: str = "",
     **manifest_overrides: Any,
 ) -> Path:
-    """A copy of ``tests/fixtures/plugins/<name>`` at ``dest``, changed as asked.
+    """A copy of ``tests/fixtures/plugins/<fixture>`` at ``dest``, changed as asked.
 
     ``manifest_overrides`` replace top-level keys of its manifest.yml (``version``,
     ``vendor``...); ``constants`` rewrite module-level ``NAME = value`` lines of its
     provider.py, the one way a test makes a variant of a working plugin. ``header`` is
     module-level code put before the fixture's own: only for deliberately broken plugins.
     """
-    shutil.copytree(FIXTURE_PLUGINS / name, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(FIXTURE_PLUGINS / fixture, dest, ignore=shutil.ignore_patterns("__pycache__"))
     if manifest_overrides:
         path = dest / "manifest.yml"
         data = yaml.safe_load(path.read_text())
@@ -46,7 +47,7 @@ def fixture_plugin(
         source, found = re.subn(
             rf"^{constant} = .*$", f"{constant} = {value!r}", source, flags=re.M
         )
-        assert found == 1, f"{name}/provider.py: no single {constant} = ... line"
+        assert found == 1, f"{fixture}/provider.py: no single {constant} = ... line"
     provider.write_text(textwrap.dedent(header) + source)
     return dest
 

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from conftest import ADMIN_PASSWORD
 from estate.api.app import create_app
+from estate.config import Settings
 from factories import (
     API,
     collect,
@@ -28,14 +29,14 @@ from factories import (
 
 
 @pytest.fixture
-def settings(settings):
+def settings(settings: Settings) -> Settings:
     """Batches of one resource, so a failing plugin has streamed some before it fails."""
     settings.batch_size = 1
     return settings
 
 
 @pytest.fixture
-def impatient_client(settings) -> Iterator[TestClient]:
+def impatient_client(settings: Settings) -> Iterator[TestClient]:
     """The app with a 3 s run timeout (the conftest ``client`` pattern)."""
     settings.run_timeout = 3
     with TestClient(create_app(settings)) as test_client:
@@ -52,7 +53,9 @@ def names_of(client, provider_id: int) -> list[str]:
     return sorted(r["name"] for r in results)
 
 
-def test_a_new_version_is_used_by_the_next_run_without_restart(client, settings, tmp_path):
+def test_a_new_version_is_used_by_the_next_run_without_restart(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     assert upload(client, hot_plugin(tmp_path / "v1", "v1", "1.0.0")).status_code == 201
     provider = create_provider(client, name="Hot", vendor="hot", provider_type="load")
     first = collect(client, provider["id"])
@@ -134,7 +137,7 @@ def assert_still_serving(client, provider: dict) -> None:
     assert run["resources_unchanged"] == 3
 
 
-def test_a_plugin_that_raises_fails_its_run(client, tmp_path):
+def test_a_plugin_that_raises_fails_its_run(client: TestClient, tmp_path: Path) -> None:
     provider = faulty_provider(client, tmp_path)
     run = fail_with(client, provider, "raise")
     assert "RuntimeError: the platform exploded: disk on fire" in run["error_message"]
@@ -143,7 +146,7 @@ def test_a_plugin_that_raises_fails_its_run(client, tmp_path):
     assert_still_serving(client, provider)
 
 
-def test_a_plugin_that_crashes_fails_its_run(client, tmp_path):
+def test_a_plugin_that_crashes_fails_its_run(client: TestClient, tmp_path: Path) -> None:
     provider = faulty_provider(client, tmp_path)
     run = fail_with(client, provider, "crash")
     assert "exit code 3" in run["error_message"], run["error_message"]
@@ -168,7 +171,9 @@ def plugin_processes(marker: Path) -> list[str]:
     return found
 
 
-def test_a_plugin_that_hangs_is_stopped_at_the_run_timeout(impatient_client, settings, tmp_path):
+def test_a_plugin_that_hangs_is_stopped_at_the_run_timeout(
+    impatient_client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     client = impatient_client
     provider = faulty_provider(client, tmp_path)
     client.patch(f"{API}/providers/{provider['id']}/", json={"connection_config": {"mode": "hang"}})

@@ -14,7 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from estate.config import Settings
 from factories import (
     API,
     collect,
@@ -30,7 +32,7 @@ KEY = "myvendor:myplatform"
 
 
 @pytest.fixture
-def settings(settings):
+def settings(settings: Settings) -> Settings:
     """The conftest settings, offline: requirements install from the archive's wheels only."""
     settings.offline = True
     return settings
@@ -69,7 +71,7 @@ def resources_of(client, provider_id: int) -> list[dict]:
     return response.json()["results"]
 
 
-def test_list_includes_the_managed_simulated_plugin(client):
+def test_list_includes_the_managed_simulated_plugin(client: TestClient) -> None:
     response = client.get(f"{PLUGINS}/")
     assert response.status_code == 200
     body = response.json()
@@ -82,7 +84,9 @@ def test_list_includes_the_managed_simulated_plugin(client):
     assert body["count"] == len(body["results"])
 
 
-def test_upload_answers_with_the_registered_plugin(client, settings, tmp_path):
+def test_upload_answers_with_the_registered_plugin(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     data = seed_plugin(tmp_path / "plugin", ansible_collection="myvendor.myplatform")
     response = upload(client, data)
     assert response.status_code == 201, response.text
@@ -105,7 +109,9 @@ def test_upload_answers_with_the_registered_plugin(client, settings, tmp_path):
     assert listed[KEY]["source"] == "local"
 
 
-def test_detail_shows_manifest_dependencies_and_versions(client, tmp_path):
+def test_detail_shows_manifest_dependencies_and_versions(
+    client: TestClient, tmp_path: Path
+) -> None:
     data = dep_plugin(tmp_path / "plugin", "depvendor", "deptype", "1.0")
     assert upload(client, data).status_code == 201
 
@@ -121,7 +127,7 @@ def test_detail_shows_manifest_dependencies_and_versions(client, tmp_path):
     assert detail["manifest"]["supported_resource_types"] == ["virtual_machine"]
 
 
-def test_unknown_manifest_keys_are_kept_and_shown(client, tmp_path):
+def test_unknown_manifest_keys_are_kept_and_shown(client: TestClient, tmp_path: Path) -> None:
     data = seed_plugin(
         tmp_path / "plugin",
         ansible_collection="myvendor.myplatform",
@@ -133,7 +139,9 @@ def test_unknown_manifest_keys_are_kept_and_shown(client, tmp_path):
     assert detail["manifest"]["build_ignore"] == ["tests"]
 
 
-def test_reupload_of_an_installed_version_needs_force(client, settings, tmp_path):
+def test_reupload_of_an_installed_version_needs_force(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     first = seed_plugin(tmp_path / "a")
     assert upload(client, first).status_code == 201
     before = client.get(f"{PLUGINS}/{KEY}/").json()
@@ -161,7 +169,9 @@ def test_reupload_of_an_installed_version_needs_force(client, settings, tmp_path
     assert "COUNT = 5" in (new_folder / "plugin" / "provider.py").read_text()
 
 
-def test_new_version_becomes_active_and_older_stays_stored(client, settings, tmp_path):
+def test_new_version_becomes_active_and_older_stays_stored(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     old = upload(client, seed_plugin(tmp_path / "a")).json()
     new = upload(client, seed_plugin(tmp_path / "b", version="1.1.0", count=4))
     assert new.status_code == 201, new.text
@@ -183,7 +193,7 @@ def test_new_version_becomes_active_and_older_stays_stored(client, settings, tmp
     assert run["resources_found"] == 4
 
 
-def test_delete_removes_the_plugin(client, settings, tmp_path):
+def test_delete_removes_the_plugin(client: TestClient, settings: Settings, tmp_path: Path) -> None:
     upload(client, seed_plugin(tmp_path / "a"))
     upload(client, seed_plugin(tmp_path / "b", version="2.0.0"))
 
@@ -200,7 +210,7 @@ def test_delete_removes_the_plugin(client, settings, tmp_path):
     assert not list((settings.plugins_dir / "myvendor" / "myplatform").iterdir())
 
 
-def test_delete_of_a_plugin_in_use_needs_force(client, tmp_path):
+def test_delete_of_a_plugin_in_use_needs_force(client: TestClient, tmp_path: Path) -> None:
     upload(client, seed_plugin(tmp_path / "a"))
     provider = create_provider(client, name="Mine", vendor="myvendor", provider_type="myplatform")
 
@@ -216,7 +226,7 @@ def test_delete_of_a_plugin_in_use_needs_force(client, tmp_path):
     assert client.get(f"{API}/providers/{provider['id']}/").json()["plugin_installed"] is False
 
 
-def test_unknown_key_answers_404(client):
+def test_unknown_key_answers_404(client: TestClient) -> None:
     for response in (
         client.get(f"{PLUGINS}/nobody:nothing/"),
         client.delete(f"{PLUGINS}/nobody:nothing/"),
@@ -226,7 +236,7 @@ def test_unknown_key_answers_404(client):
         assert "nobody:nothing" in response.json()["detail"]
 
 
-def test_connectivity_test_reports_each_provider(client):
+def test_connectivity_test_reports_each_provider(client: TestClient) -> None:
     good = create_provider(
         client, name="Good", connection_config={"username": "u", "password": "simulated"}
     )
@@ -246,7 +256,7 @@ def test_connectivity_test_reports_each_provider(client):
     assert "hunter2-wrong" not in response.text
 
 
-def test_refresh_rescans_the_registry(client, tmp_path):
+def test_refresh_rescans_the_registry(client: TestClient, tmp_path: Path) -> None:
     upload(client, seed_plugin(tmp_path / "a"))
     response = client.post(f"{PLUGINS}/refresh/")
     assert response.status_code == 200, response.text
@@ -258,7 +268,9 @@ def test_refresh_rescans_the_registry(client, tmp_path):
     assert client.get(f"{PLUGINS}/{KEY}/").status_code == 200
 
 
-def test_requirements_install_into_the_versions_own_environment(client, settings, tmp_path):
+def test_requirements_install_into_the_versions_own_environment(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     response = upload(client, dep_plugin(tmp_path / "plugin", "depvendor", "deptype", "1.0"))
     assert response.status_code == 201, response.text
     assert response.json()["state"] == "ready"
@@ -278,7 +290,9 @@ def test_requirements_install_into_the_versions_own_environment(client, settings
     assert Path(resource["properties"]["tinydep_file"]).is_relative_to(stored / "venv")
 
 
-def test_two_plugins_pin_different_versions_of_one_package(client, settings, tmp_path):
+def test_two_plugins_pin_different_versions_of_one_package(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     venvs = {}
     for name, dep_version in (("one", "1.0"), ("two", "2.0")):
         data = dep_plugin(tmp_path / name, "depvendor", name, dep_version)
@@ -300,7 +314,9 @@ def test_two_plugins_pin_different_versions_of_one_package(client, settings, tmp
     assert importlib.util.find_spec("tinydep") is None
 
 
-def test_forced_reupload_of_identical_bytes_keeps_the_stored_folder(client, settings, tmp_path):
+def test_forced_reupload_of_identical_bytes_keeps_the_stored_folder(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     data = seed_plugin(tmp_path / "a")
     first = upload(client, data).json()
     folder = settings.plugins_dir / "myvendor" / "myplatform" / f"1.0.0-{first['sha256'][:12]}"
@@ -319,7 +335,7 @@ def test_forced_reupload_of_identical_bytes_keeps_the_stored_folder(client, sett
     assert collect(client, provider["id"])["status"] == "completed"
 
 
-def test_zip_upload_with_a_top_level_folder(client, tmp_path):
+def test_zip_upload_with_a_top_level_folder(client: TestClient, tmp_path: Path) -> None:
     folder = fixture_plugin("seed", tmp_path / "vcenter", version="3.0.0")
     archive = tmp_path / "plugin.zip"
     with zipfile.ZipFile(archive, "w") as zipped:
@@ -336,7 +352,9 @@ def test_zip_upload_with_a_top_level_folder(client, tmp_path):
     assert collect(client, provider["id"])["resources_found"] == 3
 
 
-def test_a_plugin_that_prints_while_importing_still_installs(client, tmp_path):
+def test_a_plugin_that_prints_while_importing_still_installs(
+    client: TestClient, tmp_path: Path
+) -> None:
     # Misbehaving on purpose, so written here: it writes to stdout as it is imported.
     chatty = 'import sys\n\nsys.stdout.write("banner without a newline")\n'
     data = tarball(fixture_plugin("seed", tmp_path / "plugin", header=chatty))
@@ -364,7 +382,9 @@ def define_processes(store: Path) -> list[str]:
     return found
 
 
-def test_the_service_answers_while_an_upload_installs(client, settings, tmp_path):
+def test_the_service_answers_while_an_upload_installs(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     # Misbehaving on purpose, so written here: it takes 2 s to import.
     slow = "import time\n\ntime.sleep(2)\n"
     data = tarball(fixture_plugin("seed", tmp_path / "plugin", header=slow))
@@ -381,7 +401,9 @@ def test_the_service_answers_while_an_upload_installs(client, settings, tmp_path
         assert uploading.result().status_code == 201
 
 
-def test_refresh_spares_an_upload_in_progress(client, settings, tmp_path):
+def test_refresh_spares_an_upload_in_progress(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     # Misbehaving on purpose, so written here: it takes 1 s to import.
     slow = "import time\n\ntime.sleep(1)\n"
     data = tarball(fixture_plugin("seed", tmp_path / "plugin", header=slow))

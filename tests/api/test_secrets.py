@@ -3,6 +3,7 @@
 import json
 import logging
 import stat
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from estate.api.app import create_app
+from estate.config import Settings
 from factories import (
     API,
     collect,
@@ -49,7 +51,9 @@ def _record_bodies(client):
     return bodies
 
 
-def test_secrets_are_write_only_encrypted_and_never_logged(client, settings, tmp_path, caplog):
+def test_secrets_are_write_only_encrypted_and_never_logged(
+    client: TestClient, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     bodies = _record_bodies(client)
     folder = fixture_plugin(
@@ -113,7 +117,9 @@ def test_secrets_are_write_only_encrypted_and_never_logged(client, settings, tmp
         assert secret not in everything
 
 
-def test_the_simulated_password_is_kept_by_encrypted_and_checked_by_the_plugin(client):
+def test_the_simulated_password_is_kept_by_encrypted_and_checked_by_the_plugin(
+    client: TestClient,
+) -> None:
     provider = create_provider(
         client, connection_config={"username": "ops", "password": "simulated", "clusters": 1}
     )
@@ -143,7 +149,7 @@ def test_the_simulated_password_is_kept_by_encrypted_and_checked_by_the_plugin(c
     assert "not-simulated" not in json.dumps(refused)
 
 
-def test_a_secret_of_the_wrong_type_is_refused_without_echoing_it(client):
+def test_a_secret_of_the_wrong_type_is_refused_without_echoing_it(client: TestClient) -> None:
     response = client.post(
         f"{API}/providers/",
         json={
@@ -160,12 +166,14 @@ def test_a_secret_of_the_wrong_type_is_refused_without_echoing_it(client):
 
 
 @pytest.fixture
-def keyfile_settings(settings):
+def keyfile_settings(settings: Settings) -> Settings:
     """The test settings without ``secret_key``: Estate must make its own key file."""
     return settings.model_copy(update={"secret_key": None})
 
 
-def test_without_a_configured_key_a_0600_key_file_is_made_and_reused(keyfile_settings):
+def test_without_a_configured_key_a_0600_key_file_is_made_and_reused(
+    keyfile_settings: Settings,
+) -> None:
     path = keyfile_settings.resolved_data_dir / "secret.key"
     assert not path.exists()
     with TestClient(create_app(keyfile_settings)) as client:

@@ -116,7 +116,7 @@ def seed_plugin_folder(root: Path) -> Path:
     return folder
 
 
-def test_seed_upload_create_collect(server: str, tmp_path: Path):
+def test_seed_upload_create_collect(server: str, tmp_path: Path) -> None:
     archive = tmp_path / "plugin.tar.gz"
     archive.write_bytes(tarball(seed_plugin_folder(tmp_path / "myvendor" / "myplatform")))
 
