@@ -15,6 +15,8 @@ from factories import API, create_provider, manifest, plugin_dir, tarball, uploa
 
 PLUGINS = f"{API}/provider-plugins"
 
+# Deliberately broken plugins, so written here rather than kept as fixture folders:
+# no provider class, one that does not match the manifest, a failing import, bad syntax.
 NO_CLASS = """
 from inventory_providers.base import ResourceData
 
@@ -318,6 +320,7 @@ def test_provider_with_an_unknown_organization(client: TestClient) -> None:
     assert provider_count(client) == 1
 
 
+# Deliberately broken, so written here: it declares a resource type nobody knows.
 UNKNOWN_TYPE_CLASS = """
 from inventory_providers.base import BaseProvider
 

@@ -23,7 +23,7 @@ from estate.runtime.environments import (
 )
 from estate.runtime.errors import PluginEnvironmentError
 from estate.runtime.host import PluginProcess
-from factories import TEST_CLASS_PATH, fixture_plugin, plugin_dir, wheel
+from factories import TEST_CLASS_PATH, fixture_plugin, wheel
 
 REQUIREMENTS = "requirements.txt"
 
@@ -35,7 +35,9 @@ def offline(tmp_path: Path) -> Settings:
 
 def version_folder(root: Path, requirements: str) -> tuple[Path, Path]:
     """A version folder as the registry stages it: ``<root>/plugin`` holds the plugin."""
-    return root, plugin_dir(root / "plugin", requirements=requirements)
+    folder = fixture_plugin("seed", root / "plugin")
+    (folder / "requirements.txt").write_text(requirements)
+    return root, folder
 
 
 def run_in(python: Path, code: str) -> subprocess.CompletedProcess[str]:
