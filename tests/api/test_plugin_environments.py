@@ -28,7 +28,7 @@ def settings(settings: Settings) -> Settings:
 def env_plugin(
     root: Path, version: str = "1.0.0", requirements: str = "", wheels: dict[str, str] | None = None
 ) -> bytes:
-    folder = fixture_plugin("reports_environment", root, version=version)
+    folder = fixture_plugin("reports_python_and_imports", root, version=version)
     (folder / "requirements.txt").write_text(requirements)
     for name, dep_version in (wheels or {}).items():
         wheel(folder / "wheels", name, dep_version, f'VERSION = "{dep_version}"\n')

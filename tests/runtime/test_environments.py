@@ -195,7 +195,7 @@ def test_a_running_plugin_sees_platform_settings_and_no_estate_secret(
 ) -> None:
     for name, value in {**SECRETS, **PLATFORM}.items():
         monkeypatch.setenv(name, value)
-    folder = fixture_plugin("reports_environ", tmp_path / "plugin")
+    folder = fixture_plugin("echoes_os_environ", tmp_path / "plugin")
     batches: list[Any] = []
 
     with PluginProcess(PluginEnvironment(plugin_dir=folder), TEST_CLASS_PATH) as plugin:
