@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+import shutil
 import tarfile
 import textwrap
 import time
@@ -15,72 +17,44 @@ from fastapi.testclient import TestClient
 API = "/api/inventory/v1"
 FINISHED = ("completed", "partial", "failed", "canceled")
 
-SEED_PROVIDER = '''
-from inventory_providers.base import BaseProvider, ProviderCredential, ResourceData
+FIXTURE_PLUGINS = Path(__file__).parent / "fixtures" / "plugins"
 
 
-class SomeSDK:
-    """Stands in for a platform client library."""
+def fixture_plugin(
+    fixture: str,
+    dest: Path,
+    /,
+    *,
+    constants: dict[str, Any] | None = None,
+    header: str = "",
+    **manifest_overrides: Any,
+) -> Path:
+    """A copy of ``tests/fixtures/plugins/<fixture>`` at ``dest``, changed as asked.
 
-    def __init__(self, host, token):
-        self.host = host
-        self.token = token
-
-    def list_vms(self):
-        class VM:
-            def __init__(self, i):
-                self.id = f"vm-{i}"
-                self.name = f"web-{i}"
-                self.active = i % 2 == 0
-        return [VM(i) for i in range(int(COUNT))]
-
-    def close(self):
-        pass
-
-
-COUNT = 3
-
-
-class MyProvider(BaseProvider):
-    vendor = "myvendor"
-    provider_type = "myplatform"
-    supported_resource_types = ["virtual_machine"]
-
-    def connect(self):
-        self.client = SomeSDK(host=self.credential.hostname,
-                              token=self.credential.password)
-
-    def disconnect(self):
-        self.client.close()
-
-    def collect(self):
-        for vm in self.client.list_vms():
-            yield ResourceData(
-                ems_ref=vm.id,
-                resource_type_slug="virtual_machine",
-                name=vm.name,
-                state="running" if vm.active else "stopped",
-            )
-'''
+    ``manifest_overrides`` replace top-level keys of its manifest.yml (``version``,
+    ``vendor``...); ``constants`` rewrite module-level ``NAME = value`` lines of its
+    provider.py, the one way a test makes a variant of a working plugin. ``header`` is
+    module-level code put before the fixture's own: only for deliberately broken plugins.
+    """
+    shutil.copytree(FIXTURE_PLUGINS / fixture, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    if manifest_overrides:
+        path = dest / "manifest.yml"
+        data = yaml.safe_load(path.read_text())
+        path.write_text(yaml.safe_dump({**data, **manifest_overrides}, sort_keys=False))
+    provider = dest / "provider.py"
+    source = provider.read_text()
+    for constant, value in (constants or {}).items():
+        source, found = re.subn(
+            rf"^{constant} = .*$", f"{constant} = {value!r}", source, flags=re.M
+        )
+        assert found == 1, f"{fixture}/provider.py: no single {constant} = ... line"
+    provider.write_text(textwrap.dedent(header) + source)
+    return dest
 
 
 def manifest(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "namespace": "myvendor",
-        "name": "myplatform",
-        "version": "1.0.0",
-        "display_name": "My platform",
-        "description": "A plugin written as seed 000 shows",
-        "vendor": "myvendor",
-        "provider_type": "myplatform",
-        "infrastructure": "private_cloud",
-        "license": "Apache-2.0",
-        "supported_resource_types": ["virtual_machine"],
-        "connection_parameters": [
-            {"name": "username", "type": "string", "required": False},
-            {"name": "password", "type": "string", "required": False, "secret": True},
-        ],
-    }
+    """The seed fixture's manifest.yml as a dict, with ``overrides``."""
+    base: dict[str, Any] = yaml.safe_load((FIXTURE_PLUGINS / "seed" / "manifest.yml").read_text())
     base.update(overrides)
     return base
 
@@ -88,12 +62,18 @@ def manifest(**overrides: Any) -> dict[str, Any]:
 def plugin_dir(
     root: Path,
     *,
-    provider: str = SEED_PROVIDER,
+    provider: str | None = None,
     manifest_data: dict[str, Any] | None = None,
     requirements: str = "",
     extra_files: dict[str, str] | None = None,
 ) -> Path:
-    """A plugin folder laid out as seed 000 shows."""
+    """A plugin folder laid out as seed 000 shows, the seed fixture's code unless ``provider``.
+
+    For plugins a test writes on purpose, deliberately broken ones; working plugins are
+    folders under ``tests/fixtures/plugins`` (``fixture_plugin``).
+    """
+    if provider is None:
+        provider = (FIXTURE_PLUGINS / "seed" / "provider.py").read_text()
     root.mkdir(parents=True, exist_ok=True)
     data = manifest_data if manifest_data is not None else manifest()
     (root / "manifest.yml").write_text(yaml.safe_dump(data, sort_keys=False))
@@ -189,50 +169,20 @@ def wheel(dest: Path, name: str, version: str, module_source: str) -> Path:
     return path
 
 
-TEST_PROVIDER = """
-import logging
-import os
-import subprocess
-import sys
-import time
-
-from inventory_providers.base import BaseProvider, ResourceData
-from inventory_providers.errors import Unauthenticated
-
-
-class TestProvider(BaseProvider):
-    vendor = "test"
-    provider_type = "plugin"
-    supported_resource_types = ["virtual_machine"]
-
-    def connect(self):
-        pass
-
-    def disconnect(self):
-        pass
-
-    def collect(self):
-        count = int(self.credential.extra.get("count", 3))
-        for i in range(count):
-            yield ResourceData(ems_ref=f"vm-{i}", resource_type_slug="virtual_machine")
-
-{methods}
-"""
 TEST_CLASS_PATH = "provider.TestProvider"
 
 
 def provider_plugin(root: Path, methods: str = "", *, header: str = "") -> Path:
-    """A plugin folder whose provider.py holds ``TestProvider``; ``methods`` override its own.
+    """The ``counted_vms`` fixture with ``methods`` added to ``TestProvider``, ``header`` before it.
 
-    ``methods`` is the source of methods at class level (any indentation); ``header`` is
-    module-level code placed before the imports (to break the import, say).
+    Only for deliberately broken plugins (garbage on the socket, an import that fails or
+    never ends); a working plugin is a fixture folder of its own.
     """
-    root.mkdir(parents=True, exist_ok=True)
+    folder = fixture_plugin("counted_vms", root, header=header)
     body = textwrap.indent(textwrap.dedent(methods).strip("\n"), "    ")
-    source = textwrap.dedent(header) + TEST_PROVIDER.replace("{methods}", body)
-    (root / "provider.py").write_text(source)
-    (root / "__init__.py").write_text("")
-    return root
+    provider = folder / "provider.py"
+    provider.write_text(provider.read_text() + "\n" + body + "\n")
+    return folder
 
 
 def start_run(client: TestClient, provider_id: int) -> dict[str, Any]:

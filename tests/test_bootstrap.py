@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from conftest import ADMIN_PASSWORD
 from estate.api.app import create_app
 from estate.bootstrap import prepare, recover_runs
+from estate.config import Settings
 from estate.context import Context
 from estate.db.engine import make_engine
 from estate.db.models import (
@@ -20,7 +21,7 @@ from estate.inventory.ingest import Ingestor
 from factories import API
 
 
-def test_a_version_left_preparing_is_failed_at_the_next_start(settings):
+def test_a_version_left_preparing_is_failed_at_the_next_start(settings: Settings) -> None:
     engine = make_engine(settings.database)
     with Session(engine) as session, session.begin():
         session.add(
@@ -47,7 +48,7 @@ def test_a_version_left_preparing_is_failed_at_the_next_start(settings):
     assert "stopped while this version was being prepared" in detail["error"]
 
 
-def test_a_run_the_service_stopped_during_gets_its_relationship_index(settings):
+def test_a_run_the_service_stopped_during_gets_its_relationship_index(settings: Settings) -> None:
     context = Context.from_settings(settings)
     try:
         prepare(context)

@@ -18,7 +18,7 @@ from typer.testing import CliRunner, Result
 from estate.cli import app
 from estate.registry.archive import extract, find_root
 from estate.registry.manifest import parse_manifest
-from factories import manifest, plugin_dir
+from factories import fixture_plugin, plugin_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SIMULATED = REPO / "plugins" / "simulated" / "datacenter"
@@ -61,7 +61,7 @@ def test_validate_passes_a_plugin_that_is_a_node_program(cli: CliRunner) -> None
 
 
 def test_validate_wants_provider_py_from_a_python_plugin(cli: CliRunner, tmp_path: Path) -> None:
-    folder = plugin_dir(tmp_path / "plugin")
+    folder = fixture_plugin("seed", tmp_path / "plugin")
     (folder / "provider.py").unlink()
 
     result = cli.invoke(app, ["plugin", "validate", str(folder)])
@@ -71,6 +71,7 @@ def test_validate_wants_provider_py_from_a_python_plugin(cli: CliRunner, tmp_pat
 
 
 def test_validate_prints_an_import_error_and_exits_1(cli: CliRunner, tmp_path: Path) -> None:
+    # Deliberately broken, so written here: its one import cannot be found.
     folder = plugin_dir(tmp_path / "broken", provider="import estate_missing_dependency\n")
 
     result = cli.invoke(app, ["plugin", "validate", str(folder)])
@@ -81,9 +82,11 @@ def test_validate_prints_an_import_error_and_exits_1(cli: CliRunner, tmp_path: P
 
 
 def test_validate_prints_every_manifest_problem(cli: CliRunner, tmp_path: Path) -> None:
-    folder = plugin_dir(
+    folder = fixture_plugin(
+        "seed",
         tmp_path / "broken",
-        manifest_data=manifest(version="one", supported_resource_types=["virtual_machine", "vm"]),
+        version="one",
+        supported_resource_types=["virtual_machine", "vm"],
     )
 
     result = cli.invoke(app, ["plugin", "validate", str(folder)])
@@ -127,7 +130,7 @@ def test_package_writes_an_archive_the_registry_accepts(cli: CliRunner, tmp_path
 def test_package_names_the_archive_after_the_plugin(
     cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = plugin_dir(tmp_path / "seed")
+    folder = fixture_plugin("seed", tmp_path / "seed")
     monkeypatch.chdir(tmp_path)
 
     result = cli.invoke(app, ["plugin", "package", str(folder)])

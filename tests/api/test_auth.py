@@ -5,6 +5,7 @@ import re
 from fastapi.testclient import TestClient
 
 from estate.api.app import API_PREFIX
+from estate.config import Settings
 from factories import API
 
 PUBLIC = {f"{API_PREFIX}/ping/"}
@@ -20,7 +21,7 @@ def _api_calls(app):
                 yield method.upper(), template, path
 
 
-def test_every_endpoint_but_ping_answers_401_without_credentials(anonymous):
+def test_every_endpoint_but_ping_answers_401_without_credentials(anonymous: TestClient) -> None:
     calls = list(_api_calls(anonymous.app))
     assert len(calls) > 20
     assert {path for _, path, _ in calls} >= PUBLIC | {
@@ -40,7 +41,9 @@ def test_every_endpoint_but_ping_answers_401_without_credentials(anonymous):
     assert anonymous.get(f"{API}/ping/").status_code == 200
 
 
-def test_401_names_the_schemes_and_refuses_bad_credentials(client, anonymous):
+def test_401_names_the_schemes_and_refuses_bad_credentials(
+    client: TestClient, anonymous: TestClient
+) -> None:
     bare = anonymous.get(f"{API}/providers/")
     assert bare.status_code == 401
     assert "Basic" in bare.headers["www-authenticate"]
@@ -54,7 +57,9 @@ def test_401_names_the_schemes_and_refuses_bad_credentials(client, anonymous):
     assert client.get(f"{API}/providers/").status_code == 200
 
 
-def test_the_admin_is_bootstrapped_and_the_default_organization_is_1(client, settings):
+def test_the_admin_is_bootstrapped_and_the_default_organization_is_1(
+    client: TestClient, settings: Settings
+) -> None:
     password = settings.admin_password.get_secret_value()
     me = TestClient(client.app).get(f"{API}/users/me/", auth=("admin", password))
 
@@ -69,7 +74,7 @@ def test_the_admin_is_bootstrapped_and_the_default_organization_is_1(client, set
     assert client.get(f"{API}/organizations/2/").status_code == 404
 
 
-def test_a_new_organization_gets_its_own_id(client):
+def test_a_new_organization_gets_its_own_id(client: TestClient) -> None:
     created = client.post(f"{API}/organizations/", json={"name": "Lab"})
 
     assert created.status_code == 201, created.text
@@ -80,7 +85,9 @@ def test_a_new_organization_gets_its_own_id(client):
     assert "name" in taken.json()["detail"]
 
 
-def test_bearer_tokens_are_shown_once_and_die_with_their_deletion(client, anonymous):
+def test_bearer_tokens_are_shown_once_and_die_with_their_deletion(
+    client: TestClient, anonymous: TestClient
+) -> None:
     created = client.post(f"{API}/tokens/", json={"name": "ci"})
     assert created.status_code == 201, created.text
     token = created.json()["token"]
@@ -110,7 +117,7 @@ def test_bearer_tokens_are_shown_once_and_die_with_their_deletion(client, anonym
     assert client.delete(f"{API}/tokens/{created.json()['id']}/").status_code == 404
 
 
-def test_only_admins_manage_users(client, anonymous):
+def test_only_admins_manage_users(client: TestClient, anonymous: TestClient) -> None:
     body = {"username": "alice", "password": "alice-password"}
     created = client.post(f"{API}/users/", json=body)
     assert created.status_code == 201, created.text
@@ -140,7 +147,7 @@ def test_only_admins_manage_users(client, anonymous):
     assert "Pw3!x" not in short.text
 
 
-def test_a_token_belongs_to_its_user(client, anonymous):
+def test_a_token_belongs_to_its_user(client: TestClient, anonymous: TestClient) -> None:
     client.post(f"{API}/users/", json={"username": "carol", "password": "carol-password"})
     carol = ("carol", "carol-password")
     theirs = anonymous.post(f"{API}/tokens/", json={"name": "mine"}, auth=carol).json()
@@ -151,7 +158,7 @@ def test_a_token_belongs_to_its_user(client, anonymous):
     assert anonymous.get(f"{API}/users/me/", headers=headers).json()["username"] == "carol"
 
 
-def test_ids_no_column_can_hold_answer_4xx_never_500(client):
+def test_ids_no_column_can_hold_answer_4xx_never_500(client: TestClient) -> None:
     # 2**31 overflows PostgreSQL's integer ids, 10**20 SQLite's 64-bit integers too.
     for huge in (2**31, 10**20):
         for method, template, _ in _api_calls(client.app):

@@ -16,94 +16,27 @@ from fastapi.testclient import TestClient
 
 from conftest import ADMIN_PASSWORD
 from estate.api.app import create_app
+from estate.config import Settings
 from factories import (
     API,
     collect,
     create_provider,
-    manifest,
-    plugin_dir,
+    fixture_plugin,
     tarball,
     upload,
     wait_for_run,
 )
 
-HOT = """
-from inventory_providers.base import BaseProvider, ResourceData
-
-PREFIX = "{prefix}"
-
-
-class HotProvider(BaseProvider):
-    vendor = "hot"
-    provider_type = "load"
-    supported_resource_types = ["virtual_machine"]
-
-    def connect(self):
-        pass
-
-    def disconnect(self):
-        pass
-
-    def collect(self):
-        for i in range(3):
-            yield ResourceData(
-                ems_ref=f"vm-{{i}}",
-                resource_type_slug="virtual_machine",
-                name=f"{{PREFIX}}-vm-{{i}}",
-                state="running",
-            )
-"""
-
-FAULTY = """
-import os
-import subprocess
-import sys
-import time
-
-from inventory_providers.base import BaseProvider, ResourceData
-
-
-class FaultyProvider(BaseProvider):
-    vendor = "faulty"
-    provider_type = "plugin"
-    supported_resource_types = ["virtual_machine"]
-
-    def connect(self):
-        pass
-
-    def disconnect(self):
-        pass
-
-    def collect(self):
-        mode = self.credential.extra.get("mode", "ok")
-        count = 3 if mode == "ok" else 1
-        for i in range(count):
-            yield ResourceData(
-                ems_ref=f"vm-{i}", resource_type_slug="virtual_machine", name=f"vm-{i}"
-            )
-        if mode == "raise":
-            raise RuntimeError("the platform exploded: disk on fire")
-        if mode == "crash":
-            os._exit(3)
-        if mode == "hang":
-            # A grandchild too: stopping the plugin must take its whole process group.
-            subprocess.Popen(
-                [sys.executable, "-c", "import time; time.sleep(3600)",
-                 "inventory_providers-grandchild", os.getcwd()]
-            )
-            time.sleep(3600)
-"""
-
 
 @pytest.fixture
-def settings(settings):
+def settings(settings: Settings) -> Settings:
     """Batches of one resource, so a failing plugin has streamed some before it fails."""
     settings.batch_size = 1
     return settings
 
 
 @pytest.fixture
-def impatient_client(settings) -> Iterator[TestClient]:
+def impatient_client(settings: Settings) -> Iterator[TestClient]:
     """The app with a 3 s run timeout (the conftest ``client`` pattern)."""
     settings.run_timeout = 3
     with TestClient(create_app(settings)) as test_client:
@@ -112,8 +45,7 @@ def impatient_client(settings) -> Iterator[TestClient]:
 
 
 def hot_plugin(root: Path, prefix: str, version: str) -> bytes:
-    data = manifest(vendor="hot", provider_type="load", version=version)
-    return tarball(plugin_dir(root, provider=HOT.format(prefix=prefix), manifest_data=data))
+    return tarball(fixture_plugin("hot_load", root, constants={"PREFIX": prefix}, version=version))
 
 
 def names_of(client, provider_id: int) -> list[str]:
@@ -121,7 +53,9 @@ def names_of(client, provider_id: int) -> list[str]:
     return sorted(r["name"] for r in results)
 
 
-def test_a_new_version_is_used_by_the_next_run_without_restart(client, settings, tmp_path):
+def test_a_new_version_is_used_by_the_next_run_without_restart(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     assert upload(client, hot_plugin(tmp_path / "v1", "v1", "1.0.0")).status_code == 201
     provider = create_provider(client, name="Hot", vendor="hot", provider_type="load")
     first = collect(client, provider["id"])
@@ -157,11 +91,7 @@ def test_a_new_version_is_used_by_the_next_run_without_restart(client, settings,
 
 def faulty_provider(client, tmp_path) -> dict:
     """The faulty plugin uploaded, a provider on it, and a first complete collection."""
-    folder = plugin_dir(
-        tmp_path / "faulty",
-        provider=FAULTY,
-        manifest_data=manifest(vendor="faulty", provider_type="plugin"),
-    )
+    folder = fixture_plugin("faulty", tmp_path / "faulty")
     assert upload(client, tarball(folder)).status_code == 201
     provider = create_provider(
         client,
@@ -207,7 +137,7 @@ def assert_still_serving(client, provider: dict) -> None:
     assert run["resources_unchanged"] == 3
 
 
-def test_a_plugin_that_raises_fails_its_run(client, tmp_path):
+def test_a_plugin_that_raises_fails_its_run(client: TestClient, tmp_path: Path) -> None:
     provider = faulty_provider(client, tmp_path)
     run = fail_with(client, provider, "raise")
     assert "RuntimeError: the platform exploded: disk on fire" in run["error_message"]
@@ -216,7 +146,7 @@ def test_a_plugin_that_raises_fails_its_run(client, tmp_path):
     assert_still_serving(client, provider)
 
 
-def test_a_plugin_that_crashes_fails_its_run(client, tmp_path):
+def test_a_plugin_that_crashes_fails_its_run(client: TestClient, tmp_path: Path) -> None:
     provider = faulty_provider(client, tmp_path)
     run = fail_with(client, provider, "crash")
     assert "exit code 3" in run["error_message"], run["error_message"]
@@ -241,7 +171,9 @@ def plugin_processes(marker: Path) -> list[str]:
     return found
 
 
-def test_a_plugin_that_hangs_is_stopped_at_the_run_timeout(impatient_client, settings, tmp_path):
+def test_a_plugin_that_hangs_is_stopped_at_the_run_timeout(
+    impatient_client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     client = impatient_client
     provider = faulty_provider(client, tmp_path)
     client.patch(f"{API}/providers/{provider['id']}/", json={"connection_config": {"mode": "hang"}})

@@ -2,6 +2,8 @@
 
 import re
 
+from fastapi.testclient import TestClient
+
 from estate.api.app import API_PREFIX
 
 PING = f"{API_PREFIX}/ping/"
@@ -25,7 +27,7 @@ def _refs(node):
             yield from _refs(item)
 
 
-def test_the_document_lists_the_error_answers_the_api_gives(client):
+def test_the_document_lists_the_error_answers_the_api_gives(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
     problem = {"$ref": "#/components/schemas/Problem"}
 
@@ -50,7 +52,7 @@ def test_the_document_lists_the_error_answers_the_api_gives(client):
         assert ref.removeprefix("#/components/schemas/") in schemas, ref
 
 
-def test_bad_bodies_and_unknown_ids_answer_what_the_document_says(client):
+def test_bad_bodies_and_unknown_ids_answer_what_the_document_says(client: TestClient) -> None:
     """Every operation taking a JSON body, sent a wrong one, and every operation on an
     id or key that does not exist, answers a status its document lists."""
     document = client.get("/openapi.json").json()

@@ -11,48 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from estate.config import Settings
-from factories import API, manifest, plugin_dir, tarball, upload
+from factories import API, fixture_plugin, tarball, upload
 
 CALL_TIMEOUT = 3.0
-
-ROUTES_PROVIDER = """
-import time
-
-from inventory_providers.base import BaseProvider
-from inventory_providers.errors import Unreachable
-
-
-class RoutesProvider(BaseProvider):
-    vendor = "routed"
-    provider_type = "{provider_type}"
-    supported_resource_types = ["virtual_machine"]
-
-    @classmethod
-    def handle_api_request(cls, request):
-        path = request["path"]
-        if path == "/boom":
-            raise Unreachable("the backend at 10.0.0.9 is down")
-        if path == "/sleep":
-            time.sleep(60)
-        if path == "/raw":
-            return {{"status": 201, "headers": {{"Content-Type": "text/plain", "X-Plugin": "raw"}},
-                     "body": b"raw bytes"}}
-        if path == "/bad-status":
-            return {{"status": "fine"}}
-        if path == "/bad-header":
-            return {{"status": 200, "headers": {{"x-evil": "a\\r\\nset-cookie: x=1"}}, "body": ""}}
-        return {{
-            "status": 200,
-            "headers": {{"x-plugin": cls.provider_key()}},
-            "json": {{
-                "method": request["method"],
-                "path": path,
-                "query": request["query"],
-                "headers": request["headers"],
-                "body": request["body"].decode(),
-            }},
-        }}
-"""
 
 
 @pytest.fixture
@@ -65,15 +26,14 @@ def install(
     client: TestClient, tmp_path: Path, provider_type: str, api: Any = None
 ) -> dict[str, Any]:
     extra = {} if api is None else {"api": api}
-    data = manifest(
-        namespace="routed",
+    folder = fixture_plugin(
+        "api_routes",
+        tmp_path / provider_type,
+        constants={"PROVIDER_TYPE": provider_type},
         name=provider_type,
-        vendor="routed",
         provider_type=provider_type,
         **extra,
     )
-    source = ROUTES_PROVIDER.format(provider_type=provider_type)
-    folder = plugin_dir(tmp_path / provider_type, provider=source, manifest_data=data)
     response = upload(client, tarball(folder))
     assert response.status_code == 201, response.text
     uploaded: dict[str, Any] = response.json()
@@ -176,14 +136,7 @@ def test_a_malformed_answer_is_502(client: TestClient, routed: str) -> None:
 def test_a_plugin_that_does_not_implement_the_hook_is_501(
     client: TestClient, tmp_path: Path
 ) -> None:
-    data = manifest(
-        namespace="routed", name="lazy", vendor="routed", provider_type="lazy", api={"routes": True}
-    )
-    source = (
-        "from inventory_providers.base import BaseProvider\n\n"
-        "class Lazy(BaseProvider):\n    vendor = 'routed'\n    provider_type = 'lazy'\n"
-    )
-    folder = plugin_dir(tmp_path / "lazy", provider=source, manifest_data=data)
+    folder = fixture_plugin("no_api_routes", tmp_path / "lazy")
     assert upload(client, tarball(folder)).status_code == 201
 
     response = client.get(f"{API}/plugin-apis/routed:lazy/")

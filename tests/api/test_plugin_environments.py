@@ -10,62 +10,17 @@ from pathlib import Path
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 
-from factories import API, collect, create_provider, manifest, plugin_dir, tarball, upload, wheel
+from estate.config import Settings
+from factories import API, collect, create_provider, fixture_plugin, tarball, upload, wheel
 
 PLUGINS = f"{API}/provider-plugins"
 KEY = "envvendor:envtype"
 
-PROVIDER = """
-import sys
-
-from inventory_providers.base import BaseProvider, ResourceData
-
-
-class EnvProvider(BaseProvider):
-    vendor = "envvendor"
-    provider_type = "envtype"
-    supported_resource_types = ["virtual_machine"]
-
-    def connect(self):
-        pass
-
-    def disconnect(self):
-        pass
-
-    def collect(self):
-        try:
-            import tinydep
-            version = tinydep.VERSION
-        except ImportError:
-            version = None
-        try:  # a package of the service's own environment
-            import sqlalchemy
-            service_package = sqlalchemy.__file__
-        except ImportError:
-            service_package = None
-        try:  # the SDK's optional accelerator, which the service provides
-            import orjson
-            accelerated = orjson.__version__
-        except ImportError:
-            accelerated = None
-        yield ResourceData(
-            ems_ref="vm-1",
-            resource_type_slug="virtual_machine",
-            name="env",
-            properties={
-                "python": sys.executable,
-                "prefix": sys.prefix,
-                "tinydep": version,
-                "service_package": service_package,
-                "orjson": accelerated,
-            },
-        )
-"""
-
 
 @pytest.fixture
-def settings(settings):
+def settings(settings: Settings) -> Settings:
     settings.offline = True
     return settings
 
@@ -73,12 +28,8 @@ def settings(settings):
 def env_plugin(
     root: Path, version: str = "1.0.0", requirements: str = "", wheels: dict[str, str] | None = None
 ) -> bytes:
-    folder = plugin_dir(
-        root,
-        provider=PROVIDER,
-        manifest_data=manifest(vendor="envvendor", provider_type="envtype", version=version),
-        requirements=requirements,
-    )
+    folder = fixture_plugin("reports_python_and_imports", root, version=version)
+    (folder / "requirements.txt").write_text(requirements)
     for name, dep_version in (wheels or {}).items():
         wheel(folder / "wheels", name, dep_version, f'VERSION = "{dep_version}"\n')
     return tarball(folder)
@@ -121,7 +72,9 @@ def stored_folder(settings, sha256: str, version: str = "1.0.0") -> Path:
     return settings.plugins_dir / "envvendor" / "envtype" / f"{version}-{sha256[:12]}"
 
 
-def test_the_versions_own_python_runs_the_plugin(client, settings, tmp_path):
+def test_the_versions_own_python_runs_the_plugin(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     data = env_plugin(tmp_path / "p", requirements="tinydep==2.0\n", wheels={"tinydep": "2.0"})
     response = upload(client, data)
     assert response.status_code == 201, response.text
@@ -136,8 +89,8 @@ def test_the_versions_own_python_runs_the_plugin(client, settings, tmp_path):
 
 
 def test_a_plugin_without_requirements_runs_in_the_shared_sdk_environment(
-    client, settings, tmp_path
-):
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     response = upload(client, env_plugin(tmp_path / "p"))
     assert response.status_code == 201, response.text
     assert not (stored_folder(settings, response.json()["sha256"]) / "venv").exists()
@@ -157,7 +110,9 @@ def test_a_plugin_without_requirements_runs_in_the_shared_sdk_environment(
     assert sys.prefix != properties["prefix"]
 
 
-def test_a_versions_environment_holds_only_its_requirements(client, settings, tmp_path):
+def test_a_versions_environment_holds_only_its_requirements(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     data = env_plugin(tmp_path / "p", requirements="tinydep==1.0\n", wheels={"tinydep": "1.0"})
     assert upload(client, data).status_code == 201
     provider = create_provider(client, name="env", vendor="envvendor", provider_type="envtype")
@@ -167,7 +122,9 @@ def test_a_versions_environment_holds_only_its_requirements(client, settings, tm
     assert properties["orjson"] == orjson.__version__
 
 
-def test_upload_without_waiting_prepares_in_the_background(client, tmp_path):
+def test_upload_without_waiting_prepares_in_the_background(
+    client: TestClient, tmp_path: Path
+) -> None:
     data = env_plugin(tmp_path / "p", requirements="tinydep==1.0\n", wheels={"tinydep": "1.0"})
     started = time.monotonic()
     response = upload_nowait(client, data)
@@ -192,7 +149,9 @@ def test_upload_without_waiting_prepares_in_the_background(client, tmp_path):
     assert collected(client, provider["id"])["tinydep"] == "1.0"
 
 
-def test_a_failed_preparation_changes_nothing_else(client, settings, tmp_path):
+def test_a_failed_preparation_changes_nothing_else(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     good = env_plugin(tmp_path / "good", requirements="tinydep==1.0\n", wheels={"tinydep": "1.0"})
     assert upload(client, good).status_code == 201
     provider = create_provider(client, name="env", vendor="envvendor", provider_type="envtype")
@@ -230,7 +189,9 @@ def test_a_failed_preparation_changes_nothing_else(client, settings, tmp_path):
     assert collected(client, provider["id"])["tinydep"] == "2.0"
 
 
-def test_a_plugin_only_preparing_or_failed_is_shown_by_its_newest_version(client, tmp_path):
+def test_a_plugin_only_preparing_or_failed_is_shown_by_its_newest_version(
+    client: TestClient, tmp_path: Path
+) -> None:
     bad = env_plugin(tmp_path / "bad", requirements="not-shipped-anywhere==9.9\n")
     assert upload_nowait(client, bad).status_code == 202
 
@@ -244,7 +205,9 @@ def test_a_plugin_only_preparing_or_failed_is_shown_by_its_newest_version(client
     assert client.post(f"{PLUGINS}/{KEY}/test/").status_code == 404
 
 
-def test_offline_uploads_use_the_service_wheelhouse(client, settings, tmp_path):
+def test_offline_uploads_use_the_service_wheelhouse(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     settings.wheelhouse = tmp_path / "wheelhouse"
     wheel(settings.wheelhouse, "tinydep", "3.0", 'VERSION = "3.0"\n')
     response = upload(client, env_plugin(tmp_path / "p", requirements="tinydep==3.0\n"))
@@ -254,7 +217,9 @@ def test_offline_uploads_use_the_service_wheelhouse(client, settings, tmp_path):
     assert collected(client, provider["id"])["tinydep"] == "3.0"
 
 
-def test_offline_a_missing_wheel_fails_fast_without_an_index(client, tmp_path):
+def test_offline_a_missing_wheel_fails_fast_without_an_index(
+    client: TestClient, tmp_path: Path
+) -> None:
     data = env_plugin(tmp_path / "p", requirements="not-shipped-anywhere==9.9\n")
     started = time.monotonic()
     response = upload(client, data)
@@ -266,7 +231,9 @@ def test_offline_a_missing_wheel_fails_fast_without_an_index(client, tmp_path):
     assert client.get(f"{PLUGINS}/{KEY}/").status_code == 404
 
 
-def test_deleting_the_plugin_removes_its_environment_at_refresh(client, settings, tmp_path):
+def test_deleting_the_plugin_removes_its_environment_at_refresh(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     data = env_plugin(tmp_path / "p", requirements="tinydep==1.0\n", wheels={"tinydep": "1.0"})
     response = upload(client, data)
     assert response.status_code == 201, response.text

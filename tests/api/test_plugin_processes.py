@@ -16,14 +16,13 @@ from fastapi.testclient import TestClient
 
 from estate.api.app import create_app
 from estate.config import Settings
-from evented import EVENTS_PROVIDER, SECRET, evented_provider, install
+from evented import SECRET, evented_provider, install
 from factories import (
     API,
     create_provider,
+    fixture_plugin,
     live_children,
-    manifest,
     patch_config,
-    plugin_dir,
     start_run,
     tarball,
     upload,
@@ -103,12 +102,9 @@ def test_a_crash_looping_plugin_is_left_stopped_with_a_clear_message(
     settings = settings.model_copy(
         update={"crash_loop_failures": 2, "restart_backoff": 0.01, "restart_backoff_max": 0.01}
     )
-    crashing = EVENTS_PROVIDER.replace(
-        "    def connect(self):\n", "    def connect(self):\n        import os; os._exit(7)\n"
-    )
     with TestClient(create_app(settings)) as client:
         client.auth = ("admin", settings.admin_password.get_secret_value())  # type: ignore[union-attr]
-        install(client, tmp_path, provider=crashing)
+        install(client, tmp_path, EXIT_ON_CONNECT=7)  # dies as it connects
         provider = evented_provider(client)
         url = f"{API}/providers/{provider['id']}/test/"
         first, second = client.post(url).json(), client.post(url).json()
@@ -142,14 +138,10 @@ def test_events_published_outside_a_collection_are_stored_with_the_provider(
 def test_shutting_the_service_down_leaves_no_plugin_process(
     settings: Settings, tmp_path: Path
 ) -> None:
-    spawning = EVENTS_PROVIDER.replace(
-        "    def connect(self):\n",
-        "    def connect(self):\n        import subprocess; subprocess.Popen(['sleep', '600'])\n",
-    )
     before = children()
     with TestClient(create_app(settings)) as client:
         client.auth = ("admin", settings.admin_password.get_secret_value())  # type: ignore[union-attr]
-        install(client, tmp_path, provider=spawning)
+        install(client, tmp_path, SLEEPER_ON_CONNECT=True)  # leaves a sleeping grandchild
         providers = [evented_provider(client, name=f"p{i}") for i in range(2)]
         for provider in providers:
             assert client.post(f"{API}/providers/{provider['id']}/test/").json()["ok"] is True
@@ -189,37 +181,12 @@ def test_cancel_reaches_the_plugin_as_a_protocol_message(client: TestClient) -> 
 def test_plugin_api_requests_reuse_one_process_per_version(
     client: TestClient, tmp_path: Path
 ) -> None:
-    source = """
-import os
-from inventory_providers.base import BaseProvider
-
-
-class Pid(BaseProvider):
-    vendor = "pid"
-    provider_type = "echo"
-    supported_resource_types = ["virtual_machine"]
-
-    @classmethod
-    def handle_api_request(cls, request):
-        return {"status": 200, "json": {"pid": os.getpid(), "version": VERSION}}
-
-
-VERSION = "1"
-"""
-
     def release(version: str) -> None:
-        data = manifest(
-            namespace="pid",
-            name="echo",
-            vendor="pid",
-            provider_type="echo",
-            version=f"{version}.0.0",
-            api={"routes": True},
-        )
-        folder = plugin_dir(
+        folder = fixture_plugin(
+            "pid_echo",
             tmp_path / version,
-            provider=source.replace('VERSION = "1"', f'VERSION = "{version}"'),
-            manifest_data=data,
+            constants={"VERSION": version},
+            version=f"{version}.0.0",
         )
         assert upload(client, tarball(folder)).status_code == 201
 

@@ -1,15 +1,19 @@
 """Which stored version jobs use: the highest SemVer, whatever the upload order."""
 
-from factories import API, manifest, plugin_dir, tarball, upload
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from factories import API, fixture_plugin, plugin_dir, tarball, upload
 
 
 def _upload_version(client, tmp_path, version):
-    folder = plugin_dir(tmp_path / version, manifest_data=manifest(version=version))
+    folder = fixture_plugin("seed", tmp_path / version, version=version)
     response = upload(client, tarball(folder))
     assert response.status_code == 201, response.text
 
 
-def test_an_older_upload_does_not_roll_the_plugin_back(client, tmp_path):
+def test_an_older_upload_does_not_roll_the_plugin_back(client: TestClient, tmp_path: Path) -> None:
     _upload_version(client, tmp_path, "1.1.0")
     _upload_version(client, tmp_path, "1.0.0")
 
@@ -21,14 +25,16 @@ def test_an_older_upload_does_not_roll_the_plugin_back(client, tmp_path):
     assert sorted(v["version"] for v in detail["versions"]) == ["1.0.0", "1.1.0"]
 
 
-def test_a_release_outranks_its_release_candidate(client, tmp_path):
+def test_a_release_outranks_its_release_candidate(client: TestClient, tmp_path: Path) -> None:
     _upload_version(client, tmp_path, "2.0.0")
     _upload_version(client, tmp_path, "2.0.0-rc.1")
 
     assert client.get(f"{API}/provider-plugins/myvendor:myplatform/").json()["version"] == "2.0.0"
 
 
-def test_an_upload_over_a_builtin_version_survives_a_refresh(client, tmp_path):
+def test_an_upload_over_a_builtin_version_survives_a_refresh(
+    client: TestClient, tmp_path: Path
+) -> None:
     from pathlib import Path
 
     import yaml

@@ -14,14 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from estate.config import Settings
 from factories import (
     API,
-    SEED_PROVIDER,
     collect,
     create_provider,
-    manifest,
-    plugin_dir,
+    fixture_plugin,
     tarball,
     upload,
     wheel,
@@ -30,54 +30,31 @@ from factories import (
 PLUGINS = f"{API}/provider-plugins"
 KEY = "myvendor:myplatform"
 
-DEP_PROVIDER = """
-from inventory_providers.base import BaseProvider, ResourceData
-
-import tinydep
-
-
-class DepProvider(BaseProvider):
-    vendor = "{vendor}"
-    provider_type = "{provider_type}"
-    supported_resource_types = ["virtual_machine"]
-
-    def connect(self):
-        pass
-
-    def disconnect(self):
-        pass
-
-    def collect(self):
-        yield ResourceData(
-            ems_ref="vm-1",
-            resource_type_slug="virtual_machine",
-            name="uses-tinydep",
-            properties={{"tinydep_version": tinydep.VERSION, "tinydep_file": tinydep.__file__}},
-        )
-"""
-
 
 @pytest.fixture
-def settings(settings):
+def settings(settings: Settings) -> Settings:
     """The conftest settings, offline: requirements install from the archive's wheels only."""
     settings.offline = True
     return settings
 
 
 def seed_plugin(root: Path, version: str = "1.0.0", count: int = 3, **manifest_overrides) -> bytes:
-    provider = SEED_PROVIDER.replace("COUNT = 3", f"COUNT = {count}")
-    data = manifest(version=version, **manifest_overrides)
-    return tarball(plugin_dir(root, provider=provider, manifest_data=data))
+    folder = fixture_plugin(
+        "seed", root, constants={"COUNT": count}, version=version, **manifest_overrides
+    )
+    return tarball(folder)
 
 
 def dep_plugin(root: Path, vendor: str, provider_type: str, dep_version: str) -> bytes:
     """A plugin that needs ``tinydep==<dep_version>``, shipping its wheel under ``wheels/``."""
-    folder = plugin_dir(
+    folder = fixture_plugin(
+        "needs_tinydep",
         root,
-        provider=DEP_PROVIDER.format(vendor=vendor, provider_type=provider_type),
-        manifest_data=manifest(vendor=vendor, provider_type=provider_type),
-        requirements=f"# pinned for this plugin\ntinydep=={dep_version}\n",
+        constants={"VENDOR": vendor, "PROVIDER_TYPE": provider_type},
+        vendor=vendor,
+        provider_type=provider_type,
     )
+    (folder / "requirements.txt").write_text(f"# pinned for this plugin\ntinydep=={dep_version}\n")
     wheel(folder / "wheels", "tinydep", dep_version, f'VERSION = "{dep_version}"\n')
     return tarball(folder)
 
@@ -94,7 +71,7 @@ def resources_of(client, provider_id: int) -> list[dict]:
     return response.json()["results"]
 
 
-def test_list_includes_the_managed_simulated_plugin(client):
+def test_list_includes_the_managed_simulated_plugin(client: TestClient) -> None:
     response = client.get(f"{PLUGINS}/")
     assert response.status_code == 200
     body = response.json()
@@ -107,7 +84,9 @@ def test_list_includes_the_managed_simulated_plugin(client):
     assert body["count"] == len(body["results"])
 
 
-def test_upload_answers_with_the_registered_plugin(client, settings, tmp_path):
+def test_upload_answers_with_the_registered_plugin(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     data = seed_plugin(tmp_path / "plugin", ansible_collection="myvendor.myplatform")
     response = upload(client, data)
     assert response.status_code == 201, response.text
@@ -130,7 +109,9 @@ def test_upload_answers_with_the_registered_plugin(client, settings, tmp_path):
     assert listed[KEY]["source"] == "local"
 
 
-def test_detail_shows_manifest_dependencies_and_versions(client, tmp_path):
+def test_detail_shows_manifest_dependencies_and_versions(
+    client: TestClient, tmp_path: Path
+) -> None:
     data = dep_plugin(tmp_path / "plugin", "depvendor", "deptype", "1.0")
     assert upload(client, data).status_code == 201
 
@@ -146,7 +127,7 @@ def test_detail_shows_manifest_dependencies_and_versions(client, tmp_path):
     assert detail["manifest"]["supported_resource_types"] == ["virtual_machine"]
 
 
-def test_unknown_manifest_keys_are_kept_and_shown(client, tmp_path):
+def test_unknown_manifest_keys_are_kept_and_shown(client: TestClient, tmp_path: Path) -> None:
     data = seed_plugin(
         tmp_path / "plugin",
         ansible_collection="myvendor.myplatform",
@@ -158,7 +139,9 @@ def test_unknown_manifest_keys_are_kept_and_shown(client, tmp_path):
     assert detail["manifest"]["build_ignore"] == ["tests"]
 
 
-def test_reupload_of_an_installed_version_needs_force(client, settings, tmp_path):
+def test_reupload_of_an_installed_version_needs_force(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     first = seed_plugin(tmp_path / "a")
     assert upload(client, first).status_code == 201
     before = client.get(f"{PLUGINS}/{KEY}/").json()
@@ -186,7 +169,9 @@ def test_reupload_of_an_installed_version_needs_force(client, settings, tmp_path
     assert "COUNT = 5" in (new_folder / "plugin" / "provider.py").read_text()
 
 
-def test_new_version_becomes_active_and_older_stays_stored(client, settings, tmp_path):
+def test_new_version_becomes_active_and_older_stays_stored(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     old = upload(client, seed_plugin(tmp_path / "a")).json()
     new = upload(client, seed_plugin(tmp_path / "b", version="1.1.0", count=4))
     assert new.status_code == 201, new.text
@@ -208,7 +193,7 @@ def test_new_version_becomes_active_and_older_stays_stored(client, settings, tmp
     assert run["resources_found"] == 4
 
 
-def test_delete_removes_the_plugin(client, settings, tmp_path):
+def test_delete_removes_the_plugin(client: TestClient, settings: Settings, tmp_path: Path) -> None:
     upload(client, seed_plugin(tmp_path / "a"))
     upload(client, seed_plugin(tmp_path / "b", version="2.0.0"))
 
@@ -225,7 +210,7 @@ def test_delete_removes_the_plugin(client, settings, tmp_path):
     assert not list((settings.plugins_dir / "myvendor" / "myplatform").iterdir())
 
 
-def test_delete_of_a_plugin_in_use_needs_force(client, tmp_path):
+def test_delete_of_a_plugin_in_use_needs_force(client: TestClient, tmp_path: Path) -> None:
     upload(client, seed_plugin(tmp_path / "a"))
     provider = create_provider(client, name="Mine", vendor="myvendor", provider_type="myplatform")
 
@@ -241,7 +226,7 @@ def test_delete_of_a_plugin_in_use_needs_force(client, tmp_path):
     assert client.get(f"{API}/providers/{provider['id']}/").json()["plugin_installed"] is False
 
 
-def test_unknown_key_answers_404(client):
+def test_unknown_key_answers_404(client: TestClient) -> None:
     for response in (
         client.get(f"{PLUGINS}/nobody:nothing/"),
         client.delete(f"{PLUGINS}/nobody:nothing/"),
@@ -251,7 +236,7 @@ def test_unknown_key_answers_404(client):
         assert "nobody:nothing" in response.json()["detail"]
 
 
-def test_connectivity_test_reports_each_provider(client):
+def test_connectivity_test_reports_each_provider(client: TestClient) -> None:
     good = create_provider(
         client, name="Good", connection_config={"username": "u", "password": "simulated"}
     )
@@ -271,7 +256,7 @@ def test_connectivity_test_reports_each_provider(client):
     assert "hunter2-wrong" not in response.text
 
 
-def test_refresh_rescans_the_registry(client, tmp_path):
+def test_refresh_rescans_the_registry(client: TestClient, tmp_path: Path) -> None:
     upload(client, seed_plugin(tmp_path / "a"))
     response = client.post(f"{PLUGINS}/refresh/")
     assert response.status_code == 200, response.text
@@ -283,7 +268,9 @@ def test_refresh_rescans_the_registry(client, tmp_path):
     assert client.get(f"{PLUGINS}/{KEY}/").status_code == 200
 
 
-def test_requirements_install_into_the_versions_own_environment(client, settings, tmp_path):
+def test_requirements_install_into_the_versions_own_environment(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     response = upload(client, dep_plugin(tmp_path / "plugin", "depvendor", "deptype", "1.0"))
     assert response.status_code == 201, response.text
     assert response.json()["state"] == "ready"
@@ -303,7 +290,9 @@ def test_requirements_install_into_the_versions_own_environment(client, settings
     assert Path(resource["properties"]["tinydep_file"]).is_relative_to(stored / "venv")
 
 
-def test_two_plugins_pin_different_versions_of_one_package(client, settings, tmp_path):
+def test_two_plugins_pin_different_versions_of_one_package(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     venvs = {}
     for name, dep_version in (("one", "1.0"), ("two", "2.0")):
         data = dep_plugin(tmp_path / name, "depvendor", name, dep_version)
@@ -325,7 +314,9 @@ def test_two_plugins_pin_different_versions_of_one_package(client, settings, tmp
     assert importlib.util.find_spec("tinydep") is None
 
 
-def test_forced_reupload_of_identical_bytes_keeps_the_stored_folder(client, settings, tmp_path):
+def test_forced_reupload_of_identical_bytes_keeps_the_stored_folder(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     data = seed_plugin(tmp_path / "a")
     first = upload(client, data).json()
     folder = settings.plugins_dir / "myvendor" / "myplatform" / f"1.0.0-{first['sha256'][:12]}"
@@ -344,8 +335,8 @@ def test_forced_reupload_of_identical_bytes_keeps_the_stored_folder(client, sett
     assert collect(client, provider["id"])["status"] == "completed"
 
 
-def test_zip_upload_with_a_top_level_folder(client, tmp_path):
-    folder = plugin_dir(tmp_path / "vcenter", manifest_data=manifest(version="3.0.0"))
+def test_zip_upload_with_a_top_level_folder(client: TestClient, tmp_path: Path) -> None:
+    folder = fixture_plugin("seed", tmp_path / "vcenter", version="3.0.0")
     archive = tmp_path / "plugin.zip"
     with zipfile.ZipFile(archive, "w") as zipped:
         for path in sorted(folder.iterdir()):
@@ -361,9 +352,12 @@ def test_zip_upload_with_a_top_level_folder(client, tmp_path):
     assert collect(client, provider["id"])["resources_found"] == 3
 
 
-def test_a_plugin_that_prints_while_importing_still_installs(client, tmp_path):
-    chatty = 'import sys\n\nsys.stdout.write("banner without a newline")\n' + SEED_PROVIDER
-    data = tarball(plugin_dir(tmp_path / "plugin", provider=chatty))
+def test_a_plugin_that_prints_while_importing_still_installs(
+    client: TestClient, tmp_path: Path
+) -> None:
+    # Misbehaving on purpose, so written here: it writes to stdout as it is imported.
+    chatty = 'import sys\n\nsys.stdout.write("banner without a newline")\n'
+    data = tarball(fixture_plugin("seed", tmp_path / "plugin", header=chatty))
     response = upload(client, data)
     assert response.status_code == 201, response.text
     assert response.json()["class_path"] == "provider.MyProvider"
@@ -388,9 +382,12 @@ def define_processes(store: Path) -> list[str]:
     return found
 
 
-def test_the_service_answers_while_an_upload_installs(client, settings, tmp_path):
-    slow = "import time\n\ntime.sleep(2)\n" + SEED_PROVIDER
-    data = tarball(plugin_dir(tmp_path / "plugin", provider=slow))
+def test_the_service_answers_while_an_upload_installs(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
+    # Misbehaving on purpose, so written here: it takes 2 s to import.
+    slow = "import time\n\ntime.sleep(2)\n"
+    data = tarball(fixture_plugin("seed", tmp_path / "plugin", header=slow))
     with ThreadPoolExecutor(1) as pool:
         uploading = pool.submit(upload, client, data)
         deadline = time.monotonic() + 15
@@ -404,9 +401,12 @@ def test_the_service_answers_while_an_upload_installs(client, settings, tmp_path
         assert uploading.result().status_code == 201
 
 
-def test_refresh_spares_an_upload_in_progress(client, settings, tmp_path):
-    slow = "import time\n\ntime.sleep(1)\n" + SEED_PROVIDER
-    data = tarball(plugin_dir(tmp_path / "plugin", provider=slow))
+def test_refresh_spares_an_upload_in_progress(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
+    # Misbehaving on purpose, so written here: it takes 1 s to import.
+    slow = "import time\n\ntime.sleep(1)\n"
+    data = tarball(fixture_plugin("seed", tmp_path / "plugin", header=slow))
     abandoned = settings.plugins_dir / ".incoming" / "tmp-abandoned"
     abandoned.mkdir(parents=True)
     old = time.time() - 2 * 24 * 3600

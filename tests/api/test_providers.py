@@ -2,8 +2,10 @@
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from factories import (
     API,
@@ -45,7 +47,7 @@ def _count(client):
     return client.get(f"{API}/providers/").json()["count"]
 
 
-def test_create_answers_201_with_the_seed_fields(client):
+def test_create_answers_201_with_the_seed_fields(client: TestClient) -> None:
     response = client.post(f"{API}/providers/", json=SEED_BODY)
 
     assert response.status_code == 201, response.text
@@ -61,7 +63,7 @@ def test_create_answers_201_with_the_seed_fields(client):
     assert provider["last_refresh_at"] is None
 
 
-def test_list_pages_and_filters(client):
+def test_list_pages_and_filters(client: TestClient) -> None:
     organization = client.post(f"{API}/organizations/", json={"name": "Lab"}).json()
     first = create_provider(client, name="one")
     create_provider(client, name="two", organization=organization["id"])
@@ -90,7 +92,7 @@ def test_list_pages_and_filters(client):
     assert client.get(f"{API}/providers/{first['id']}/").json() == first
 
 
-def test_detail_patch_put_delete(client):
+def test_detail_patch_put_delete(client: TestClient) -> None:
     provider = create_provider(client)
     url = f"{API}/providers/{provider['id']}/"
 
@@ -140,7 +142,7 @@ def _refused(client, body, *needles):
     return detail
 
 
-def test_bad_input_is_refused_naming_the_field_and_nothing_is_stored(client):
+def test_bad_input_is_refused_naming_the_field_and_nothing_is_stored(client: TestClient) -> None:
     _refused(client, {**SEED_BODY, "vendor": "Not A Slug"}, "vendor")
     _refused(client, {k: v for k, v in SEED_BODY.items() if k != "name"}, "name")
     _refused(client, {**SEED_BODY, "colour": "blue"}, "colour")
@@ -159,7 +161,7 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_stored(client):
     create_provider(client, **{**SEED_BODY, "organization": organization["id"]})  # same name
 
 
-def test_bad_updates_are_refused_and_change_nothing(client):
+def test_bad_updates_are_refused_and_change_nothing(client: TestClient) -> None:
     provider = create_provider(client, name="kept")
     other = create_provider(client, name="other")
     url = f"{API}/providers/{provider['id']}/"
@@ -205,7 +207,9 @@ SURROGATE = "is not valid Unicode (it holds a lone surrogate)"
         ({"a": {"x\x00": 1}}, f"connection_config.a: key 'x\\x00' {NUL}"),
     ],
 )
-def test_json_no_database_can_store_is_refused_naming_where(client, config, needle):
+def test_json_no_database_can_store_is_refused_naming_where(
+    client: TestClient, config: dict[str, Any], needle: str
+) -> None:
     """Python's parser takes all of these; storing them would fail (a 500) or change them."""
     kept = create_provider(client, name="kept", vendor="nope", provider_type="none")
     before = client.get(f"{API}/providers/").json()
@@ -240,7 +244,9 @@ def test_json_no_database_can_store_is_refused_naming_where(client, config, need
         ("users/", {"username": "u1", "password": "secret\x00secret"}, f"password: {NUL}"),
     ],
 )
-def test_every_body_refuses_what_no_database_can_store(client, path, body, needle):
+def test_every_body_refuses_what_no_database_can_store(
+    client: TestClient, path: str, body: dict[str, Any], needle: str
+) -> None:
     before = {
         p: client.get(f"{API}/{p}").json()
         for p in ("providers/", "organizations/", "users/", "tokens/")
@@ -266,7 +272,7 @@ def test_every_body_refuses_what_no_database_can_store(client, path, body, needl
         "events/?plugin=%00",
     ],
 )
-def test_a_nul_in_a_parameter_is_a_400_naming_it(client, url):
+def test_a_nul_in_a_parameter_is_a_400_naming_it(client: TestClient, url: str) -> None:
     response = client.get(f"{API}/{url}")
 
     assert response.status_code == 400, response.text
@@ -274,7 +280,9 @@ def test_a_nul_in_a_parameter_is_a_400_naming_it(client, url):
     assert "parameter" in response.json()["detail"]
 
 
-def test_a_provider_without_its_plugin_is_kept_and_its_run_names_the_key(client):
+def test_a_provider_without_its_plugin_is_kept_and_its_run_names_the_key(
+    client: TestClient,
+) -> None:
     provider = create_provider(client, vendor="vmware", provider_type="vcenter")
     assert provider["plugin_installed"] is False
     assert provider["connection_config"] == {
@@ -294,7 +302,7 @@ def test_a_provider_without_its_plugin_is_kept_and_its_run_names_the_key(client)
     assert "'vmware:vcenter'" in tested["message"]
 
 
-def test_collect_answers_202_and_409_when_disabled(client):
+def test_collect_answers_202_and_409_when_disabled(client: TestClient) -> None:
     provider = create_provider(client, enabled=False)
     url = f"{API}/providers/{provider['id']}/collect/"
 
@@ -316,7 +324,7 @@ def test_collect_answers_202_and_409_when_disabled(client):
     assert client.post(f"{API}/providers/404404/collect/").status_code == 404
 
 
-def test_collect_while_a_run_is_active_answers_409_naming_it(client):
+def test_collect_while_a_run_is_active_answers_409_naming_it(client: TestClient) -> None:
     provider = create_provider(client, connection_config={"resources": 1_000_000})
     run = start_run(client, provider["id"])
 
@@ -333,7 +341,7 @@ def test_collect_while_a_run_is_active_answers_409_naming_it(client):
     assert runs["count"] == 1
 
 
-def test_concurrent_collect_requests_start_one_run(client):
+def test_concurrent_collect_requests_start_one_run(client: TestClient) -> None:
     provider = create_provider(client, connection_config={"resources": 1_000_000})
     url = f"{API}/providers/{provider['id']}/collect/"
 
@@ -348,7 +356,7 @@ def test_concurrent_collect_requests_start_one_run(client):
     assert wait_for_run(client, run["id"])["status"] == "canceled"
 
 
-def test_test_endpoint_runs_the_plugin_validate(client):
+def test_test_endpoint_runs_the_plugin_validate(client: TestClient) -> None:
     good = create_provider(client, name="good", connection_config={"password": "simulated"})
     bad = create_provider(client, name="bad", connection_config={"clusters": 0})
 

@@ -1,16 +1,19 @@
 """The inventory: filters, cursor pages, relationships, history."""
 
 import base64
+from pathlib import Path
 
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
+from estate.config import Settings
 from factories import (
     API,
     all_resources,
     collect,
     create_provider,
+    fixture_plugin,
     patch_config,
-    plugin_dir,
     tarball,
     upload,
 )
@@ -24,10 +27,10 @@ def _refs(client, **params):
     return sorted(r["ems_ref"] for r in all_resources(client, **params))
 
 
-def test_filters(client, tmp_path):
+def test_filters(client: TestClient, tmp_path: Path) -> None:
     simulated = create_provider(client, name="dc", connection_config=SMALL)
     assert collect(client, simulated["id"])["status"] == "completed"
-    assert upload(client, tarball(plugin_dir(tmp_path / "seed"))).status_code == 201
+    assert upload(client, tarball(fixture_plugin("seed", tmp_path / "seed"))).status_code == 201
     seed = create_provider(client, name="seed", vendor="myvendor", provider_type="myplatform")
     assert collect(client, seed["id"])["status"] == "completed"
     seed_refs = ["vm-0", "vm-1", "vm-2"]
@@ -62,7 +65,7 @@ def test_filters(client, tmp_path):
         assert next(iter(params)) in response.json()["detail"]
 
 
-def test_cursor_pages_walk_everything_once_both_ways(client):
+def test_cursor_pages_walk_everything_once_both_ways(client: TestClient) -> None:
     provider = create_provider(client, connection_config=SMALL)
     collect(client, provider["id"])
 
@@ -92,7 +95,7 @@ def test_cursor_pages_walk_everything_once_both_ways(client):
         assert "cursor" in response.json()["detail"]
 
 
-def test_detail_resolves_relationships_both_ways(client):
+def test_detail_resolves_relationships_both_ways(client: TestClient) -> None:
     provider = create_provider(client, connection_config=SMALL)
     collect(client, provider["id"])
     by_ref = {r["ems_ref"]: r for r in all_resources(client)}
@@ -158,7 +161,9 @@ def _change_rows(settings):
         engine.dispose()
 
 
-def test_history_records_created_modified_deleted_restored_and_nothing_else(client, settings):
+def test_history_records_created_modified_deleted_restored_and_nothing_else(
+    client: TestClient, settings: Settings
+) -> None:
     estate = {"clusters": 1, "hosts_per_cluster": 2, "vms_per_host": 50, "churn_percent": 10}
     provider = create_provider(client, connection_config={**estate, "generation": 0})
     first = collect(client, provider["id"])
@@ -229,7 +234,7 @@ def test_history_records_created_modified_deleted_restored_and_nothing_else(clie
     assert _guests(client, "host-0002") == [f"vm-{i:06d}" for i in range(2, 101, 2)]
 
 
-def test_history_pages(client):
+def test_history_pages(client: TestClient) -> None:
     provider = create_provider(client, connection_config={**SMALL, "churn_percent": 100})
     for generation in range(3):
         patch_config(client, provider["id"], **SMALL, churn_percent=100, generation=generation)
@@ -245,7 +250,7 @@ def test_history_pages(client):
     assert rest["next"] is None
 
 
-def test_history_pages_of_one_end_with_the_derived_created_entry(client):
+def test_history_pages_of_one_end_with_the_derived_created_entry(client: TestClient) -> None:
     provider = create_provider(client, connection_config={**SMALL, "churn_percent": 100})
     runs = []
     for generation in range(3):

@@ -1,17 +1,20 @@
 """Collection runs: lifecycle, counters, log, filters, cancel, failed and partial runs."""
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
 from estate.api.app import create_app
+from estate.config import Settings
 from factories import (
     API,
     all_resources,
     collect,
     create_provider,
-    manifest,
+    fixture_plugin,
     patch_config,
-    plugin_dir,
     start_run,
     tarball,
     upload,
@@ -45,7 +48,9 @@ def _counts(found=0, created=0, updated=0, unchanged=0, deleted=0, restored=0, e
     }
 
 
-def test_a_run_goes_from_accepted_to_completed_with_its_counters_and_log(client):
+def test_a_run_goes_from_accepted_to_completed_with_its_counters_and_log(
+    client: TestClient,
+) -> None:
     provider = create_provider(client, connection_config=SMALL)
 
     accepted = start_run(client, provider["id"])
@@ -87,7 +92,7 @@ def test_a_run_goes_from_accepted_to_completed_with_its_counters_and_log(client)
     )
 
 
-def test_runs_are_listed_newest_first_and_filtered(client):
+def test_runs_are_listed_newest_first_and_filtered(client: TestClient) -> None:
     one = create_provider(client, name="one", connection_config=SMALL)
     two = create_provider(client, name="two", vendor="vmware", provider_type="vcenter")
     completed = [collect(client, one["id"])["id"], collect(client, one["id"])["id"]]
@@ -120,14 +125,16 @@ def test_runs_are_listed_newest_first_and_filtered(client):
 
 
 @pytest.fixture
-def one_worker(settings):
+def one_worker(settings: Settings) -> Iterator[TestClient]:
     """The service with a single job worker, so a second run has to wait its turn."""
     with TestClient(create_app(settings.model_copy(update={"workers": 1}))) as client:
         client.auth = ("admin", settings.admin_password.get_secret_value())
         yield client
 
 
-def test_pending_and_running_runs_can_be_canceled_and_delete_nothing(one_worker):
+def test_pending_and_running_runs_can_be_canceled_and_delete_nothing(
+    one_worker: TestClient,
+) -> None:
     client = one_worker
     big = create_provider(client, name="big", connection_config=SMALL)
     small = create_provider(client, name="small", connection_config=SMALL)
@@ -166,7 +173,7 @@ def test_pending_and_running_runs_can_be_canceled_and_delete_nothing(one_worker)
         assert "canceled" in again.json()["detail"]
 
 
-def test_a_finished_run_cannot_be_canceled(client):
+def test_a_finished_run_cannot_be_canceled(client: TestClient) -> None:
     provider = create_provider(client, connection_config=SMALL)
     run = collect(client, provider["id"])
 
@@ -178,7 +185,9 @@ def test_a_finished_run_cannot_be_canceled(client):
     assert client.post(f"{API}/collection-runs/404404/cancel/").status_code == 404
 
 
-def test_a_failing_plugin_fails_the_run_keeps_what_arrived_and_deletes_nothing(client):
+def test_a_failing_plugin_fails_the_run_keeps_what_arrived_and_deletes_nothing(
+    client: TestClient,
+) -> None:
     wide = {"clusters": 1, "hosts_per_cluster": 2, "vms_per_host": 1000}  # 2,010 resources
     provider = create_provider(client, connection_config={**wide, "fail_after": 1500})
 
@@ -213,49 +222,10 @@ def test_a_failing_plugin_fails_the_run_keeps_what_arrived_and_deletes_nothing(c
     assert (history[0]["kind"], history[0]["run"]) == ("modified", failed["id"])
 
 
-MIXED = """
-from inventory_providers.base import BaseProvider, ResourceData
-
-
-class Mixed(BaseProvider):
-    vendor = "mixed"
-    provider_type = "bag"
-    supported_resource_types = ["virtual_machine", "hypervisor_host"]
-
-    def connect(self):
-        self.bad = bool(self.credential.extra.get("bad"))
-
-    def disconnect(self):
-        pass
-
-    def collect(self):
-        yield ResourceData(ems_ref="host-1", resource_type_slug="hypervisor_host", name="h1")
-        for i in range(3):
-            yield ResourceData(ems_ref=f"vm-{i}", resource_type_slug="virtual_machine",
-                               name=f"vm-{i}", cpu_count=2)
-        if not self.bad:
-            yield ResourceData(ems_ref="vm-old", resource_type_slug="virtual_machine")
-            return
-        yield {"ems_ref": "thing-1", "resource_type_slug": "flux_capacitor", "name": "t"}
-        yield {"ems_ref": "vm-bad", "resource_type_slug": "virtual_machine", "cpu_count": "lots"}
-        yield {"ems_ref": "db-1", "resource_type_slug": "relational_db", "name": "not declared"}
-        yield {"ems_ref": "vm-new", "resource_type_slug": "virtual_machine", "name": "new"}
-        yield "not a resource"
-"""
-
-
 def test_invalid_resources_make_a_partial_run_that_stores_the_good_and_deletes_nothing(
-    client, tmp_path
-):
-    data = manifest(
-        namespace="mixed",
-        name="bag",
-        vendor="mixed",
-        provider_type="bag",
-        supported_resource_types=["virtual_machine", "hypervisor_host"],
-        connection_parameters=[{"name": "bad", "type": "boolean"}],
-    )
-    folder = plugin_dir(tmp_path / "mixed", provider=MIXED, manifest_data=data)
+    client: TestClient, tmp_path: Path
+) -> None:
+    folder = fixture_plugin("mixed_resources", tmp_path / "mixed")
     assert upload(client, tarball(folder)).status_code == 201, "upload"
     provider = create_provider(
         client, vendor="mixed", provider_type="bag", connection_config={"bad": False}
@@ -282,45 +252,12 @@ def test_invalid_resources_make_a_partial_run_that_stores_the_good_and_deletes_n
     assert detail["last_refresh_at"] is not None
 
 
-NUL_PLUGIN = """
-from inventory_providers.base import BaseProvider, ResourceData
-from inventory_providers.errors import ProviderError
-
-
-class Nul(BaseProvider):
-    vendor = "nul"
-    provider_type = "bytes"
-    supported_resource_types = ["virtual_machine"]
-
-    def connect(self):
-        self.fail = bool(self.credential.extra.get("fail"))
-
-    def disconnect(self):
-        pass
-
-    def collect(self):
-        yield ResourceData(ems_ref="vm-1", resource_type_slug="virtual_machine", name="ok")
-        yield {"ems_ref": "vm-2", "resource_type_slug": "virtual_machine", "name": "a\\x00b"}
-        yield {"ems_ref": "vm-3", "resource_type_slug": "virtual_machine",
-               "properties": {"huge": 2**70}}
-        print("a line with a \\x00 in it")
-        if self.fail:
-            raise ProviderError("the platform said \\x00 and hung up")
-"""
-
-
-def test_nul_characters_from_a_plugin_are_refused_or_escaped_never_wedge_the_run(client, tmp_path):
+def test_nul_characters_from_a_plugin_are_refused_or_escaped_never_wedge_the_run(
+    client: TestClient, tmp_path: Path
+) -> None:
     """PostgreSQL stores no NUL: the record holding one is rejected, the log line and
     the error message keep it escaped, and the run ends as it should."""
-    data = manifest(
-        namespace="nul",
-        name="bytes",
-        vendor="nul",
-        provider_type="bytes",
-        supported_resource_types=["virtual_machine"],
-        connection_parameters=[{"name": "fail", "type": "boolean"}],
-    )
-    folder = plugin_dir(tmp_path / "nul", provider=NUL_PLUGIN, manifest_data=data)
+    folder = fixture_plugin("nul_characters", tmp_path / "nul")
     assert upload(client, tarball(folder)).status_code == 201
     provider = create_provider(
         client, vendor="nul", provider_type="bytes", connection_config={"fail": False}

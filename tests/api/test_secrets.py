@@ -3,6 +3,7 @@
 import json
 import logging
 import stat
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -10,13 +11,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from estate.api.app import create_app
+from estate.config import Settings
 from factories import (
     API,
     collect,
     create_provider,
-    manifest,
+    fixture_plugin,
     patch_config,
-    plugin_dir,
     tarball,
     upload,
 )
@@ -25,48 +26,6 @@ ENCRYPTED = "$encrypted$"
 PASSWORD = "pw-Xq7-correct-horse"
 TOKEN = "tok-Zr9-battery-staple"
 WRONG = "pw-Kd3-wrong-guess"
-
-# A plugin that does everything a careless plugin might do with its secrets: log them,
-# print them to stdout and stderr, and put them in the error it raises.
-PROBE = f"""
-import sys
-
-from inventory_providers.base import BaseProvider, ResourceData
-from inventory_providers.errors import Unauthenticated
-
-
-class Probe(BaseProvider):
-    vendor = "probe"
-    provider_type = "secrets"
-    supported_resource_types = ["virtual_machine"]
-
-    def connect(self):
-        password = self.credential.password
-        token = self.credential.extra.get("api_token")
-        self.logger.info("connecting with password %s and token %s", password, token)
-        print("stdout:", password, token, flush=True)
-        print("stderr:", password, token, file=sys.stderr, flush=True)
-        if password != {PASSWORD!r} or token != {TOKEN!r}:
-            raise Unauthenticated(f"refused password {{password}} with token {{token}}")
-
-    def disconnect(self):
-        pass
-
-    def collect(self):
-        yield ResourceData(ems_ref="probe-1", resource_type_slug="virtual_machine", name="probe")
-"""
-PROBE_MANIFEST = manifest(
-    namespace="probe",
-    name="secrets",
-    vendor="probe",
-    provider_type="secrets",
-    connection_parameters=[
-        {"name": "username", "type": "string"},
-        {"name": "password", "type": "string"},
-        {"name": "api_token", "type": "string", "secret": True},
-        {"name": "region", "type": "string"},
-    ],
-)
 
 
 def _stored(settings):
@@ -92,10 +51,14 @@ def _record_bodies(client):
     return bodies
 
 
-def test_secrets_are_write_only_encrypted_and_never_logged(client, settings, tmp_path, caplog):
+def test_secrets_are_write_only_encrypted_and_never_logged(
+    client: TestClient, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     bodies = _record_bodies(client)
-    folder = plugin_dir(tmp_path / "probe", provider=PROBE, manifest_data=PROBE_MANIFEST)
+    folder = fixture_plugin(
+        "secrets_probe", tmp_path / "probe", constants={"PASSWORD": PASSWORD, "TOKEN": TOKEN}
+    )
     assert upload(client, tarball(folder)).status_code == 201
     config = {"username": "ops", "password": PASSWORD, "api_token": TOKEN, "region": "r1"}
 
@@ -154,7 +117,9 @@ def test_secrets_are_write_only_encrypted_and_never_logged(client, settings, tmp
         assert secret not in everything
 
 
-def test_the_simulated_password_is_kept_by_encrypted_and_checked_by_the_plugin(client):
+def test_the_simulated_password_is_kept_by_encrypted_and_checked_by_the_plugin(
+    client: TestClient,
+) -> None:
     provider = create_provider(
         client, connection_config={"username": "ops", "password": "simulated", "clusters": 1}
     )
@@ -184,7 +149,7 @@ def test_the_simulated_password_is_kept_by_encrypted_and_checked_by_the_plugin(c
     assert "not-simulated" not in json.dumps(refused)
 
 
-def test_a_secret_of_the_wrong_type_is_refused_without_echoing_it(client):
+def test_a_secret_of_the_wrong_type_is_refused_without_echoing_it(client: TestClient) -> None:
     response = client.post(
         f"{API}/providers/",
         json={
@@ -201,12 +166,14 @@ def test_a_secret_of_the_wrong_type_is_refused_without_echoing_it(client):
 
 
 @pytest.fixture
-def keyfile_settings(settings):
+def keyfile_settings(settings: Settings) -> Settings:
     """The test settings without ``secret_key``: Estate must make its own key file."""
     return settings.model_copy(update={"secret_key": None})
 
 
-def test_without_a_configured_key_a_0600_key_file_is_made_and_reused(keyfile_settings):
+def test_without_a_configured_key_a_0600_key_file_is_made_and_reused(
+    keyfile_settings: Settings,
+) -> None:
     path = keyfile_settings.resolved_data_dir / "secret.key"
     assert not path.exists()
     with TestClient(create_app(keyfile_settings)) as client:

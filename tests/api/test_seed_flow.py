@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from conftest import REPO
-from factories import API, FINISHED, SEED_PROVIDER, manifest, plugin_dir, tarball
+from factories import API, FINISHED, fixture_plugin, tarball
 
 PASSWORD = "seed-flow-password"
 
@@ -103,13 +103,9 @@ def wait_for_run(http: httpx.Client, run_id: int) -> dict:
 
 def seed_plugin_folder(root: Path) -> Path:
     """manifest.yml, provider.py, __init__.py, pyproject.toml, requirements.txt."""
-    folder = plugin_dir(
-        root,
-        provider=SEED_PROVIDER,
-        manifest_data=manifest(),
-        requirements="# the example needs nothing beyond the SDK\n",
-        extra_files={"pyproject.toml": PYPROJECT},
-    )
+    folder = fixture_plugin("seed", root)
+    (folder / "requirements.txt").write_text("# the example needs nothing beyond the SDK\n")
+    (folder / "pyproject.toml").write_text(PYPROJECT)
     assert sorted(p.name for p in folder.iterdir()) == [
         "__init__.py",
         "manifest.yml",
@@ -120,7 +116,7 @@ def seed_plugin_folder(root: Path) -> Path:
     return folder
 
 
-def test_seed_upload_create_collect(server: str, tmp_path: Path):
+def test_seed_upload_create_collect(server: str, tmp_path: Path) -> None:
     archive = tmp_path / "plugin.tar.gz"
     archive.write_bytes(tarball(seed_plugin_folder(tmp_path / "myvendor" / "myplatform")))
 

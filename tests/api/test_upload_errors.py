@@ -6,13 +6,17 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from estate.config import Settings
 from estate.db.models import PluginVersion, Provider
 from factories import API, create_provider, manifest, plugin_dir, tarball, upload
 
 PLUGINS = f"{API}/provider-plugins"
 
+# Deliberately broken plugins, so written here rather than kept as fixture folders:
+# no provider class, one that does not match the manifest, a failing import, bad syntax.
 NO_CLASS = """
 from inventory_providers.base import ResourceData
 
@@ -97,22 +101,22 @@ def member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarf
     return info
 
 
-def test_not_an_archive(client, settings):
+def test_not_an_archive(client: TestClient, settings: Settings) -> None:
     assert_refused(client, settings, b"just some text, not a tarball", 400, "not a tar.gz or zip")
 
 
-def test_damaged_gzip(client, settings):
+def test_damaged_gzip(client: TestClient, settings: Settings) -> None:
     assert_refused(client, settings, b"\x1f\x8b" + b"\x00garbage" * 100, 400, "not a tar.gz or zip")
 
 
-def test_over_the_default_50_mb_limit(client, settings):
+def test_over_the_default_50_mb_limit(client: TestClient, settings: Settings) -> None:
     assert settings.max_upload_bytes == 50 * 1024 * 1024
     data = b"\x1f\x8b" + bytes(50 * 1024 * 1024 - 1)
     assert len(data) == 50 * 1024 * 1024 + 1
     assert_refused(client, settings, data, 413, "50 MB")
 
 
-def test_unpacking_over_the_limit(client, settings, tmp_path):
+def test_unpacking_over_the_limit(client: TestClient, settings: Settings, tmp_path: Path) -> None:
     settings.max_upload_bytes = 64 * 1024
     folder = good_folder(tmp_path / "p", extra_files={"big.bin": "0" * (128 * 1024)})
     data = tarball(folder)
@@ -120,19 +124,19 @@ def test_unpacking_over_the_limit(client, settings, tmp_path):
     assert_refused(client, settings, data, 413, "big.bin", str(64 * 1024))
 
 
-def test_absolute_path(client, settings, tmp_path):
+def test_absolute_path(client: TestClient, settings: Settings, tmp_path: Path) -> None:
     data = tar_with(good_folder(tmp_path / "p"), member("/etc/evil.py"))
     assert_refused(client, settings, data, 400, "/etc/evil.py", "absolute")
 
 
-def test_dot_dot(client, settings, tmp_path):
+def test_dot_dot(client: TestClient, settings: Settings, tmp_path: Path) -> None:
     data = tar_with(good_folder(tmp_path / "p"), member("../evil.py"))
     assert_refused(client, settings, data, 400, "../evil.py", "'..'")
     assert not (settings.plugins_dir / "evil.py").exists()
     assert not (settings.plugins_dir.parent / "evil.py").exists()
 
 
-def test_dot_dot_in_a_zip(client, settings, tmp_path):
+def test_dot_dot_in_a_zip(client: TestClient, settings: Settings, tmp_path: Path) -> None:
     folder = good_folder(tmp_path / "p")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -142,31 +146,31 @@ def test_dot_dot_in_a_zip(client, settings, tmp_path):
     assert_refused(client, settings, buffer.getvalue(), 400, "sub/../../evil.py", "'..'")
 
 
-def test_symlink(client, settings, tmp_path):
+def test_symlink(client: TestClient, settings: Settings, tmp_path: Path) -> None:
     link = member("passwd", tarfile.SYMTYPE, "/etc/passwd")
     data = tar_with(good_folder(tmp_path / "p"), link)
     assert_refused(client, settings, data, 400, "passwd", "links are not allowed")
 
 
-def test_hardlink(client, settings, tmp_path):
+def test_hardlink(client: TestClient, settings: Settings, tmp_path: Path) -> None:
     link = member("copy.py", tarfile.LNKTYPE, "provider.py")
     data = tar_with(good_folder(tmp_path / "p"), link)
     assert_refused(client, settings, data, 400, "copy.py", "links are not allowed")
 
 
-def test_missing_manifest(client, settings, tmp_path):
+def test_missing_manifest(client: TestClient, settings: Settings, tmp_path: Path) -> None:
     folder = good_folder(tmp_path / "p")
     (folder / "manifest.yml").unlink()
     assert_refused(client, settings, tarball(folder), 400, "manifest.yml is missing")
 
 
-def test_missing_provider(client, settings, tmp_path):
+def test_missing_provider(client: TestClient, settings: Settings, tmp_path: Path) -> None:
     folder = good_folder(tmp_path / "p")
     (folder / "provider.py").unlink()
     assert_refused(client, settings, tarball(folder), 400, "provider.py is missing")
 
 
-def test_bad_yaml_names_the_line(client, settings, tmp_path):
+def test_bad_yaml_names_the_line(client: TestClient, settings: Settings, tmp_path: Path) -> None:
     folder = good_folder(tmp_path / "p")
     (folder / "manifest.yml").write_text(
         "namespace: myvendor\nname: myplatform\nversion: 1.0.0\nvendor: [myvendor\n"
@@ -176,14 +180,14 @@ def test_bad_yaml_names_the_line(client, settings, tmp_path):
     assert "line 5" in detail or "line 4" in detail, detail
 
 
-def test_bad_version(client, settings, tmp_path):
+def test_bad_version(client: TestClient, settings: Settings, tmp_path: Path) -> None:
     folder = good_folder(tmp_path / "p", manifest_data=manifest(version="one"))
     assert_refused(
         client, settings, tarball(folder), 400, "manifest.yml: version:", "not a SemVer version"
     )
 
 
-def test_unknown_resource_type(client, settings, tmp_path):
+def test_unknown_resource_type(client: TestClient, settings: Settings, tmp_path: Path) -> None:
     data = manifest(supported_resource_types=["vm"])
     folder = good_folder(tmp_path / "p", manifest_data=data)
     assert_refused(
@@ -195,7 +199,9 @@ def test_unknown_resource_type(client, settings, tmp_path):
     )
 
 
-def test_every_schema_problem_is_listed(client, settings, tmp_path):
+def test_every_schema_problem_is_listed(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     data = manifest(
         version="1.0",
         connection_parameters=[{"name": "port", "type": "number"}],
@@ -212,14 +218,16 @@ def test_every_schema_problem_is_listed(client, settings, tmp_path):
     assert registry_state(client, settings) == before
 
 
-def test_class_missing(client, settings, tmp_path):
+def test_class_missing(client: TestClient, settings: Settings, tmp_path: Path) -> None:
     folder = good_folder(tmp_path / "p", provider=NO_CLASS)
     assert_refused(
         client, settings, tarball(folder), 400, "provider.py", "no BaseProvider subclass"
     )
 
 
-def test_class_not_matching_the_manifest(client, settings, tmp_path):
+def test_class_not_matching_the_manifest(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     folder = good_folder(tmp_path / "p", provider=WRONG_CLASS)
     assert_refused(
         client,
@@ -231,19 +239,23 @@ def test_class_not_matching_the_manifest(client, settings, tmp_path):
     )
 
 
-def test_import_error_names_module_and_line(client, settings, tmp_path):
+def test_import_error_names_module_and_line(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     folder = good_folder(tmp_path / "p", provider=IMPORT_ERROR)
     assert_refused(
         client, settings, tarball(folder), 400, "nonexistent_module", "provider.py, line 3"
     )
 
 
-def test_syntax_error_names_the_line(client, settings, tmp_path):
+def test_syntax_error_names_the_line(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     folder = good_folder(tmp_path / "p", provider=SYNTAX_ERROR)
     assert_refused(client, settings, tarball(folder), 400, "SyntaxError", "provider.py, line 5")
 
 
-def test_missing_multipart_field(client, settings):
+def test_missing_multipart_field(client: TestClient, settings: Settings) -> None:
     before = registry_state(client, settings)
     response = client.post(
         f"{PLUGINS}/upload/", files={"file": ("plugin.tar.gz", b"x", "application/gzip")}
@@ -259,7 +271,7 @@ def provider_count(client) -> int:
 
 
 @pytest.fixture
-def token_plugin(client, tmp_path):
+def token_plugin(client: TestClient, tmp_path: Path) -> None:
     """A plugin whose manifest requires an ``api_token`` connection parameter."""
     params = [
         {"name": "api_token", "type": "string", "required": True, "secret": True},
@@ -269,7 +281,7 @@ def token_plugin(client, tmp_path):
     assert upload(client, tarball(folder)).status_code == 201
 
 
-def test_provider_missing_a_required_parameter(client, token_plugin):
+def test_provider_missing_a_required_parameter(client: TestClient, token_plugin: None) -> None:
     body = {
         "name": "No token",
         "vendor": "myvendor",
@@ -289,7 +301,7 @@ def test_provider_missing_a_required_parameter(client, token_plugin):
     assert client.post(f"{API}/providers/", json=body).status_code == 201
 
 
-def test_provider_with_an_unknown_organization(client):
+def test_provider_with_an_unknown_organization(client: TestClient) -> None:
     response = client.post(
         f"{API}/providers/",
         json={
@@ -308,6 +320,7 @@ def test_provider_with_an_unknown_organization(client):
     assert provider_count(client) == 1
 
 
+# Deliberately broken, so written here: it declares a resource type nobody knows.
 UNKNOWN_TYPE_CLASS = """
 from inventory_providers.base import BaseProvider
 
@@ -319,7 +332,9 @@ class MyProvider(BaseProvider):
 """
 
 
-def test_class_declaring_an_unknown_resource_type(client, settings, tmp_path):
+def test_class_declaring_an_unknown_resource_type(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     folder = good_folder(tmp_path / "p", provider=UNKNOWN_TYPE_CLASS)
     assert_refused(
         client,
@@ -330,7 +345,9 @@ def test_class_declaring_an_unknown_resource_type(client, settings, tmp_path):
     )
 
 
-def test_requirements_that_cannot_be_installed(client, settings, tmp_path):
+def test_requirements_that_cannot_be_installed(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
     settings.offline = True  # no index to find it on, and no wheel shipped
     folder = good_folder(tmp_path / "p", requirements="tinydep-not-shipped==9.9\n")
     assert_refused(

@@ -1,10 +1,14 @@
 """The run log: what a plugin says, kept with secrets masked and storable everywhere."""
 
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
 from estate.calls.runlog import MAX_LINES, RunLog
-from factories import API, create_provider, manifest, plugin_dir, tarball, upload, wait_for_run
+from factories import API, create_provider, fixture_plugin, tarball, upload, wait_for_run
 
 
-def test_secret_values_are_masked_in_every_line():
+def test_secret_values_are_masked_in_every_line() -> None:
     log = RunLog()
     log.redact(["hunter22", "ab"])  # too short to mask safely: left alone
 
@@ -14,7 +18,7 @@ def test_secret_values_are_masked_in_every_line():
     assert "*** as ab" in log.text()
 
 
-def test_the_log_keeps_the_newest_lines_and_says_how_many_it_dropped():
+def test_the_log_keeps_the_newest_lines_and_says_how_many_it_dropped() -> None:
     log = RunLog()
     for i in range(MAX_LINES + 5):
         log.add("info", f"line {i}")
@@ -25,29 +29,10 @@ def test_the_log_keeps_the_newest_lines_and_says_how_many_it_dropped():
     assert "line 4\n" not in text
 
 
-NUL_PROVIDER = """
-from inventory_providers.base import BaseProvider, ResourceData
-
-
-class NulProvider(BaseProvider):
-    vendor = "myvendor"
-    provider_type = "myplatform"
-    supported_resource_types = ["virtual_machine"]
-
-    def connect(self):
-        print("a NUL \\x00 on stdout")
-        self.logger.warning("and one \\x00 in a log line")
-
-    def disconnect(self):
-        pass
-
-    def collect(self):
-        yield ResourceData(ems_ref="vm-1", resource_type_slug="virtual_machine")
-"""
-
-
-def test_a_plugin_printing_nul_characters_still_completes_its_run(client, tmp_path):
-    folder = plugin_dir(tmp_path / "nul", provider=NUL_PROVIDER, manifest_data=manifest())
+def test_a_plugin_printing_nul_characters_still_completes_its_run(
+    client: TestClient, tmp_path: Path
+) -> None:
+    folder = fixture_plugin("prints_nul", tmp_path / "nul")
     assert upload(client, tarball(folder)).status_code == 201
     provider = create_provider(
         client, name="nul", vendor="myvendor", provider_type="myplatform", connection_config={}

@@ -1,4 +1,5 @@
 import gzip
+import inspect
 import io
 import stat
 import tarfile
@@ -63,9 +64,9 @@ def zip_bytes(files: dict[str, bytes], links: tuple[str, ...] = ()) -> bytes:
     return buffer.getvalue()
 
 
-def refused(data: bytes, dest: Path, max_bytes: int = MB) -> str:
+def refused(data: bytes, dest: Path, max_bytes: int = MB, **limits: int) -> str:
     with pytest.raises(InvalidPackage) as caught:
-        extract(data, dest, max_bytes=max_bytes)
+        extract(data, dest, max_bytes=max_bytes, **limits)
     assert not dest.exists() or list(dest.iterdir()) == []
     return str(caught.value)
 
@@ -190,13 +191,21 @@ def test_a_member_given_twice_is_refused(tmp_path: Path) -> None:
 
 
 def test_too_many_members_are_refused(tmp_path: Path) -> None:
+    # The same code path as the default limit, with a limit small enough to be quick.
+    limit = 5
+
     def build(tar: tarfile.TarFile) -> None:
-        for index in range(MAX_MEMBERS + 1):
+        for index in range(limit + 1):
             add_file(tar, f"f{index}", b"")
 
-    assert "too many members" in refused(tar_bytes(build), tmp_path / "out")
-    files = {f"f{index}": b"" for index in range(MAX_MEMBERS + 1)}
-    assert "too many members" in refused(zip_bytes(files), tmp_path / "zip")
+    message = refused(tar_bytes(build), tmp_path / "out", max_members=limit)
+    assert message == f"the archive has too many members (more than {limit})"
+    files = {f"f{index}": b"" for index in range(limit + 1)}
+    assert "too many members" in refused(zip_bytes(files), tmp_path / "zip", max_members=limit)
+
+
+def test_the_member_limit_defaults_to_max_members() -> None:
+    assert inspect.signature(extract).parameters["max_members"].default == MAX_MEMBERS == 10_000
 
 
 def test_an_upload_over_the_limit_is_refused(tmp_path: Path) -> None:

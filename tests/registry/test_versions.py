@@ -1,7 +1,7 @@
 from estate.registry.versions import semver_key
 
 
-def test_semver_order_follows_the_spec():
+def test_semver_order_follows_the_spec() -> None:
     versions = [
         "1.10.0",
         "1.2.0",
@@ -23,5 +23,5 @@ def test_semver_order_follows_the_spec():
     ]
 
 
-def test_build_metadata_does_not_order():
+def test_build_metadata_does_not_order() -> None:
     assert semver_key("1.0.0+a") == semver_key("1.0.0+b") == semver_key("1.0.0")

@@ -29,7 +29,7 @@ from estate.runtime.environments import PluginEnvironment, for_manifest
 from estate.runtime.errors import PluginCallError, PluginStartError
 from estate.runtime.host import PluginProcess
 from estate.runtime.protocol import LineReader, request
-from factories import provider_plugin
+from factories import fixture_plugin
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_PLUGIN = REPO / "plugins" / "example" / "nodejs"
@@ -166,7 +166,7 @@ def test_registry_define_names_a_missing_command(tmp_path: Path) -> None:
 
 
 def test_sdk_unpack_copies_the_plugin_files_without_pycache(tmp_path: Path) -> None:
-    folder = provider_plugin(tmp_path / "plugin")
+    folder = fixture_plugin("counted_vms", tmp_path / "plugin")
     (folder / "__pycache__").mkdir()
     (folder / "__pycache__" / "provider.cpython-311.pyc").write_bytes(b"\0")
     (folder / "data").mkdir()
@@ -176,14 +176,14 @@ def test_sdk_unpack_copies_the_plugin_files_without_pycache(tmp_path: Path) -> N
     argv = [sys.executable, "-m", "inventory_providers", "unpack", str(dest)]
     code, answer = run_json([*argv, "--plugin-dir", str(folder)], tmp_path)
 
-    assert (code, answer) == (0, {"ok": True, "files": 3})
+    assert (code, answer) == (0, {"ok": True, "files": 4})
     copied = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
-    assert copied == ["__init__.py", "data/types.json", "provider.py"]
+    assert copied == ["__init__.py", "data/types.json", "manifest.yml", "provider.py"]
     assert (dest / "provider.py").read_text() == (folder / "provider.py").read_text()
 
 
 def test_sdk_unpack_refuses_a_folder_inside_the_plugin(tmp_path: Path) -> None:
-    folder = provider_plugin(tmp_path / "plugin")
+    folder = fixture_plugin("counted_vms", tmp_path / "plugin")
 
     argv = [sys.executable, "-m", "inventory_providers", "unpack", "inside"]
     code, answer = run_json(argv, folder)

@@ -23,7 +23,7 @@ from estate.runtime.environments import (
 )
 from estate.runtime.errors import PluginEnvironmentError
 from estate.runtime.host import PluginProcess
-from factories import TEST_CLASS_PATH, plugin_dir, provider_plugin, wheel
+from factories import TEST_CLASS_PATH, fixture_plugin, wheel
 
 REQUIREMENTS = "requirements.txt"
 
@@ -35,7 +35,9 @@ def offline(tmp_path: Path) -> Settings:
 
 def version_folder(root: Path, requirements: str) -> tuple[Path, Path]:
     """A version folder as the registry stages it: ``<root>/plugin`` holds the plugin."""
-    return root, plugin_dir(root / "plugin", requirements=requirements)
+    folder = fixture_plugin("seed", root / "plugin")
+    (folder / "requirements.txt").write_text(requirements)
+    return root, folder
 
 
 def run_in(python: Path, code: str) -> subprocess.CompletedProcess[str]:
@@ -44,14 +46,16 @@ def run_in(python: Path, code: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_no_requirements_means_no_environment(offline, tmp_path):
+def test_no_requirements_means_no_environment(offline: Settings, tmp_path: Path) -> None:
     root, plugin = version_folder(tmp_path / "v", "# nothing but the SDK\n")
 
     assert prepare_environment(root, plugin, REQUIREMENTS, offline) == ""
     assert not (root / "venv").exists()
 
 
-def test_the_environment_holds_the_sdk_and_exactly_the_requirements(offline, tmp_path):
+def test_the_environment_holds_the_sdk_and_exactly_the_requirements(
+    offline: Settings, tmp_path: Path
+) -> None:
     root, plugin = version_folder(tmp_path / "v", "tinydep==1.0\n")
     wheel(plugin / "wheels", "tinydep", "1.0", 'VERSION = "1.0"\n')
 
@@ -67,7 +71,9 @@ def test_the_environment_holds_the_sdk_and_exactly_the_requirements(offline, tmp
     assert run_in(python, "import tinydep").returncode == 0
 
 
-def test_the_plugin_and_its_requirements_are_compiled_ahead(offline, tmp_path):
+def test_the_plugin_and_its_requirements_are_compiled_ahead(
+    offline: Settings, tmp_path: Path
+) -> None:
     """Jobs start processes from the version: none may need to compile what it imports
     (where PYTHONDONTWRITEBYTECODE is set none would keep what it compiled)."""
     root, plugin = version_folder(tmp_path / "v", "tinydep==1.0\n")
@@ -89,7 +95,7 @@ def test_the_plugin_and_its_requirements_are_compiled_ahead(offline, tmp_path):
     assert Path(done.stdout.strip()).is_file()
 
 
-def test_a_plugin_without_requirements_is_compiled_too(offline, tmp_path):
+def test_a_plugin_without_requirements_is_compiled_too(offline: Settings, tmp_path: Path) -> None:
     root, plugin = version_folder(tmp_path / "v", "")
 
     prepare_environment(root, plugin, REQUIREMENTS, offline)
@@ -97,7 +103,7 @@ def test_a_plugin_without_requirements_is_compiled_too(offline, tmp_path):
     assert (plugin / "__pycache__" / f"provider.{sys.implementation.cache_tag}.pyc").is_file()
 
 
-def test_a_service_wheelhouse_is_a_source(tmp_path):
+def test_a_service_wheelhouse_is_a_source(tmp_path: Path) -> None:
     wheelhouse = tmp_path / "wheelhouse"
     wheel(wheelhouse, "housedep", "3.1", 'VERSION = "3.1"\n')
     settings = Settings(data_dir=tmp_path / "data", offline=True, wheelhouse=wheelhouse)
@@ -109,7 +115,7 @@ def test_a_service_wheelhouse_is_a_source(tmp_path):
     assert done.stdout.strip() == "3.1", done.stderr
 
 
-def test_offline_a_missing_wheel_fails_fast_and_says_why(offline, tmp_path):
+def test_offline_a_missing_wheel_fails_fast_and_says_why(offline: Settings, tmp_path: Path) -> None:
     root, plugin = version_folder(tmp_path / "v", "not-shipped-anywhere==9.9\n")
 
     started = time.monotonic()
@@ -124,7 +130,7 @@ def test_offline_a_missing_wheel_fails_fast_and_says_why(offline, tmp_path):
     assert "not-shipped-anywhere" in caught.value.log
 
 
-def test_the_environment_runs_on_the_services_python(offline, tmp_path):
+def test_the_environment_runs_on_the_services_python(offline: Settings, tmp_path: Path) -> None:
     root, plugin = version_folder(tmp_path / "v", "tinydep==1.0\n")
     wheel(plugin / "wheels", "tinydep", "1.0", 'VERSION = "1.0"\n')
 
@@ -189,17 +195,7 @@ def test_a_running_plugin_sees_platform_settings_and_no_estate_secret(
 ) -> None:
     for name, value in {**SECRETS, **PLATFORM}.items():
         monkeypatch.setenv(name, value)
-    folder = provider_plugin(
-        tmp_path / "plugin",
-        """
-        def collect(self):
-            yield ResourceData(
-                ems_ref="env",
-                resource_type_slug="virtual_machine",
-                properties={"environ": dict(os.environ)},
-            )
-        """,
-    )
+    folder = fixture_plugin("echoes_os_environ", tmp_path / "plugin")
     batches: list[Any] = []
 
     with PluginProcess(PluginEnvironment(plugin_dir=folder), TEST_CLASS_PATH) as plugin:

@@ -26,7 +26,7 @@ from estate.runtime.errors import (
 )
 from estate.runtime.host import PluginProcess
 from estate.runtime.protocol import LineReader, request
-from factories import TEST_CLASS_PATH, provider_plugin
+from factories import TEST_CLASS_PATH, fixture_plugin, provider_plugin
 
 CONFIGURE = {"provider": {"id": 1, "name": "test"}, "credential": {"hostname": "h.example"}}
 
@@ -122,7 +122,7 @@ def wait_until(condition: Any, timeout: float = 5.0) -> bool:
 
 
 def test_handshake_names_the_plugin_and_the_protocol_version(tmp_path: Path) -> None:
-    folder = provider_plugin(tmp_path / "plugin")
+    folder = fixture_plugin("counted_vms", tmp_path / "plugin")
 
     with running(folder) as plugin:
         info = plugin.process.info
@@ -139,7 +139,7 @@ def test_handshake_names_the_plugin_and_the_protocol_version(tmp_path: Path) -> 
 
 
 def test_collect_streams_batches_then_answers_with_the_count(tmp_path: Path) -> None:
-    folder = provider_plugin(tmp_path / "plugin")
+    folder = fixture_plugin("counted_vms", tmp_path / "plugin")
 
     with running(folder) as plugin:
         result = plugin.collect(count=35, batch_size=10)
@@ -156,7 +156,7 @@ def test_collect_streams_batches_then_answers_with_the_count(tmp_path: Path) -> 
 
 
 def test_one_process_answers_several_calls(tmp_path: Path) -> None:
-    folder = provider_plugin(tmp_path / "plugin")
+    folder = fixture_plugin("counted_vms", tmp_path / "plugin")
 
     with running(folder) as plugin:
         health = plugin.process.call("health", {})
@@ -170,19 +170,7 @@ def test_one_process_answers_several_calls(tmp_path: Path) -> None:
 
 
 def test_credential_reaches_the_plugin(tmp_path: Path) -> None:
-    folder = provider_plugin(
-        tmp_path / "plugin",
-        """
-        def collect(self):
-            c = self.credential
-            yield ResourceData(
-                ems_ref="seen",
-                resource_type_slug="virtual_machine",
-                properties={"hostname": c.hostname, "username": c.username, "port": c.port,
-                            "extra": c.extra, "provider": self.provider_model.name},
-            )
-        """,
-    )
+    folder = fixture_plugin("echoes_credential", tmp_path / "plugin")
     credential = {"hostname": "vc.local", "username": "u", "port": "8443", "extra": {"dc": "x"}}
 
     with running(folder) as plugin:
@@ -203,22 +191,7 @@ def test_credential_reaches_the_plugin(tmp_path: Path) -> None:
 
 
 def test_logging_and_prints_reach_the_log_and_never_the_channel(tmp_path: Path) -> None:
-    folder = provider_plugin(
-        tmp_path / "plugin",
-        """
-        def collect(self):
-            self.logger.info("collecting from %s", self.credential.hostname)
-            self.logger.warning("careful")
-            print("plain print")
-            print('{"jsonrpc": "2.0", "id": 2, "result": {"count": 999}}')
-            print('{"jsonrpc": "2.0", "method": "collect.batch", "params": {"resources": []}}')
-            print("to stderr", file=sys.stderr)
-            yield ResourceData(ems_ref="vm-0", resource_type_slug="virtual_machine")
-            print("after the first yield")
-            yield ResourceData(ems_ref="vm-1", resource_type_slug="virtual_machine")
-            sys.stdout.write("no newline at the end")
-        """,
-    )
+    folder = fixture_plugin("logs_and_prints", tmp_path / "plugin")
 
     with running(folder) as plugin:
         result = plugin.collect()
@@ -237,16 +210,7 @@ def test_logging_and_prints_reach_the_log_and_never_the_channel(tmp_path: Path) 
 
 
 def test_log_level_filters_the_plugin_logger(tmp_path: Path) -> None:
-    folder = provider_plugin(
-        tmp_path / "plugin",
-        """
-        def collect(self):
-            self.logger.debug("debug line")
-            self.logger.info("info line")
-            self.logger.error("error line")
-            yield from ()
-        """,
-    )
+    folder = fixture_plugin("logs_each_level", tmp_path / "plugin")
 
     with running(folder, log_level="warning") as plugin:
         plugin.collect()
@@ -258,15 +222,7 @@ def test_log_level_filters_the_plugin_logger(tmp_path: Path) -> None:
 
 
 def test_crash_mid_collection_is_plugin_exited_with_the_exit_code(tmp_path: Path) -> None:
-    folder = provider_plugin(
-        tmp_path / "plugin",
-        """
-        def collect(self):
-            for i in range(25):
-                yield ResourceData(ems_ref=f"vm-{i}", resource_type_slug="virtual_machine")
-            os._exit(3)
-        """,
-    )
+    folder = fixture_plugin("crashes_mid_collect", tmp_path / "plugin")
 
     with running(folder) as plugin:
         with pytest.raises(PluginExited, match="exit code 3") as caught:
@@ -281,32 +237,14 @@ def test_crash_mid_collection_is_plugin_exited_with_the_exit_code(tmp_path: Path
 
 
 def test_killed_plugin_names_the_signal(tmp_path: Path) -> None:
-    folder = provider_plugin(
-        tmp_path / "plugin",
-        """
-        def collect(self):
-            os.kill(os.getpid(), 9)
-            yield from ()
-        """,
-    )
+    folder = fixture_plugin("kills_itself", tmp_path / "plugin")
 
     with running(folder) as plugin, pytest.raises(PluginExited, match="SIGKILL"):
         plugin.collect()
 
 
 def test_hang_times_out_and_kills_the_whole_process_group(tmp_path: Path) -> None:
-    folder = provider_plugin(
-        tmp_path / "plugin",
-        """
-        def connect(self):
-            self.sleeper = subprocess.Popen(["sleep", "1000"])
-            self.logger.info("sleeper %d", self.sleeper.pid)
-
-        def collect(self):
-            time.sleep(1000)
-            yield from ()
-        """,
-    )
+    folder = fixture_plugin("hangs_with_a_grandchild", tmp_path / "plugin")
     seen: dict[str, Any] = {}
 
     def on_log(level: str, line: str) -> None:
@@ -342,15 +280,7 @@ def test_hang_times_out_and_kills_the_whole_process_group(tmp_path: Path) -> Non
 
 
 def test_stop_kills_a_grandchild_of_a_healthy_plugin(tmp_path: Path) -> None:
-    folder = provider_plugin(
-        tmp_path / "plugin",
-        """
-        def collect(self):
-            self.sleeper = subprocess.Popen(["sleep", "1000"])
-            self.logger.info("sleeper %d", self.sleeper.pid)
-            yield from ()
-        """,
-    )
+    folder = fixture_plugin("spawns_a_grandchild", tmp_path / "plugin")
 
     with running(folder) as plugin:
         plugin.collect()
@@ -363,10 +293,12 @@ def test_stop_kills_a_grandchild_of_a_healthy_plugin(tmp_path: Path) -> None:
 
 
 def test_garbage_on_the_socket_is_a_protocol_error(tmp_path: Path) -> None:
+    # Deliberately broken, so written here: it writes to the host's socket behind the SDK.
     folder = provider_plugin(
         tmp_path / "plugin",
         """
         def connect(self):
+            import os, sys
             fd = int(sys.argv[sys.argv.index("--fd") + 1])
             os.write(fd, b"not json\\n")
         """,
@@ -387,10 +319,12 @@ def test_garbage_on_the_socket_is_a_protocol_error(tmp_path: Path) -> None:
 
 
 def test_a_json_line_that_is_not_json_rpc_is_a_protocol_error(tmp_path: Path) -> None:
+    # Deliberately broken, so written here: it writes to the host's socket behind the SDK.
     folder = provider_plugin(
         tmp_path / "plugin",
         """
         def connect(self):
+            import os, sys
             fd = int(sys.argv[sys.argv.index("--fd") + 1])
             os.write(fd, b'[1, 2, 3]\\n')
         """,
@@ -401,7 +335,7 @@ def test_a_json_line_that_is_not_json_rpc_is_a_protocol_error(tmp_path: Path) ->
 
 
 def test_an_error_raised_by_the_notification_handler_stops_the_call(tmp_path: Path) -> None:
-    folder = provider_plugin(tmp_path / "plugin")
+    folder = fixture_plugin("counted_vms", tmp_path / "plugin")
 
     def refuse(method: str, params: dict[str, Any]) -> None:
         raise ValueError("ingest refused the batch")
@@ -449,13 +383,7 @@ def test_line_reader_splits_messages_across_reads() -> None:
 
 
 def test_provider_error_keeps_its_kind(tmp_path: Path) -> None:
-    folder = provider_plugin(
-        tmp_path / "plugin",
-        """
-        def connect(self):
-            raise Unauthenticated("user u was refused by h.example")
-        """,
-    )
+    folder = fixture_plugin("refuses_login", tmp_path / "plugin")
 
     with running(folder) as plugin:
         with pytest.raises(PluginCallError) as caught:
@@ -468,14 +396,7 @@ def test_provider_error_keeps_its_kind(tmp_path: Path) -> None:
 
 
 def test_unexpected_exception_in_collect_is_internal(tmp_path: Path) -> None:
-    folder = provider_plugin(
-        tmp_path / "plugin",
-        """
-        def collect(self):
-            yield ResourceData(ems_ref="vm-0", resource_type_slug="virtual_machine")
-            raise KeyError("flavor")
-        """,
-    )
+    folder = fixture_plugin("raises_in_collect", tmp_path / "plugin")
 
     with running(folder) as plugin, pytest.raises(PluginCallError, match="KeyError") as caught:
         plugin.collect()
@@ -484,7 +405,7 @@ def test_unexpected_exception_in_collect_is_internal(tmp_path: Path) -> None:
 
 
 def test_calls_before_configure_are_refused(tmp_path: Path) -> None:
-    folder = provider_plugin(tmp_path / "plugin")
+    folder = fixture_plugin("counted_vms", tmp_path / "plugin")
 
     with running(folder) as plugin:
         with pytest.raises(PluginCallError, match="configure must come before") as caught:
@@ -500,6 +421,7 @@ def test_calls_before_configure_are_refused(tmp_path: Path) -> None:
 
 
 def test_import_error_fails_the_start_naming_the_module(tmp_path: Path) -> None:
+    # Deliberately broken, so written here: it fails (or never ends) on import.
     folder = provider_plugin(tmp_path / "plugin", header="import estate_no_such_module\n")
     process = PluginProcess(PluginEnvironment(plugin_dir=folder), TEST_CLASS_PATH)
 
@@ -512,7 +434,7 @@ def test_import_error_fails_the_start_naming_the_module(tmp_path: Path) -> None:
 
 
 def test_unknown_class_path_fails_the_start(tmp_path: Path) -> None:
-    folder = provider_plugin(tmp_path / "plugin")
+    folder = fixture_plugin("counted_vms", tmp_path / "plugin")
     process = PluginProcess(PluginEnvironment(plugin_dir=folder), "provider.NoSuchProvider")
 
     with pytest.raises(PluginStartError, match="'NoSuchProvider'"):
@@ -528,7 +450,7 @@ def test_missing_provider_py_fails_the_start(tmp_path: Path) -> None:
 
 
 def test_missing_python_executable_fails_the_start(tmp_path: Path) -> None:
-    folder = provider_plugin(tmp_path / "plugin")
+    folder = fixture_plugin("counted_vms", tmp_path / "plugin")
     environment = PluginEnvironment(plugin_dir=folder, python="/nonexistent/python")
     process = PluginProcess(environment, TEST_CLASS_PATH)
 
@@ -538,6 +460,7 @@ def test_missing_python_executable_fails_the_start(tmp_path: Path) -> None:
 
 
 def test_plugin_that_exits_before_the_handshake_fails_the_start(tmp_path: Path) -> None:
+    # Deliberately broken, so written here: it fails (or never ends) on import.
     folder = provider_plugin(tmp_path / "plugin", header="import sys\nsys.exit(7)\n")
     process = PluginProcess(PluginEnvironment(plugin_dir=folder), TEST_CLASS_PATH)
 
@@ -546,6 +469,7 @@ def test_plugin_that_exits_before_the_handshake_fails_the_start(tmp_path: Path) 
 
 
 def test_plugin_that_blocks_on_import_times_out_at_start(tmp_path: Path) -> None:
+    # Deliberately broken, so written here: it fails (or never ends) on import.
     folder = provider_plugin(tmp_path / "plugin", header="import time\ntime.sleep(1000)\n")
     process = PluginProcess(PluginEnvironment(plugin_dir=folder), TEST_CLASS_PATH, start_timeout=1)
 
@@ -558,7 +482,7 @@ def test_plugin_that_blocks_on_import_times_out_at_start(tmp_path: Path) -> None
 
 
 def test_protocol_mismatch_names_both_versions(tmp_path: Path) -> None:
-    folder = provider_plugin(tmp_path / "plugin")
+    folder = fixture_plugin("counted_vms", tmp_path / "plugin")
     host, child = socket.socketpair()
     argv = [sys.executable, "-m", "inventory_providers", "serve", "--fd", str(child.fileno())]
     argv += ["--plugin-dir", str(folder), "--class-path", TEST_CLASS_PATH]
@@ -609,7 +533,7 @@ def test_host_refuses_a_plugin_that_picks_a_version_it_does_not_speak(tmp_path: 
 
 
 def test_stop_is_safe_before_start_and_twice(tmp_path: Path) -> None:
-    folder = provider_plugin(tmp_path / "plugin")
+    folder = fixture_plugin("counted_vms", tmp_path / "plugin")
     process = PluginProcess(PluginEnvironment(plugin_dir=folder), TEST_CLASS_PATH)
     process.stop()
 

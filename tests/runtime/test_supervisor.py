@@ -21,7 +21,7 @@ from estate.runtime.supervisor import (
     Supervisor,
     SupervisorPolicy,
 )
-from factories import TEST_CLASS_PATH, is_alive, provider_plugin
+from factories import TEST_CLASS_PATH, fixture_plugin, is_alive, provider_plugin
 
 CONFIGURE = {"provider": {"id": 7, "name": "p"}, "credential": {"hostname": "h", "extra": {}}}
 FAST = SupervisorPolicy(
@@ -81,7 +81,7 @@ def wait_until(predicate: Any, timeout: float = 10.0) -> None:
 def test_one_process_serves_many_calls_and_a_new_fingerprint_replaces_it(
     tmp_path: Path, supervisor: Supervisor
 ) -> None:
-    folder = provider_plugin(tmp_path / "p")
+    folder = fixture_plugin("counted_vms", tmp_path / "p")
     first = supervisor.call("provider:7", spec(folder), "validate", {})
     assert first == {"ok": True, "message": "connected"}
     pid = only_pid(supervisor)
@@ -101,13 +101,7 @@ def test_one_process_serves_many_calls_and_a_new_fingerprint_replaces_it(
 def test_a_plugin_error_keeps_the_process_and_is_not_a_crash(
     tmp_path: Path, supervisor: Supervisor
 ) -> None:
-    folder = provider_plugin(
-        tmp_path / "p",
-        """
-        def validate_connection(self):
-            raise Unauthenticated("login refused")
-        """,
-    )
+    folder = fixture_plugin("refuses_validation", tmp_path / "p")
     with pytest.raises(PluginCallError, match="login refused"):
         supervisor.call("k", spec(folder), "validate", {})
     pid = only_pid(supervisor)
@@ -121,7 +115,7 @@ def test_a_plugin_error_keeps_the_process_and_is_not_a_crash(
 def test_a_killed_process_is_restarted_with_backoff_by_the_health_pass(
     tmp_path: Path, supervisor: Supervisor
 ) -> None:
-    folder = provider_plugin(tmp_path / "p")
+    folder = fixture_plugin("counted_vms", tmp_path / "p")
     supervisor.call("k", spec(folder), "health", {})
     pid = only_pid(supervisor)
     os.kill(pid, signal.SIGKILL)
@@ -147,7 +141,7 @@ def test_a_killed_process_is_restarted_with_backoff_by_the_health_pass(
 def test_a_hung_process_fails_its_health_ping_and_is_replaced(
     tmp_path: Path, supervisor: Supervisor
 ) -> None:
-    folder = provider_plugin(tmp_path / "p")
+    folder = fixture_plugin("counted_vms", tmp_path / "p")
     supervisor.call("k", spec(folder), "health", {})
     pid = only_pid(supervisor)
     os.kill(pid, signal.SIGSTOP)  # alive, but answers nothing
@@ -165,10 +159,12 @@ def test_a_hung_process_fails_its_health_ping_and_is_replaced(
 def test_a_crash_loop_opens_the_breaker_until_the_fingerprint_changes(
     tmp_path: Path, supervisor: Supervisor
 ) -> None:
+    # Deliberately broken, so written here: it dies before it can answer anything.
     crashing = provider_plugin(
         tmp_path / "crash",
         """
         def __init__(self, *args, **kwargs):
+            import os
             os._exit(3)
         """,
     )
@@ -185,7 +181,7 @@ def test_a_crash_loop_opens_the_breaker_until_the_fingerprint_changes(
     supervisor.check()  # the breaker also stops eager restarts
     assert supervisor.pids() == []
 
-    fixed = provider_plugin(tmp_path / "fixed")
+    fixed = fixture_plugin("counted_vms", tmp_path / "fixed")
     answer = supervisor.call("k", spec(fixed, fingerprint="v2"), "validate", {})
     assert answer["ok"] is True
     assert supervisor.status()[0]["state"] == "running"
@@ -194,13 +190,7 @@ def test_a_crash_loop_opens_the_breaker_until_the_fingerprint_changes(
 def test_a_call_that_hangs_times_out_and_counts_as_a_crash(
     tmp_path: Path, supervisor: Supervisor
 ) -> None:
-    folder = provider_plugin(
-        tmp_path / "p",
-        """
-        def validate_connection(self):
-            time.sleep(60)
-        """,
-    )
+    folder = fixture_plugin("hangs_on_validate", tmp_path / "p")
     with pytest.raises(PluginTimeout):
         supervisor.call("k", spec(folder), "validate", {}, timeout=0.5)
     [status] = supervisor.status()
@@ -212,7 +202,7 @@ def test_idle_processes_are_stopped_and_start_again_on_demand(tmp_path: Path) ->
         SupervisorPolicy(**{**FAST.__dict__, "idle_timeout": 0.2}),
     )
     try:
-        folder = provider_plugin(tmp_path / "p")
+        folder = fixture_plugin("counted_vms", tmp_path / "p")
         sup.call("k", spec(folder), "health", {})
         pid = only_pid(sup)
         time.sleep(0.3)
@@ -226,14 +216,7 @@ def test_idle_processes_are_stopped_and_start_again_on_demand(tmp_path: Path) ->
 
 
 def test_close_kills_every_process_group_with_its_children(tmp_path: Path) -> None:
-    folder = provider_plugin(
-        tmp_path / "p",
-        """
-        def validate_connection(self):
-            child = subprocess.Popen(["sleep", "600"])
-            return True, str(child.pid)
-        """,
-    )
+    folder = fixture_plugin("spawns_on_validate", tmp_path / "p")
     sup = Supervisor(FAST)
     grandchildren = []
     for key in ("a", "b"):
@@ -252,14 +235,7 @@ def test_close_kills_every_process_group_with_its_children(tmp_path: Path) -> No
 def test_secrets_are_masked_in_the_process_log_and_errors(
     tmp_path: Path, supervisor: Supervisor
 ) -> None:
-    folder = provider_plugin(
-        tmp_path / "p",
-        """
-        def validate_connection(self):
-            print("password is", self.credential.password, flush=True)
-            os._exit(1)
-        """,
-    )
+    folder = fixture_plugin("leaks_password_and_exits", tmp_path / "p")
     secret = "hunter2-secret"
     configure = {**CONFIGURE, "credential": {"hostname": "h", "password": secret}}
     with pytest.raises(PluginExited):
@@ -271,14 +247,6 @@ def test_secrets_are_masked_in_the_process_log_and_errors(
 
 
 # -- cancellation on the wire ------------------------------------------------------------
-
-
-SLOW_COLLECT = """
-def collect(self):
-    for i in range(100000):
-        time.sleep(0.01)
-        yield ResourceData(ems_ref=f"vm-{i}", resource_type_slug="virtual_machine")
-"""
 
 
 def collect_in_thread(process: PluginProcess) -> tuple[threading.Thread, dict[str, Any]]:
@@ -301,7 +269,7 @@ def collect_in_thread(process: PluginProcess) -> tuple[threading.Thread, dict[st
 
 
 def test_cancel_stops_a_collection_and_the_process_stays_usable(tmp_path: Path) -> None:
-    folder = provider_plugin(tmp_path / "p", SLOW_COLLECT)
+    folder = fixture_plugin("slow_collect", tmp_path / "p")
     with PluginProcess(PluginEnvironment(plugin_dir=folder), TEST_CLASS_PATH) as process:
         process.call("configure", CONFIGURE)
         thread, outcome = collect_in_thread(process)
@@ -318,14 +286,7 @@ def test_cancel_stops_a_collection_and_the_process_stays_usable(tmp_path: Path) 
 
 
 def test_a_plugin_that_ignores_cancel_is_killed_after_the_grace(tmp_path: Path) -> None:
-    folder = provider_plugin(
-        tmp_path / "p",
-        """
-        def collect(self):
-            time.sleep(60)
-            yield ResourceData(ems_ref="late", resource_type_slug="virtual_machine")
-        """,
-    )
+    folder = fixture_plugin("hangs_on_cancel", tmp_path / "p")
     with PluginProcess(PluginEnvironment(plugin_dir=folder), TEST_CLASS_PATH) as process:
         process.call("configure", CONFIGURE)
         thread, outcome = collect_in_thread(process)
@@ -340,16 +301,7 @@ def test_a_plugin_that_ignores_cancel_is_killed_after_the_grace(tmp_path: Path) 
 
 
 def test_a_provider_can_watch_canceled_in_a_long_step(tmp_path: Path) -> None:
-    folder = provider_plugin(
-        tmp_path / "p",
-        """
-        def collect(self):
-            while not self.canceled:
-                time.sleep(0.01)
-            raise RuntimeError("stopped because canceled")
-            yield
-        """,
-    )
+    folder = fixture_plugin("watches_canceled", tmp_path / "p")
     with PluginProcess(PluginEnvironment(plugin_dir=folder), TEST_CLASS_PATH) as process:
         process.call("configure", CONFIGURE)
         thread, outcome = collect_in_thread(process)
@@ -362,23 +314,11 @@ def test_a_provider_can_watch_canceled_in_a_long_step(tmp_path: Path) -> None:
 
 # -- actions on the wire -------------------------------------------------------------------
 
-ACTIONS = """
-def run_action(self, name, ems_ref, params):
-    if name == "power_on":
-        self.publish_event("power.changed", f"{ems_ref} powered on", ems_ref=ems_ref)
-        return {"ems_ref": ems_ref, "power_state": "poweredOn", "force": params.get("force")}
-    if name == "wait":
-        while not self.canceled:
-            time.sleep(0.01)
-        return "stopped early"
-    return super().run_action(name, ems_ref, params)
-"""
-
 
 def test_actions_run_in_the_providers_long_lived_process(
     tmp_path: Path, supervisor: Supervisor
 ) -> None:
-    folder = provider_plugin(tmp_path / "p", ACTIONS)
+    folder = fixture_plugin("actions", tmp_path / "p")
     events: list[dict[str, Any]] = []
 
     def notified(method: str, params: dict[str, Any]) -> None:
@@ -408,7 +348,7 @@ def test_actions_run_in_the_providers_long_lived_process(
 def test_a_long_action_can_be_canceled_without_losing_the_process(
     tmp_path: Path, supervisor: Supervisor
 ) -> None:
-    folder = provider_plugin(tmp_path / "p", ACTIONS)
+    folder = fixture_plugin("actions", tmp_path / "p")
     supervisor.call("k", spec(folder), "health", {})
     pid = only_pid(supervisor)
     outcome: dict[str, Any] = {}
@@ -427,8 +367,8 @@ def test_a_long_action_can_be_canceled_without_losing_the_process(
 
 
 def test_the_handshake_says_whether_a_plugin_has_actions(tmp_path: Path) -> None:
-    plain = provider_plugin(tmp_path / "plain")
-    acting = provider_plugin(tmp_path / "acting", ACTIONS)
+    plain = fixture_plugin("counted_vms", tmp_path / "plain")
+    acting = fixture_plugin("actions", tmp_path / "acting")
     for folder, expected in ((plain, False), (acting, True)):
         with PluginProcess(PluginEnvironment(plugin_dir=folder), TEST_CLASS_PATH) as process:
             assert process.info["capabilities"]["action"] is expected

@@ -6,7 +6,6 @@ runs as a real child process on one end of a real socket pair.
 """
 
 import base64
-import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from factories import fixture_plugin
 from inventory_providers.base import (
     EVENT_SEVERITIES,
     BaseProvider,
@@ -119,59 +119,10 @@ def test_the_default_api_hook_is_not_implemented() -> None:
 
 # -- over the wire ---------------------------------------------------------------------
 
-PLUGIN = """
-import time
-
-from inventory_providers.base import BaseProvider, ResourceData
-from inventory_providers.errors import Unreachable
-
-
-class Publisher(BaseProvider):
-    vendor = "test"
-    provider_type = "publisher"
-    supported_resource_types = ["virtual_machine"]
-
-    def connect(self):
-        self.publish_event("session.opened", "hello", severity="debug", user="ops")
-
-    def disconnect(self):
-        pass
-
-    def collect(self):
-        yield ResourceData(ems_ref="vm-1", resource_type_slug="virtual_machine")
-        self.publish_event("vm.found", "vm-1", ems_ref="vm-1")
-        if self.credential.extra.get("bad_event"):
-            self.publish_event("x", severity="loud")
-
-    @classmethod
-    def handle_api_request(cls, request):
-        if request["path"] == "/boom":
-            raise Unreachable("the backend is down")
-        if request["path"] == "/raw":
-            return {"status": 201, "headers": {"content-type": "text/plain"}, "body": b"raw"}
-        return {
-            "status": 200,
-            "json": {
-                "method": request["method"],
-                "path": request["path"],
-                "query": request["query"],
-                "body": request["body"].decode(),
-                "is_bytes": isinstance(request["body"], bytes),
-            },
-        }
-
-
-class Quiet(BaseProvider):
-    vendor = "test"
-    provider_type = "quiet"
-"""
-
 
 @contextmanager
 def serving(tmp_path: Path, class_path: str = "provider.Publisher") -> Iterator[Host]:
-    plugin_dir = tmp_path / "plugin"
-    plugin_dir.mkdir()
-    (plugin_dir / "provider.py").write_text(textwrap.dedent(PLUGIN))
+    plugin_dir = fixture_plugin("publisher", tmp_path / "plugin")
     with serve_plugin(plugin_dir, class_path, tmp_path / "plugin.log") as host:
         reply, _ = host.call("initialize", {"protocol_versions": [1]})
         assert "result" in reply, reply

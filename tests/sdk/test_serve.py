@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from factories import fixture_plugin
 from inventory_providers.loader import find_providers
 from wire import Host, serving
 
@@ -84,12 +85,8 @@ def test_define_reports_a_folder_without_provider_py(tmp_path: Path) -> None:
 
 
 def test_two_plugin_folders_load_side_by_side_in_one_process(tmp_path: Path) -> None:
-    source = (
-        "from inventory_providers.base import BaseProvider\n\n"
-        "class {name}(BaseProvider):\n    vendor = '{name}'\n    provider_type = 'x'\n"
-    )
-    first = write_plugin(tmp_path / "first", source.format(name="First"))
-    second = write_plugin(tmp_path / "second", source.format(name="Second"))
+    first = fixture_plugin("side_by_side_first", tmp_path / "first")
+    second = fixture_plugin("side_by_side_second", tmp_path / "second")
 
     assert [path for path, _ in find_providers(first)] == ["provider.First"]
     assert [path for path, _ in find_providers(second)] == ["provider.Second"]

@@ -3,7 +3,8 @@
 An upload is a tar.gz (``tar czf plugin.tar.gz .`` as seed 000 makes it), a
 plain tar or a zip, told apart by its first bytes, never by a file name. What
 it holds is checked member by member before anything is written: no absolute
-paths, no ``..``, no links, no device files, at most ``MAX_MEMBERS`` members,
+paths, no ``..``, no links, no device files, at most ``max_members`` members
+(``MAX_MEMBERS`` unless the caller says otherwise),
 and at most ``max_bytes`` in all, counted both from the sizes the archive
 declares and from the bytes actually written (a zip can lie about sizes).
 """
@@ -38,13 +39,14 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def extract(data: bytes, dest: Path, *, max_bytes: int) -> None:
+def extract(data: bytes, dest: Path, *, max_bytes: int, max_members: int = MAX_MEMBERS) -> None:
     """Unpack an uploaded archive into ``dest``, refusing anything unsafe.
 
     ``dest`` must be missing or empty. ``__pycache__`` folders and ``*.pyc``
     files are skipped. Raises ``PackageTooLarge`` when the upload or its
     unpacked content exceeds ``max_bytes``, ``InvalidPackage`` (naming the
-    member) for anything else; on either, ``dest`` is left empty.
+    member) for anything else, among them more than ``max_members`` members;
+    on either, ``dest`` is left empty.
     """
     if len(data) > max_bytes:
         raise PackageTooLarge(f"the upload is {len(data)} bytes; the limit is {max_bytes}")
@@ -52,7 +54,7 @@ def extract(data: bytes, dest: Path, *, max_bytes: int) -> None:
         raise ValueError(f"{dest} is not empty")
     dest.mkdir(parents=True, exist_ok=True)
     try:
-        _unpack(data, _Writer(dest, max_bytes))
+        _unpack(data, _Writer(dest, max_bytes), max_members)
     except BaseException:
         _empty(dest)
         raise
@@ -140,27 +142,27 @@ class _Writer:
         target.chmod(0o755 if mode & 0o111 else 0o644)
 
 
-def _unpack(data: bytes, writer: _Writer) -> None:
+def _unpack(data: bytes, writer: _Writer, max_members: int) -> None:
     if data.startswith(_ZIP_MAGIC):
-        opener: Callable[[bytes, _Writer], None] = _unpack_zip
+        opener: Callable[[bytes, _Writer, int], None] = _unpack_zip
     elif data.startswith(_GZIP_MAGIC) or data[257:262] == b"ustar":
         opener = _unpack_tar
     else:
         raise InvalidPackage("not a tar.gz or zip archive")
     try:
-        opener(data, writer)
+        opener(data, writer, max_members)
     except _READ_ERRORS as exc:
         raise InvalidPackage(f"not a tar.gz or zip archive, or a damaged one: {exc}") from None
 
 
-def _unpack_tar(data: bytes, writer: _Writer) -> None:
+def _unpack_tar(data: bytes, writer: _Writer, max_members: int) -> None:
     mode: Literal["r|gz", "r|"] = "r|gz" if data.startswith(_GZIP_MAGIC) else "r|"
     # Stream mode reads each member once, in order, and never seeks back.
     with tarfile.open(fileobj=io.BytesIO(data), mode=mode) as tar:
         count = 0
         for member in tar:
             count += 1
-            _check_count(count)
+            _check_count(count, max_members)
             parts = _safe_parts(member.name)
             _check_tar_type(member)
             writer.declare(member.name, member.size)
@@ -175,10 +177,10 @@ def _unpack_tar(data: bytes, writer: _Writer) -> None:
             writer.file(member.name, parts, source, member.mode)
 
 
-def _unpack_zip(data: bytes, writer: _Writer) -> None:
+def _unpack_zip(data: bytes, writer: _Writer, max_members: int) -> None:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         infos = archive.infolist()
-        _check_count(len(infos))
+        _check_count(len(infos), max_members)
         planned: list[tuple[zipfile.ZipInfo, tuple[str, ...]]] = []
         for info in infos:
             parts = _safe_parts(info.filename)
@@ -198,9 +200,9 @@ def _unpack_zip(data: bytes, writer: _Writer) -> None:
                 writer.file(info.filename, parts, source, info.external_attr >> 16)
 
 
-def _check_count(count: int) -> None:
-    if count > MAX_MEMBERS:
-        raise InvalidPackage(f"the archive has too many members (more than {MAX_MEMBERS})")
+def _check_count(count: int, max_members: int) -> None:
+    if count > max_members:
+        raise InvalidPackage(f"the archive has too many members (more than {max_members})")
 
 
 def _safe_parts(name: str) -> tuple[str, ...] | None:
