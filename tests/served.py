@@ -34,7 +34,7 @@ def free_port() -> int:
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without any ``ESTATE_*``, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ESTATE_")}
-    env.update(COLUMNS="250", **extra)
+    env.update({"COLUMNS": "250", **extra})
     return env
 
 

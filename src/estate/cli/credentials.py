@@ -112,4 +112,6 @@ def masked(url: str) -> str:
         parsed = httpx.URL(url)
     except httpx.InvalidURL:
         return url
-    return str(parsed.copy_with(password="***")) if parsed.password else url
+    if not parsed.password:
+        return url
+    return str(parsed.copy_with(username=parsed.username, password="***"))

@@ -35,7 +35,7 @@ def stdout() -> Console:
 
 
 def stderr() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def emit(data: Any, fmt: Format, table: Callable[[Any], RenderableType | None]) -> None:

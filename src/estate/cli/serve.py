@@ -5,6 +5,8 @@ The only CLI module that imports the service's layers, inside its functions.
 
 from __future__ import annotations
 
+import signal
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -64,6 +66,7 @@ def serve(
             start_demo(context, executor)
 
     application = create_app(settings, on_start=on_start, prepared=(context, login))
+    _remove_on_sigterm(service_file)
     try:
         uvicorn.run(
             application,
@@ -75,6 +78,21 @@ def serve(
         )
     finally:
         service_file.unlink(missing_ok=True)
+
+
+def _remove_on_sigterm(path: Path) -> None:
+    """Remove ``path`` when SIGTERM ends the process, then die of it as before.
+
+    uvicorn shuts down on SIGTERM and then raises the signal again to its previous
+    handler, which by default ends the process before any ``finally`` runs.
+    """
+
+    def handler(signum: int, frame: object) -> None:
+        path.unlink(missing_ok=True)
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 @db_app.command("upgrade")
@@ -121,7 +139,7 @@ def _prepare(settings: Settings) -> tuple[Context, AdminLogin]:
         context = Context.from_settings(settings)
         return context, prepare(context)
     except SecretKeyError as exc:
-        raise fail(f"{exc}: fix ESTATE_SECRET_KEY or unset it to use the key file") from None
+        raise fail(str(exc)) from None
     except OperationalError as exc:
         raise fail(_database_problem(settings, exc)) from None
     except OSError as exc:
