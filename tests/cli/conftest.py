@@ -1,4 +1,8 @@
-"""Fixtures for the ``estate`` command: one real service per test module, a clean environment."""
+"""Fixtures for the ``estate`` command: one real service for all its tests, a clean environment.
+
+The tests share the service (each start costs seconds): each makes what it reads
+(providers, plugins, users with names of its own) and asserts on that alone.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from typer.testing import CliRunner
 from served import Estate, Service, serving
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """``estate serve`` started in a folder of its own, with ``.estate/`` there, as ``make run``."""
     with serving(tmp_path_factory.mktemp("service")) as running:

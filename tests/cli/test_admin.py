@@ -12,7 +12,8 @@ def test_organizations(estate: Estate) -> None:
     assert created["name"] == "Ops"
 
     listed = estate.json("organizations", "list")
-    assert [o["name"] for o in listed["results"]] == ["Default", "Ops"]
+    names = [o["name"] for o in listed["results"]]
+    assert names[0] == "Default" and "Ops" in names
     assert estate.yaml("organizations", "show", str(created["id"])) == created
     assert "the ops team" in estate.ok("organizations", "list").stdout
     taken = estate("organizations", "create", "Ops")
@@ -30,7 +31,7 @@ def test_users_and_what_a_non_admin_may_not_do(
         "users", "create", "asked", "-o", "json", input="asked-password\nasked-password\n"
     )
     assert prompted.exit_code == 0, prompted.stderr
-    assert {u["username"] for u in estate.json("users", "list")["results"]} == {
+    assert {u["username"] for u in estate.json("users", "list")["results"]} >= {
         "admin",
         "viewer",
         "asked",

@@ -35,7 +35,7 @@ def test_bad_status_and_unknown_run(estate: Estate) -> None:
 
 
 def test_cancel(estate: Estate) -> None:
-    provider_id, run = estate.collected("cancel")
+    _, run = estate.collected("cancel")
 
     finished = estate("runs", "cancel", str(run["id"]))
     assert finished.exit_code == 2
