@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -157,3 +159,16 @@ def test_no_credentials_exits_2_saying_where_they_come_from(offline: Estate) -> 
     assert result.exit_code == 2
     assert "estate login" in words(result)
     assert "ESTATE_PASSWORD" in words(result)
+
+
+def test_the_cli_imports_none_of_the_service_layers() -> None:
+    code = (
+        "import sys, estate.cli\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[:2][-1] in "
+        "('api', 'jobs', 'inventory', 'registry', 'runtime', 'db') and m.startswith('estate.')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert result.stdout.strip() == "[]"

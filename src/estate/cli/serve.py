@@ -47,15 +47,17 @@ def serve(
     ] = False,
 ) -> None:
     """Run the API and a local job executor in one process."""
-    import uvicorn
-
-    from ..api.app import create_app
-    from ..demo import announce, start_demo
     from ..logs import configure
 
     settings = _settings()
     configure(settings.log_level, settings.log_format)
     context, login = _prepare(settings)
+
+    import uvicorn  # after the checks: a bad setting is reported without loading the app
+
+    from ..api.app import create_app
+    from ..demo import announce, start_demo
+
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
     service_file = settings.resolved_data_dir / credentials.SERVICE_FILE
 
