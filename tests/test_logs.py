@@ -19,7 +19,10 @@ def restored() -> Iterator[None]:
     kept = (list(root.handlers), root.level)
     uvicorn = logging.getLogger("uvicorn.error")
     kept_uvicorn = (list(uvicorn.handlers), uvicorn.propagate)
+    alembic = logging.getLogger("alembic.runtime.plugins")
+    kept_alembic = alembic.level
     yield
+    alembic.setLevel(kept_alembic)
     root.handlers[:], root.level = kept[0], kept[1]
     uvicorn.handlers[:], uvicorn.propagate = kept_uvicorn
 
@@ -54,6 +57,8 @@ def test_uvicorn_goes_through_the_same_handler(restored: None) -> None:
 
     logging.getLogger("uvicorn.error").warning("port busy")
     logging.getLogger("estate.access").info("below the level")
+    configure("info", "text", stream)
+    logging.getLogger("alembic.runtime.plugins").info("setup plugin alembic.autogenerate.schemas")
 
     (line,) = stream.getvalue().splitlines()
     assert line.endswith("WARNING uvicorn.error: port busy")

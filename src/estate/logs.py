@@ -18,6 +18,9 @@ __all__ = ["TEXT_FORMAT", "JsonFormatter", "configure"]
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error")
+# Chatter at INFO that says nothing to an operator: alembic lists its autogenerate
+# plugins as it is imported, before serve has even reached the database.
+QUIET = ("alembic.runtime.plugins",)
 
 
 class JsonFormatter(logging.Formatter):
@@ -50,6 +53,8 @@ def configure(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    for name in QUIET:
+        logging.getLogger(name).setLevel(max(root.level, logging.WARNING))
     for name in UVICORN_LOGGERS:
         logger = logging.getLogger(name)
         logger.handlers.clear()
