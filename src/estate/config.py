@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -65,11 +66,10 @@ class Settings(BaseSettings):
         default=None,
         description="Where shared plugin environments live (default: <data dir>/environments)",
     )
-    url: str = Field(default="http://127.0.0.1:8000", description="API the CLI talks to")
-    username: str = Field(default="admin", description="CLI login")
-    password: SecretStr | None = Field(default=None, description="CLI password")
-    token: SecretStr | None = Field(default=None, description="CLI bearer token")
     log_level: str = "info"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="serve's log lines: text, or one JSON object per line"
+    )
 
     @cached_property
     def resolved_data_dir(self) -> Path:
@@ -95,3 +95,15 @@ class Settings(BaseSettings):
     @property
     def managed_plugins_dir(self) -> Path:
         return (self.builtin_plugins_dir or REPO_ROOT / "plugins").expanduser().resolve()
+
+
+class ClientSettings(BaseSettings):
+    """What the CLI reads to reach the API; every field is optional (see docs/cli.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="ESTATE_", extra="ignore")
+
+    url: str | None = Field(default=None, description="The API the CLI talks to")
+    username: str | None = Field(default=None, description="CLI login (default admin)")
+    password: SecretStr | None = Field(default=None, description="CLI password")
+    token: SecretStr | None = Field(default=None, description="CLI bearer token")
+    data_dir: Path | None = Field(default=None, description="Where the admin password is")

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from estate.registry.archive import MAX_MEMBERS, extract, find_root, pack, sha256_of
+from estate.registry.archive import (
+    MAX_MEMBERS,
+    archive_name,
+    extract,
+    find_root,
+    pack,
+    sha256_of,
+)
 from estate.registry.errors import InvalidPackage, PackageTooLarge
 
 MB = 1024 * 1024
@@ -326,3 +333,34 @@ def test_pack_refuses_symlinks(tmp_path: Path) -> None:
 
 def test_sha256_of() -> None:
     assert sha256_of(b"") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def _members(data: bytes) -> list[str]:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        return sorted(tar.getnames())
+
+
+def test_pack_leaves_out_the_archive_it_writes_and_earlier_ones(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "plugin")
+    clean = pack(folder)
+    (folder / "myvendor-myplatform-1.0.0.tar.gz").write_bytes(clean)
+    (folder / "plugin.tgz").write_bytes(clean)
+    target = folder / "next.archive"
+    target.write_bytes(clean)
+
+    again = pack(folder, exclude=[target])
+
+    assert again == clean
+    assert not any(name.endswith((".tar.gz", ".tgz", ".archive")) for name in _members(again))
+
+
+def test_pack_keeps_tarballs_in_subfolders(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "plugin")
+    (folder / "wheels").mkdir()
+    (folder / "wheels" / "dep-1.0.tar.gz").write_bytes(b"an sdist")
+
+    assert "wheels/dep-1.0.tar.gz" in _members(pack(folder))
+
+
+def test_archive_name() -> None:
+    assert archive_name("simulated", "datacenter", "1.0.0") == "simulated-datacenter-1.0.0.tar.gz"

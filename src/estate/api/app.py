@@ -43,14 +43,27 @@ API_PREFIX = "/api/inventory/v1"
 StartHook = Callable[[Context, LocalExecutor, AdminLogin], None]
 
 
-def create_app(settings: Settings | None = None, on_start: StartHook | None = None) -> FastAPI:
-    """The service; ``on_start`` runs once everything is ready (the demo uses it)."""
+def create_app(
+    settings: Settings | None = None,
+    on_start: StartHook | None = None,
+    *,
+    prepared: tuple[Context, AdminLogin] | None = None,
+) -> FastAPI:
+    """The service; ``on_start`` runs once everything is ready (the demo uses it).
+
+    ``prepared`` is a context on which ``bootstrap.prepare`` ran already (``estate
+    serve`` prepares before the server starts, to report a bad database or key in
+    one line); without it, start-up builds and prepares one.
+    """
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        context = Context.from_settings(settings)
-        login = prepare(context)
+        if prepared is not None:
+            context, login = prepared
+        else:
+            context = Context.from_settings(settings)
+            login = prepare(context)
         context.supervisor.start()
         executor = LocalExecutor(context)
         for run_id in recover_runs(context):

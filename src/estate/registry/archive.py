@@ -19,7 +19,7 @@ import stat
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO, Literal
 
@@ -30,6 +30,7 @@ PACK_EXCLUDES = frozenset({"__pycache__", ".git", "install.sh"})
 _CHUNK = 1024 * 1024
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _GZIP_MAGIC = b"\x1f\x8b"
+_TARBALL_SUFFIXES = (".tar.gz", ".tgz")
 # What a damaged compressed stream raises while it is read.
 _READ_ERRORS = (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, gzip.BadGzipFile)
 
@@ -79,21 +80,32 @@ def find_root(dest: Path, *, require_provider: bool = True) -> Path:
     return root
 
 
-def pack(folder: Path) -> bytes:
+def archive_name(vendor: str, provider_type: str, version: str) -> str:
+    """The file name ``estate plugin package`` gives a plugin's archive."""
+    return f"{vendor}-{provider_type}-{version}.tar.gz"
+
+
+def pack(folder: Path, *, exclude: Iterable[Path] = ()) -> bytes:
     """Return a deterministic tar.gz of a plugin folder, as an upload expects it.
 
-    Leaves out ``__pycache__``, ``*.pyc``, ``.git`` and ``install.sh``. Members
+    Leaves out ``__pycache__``, ``*.pyc``, ``.git``, ``install.sh``, the paths in
+    ``exclude`` (the archive being written) and every tarball at the top of the
+    folder: those are archives of the folder itself, made by an earlier package
+    run or by ``tar czf plugin.tar.gz .``; packing one would nest each archive in
+    the next (a plugin's own tarballs belong in a subfolder, as ``wheels/``). Members
     are sorted, with zero times and owners, so the same folder always gives
     the same bytes (and sha256). A symlink in the folder raises ``InvalidPackage``.
     """
     if not folder.is_dir():
         raise InvalidPackage(f"{folder} is not a folder")
+    skipped = {path.resolve() for path in exclude}
+    skipped.update(p.resolve() for p in folder.iterdir() if p.name.endswith(_TARBALL_SUFFIXES))
     buffer = io.BytesIO()
     with (
         gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as gz,
         tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
-        for path in _walk(folder):
+        for path in _walk(folder, skipped):
             _add(tar, path, path.relative_to(folder).as_posix())
     return buffer.getvalue()
 
@@ -250,15 +262,15 @@ def _empty(dest: Path) -> None:
             child.unlink()
 
 
-def _walk(folder: Path) -> Iterator[Path]:
+def _walk(folder: Path, skipped: set[Path]) -> Iterator[Path]:
     for path in sorted(folder.iterdir(), key=lambda p: p.name):
-        if path.name in PACK_EXCLUDES or path.suffix == ".pyc":
+        if path.name in PACK_EXCLUDES or path.suffix == ".pyc" or path.resolve() in skipped:
             continue
         if path.is_symlink():
             raise InvalidPackage(f"{path}: links are not allowed in a plugin folder")
         yield path
         if path.is_dir():
-            yield from _walk(path)
+            yield from _walk(path, skipped)
 
 
 def _add(tar: tarfile.TarFile, path: Path, name: str) -> None:

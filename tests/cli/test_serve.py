@@ -1,0 +1,107 @@
+"""``estate serve``: a setting a person can fix is one line and exit 1, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from served import ESTATE, clean_env, free_port
+
+
+def serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ESTATE), "serve", "--port", str(free_port())],
+        cwd=tmp_path,
+        env=clean_env(ESTATE_DATA_DIR=str(tmp_path / "data"), COLUMNS="80", **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    return lines[0]
+
+
+def test_an_unreachable_database(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://estate:pa55word@127.0.0.1:{free_port()}/estate"
+
+    result = serve(tmp_path, ESTATE_DATABASE_URL=url)
+
+    assert result.returncode == 1
+    line = one_line(result)
+    assert line == (
+        f"error: cannot connect to the database at {url.replace('pa55word', '***')} "
+        "(connection refused): start PostgreSQL or fix ESTATE_DATABASE_URL"
+    )
+
+
+def test_a_database_that_does_not_exist(tmp_path: Path) -> None:
+    name = f"estate_missing_{uuid.uuid4().hex[:8]}"
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+    result = serve(tmp_path, ESTATE_DATABASE_URL=url)
+
+    assert result.returncode == 1
+    line = one_line(result)
+    assert f"cannot connect to the database at {url} (database '{name}' does not exist)" in line
+    assert f"createdb {name}" in line
+
+
+def test_a_malformed_secret_key(tmp_path: Path) -> None:
+    result = serve(tmp_path, ESTATE_SECRET_KEY="not-a-fernet-key")
+
+    assert result.returncode == 1
+    assert one_line(result).startswith("error: ESTATE_SECRET_KEY is not a valid Fernet key")
+    assert "not-a-fernet-key" not in result.stderr
+
+
+def test_an_unknown_log_format(tmp_path: Path) -> None:
+    result = serve(tmp_path, ESTATE_LOG_FORMAT="xml")
+
+    assert result.returncode == 2
+    assert one_line(result) == "error: ESTATE_LOG_FORMAT: Input should be 'text' or 'json'"
+
+
+def test_json_logs_and_the_service_file(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [str(ESTATE), "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=clean_env(ESTATE_LOG_FORMAT="json"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    service_file = tmp_path / ".estate" / "service.json"
+    try:
+        deadline = time.monotonic() + 60
+        while not service_file.exists():
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        assert json.loads(service_file.read_text()) == {
+            "url": f"http://127.0.0.1:{port}",
+            "pid": process.pid,
+        }
+        assert httpx.get(f"http://127.0.0.1:{port}/api/inventory/v1/ping/").is_success
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+
+    assert not service_file.exists()
+    entries = [json.loads(line) for line in stderr.splitlines()]
+    assert {"time", "level", "logger", "message"} <= set(entries[0])
+    assert any(
+        e["logger"] == "estate.registry.managed" and "simulated:datacenter" in e["message"]
+        for e in entries
+    )

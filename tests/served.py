@@ -1,0 +1,123 @@
+"""``estate serve`` as a real subprocess, and the ``estate`` command run against it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from typer.testing import CliRunner, Result
+
+from estate.cli import app
+
+ESTATE = Path(sys.executable).with_name("estate")
+SIM = ["-c", "clusters=1", "-c", "hosts_per_cluster=2", "-c", "vms_per_host=3"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any ``ESTATE_*``, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ESTATE_")}
+    env.update({"COLUMNS": "250", **extra})
+    return env
+
+
+@dataclass
+class Service:
+    """A running ``estate serve`` whose data directory is ``root/.estate``, as ``make run`` has it."""
+
+    url: str
+    root: Path
+
+    @property
+    def password(self) -> str:
+        return (self.root / ".estate" / "admin_password").read_text().strip()
+
+
+@contextmanager
+def serving(root: Path, **env: str) -> Iterator[Service]:
+    """Start ``estate serve`` in ``root`` on a free port; kill it on the way out."""
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (root / "server.log").open("wb")
+    process = subprocess.Popen(
+        [str(ESTATE), "serve", "--port", str(port)],
+        env=clean_env(**env),
+        cwd=root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, (root / "server.log").read_text()
+            try:
+                if httpx.get(f"{url}/api/inventory/v1/ping/", timeout=1).is_success:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "estate serve did not answer within 60s"
+            time.sleep(0.1)
+        yield Service(url, root)
+    finally:
+        os.killpg(process.pid, 9)
+        process.wait(timeout=10)
+        log.close()
+
+
+class Estate:
+    """Runs ``estate ARGS`` in this process (a real HTTP client against the real service)."""
+
+    def __init__(self, runner: CliRunner, service: Service | None) -> None:
+        self.runner = runner
+        self.service = service
+
+    def __call__(self, *args: str, input: str | None = None) -> Result:
+        return self.runner.invoke(app, list(args), input=input, catch_exceptions=False)
+
+    def ok(self, *args: str) -> Result:
+        result = self(*args)
+        assert result.exit_code == 0, (args, result.stdout, result.stderr)
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.ok(*args, "-o", "json").stdout)
+
+    def yaml(self, *args: str) -> Any:
+        return yaml.safe_load(self.ok(*args, "-o", "yaml").stdout)
+
+    def provider(self, name: str, *config: str, key: str = "simulated:datacenter") -> int:
+        """Create a provider; its id."""
+        created = self.json("provider", "create", "--name", name, "--key", key, *(config or SIM))
+        provider_id: int = created["id"]
+        return provider_id
+
+    def collected(self, name: str) -> tuple[int, dict[str, Any]]:
+        """A simulated provider (2 hosts, 6 VMs) collected to its end: its id and the run."""
+        provider_id = self.provider(name)
+        run = self.json("provider", "collect", str(provider_id), "--wait")
+        assert run["status"] == "completed", run
+        return provider_id, run
+
+
+def words(result: Result) -> str:
+    """stdout and stderr with rich's line wrapping undone."""
+    return " ".join((result.stdout + " " + result.stderr).split())
