@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from .base import BaseProvider
+from .provider import BaseProvider
 
 __all__ = [
     "PACKAGE_NAME",

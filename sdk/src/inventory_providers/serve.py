@@ -27,7 +27,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from . import __version__
-from .base import BaseProvider, ProviderCredential, ResourceData
+from .credential import ProviderCredential
 from .errors import ProviderError, kind_of
 from .loader import PluginLoadError, find_providers, load_class
 from .protocol import (
@@ -37,6 +37,8 @@ from .protocol import (
     PROTOCOL_VERSIONS,
     REQUEST_CANCELLED,
 )
+from .provider import BaseProvider
+from .resource import ResourceData
 
 __all__ = ["PROTOCOL_VERSIONS", "Channel", "main", "serve"]
 
