@@ -240,7 +240,11 @@ def test_import_error_names_module_and_line(client, settings, tmp_path):
 
 def test_syntax_error_names_the_line(client, settings, tmp_path):
     folder = good_folder(tmp_path / "p", provider=SYNTAX_ERROR)
-    assert_refused(client, settings, tarball(folder), 400, "SyntaxError", "provider.py, line 5")
+    detail = assert_refused(
+        client, settings, tarball(folder), 400, "SyntaxError", "provider.py, line 5"
+    )
+
+    assert detail.count("line 5") == 1, detail
 
 
 def test_missing_multipart_field(client, settings):

@@ -60,7 +60,7 @@ def _serve(fd: int, plugin_dir: Path, class_path: str, log_level: str) -> int:
         return 1
     # The plugin and its libraries are loaded for good: keep them out of GC passes.
     gc.freeze()
-    serve(channel, cls, class_path)
+    serve(channel, cls, class_path, plugin_dir)
     return 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import inspect
 import json
 import logging
 import queue
@@ -19,12 +20,14 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from . import __version__
 from .credential import ProviderCredential
 from .errors import ProviderError, kind_of
+from .loader import plugin_traceback
 from .protocol import (
     BATCH_METHOD,
     CANCEL_METHOD,
@@ -305,20 +308,26 @@ class _Shutdown(Exception):
     pass
 
 
-def _error(req_id: Any, code: int, message: str, kind: str) -> dict[str, Any]:
+def _error(req_id: Any, code: int, message: str, kind: str, trace: str = "") -> dict[str, Any]:
+    data = {"kind": kind, "traceback": trace} if trace else {"kind": kind}
     return {
         "jsonrpc": "2.0",
         "id": req_id,
-        "error": {"code": code, "message": message, "data": {"kind": kind}},
+        "error": {"code": code, "message": message, "data": data},
     }
 
 
-def serve(channel: Channel, cls: type[BaseProvider], class_path: str) -> None:
+def serve(
+    channel: Channel, cls: type[BaseProvider], class_path: str, plugin_dir: Path | None = None
+) -> None:
     """Answer requests on ``channel`` until ``shutdown`` or the host closes it.
 
     A reader thread takes every line off the socket, so a ``$/cancel`` notification
-    reaches the request in flight while this thread is busy answering it.
+    reaches the request in flight while this thread is busy answering it. A call that
+    fails with an exception answers with its traceback through ``plugin_dir``'s files
+    (by default the folder of ``cls``'s module): the plugin's frames, no others.
     """
+    folder = plugin_dir or Path(inspect.getfile(cls)).parent
     server = _Server(channel, cls, class_path)
     inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
     reader = threading.Thread(
@@ -352,7 +361,9 @@ def serve(channel: Channel, cls: type[BaseProvider], class_path: str) -> None:
                     _error(req_id, REQUEST_CANCELLED, "request canceled by the host", "canceled")
                 )
                 continue
-            channel.send(_error(req_id, -32000, f"{type(exc).__name__}: {exc}", kind_of(exc)))
+            text = f"{type(exc).__name__}: {exc}"
+            trace = plugin_traceback(exc, folder)
+            channel.send(_error(req_id, -32000, text, kind_of(exc), trace))
             continue
         finally:
             server.begin(None)

@@ -21,7 +21,7 @@ from ..context import Context
 from ..db.models import CollectionRun, PluginVersion, Provider
 from ..inventory.ingest import Ingestor
 from ..registry.versions import active_version
-from ..runtime.errors import PluginRuntimeError
+from ..runtime.errors import PluginCallError, PluginRuntimeError
 from ..runtime.host import PluginProcess
 from ..secretbox import SecretKeyError
 
@@ -81,7 +81,7 @@ class _CollectionJob:
         self._last_flush = time.monotonic()
 
     def run(self) -> None:
-        status, message = "failed", None
+        status, message, trace = "failed", None, ""
         watchdog = threading.Thread(target=self._watch_cancel, daemon=True, name="run-cancel")
         watchdog.start()
         try:
@@ -98,6 +98,7 @@ class _CollectionJob:
                 status, message = "canceled", "canceled by request"
             else:
                 status, message = "failed", self.log.mask(str(exc))
+                trace = exc.traceback if isinstance(exc, PluginCallError) else ""
         except Exception as exc:  # job boundary: an ingest bug fails this run only
             logger.exception("collection run %s failed", self.run_id)
             status, message = "failed", f"internal error: {type(exc).__name__}: {exc}"
@@ -113,6 +114,8 @@ class _CollectionJob:
                 status, message = "failed", f"internal error: {type(exc).__name__}: {exc}"
         if message:
             self.log.add("error" if status == "failed" else "warning", message)
+        if trace and status == "failed":
+            self.log.add("error", trace)  # masked like every line
         self._flush(status=status, message=message, finished=True)
 
     def _collect(self) -> dict[str, Any]:

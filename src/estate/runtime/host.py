@@ -38,6 +38,9 @@ LogSink = Callable[[str, str], None]
 
 Notification = Callable[[str, dict[str, Any]], None]
 
+# A plugin's traceback is kept as one log line (run logs cut lines at 2,000 characters).
+MAX_TRACEBACK_CHARS = 2000
+
 
 class PluginProcess:
     """One running plugin. Use as a context manager: it is always stopped on exit."""
@@ -291,10 +294,22 @@ def _result(method: str, message: dict[str, Any]) -> Any:
         details = error.get("data")
         data: dict[str, Any] = details if isinstance(details, dict) else {}
         kind = str(data.get("kind") or "internal")
-        raise PluginCallError(str(error.get("message") or "plugin error"), kind)
+        trace = data.get("traceback")
+        raise PluginCallError(
+            str(error.get("message") or "plugin error"),
+            kind,
+            _tail(trace) if isinstance(trace, str) else "",
+        )
     if "result" not in message:
         raise PluginProtocolError(f"plugin answered {method!r} with neither result nor error")
     return message["result"]
+
+
+def _tail(text: str) -> str:
+    """The end of a plugin's traceback, where its failing line is, within one log line."""
+    if len(text) <= MAX_TRACEBACK_CHARS:
+        return text
+    return "…" + text[-(MAX_TRACEBACK_CHARS - 1) :]
 
 
 def _pump(stream: IO[bytes], level: str, sink: LogSink) -> threading.Thread:

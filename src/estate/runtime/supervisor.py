@@ -191,8 +191,10 @@ class Supervisor:
                     timeout if timeout is not None else self.policy.call_timeout,
                     on_notification=on_notification,
                 )
-            except PluginCallError:
+            except PluginCallError as exc:
                 slot.consecutive = 0  # it answered: alive and well
+                if exc.traceback:
+                    slot.on_log("error", exc.traceback)
                 raise
             except PluginRuntimeError as exc:
                 self._crashed(slot, f"{method}: {exc}")
@@ -374,8 +376,10 @@ class Supervisor:
         if spec.configure is not None:
             try:
                 process.call("configure", spec.configure)
-            except PluginCallError:
+            except PluginCallError as exc:
                 process.stop()  # the plugin refused its configuration: not a crash
+                if exc.traceback:
+                    slot.on_log("error", exc.traceback)
                 raise
             except PluginRuntimeError as exc:
                 process.stop()
