@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from .. import taxonomy
 from ..config import Settings
 from ..db.models import PluginVersion
+from ..db.states import VersionSource, VersionState
 from ..runtime.environments import (
     PLUGIN_SUBDIR,
     PluginEnvironment,
@@ -99,9 +100,13 @@ def install_archive(
         root.rename(version_dir / PLUGIN_SUBDIR)
         if wait:
             defined, install_log = prepare(version_dir, manifest, settings)
-            state = "ready"
+            state = VersionState.READY
         else:
-            defined, install_log, state = Defined(class_path="", metadata={}), "", "preparing"
+            defined, install_log, state = (
+                Defined(class_path="", metadata={}),
+                "",
+                VersionState.PREPARING,
+            )
         with STORE_LOCK:
             record = _store(
                 session, settings, version_dir, manifest, defined, sha, existing, install_log, state
@@ -137,7 +142,7 @@ def _store(
     sha: str,
     existing: PluginVersion | None,
     install_log: str,
-    state: str = "ready",
+    state: str = VersionState.READY,
 ) -> PluginVersion:
     """Move the prepared version into place and record it; undo the move if recording fails.
 
@@ -151,7 +156,7 @@ def _store(
         if existing is not None:
             session.delete(existing)
             session.flush()
-        record = _record(manifest, defined, sha, final, source="local", log=install_log)
+        record = _record(manifest, defined, sha, final, source=VersionSource.LOCAL, log=install_log)
         record.state = state
         session.add(record)
         session.commit()
@@ -202,7 +207,7 @@ def _record(
         class_path=defined.class_path,
         manifest=manifest.model_dump(mode="json", exclude_none=True),
         source=source,
-        state="ready",
+        state=VersionState.READY,
         path=str(path),
         install_log=log,
     )
