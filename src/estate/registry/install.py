@@ -78,35 +78,12 @@ def install_archive(
     incoming.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(dir=incoming))
     try:
-        unpacked = stage / "unpacked"
-        extract(data, unpacked, max_bytes=settings.max_upload_bytes)
-        # The manifest says whether provider.py is needed: not when it names a command.
-        root = find_root(unpacked, require_provider=False)
-        manifest = read_manifest(root)
-        if manifest.runtime is None:
-            find_root(unpacked)
-        existing = session.scalar(
-            select(PluginVersion).where(
-                PluginVersion.key == manifest.key, PluginVersion.version == manifest.version
-            )
-        )
-        if existing is not None and not force:
-            raise PluginExists(
-                f"{manifest.key} version {manifest.version} is already installed; "
-                "upload with ?force=true to replace it"
-            )
+        root, manifest = _unpack(data, stage / "unpacked", settings)
+        existing = _installed(session, manifest, force=force)
         version_dir = stage / "version"
         version_dir.mkdir()
         root.rename(version_dir / PLUGIN_SUBDIR)
-        if wait:
-            defined, install_log = prepare(version_dir, manifest, settings)
-            state = VersionState.READY
-        else:
-            defined, install_log, state = (
-                Defined(class_path="", metadata={}),
-                "",
-                VersionState.PREPARING,
-            )
+        defined, install_log, state = _prepared(version_dir, manifest, settings, wait=wait)
         with STORE_LOCK:
             record = _store(
                 session, settings, version_dir, manifest, defined, sha, existing, install_log, state
@@ -114,6 +91,42 @@ def install_archive(
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return record, existing is not None
+
+
+def _unpack(data: bytes, unpacked: Path, settings: Settings) -> tuple[Path, Manifest]:
+    """Extract the archive into ``unpacked``; returns the plugin's folder and manifest."""
+    extract(data, unpacked, max_bytes=settings.max_upload_bytes)
+    # The manifest says whether provider.py is needed: not when it names a command.
+    root = find_root(unpacked, require_provider=False)
+    manifest = read_manifest(root)
+    if manifest.runtime is None:
+        find_root(unpacked)
+    return root, manifest
+
+
+def _installed(session: Session, manifest: Manifest, *, force: bool) -> PluginVersion | None:
+    """The stored version the upload replaces; refused unless ``force``."""
+    existing = session.scalar(
+        select(PluginVersion).where(
+            PluginVersion.key == manifest.key, PluginVersion.version == manifest.version
+        )
+    )
+    if existing is not None and not force:
+        raise PluginExists(
+            f"{manifest.key} version {manifest.version} is already installed; "
+            "upload with ?force=true to replace it"
+        )
+    return existing
+
+
+def _prepared(
+    version_dir: Path, manifest: Manifest, settings: Settings, *, wait: bool
+) -> tuple[Defined, str, VersionState]:
+    """``(defined, install log, state)``: prepared now, or left to the prepare job."""
+    if not wait:
+        return Defined(class_path="", metadata={}), "", VersionState.PREPARING
+    defined, install_log = prepare(version_dir, manifest, settings)
+    return defined, install_log, VersionState.READY
 
 
 def prepare(version_dir: Path, manifest: Manifest, settings: Settings) -> tuple[Defined, str]:

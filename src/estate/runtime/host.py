@@ -77,6 +77,11 @@ class PluginProcess:
 
     def start(self) -> dict[str, Any]:
         """Start the child and complete the handshake; returns its ``initialize`` result."""
+        self._attach(self._spawn())
+        return self._handshake()
+
+    def _spawn(self) -> socket.socket:
+        """Start the child on one end of a socket pair; returns the host's end."""
         host_sock, child_sock = socket.socketpair()
         try:
             # A command plugin's program is looked up here: a missing one fails the start.
@@ -89,16 +94,7 @@ class PluginProcess:
                 "--log-level",
                 self.log_level,
             )
-            self.process = subprocess.Popen(
-                argv,
-                pass_fds=[child_sock.fileno()],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=self.environment.env(),
-                cwd=self.environment.plugin_dir,
-                start_new_session=True,
-            )
+            self.process = self._popen(argv, child_sock)
         except PluginStartError:
             host_sock.close()
             raise
@@ -107,6 +103,24 @@ class PluginProcess:
             raise PluginStartError(f"cannot start plugin process {argv[0]!r}: {exc}") from exc
         finally:
             child_sock.close()
+        return host_sock
+
+    def _popen(self, argv: list[str], child_sock: socket.socket) -> subprocess.Popen[bytes]:
+        # Its own session: the whole process group is killed when the host stops it.
+        return subprocess.Popen(
+            argv,
+            pass_fds=[child_sock.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self.environment.env(),
+            cwd=self.environment.plugin_dir,
+            start_new_session=True,
+        )
+
+    def _attach(self, host_sock: socket.socket) -> None:
+        """Read the channel from ``host_sock``, and the child's output into its log."""
+        assert self.process is not None
         self._sock = host_sock
         self._reader = LineReader(host_sock)
         self.started_at = time.monotonic()
@@ -115,6 +129,9 @@ class PluginProcess:
             _pump(self.process.stdout, "info", self.on_log),
             _pump(self.process.stderr, "warning", self.on_log),
         ]
+
+    def _handshake(self) -> dict[str, Any]:
+        """``initialize``; a child that fails it or picks no version we speak is stopped."""
         try:
             self.info = self.call(
                 "initialize", {"protocol_versions": list(PROTOCOL_VERSIONS)}, self.start_timeout
