@@ -14,6 +14,7 @@ from .auth.passwords import hash_password, new_password, verify_password
 from .context import Context
 from .db.migrate import upgrade
 from .db.models import CollectionRun, Organization, PluginVersion, User
+from .db.states import RunStatus, VersionState
 from .inventory.ingest import link_new
 from .registry.managed import register_managed, remove_unreferenced
 
@@ -96,26 +97,26 @@ def recover_runs(context: Context) -> list[int]:
     with context.sessions() as session, session.begin():
         stopped = session.execute(
             select(CollectionRun.provider_id, CollectionRun.id).where(
-                CollectionRun.status == "running"
+                CollectionRun.status == RunStatus.RUNNING
             )
         ).all()
         session.execute(
             update(CollectionRun)
-            .where(CollectionRun.status == "running")
+            .where(CollectionRun.status == RunStatus.RUNNING)
             .values(
-                status="failed",
+                status=RunStatus.FAILED,
                 error_message="the service stopped during this run; collect again",
                 finished_at=datetime.now(UTC),
             )
         )
         pending = session.scalars(
-            select(CollectionRun.id).where(CollectionRun.status == "pending")
+            select(CollectionRun.id).where(CollectionRun.status == RunStatus.PENDING)
         ).all()
         session.execute(
             update(PluginVersion)
-            .where(PluginVersion.state == "preparing")
+            .where(PluginVersion.state == VersionState.PREPARING)
             .values(
-                state="failed",
+                state=VersionState.FAILED,
                 error="the service stopped while this version was being prepared; upload it again",
             )
         )

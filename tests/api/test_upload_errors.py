@@ -252,7 +252,11 @@ def test_syntax_error_names_the_line(
     client: TestClient, settings: Settings, tmp_path: Path
 ) -> None:
     folder = good_folder(tmp_path / "p", provider=SYNTAX_ERROR)
-    assert_refused(client, settings, tarball(folder), 400, "SyntaxError", "provider.py, line 5")
+    detail = assert_refused(
+        client, settings, tarball(folder), 400, "SyntaxError", "provider.py, line 5"
+    )
+
+    assert detail.count("line 5") == 1, detail
 
 
 def test_missing_multipart_field(client: TestClient, settings: Settings) -> None:

@@ -75,6 +75,7 @@ def test_define_names_a_syntax_error_and_its_line(tmp_path: Path) -> None:
     assert answer["ok"] is False
     assert "SyntaxError" in answer["error"]
     assert "provider.py, line 2" in answer["error"]
+    assert answer["error"].count("line 2") == 1, answer["error"]
 
 
 def test_define_reports_a_folder_without_provider_py(tmp_path: Path) -> None:
@@ -240,3 +241,70 @@ def test_a_plugin_that_cannot_load_answers_the_handshake_with_why(tmp_path: Path
         assert "nonexistent_mod" in reply["error"]["message"]
         assert "provider.py, line 1" in reply["error"]["message"]
         assert host.process.wait(timeout=TIMEOUT) != 0
+
+
+# -- a failing call's traceback --------------------------------------------------------
+
+FAILING = """\
+from inventory_providers.base import BaseProvider, ResourceData
+
+from .lookup import host_of
+
+
+class Failing(BaseProvider):
+    vendor = "failing"
+    provider_type = "plugin"
+
+    def connect(self):
+        pass
+
+    def disconnect(self):
+        pass
+
+    def collect(self):
+        yield ResourceData(ems_ref="vm-1", resource_type_slug="virtual_machine")
+        yield ResourceData(ems_ref=host_of(self.credential.extra), resource_type_slug="vm")
+"""
+LOOKUP = """\
+def host_of(extra):
+    return extra["host"]
+"""
+
+
+def test_a_failing_call_answers_with_the_plugins_own_frames(tmp_path: Path) -> None:
+    folder = write_plugin(tmp_path / "failing", FAILING)
+    (folder / "__init__.py").write_text("")
+    (folder / "lookup.py").write_text(LOOKUP)
+
+    with serving(folder, "provider.Failing", tmp_path / "plugin.log") as host:
+        initialize(host)
+        host.call("configure", {"provider": {}, "credential": {"extra": {}}})
+        reply, _ = host.call("collect", {})
+
+    error = reply["error"]
+    assert error["message"] == "KeyError: 'host'"
+    assert error["data"]["traceback"] == (
+        "Traceback (most recent call last):\n"
+        '  File "provider.py", line 18, in collect\n'
+        "    yield ResourceData(ems_ref=host_of(self.credential.extra), "
+        'resource_type_slug="vm")\n'
+        '  File "lookup.py", line 2, in host_of\n'
+        '    return extra["host"]\n'
+        "KeyError: 'host'"
+    )
+
+
+def test_an_error_raised_in_the_sdk_shows_the_plugin_line_that_called_it(tmp_path: Path) -> None:
+    folder = write_plugin(tmp_path / "failing", FAILING)
+    (folder / "__init__.py").write_text("")
+    (folder / "lookup.py").write_text(LOOKUP)
+
+    with serving(folder, "provider.Failing", tmp_path / "plugin.log") as host:
+        initialize(host)
+        host.call("configure", {"provider": {}, "credential": {"extra": {"host": ""}}})
+        reply, _ = host.call("collect", {})
+
+    trace = reply["error"]["data"]["traceback"]
+    assert 'File "provider.py", line 18, in collect' in trace
+    assert trace.count("File ") == 1  # ResourceData's own frames are the SDK's: left out
+    assert trace.endswith("ResourceValidationError: ems_ref: must be a non-empty string, got ''")

@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from .base import BaseProvider
+from .provider import BaseProvider
 
 __all__ = [
     "PACKAGE_NAME",
@@ -26,9 +26,11 @@ __all__ = [
     "find_providers",
     "load_class",
     "package_name",
+    "plugin_traceback",
 ]
 
 PACKAGE_NAME = "estate_plugin"
+MAX_TRACEBACK_FRAMES = 20  # the newest ones: the failing line is last
 
 
 class PluginLoadError(Exception):
@@ -72,17 +74,53 @@ def _import_package(plugin_dir: Path) -> ModuleType:
 
 def describe_import_error(exc: BaseException, plugin_dir: Path) -> str:
     """One line: the error and the plugin file and line where it happened."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        # str() of a SyntaxError already ends with "(file, line N)": name it once.
+        name = _relative(exc.filename, plugin_dir) or Path(exc.filename).name
+        return f"{type(exc).__name__}: {exc.msg} ({name}, line {exc.lineno})"
     where = ""
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        try:
-            relative = Path(frame.filename).resolve().relative_to(plugin_dir.resolve())
-        except ValueError:
-            continue
-        where = f" ({relative}, line {frame.lineno})"
-        break
-    if isinstance(exc, SyntaxError) and exc.filename:
-        where = f" ({Path(exc.filename).name}, line {exc.lineno})"
+        relative = _relative(frame.filename, plugin_dir)
+        if relative is not None:
+            where = f" ({relative}, line {frame.lineno})"
+            break
     return f"{type(exc).__name__}: {exc}{where}"
+
+
+def plugin_traceback(exc: BaseException, plugin_dir: Path) -> str:
+    """``exc``'s traceback as Python writes it, with the plugin's own frames only.
+
+    Frames whose file is outside ``plugin_dir`` (the SDK's, the standard library's,
+    installed libraries') are left out, and file names are relative to the folder::
+
+        Traceback (most recent call last):
+          File "provider.py", line 12, in collect
+            host = self.credential.extra["host"]
+        KeyError: 'host'
+
+    Empty when no frame is the plugin's.
+    """
+    frames = [
+        traceback.FrameSummary(relative, frame.lineno, frame.name, line=frame.line)
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if (relative := _relative(frame.filename, plugin_dir)) is not None
+    ]
+    if not frames:
+        return ""
+    lines = traceback.StackSummary.from_list(frames[-MAX_TRACEBACK_FRAMES:]).format()
+    return "".join(
+        ["Traceback (most recent call last):\n", *lines, *traceback.format_exception_only(exc)]
+    ).rstrip("\n")
+
+
+def _relative(filename: str, plugin_dir: Path) -> str | None:
+    """``filename`` relative to the plugin folder, or None when it is not inside it."""
+    if filename.startswith("<"):  # "<frozen importlib._bootstrap>", "<string>": no file
+        return None
+    try:
+        return Path(filename).resolve().relative_to(plugin_dir.resolve()).as_posix()
+    except (ValueError, OSError):
+        return None
 
 
 def _import_provider_module(plugin_dir: Path) -> ModuleType:

@@ -1,24 +1,22 @@
 """The plugin side of the wire protocol: run a provider as a child of the service.
 
 The host creates a socket pair and starts ``python -m inventory_providers serve --fd N
---plugin-dir DIR --class-path provider.Cls``; this module answers JSON-RPC 2.0 requests,
-one JSON object per line, on that inherited socket. stdout and stderr are not part of
-the channel: whatever the plugin prints there becomes its log. See ``docs/protocol.md``.
+--plugin-dir DIR --class-path provider.Cls`` (``cli.py`` reads that command line);
+this module answers JSON-RPC 2.0 requests, one JSON object per line, on that inherited
+socket. stdout and stderr are not part of the channel: whatever the plugin prints there
+becomes its log. See ``docs/protocol.md``.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import contextlib
-import gc
+import inspect
 import json
 import logging
 import queue
-import shutil
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -27,9 +25,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from . import __version__
-from .base import BaseProvider, ProviderCredential, ResourceData
+from .credential import ProviderCredential
 from .errors import ProviderError, kind_of
-from .loader import PluginLoadError, find_providers, load_class
+from .loader import plugin_traceback
 from .protocol import (
     BATCH_METHOD,
     CANCEL_METHOD,
@@ -37,8 +35,10 @@ from .protocol import (
     PROTOCOL_VERSIONS,
     REQUEST_CANCELLED,
 )
+from .provider import BaseProvider
+from .resource import ResourceData
 
-__all__ = ["PROTOCOL_VERSIONS", "Channel", "main", "serve"]
+__all__ = ["PROTOCOL_VERSIONS", "Channel", "serve"]
 
 
 def _json_dumps(obj: Any) -> bytes:
@@ -308,20 +308,26 @@ class _Shutdown(Exception):
     pass
 
 
-def _error(req_id: Any, code: int, message: str, kind: str) -> dict[str, Any]:
+def _error(req_id: Any, code: int, message: str, kind: str, trace: str = "") -> dict[str, Any]:
+    data = {"kind": kind, "traceback": trace} if trace else {"kind": kind}
     return {
         "jsonrpc": "2.0",
         "id": req_id,
-        "error": {"code": code, "message": message, "data": {"kind": kind}},
+        "error": {"code": code, "message": message, "data": data},
     }
 
 
-def serve(channel: Channel, cls: type[BaseProvider], class_path: str) -> None:
+def serve(
+    channel: Channel, cls: type[BaseProvider], class_path: str, plugin_dir: Path | None = None
+) -> None:
     """Answer requests on ``channel`` until ``shutdown`` or the host closes it.
 
     A reader thread takes every line off the socket, so a ``$/cancel`` notification
-    reaches the request in flight while this thread is busy answering it.
+    reaches the request in flight while this thread is busy answering it. A call that
+    fails with an exception answers with its traceback through ``plugin_dir``'s files
+    (by default the folder of ``cls``'s module): the plugin's frames, no others.
     """
+    folder = plugin_dir or Path(inspect.getfile(cls)).parent
     server = _Server(channel, cls, class_path)
     inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
     reader = threading.Thread(
@@ -355,7 +361,9 @@ def serve(channel: Channel, cls: type[BaseProvider], class_path: str) -> None:
                     _error(req_id, REQUEST_CANCELLED, "request canceled by the host", "canceled")
                 )
                 continue
-            channel.send(_error(req_id, -32000, f"{type(exc).__name__}: {exc}", kind_of(exc)))
+            text = f"{type(exc).__name__}: {exc}"
+            trace = plugin_traceback(exc, folder)
+            channel.send(_error(req_id, -32000, text, kind_of(exc), trace))
             continue
         finally:
             server.begin(None)
@@ -382,97 +390,3 @@ def _read(channel: Channel, server: _Server, inbox: queue.Queue[dict[str, Any] |
             server.cancel(params.get("id") if isinstance(params, dict) else None)
             continue
         inbox.put(message)
-
-
-def _define(plugin_dir: Path) -> int:
-    try:
-        providers = find_providers(plugin_dir)
-    except PluginLoadError as exc:
-        print(json.dumps({"ok": False, "error": str(exc)}))
-        return 1
-    print(
-        json.dumps(
-            {
-                "ok": True,
-                "protocol_versions": list(PROTOCOL_VERSIONS),
-                "sdk_version": __version__,
-                "providers": [{**cls.metadata(), "class_path": path} for path, cls in providers],
-            }
-        )
-    )
-    return 0
-
-
-def _serve(fd: int, plugin_dir: Path, class_path: str, log_level: str) -> int:
-    sock = socket.socket(fileno=fd)
-    channel = Channel(sock)
-    handler = _WireLogHandler(channel)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(log_level.upper())
-    try:
-        cls = load_class(plugin_dir, class_path)
-    except PluginLoadError as exc:
-        # Answer the handshake with the reason, so the host can show it.
-        message = channel.receive()
-        req_id = message.get("id") if message else None
-        channel.send(_error(req_id, -32001, str(exc), "invalid_plugin"))
-        return 1
-    # The plugin and its libraries are loaded for good: keep them out of GC passes.
-    gc.freeze()
-    serve(channel, cls, class_path)
-    return 0
-
-
-def _unpack(plugin_dir: Path, dest: Path) -> int:
-    """Copy the plugin folder's files, without ``__pycache__``, into ``dest``."""
-    source, target = plugin_dir.resolve(), dest.resolve()
-    if target == source or source in target.parents:
-        print(json.dumps({"ok": False, "error": f"{dest} is inside the plugin folder"}))
-        return 1
-    copied: list[str] = []
-
-    def copy(src: str, dst: str) -> object:
-        copied.append(dst)
-        return shutil.copy2(src, dst)
-
-    try:
-        shutil.copytree(
-            source,
-            target,
-            ignore=shutil.ignore_patterns("__pycache__"),
-            copy_function=copy,
-            dirs_exist_ok=True,
-        )
-    except OSError as exc:
-        print(json.dumps({"ok": False, "error": str(exc)}))
-        return 1
-    print(json.dumps({"ok": True, "files": len(copied)}))
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m inventory_providers define|serve|unpack`` (Digital Rebar's verbs)."""
-    parser = argparse.ArgumentParser(prog="python -m inventory_providers")
-    verbs = parser.add_subparsers(dest="verb", required=True)
-    define = verbs.add_parser("define", help="print the plugin's providers as JSON and exit")
-    define.add_argument("--plugin-dir", type=Path, default=Path.cwd())
-    run = verbs.add_parser("serve", help="speak the wire protocol on an inherited socket")
-    run.add_argument("--fd", type=int, required=True)
-    run.add_argument("--plugin-dir", type=Path, default=Path.cwd())
-    run.add_argument("--class-path", required=True)
-    run.add_argument("--log-level", default="info")
-    unpack = verbs.add_parser("unpack", help="copy the plugin's files into DIR and exit")
-    unpack.add_argument("dir", type=Path, metavar="DIR")
-    unpack.add_argument("--plugin-dir", type=Path, default=Path.cwd())
-    args = parser.parse_args(argv)
-    if args.verb == "define":
-        return _define(args.plugin_dir)
-    if args.verb == "unpack":
-        return _unpack(args.plugin_dir, args.dir)
-    return _serve(args.fd, args.plugin_dir, args.class_path, args.log_level)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -10,7 +10,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from types import SimpleNamespace
 from typing import Any
 
-from .base import BaseProvider, ProviderCredential, ResourceData
+from .credential import ProviderCredential
+from .provider import BaseProvider
+from .resource import ResourceData
 
 __all__ = ["FakeProvider", "make_provider", "run_provider"]
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from .states import RunStatus, VersionSource, VersionState
 from .types import JSONType, UTCDateTime, utcnow
 
 # Primary keys: BIGINT on PostgreSQL, INTEGER (rowid alias) on SQLite.
@@ -80,8 +81,8 @@ class PluginVersion(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     class_path: Mapped[str] = mapped_column(String(300))
     manifest: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    source: Mapped[str] = mapped_column(String(20), default="local")
-    state: Mapped[str] = mapped_column(String(20), default="ready")
+    source: Mapped[str] = mapped_column(String(20), default=VersionSource.LOCAL)
+    state: Mapped[str] = mapped_column(String(20), default=VersionState.READY)
     path: Mapped[str] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     install_log: Mapped[str] = mapped_column(Text, default="")
@@ -121,7 +122,7 @@ class CollectionRun(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.PENDING)
     plugin_key: Mapped[str] = mapped_column(String(200), default="")
     plugin_version: Mapped[str | None] = mapped_column(String(100))
     plugin_sha256: Mapped[str | None] = mapped_column(String(64))

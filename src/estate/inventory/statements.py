@@ -58,9 +58,18 @@ class Statements:
 
     def __init__(self, dialect: str) -> None:
         self.is_postgresql = pg = dialect == "postgresql"
-        self.p = p = "%s" if pg else "?"
-        ts = "CAST(%s AS timestamp)" if pg else "?"
-        integer = "CAST(%s AS integer)" if pg else "?"
+        self.p = "%s" if pg else "?"
+        self._ts = "CAST(%s AS timestamp)" if pg else "?"
+        self._integer = "CAST(%s AS integer)" if pg else "?"
+        self._define_inserts()
+        self._define_links()
+        self._define_lookups()
+        self._define_touches()
+        self._define_deletions()
+
+    def _define_inserts(self) -> None:
+        """New resources: a batch expanded by the database, or rows bound one by one."""
+        pg, ts, integer = self.is_postgresql, self._ts, self._integer
         rows = "jsonb_array_elements(CAST(%s AS jsonb)) AS r(value)" if pg else "json_each(?) AS r"
         fields = ", ".join(self._field(i + 1, column) for i, column in enumerate(DATA_COLUMNS))
         links = (
@@ -73,25 +82,18 @@ class Statements:
             f"FROM {rows} ON CONFLICT (provider_id, ems_ref) DO NOTHING"
         )
         self.last_id = "SELECT coalesce(max(id), 0) FROM resources"
-        # The reverse index of the resources a run inserted (ids above the run's
-        # watermark, first seen in the run), sorted so that its b-tree only appends.
-        # On SQLite, json_tree reads each array once (``e.value->>0`` would re-parse
-        # every pair); its leaves with key 0 are the targets.
-        if pg:
-            targets = "jsonb_array_elements(r.relationships) AS e(value)"
-            target = "e.value->>0"
-        else:
-            targets = "json_tree(r.relationships) AS e"
-            target = "e.value"
-        leaves = "" if pg else " AND e.key = 0 AND e.type = 'text'"
-        self.link_new = (
-            f"INSERT INTO resource_relationships ({', '.join(RELATIONSHIP_COLUMNS)}) "
-            f"SELECT r.provider_id, {target}, r.ems_ref FROM resources r, {targets} "
-            # (SQLite, with no statistics, would rather walk the provider's ems_ref
-            # index than the id range: the unary + keeps it on the range.)
-            f"WHERE r.id > {p} AND +r.provider_id = {p} AND r.first_seen_run_id = {p} "
-            f"AND r.relationships IS NOT NULL{leaves} ORDER BY 2, 3 ON CONFLICT DO NOTHING"
+        row = len(INSERT_COLUMNS) - 6  # bound per row: ems_ref … content_hash
+        self._insert_values = (
+            f"INSERT INTO resources ({', '.join(INSERT_COLUMNS)}) "
+            f"VALUES (%(pid)d, {', '.join('?' * row)}, %(run)d, '%(now)s', '%(now)s', "
+            "%(run)d, '%(now)s') ON CONFLICT (provider_id, ems_ref) DO NOTHING"
         )
+
+    def _define_links(self) -> None:
+        """The reverse index of relationships: filled for a run's new resources at its
+        end, edited one edge at a time for changed ones."""
+        p = self.p
+        self.link_new = self._link_new()
         self.link = (
             f"INSERT INTO resource_relationships ({', '.join(RELATIONSHIP_COLUMNS)}) "
             f"VALUES ({p}, {p}, {p}) ON CONFLICT DO NOTHING"
@@ -105,21 +107,51 @@ class Statements:
             f"DELETE FROM resource_relationships WHERE provider_id = {p} "
             f"AND target_ems_ref = {p} AND source_ems_ref = {p}"
         )
+
+    def _link_new(self) -> str:
+        # The reverse index of the resources a run inserted (ids above the run's
+        # watermark, first seen in the run), sorted so that its b-tree only appends.
+        # On SQLite, json_tree reads each array once (``e.value->>0`` would re-parse
+        # every pair); its leaves with key 0 are the targets.
+        p = self.p
+        if self.is_postgresql:
+            targets, target, leaves = (
+                "jsonb_array_elements(r.relationships) AS e(value)",
+                "e.value->>0",
+                "",
+            )
+        else:
+            targets, target = "json_tree(r.relationships) AS e", "e.value"
+            leaves = " AND e.key = 0 AND e.type = 'text'"
+        return (
+            f"INSERT INTO resource_relationships ({', '.join(RELATIONSHIP_COLUMNS)}) "
+            f"SELECT r.provider_id, {target}, r.ems_ref FROM resources r, {targets} "
+            # (SQLite, with no statistics, would rather walk the provider's ems_ref
+            # index than the id range: the unary + keeps it on the range.)
+            f"WHERE r.id > {p} AND +r.provider_id = {p} AND r.first_seen_run_id = {p} "
+            f"AND r.relationships IS NOT NULL{leaves} ORDER BY 2, 3 ON CONFLICT DO NOTHING"
+        )
+
+    def _define_lookups(self) -> None:
+        """What is stored already: by ems_ref, by id, and whether anything is."""
+        p = self.p
         self.earlier = (
             f"SELECT ems_ref FROM resources WHERE provider_id = {p} "
-            f"AND {self._among('ems_ref')} AND first_seen_at <> {ts}"
+            f"AND {self._among('ems_ref')} AND first_seen_at <> {self._ts}"
         )
         self.any_resource = f"SELECT 1 FROM resources WHERE provider_id = {p} LIMIT 1"
-        row = len(INSERT_COLUMNS) - 6  # bound per row: ems_ref … content_hash
-        self._insert_values = (
-            f"INSERT INTO resources ({', '.join(INSERT_COLUMNS)}) "
-            f"VALUES (%(pid)d, {', '.join('?' * row)}, %(run)d, '%(now)s', '%(now)s', "
-            "%(run)d, '%(now)s') ON CONFLICT (provider_id, ems_ref) DO NOTHING"
-        )
         self.lookup = (
             "SELECT ems_ref, id, content_hash, deleted_at IS NOT NULL, last_seen_run_id "
             f"FROM resources WHERE provider_id = {p} AND {self._among('ems_ref')}"
         )
+        self.old_values = (
+            f"SELECT id, {', '.join(DATA_COLUMNS)}, relationships "
+            f"FROM resources WHERE {self._among('id', 'bigint')}"
+        )
+
+    def _define_touches(self) -> None:
+        """Resources seen again: unchanged ones touched, changed ones updated."""
+        pg, p, ts = self.is_postgresql, self.p, self._ts
         self.touch = (
             f"UPDATE resources SET last_seen_at = {ts}, last_seen_run_id = {p} "
             f"WHERE {self._among('id', 'bigint')}"
@@ -133,7 +165,7 @@ class Statements:
             else "(SELECT value->>0 AS ref, value->>1 AS hash FROM json_each(?)) AS b"
         )
         self.touch_same = (
-            f"UPDATE resources SET last_seen_at = {ts}, last_seen_run_id = {integer} "
+            f"UPDATE resources SET last_seen_at = {ts}, last_seen_run_id = {self._integer} "
             f"WHERE id IN (SELECT r.id FROM {pairs} {'' if pg else 'CROSS '}JOIN resources r "
             f"ON r.provider_id = {p} AND r.ems_ref = b.ref AND r.content_hash = b.hash "
             f"WHERE r.deleted_at IS NULL AND (r.last_seen_run_id IS NULL "
@@ -141,10 +173,10 @@ class Statements:
         )
         sets = ", ".join(f"{c} = {p}" for c in UPDATE_COLUMNS)
         self.update = f"UPDATE resources SET {sets}, deleted_at = NULL WHERE id = {p}"
-        self.old_values = (
-            f"SELECT id, {', '.join(DATA_COLUMNS)}, relationships "
-            f"FROM resources WHERE {self._among('id', 'bigint')}"
-        )
+
+    def _define_deletions(self) -> None:
+        """After a complete run: what it did not see is marked deleted, with history."""
+        p, ts = self.p, self._ts
         unseen = (
             f"provider_id = {p} AND deleted_at IS NULL "
             f"AND (last_seen_run_id IS NULL OR last_seen_run_id <> {p})"
@@ -155,7 +187,7 @@ class Statements:
         )
         self.insert_deleted = (
             "INSERT INTO resource_changes (resource_id, run_id, kind, changed_at) "
-            f"SELECT id, {integer}, 'deleted', {ts} FROM resources WHERE {unseen}"
+            f"SELECT id, {self._integer}, 'deleted', {ts} FROM resources WHERE {unseen}"
         )
         self.mark_deleted = (
             f"UPDATE resources SET deleted_at = {ts}, updated_at = {ts} WHERE {unseen}"

@@ -19,16 +19,17 @@ from ..calls.runlog import RunLog
 from ..calls.specs import credential_params, plugin_process, provider_model
 from ..context import Context
 from ..db.models import CollectionRun, PluginVersion, Provider
+from ..db.states import RunStatus
 from ..inventory.ingest import Ingestor
 from ..registry.versions import active_version
-from ..runtime.errors import PluginRuntimeError
+from ..runtime.errors import PluginCallError, PluginRuntimeError
 from ..runtime.host import PluginProcess
 from ..secretbox import SecretKeyError
 
 logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 1.0
-ACTIVE = ("pending", "running")
+ACTIVE = (RunStatus.PENDING, RunStatus.RUNNING)
 
 
 class RunFailed(Exception):
@@ -39,11 +40,11 @@ def run_collection(context: Context, run_id: int) -> None:
     """Execute one pending collection run to its end. Never raises for plugin faults."""
     with context.sessions() as session:
         run = session.get(CollectionRun, run_id)
-        if run is None or run.status != "pending":
+        if run is None or run.status != RunStatus.PENDING:
             return
         provider = session.get(Provider, run.provider_id)
         version = active_version(session, provider.key) if provider else None
-        run.status = "running"
+        run.status = RunStatus.RUNNING
         run.started_at = datetime.now(UTC)
         if version is not None:
             run.plugin_version, run.plugin_sha256 = version.version, version.sha256
@@ -81,7 +82,7 @@ class _CollectionJob:
         self._last_flush = time.monotonic()
 
     def run(self) -> None:
-        status, message = "failed", None
+        status, message, trace = RunStatus.FAILED, None, ""
         watchdog = threading.Thread(target=self._watch_cancel, daemon=True, name="run-cancel")
         watchdog.start()
         try:
@@ -90,29 +91,34 @@ class _CollectionJob:
             for item in result.get("rejected") or []:
                 if isinstance(item, dict):
                     self.ingestor.reject(None, str(item.get("error")), item.get("index"))
-            status = "completed" if self.ingestor.counters.errors == 0 else "partial"
-            if status == "partial":
+            status = (
+                RunStatus.COMPLETED if self.ingestor.counters.errors == 0 else RunStatus.PARTIAL
+            )
+            if status == RunStatus.PARTIAL:
                 message = f"{self.ingestor.counters.errors} resource(s) rejected; see error_details"
         except (RunFailed, PluginRuntimeError, SecretKeyError) as exc:
             if self._canceled.is_set() and self._cancel_requested:
-                status, message = "canceled", "canceled by request"
+                status, message = RunStatus.CANCELED, "canceled by request"
             else:
-                status, message = "failed", self.log.mask(str(exc))
+                status, message = RunStatus.FAILED, self.log.mask(str(exc))
+                trace = exc.traceback if isinstance(exc, PluginCallError) else ""
         except Exception as exc:  # job boundary: an ingest bug fails this run only
             logger.exception("collection run %s failed", self.run_id)
-            status, message = "failed", f"internal error: {type(exc).__name__}: {exc}"
+            status, message = RunStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}"
         finally:
             self._canceled.set()
             if self.process is not None:
                 self.process.stop()
         try:
-            self.ingestor.finish(complete=status == "completed")
+            self.ingestor.finish(complete=status == RunStatus.COMPLETED)
         except Exception as exc:  # job boundary: storing failed after the plugin finished
             logger.exception("collection run %s could not be stored", self.run_id)
-            if status in ("completed", "partial"):
-                status, message = "failed", f"internal error: {type(exc).__name__}: {exc}"
+            if status in (RunStatus.COMPLETED, RunStatus.PARTIAL):
+                status, message = RunStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}"
         if message:
-            self.log.add("error" if status == "failed" else "warning", message)
+            self.log.add("error" if status == RunStatus.FAILED else "warning", message)
+        if trace and status == RunStatus.FAILED:
+            self.log.add("error", trace)  # masked like every line
         self._flush(status=status, message=message, finished=True)
 
     def _collect(self) -> dict[str, Any]:
@@ -202,7 +208,7 @@ class _CollectionJob:
                 update(CollectionRun).where(CollectionRun.id == self.run_id).values(**values)
             )
             self.events.store(session)
-            if finished and status in ("completed", "partial"):
+            if finished and status in (RunStatus.COMPLETED, RunStatus.PARTIAL):
                 session.execute(
                     update(Provider)
                     .where(Provider.id == self.provider.id)

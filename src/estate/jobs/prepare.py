@@ -14,6 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..context import Context
 from ..db.models import PluginVersion
+from ..db.states import VersionState
 from ..registry.errors import InvalidPackage
 from ..registry.install import prepare, read_manifest
 from ..runtime.environments import PLUGIN_SUBDIR, remove_environment
@@ -29,7 +30,7 @@ def prepare_version(context: Context, version_id: int) -> None:
     """
     with context.sessions() as session:
         version = session.get(PluginVersion, version_id)
-        if version is None or version.state != "preparing":
+        if version is None or version.state != VersionState.PREPARING:
             return
         root = Path(version.path)
         try:
@@ -44,7 +45,7 @@ def prepare_version(context: Context, version_id: int) -> None:
             version.class_path = defined.class_path
             version.install_log = log
             version.error = None
-            version.state = "ready"
+            version.state = VersionState.READY
         try:
             session.commit()
         except StaleDataError:  # deleted while it was prepared; its folder goes at refresh
@@ -54,7 +55,7 @@ def prepare_version(context: Context, version_id: int) -> None:
 
 def _fail(version: PluginVersion, error: str, log: str) -> None:
     remove_environment(Path(version.path))
-    version.state = "failed"
+    version.state = VersionState.FAILED
     version.error = error
     version.install_log = log
     logger.warning("%s %s failed to prepare: %s", version.key, version.version, error)

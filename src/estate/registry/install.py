@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from .. import taxonomy
 from ..config import Settings
 from ..db.models import PluginVersion
+from ..db.states import VersionSource, VersionState
 from ..runtime.environments import (
     PLUGIN_SUBDIR,
     PluginEnvironment,
@@ -77,31 +78,12 @@ def install_archive(
     incoming.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(dir=incoming))
     try:
-        unpacked = stage / "unpacked"
-        extract(data, unpacked, max_bytes=settings.max_upload_bytes)
-        # The manifest says whether provider.py is needed: not when it names a command.
-        root = find_root(unpacked, require_provider=False)
-        manifest = read_manifest(root)
-        if manifest.runtime is None:
-            find_root(unpacked)
-        existing = session.scalar(
-            select(PluginVersion).where(
-                PluginVersion.key == manifest.key, PluginVersion.version == manifest.version
-            )
-        )
-        if existing is not None and not force:
-            raise PluginExists(
-                f"{manifest.key} version {manifest.version} is already installed; "
-                "upload with ?force=true to replace it"
-            )
+        root, manifest = _unpack(data, stage / "unpacked", settings)
+        existing = _installed(session, manifest, force=force)
         version_dir = stage / "version"
         version_dir.mkdir()
         root.rename(version_dir / PLUGIN_SUBDIR)
-        if wait:
-            defined, install_log = prepare(version_dir, manifest, settings)
-            state = "ready"
-        else:
-            defined, install_log, state = Defined(class_path="", metadata={}), "", "preparing"
+        defined, install_log, state = _prepared(version_dir, manifest, settings, wait=wait)
         with STORE_LOCK:
             record = _store(
                 session, settings, version_dir, manifest, defined, sha, existing, install_log, state
@@ -109,6 +91,42 @@ def install_archive(
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return record, existing is not None
+
+
+def _unpack(data: bytes, unpacked: Path, settings: Settings) -> tuple[Path, Manifest]:
+    """Extract the archive into ``unpacked``; returns the plugin's folder and manifest."""
+    extract(data, unpacked, max_bytes=settings.max_upload_bytes)
+    # The manifest says whether provider.py is needed: not when it names a command.
+    root = find_root(unpacked, require_provider=False)
+    manifest = read_manifest(root)
+    if manifest.runtime is None:
+        find_root(unpacked)
+    return root, manifest
+
+
+def _installed(session: Session, manifest: Manifest, *, force: bool) -> PluginVersion | None:
+    """The stored version the upload replaces; refused unless ``force``."""
+    existing = session.scalar(
+        select(PluginVersion).where(
+            PluginVersion.key == manifest.key, PluginVersion.version == manifest.version
+        )
+    )
+    if existing is not None and not force:
+        raise PluginExists(
+            f"{manifest.key} version {manifest.version} is already installed; "
+            "upload with ?force=true to replace it"
+        )
+    return existing
+
+
+def _prepared(
+    version_dir: Path, manifest: Manifest, settings: Settings, *, wait: bool
+) -> tuple[Defined, str, VersionState]:
+    """``(defined, install log, state)``: prepared now, or left to the prepare job."""
+    if not wait:
+        return Defined(class_path="", metadata={}), "", VersionState.PREPARING
+    defined, install_log = prepare(version_dir, manifest, settings)
+    return defined, install_log, VersionState.READY
 
 
 def prepare(version_dir: Path, manifest: Manifest, settings: Settings) -> tuple[Defined, str]:
@@ -137,7 +155,7 @@ def _store(
     sha: str,
     existing: PluginVersion | None,
     install_log: str,
-    state: str = "ready",
+    state: str = VersionState.READY,
 ) -> PluginVersion:
     """Move the prepared version into place and record it; undo the move if recording fails.
 
@@ -151,7 +169,7 @@ def _store(
         if existing is not None:
             session.delete(existing)
             session.flush()
-        record = _record(manifest, defined, sha, final, source="local", log=install_log)
+        record = _record(manifest, defined, sha, final, source=VersionSource.LOCAL, log=install_log)
         record.state = state
         session.add(record)
         session.commit()
@@ -202,7 +220,7 @@ def _record(
         class_path=defined.class_path,
         manifest=manifest.model_dump(mode="json", exclude_none=True),
         source=source,
-        state="ready",
+        state=VersionState.READY,
         path=str(path),
         install_log=log,
     )

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..db.models import PluginVersion
+from ..db.states import VersionSource
 from ..runtime.environments import PluginEnvironment
 from .archive import pack, sha256_of
 from .errors import InvalidPackage
@@ -56,7 +57,7 @@ def register_folder(session: Session, settings: Settings, folder: Path) -> Plugi
     )
     if current is not None and current.sha256 == sha and current.path == str(folder):
         return current
-    if current is not None and current.source != "managed":
+    if current is not None and current.source != VersionSource.MANAGED:
         # An operator uploaded this version over the built-in one: theirs stays.
         logger.info(
             "%s %s was uploaded over the built-in plugin; keeping the upload",
@@ -68,7 +69,7 @@ def register_folder(session: Session, settings: Settings, folder: Path) -> Plugi
     if current is not None:
         session.delete(current)
         session.flush()
-    record = _record(manifest, defined, sha, folder, source="managed", log="")
+    record = _record(manifest, defined, sha, folder, source=VersionSource.MANAGED, log="")
     session.add(record)
     session.commit()
     logger.info("registered managed plugin %s %s", manifest.key, manifest.version)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db.models import PluginVersion
+from ..db.states import VersionState
 
 
 def active_version(session: Session, key: str) -> PluginVersion | None:
@@ -17,7 +18,9 @@ def active_version(session: Session, key: str) -> PluginVersion | None:
     a plugin back; among equal versions the newest upload wins.
     """
     ready = session.scalars(
-        select(PluginVersion).where(PluginVersion.key == key, PluginVersion.state == "ready")
+        select(PluginVersion).where(
+            PluginVersion.key == key, PluginVersion.state == VersionState.READY
+        )
     ).all()
     if not ready:
         return None

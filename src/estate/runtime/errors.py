@@ -28,7 +28,11 @@ class PluginStartError(PluginRuntimeError):
 
 
 class PluginCallError(PluginRuntimeError):
-    pass
+    """The plugin answered a call with an error; ``traceback`` holds its own frames (or "")."""
+
+    def __init__(self, message: str, kind: str | None = None, traceback: str = "") -> None:
+        super().__init__(message, kind)
+        self.traceback = traceback
 
 
 class PluginProtocolError(PluginRuntimeError):

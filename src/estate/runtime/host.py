@@ -38,6 +38,9 @@ LogSink = Callable[[str, str], None]
 
 Notification = Callable[[str, dict[str, Any]], None]
 
+# A plugin's traceback is kept as one log line (run logs cut lines at 2,000 characters).
+MAX_TRACEBACK_CHARS = 2000
+
 
 class PluginProcess:
     """One running plugin. Use as a context manager: it is always stopped on exit."""
@@ -74,6 +77,11 @@ class PluginProcess:
 
     def start(self) -> dict[str, Any]:
         """Start the child and complete the handshake; returns its ``initialize`` result."""
+        self._attach(self._spawn())
+        return self._handshake()
+
+    def _spawn(self) -> socket.socket:
+        """Start the child on one end of a socket pair; returns the host's end."""
         host_sock, child_sock = socket.socketpair()
         try:
             # A command plugin's program is looked up here: a missing one fails the start.
@@ -86,16 +94,7 @@ class PluginProcess:
                 "--log-level",
                 self.log_level,
             )
-            self.process = subprocess.Popen(
-                argv,
-                pass_fds=[child_sock.fileno()],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=self.environment.env(),
-                cwd=self.environment.plugin_dir,
-                start_new_session=True,
-            )
+            self.process = self._popen(argv, child_sock)
         except PluginStartError:
             host_sock.close()
             raise
@@ -104,6 +103,24 @@ class PluginProcess:
             raise PluginStartError(f"cannot start plugin process {argv[0]!r}: {exc}") from exc
         finally:
             child_sock.close()
+        return host_sock
+
+    def _popen(self, argv: list[str], child_sock: socket.socket) -> subprocess.Popen[bytes]:
+        # Its own session: the whole process group is killed when the host stops it.
+        return subprocess.Popen(
+            argv,
+            pass_fds=[child_sock.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self.environment.env(),
+            cwd=self.environment.plugin_dir,
+            start_new_session=True,
+        )
+
+    def _attach(self, host_sock: socket.socket) -> None:
+        """Read the channel from ``host_sock``, and the child's output into its log."""
+        assert self.process is not None
         self._sock = host_sock
         self._reader = LineReader(host_sock)
         self.started_at = time.monotonic()
@@ -112,6 +129,9 @@ class PluginProcess:
             _pump(self.process.stdout, "info", self.on_log),
             _pump(self.process.stderr, "warning", self.on_log),
         ]
+
+    def _handshake(self) -> dict[str, Any]:
+        """``initialize``; a child that fails it or picks no version we speak is stopped."""
         try:
             self.info = self.call(
                 "initialize", {"protocol_versions": list(PROTOCOL_VERSIONS)}, self.start_timeout
@@ -291,10 +311,22 @@ def _result(method: str, message: dict[str, Any]) -> Any:
         details = error.get("data")
         data: dict[str, Any] = details if isinstance(details, dict) else {}
         kind = str(data.get("kind") or "internal")
-        raise PluginCallError(str(error.get("message") or "plugin error"), kind)
+        trace = data.get("traceback")
+        raise PluginCallError(
+            str(error.get("message") or "plugin error"),
+            kind,
+            _tail(trace) if isinstance(trace, str) else "",
+        )
     if "result" not in message:
         raise PluginProtocolError(f"plugin answered {method!r} with neither result nor error")
     return message["result"]
+
+
+def _tail(text: str) -> str:
+    """The end of a plugin's traceback, where its failing line is, within one log line."""
+    if len(text) <= MAX_TRACEBACK_CHARS:
+        return text
+    return "…" + text[-(MAX_TRACEBACK_CHARS - 1) :]
 
 
 def _pump(stream: IO[bytes], level: str, sink: LogSink) -> threading.Thread:

@@ -191,8 +191,10 @@ class Supervisor:
                     timeout if timeout is not None else self.policy.call_timeout,
                     on_notification=on_notification,
                 )
-            except PluginCallError:
+            except PluginCallError as exc:
                 slot.consecutive = 0  # it answered: alive and well
+                if exc.traceback:
+                    slot.on_log("error", exc.traceback)
                 raise
             except PluginRuntimeError as exc:
                 self._crashed(slot, f"{method}: {exc}")
@@ -339,6 +341,16 @@ class Supervisor:
             return process
         if process is not None:
             self._crashed(slot, f"process exited{_exit_code(process)}")
+        self._await_restart(slot, wait=wait)
+        process = self._start(slot)
+        if slot.spec.configure is not None:
+            self._configure(slot, process, slot.spec.configure)
+        slot.process = process
+        return process
+
+    def _await_restart(self, slot: _Slot, *, wait: bool) -> None:
+        """Raise ``PluginUnavailable`` while the breaker is open, or while the backoff
+        runs longer than a caller may wait; otherwise sleep out the backoff."""
         now = time.monotonic()
         if now < slot.breaker_until:
             raise PluginUnavailable(
@@ -354,6 +366,9 @@ class Supervisor:
                     f"it restarts in {slot.retry_at - now:.1f} s, try again then"
                 )
             time.sleep(slot.retry_at - now)
+
+    def _start(self, slot: _Slot) -> PluginProcess:
+        """A new process for the slot, started; a failed start counts as a crash."""
         spec = slot.spec
         process = PluginProcess(
             spec.environment,
@@ -371,18 +386,21 @@ class Supervisor:
         except PluginRuntimeError as exc:
             self._crashed(slot, f"start: {exc}")
             raise
-        if spec.configure is not None:
-            try:
-                process.call("configure", spec.configure)
-            except PluginCallError:
-                process.stop()  # the plugin refused its configuration: not a crash
-                raise
-            except PluginRuntimeError as exc:
-                process.stop()
-                self._crashed(slot, f"configure: {exc}")
-                raise
-        slot.process = process
         return process
+
+    def _configure(self, slot: _Slot, process: PluginProcess, params: dict[str, Any]) -> None:
+        """``configure`` the new process; a plugin that refuses it has not crashed."""
+        try:
+            process.call("configure", params)
+        except PluginCallError as exc:
+            process.stop()
+            if exc.traceback:
+                slot.on_log("error", exc.traceback)
+            raise
+        except PluginRuntimeError as exc:
+            process.stop()
+            self._crashed(slot, f"configure: {exc}")
+            raise
 
     def _crashed(self, slot: _Slot, reason: str) -> None:
         """Count a crash: kill what is left, schedule the restart, maybe open the breaker."""

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from ...calls.connection import check_connection
 from ...db.models import PluginVersion, Provider
+from ...db.states import VersionSource, VersionState
 from ...jobs.prepare import prepare_version
 from ...registry.errors import PackageTooLarge, PluginInUse, PluginNotFound
 from ...registry.install import install_archive
@@ -150,7 +151,7 @@ def get_plugin(key: str, session: SessionDep, user: CurrentUser) -> PluginDetail
             error=v.error,
             source=v.source,
             created_at=v.created_at,
-            is_active=v.id == version.id and v.state == "ready",
+            is_active=v.id == version.id and v.state == VersionState.READY,
             install_log=v.install_log,
         )
         for v in versions_of(session, key)
@@ -199,7 +200,7 @@ def delete_plugin(
     using = _providers_using(session, key)
     if using and not force:
         raise PluginInUse(f"{using} provider(s) use {key}; delete them first or use ?force=true")
-    if any(v.source == "managed" for v in versions) and not force:
+    if any(v.source == VersionSource.MANAGED for v in versions) and not force:
         raise HTTPException(
             409,
             detail=f"{key} is a built-in plugin; it comes back at the next start unless removed from plugins/",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, get_origin
 
 from fastapi import APIRouter, Query, Request
 
@@ -22,45 +22,29 @@ from ..schemas import ResourceChangePublic, ResourceDetail, ResourcePublic
 router = APIRouter(prefix="/resources", tags=["resources"])
 
 
+# ResourcePublic's fields are read from the columns of the same names (but for the
+# renamed ones); is_deleted is made from deleted_at.
+_COLUMN_OF = {"provider": "provider_id"}
+_READ = tuple(
+    (name, _COLUMN_OF.get(name, name))
+    for name in ResourcePublic.model_fields
+    if name != "is_deleted"
+)
+# An empty JSON column is NULL; the API shows [] or {}, as the field's type says.
+_EMPTY = {
+    name: origin
+    for name, info in ResourcePublic.model_fields.items()
+    if (origin := get_origin(info.annotation)) in (list, dict)
+}
+
+
 def _fields(resource: Resource) -> dict[str, Any]:
-    return {
-        "id": resource.id,
-        "provider": resource.provider_id,
-        "ems_ref": resource.ems_ref,
-        "resource_type": resource.resource_type,
-        "name": resource.name,
-        "description": resource.description,
-        "canonical_id": resource.canonical_id,
-        "vendor_identifiers": resource.vendor_identifiers or {},
-        "vendor_type": resource.vendor_type,
-        "state": resource.state,
-        "power_state": resource.power_state,
-        "boot_time": resource.boot_time,
-        "region": resource.region,
-        "availability_zone": resource.availability_zone,
-        "cloud_tenant": resource.cloud_tenant,
-        "flavor": resource.flavor,
-        "cpu_count": resource.cpu_count,
-        "memory_mb": resource.memory_mb,
-        "disk_gb": resource.disk_gb,
-        "ip_addresses": resource.ip_addresses or [],
-        "fqdn": resource.fqdn,
-        "mac_addresses": resource.mac_addresses or [],
-        "os_type": resource.os_type,
-        "os_name": resource.os_name,
-        "properties": resource.properties or {},
-        "provider_tags": resource.provider_tags or {},
-        "ansible_host": resource.ansible_host,
-        "ansible_connection": resource.ansible_connection,
-        "inventory_group": resource.inventory_group,
-        "ems_created_on": resource.ems_created_on,
-        "metrics": resource.metrics or {},
-        "first_seen_at": resource.first_seen_at,
-        "last_seen_at": resource.last_seen_at,
-        "updated_at": resource.updated_at,
-        "deleted_at": resource.deleted_at,
-        "is_deleted": resource.deleted_at is not None,
-    }
+    out = {name: getattr(resource, column) for name, column in _READ}
+    for name, empty in _EMPTY.items():
+        if out[name] is None:
+            out[name] = empty()
+    out["is_deleted"] = resource.deleted_at is not None
+    return out
 
 
 @router.get("/")

@@ -9,6 +9,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import select
 
 from ...db.models import CollectionRun
+from ...db.states import RunStatus
+from ...jobs.collect import ACTIVE
 from ..deps import CurrentUser, IdFilter, SessionDep, get_or_404
 from ..openapi import conflict
 from ..pagination import Page, PageNumber, PageSize, page_of
@@ -16,7 +18,7 @@ from ..schemas import CollectionRunDetail, CollectionRunPublic
 
 router = APIRouter(prefix="/collection-runs", tags=["collection runs"])
 
-STATUSES = ("pending", "running", "completed", "partial", "failed", "canceled")
+STATUSES = tuple(status.value for status in RunStatus)
 
 
 def _fields(run: CollectionRun) -> dict[str, object]:
@@ -90,14 +92,14 @@ def get_run(run_id: int, session: SessionDep, user: CurrentUser) -> CollectionRu
 )
 def cancel_run(run_id: int, session: SessionDep, user: CurrentUser) -> CollectionRunPublic:
     run = _get(session, run_id)
-    if run.status not in ("pending", "running"):
+    if run.status not in ACTIVE:
         raise HTTPException(
             409,
             detail=f"collection run {run_id} is {run.status}; only pending or running runs can be canceled",
         )
     run.cancel_requested = True
-    if run.status == "pending":
-        run.status = "canceled"
+    if run.status == RunStatus.PENDING:
+        run.status = RunStatus.CANCELED
         run.error_message = "canceled by request"
         run.finished_at = datetime.now(UTC)
     session.commit()

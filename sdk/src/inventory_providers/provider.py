@@ -1,0 +1,176 @@
+"""``BaseProvider``: the class every provider plugin subclasses; its docstrings are the contract.
+
+A plugin subclasses :class:`BaseProvider`, sets ``vendor``, ``provider_type`` and
+``supported_resource_types``, and implements ``connect()``, ``collect()`` and
+``disconnect()``. ``collect()`` yields one ``ResourceData`` per resource it finds;
+it only fetches and maps: comparing, storing and deleting belong to the service.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+from .credential import ProviderCredential
+from .errors import Unsupported
+from .events import validate_event
+from .resource import ResourceData
+
+__all__ = ["BaseProvider"]
+
+
+class BaseProvider:
+    """Base class of every provider plugin; its docstrings are the contract.
+
+    Subclasses set the class attributes and implement :meth:`connect`,
+    :meth:`collect` and :meth:`disconnect`. The service builds one instance per job
+    with ``(provider_model, credential)`` and uses it as a context manager.
+    """
+
+    vendor: ClassVar[str] = ""
+    provider_type: ClassVar[str] = ""
+    display_name: ClassVar[str] = ""
+    supported_resource_types: ClassVar[list[str]] = []
+
+    def __init__(self, provider_model: Any, credential: ProviderCredential) -> None:
+        """``provider_model`` describes the provider record (``id``, ``name``,
+        ``endpoint``, ``connection_config`` without secrets); ``credential`` holds
+        what is needed to log in."""
+        self.provider_model = provider_model
+        self.credential = credential
+        self.logger = logging.getLogger(f"inventory_providers.plugin.{self.provider_key()}")
+        self.published_events: list[dict[str, Any]] = []
+        self._publisher: Callable[[dict[str, Any]], None] | None = None
+        self._cancel_event: threading.Event | None = None
+
+    @property
+    def canceled(self) -> bool:
+        """True once the service asked to cancel the call in progress.
+
+        ``collect`` is stopped between two yielded resources without the plugin's
+        help; a long step inside it (or in an action) may check this and return
+        early. Under ``inventory_providers.testing`` it stays False.
+        """
+        event = getattr(self, "_cancel_event", None)
+        return event is not None and event.is_set()
+
+    def connect(self) -> None:
+        """Open the session to the platform. Raise an ``inventory_providers.errors``
+        error (``Unauthenticated``, ``Unreachable``, …) when it cannot."""
+        raise NotImplementedError
+
+    def collect(self) -> Iterator[ResourceData]:
+        """Yield one :class:`ResourceData` per resource found. Called after ``connect``."""
+        raise NotImplementedError
+
+    def disconnect(self) -> None:
+        """Close the session. Called even when ``collect`` failed."""
+        raise NotImplementedError
+
+    def validate_connection(self) -> tuple[bool, str]:
+        """Check that the platform can be reached with the credential.
+
+        The default connects and disconnects; override for a cheaper check.
+        Returns ``(ok, message)``.
+        """
+        try:
+            self.connect()
+        except Exception as exc:  # any failure is the answer, not a crash
+            return False, f"{type(exc).__name__}: {exc}"
+        with contextlib.suppress(NotImplementedError):
+            self.disconnect()
+        return True, "connected"
+
+    def run_action(self, name: str, ems_ref: str | None, params: dict[str, Any]) -> Any:
+        """Run the lifecycle action ``name`` (``power_on``, ``snapshot``, …).
+
+        ``ems_ref`` is the resource it acts on, or None for a provider-level action;
+        ``params`` are its arguments. Return anything JSON serialisable (shown to the
+        caller); raise an ``inventory_providers.errors`` error to fail it. A long action
+        may check :attr:`canceled`. The default raises ``Unsupported``. It runs in the
+        provider's long-lived process, where ``connect`` has not been called: open
+        (and close) the session the action needs itself.
+        """
+        raise Unsupported(f"{self.provider_key()} has no action {name!r}")
+
+    def publish_event(
+        self, event_type: str, message: str = "", *, severity: str = "info", **data: Any
+    ) -> None:
+        """Tell the service that something happened (seed 001's *publish*).
+
+        ``event_type`` names what happened, e.g. ``"power.changed"`` (letters, digits
+        and ``_ . : / -``, at most 100 characters); ``message`` is the line shown to
+        operators (at most 10,000 characters); ``severity`` is one of ``debug``,
+        ``info``, ``warning``, ``error``, ``critical``; any other keyword becomes the
+        event's ``data`` (JSON serialisable, at most 64 KB)::
+
+            self.publish_event("snapshot.created", f"snapshot of {vm}", vm=vm, size_gb=4)
+
+        Under the service the event is stored with the provider and the run in flight
+        and listed at ``GET /api/inventory/v1/events/``. Without the service (in tests,
+        ``inventory_providers.testing``) it is appended to ``self.published_events``.
+        Raises ``ValueError`` naming the bad argument. Never put a secret in an event.
+        """
+        event = validate_event(
+            {
+                "type": event_type,
+                "message": message,
+                "severity": severity,
+                "data": data,
+                "time": time.time(),
+            }
+        )
+        publisher = getattr(self, "_publisher", None)
+        if publisher is not None:
+            publisher(event)
+            return
+        if not hasattr(self, "published_events"):  # a subclass skipped super().__init__
+            self.published_events = []
+        self.published_events.append(event)
+
+    @classmethod
+    def handle_api_request(cls, request: dict[str, Any]) -> dict[str, Any]:
+        """Answer a request to the plugin's API routes (seed 001's ``/plugin-apis``).
+
+        Only called when ``manifest.yml`` declares ``api: {routes: true}``. A request to
+        ``/api/inventory/v1/plugin-apis/<vendor:type>/<path>`` reaches this class method
+        (no provider is configured, so there is no ``self``) as a dict: ``method``
+        (``"GET"``, ``"POST"``, …), ``path`` (the part after the plugin key, starting
+        with ``/``), ``query`` (name → value; a list when the name repeats),
+        ``headers`` (lower-case names; never ``authorization`` or ``cookie``) and
+        ``body`` (``bytes``). Return ``{"status": 200, "headers": {...}, "json": ...}``
+        for a JSON answer or ``{"status": ..., "headers": {...}, "body": bytes | str}``.
+        Raise an ``inventory_providers.errors`` error to fail the request (the caller
+        gets 502 with the message). The default raises ``NotImplementedError``, which
+        the caller sees as 501.
+        """
+        raise NotImplementedError(f"{cls.provider_key()} does not serve API routes")
+
+    def __enter__(self) -> BaseProvider:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with contextlib.suppress(NotImplementedError):
+            self.disconnect()
+
+    @classmethod
+    def provider_key(cls) -> str:
+        """The registry key, ``"vendor:provider_type"``."""
+        return f"{cls.vendor}:{cls.provider_type}"
+
+    @classmethod
+    def metadata(cls) -> dict[str, Any]:
+        """What the registry shows about this class."""
+        return {
+            "key": cls.provider_key(),
+            "vendor": cls.vendor,
+            "provider_type": cls.provider_type,
+            "display_name": cls.display_name or cls.__name__,
+            "supported_resource_types": list(cls.supported_resource_types),
+            "class_name": cls.__name__,
+        }

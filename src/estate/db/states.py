@@ -1,0 +1,35 @@
+"""The words stored in status columns: a run's status, a plugin version's state and source.
+
+Each is a ``StrEnum``: its members are the very strings the database holds and the API
+answers (``RunStatus.RUNNING == "running"``), so the columns stay plain strings.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class RunStatus(enum.StrEnum):
+    """A collection run: pending → running → completed | partial | failed | canceled."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    PARTIAL = "partial"  # finished, but some resources were rejected
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class VersionState(enum.StrEnum):
+    """A plugin version: preparing (its environment) → ready | failed."""
+
+    PREPARING = "preparing"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class VersionSource(enum.StrEnum):
+    """Where a plugin version came from: built in (``plugins/``) or uploaded."""
+
+    MANAGED = "managed"
+    LOCAL = "local"
