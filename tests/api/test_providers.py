@@ -26,6 +26,7 @@ PUBLIC_FIELDS = {
     "connection_config",
     "enabled",
     "plugin_installed",
+    "warnings",
     "created_at",
     "updated_at",
     "last_refresh_at",
@@ -58,6 +59,7 @@ def test_create_answers_201_with_the_seed_fields(client):
     assert provider["connection_config"] == SEED_BODY["connection_config"]
     assert provider["enabled"] is True
     assert provider["plugin_installed"] is True
+    assert provider["warnings"] == []
     assert provider["last_refresh_at"] is None
 
 
@@ -185,6 +187,54 @@ def test_bad_updates_are_refused_and_change_nothing(client):
     assert client.get(url).json() == provider
 
 
+TYPO = (
+    "connection_config.vms_per_hots: unknown parameter for simulated:datacenter; "
+    "did you mean 'vms_per_host'? (known: clusters, hosts_per_cluster, vms_per_host, "
+)
+
+
+def test_an_unknown_connection_parameter_is_refused_with_the_close_match(client):
+    body = {**SEED_BODY, "connection_config": {"clusters": 1, "vms_per_hots": 3}}
+    response = client.post(f"{API}/providers/", json=body)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"].startswith(TYPO), response.json()
+    assert _count(client) == 0
+
+    provider = create_provider(client)
+    url = f"{API}/providers/{provider['id']}/"
+    for method, body in [
+        ("patch", {"connection_config": {"vms_per_hots": 3}}),
+        ("put", {**SEED_BODY, "connection_config": {"vms_per_hots": 3}}),
+    ]:
+        response = client.request(method, url, json=body)
+        assert response.status_code == 400, (method, response.text)
+        assert response.json()["detail"].startswith(TYPO), response.json()
+    assert client.get(url).json() == provider
+
+    response = client.patch(url, json={"connection_config": {"colour": "blue"}})
+    assert response.json()["detail"].startswith(
+        "connection_config.colour: unknown parameter for simulated:datacenter (known: "
+    )
+
+
+def test_credential_keys_are_always_accepted_and_unchecked_without_a_plugin(client):
+    credential = {"username": "u", "password": "p", "port": 443, "verify_ssl": False}
+    create_provider(client, name="credential", connection_config=credential)
+
+    provider = create_provider(
+        client, name="no plugin", vendor="acme", provider_type="cloud", connection_config={"x": 1}
+    )
+    assert provider["connection_config"] == {"x": 1}
+    # Once the key names an installed plugin, its manifest checks the stored keys.
+    response = client.patch(
+        f"{API}/providers/{provider['id']}/",
+        json={"vendor": "simulated", "provider_type": "datacenter"},
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("connection_config.x: unknown parameter")
+
+
 NUL = "contains a NUL character (\\u0000), which no text column stores"
 SURROGATE = "is not valid Unicode (it holds a lone surrogate)"
 
@@ -277,6 +327,13 @@ def test_a_nul_in_a_parameter_is_a_400_naming_it(client, url):
 def test_a_provider_without_its_plugin_is_kept_and_its_run_names_the_key(client):
     provider = create_provider(client, vendor="vmware", provider_type="vcenter")
     assert provider["plugin_installed"] is False
+    warning = "no plugin is installed for 'vmware:vcenter'; upload one before collecting"
+    assert provider["warnings"] == [warning]
+    assert client.get(f"{API}/providers/{provider['id']}/").json()["warnings"] == [warning]
+    listed = client.get(f"{API}/providers/").json()["results"]
+    assert [p["warnings"] for p in listed] == [[warning]]
+    patched = client.patch(f"{API}/providers/{provider['id']}/", json={"name": "renamed"})
+    assert patched.json()["warnings"] == [warning]
     assert provider["connection_config"] == {
         "clusters": 1,
         "hosts_per_cluster": 2,
