@@ -21,7 +21,7 @@ from ..jobs.executor import LocalExecutor
 from ..registry.errors import InvalidPackage, RegistryError
 from ..secretbox import SecretKeyError
 from . import openapi
-from .deps import refuse_unstorable_parameters
+from .deps import refuse_unknown_parameters, refuse_unstorable_parameters
 from .routes import (
     events,
     organizations,
@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, on_start: StartHook | None = No
         description="One inventory and control plane for a whole infrastructure estate.",
         lifespan=lifespan,
         redirect_slashes=True,
-        dependencies=[Depends(refuse_unstorable_parameters)],
+        dependencies=[Depends(refuse_unstorable_parameters), Depends(refuse_unknown_parameters)],
     )
     for module in (
         ping,
