@@ -21,6 +21,7 @@ from ..jobs.executor import LocalExecutor
 from ..registry.errors import InvalidPackage, RegistryError
 from ..secretbox import SecretKeyError
 from . import openapi
+from .access import AccessLog
 from .deps import refuse_unknown_parameters, refuse_unstorable_parameters
 from .routes import (
     events,
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, on_start: StartHook | None = No
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     _add_error_handlers(app)
+    app.add_middleware(AccessLog)
     openapi.install(app, public=frozenset({f"{API_PREFIX}/ping/"}))
 
     @app.get("/", include_in_schema=False)

@@ -20,6 +20,7 @@ from ..context import Context
 from ..db.models import ApiToken, Base, User
 from ..db.storable import text_problem
 from ..jobs.executor import LocalExecutor
+from .access import USER_KEY
 
 
 def refuse_unstorable_parameters(request: Request) -> None:
@@ -136,6 +137,7 @@ def get_current_user(request: Request, session: SessionDep) -> User:
         raise _unauthorized("authentication required: use HTTP Basic or a bearer token")
     if user is None or not user.is_active:
         raise _unauthorized("invalid credentials")
+    setattr(request.state, USER_KEY, user.username)  # for the access log
     return user
 
 
