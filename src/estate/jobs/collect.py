@@ -49,9 +49,7 @@ def run_collection(context: Context, run_id: int) -> None:
             run.plugin_version, run.plugin_sha256 = version.version, version.sha256
         session.commit()
     assert provider is not None  # the run's foreign key cascades with its provider
-    logger.info(
-        "collection run %d of provider %d (%s) started", run_id, provider.id, provider.key
-    )
+    logger.info("collection run %d of provider %d (%s) started", run_id, provider.id, provider.key)
     job = _CollectionJob(context, run_id, provider, version)
     job.run()
 
