@@ -415,3 +415,19 @@ def test_test_endpoint_runs_the_plugin_validate(client):
     assert refused["ok"] is False
     assert "clusters" in refused["message"]
     assert client.post(f"{API}/providers/404404/test/").status_code == 404
+
+
+def test_deleting_a_provider_deletes_its_resources_and_their_history(client):
+    provider = create_provider(client)
+    collect(client, provider["id"])
+    [resource, *_] = all_resources(client, provider=provider["id"])
+    document = client.get("/openapi.json").json()
+    operation = document["paths"][f"{API}/providers/{{provider_id}}/"]["delete"]
+    assert "its resources with all their history" in operation["description"]
+
+    assert client.delete(f"{API}/providers/{provider['id']}/").status_code == 204
+
+    assert client.get(f"{API}/resources/", params={"provider": provider["id"]}).json()["count"] == 0
+    assert client.get(f"{API}/resources/{resource['id']}/history/").status_code == 404
+    runs = client.get(f"{API}/collection-runs/", params={"provider": provider["id"]}).json()
+    assert runs["count"] == 0

@@ -20,7 +20,7 @@ from ..jobs.collect import run_collection
 from ..jobs.executor import LocalExecutor
 from ..registry.errors import InvalidPackage, RegistryError
 from ..secretbox import SecretKeyError
-from . import openapi
+from . import docs_ui, openapi
 from .access import AccessLog
 from .deps import refuse_unknown_parameters, refuse_unstorable_parameters
 from .routes import (
@@ -73,6 +73,8 @@ def create_app(settings: Settings | None = None, on_start: StartHook | None = No
         description="One inventory and control plane for a whole infrastructure estate.",
         lifespan=lifespan,
         redirect_slashes=True,
+        docs_url=None,  # served by docs_ui, without a CDN
+        redoc_url=None,
         dependencies=[Depends(refuse_unstorable_parameters), Depends(refuse_unknown_parameters)],
     )
     for module in (
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None, on_start: StartHook | None = No
     _add_error_handlers(app)
     app.add_middleware(AccessLog)
     openapi.install(app, public=frozenset({f"{API_PREFIX}/ping/"}))
+    docs_ui.install(app)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

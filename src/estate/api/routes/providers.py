@@ -247,6 +247,9 @@ def _active_run(session: Session, provider_id: int) -> CollectionRun | None:
     "/{provider_id}/",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=conflict("A collection run of the provider is pending or running"),
+    description="Delete the provider **and everything collected from it**: its resources "
+    "with all their history, its collection runs and its events. To stop collecting "
+    'but keep the inventory, disable it instead (`PATCH {"enabled": false}`).',
 )
 def delete_provider(
     provider_id: int, context: ContextDep, session: SessionDep, user: CurrentUser
