@@ -160,7 +160,11 @@ def faulty_provider(client, tmp_path) -> dict:
     folder = plugin_dir(
         tmp_path / "faulty",
         provider=FAULTY,
-        manifest_data=manifest(vendor="faulty", provider_type="plugin"),
+        manifest_data=manifest(
+            vendor="faulty",
+            provider_type="plugin",
+            connection_parameters=[{"name": "mode", "type": "string", "default": "ok"}],
+        ),
     )
     assert upload(client, tarball(folder)).status_code == 201
     provider = create_provider(
