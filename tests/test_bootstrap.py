@@ -17,6 +17,7 @@ from estate.db.models import (
     Provider,
     ResourceRelationship,
 )
+from estate.demo import announce
 from estate.inventory.ingest import Ingestor
 from factories import API
 
@@ -93,3 +94,40 @@ def test_a_run_the_service_stopped_during_gets_its_relationship_index(settings: 
             assert len(session.execute(select(ResourceRelationship.source_ems_ref)).all()) == 1
     finally:
         context.close()
+
+
+def test_a_generated_admin_password_is_printed_at_the_first_start_only(settings, capsys):
+    settings = settings.model_copy(update={"admin_password": None})
+    url = "http://127.0.0.1:8000"
+    logins = []
+    for _ in range(2):
+        context = Context.from_settings(settings)
+        try:
+            logins.append(prepare(context))
+        finally:
+            context.close()
+        announce(logins[-1], url)
+    first, second = capsys.readouterr().out.split("Estate is serving")[1:]
+
+    saved = (settings.resolved_data_dir / "admin_password").read_text().strip()
+    assert logins[0].is_generated and logins[0].password == saved
+    assert f"Admin login: admin / {saved}  (generated, saved in " in first
+    assert not logins[1].is_generated and logins[1].password is None
+    assert saved not in second
+    assert f"Admin login: admin / password in {settings.resolved_data_dir / 'admin_password'}" in (
+        second
+    )
+    with TestClient(create_app(settings)) as client:
+        client.auth = ("admin", saved)
+        assert client.get(f"{API}/users/me/").status_code == 200
+
+
+def test_a_password_from_the_environment_is_never_printed(settings, capsys):
+    context = Context.from_settings(settings)
+    try:
+        announce(prepare(context), "http://127.0.0.1:8000")
+    finally:
+        context.close()
+    out = capsys.readouterr().out
+    assert ADMIN_PASSWORD not in out
+    assert "Admin login: admin / password from ESTATE_ADMIN_PASSWORD" in out

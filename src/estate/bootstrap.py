@@ -26,9 +26,12 @@ PASSWORD_FILE = "admin_password"
 
 @dataclass
 class AdminLogin:
+    """How the admin logs in; ``is_generated`` only at the start that made the password."""
+
     username: str
     password: str | None
     source: str
+    is_generated: bool = False
 
 
 def prepare(context: Context) -> AdminLogin:
@@ -64,18 +67,20 @@ def _ensure_admin(context: Context) -> AdminLogin:
     path = settings.resolved_data_dir / PASSWORD_FILE
     with context.sessions() as session:
         admin = session.scalar(select(User).where(User.username == username))
+        is_generated = False
         if settings.admin_password is not None:
             password = settings.admin_password.get_secret_value()
-            source = "ESTATE_ADMIN_PASSWORD"
+            source = "from ESTATE_ADMIN_PASSWORD"
         elif admin is None:
             password = new_password()
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(password + "\n")
             source = f"generated, saved in {path}"
+            is_generated = True
         else:
-            saved = path.read_text().strip() if path.is_file() else None
-            return AdminLogin(username, saved, f"saved in {path}" if saved else "unchanged")
+            # Printed once, by the start that generated it: later starts say where it is.
+            return AdminLogin(username, None, f"in {path}" if path.is_file() else "unchanged")
         if admin is None:
             session.add(
                 User(
@@ -88,7 +93,7 @@ def _ensure_admin(context: Context) -> AdminLogin:
         elif not verify_password(password, admin.password_hash):
             admin.password_hash = hash_password(password)
         session.commit()
-    return AdminLogin(username, password, source)
+    return AdminLogin(username, password, source, is_generated)
 
 
 def recover_runs(context: Context) -> list[int]:

@@ -44,10 +44,14 @@ def start_demo(context: Context, executor: LocalExecutor) -> int | None:
 
 
 def announce(login: AdminLogin, url: str) -> None:
-    """Print where the service is and how to log in."""
+    """Print where the service is and how to log in.
+
+    A generated password is printed once, by the start that generated it; later starts
+    say where it is kept.
+    """
     print(f"\nEstate is serving on {url}  (API docs: {url}/docs)", flush=True)
-    if login.password is not None and login.source != "ESTATE_ADMIN_PASSWORD":
+    if login.is_generated:
         print(f"Admin login: {login.username} / {login.password}  ({login.source})", flush=True)
     else:
-        print(f"Admin login: {login.username} / password from {login.source}", flush=True)
+        print(f"Admin login: {login.username} / password {login.source}", flush=True)
     print(f"Try: curl -u {login.username}:PASSWORD {url}/api/inventory/v1/resources/\n", flush=True)

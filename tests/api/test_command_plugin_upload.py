@@ -190,7 +190,9 @@ def test_a_run_whose_program_went_missing_fails_naming_it(
     (folder / "bin" / "run").chmod(0o755)
     response = upload(client, tarball(folder))
     assert response.status_code == 201, response.text
-    provider = create_provider(client, vendor="acme", provider_type="nodecopy")
+    provider = create_provider(
+        client, vendor="acme", provider_type="nodecopy", connection_config={"hosts": 1}
+    )
     assert collect(client, provider["id"])["status"] == "completed"
     [program] = settings.plugins_dir.glob("acme/nodecopy/*/plugin/bin/run")
     program.unlink()

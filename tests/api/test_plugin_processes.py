@@ -68,7 +68,7 @@ def test_connection_tests_reuse_one_process_per_provider(client: TestClient) -> 
     assert warm < 1.0  # no process start per call (a start takes ~0.1-0.3 s)
 
     # Editing the provider changes what the process was configured with: replaced.
-    patch_config(client, provider["id"], password="simulated", hosts=3)
+    patch_config(client, provider["id"], password="simulated", hosts_per_cluster=3)
     assert client.post(url).json()["ok"] is True
     [entry] = processes(client)
     assert entry["pid"] != pid and entry["restarts"] == 1

@@ -28,6 +28,7 @@ PUBLIC_FIELDS = {
     "connection_config",
     "enabled",
     "plugin_installed",
+    "warnings",
     "created_at",
     "updated_at",
     "last_refresh_at",
@@ -60,6 +61,7 @@ def test_create_answers_201_with_the_seed_fields(client: TestClient) -> None:
     assert provider["connection_config"] == SEED_BODY["connection_config"]
     assert provider["enabled"] is True
     assert provider["plugin_installed"] is True
+    assert provider["warnings"] == []
     assert provider["last_refresh_at"] is None
 
 
@@ -187,6 +189,54 @@ def test_bad_updates_are_refused_and_change_nothing(client: TestClient) -> None:
     assert client.get(url).json() == provider
 
 
+TYPO = (
+    "connection_config.vms_per_hots: unknown parameter for simulated:datacenter; "
+    "did you mean 'vms_per_host'? (known: clusters, hosts_per_cluster, vms_per_host, "
+)
+
+
+def test_an_unknown_connection_parameter_is_refused_with_the_close_match(client):
+    body = {**SEED_BODY, "connection_config": {"clusters": 1, "vms_per_hots": 3}}
+    response = client.post(f"{API}/providers/", json=body)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"].startswith(TYPO), response.json()
+    assert _count(client) == 0
+
+    provider = create_provider(client)
+    url = f"{API}/providers/{provider['id']}/"
+    for method, body in [
+        ("patch", {"connection_config": {"vms_per_hots": 3}}),
+        ("put", {**SEED_BODY, "connection_config": {"vms_per_hots": 3}}),
+    ]:
+        response = client.request(method, url, json=body)
+        assert response.status_code == 400, (method, response.text)
+        assert response.json()["detail"].startswith(TYPO), response.json()
+    assert client.get(url).json() == provider
+
+    response = client.patch(url, json={"connection_config": {"colour": "blue"}})
+    assert response.json()["detail"].startswith(
+        "connection_config.colour: unknown parameter for simulated:datacenter (known: "
+    )
+
+
+def test_credential_keys_are_always_accepted_and_unchecked_without_a_plugin(client):
+    credential = {"username": "u", "password": "p", "port": 443, "verify_ssl": False}
+    create_provider(client, name="credential", connection_config=credential)
+
+    provider = create_provider(
+        client, name="no plugin", vendor="acme", provider_type="cloud", connection_config={"x": 1}
+    )
+    assert provider["connection_config"] == {"x": 1}
+    # Once the key names an installed plugin, its manifest checks the stored keys.
+    response = client.patch(
+        f"{API}/providers/{provider['id']}/",
+        json={"vendor": "simulated", "provider_type": "datacenter"},
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("connection_config.x: unknown parameter")
+
+
 NUL = "contains a NUL character (\\u0000), which no text column stores"
 SURROGATE = "is not valid Unicode (it holds a lone surrogate)"
 
@@ -285,11 +335,14 @@ def test_a_provider_without_its_plugin_is_kept_and_its_run_names_the_key(
 ) -> None:
     provider = create_provider(client, vendor="vmware", provider_type="vcenter")
     assert provider["plugin_installed"] is False
-    assert provider["connection_config"] == {
-        "clusters": 1,
-        "hosts_per_cluster": 2,
-        "vms_per_host": 3,
-    }
+    warning = "no plugin is installed for 'vmware:vcenter'; upload one before collecting"
+    assert provider["warnings"] == [warning]
+    assert client.get(f"{API}/providers/{provider['id']}/").json()["warnings"] == [warning]
+    listed = client.get(f"{API}/providers/").json()["results"]
+    assert [p["warnings"] for p in listed] == [[warning]]
+    patched = client.patch(f"{API}/providers/{provider['id']}/", json={"name": "renamed"})
+    assert patched.json()["warnings"] == [warning]
+    assert provider["connection_config"] == {}
 
     run = collect(client, provider["id"])
 
@@ -370,3 +423,19 @@ def test_test_endpoint_runs_the_plugin_validate(client: TestClient) -> None:
     assert refused["ok"] is False
     assert "clusters" in refused["message"]
     assert client.post(f"{API}/providers/404404/test/").status_code == 404
+
+
+def test_deleting_a_provider_deletes_its_resources_and_their_history(client):
+    provider = create_provider(client)
+    collect(client, provider["id"])
+    [resource, *_] = all_resources(client, provider=provider["id"])
+    document = client.get("/openapi.json").json()
+    operation = document["paths"][f"{API}/providers/{{provider_id}}/"]["delete"]
+    assert "its resources with all their history" in operation["description"]
+
+    assert client.delete(f"{API}/providers/{provider['id']}/").status_code == 204
+
+    assert client.get(f"{API}/resources/", params={"provider": provider["id"]}).json()["count"] == 0
+    assert client.get(f"{API}/resources/{resource['id']}/history/").status_code == 404
+    runs = client.get(f"{API}/collection-runs/", params={"provider": provider["id"]}).json()
+    assert runs["count"] == 0

@@ -1,5 +1,6 @@
 """Collection runs: lifecycle, counters, log, filters, cancel, failed and partial runs."""
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -284,3 +285,20 @@ def test_nul_characters_from_a_plugin_are_refused_or_escaped_never_wedge_the_run
 
     assert failed["status"] == "failed", failed
     assert "the platform said \\x00 and hung up" in failed["error_message"]
+
+
+def test_a_run_logs_one_line_at_its_start_and_one_at_its_end(client, caplog):
+    caplog.set_level(logging.INFO, logger="estate.jobs.collect")
+    provider = create_provider(client)
+    run = collect(client, provider["id"])
+    assert run["status"] == "completed"
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "estate.jobs.collect"]
+    head = f"collection run {run['id']} of provider {provider['id']} (simulated:datacenter)"
+    assert lines[0] == f"{head} started"
+    assert lines[1].startswith(f"{head} completed in ")
+    assert lines[1].endswith(
+        f" s: found {run['resources_found']}, created {run['resources_created']}, "
+        "updated 0, unchanged 0, deleted 0, errors 0"
+    )
+    assert len(lines) == 2

@@ -4,27 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evented import EVENTS_PROVIDER, SECRET
-from factories import manifest, plugin_dir
+from evented import SECRET
+from factories import fixture_plugin
 from served import Estate
 
 
 def test_list_filter_and_show(estate: Estate, tmp_path: Path) -> None:
-    data = manifest(
-        namespace="evented",
-        name="platform",
-        vendor="evented",
-        provider_type="platform",
-        connection_parameters=[
-            {"name": "username", "type": "string", "required": False},
-            {"name": "password", "type": "string", "required": False, "secret": True},
-        ],
-    )
-    estate.ok(
-        "plugin",
-        "upload",
-        str(plugin_dir(tmp_path / "evented", provider=EVENTS_PROVIDER, manifest_data=data)),
-    )
+    estate.ok("plugin", "upload", str(fixture_plugin("evented", tmp_path / "evented")))
     config = ["-c", "username=ops", "-c", f"password={SECRET}"]
     provider_id = estate.provider("evented", *config, key="evented:platform")
     run = estate.json("provider", "collect", str(provider_id), "--wait")

@@ -12,7 +12,7 @@ import pytest
 
 from estate.registry.archive import extract, find_root
 from estate.registry.manifest import parse_manifest
-from factories import manifest, plugin_dir
+from factories import fixture_plugin, plugin_dir
 from served import Estate, words
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,7 +33,7 @@ def test_validate_passes_a_plugin_that_is_a_node_program(offline: Estate) -> Non
 
 
 def test_validate_wants_provider_py_from_a_python_plugin(offline: Estate, tmp_path: Path) -> None:
-    folder = plugin_dir(tmp_path / "plugin")
+    folder = fixture_plugin("seed", tmp_path / "plugin")
     (folder / "provider.py").unlink()
 
     result = offline("plugin", "validate", str(folder))
@@ -43,6 +43,7 @@ def test_validate_wants_provider_py_from_a_python_plugin(offline: Estate, tmp_pa
 
 
 def test_validate_prints_an_import_error_and_exits_1(offline: Estate, tmp_path: Path) -> None:
+    # Deliberately broken, so written here: its one import cannot be found.
     folder = plugin_dir(tmp_path / "broken", provider="import estate_missing_dependency\n")
 
     result = offline("plugin", "validate", str(folder))
@@ -53,8 +54,12 @@ def test_validate_prints_an_import_error_and_exits_1(offline: Estate, tmp_path: 
 
 
 def test_validate_prints_every_manifest_problem(offline: Estate, tmp_path: Path) -> None:
-    data = manifest(version="one", supported_resource_types=["virtual_machine", "vm"])
-    folder = plugin_dir(tmp_path / "broken", manifest_data=data)
+    folder = fixture_plugin(
+        "seed",
+        tmp_path / "broken",
+        version="one",
+        supported_resource_types=["virtual_machine", "vm"],
+    )
 
     result = offline("plugin", "validate", str(folder))
 
@@ -94,7 +99,7 @@ def test_package_writes_an_archive_the_registry_accepts(offline: Estate, tmp_pat
 
 
 def test_package_names_the_archive_after_the_plugin(offline: Estate, tmp_path: Path) -> None:
-    folder = plugin_dir(tmp_path / "seed")
+    folder = fixture_plugin("seed", tmp_path / "seed")
 
     offline.ok("plugin", "package", str(folder))
 
@@ -109,7 +114,7 @@ def names(archive: Path) -> list[str]:
 def test_package_in_the_plugin_folder_never_packs_an_archive(
     offline: Estate, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = plugin_dir(tmp_path / "seed")
+    folder = fixture_plugin("seed", tmp_path / "seed")
     monkeypatch.chdir(folder)
     archive = folder / "myvendor-myplatform-1.0.0.tar.gz"
 

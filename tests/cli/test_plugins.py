@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from factories import manifest, plugin_dir
+from factories import fixture_plugin
 from served import Estate, words
 
 
@@ -26,8 +26,7 @@ def test_list_and_show_the_built_in_plugin(estate: Estate) -> None:
 
 
 def test_upload_replace_test_and_delete(estate: Estate, tmp_path: Path) -> None:
-    data = manifest(namespace="clitest", name="box", vendor="clitest", provider_type="box")
-    folder = plugin_dir(tmp_path / "box", manifest_data=data, provider=PROVIDER)
+    folder = fixture_plugin("clitest_box", tmp_path / "box")
 
     uploaded = estate.json("plugin", "upload", str(folder))
     assert (uploaded["key"], uploaded["version"], uploaded["replaced"]) == (
@@ -57,11 +56,12 @@ def test_upload_replace_test_and_delete(estate: Estate, tmp_path: Path) -> None:
 
 
 def test_a_failing_connection_test_exits_1(estate: Estate, tmp_path: Path) -> None:
-    data = manifest(namespace="clitest", name="down", vendor="clitest", provider_type="down")
-    folder = plugin_dir(
+    folder = fixture_plugin(
+        "clitest_box",
         tmp_path / "down",
-        manifest_data=data,
-        provider=PROVIDER.replace("box", "down").replace('True, "up"', 'False, "down"'),
+        constants={"PROVIDER_TYPE": "down", "UP": False, "MESSAGE": "down"},
+        name="down",
+        provider_type="down",
     )
     estate.ok("plugin", "upload", str(folder))
     provider_id = estate.provider("down", "-c", "username=u", key="clitest:down")
@@ -94,26 +94,3 @@ def test_an_unusable_upload_exits_2(estate: Estate, tmp_path: Path) -> None:
 
     assert result.exit_code == 2
     assert "400" in result.stderr
-
-
-PROVIDER = """
-from inventory_providers.base import BaseProvider, ResourceData
-
-
-class BoxProvider(BaseProvider):
-    vendor = "clitest"
-    provider_type = "box"
-    supported_resource_types = ["virtual_machine"]
-
-    def connect(self):
-        pass
-
-    def disconnect(self):
-        pass
-
-    def validate_connection(self):
-        return True, "up"
-
-    def collect(self):
-        yield ResourceData(ems_ref="vm-1", resource_type_slug="virtual_machine")
-"""

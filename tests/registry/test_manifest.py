@@ -7,6 +7,7 @@ from estate.registry.errors import InvalidPackage
 from estate.registry.manifest import (
     Manifest,
     check_connection_config,
+    check_connection_keys,
     parse_manifest,
     secret_names,
 )
@@ -331,3 +332,15 @@ def test_password_is_always_secret() -> None:
     ]
     manifest = parse_manifest(vcenter(connection_parameters=params))
     assert secret_names(manifest) == {"password", "secret_access_key", "session_token"}
+
+
+def test_undeclared_keys_are_named_with_the_closest_declared_one() -> None:
+    manifest = parse_manifest(VCENTER)
+    assert check_connection_keys(manifest, {"username": "u", "port": 443, "verify_ssl": True}) == []
+    [problem] = check_connection_keys(manifest, {"validate_cert": True})
+    assert problem.startswith(
+        "connection_config.validate_cert: unknown parameter for vmware:vcenter; "
+        "did you mean 'validate_certs'? (known: "
+    )
+    bare = parse_manifest(vcenter(connection_parameters=[]))
+    assert check_connection_keys(bare, {"anything": 1}) == []

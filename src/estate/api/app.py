@@ -20,8 +20,9 @@ from ..jobs.collect import run_collection
 from ..jobs.executor import LocalExecutor
 from ..registry.errors import InvalidPackage, RegistryError
 from ..secretbox import SecretKeyError
-from . import openapi
-from .deps import refuse_unstorable_parameters
+from . import docs_ui, openapi
+from .access import AccessLog
+from .deps import refuse_unknown_parameters, refuse_unstorable_parameters
 from .routes import (
     events,
     organizations,
@@ -85,7 +86,9 @@ def create_app(
         description="One inventory and control plane for a whole infrastructure estate.",
         lifespan=lifespan,
         redirect_slashes=True,
-        dependencies=[Depends(refuse_unstorable_parameters)],
+        docs_url=None,  # served by docs_ui, without a CDN
+        redoc_url=None,
+        dependencies=[Depends(refuse_unstorable_parameters), Depends(refuse_unknown_parameters)],
     )
     for module in (
         ping,
@@ -102,7 +105,9 @@ def create_app(
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     _add_error_handlers(app)
+    app.add_middleware(AccessLog)
     openapi.install(app, public=frozenset({f"{API_PREFIX}/ping/"}))
+    docs_ui.install(app)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

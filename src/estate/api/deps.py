@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
+import difflib
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,6 +20,7 @@ from ..context import Context
 from ..db.models import ApiToken, Base, User
 from ..db.storable import text_problem
 from ..jobs.executor import LocalExecutor
+from .access import USER_KEY
 
 
 def refuse_unstorable_parameters(request: Request) -> None:
@@ -31,6 +35,68 @@ def refuse_unstorable_parameters(request: Request) -> None:
         problem = text_problem(value)
         if problem:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"{kind} {name!r} {problem}")
+
+
+def accept_any_query_parameters() -> None:
+    """Mark a route whose query string is not its own (it forwards it, to a plugin):
+    :func:`refuse_unknown_parameters` lets every name through."""
+
+
+def _declared(route: APIRoute) -> frozenset[str] | None:
+    """The query parameter names ``route`` takes, or None when it accepts any.
+
+    Walked per request: a route's tree holds a handful of dependencies."""
+    names: set[str] = set()
+    stack: list[Dependant] = [route.dependant]
+    while stack:
+        dependant = stack.pop()
+        if dependant.call is accept_any_query_parameters:
+            return None
+        names.update(field.alias for field in dependant.query_params)
+        stack.extend(dependant.dependencies)
+    return frozenset(names)
+
+
+def refuse_unknown_parameters(request: Request) -> None:
+    """400 for a query parameter the route does not take, naming the closest one.
+
+    Every route has this dependency: a misspelt filter (``?type=``, ``?sate=``) would
+    otherwise be ignored, and the answer would be an unfiltered list.
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    declared = _declared(route)
+    if declared is None:
+        return
+    for name in request.query_params:
+        if name not in declared:
+            close = _closest(name, sorted(declared))
+            hint = f"; did you mean {close!r}?" if close else ""
+            accepted = ", ".join(sorted(declared)) or "none"
+            raise HTTPException(
+                status.HTTP_400_BAD_REQUEST,
+                detail=f"query parameter {name!r}: unknown{hint} (accepted: {accepted})",
+            )
+
+
+def _closest(name: str, choices: list[str]) -> str | None:
+    """The choice ``name`` was most likely meant as: a near spelling, or a choice of
+    which it is one word (``type`` for ``resource_type``)."""
+    close = difflib.get_close_matches(name, choices, n=1)
+    if close:
+        return close[0]
+    return next((c for c in choices if name.lower() in c.split("_")), None)
+
+
+def one_of(name: str, value: str | None, allowed: Collection[str]) -> str | None:
+    """``value`` when it is one of ``allowed`` (or None); else a 400 listing them."""
+    if value is not None and value not in allowed:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            detail=f"{name}: {value!r} is not one of {', '.join(allowed)}",
+        )
+    return value
 
 
 def get_context(request: Request) -> Context:
@@ -71,6 +137,7 @@ def get_current_user(request: Request, session: SessionDep) -> User:
         raise _unauthorized("authentication required: use HTTP Basic or a bearer token")
     if user is None or not user.is_active:
         raise _unauthorized("invalid credentials")
+    setattr(request.state, USER_KEY, user.username)  # for the access log
     return user
 
 

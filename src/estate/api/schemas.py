@@ -102,6 +102,10 @@ class ProviderPublic(BaseModel):
     connection_config: dict[str, Any]
     enabled: bool
     plugin_installed: bool
+    warnings: list[str] = Field(
+        description="What stands in the provider's way, such as a plugin not installed; "
+        "empty normally"
+    )
     created_at: datetime
     updated_at: datetime
     last_refresh_at: datetime | None

@@ -50,6 +50,7 @@ def run_collection(context: Context, run_id: int) -> None:
             run.plugin_version, run.plugin_sha256 = version.version, version.sha256
         session.commit()
     assert provider is not None  # the run's foreign key cascades with its provider
+    logger.info("collection run %d of provider %d (%s) started", run_id, provider.id, provider.key)
     job = _CollectionJob(context, run_id, provider, version)
     job.run()
 
@@ -79,7 +80,7 @@ class _CollectionJob:
         self.process: PluginProcess | None = None
         self._canceled = threading.Event()
         self._cancel_requested = False
-        self._last_flush = time.monotonic()
+        self._started = self._last_flush = time.monotonic()
 
     def run(self) -> None:
         status, message, trace = RunStatus.FAILED, None, ""
@@ -120,6 +121,26 @@ class _CollectionJob:
         if trace and status == RunStatus.FAILED:
             self.log.add("error", trace)  # masked like every line
         self._flush(status=status, message=message, finished=True)
+        self._log_end(status, message)
+
+    def _log_end(self, status: str, message: str | None) -> None:
+        c = self.ingestor.counters
+        logger.info(
+            "collection run %d of provider %d (%s) %s in %.1f s: found %d, created %d, "
+            "updated %d, unchanged %d, deleted %d, errors %d%s",
+            self.run_id,
+            self.provider.id,
+            self.provider.key,
+            status,
+            time.monotonic() - self._started,
+            c.found,
+            c.created,
+            c.updated,
+            c.unchanged,
+            c.deleted,
+            c.errors,
+            f"; {message}" if message else "",
+        )
 
     def _collect(self) -> dict[str, Any]:
         if self.version is None:

@@ -8,6 +8,7 @@ as ``manifest.yml: supported_resource_types[2]: unknown type 'vm'``.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -48,6 +49,10 @@ Infrastructure = Literal[
 INFRASTRUCTURES: tuple[str, ...] = get_args(Infrastructure)
 ParameterType = Literal["string", "integer", "boolean", "list", "dict"]
 ALWAYS_SECRET = frozenset({"password"})
+# Accepted whatever a manifest declares: the fields of the SDK's ProviderCredential that
+# come from connection_config, and ``verify_ssl``, which seed 000's own provider payload
+# sends to a plugin whose manifest it does not show.
+ALWAYS_ACCEPTED = ("username", "password", "port", "verify_ssl")
 
 _SLUG = re.compile(r"[a-z][a-z0-9_-]*")
 _PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
@@ -244,6 +249,31 @@ def check_connection_config(
                 problems.append(f"connection_config.{param.name}: is required")
         elif not value_matches(param.type, value):
             problems.append(f"connection_config.{param.name}: must be {_EXPECTED[param.type]}")
+    return problems
+
+
+def check_connection_keys(manifest: Manifest, config: Mapping[str, Any]) -> list[str]:
+    """Name every ``connection_config`` key the manifest does not declare, with the
+    closest declared name (``connection_config.vms_per_hots: unknown parameter for
+    simulated:datacenter; did you mean 'vms_per_host'? (known: …)``).
+
+    A manifest that declares no parameter says nothing of its keys: all are accepted.
+    """
+    declared = [p.name for p in manifest.connection_parameters]
+    if not declared:
+        return []
+    accepted = set(declared) | set(ALWAYS_ACCEPTED)
+    candidates = list(dict.fromkeys([*declared, *ALWAYS_ACCEPTED]))
+    known = ", ".join(name for name in declared if name not in ALWAYS_ACCEPTED) or "none"
+    problems = []
+    for key in config:
+        if key in accepted:
+            continue
+        close = difflib.get_close_matches(key, candidates, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        problems.append(
+            f"connection_config.{key}: unknown parameter for {manifest.key}{hint} (known: {known})"
+        )
     return problems
 
 

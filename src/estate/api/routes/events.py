@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from inventory_providers.base import EVENT_SEVERITIES
 
 from ...db.models import Event
 from ...db.storable import INT_MAX
-from ..deps import CurrentUser, IdFilter, SessionDep, get_or_404
+from ..deps import CurrentUser, IdFilter, SessionDep, get_or_404, one_of
 from ..pagination import Page, PageNumber, PageSize, page_of
 from ..schemas import EventPublic
 
@@ -55,11 +55,7 @@ def list_events(
         query = query.where(Event.run_id == run)
     if type is not None:
         query = query.where(Event.type == type)
-    if severity is not None:
-        if severity not in EVENT_SEVERITIES:
-            raise HTTPException(
-                400, detail=f"severity: must be one of {', '.join(EVENT_SEVERITIES)}"
-            )
+    if one_of("severity", severity, EVENT_SEVERITIES) is not None:
         query = query.where(Event.severity == severity)
     count, rows, next_url, previous = page_of(session, request, query, page, page_size)
     return Page(

@@ -7,16 +7,21 @@ and DELETE reaches the plugin's ``handle_api_request`` when its active version d
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from ...calls.plugin_api import MAX_BODY_BYTES, ApiRequest, PluginApiError, forward, serves_api
 from ...db.models import PluginVersion
 from ...registry.versions import active_version
-from ..deps import ContextDep, CurrentUser, SessionDep
+from ..deps import ContextDep, CurrentUser, SessionDep, accept_any_query_parameters
 
-router = APIRouter(prefix="/plugin-apis", tags=["plugin API routes"])
+# The query string is the plugin's: it is forwarded whole, never checked here.
+router = APIRouter(
+    prefix="/plugin-apis",
+    tags=["plugin API routes"],
+    dependencies=[Depends(accept_any_query_parameters)],
+)
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 

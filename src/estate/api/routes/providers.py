@@ -13,7 +13,12 @@ from ...calls.specs import provider_slot
 from ...context import Context
 from ...db.models import CollectionRun, Organization, PluginVersion, Provider
 from ...jobs.collect import ACTIVE, run_collection
-from ...registry.manifest import Manifest, check_connection_config, secret_names
+from ...registry.manifest import (
+    Manifest,
+    check_connection_config,
+    check_connection_keys,
+    secret_names,
+)
 from ...registry.versions import active_version
 from ...secretbox import ENCRYPTED
 from ..deps import ContextDep, CurrentUser, ExecutorDep, IdFilter, SessionDep, fits, get_or_404
@@ -43,10 +48,17 @@ def provider_public(provider: Provider, version: PluginVersion | None) -> Provid
         connection_config=dict(provider.connection_config),
         enabled=provider.enabled,
         plugin_installed=version is not None,
+        warnings=_warnings(provider, version),
         created_at=provider.created_at,
         updated_at=provider.updated_at,
         last_refresh_at=provider.last_refresh_at,
     )
+
+
+def _warnings(provider: Provider, version: PluginVersion | None) -> list[str]:
+    if version is None:
+        return [f"no plugin is installed for {provider.key!r}; upload one before collecting"]
+    return []
 
 
 def _manifest(version: PluginVersion | None) -> Manifest | None:
@@ -81,7 +93,9 @@ def _split_config(
             public[key] = value
     public.update(dict.fromkeys(secrets, ENCRYPTED))
     if manifest is not None:
-        problems = check_connection_config(manifest.connection_parameters, {**public, **secrets})
+        merged = {**public, **secrets}
+        problems = check_connection_keys(manifest, merged)
+        problems += check_connection_config(manifest.connection_parameters, merged)
         if problems:
             raise HTTPException(400, detail="; ".join(problems))
     return public, context.box.seal(secrets)
@@ -233,6 +247,9 @@ def _active_run(session: Session, provider_id: int) -> CollectionRun | None:
     "/{provider_id}/",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=conflict("A collection run of the provider is pending or running"),
+    description="Delete the provider **and everything collected from it**: its resources "
+    "with all their history, its collection runs and its events. To stop collecting "
+    'but keep the inventory, disable it instead (`PATCH {"enabled": false}`).',
 )
 def delete_provider(
     provider_id: int, context: ContextDep, session: SessionDep, user: CurrentUser

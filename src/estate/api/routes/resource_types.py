@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
 
 from ... import taxonomy
-from ..deps import CurrentUser
+from ..deps import CurrentUser, one_of
 from ..pagination import Page
 from ..schemas import ResourceTypePublic
 
@@ -18,8 +20,15 @@ def _public(item: taxonomy.ResourceType) -> ResourceTypePublic:
     )
 
 
+CATEGORIES = sorted({t.category for t in taxonomy.RESOURCE_TYPES})
+CategoryFilter = Annotated[str | None, Query(json_schema_extra={"enum": CATEGORIES})]
+
+
 @router.get("/")
-def list_resource_types(user: CurrentUser, category: str | None = None) -> Page[ResourceTypePublic]:
+def list_resource_types(
+    user: CurrentUser, category: CategoryFilter = None
+) -> Page[ResourceTypePublic]:
+    one_of("category", category, CATEGORIES)
     items = [_public(t) for t in taxonomy.RESOURCE_TYPES if category in (None, t.category)]
     return Page(count=len(items), next=None, previous=None, results=items)
 

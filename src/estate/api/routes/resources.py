@@ -6,6 +6,9 @@ from typing import Annotated, Any, get_origin
 
 from fastapi import APIRouter, Query, Request
 
+from inventory_providers.base import STATES
+
+from ... import taxonomy
 from ...db.models import Resource, ResourceChange
 from ...db.storable import INT_MAX
 from ...inventory.queries import (
@@ -15,11 +18,20 @@ from ...inventory.queries import (
     relationships_of,
     resource_query,
 )
-from ..deps import CurrentUser, IdFilter, SessionDep, get_or_404
+from ..deps import CurrentUser, IdFilter, SessionDep, get_or_404, one_of
 from ..pagination import Page, PageNumber, PageSize, count_of, decode_cursor, encode_cursor, page_of
 from ..schemas import ResourceChangePublic, ResourceDetail, ResourcePublic
 
 router = APIRouter(prefix="/resources", tags=["resources"])
+
+_STATES = sorted(STATES)
+_TYPES = [t.slug for t in taxonomy.RESOURCE_TYPES]
+StateFilter = Annotated[
+    str | None, Query(description="The normalised state", json_schema_extra={"enum": _STATES})
+]
+TypeFilter = Annotated[
+    str | None, Query(description="A slug of the taxonomy", json_schema_extra={"enum": _TYPES})
+]
 
 
 # ResourcePublic's fields are read from the columns of the same names (but for the
@@ -53,8 +65,8 @@ def list_resources(
     session: SessionDep,
     user: CurrentUser,
     provider: IdFilter | None = None,
-    resource_type: str | None = None,
-    state: str | None = None,
+    resource_type: TypeFilter = None,
+    state: StateFilter = None,
     vendor: str | None = None,
     region: str | None = None,
     search: Annotated[
@@ -64,6 +76,8 @@ def list_resources(
     cursor: str | None = None,
     page_size: PageSize = 100,
 ) -> Page[ResourcePublic]:
+    one_of("resource_type", resource_type, _TYPES)
+    one_of("state", state, _STATES)
     filters = ResourceFilter(
         provider, resource_type, state, vendor, region, search, include_deleted
     )

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ...db.models import CollectionRun
 from ...db.states import RunStatus
 from ...jobs.collect import ACTIVE
-from ..deps import CurrentUser, IdFilter, SessionDep, get_or_404
+from ..deps import CurrentUser, IdFilter, SessionDep, get_or_404, one_of
 from ..openapi import conflict
 from ..pagination import Page, PageNumber, PageSize, page_of
 from ..schemas import CollectionRunDetail, CollectionRunPublic
@@ -65,9 +65,7 @@ def list_runs(
     query = select(CollectionRun).order_by(CollectionRun.id.desc())
     if provider is not None:
         query = query.where(CollectionRun.provider_id == provider)
-    if status is not None:
-        if status not in STATUSES:
-            raise HTTPException(400, detail=f"status: must be one of {', '.join(STATUSES)}")
+    if one_of("status", status, STATUSES) is not None:
         query = query.where(CollectionRun.status == status)
     count, rows, next_url, previous = page_of(session, request, query, page, page_size)
     return Page(
