@@ -4,12 +4,13 @@ import base64
 import logging
 
 import pytest
+from fastapi.testclient import TestClient
 
 from factories import API
 
 
 @pytest.fixture
-def access(caplog):
+def access(caplog: pytest.LogCaptureFixture):
     caplog.set_level(logging.INFO, logger="estate.access")
 
     def records():
@@ -18,7 +19,9 @@ def access(caplog):
     return records
 
 
-def test_one_line_per_request_with_method_path_status_duration_user_client(client, access):
+def test_one_line_per_request_with_method_path_status_duration_user_client(
+    client: TestClient, access
+) -> None:
     response = client.get(f"{API}/resources/", params={"state": "running", "page_size": 5})
     assert response.status_code == 200
 
@@ -34,7 +37,9 @@ def test_one_line_per_request_with_method_path_status_duration_user_client(clien
     assert record.getMessage().endswith(" ms user=admin client=testclient")
 
 
-def test_refused_and_anonymous_requests_are_logged_too(client, anonymous, access):
+def test_refused_and_anonymous_requests_are_logged_too(
+    client: TestClient, anonymous: TestClient, access
+) -> None:
     anonymous.get(f"{API}/providers/")
     client.get(f"{API}/providers/", params={"type": "x"})
     client.get(f"{API}/providers/4242/")
@@ -42,7 +47,9 @@ def test_refused_and_anonymous_requests_are_logged_too(client, anonymous, access
     assert [(r.status, r.user) for r in access()] == [(401, "-"), (400, "-"), (404, "admin")]
 
 
-def test_no_credential_reaches_the_log(client, anonymous, access, caplog):
+def test_no_credential_reaches_the_log(
+    client: TestClient, anonymous: TestClient, access, caplog: pytest.LogCaptureFixture
+) -> None:
     token = client.post(f"{API}/tokens/", json={"name": "log"}).json()["token"]
     client.get(f"{API}/ping/", params={"password": "hunter22", "api_key": "k3y-value"})
     anonymous.get(f"{API}/users/me/", headers={"Authorization": f"Bearer {token}"})

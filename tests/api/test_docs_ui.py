@@ -11,15 +11,17 @@ from pathlib import PurePosixPath
 import httpx
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 
 from estate.api.app import create_app
+from estate.config import Settings
 
 ASSET = re.compile(r'(?:src|href)="([^"]+)"')
 CONTENT_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
-def test_the_pages_reference_only_the_services_own_assets(client, page):
+def test_the_pages_reference_only_the_services_own_assets(client: TestClient, page) -> None:
     response = client.get(page)
 
     assert response.status_code == 200
@@ -40,7 +42,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture
-def server(settings):
+def server(settings: Settings):
     """The app on a real socket, for a real browser."""
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
     instance = uvicorn.Server(config)
@@ -58,7 +60,7 @@ def server(settings):
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the pages, not the data
 @pytest.mark.parametrize(("page", "needle"), [("/docs", "opblock"), ("/redoc", "operation/")])
-def test_a_browser_without_network_renders_the_operations(server, page, needle):
+def test_a_browser_without_network_renders_the_operations(server, page, needle) -> None:
     if CHROMIUM is None:
         if os.environ.get("ESTATE_REQUIRE_BACKENDS") == "1":
             pytest.fail("chromium is not installed (.ci/run installs it)")

@@ -4,12 +4,13 @@ is a 400 naming it and what is accepted, never an unfiltered or empty list."""
 import re
 
 import pytest
+from fastapi.testclient import TestClient
 
 from estate.api.app import API_PREFIX
 from factories import API, collect, create_provider
 
 
-def test_every_operation_refuses_a_query_parameter_it_does_not_take(client):
+def test_every_operation_refuses_a_query_parameter_it_does_not_take(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
     for template, operations in document["paths"].items():
         if "plugin-apis" in template:
@@ -43,7 +44,9 @@ def test_every_operation_refuses_a_query_parameter_it_does_not_take(client):
         ("resources/1/history/", "kind", "query parameter 'kind': unknown"),
     ],
 )
-def test_an_unknown_parameter_of_a_list_is_named_with_the_closest(client, path, name, detail):
+def test_an_unknown_parameter_of_a_list_is_named_with_the_closest(
+    client: TestClient, path, name, detail
+) -> None:
     response = client.get(f"{API}/{path}", params={name: "x"})
 
     assert response.status_code == 400, response.text
@@ -64,14 +67,16 @@ def test_an_unknown_parameter_of_a_list_is_named_with_the_closest(client, path, 
         ("resources/", {"include_deleted": "perhaps"}, "include_deleted"),
     ],
 )
-def test_a_bad_filter_value_is_named_with_the_accepted_ones(client, path, params, detail):
+def test_a_bad_filter_value_is_named_with_the_accepted_ones(
+    client: TestClient, path, params, detail
+) -> None:
     response = client.get(f"{API}/{path}", params=params)
 
     assert response.status_code == 400, response.text
     assert detail in response.json()["detail"]
 
 
-def test_valid_filters_still_filter(client):
+def test_valid_filters_still_filter(client: TestClient) -> None:
     provider = create_provider(client)
     collect(client, provider["id"])
 
@@ -86,12 +91,12 @@ def test_valid_filters_still_filter(client):
     assert runs["count"] == 1
 
 
-def test_plugin_routes_take_any_query_parameter(client):
+def test_plugin_routes_take_any_query_parameter(client: TestClient) -> None:
     response = client.get(f"{API}/plugin-apis/nosuch:plugin/x", params={"anything": "1"})
     assert response.status_code == 404, response.text
 
 
-def test_the_document_lists_the_values_of_state_and_resource_type(client):
+def test_the_document_lists_the_values_of_state_and_resource_type(client: TestClient) -> None:
     document = client.get("/openapi.json").json()
     parameters = {
         p["name"]: p for p in document["paths"][f"{API_PREFIX}/resources/"]["get"]["parameters"]

@@ -195,7 +195,9 @@ TYPO = (
 )
 
 
-def test_an_unknown_connection_parameter_is_refused_with_the_close_match(client):
+def test_an_unknown_connection_parameter_is_refused_with_the_close_match(
+    client: TestClient,
+) -> None:
     body = {**SEED_BODY, "connection_config": {"clusters": 1, "vms_per_hots": 3}}
     response = client.post(f"{API}/providers/", json=body)
 
@@ -220,7 +222,9 @@ def test_an_unknown_connection_parameter_is_refused_with_the_close_match(client)
     )
 
 
-def test_credential_keys_are_always_accepted_and_unchecked_without_a_plugin(client):
+def test_credential_keys_are_always_accepted_and_unchecked_without_a_plugin(
+    client: TestClient,
+) -> None:
     credential = {"username": "u", "password": "p", "port": 443, "verify_ssl": False}
     create_provider(client, name="credential", connection_config=credential)
 
@@ -425,7 +429,7 @@ def test_test_endpoint_runs_the_plugin_validate(client: TestClient) -> None:
     assert client.post(f"{API}/providers/404404/test/").status_code == 404
 
 
-def test_deleting_a_provider_deletes_its_resources_and_their_history(client):
+def test_deleting_a_provider_deletes_its_resources_and_their_history(client: TestClient) -> None:
     provider = create_provider(client)
     collect(client, provider["id"])
     [resource, *_] = all_resources(client, provider=provider["id"])

@@ -287,7 +287,9 @@ def test_nul_characters_from_a_plugin_are_refused_or_escaped_never_wedge_the_run
     assert "the platform said \\x00 and hung up" in failed["error_message"]
 
 
-def test_a_run_logs_one_line_at_its_start_and_one_at_its_end(client, caplog):
+def test_a_run_logs_one_line_at_its_start_and_one_at_its_end(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="estate.jobs.collect")
     provider = create_provider(client)
     run = collect(client, provider["id"])
