@@ -1,5 +1,6 @@
 """What a start finds and mends: versions and runs a stopped service left half done."""
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -96,7 +97,9 @@ def test_a_run_the_service_stopped_during_gets_its_relationship_index(settings: 
         context.close()
 
 
-def test_a_generated_admin_password_is_printed_at_the_first_start_only(settings, capsys):
+def test_a_generated_admin_password_is_printed_at_the_first_start_only(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings = settings.model_copy(update={"admin_password": None})
     url = "http://127.0.0.1:8000"
     logins = []
@@ -122,7 +125,9 @@ def test_a_generated_admin_password_is_printed_at_the_first_start_only(settings,
         assert client.get(f"{API}/users/me/").status_code == 200
 
 
-def test_a_password_from_the_environment_is_never_printed(settings, capsys):
+def test_a_password_from_the_environment_is_never_printed(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     context = Context.from_settings(settings)
     try:
         announce(prepare(context), "http://127.0.0.1:8000")

@@ -2,25 +2,28 @@
 
 import base64
 import logging
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
 
 from factories import API
 
+Records = Callable[[], list[logging.LogRecord]]
+
 
 @pytest.fixture
-def access(caplog: pytest.LogCaptureFixture):
+def access(caplog: pytest.LogCaptureFixture) -> Callable[[], list[logging.LogRecord]]:
     caplog.set_level(logging.INFO, logger="estate.access")
 
-    def records():
+    def records() -> list[logging.LogRecord]:
         return [r for r in caplog.records if r.name == "estate.access"]
 
     return records
 
 
 def test_one_line_per_request_with_method_path_status_duration_user_client(
-    client: TestClient, access
+    client: TestClient, access: Records
 ) -> None:
     response = client.get(f"{API}/resources/", params={"state": "running", "page_size": 5})
     assert response.status_code == 200
@@ -38,7 +41,7 @@ def test_one_line_per_request_with_method_path_status_duration_user_client(
 
 
 def test_refused_and_anonymous_requests_are_logged_too(
-    client: TestClient, anonymous: TestClient, access
+    client: TestClient, anonymous: TestClient, access: Records
 ) -> None:
     anonymous.get(f"{API}/providers/")
     client.get(f"{API}/providers/", params={"type": "x"})
@@ -48,7 +51,7 @@ def test_refused_and_anonymous_requests_are_logged_too(
 
 
 def test_no_credential_reaches_the_log(
-    client: TestClient, anonymous: TestClient, access, caplog: pytest.LogCaptureFixture
+    client: TestClient, anonymous: TestClient, access: Records, caplog: pytest.LogCaptureFixture
 ) -> None:
     token = client.post(f"{API}/tokens/", json={"name": "log"}).json()["token"]
     client.get(f"{API}/ping/", params={"password": "hunter22", "api_key": "k3y-value"})

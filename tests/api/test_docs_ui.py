@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import PurePosixPath
 
 import httpx
@@ -21,7 +22,7 @@ CONTENT_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
-def test_the_pages_reference_only_the_services_own_assets(client: TestClient, page) -> None:
+def test_the_pages_reference_only_the_services_own_assets(client: TestClient, page: str) -> None:
     response = client.get(page)
 
     assert response.status_code == 200
@@ -42,7 +43,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture
-def server(settings: Settings):
+def server(settings: Settings) -> Iterator[str]:
     """The app on a real socket, for a real browser."""
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
     instance = uvicorn.Server(config)
@@ -60,7 +61,9 @@ def server(settings: Settings):
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the pages, not the data
 @pytest.mark.parametrize(("page", "needle"), [("/docs", "opblock"), ("/redoc", "operation/")])
-def test_a_browser_without_network_renders_the_operations(server, page, needle) -> None:
+def test_a_browser_without_network_renders_the_operations(
+    server: str, page: str, needle: str
+) -> None:
     if CHROMIUM is None:
         if os.environ.get("ESTATE_REQUIRE_BACKENDS") == "1":
             pytest.fail("chromium is not installed (.ci/run installs it)")

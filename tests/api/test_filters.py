@@ -45,7 +45,7 @@ def test_every_operation_refuses_a_query_parameter_it_does_not_take(client: Test
     ],
 )
 def test_an_unknown_parameter_of_a_list_is_named_with_the_closest(
-    client: TestClient, path, name, detail
+    client: TestClient, path: str, name: str, detail: str
 ) -> None:
     response = client.get(f"{API}/{path}", params={name: "x"})
 
@@ -68,7 +68,7 @@ def test_an_unknown_parameter_of_a_list_is_named_with_the_closest(
     ],
 )
 def test_a_bad_filter_value_is_named_with_the_accepted_ones(
-    client: TestClient, path, params, detail
+    client: TestClient, path: str, params: dict[str, str], detail: str
 ) -> None:
     response = client.get(f"{API}/{path}", params=params)
 

@@ -28,7 +28,7 @@ def test_list_show_log_and_wait(estate: Estate) -> None:
 def test_bad_status_and_unknown_run(estate: Estate) -> None:
     bad = estate("runs", "list", "--status", "sleeping")
     assert bad.exit_code == 2
-    assert "status: must be one of" in words(bad)
+    assert "status: 'sleeping' is not one of pending" in words(bad)
     missing = estate("runs", "show", "987654")
     assert missing.exit_code == 3
     assert estate("runs", "log", "987654").exit_code == 3
