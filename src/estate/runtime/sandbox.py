@@ -25,6 +25,7 @@ import json
 import os
 import resource
 import signal
+import stat
 import sys
 from typing import Any
 
@@ -82,8 +83,11 @@ def enter_pid_namespace() -> int:
     if uid != 0:  # an unprivileged user namespace maps only ourselves
         for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"),
                            ("gid_map", f"{gid} {gid} 1")):  # fmt: skip
-            with open(f"/proc/self/{name}", "w", encoding="ascii") as file:
-                file.write(text)
+            fd = os.open(f"/proc/self/{name}", os.O_WRONLY)
+            try:
+                os.write(fd, text.encode())
+            finally:
+                os.close(fd)
     return os.fork()
 
 
@@ -95,10 +99,11 @@ def relay(init: int) -> None:
     if code > 128:  # the plugin died of a signal: die of it too, so the host sees it
         sig = code - 128
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        signal.signal(sig, signal.SIG_DFL)
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})
         os.kill(os.getpid(), sig)
-    os._exit(code)
+    os._exit(code)  # a signal that does not kill: end as the shell would say it
 
 
 def init(policy: dict[str, Any], argv: list[str]) -> None:
@@ -232,7 +237,7 @@ def _allow(ruleset: int, path: str, rights: int) -> None:
     except FileNotFoundError:
         return  # e.g. /lib32 on this system: nothing to allow
     try:
-        if not os.path.isdir(path):
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):
             rights &= FILE_RIGHTS
         rule = _PathBeneath(rights, fd)
         _check(
