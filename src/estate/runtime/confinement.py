@@ -26,6 +26,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,9 @@ SYSTEM_READABLE = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc")
 DEVICES = ("/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 WRITABLE_DEVICES = ("/dev/null",)
 MIB = 1024 * 1024
+PIDS_CGROUP = Path("/sys/fs/cgroup/pids")
+"""cgroup v1's pids controller: the process limit of a job that runs as root, where
+RLIMIT_NPROC is not enforced."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +119,12 @@ class Launch:
     scratch: Path
     confinement: Confinement
 
+    cgroup: Path | None = None
+
     def close(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.cgroup is not None:
+            _remove_cgroup(self.cgroup)
 
     def limit_note(self, returncode: int | None, text: str = "") -> str:
         """``explain`` for this process: ``"; <why>"`` or ``""``."""
@@ -145,15 +153,16 @@ def launch(environment: PluginEnvironment, *verb: str) -> Launch:
     scratch = _scratch(confinement)
     env = environment.env()
     env.update(TMPDIR=str(scratch), TMP=str(scratch), TEMP=str(scratch), HOME=str(scratch))
-    argv = plugin_argv
+    argv, cgroup = plugin_argv, None
     if confinement.enabled:
-        policy = _policy(confinement, environment, plugin_argv[0], scratch)
+        cgroup = _pids_cgroup(confinement, scratch.name)
+        policy = _policy(confinement, environment, plugin_argv[0], scratch, cgroup)
         argv = [sys.executable, "-I", "-S", str(SANDBOX), policy, "--", *plugin_argv]
     else:
         _warn_unconfined()
     if confinement.enabled and not confinement.require_landlock and not landlock_abi():
         _warn_no_landlock()
-    return Launch(argv, env, environment.plugin_dir, scratch, confinement)
+    return Launch(argv, env, environment.plugin_dir, scratch, confinement, cgroup)
 
 
 def explain(returncode: int | None, text: str, limits: Limits) -> str:
@@ -216,7 +225,11 @@ def _sdk_source() -> Path:
 
 
 def _policy(
-    confinement: Confinement, environment: PluginEnvironment, program: str, scratch: Path
+    confinement: Confinement,
+    environment: PluginEnvironment,
+    program: str,
+    scratch: Path,
+    cgroup: Path | None,
 ) -> str:
     limits = confinement.limits
     return json.dumps(
@@ -232,9 +245,43 @@ def _policy(
             "gid": confinement.gid,
             "read": readable_paths(environment, program),
             "write": [str(scratch), *WRITABLE_DEVICES],
+            "pids_cgroup": str(cgroup) if cgroup is not None else None,
         },
         separators=(",", ":"),
     )
+
+
+def _pids_cgroup(confinement: Confinement, name: str) -> Path | None:
+    """A pids cgroup for one job run as root without a plugin user, where one can be made."""
+    if os.geteuid() != 0 or confinement.uid is not None or not _has_pids_cgroup():
+        return None
+    cgroup = PIDS_CGROUP / "estate" / name
+    try:
+        cgroup.mkdir(parents=True)
+        # The launcher and the namespace's init come on top of the plugin's own.
+        (cgroup / "pids.max").write_text(str(confinement.limits.max_processes + 2))
+    except OSError as exc:
+        logger.warning("no pids cgroup for a plugin (%s): its process limit is not enforced", exc)
+        return None
+    return cgroup
+
+
+@functools.cache
+def _has_pids_cgroup() -> bool:
+    return os.access(PIDS_CGROUP, os.W_OK)
+
+
+def _remove_cgroup(cgroup: Path) -> None:
+    """Remove the job's cgroup once the kernel has taken its last process out."""
+    for _ in range(100):
+        try:
+            cgroup.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:  # busy: the namespace is still being torn down
+            time.sleep(0.02)
+    logger.warning("pids cgroup %s still busy; left behind", cgroup)
 
 
 def _scratch(confinement: Confinement) -> Path:

@@ -91,6 +91,15 @@ def enter_pid_namespace() -> int:
     return os.fork()
 
 
+def join_cgroup(path: str) -> None:
+    """Enter the job's pids cgroup (its ``pids.max`` set by the host) with every child to come."""
+    fd = os.open(f"{path}/cgroup.procs", os.O_WRONLY)
+    try:
+        os.write(fd, str(os.getpid()).encode())
+    finally:
+        os.close(fd)
+
+
 def relay(init: int) -> None:
     """Outside the namespace: wait for its init and end as the plugin ended."""
     _detach()
@@ -288,6 +297,8 @@ def main(argv: list[str]) -> None:
                 "enable it (CONFIG_SECURITY_LANDLOCK, lsm=landlock) or set "
                 "ESTATE_PLUGIN_REQUIRE_LANDLOCK=false to run plugins without it"
             )
+        if policy.get("pids_cgroup"):
+            join_cgroup(policy["pids_cgroup"])
         child = enter_pid_namespace()
     except (Refused, OSError, ValueError, KeyError) as exc:
         _refuse(str(exc))
