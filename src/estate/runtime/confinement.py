@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import json
 import logging
 import os
 import shutil
@@ -157,7 +156,7 @@ def launch(environment: PluginEnvironment, *verb: str) -> Launch:
     if confinement.enabled:
         cgroup = _pids_cgroup(confinement, scratch.name)
         policy = _policy(confinement, environment, plugin_argv[0], scratch, cgroup)
-        argv = [sys.executable, "-I", "-S", str(SANDBOX), policy, "--", *plugin_argv]
+        argv = [sys.executable, "-I", "-S", str(SANDBOX), *policy, "--", *plugin_argv]
     else:
         _warn_unconfined()
     if confinement.enabled and not confinement.require_landlock and not landlock_abi():
@@ -230,25 +229,23 @@ def _policy(
     program: str,
     scratch: Path,
     cgroup: Path | None,
-) -> str:
+) -> list[str]:
+    """The sandbox's arguments (``KEY=VALUE``: it parses no JSON, to start faster)."""
     limits = confinement.limits
-    return json.dumps(
-        {
-            "require_landlock": confinement.require_landlock,
-            "limits": {
-                "memory_bytes": limits.memory_mb * MIB,
-                "cpu_seconds": limits.cpu_seconds,
-                "file_bytes": limits.max_file_mb * MIB,
-                "processes": limits.max_processes,
-            },
-            "uid": confinement.uid,
-            "gid": confinement.gid,
-            "read": readable_paths(environment, program),
-            "write": [str(scratch), *WRITABLE_DEVICES],
-            "pids_cgroup": str(cgroup) if cgroup is not None else None,
-        },
-        separators=(",", ":"),
-    )
+    numbers = (limits.memory_mb * MIB, limits.cpu_seconds, limits.max_file_mb * MIB)
+    policy = [
+        "limits=" + ",".join(str(n) for n in (*numbers, limits.max_processes)),
+        "landlock=" + ("required" if confinement.require_landlock else "optional"),
+    ]
+    if confinement.uid is not None:
+        policy.append(f"uid={confinement.uid}")
+    if confinement.gid is not None:
+        policy.append(f"gid={confinement.gid}")
+    if cgroup is not None:
+        policy.append(f"pids_cgroup={cgroup}")
+    policy += [f"read={path}" for path in readable_paths(environment, program)]
+    policy += [f"write={path}" for path in (scratch, *WRITABLE_DEVICES)]
+    return policy
 
 
 def _pids_cgroup(confinement: Confinement, name: str) -> Path | None:
