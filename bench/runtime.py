@@ -11,7 +11,8 @@ work the service does (``to_record``: schema validation, column values, hash):
   the JSON encoding, the host decodes each ``collect.batch`` and runs ``to_record``
   on every resource, as ``estate.jobs.collect`` does.
 
-Also the round-trip latency of ``health`` on one running child, and of a connection
+Also the cost of confinement (``estate.runtime.confinement``): start and ``health``
+round trip with and without it, interleaved in the same run. And the round-trip latency of ``health`` on one running child, and of a connection
 test (``validate``) through the supervisor's long-lived process against a process
 started for the call, as a per-call design would. The plugin runs in the
 environment the service gives it (the shared SDK environment). No database.
@@ -28,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -186,6 +188,41 @@ def health_latencies(calls: int, warmup: int) -> list[float]:
     return latencies
 
 
+def confinement_cost(starts: int, calls: int) -> dict[str, float]:
+    """Start (to the end of the handshake) and ``health`` round trip, confined and not.
+
+    Interleaved in the same run, so load on a shared machine hits both sides alike.
+    """
+    confined = plugin_environment()
+    unconfined = replace(confined, confinement=replace(confined.confinement, enabled=False))
+    start_ms: dict[bool, list[float]] = {True: [], False: []}
+    health_us: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(starts):
+        for is_confined, environment in ((True, confined), (False, unconfined)):
+            process = PluginProcess(environment, CLASS_PATH)
+            before = time.perf_counter()
+            process.start()
+            start_ms[is_confined].append((time.perf_counter() - before) * 1000)
+            try:
+                for _ in range(calls // starts):
+                    before_call = time.perf_counter_ns()
+                    process.call("health", {})
+                    health_us[is_confined].append((time.perf_counter_ns() - before_call) / 1000)
+            finally:
+                process.stop()
+    figures: dict[str, float] = {}
+    for is_confined, name in ((True, "confined"), (False, "unconfined")):
+        figures[f"start_{name}_p50_ms"] = round(statistics.median(start_ms[is_confined]), 1)
+        figures[f"health_{name}_p50_us"] = round(statistics.median(health_us[is_confined]), 1)
+    figures["confinement_start_cost_ms"] = round(
+        figures["start_confined_p50_ms"] - figures["start_unconfined_p50_ms"], 1
+    )
+    figures["confinement_health_cost_us"] = round(
+        figures["health_confined_p50_us"] - figures["health_unconfined_p50_us"], 1
+    )
+    return figures
+
+
 def _check(seen: int, count: int, what: str) -> None:
     if seen != count:
         raise SystemExit(f"{what}: expected {count} resources, got {seen}")
@@ -201,7 +238,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per throughput figure")
     parser.add_argument("--health-calls", type=int, default=5000)
     parser.add_argument("--health-warmup", type=int, default=200)
+    parser.add_argument("--starts", type=int, default=20, help="starts per confinement figure")
+    parser.add_argument(
+        "--confinement-only", action="store_true", help="only the cost of confinement"
+    )
     args = parser.parse_args()
+    if args.confinement_only:
+        cost = confinement_cost(args.starts, args.health_calls)
+        print(json.dumps({"bench": "runtime-confinement", **cost, "cpu_count": os.cpu_count()}))
+        return
     count = args.resources
     loadavg = os.getloadavg()[0]
     # Interleaved, so that a burst of load on a shared machine hits both sides.
@@ -250,6 +295,7 @@ def main() -> None:
         "connection_test_warm_p50_ms": round(_percentile(warm, 0.5), 3),
         "connection_test_warm_p99_ms": round(_percentile(warm, 0.99), 3),
         "connection_test_cold_p50_ms": round(_percentile(cold, 0.5), 1),
+        **confinement_cost(args.starts, args.health_calls),
         "connection_test_cold_over_warm": round(_percentile(cold, 0.5) / _percentile(warm, 0.5), 1),
         "cpu_count": os.cpu_count(),
         "loadavg_1m": round(loadavg, 2),

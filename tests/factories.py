@@ -256,3 +256,42 @@ def live_children(parent: int) -> set[int]:
         if fields[1] == str(parent) and fields[0] != "Z":
             found.add(int(entry.name))
     return found
+
+
+def descendants(root: int) -> list[int]:
+    """Every live descendant of ``root``, from ``/proc/<pid>/task/*/children``."""
+    found: list[int] = []
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            todo += children
+    return found
+
+
+def host_pid(ns_pid: int, root: int) -> int:
+    """The pid seen here of the descendant of ``root`` whose pid is ``ns_pid`` in the
+    innermost PID namespace (a confined plugin reports pids of its own namespace)."""
+    for pid in descendants(root):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        nspids = next(line for line in status.splitlines() if line.startswith("NSpid:"))
+        if int(nspids.split()[-1]) == ns_pid:
+            return pid
+    raise AssertionError(f"no descendant of {root} is pid {ns_pid} in its namespace")
+
+
+def plugin_pid(root: int) -> int:
+    """The plugin program under ``root``, the sandbox launcher a host starts: the
+    deepest process of its chain (launcher, namespace init, plugin)."""
+    chain = [root]
+    while kids := descendants(chain[-1]):
+        chain.append(min(kids))
+    return chain[min(2, len(chain) - 1)]

@@ -66,6 +66,44 @@ class Settings(BaseSettings):
         default=None,
         description="Where shared plugin environments live (default: <data dir>/environments)",
     )
+    confine: bool = Field(
+        default=True,
+        description="Run every plugin process confined (PID namespace, limits, Landlock)",
+    )
+    plugin_require_landlock: bool = Field(
+        default=True,
+        description="Refuse to start plugins where the kernel has no Landlock (else run them "
+        "with limits and namespaces only)",
+    )
+    plugin_memory_mb: int = Field(
+        default=2048, ge=16, description="Memory (data segment) of one plugin process, MiB"
+    )
+    plugin_cpu_seconds: int = Field(
+        default=3600, ge=1, description="CPU seconds one plugin process may use"
+    )
+    plugin_max_processes: int = Field(
+        default=64, ge=2, description="Processes and threads of one plugin job"
+    )
+    plugin_max_file_mb: int = Field(
+        default=1024, ge=1, description="Largest file a plugin process may write, MiB"
+    )
+    plugin_uid: int | None = Field(
+        default=None,
+        ge=1,
+        description="User plugins run as when the service runs as root (default: root "
+        "without capabilities)",
+    )
+    plugin_gid: int | None = Field(default=None, ge=1, description="Group of plugin_uid")
+    plugin_readable: list[Path] = Field(
+        default_factory=list,
+        description="More folders plugins may read (the system's, their own and their "
+        "environment's always)",
+    )
+    scratch_dir: Path | None = Field(
+        default=None,
+        description="Where plugin processes get their private scratch folders "
+        "(default: <data dir>/scratch)",
+    )
     log_level: str = "info"
     log_format: Literal["text", "json"] = Field(
         default="text", description="serve's log lines: text, or one JSON object per line"
@@ -91,6 +129,12 @@ class Settings(BaseSettings):
         if self.environments_dir is not None:
             return self.environments_dir.expanduser().resolve()
         return self.resolved_data_dir / "environments"
+
+    @property
+    def resolved_scratch_dir(self) -> Path:
+        if self.scratch_dir is not None:
+            return self.scratch_dir.expanduser().resolve()
+        return self.resolved_data_dir / "scratch"
 
     @property
     def managed_plugins_dir(self) -> Path:

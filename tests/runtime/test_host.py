@@ -26,7 +26,7 @@ from estate.runtime.errors import (
 )
 from estate.runtime.host import PluginProcess
 from estate.runtime.protocol import LineReader, request
-from factories import TEST_CLASS_PATH, fixture_plugin, provider_plugin
+from factories import TEST_CLASS_PATH, fixture_plugin, host_pid, provider_plugin
 
 CONFIGURE = {"provider": {"id": 1, "name": "test"}, "credential": {"hostname": "h.example"}}
 
@@ -249,7 +249,7 @@ def test_hang_times_out_and_kills_the_whole_process_group(tmp_path: Path) -> Non
 
     def on_log(level: str, line: str) -> None:
         if line.startswith("sleeper "):
-            pid = int(line.split()[1])
+            pid = host_pid(int(line.split()[1]), process.process.pid)  # type: ignore[union-attr]
             seen["sleeper"] = pid
             # vfork lets Popen return while exec still fills in the arguments.
             wait_until(lambda: cmdline(pid))
@@ -270,9 +270,11 @@ def test_hang_times_out_and_kills_the_whole_process_group(tmp_path: Path) -> Non
     assert "did not answer 'collect' within 1s" in str(caught.value)
     assert caught.value.kind == "timeout"
     assert 0.9 < elapsed < 10
-    # While it ran, the grandchild was a member of the plugin's own process group.
+    # While it ran, the grandchild was a member of the plugin's own process group (with
+    # the sandbox launcher, the namespace's init and the plugin).
     assert seen["cmdline"] == ["sleep", "1000"]
-    assert sorted(seen["group"]) == sorted([plugin_pid, seen["sleeper"]])
+    assert {plugin_pid, seen["sleeper"]} <= set(seen["group"])
+    assert len(seen["group"]) == 4
     # After stop() nothing of that group is left: not the plugin, not the grandchild.
     assert wait_until(lambda: not group_members(plugin_pid)), group_members(plugin_pid)
     assert not alive(seen["sleeper"])
@@ -285,7 +287,11 @@ def test_stop_kills_a_grandchild_of_a_healthy_plugin(tmp_path: Path) -> None:
     with running(folder) as plugin:
         plugin.collect()
         plugin_pid = plugin.process.process.pid  # type: ignore[union-attr]
-        [sleeper] = [int(line.split()[1]) for line in plugin.log_lines() if "sleeper" in line]
+        [sleeper] = [
+            host_pid(int(line.split()[1]), plugin_pid)
+            for line in plugin.log_lines()
+            if "sleeper" in line
+        ]
         assert alive(sleeper)
 
     assert wait_until(lambda: not group_members(plugin_pid)), group_members(plugin_pid)

@@ -21,7 +21,14 @@ from estate.runtime.supervisor import (
     Supervisor,
     SupervisorPolicy,
 )
-from factories import TEST_CLASS_PATH, fixture_plugin, is_alive, provider_plugin
+from factories import (
+    TEST_CLASS_PATH,
+    fixture_plugin,
+    host_pid,
+    is_alive,
+    plugin_pid,
+    provider_plugin,
+)
 
 CONFIGURE = {"provider": {"id": 7, "name": "p"}, "credential": {"hostname": "h", "extra": {}}}
 FAST = SupervisorPolicy(
@@ -144,7 +151,7 @@ def test_a_hung_process_fails_its_health_ping_and_is_replaced(
     folder = fixture_plugin("counted_vms", tmp_path / "p")
     supervisor.call("k", spec(folder), "health", {})
     pid = only_pid(supervisor)
-    os.kill(pid, signal.SIGSTOP)  # alive, but answers nothing
+    os.kill(plugin_pid(pid), signal.SIGSTOP)  # alive, but answers nothing
     started = time.monotonic()
     supervisor.check()
     assert time.monotonic() - started < FAST.health_timeout + 3
@@ -221,7 +228,8 @@ def test_close_kills_every_process_group_with_its_children(tmp_path: Path) -> No
     grandchildren = []
     for key in ("a", "b"):
         answer = sup.call(key, spec(folder), "validate", {})
-        grandchildren.append(int(answer["message"]))
+        root = sup.status()[-1]["pid"]
+        grandchildren.append(host_pid(int(answer["message"]), root))
     pids = sup.pids()
     assert len(pids) == 2
     assert all(alive(pid) for pid in pids + grandchildren)

@@ -24,6 +24,7 @@ from .. import taxonomy
 from ..config import Settings
 from ..db.models import PluginVersion
 from ..db.states import VersionSource, VersionState
+from ..runtime.confinement import Launch, confinement_of, launch
 from ..runtime.environments import (
     PLUGIN_SUBDIR,
     PluginEnvironment,
@@ -234,37 +235,47 @@ def define(environment: PluginEnvironment, manifest: Manifest, settings: Setting
     """
     if manifest.runtime is not None:
         environment = replace(environment, command=tuple(manifest.runtime.command))
+    # Confined as every plugin process is, whoever built the environment.
+    environment = replace(environment, confinement=confinement_of(settings))
     source = _source(environment)
     try:
-        argv = environment.argv("define")
+        started = launch(environment, "define")
     except PluginStartError as exc:
         raise InvalidPackage(str(exc)) from None
+    with started:
+        done = _run_define(started, source, settings)
+    answer = _define_answer(done.stdout)
+    if answer is None:
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        reason = tail or f"it exited with code {done.returncode} without describing itself"
+        reason += started.limit_note(done.returncode, tail)
+        raise InvalidPackage(f"{source}: the plugin could not be loaded: {reason}")
+    if not answer.get("ok"):
+        raise InvalidPackage(f"{source}: {answer.get('error')}")
+    return _choose(answer.get("providers") or [], manifest, source)
+
+
+def _run_define(
+    started: Launch, source: str, settings: Settings
+) -> subprocess.CompletedProcess[str]:
     try:
-        done = subprocess.run(
-            argv,
+        return subprocess.run(
+            started.argv,
             capture_output=True,
             text=True,
             timeout=settings.start_timeout,
-            env=environment.env(),
-            cwd=environment.plugin_dir,
+            env=started.env,
+            cwd=started.cwd,
             check=False,
         )
     except subprocess.TimeoutExpired:
-        hint = " (does importing it block?)" if environment.command is None else ""
+        hint = " (does importing it block?)" if source == "provider.py" else ""
         raise InvalidPackage(
             f"{source}: the plugin did not describe itself within {settings.start_timeout:g}s"
             + hint
         ) from None
     except OSError as exc:  # found, but not runnable (no execute permission, bad interpreter)
-        raise InvalidPackage(f"{source}: cannot run {argv[0]!r}: {exc.strerror}") from None
-    answer = _define_answer(done.stdout)
-    if answer is None:
-        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
-        reason = tail or f"it exited with code {done.returncode} without describing itself"
-        raise InvalidPackage(f"{source}: the plugin could not be loaded: {reason}")
-    if not answer.get("ok"):
-        raise InvalidPackage(f"{source}: {answer.get('error')}")
-    return _choose(answer.get("providers") or [], manifest, source)
+        raise InvalidPackage(f"{source}: cannot run {started.argv[0]!r}: {exc.strerror}") from None
 
 
 def _source(environment: PluginEnvironment) -> str:

@@ -40,6 +40,7 @@ from typing import Any
 import inventory_providers
 
 from ..config import Settings
+from .confinement import DEFAULT, Confinement, confinement_of
 from .errors import PluginEnvironmentError, PluginStartError
 
 PLUGIN_SUBDIR = "plugin"
@@ -56,12 +57,14 @@ class PluginEnvironment:
     its own; without one the plugin is a ``provider.py`` run by the SDK under ``python``:
     the version's own virtual environment when it has requirements, else the service's.
     ``site_dir`` puts a folder of packages first on the child's ``PYTHONPATH``.
+    ``confinement`` is how its processes are confined (``confinement.launch``).
     """
 
     plugin_dir: Path
     site_dir: Path | None = None
     python: str = sys.executable
     command: tuple[str, ...] | None = None
+    confinement: Confinement = DEFAULT
 
     def argv(self, *verb: str) -> list[str]:
         """The command line of one verb; raises ``PluginStartError`` for a missing program."""
@@ -84,7 +87,11 @@ class PluginEnvironment:
 
 
 def for_manifest(
-    plugin_dir: Path, manifest: Mapping[str, Any], *, python: str | None = None
+    plugin_dir: Path,
+    manifest: Mapping[str, Any],
+    *,
+    python: str | None = None,
+    confinement: Confinement | None = None,
 ) -> PluginEnvironment:
     """The environment of a plugin folder, with the ``runtime.command`` its manifest names.
 
@@ -96,6 +103,7 @@ def for_manifest(
         plugin_dir=plugin_dir,
         python=python or sys.executable,
         command=tuple(str(part) for part in command) if command else None,
+        confinement=confinement or DEFAULT,
     )
 
 
@@ -141,7 +149,9 @@ def environment_at(
     python = venv_python(root)
     if not python.is_file():
         python = sdk_environment(settings)
-    return for_manifest(plugin_folder(root), manifest, python=str(python))
+    return for_manifest(
+        plugin_folder(root), manifest, python=str(python), confinement=confinement_of(settings)
+    )
 
 
 def plugin_folder(root: Path) -> Path:

@@ -2,8 +2,9 @@
 
 The child gets one end of a ``socketpair`` (``--fd N``); its stdout and stderr are
 read line by line into the job's log, so a stray ``print`` never corrupts the channel.
-The child runs in its own process group, which is killed when the host stops it, so
-nothing a plugin starts outlives its job.
+The child runs in its own process group, which is killed when the host stops it, and
+confined (``confinement.launch``): in a PID namespace that dies with it, so nothing a
+plugin starts outlives its job, not even a ``setsid`` daemon.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import IO, Any
 
 from inventory_providers.protocol import CANCEL_METHOD, PROTOCOL_VERSIONS
 
+from .confinement import Launch, launch
 from .environments import PluginEnvironment
 from .errors import (
     PluginCallError,
@@ -72,6 +74,7 @@ class PluginProcess:
         self._send_lock = threading.Lock()
         self._inflight: int | None = None
         self.started_at: float | None = None
+        self._launch: Launch | None = None
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -85,7 +88,8 @@ class PluginProcess:
         host_sock, child_sock = socket.socketpair()
         try:
             # A command plugin's program is looked up here: a missing one fails the start.
-            argv = self.environment.argv(
+            self._launch = launch(
+                self.environment,
                 "serve",
                 "--fd",
                 str(child_sock.fileno()),
@@ -94,27 +98,32 @@ class PluginProcess:
                 "--log-level",
                 self.log_level,
             )
-            self.process = self._popen(argv, child_sock)
+            self.process = self._popen(child_sock)
         except PluginStartError:
             host_sock.close()
             raise
         except OSError as exc:
             host_sock.close()
-            raise PluginStartError(f"cannot start plugin process {argv[0]!r}: {exc}") from exc
+            assert self._launch is not None
+            self._launch.close()
+            program = self._launch.argv[0]
+            raise PluginStartError(f"cannot start plugin process {program!r}: {exc}") from exc
         finally:
             child_sock.close()
         return host_sock
 
-    def _popen(self, argv: list[str], child_sock: socket.socket) -> subprocess.Popen[bytes]:
+    def _popen(self, child_sock: socket.socket) -> subprocess.Popen[bytes]:
+        """The confined child (``self._launch``), given ``child_sock``."""
+        assert self._launch is not None
         # Its own session: the whole process group is killed when the host stops it.
         return subprocess.Popen(
-            argv,
+            self._launch.argv,
             pass_fds=[child_sock.fileno()],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=self.environment.env(),
-            cwd=self.environment.plugin_dir,
+            env=self._launch.env,
+            cwd=self._launch.cwd,
             start_new_session=True,
         )
 
@@ -169,6 +178,8 @@ class PluginProcess:
         _kill_group(process)
         for pump in self._pumps:
             pump.join(timeout=grace)
+        if self._launch is not None:
+            self._launch.close()
 
     @property
     def pid(self) -> int | None:
@@ -261,6 +272,11 @@ class PluginProcess:
                     )
                 answered = True
                 return _result(method, message)
+        except PluginCallError as exc:
+            note = self._launch.limit_note(None, str(exc)) if self._launch else ""
+            if not note:
+                raise
+            raise PluginCallError(f"{exc}{note}", exc.kind) from None
         except PluginTimeout:
             _kill_group(self.process)
             limit = timeout if timeout is not None else self.call_timeout
@@ -298,9 +314,10 @@ class PluginProcess:
             code = process.wait(timeout=1.0)
         except subprocess.TimeoutExpired:
             return ""
+        note = self._launch.limit_note(code) if self._launch is not None else ""
         if code < 0:
-            return f" (killed by signal {signal.Signals(-code).name})"
-        return f" (exit code {code})"
+            return f" (killed by signal {signal.Signals(-code).name}{note})"
+        return f" (exit code {code}{note})"
 
 
 def _result(method: str, message: dict[str, Any]) -> Any:
