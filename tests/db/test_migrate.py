@@ -90,7 +90,7 @@ def test_0003_moves_edges_and_created_rows_into_the_resource_row(empty_engine: E
         for statement in _AT_0002:
             conn.execute(text(statement))
 
-    upgrade(empty_engine)
+    upgrade(empty_engine, "0003")
 
     assert current(empty_engine) == "0003"
     with empty_engine.connect() as conn:
