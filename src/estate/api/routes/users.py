@@ -32,6 +32,7 @@ from ..deps import (
     fits,
     get_or_404,
 )
+from ..openapi import conflict
 from ..pagination import Page, PageNumber, PageSize, page_of
 from ..schemas import (
     PasswordChange,
@@ -44,6 +45,7 @@ from ..schemas import (
 )
 
 router = APIRouter(tags=["users"])
+_LAST_ADMIN = "The user is the last active system administrator"
 
 
 def _public(user: User) -> UserPublic:
@@ -131,7 +133,7 @@ def get_user(user_id: int, session: SessionDep, user: CurrentUser) -> UserPublic
     return _public(get_or_404(session, User, user_id, "user"))
 
 
-@router.patch("/users/{user_id}/")
+@router.patch("/users/{user_id}/", responses=conflict(_LAST_ADMIN))
 def update_user(
     user_id: int, body: UserUpdate, session: SessionDep, admin: AdminUser
 ) -> UserPublic:
@@ -148,7 +150,9 @@ def update_user(
     return _public(target)
 
 
-@router.delete("/users/{user_id}/", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/users/{user_id}/", status_code=status.HTTP_204_NO_CONTENT, responses=conflict(_LAST_ADMIN)
+)
 def delete_user(user_id: int, session: SessionDep, admin: AdminUser) -> Response:
     """Delete a user and every token of theirs (their audit entries stay)."""
     target = get_or_404(session, User, user_id, "user")
