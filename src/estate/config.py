@@ -104,6 +104,28 @@ class Settings(BaseSettings):
         description="Where plugin processes get their private scratch folders "
         "(default: <data dir>/scratch)",
     )
+    token_default_days: int = Field(
+        default=30, ge=1, description="Days an API token lives when its creator does not say"
+    )
+    token_max_days: int = Field(default=365, ge=1, description="Most days an API token may live")
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins for one user name before it is throttled"
+    )
+    login_max_failures_per_client: int = Field(
+        default=20,
+        ge=1,
+        description="Failed logins from one client address before it is throttled "
+        "(higher: an address may be a proxy or NAT many people share)",
+    )
+    login_failure_window: float = Field(
+        default=300.0, gt=0, description="Seconds within which failed logins are counted"
+    )
+    login_backoff: float = Field(
+        default=30.0, gt=0, description="First throttle of a user name or address; doubles"
+    )
+    login_backoff_max: float = Field(
+        default=900.0, gt=0, description="Longest throttle of a user name or address"
+    )
     log_level: str = "info"
     log_format: Literal["text", "json"] = Field(
         default="text", description="serve's log lines: text, or one JSON object per line"

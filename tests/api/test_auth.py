@@ -153,7 +153,9 @@ def test_a_token_belongs_to_its_user(client: TestClient, anonymous: TestClient) 
     theirs = anonymous.post(f"{API}/tokens/", json={"name": "mine"}, auth=carol).json()
 
     assert client.get(f"{API}/tokens/").json()["count"] == 0
-    assert client.delete(f"{API}/tokens/{theirs['id']}/").status_code == 404
+    client.post(f"{API}/users/", json={"username": "dave", "password": "dave-password"})
+    dave = ("dave", "dave-password")
+    assert anonymous.delete(f"{API}/tokens/{theirs['id']}/", auth=dave).status_code == 404
     headers = {"Authorization": f"Bearer {theirs['token']}"}
     assert anonymous.get(f"{API}/users/me/", headers=headers).json()["username"] == "carol"
 

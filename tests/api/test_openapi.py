@@ -37,6 +37,7 @@ def test_the_document_lists_the_error_answers_the_api_gives(client: TestClient) 
         if operation.get("parameters") or operation.get("requestBody"):
             assert responses["400"]["content"]["application/json"]["schema"] == problem
         assert ("401" in responses) == (template != PING), (method, template)
+        assert ("429" in responses) == (template != PING), (method, template)
         assert ("404" in responses) == ("{" in template), (method, template)
     conflicts = {(m, t) for m, t, op in _operations(document) if "409" in op["responses"]}
     assert conflicts == {
@@ -45,6 +46,8 @@ def test_the_document_lists_the_error_answers_the_api_gives(client: TestClient) 
         ("delete", f"{API_PREFIX}/providers/{{provider_id}}/"),
         ("post", f"{API_PREFIX}/providers/{{provider_id}}/collect/"),
         ("post", f"{API_PREFIX}/collection-runs/{{run_id}}/cancel/"),
+        ("patch", f"{API_PREFIX}/users/{{user_id}}/"),
+        ("delete", f"{API_PREFIX}/users/{{user_id}}/"),
     }
     schemas = document["components"]["schemas"]
     assert "HTTPValidationError" not in schemas

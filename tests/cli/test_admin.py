@@ -56,6 +56,9 @@ def test_tokens(estate: Estate) -> None:
     listed = estate.json("--token", token, "tokens", "list")
     assert created["id"] in [t["id"] for t in listed["results"]]
     assert token not in estate.ok("tokens", "list").stdout
+    short = estate.json("tokens", "create", "--expires-in-days", "2")
+    assert short["expires_at"] < created["expires_at"]
+    assert estate("tokens", "create", "--expires-in-days", "9999").exit_code != 0
     shown = estate("tokens", "create")
     assert shown.stdout.strip() and "shown this once" in words(shown)
     estate.ok("tokens", "delete", str(created["id"]))

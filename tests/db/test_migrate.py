@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -90,7 +91,7 @@ def test_0003_moves_edges_and_created_rows_into_the_resource_row(empty_engine: E
         for statement in _AT_0002:
             conn.execute(text(statement))
 
-    upgrade(empty_engine)
+    upgrade(empty_engine, "0003")
 
     assert current(empty_engine) == "0003"
     with empty_engine.connect() as conn:
@@ -139,3 +140,40 @@ def _json(value: object) -> object:
     import json
 
     return json.loads(value) if isinstance(value, str) else value
+
+
+def test_0005_gives_existing_tokens_an_end_and_adds_the_audit_log(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0003")
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, password_hash, is_admin, is_active, created_at) "
+                "VALUES (1, 'u', 'x', true, true, '2026-01-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO api_tokens (id, user_id, name, token_hash, prefix, created_at) "
+                "VALUES (1, 1, 'old', 'h', 'est_abcd', '2026-01-01 00:00:00')"
+            )
+        )
+
+    upgrade(empty_engine, "0005")
+
+    assert current(empty_engine) == "0005"
+    with empty_engine.begin() as conn:
+        ends = conn.execute(text("SELECT expires_at FROM api_tokens")).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO audit_entries (created_at, user_id, username, action, object_type, "
+                "client, status, detail) VALUES ('2026-01-01 00:00:00', 1, 'u', 'auth.login', "
+                "'users', '127.0.0.1', 200, '')"
+            )
+        )
+    ends = datetime.fromisoformat(ends) if isinstance(ends, str) else ends
+    assert ends.replace(tzinfo=None) > datetime.now(UTC).replace(tzinfo=None) + timedelta(days=29)
+
+    command.downgrade(alembic_config(empty_engine), "0003")
+
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM api_tokens")).scalar_one() == "old"

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.exc import IntegrityError
 
 from .. import __version__
+from ..auth.throttle import Throttle
 from ..bootstrap import AdminLogin, prepare, recover_runs
 from ..config import Settings
 from ..context import Context
@@ -22,8 +23,10 @@ from ..registry.errors import InvalidPackage, RegistryError
 from ..secretbox import SecretKeyError
 from . import docs_ui, openapi
 from .access import AccessLog
+from .audit_log import AuditLog
 from .deps import refuse_unknown_parameters, refuse_unstorable_parameters
 from .routes import (
+    audit,
     events,
     organizations,
     ping,
@@ -102,9 +105,12 @@ def create_app(
         events,
         plugin_apis,
         processes,
+        audit,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     _add_error_handlers(app)
+    app.state.throttle = Throttle.from_settings(settings)
+    app.add_middleware(AuditLog, prefix=API_PREFIX)
     app.add_middleware(AccessLog)
     openapi.install(app, public=frozenset({f"{API_PREFIX}/ping/"}))
     docs_ui.install(app)

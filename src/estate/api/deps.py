@@ -15,12 +15,15 @@ from fastapi.routing import APIRoute
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..auth.passwords import TOKEN_PREFIX, token_digest, verify_password
+from ..auth.audit import LOGIN, LOGIN_FAILED, record
+from ..auth.passwords import TOKEN_PREFIX, token_digest, verify_nobody, verify_password
+from ..auth.throttle import Throttle
 from ..context import Context
 from ..db.models import ApiToken, Base, User
 from ..db.storable import text_problem
 from ..jobs.executor import LocalExecutor
 from .access import USER_KEY
+from .audit_log import USER_ID_KEY
 
 
 def refuse_unstorable_parameters(request: Request) -> None:
@@ -125,45 +128,119 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers=_CHALLENGE)
 
 
-def get_current_user(request: Request, session: SessionDep) -> User:
+def get_throttle(request: Request) -> Throttle:
+    throttle: Throttle = request.app.state.throttle
+    return throttle
+
+
+ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "-"
+
+
+def get_current_user(request: Request, session: SessionDep, throttle: ThrottleDep) -> User:
+    """The user the request's credentials name; 401 for none or bad ones, 429 while
+    the user name or the client address is throttled for failed logins."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     scheme = scheme.lower()
-    if scheme == "basic":
-        user = _basic_user(session, value.strip())
-    elif scheme in ("bearer", "token"):
-        user = _token_user(session, value.strip())
-    else:
+    if scheme not in ("basic", "bearer", "token"):
         raise _unauthorized("authentication required: use HTTP Basic or a bearer token")
-    if user is None or not user.is_active:
-        raise _unauthorized("invalid credentials")
+    attempt = _Attempt(session, throttle, client_address(request))
+    if scheme == "basic":
+        user = _basic_user(attempt, value.strip())
+    else:
+        user = _token_user(attempt, value.strip())
+    if throttle.succeeded(user.id, user.username, attempt.client):
+        record(
+            session, action=LOGIN, status=200, client=attempt.client, user_id=user.id,
+            username=user.username, object_type="users", object_id=str(user.id),
+            detail=f"by {'password' if scheme == 'basic' else 'token'}",
+        )  # fmt: skip
+        session.commit()
     setattr(request.state, USER_KEY, user.username)  # for the access log
+    setattr(request.state, USER_ID_KEY, user.id)  # for the audit log
     return user
 
 
-def _basic_user(session: Session, value: str) -> User | None:
+class _Attempt:
+    """One request's try at logging in: refusals are counted, audited and answered."""
+
+    def __init__(self, session: Session, throttle: Throttle, client: str) -> None:
+        self.session, self.throttle, self.client = session, throttle, client
+
+    def check(self, username: str | None) -> None:
+        """429 while ``username`` or the client is throttled (the right password too)."""
+        wait = self.throttle.retry_after(username, self.client)
+        if wait is not None:
+            self._audit(username, None, f"throttled for {wait} s", 429)
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                detail=f"too many failed logins: try again in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+
+    def refuse(
+        self, username: str | None, user: User | None, reason: str, answer: str
+    ) -> HTTPException:
+        self.throttle.failed(username, self.client)
+        self._audit(username or (user.username if user else None), user, reason, 401)
+        return _unauthorized(answer)
+
+    def _audit(self, username: str | None, user: User | None, detail: str, code: int) -> None:
+        record(
+            self.session, action=LOGIN_FAILED, status=code, client=self.client,
+            user_id=user.id if user else None, username=username or "",
+            object_type="users", object_id=str(user.id) if user else None, detail=detail,
+        )  # fmt: skip
+        self.session.commit()
+
+
+def _basic_user(attempt: _Attempt, value: str) -> User:
     try:
         username, _, password = base64.b64decode(value, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
-        raise _unauthorized("malformed Basic credentials") from None
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None or not verify_password(password, user.password_hash):
-        return None
+        attempt.check(None)
+        raise attempt.refuse(
+            None, None, "malformed Basic credentials", "malformed Basic credentials"
+        ) from None
+    attempt.check(username)
+    user = attempt.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        verify_nobody(password)  # the same work as for a real user: time tells nothing
+        raise attempt.refuse(username, None, "unknown user", "invalid credentials")
+    if not verify_password(password, user.password_hash):
+        raise attempt.refuse(username, user, "wrong password", "invalid credentials")
+    if not user.is_active:
+        raise attempt.refuse(username, user, "deactivated user", "invalid credentials")
     return user
 
 
-def _token_user(session: Session, value: str) -> User | None:
-    if not value.startswith(TOKEN_PREFIX):
-        return None
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == token_digest(value)))
+def _token_user(attempt: _Attempt, value: str) -> User:
+    attempt.check(None)
+    token = None
+    if value.startswith(TOKEN_PREFIX):
+        token = attempt.session.scalar(
+            select(ApiToken).where(ApiToken.token_hash == token_digest(value))
+        )
     if token is None:
-        return None
-    now = datetime.now(UTC)
+        raise attempt.refuse(None, None, "unknown token", "invalid credentials")
+    user, now = token.user, datetime.now(UTC)
+    # A known token that expired or whose user was deactivated is no guess: it counts
+    # against the client only, never against the user's name.
+    if token.expires_at <= now:
+        raise attempt.refuse(None, user, f"token {token.id} expired", "token expired")
+    if not user.is_active:
+        raise attempt.refuse(
+            None, user, f"token {token.id} of a deactivated user", "invalid credentials"
+        )
     last = token.last_used_at
     if last is None or (now - last).total_seconds() > 60:  # avoid a write per request
         token.last_used_at = now
-        session.commit()
-    return token.user
+        attempt.session.commit()
+    return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -56,16 +56,45 @@ class UserPublic(BaseModel):
     created_at: datetime
 
 
+class UserUpdate(_Strict):
+    is_active: bool | None = None
+    is_admin: bool | None = None
+
+
+Password = Annotated[str, Field(min_length=8, max_length=200)]
+
+
+class PasswordSet(_Strict):
+    """A new password, set by a system administrator."""
+
+    password: Password
+
+
+class PasswordChange(_Strict):
+    """A user's own change: the current password proves it is them."""
+
+    current_password: str = Field(max_length=200)
+    new_password: Password
+
+
 class TokenCreate(_Strict):
     name: str = Field(default="", max_length=200)
+    expires_in_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Days the token lives (default ESTATE_TOKEN_DEFAULT_DAYS, "
+        "at most ESTATE_TOKEN_MAX_DAYS)",
+    )
 
 
 class TokenPublic(BaseModel):
     id: int
     name: str
     prefix: str
+    user: int
     created_at: datetime
     last_used_at: datetime | None
+    expires_at: datetime
     token: str | None = Field(default=None, description="Shown once, when the token is created")
 
 
@@ -300,3 +329,17 @@ class PluginProcessPublic(BaseModel):
     idle_seconds: float
     last_error: str | None
     log: list[PluginLogLine]
+
+
+class AuditEntryPublic(BaseModel):
+    id: int
+    created_at: datetime
+    user: int | None
+    username: str
+    action: str
+    object_type: str
+    object_id: str | None
+    organization: int | None
+    client: str
+    status: int
+    detail: str

@@ -1,8 +1,13 @@
-"""Passwords (scrypt) and API tokens (random, stored as sha256)."""
+"""Passwords (scrypt) and API tokens (random, stored as sha256).
+
+Successful verifications are cached per stored hash, so HTTP Basic stays cheap per
+request; :func:`forget_password` drops a hash's entries when the password changes.
+"""
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -21,7 +26,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password: str, stored: str) -> bool:
     """Constant-time check; results are cached so HTTP Basic stays cheap per request."""
-    key = hashlib.sha256(f"{stored}\0{password}".encode()).digest()
+    key = (stored, hashlib.sha256(f"{stored}\0{password}".encode()).digest())
     with _lock:
         if key in _verified:
             _verified.move_to_end(key)
@@ -44,6 +49,27 @@ def verify_password(password: str, stored: str) -> bool:
     return ok
 
 
+def verify_nobody(password: str) -> None:
+    """The work of :func:`verify_password` for a user that does not exist.
+
+    Checking against a hash no password has keeps the answer's time from telling
+    whether a user name exists.
+    """
+    verify_password(password, _dummy_hash())
+
+
+def forget_password(stored: str) -> None:
+    """Drop the cached verifications of ``stored``, a hash being replaced or retired."""
+    with _lock:
+        for key in [k for k in _verified if k[0] == stored]:
+            del _verified[key]
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(32))
+
+
 def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
@@ -56,7 +82,7 @@ def new_password() -> str:
     return secrets.token_urlsafe(18)
 
 
-_verified: OrderedDict[bytes, None] = OrderedDict()
+_verified: OrderedDict[tuple[str, bytes], None] = OrderedDict()
 _lock = threading.Lock()
 
 

@@ -24,6 +24,7 @@ USER_COLUMNS: list[Column] = [("id", "id"), ("username", "username"), ("admin", 
 USER_COLUMNS += [("active", "is_active"), ("organization", "organization")]
 TOKEN_COLUMNS: list[Column] = [("id", "id"), ("name", "name"), ("prefix", "prefix")]
 TOKEN_COLUMNS += [("created", "created_at"), ("last used", "last_used_at")]
+TOKEN_COLUMNS += [("expires", "expires_at")]
 
 
 def register(root: typer.Typer, epilog: str) -> None:
@@ -121,11 +122,18 @@ def list_tokens(output: Output = Format.table) -> None:
 @tokens.command("create")
 def create_token(
     name: Annotated[str, typer.Option(help="What it is for", metavar="NAME")] = "",
+    expires_in_days: Annotated[
+        int | None,
+        typer.Option(help="Days it lives (default: the service's, 30)", metavar="DAYS"),
+    ] = None,
     output: Output = Format.table,
 ) -> None:
     """Create an API token; it is printed once, now."""
+    body: dict[str, object] = {"name": name}
+    if expires_in_days is not None:
+        body["expires_in_days"] = expires_in_days
     with api() as client:
-        data = client.post("tokens/", json={"name": name})
+        data = client.post("tokens/", json=body)
     emit(data, output, lambda t: Text(t["token"]))
     info(f"token {data['id']} created; it is shown this once, keep it where secrets go")
 

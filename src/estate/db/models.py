@@ -63,8 +63,30 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class AuditEntry(Base):
+    """Who did what to which object, when, from where; never a body or a secret.
+
+    No foreign keys: the entries of a deleted user or object stay as they were.
+    """
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    username: Mapped[str] = mapped_column(String(150), default="")
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    object_type: Mapped[str] = mapped_column(String(100), default="")
+    object_id: Mapped[str | None] = mapped_column(String(200))
+    organization_id: Mapped[int | None] = mapped_column(Integer)
+    client: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(String(500), default="")
 
 
 class PluginVersion(Base):

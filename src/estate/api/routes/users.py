@@ -1,17 +1,51 @@
-"""Users and their API tokens."""
+"""Users and their API tokens.
+
+A system administrator (``User.is_admin``) manages every account: deactivates,
+promotes, deletes, sets a new password, lists and revokes anyone's tokens; the last
+active system administrator cannot be deactivated, demoted or deleted (409). Every
+user changes their own password and manages their own tokens.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
-from sqlalchemy import select
+from datetime import UTC, datetime, timedelta
 
-from ...auth.passwords import hash_password, new_token, token_digest
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from ...auth.passwords import (
+    forget_password,
+    hash_password,
+    new_token,
+    token_digest,
+    verify_password,
+)
 from ...db.models import ApiToken, Organization, User
-from ..deps import AdminUser, CurrentUser, SessionDep, fits
+from ..deps import (
+    AdminUser,
+    ContextDep,
+    CurrentUser,
+    SessionDep,
+    ThrottleDep,
+    client_address,
+    fits,
+    get_or_404,
+)
+from ..openapi import conflict
 from ..pagination import Page, PageNumber, PageSize, page_of
-from ..schemas import TokenCreate, TokenPublic, UserCreate, UserPublic
+from ..schemas import (
+    PasswordChange,
+    PasswordSet,
+    TokenCreate,
+    TokenPublic,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
 
 router = APIRouter(tags=["users"])
+_LAST_ADMIN = "The user is the last active system administrator"
 
 
 def _public(user: User) -> UserPublic:
@@ -66,13 +100,128 @@ def who_am_i(user: CurrentUser) -> UserPublic:
     return _public(user)
 
 
+@router.post("/users/me/password/", status_code=status.HTTP_204_NO_CONTENT)
+def change_my_password(
+    body: PasswordChange,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    throttle: ThrottleDep,
+) -> Response:
+    """Change your own password; the current one proves it is you (a stolen token
+    alone cannot), and wrong guesses count as failed logins."""
+    client = client_address(request)
+    wait = throttle.retry_after(user.username, client)
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"too many failed logins: try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    if not verify_password(body.current_password, user.password_hash):
+        throttle.failed(user.username, client)
+        raise HTTPException(400, detail="current_password: not your current password")
+    _set_password(session, user, body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/users/{user_id}/")
+def get_user(user_id: int, session: SessionDep, user: CurrentUser) -> UserPublic:
+    """A user: system administrators see anyone, others themselves only."""
+    if not user.is_admin and user_id != user.id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs an administrator")
+    return _public(get_or_404(session, User, user_id, "user"))
+
+
+@router.patch("/users/{user_id}/", responses=conflict(_LAST_ADMIN))
+def update_user(
+    user_id: int, body: UserUpdate, session: SessionDep, admin: AdminUser
+) -> UserPublic:
+    """Deactivate or reactivate, promote or demote; a deactivated user's password
+    and tokens stop working at their next request."""
+    target = get_or_404(session, User, user_id, "user")
+    if body.is_active is False or body.is_admin is False:
+        _keep_an_administrator(session, target, "deactivate or demote")
+    if body.is_active is not None:
+        target.is_active = body.is_active
+    if body.is_admin is not None:
+        target.is_admin = body.is_admin
+    session.commit()
+    return _public(target)
+
+
+@router.delete(
+    "/users/{user_id}/", status_code=status.HTTP_204_NO_CONTENT, responses=conflict(_LAST_ADMIN)
+)
+def delete_user(user_id: int, session: SessionDep, admin: AdminUser) -> Response:
+    """Delete a user and every token of theirs (their audit entries stay)."""
+    target = get_or_404(session, User, user_id, "user")
+    _keep_an_administrator(session, target, "delete")
+    forget_password(target.password_hash)
+    session.execute(delete(ApiToken).where(ApiToken.user_id == target.id))
+    session.delete(target)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/users/{user_id}/password/", status_code=status.HTTP_204_NO_CONTENT)
+def set_password(
+    user_id: int, body: PasswordSet, session: SessionDep, admin: AdminUser
+) -> Response:
+    """Set a user's password (a reset); the old one stops working at once."""
+    _set_password(session, get_or_404(session, User, user_id, "user"), body.password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/users/{user_id}/tokens/")
+def list_user_tokens(
+    request: Request,
+    user_id: int,
+    session: SessionDep,
+    admin: AdminUser,
+    page: PageNumber = 1,
+    page_size: PageSize = 100,
+) -> Page[TokenPublic]:
+    """A user's tokens (system administrators), their secrets never."""
+    target = get_or_404(session, User, user_id, "user")
+    query = select(ApiToken).where(ApiToken.user_id == target.id).order_by(ApiToken.id)
+    count, rows, next_url, previous = page_of(session, request, query, page, page_size)
+    results = [_token_public(t) for t in rows]
+    return Page(count=count, next=next_url, previous=previous, results=results)
+
+
+def _set_password(session: Session, user: User, password: str) -> None:
+    forget_password(user.password_hash)
+    user.password_hash = hash_password(password)
+    session.commit()
+
+
+def _keep_an_administrator(session: Session, target: User, doing: str) -> None:
+    """409 when ``target`` is the last active system administrator."""
+    if not (target.is_admin and target.is_active):
+        return
+    others = session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.is_admin.is_(True), User.is_active.is_(True), User.id != target.id)
+    )
+    if not others:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=f"cannot {doing} {target.username!r}: the last active system "
+            "administrator (make another one first)",
+        )
+
+
 def _token_public(token: ApiToken, secret: str | None = None) -> TokenPublic:
     return TokenPublic(
         id=token.id,
         name=token.name,
         prefix=token.prefix,
+        user=token.user_id,
         created_at=token.created_at,
         last_used_at=token.last_used_at,
+        expires_at=token.expires_at,
         token=secret,
     )
 
@@ -88,10 +237,24 @@ def list_tokens(session: SessionDep, user: CurrentUser) -> Page[TokenPublic]:
 
 
 @router.post("/tokens/", status_code=status.HTTP_201_CREATED)
-def create_token(body: TokenCreate, session: SessionDep, user: CurrentUser) -> TokenPublic:
+def create_token(
+    body: TokenCreate, session: SessionDep, user: CurrentUser, context: ContextDep
+) -> TokenPublic:
+    """A token for yourself, shown this once; it expires after ``expires_in_days``."""
+    settings = context.settings
+    days = body.expires_in_days or settings.token_default_days
+    if days > settings.token_max_days:
+        raise HTTPException(
+            400,
+            detail=f"expires_in_days: at most {settings.token_max_days} (ESTATE_TOKEN_MAX_DAYS)",
+        )
     secret = new_token()
     token = ApiToken(
-        user_id=user.id, name=body.name, token_hash=token_digest(secret), prefix=secret[:8]
+        user_id=user.id,
+        name=body.name,
+        token_hash=token_digest(secret),
+        prefix=secret[:8],
+        expires_at=datetime.now(UTC) + timedelta(days=days),
     )
     session.add(token)
     session.commit()
@@ -100,8 +263,9 @@ def create_token(body: TokenCreate, session: SessionDep, user: CurrentUser) -> T
 
 @router.delete("/tokens/{token_id}/", status_code=status.HTTP_204_NO_CONTENT)
 def delete_token(token_id: int, session: SessionDep, user: CurrentUser) -> Response:
+    """Revoke a token: its owner may, and a system administrator may revoke any."""
     token = session.get(ApiToken, token_id) if fits(token_id) else None
-    if token is None or token.user_id != user.id:
+    if token is None or (token.user_id != user.id and not user.is_admin):
         raise HTTPException(404, detail=f"no token with id {token_id}")
     session.delete(token)
     session.commit()
