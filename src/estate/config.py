@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     workers: int = Field(default=4, ge=1, description="Concurrent jobs of the local executor")
     batch_size: int = Field(default=1000, ge=1, le=10000)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body but a plugin upload's (413 above it)",
+    )
     offline: bool = Field(
         default=False, description="Install plugin requirements from wheels only, no index"
     )

@@ -20,9 +20,10 @@ from ..jobs.collect import run_collection
 from ..jobs.executor import LocalExecutor
 from ..registry.errors import InvalidPackage, RegistryError
 from ..secretbox import SecretKeyError
-from . import docs_ui, openapi
+from . import docs_ui, faults, openapi
 from .access import AccessLog
 from .deps import refuse_unknown_parameters, refuse_unstorable_parameters
+from .limits import BodyLimits
 from .routes import (
     events,
     organizations,
@@ -105,6 +106,8 @@ def create_app(
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     _add_error_handlers(app)
+    faults.install(app)
+    app.add_middleware(BodyLimits, settings=settings)
     app.add_middleware(AccessLog)
     openapi.install(app, public=frozenset({f"{API_PREFIX}/ping/"}))
     docs_ui.install(app)
