@@ -110,7 +110,9 @@ class _CollectionJob:
             self.ingestor.flush()
             for item in result.get("rejected") or []:
                 if isinstance(item, dict):
-                    self.ingestor.reject(None, str(item.get("error")), item.get("index"))
+                    ref = item.get("ems_ref")
+                    ref = ref if isinstance(ref, str) else None
+                    self.ingestor.reject(ref, str(item.get("error")), item.get("index"))
             status = (
                 RunStatus.COMPLETED if self.ingestor.counters.errors == 0 else RunStatus.PARTIAL
             )
