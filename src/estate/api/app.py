@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import __version__
 from ..bootstrap import AdminLogin, prepare, recover_runs
-from ..config import Settings
+from ..config import Settings, scrub_environment
 from ..context import Context
 from ..jobs.collect import run_collection
 from ..jobs.executor import LocalExecutor
@@ -57,7 +57,9 @@ def create_app(
     serve`` prepares before the server starts, to report a bad database or key in
     one line); without it, start-up builds and prepares one.
     """
-    settings = settings or Settings()
+    if settings is None:
+        settings = Settings()
+        scrub_environment()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
