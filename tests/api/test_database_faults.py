@@ -137,9 +137,14 @@ def test_a_removed_sqlite_file_answers_503_not_migrated(
 def test_ping_answers_503_when_the_schema_is_not_at_head(client: TestClient) -> None:
     engine = client.app.state.context.engine  # type: ignore[attr-defined]
     with engine.begin() as conn:
+        head = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
         conn.execute(text("UPDATE alembic_version SET version_num = 'older'"))
-
-    ping = client.get(f"{API}/ping/")
+    try:
+        ping = client.get(f"{API}/ping/")
+    finally:  # the PostgreSQL database is shared by the session's tests
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": head})
 
     assert ping.status_code == 503
     assert ping.json()["detail"].startswith("the database schema is at revision older, not ")
+    assert client.get(f"{API}/ping/").status_code == 200
