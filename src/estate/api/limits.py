@@ -3,7 +3,8 @@
 An ASGI middleware. A body over ``ESTATE_MAX_BODY_BYTES`` is refused by its
 Content-Length at once, and a streamed (chunked) one as soon as the bytes read pass
 the limit. The plugin upload has its own limit (``ESTATE_MAX_UPLOAD_BYTES``; the
-multipart wrapping gets a little room on top). A JSON body is read whole (it is within
+multipart wrapping gets a little room on top); a plugin's own API routes are left to
+their route, which bounds and forwards the bytes as they are (10 MB). A JSON body is read whole (it is within
 the limit) and refused when it nests deeper than ``MAX_DEPTH`` levels: parsers and
 encoders recurse once per level, and a deep enough document would fail as a 500.
 """
@@ -18,6 +19,7 @@ from ..config import Settings
 from ..db.storable import MAX_DEPTH, too_deep
 
 UPLOAD_PATH_SUFFIX = "/provider-plugins/upload/"
+PLUGIN_API_PATH = "/plugin-apis/"
 MULTIPART_ROOM = 1024 * 1024
 """What a multipart upload may add to the archive's bytes (boundaries, headers)."""
 
@@ -47,7 +49,7 @@ class BodyLimits:
         return limit, f"the {megabytes(limit)} limit (ESTATE_MAX_BODY_BYTES)"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or PLUGIN_API_PATH in scope["path"]:
             await self.app(scope, receive, send)
             return
         limit, named = self._limit(scope)
