@@ -44,6 +44,7 @@ class Service:
 
     url: str
     root: Path
+    pid: int = 0
 
     @property
     def password(self) -> str:
@@ -76,7 +77,7 @@ def serving(root: Path, **env: str) -> Iterator[Service]:
                 pass
             assert time.monotonic() < deadline, "estate serve did not answer within 60s"
             time.sleep(0.1)
-        yield Service(url, root)
+        yield Service(url, root, process.pid)
     finally:
         os.killpg(process.pid, 9)
         process.wait(timeout=10)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -56,6 +58,11 @@ class Settings(BaseSettings):
     workers: int = Field(default=4, ge=1, description="Concurrent jobs of the local executor")
     batch_size: int = Field(default=1000, ge=1, le=10000)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body but a plugin upload's (413 above it)",
+    )
     offline: bool = Field(
         default=False, description="Install plugin requirements from wheels only, no index"
     )
@@ -173,3 +180,37 @@ class ClientSettings(BaseSettings):
     password: SecretStr | None = Field(default=None, description="CLI password")
     token: SecretStr | None = Field(default=None, description="CLI bearer token")
     data_dir: Path | None = Field(default=None, description="Where the admin password is")
+
+
+SECRET_VARIABLES = ("ESTATE_ADMIN_PASSWORD", "ESTATE_SECRET_KEY", "ESTATE_DATABASE_URL")
+"""Read once at start-up, then removed: a plugin must not find them in the service."""
+
+
+def scrub_environment(names: tuple[str, ...] = SECRET_VARIABLES) -> None:
+    """Remove ``names`` from the environment once the settings have been read.
+
+    ``os.environ`` forgets them, and so does the C environment; but
+    ``/proc/<pid>/environ`` shows the block the process started with, whatever
+    ``unsetenv`` does, so each value is first overwritten in place there.
+    """
+    for name in names:
+        if name in os.environ:
+            _overwrite_in_place(name.encode())
+            del os.environ[name]
+
+
+def _overwrite_in_place(name: bytes) -> None:
+    """Zero the value of ``name=value`` in the C ``environ`` strings (best effort)."""
+    try:
+        libc = ctypes.CDLL(None)
+        environ = ctypes.POINTER(ctypes.c_char_p).in_dll(libc, "environ")
+    except (OSError, ValueError, AttributeError):  # no C library to reach: nothing to do
+        return
+    prefix = name + b"="
+    i = 0
+    while (entry := environ[i]) is not None:
+        if entry.startswith(prefix):
+            address = ctypes.cast(environ, ctypes.POINTER(ctypes.c_void_p))[i]
+            if address is not None:
+                ctypes.memset(address + len(prefix), 0, len(entry) - len(prefix))
+        i += 1

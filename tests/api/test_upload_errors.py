@@ -362,3 +362,22 @@ def test_requirements_that_cannot_be_installed(
         "requirements.txt: installing the requirements failed",
         "tinydep-not-shipped",
     )
+
+
+@pytest.mark.parametrize("name", ["a" * 300 + ".py", "d/" * 3000 + "x.py"], ids=["300", "3000"])
+def test_a_member_name_too_long_for_the_file_system_answers_400(
+    client: TestClient, tmp_path: Path, name: str
+) -> None:
+    folder = plugin_dir(tmp_path / "p")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(folder, arcname=".")
+        info = tarfile.TarInfo(name)
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+
+    response = upload(client, buffer.getvalue())
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"].startswith("archive member '")
+    assert "limit" in response.json()["detail"]

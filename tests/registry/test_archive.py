@@ -364,3 +364,37 @@ def test_pack_keeps_tarballs_in_subfolders(tmp_path: Path) -> None:
 
 def test_archive_name() -> None:
     assert archive_name("simulated", "datacenter", "1.0.0") == "simulated-datacenter-1.0.0.tar.gz"
+
+
+LONG_NAMES = {
+    "name": ("a" * 300 + ".py", "a name of 303 bytes, over the 255-byte limit"),
+    "path": ("/".join(["d" * 200] * 25) + "/x.py", "bytes, over the 4096-byte limit"),
+    "depth": ("d/" * 100 + "x.py", "101 levels deep, over the limit of 64"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LONG_NAMES))
+def test_names_the_file_system_refuses_are_refused_in_a_tar(tmp_path: Path, kind: str) -> None:
+    name, problem = LONG_NAMES[kind]
+
+    message = refused(plugin_tar(extra={name: b"x"}), tmp_path / "out")
+
+    assert message.startswith("archive member '")
+    assert message.endswith(problem)
+
+
+@pytest.mark.parametrize("kind", sorted(LONG_NAMES))
+def test_names_the_file_system_refuses_are_refused_in_a_zip(tmp_path: Path, kind: str) -> None:
+    name, problem = LONG_NAMES[kind]
+
+    message = refused(zip_bytes({**PLUGIN, name: b"x"}), tmp_path / "out")
+
+    assert message.endswith(problem)
+    assert len(message) < 400  # the name is shortened, not repeated whole
+
+
+def test_a_long_name_within_the_limits_unpacks(tmp_path: Path) -> None:
+    name = "n" * 255
+    extract(plugin_tar(extra={name: b"x"}), tmp_path / "out", max_bytes=MB)
+
+    assert (tmp_path / "out" / name).read_bytes() == b"x"

@@ -88,6 +88,19 @@ class Channel:
         return message
 
 
+def _unencodable(record: Any) -> str | None:
+    """Why ``record`` cannot be written as JSON (naming the field), or None."""
+    fields = record.items() if isinstance(record, dict) else [("resource", record)]
+    for name, value in fields:
+        try:
+            _dumps(value)
+        except RecursionError:
+            return f"{name}: nested too deeply to be sent as JSON"
+        except (TypeError, ValueError) as exc:
+            return f"{name}: cannot be sent as JSON ({exc})"
+    return None
+
+
 class _WireLogHandler(logging.Handler):
     """Sends every log record to the host as a ``log`` notification."""
 
@@ -209,6 +222,7 @@ class _Server:
         count = 0
         rejected: list[dict[str, Any]] = []
         batch: list[Any] = []
+        indexes: list[int] = []
         canceled = self._cancel.is_set
         provider.connect()
         try:
@@ -225,15 +239,16 @@ class _Server:
                         {"index": index, "error": f"collect() yielded {type(item).__name__}"}
                     )
                     continue
+                indexes.append(index)
                 count += 1
                 if len(batch) >= size:
-                    self.channel.notify(BATCH_METHOD, {"resources": batch})
-                    batch = []
+                    self._send_batch(batch, indexes, rejected)
+                    batch, indexes = [], []
         finally:
             # What was found before a failure is sent too: the host keeps it (and
             # deletes nothing, since the run failed).
             if batch:
-                self.channel.notify(BATCH_METHOD, {"resources": batch})
+                self._send_batch(batch, indexes, rejected)
             try:
                 provider.disconnect()
             except NotImplementedError:
@@ -241,6 +256,32 @@ class _Server:
             except Exception:  # a failing disconnect must not hide the collection's outcome
                 provider.logger.exception("disconnect() failed")
         return {"count": count, "rejected": rejected}
+
+    def _send_batch(
+        self, batch: list[Any], indexes: list[int], rejected: list[dict[str, Any]]
+    ) -> None:
+        """Send a batch; when it cannot be encoded, send what can be and reject the rest.
+
+        A record nested deeper than the encoder recurses (or holding what JSON cannot
+        write) is rejected alone, with the field at fault, not the whole collection.
+        """
+        try:
+            self.channel.notify(BATCH_METHOD, {"resources": batch})
+            return
+        except (RecursionError, TypeError, ValueError):
+            pass
+        sendable = []
+        for index, record in zip(indexes, batch, strict=True):
+            problem = _unencodable(record)
+            if problem is None:
+                sendable.append(record)
+                continue
+            ref = record.get("ems_ref") if isinstance(record, dict) else None
+            rejected.append(
+                {"index": index, "ems_ref": ref if isinstance(ref, str) else None, "error": problem}
+            )
+        if sendable:
+            self.channel.notify(BATCH_METHOD, {"resources": sendable})
 
     def rpc_action(self, params: dict[str, Any]) -> dict[str, Any]:
         """``action``: run one lifecycle action through ``BaseProvider.run_action``."""

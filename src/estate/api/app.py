@@ -15,16 +15,17 @@ from sqlalchemy.exc import IntegrityError
 from .. import __version__
 from ..auth.throttle import Throttle
 from ..bootstrap import AdminLogin, prepare, recover_runs
-from ..config import Settings
+from ..config import Settings, scrub_environment
 from ..context import Context
 from ..jobs.collect import run_collection
 from ..jobs.executor import LocalExecutor
 from ..registry.errors import InvalidPackage, RegistryError
 from ..secretbox import SecretKeyError
-from . import docs_ui, openapi
+from . import docs_ui, faults, openapi
 from .access import AccessLog
 from .audit_log import AuditLog
 from .deps import refuse_unknown_parameters, refuse_unstorable_parameters
+from .limits import BodyLimits
 from .routes import (
     audit,
     events,
@@ -59,7 +60,9 @@ def create_app(
     serve`` prepares before the server starts, to report a bad database or key in
     one line); without it, start-up builds and prepares one.
     """
-    settings = settings or Settings()
+    if settings is None:
+        settings = Settings()
+        scrub_environment()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -111,6 +114,8 @@ def create_app(
     _add_error_handlers(app)
     app.state.throttle = Throttle.from_settings(settings)
     app.add_middleware(AuditLog, prefix=API_PREFIX)
+    faults.install(app)
+    app.add_middleware(BodyLimits, settings=settings)
     app.add_middleware(AccessLog)
     openapi.install(app, public=frozenset({f"{API_PREFIX}/ping/"}))
     docs_ui.install(app)

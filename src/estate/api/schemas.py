@@ -5,12 +5,30 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from ..db.storable import describe, unstorable
 
 Slug = Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=100)
+
+MAX_CONFIG_BYTES = 64 * 1024
+"""How large a provider's connection_config may be, as JSON: it is served in every
+provider list and sent to its plugin at every call."""
+
+
+def _bounded_config(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    if config is None:
+        return None
+    size = len(orjson.dumps(config))
+    if size > MAX_CONFIG_BYTES:
+        raise PydanticCustomError(
+            "too_large",
+            "{size} bytes as JSON, over the {limit} KB limit of a connection_config",
+            {"size": size, "limit": MAX_CONFIG_BYTES // 1024},
+        )
+    return config
 
 
 class _Strict(BaseModel):
@@ -108,6 +126,8 @@ class ProviderCreate(_Strict):
     connection_config: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
 
+    _bounded = field_validator("connection_config")(_bounded_config)
+
 
 class ProviderUpdate(_Strict):
     name: str | None = Field(default=None, min_length=1, max_length=200)
@@ -118,6 +138,8 @@ class ProviderUpdate(_Strict):
     organization: int | None = None
     connection_config: dict[str, Any] | None = None
     enabled: bool | None = None
+
+    _bounded = field_validator("connection_config")(_bounded_config)
 
 
 class ProviderPublic(BaseModel):

@@ -117,16 +117,18 @@ def db_upgrade() -> None:
 def _settings() -> Settings:
     from pydantic import ValidationError
 
-    from ..config import Settings
+    from ..config import Settings, scrub_environment
 
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         problems = [
             f"ESTATE_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
             for error in exc.errors()
         ]
         raise fail("; ".join(problems), USAGE) from None
+    scrub_environment()
+    return settings
 
 
 def _prepare(settings: Settings) -> tuple[Context, AdminLogin]:

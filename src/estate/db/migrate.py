@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -28,3 +29,23 @@ def current(engine: Engine) -> str | None:
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+@functools.cache
+def head() -> str | None:
+    """The revision the migrations end at (read once; they do not change while running)."""
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def pending_revision(engine: Engine) -> tuple[str | None, str | None] | None:
+    """``(current, head)`` when the database is not at the head revision, else None.
+
+    Runs a cheap query, so it also raises the database's error when it cannot answer.
+    """
+    wanted = head()
+    found = current(engine)
+    return None if found == wanted else (found, wanted)

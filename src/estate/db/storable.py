@@ -6,15 +6,45 @@ integers beyond 64 bits, and (``json``, not msgspec) ``NaN`` and ``Infinity``. L
 to the database, each fails the write with a driver error — a 500 for a request, a
 lost batch for a collection — so requests, plugin records and plugin answers are
 checked here first and refused with the place of the bad value.
+
+Nesting is bounded too: orjson refuses to write a document deeper than 255 levels and
+Python's own parsers and encoders recurse once per level, so a value nested deeper
+than ``MAX_DEPTH`` is refused (``too_deep``) before anything parses it.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 """What an integer column of either database holds (SQLite INTEGER, PostgreSQL bigint)."""
+
+MAX_DEPTH = 64
+"""How deeply objects and arrays may nest in a value that is stored or served."""
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]+|\\.)*"')
+_EMPTY_PAIR = re.compile(rb"\{\}|\[\]")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"{}[]")
+
+
+def too_deep(data: bytes, limit: int = MAX_DEPTH) -> bool:
+    """Tell whether the JSON text ``data`` nests objects and arrays deeper than ``limit``.
+
+    Without parsing it (a parser is what deep nesting breaks): strings are dropped,
+    then everything but brackets, then each pass removes the innermost empty pairs,
+    one level per pass. Text that is not JSON may answer either way; its parser will
+    refuse it.
+    """
+    if data.count(b"{") + data.count(b"[") <= limit:
+        return False
+    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    for _ in range(limit):
+        brackets, removed = _EMPTY_PAIR.subn(b"", brackets)
+        if not brackets or not removed:
+            return False
+    return bool(brackets)
 
 
 def unstorable(value: Any) -> tuple[str, str] | None:

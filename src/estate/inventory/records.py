@@ -18,7 +18,7 @@ import msgspec
 from inventory_providers.base import RELATIONSHIP_TYPES, STATES, ResourceValidationError
 
 from .. import taxonomy
-from ..db.storable import INT_MAX, unstorable
+from ..db.storable import INT_MAX, MAX_DEPTH, too_deep, unstorable
 
 if TYPE_CHECKING:
     State = str
@@ -201,6 +201,8 @@ def to_record(
         raise ResourceValidationError("resource", "is not a JSON object") from None
     if nul_possible and _NUL in (data if isinstance(data, bytes) else bytes(data)):
         _refuse_unstorable(data)
+    if too_deep(data if isinstance(data, bytes) else bytes(data)):
+        _refuse_deep(wire)
     slug = wire.resource_type_slug
     if not taxonomy.is_known(slug):
         raise ResourceValidationError("resource_type_slug", f"unknown resource type {slug!r}")
@@ -249,6 +251,15 @@ def may_hold_nul(batch: Sequence[Any]) -> bool:
         return b"\\" in b"".join(batch)
     except TypeError:  # dicts (in-process callers): each record is checked
         return True
+
+
+def _refuse_deep(wire: Any) -> None:
+    """Raise naming the field of ``wire`` nested deeper than ``MAX_DEPTH`` levels."""
+    row = msgspec.structs.astuple(wire)
+    field = next(
+        (DATA_COLUMNS[i - 1] for i in _OBJECT_INDEXES if too_deep(bytes(row[i]))), "resource"
+    )
+    raise ResourceValidationError(field, f"nested deeper than the {MAX_DEPTH} levels allowed")
 
 
 def _refuse_unstorable(data: Any) -> None:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 
 from ..calls.events import EventRecorder
 from ..calls.runlog import RunLog
@@ -55,6 +56,23 @@ def run_collection(context: Context, run_id: int) -> None:
     job.run()
 
 
+def failure_message(exc: Exception, run_id: int, driver_error: type[Exception]) -> str:
+    """What a run that failed of ``exc`` tells its readers: a sentence, never the SQL
+    statement or its parameters (every user may read a run); the service log has those.
+
+    ``driver_error``: the base of the database driver's own errors (ingest runs some
+    statements on the driver's cursor, whose errors SQLAlchemy does not wrap).
+    """
+    if isinstance(exc, DBAPIError | driver_error):
+        return (
+            "storing the collected resources failed: the database refused a write; "
+            f"see the service log (run {run_id})"
+        )
+    if isinstance(exc, OSError):
+        return f"the run failed: {exc.strerror or type(exc).__name__}; see the service log (run {run_id})"
+    return f"internal error ({type(exc).__name__}); see the service log (run {run_id})"
+
+
 class _CollectionJob:
     def __init__(
         self,
@@ -78,6 +96,7 @@ class _CollectionJob:
             allowed_types=version.manifest.get("supported_resource_types") if version else None,
         )
         self.process: PluginProcess | None = None
+        self._driver_error: type[Exception] = context.engine.dialect.loaded_dbapi.Error
         self._canceled = threading.Event()
         self._cancel_requested = False
         self._started = self._last_flush = time.monotonic()
@@ -91,7 +110,9 @@ class _CollectionJob:
             self.ingestor.flush()
             for item in result.get("rejected") or []:
                 if isinstance(item, dict):
-                    self.ingestor.reject(None, str(item.get("error")), item.get("index"))
+                    ref = item.get("ems_ref")
+                    ref = ref if isinstance(ref, str) else None
+                    self.ingestor.reject(ref, str(item.get("error")), item.get("index"))
             status = (
                 RunStatus.COMPLETED if self.ingestor.counters.errors == 0 else RunStatus.PARTIAL
             )
@@ -105,7 +126,10 @@ class _CollectionJob:
                 trace = exc.traceback if isinstance(exc, PluginCallError) else ""
         except Exception as exc:  # job boundary: an ingest bug fails this run only
             logger.exception("collection run %s failed", self.run_id)
-            status, message = RunStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+            status, message = (
+                RunStatus.FAILED,
+                failure_message(exc, self.run_id, self._driver_error),
+            )
         finally:
             self._canceled.set()
             if self.process is not None:
@@ -115,7 +139,10 @@ class _CollectionJob:
         except Exception as exc:  # job boundary: storing failed after the plugin finished
             logger.exception("collection run %s could not be stored", self.run_id)
             if status in (RunStatus.COMPLETED, RunStatus.PARTIAL):
-                status, message = RunStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+                status, message = (
+                    RunStatus.FAILED,
+                    failure_message(exc, self.run_id, self._driver_error),
+                )
         if message:
             self.log.add("error" if status == RunStatus.FAILED else "warning", message)
         if trace and status == RunStatus.FAILED:

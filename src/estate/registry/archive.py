@@ -26,6 +26,12 @@ from typing import IO, Literal
 from .errors import InvalidPackage, PackageTooLarge
 
 MAX_MEMBERS = 10_000
+MAX_NAME_BYTES = 255
+"""The longest file or folder name a file system takes (``NAME_MAX``)."""
+MAX_PATH_BYTES = 4096
+"""The longest path (``PATH_MAX``), counted below the unpack folder."""
+MAX_PATH_DEPTH = 64
+"""How many folders deep a member may lie."""
 PACK_EXCLUDES = frozenset({"__pycache__", ".git", "install.sh"})
 _CHUNK = 1024 * 1024
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
@@ -225,8 +231,38 @@ def _safe_parts(name: str) -> tuple[str, ...] | None:
     if path.is_absolute() or (len(name) > 1 and name[1] == ":"):
         raise InvalidPackage(f"archive member {name!r}: absolute paths are not allowed")
     if ".." in path.parts:
-        raise InvalidPackage(f"archive member {name!r}: '..' is not allowed in a path")
+        raise InvalidPackage(f"archive member {_shown(name)}: '..' is not allowed in a path")
+    _check_length(name, path.parts)
     return path.parts or None
+
+
+def _check_length(name: str, parts: tuple[str, ...]) -> None:
+    """Refuse a path the file system would refuse (``ENAMETOOLONG``) before writing it."""
+    encoded = name.encode("utf-8", "surrogateescape")
+    if len(encoded) > MAX_PATH_BYTES:
+        raise InvalidPackage(
+            f"archive member {_shown(name)}: path of {len(encoded)} bytes, over the "
+            f"{MAX_PATH_BYTES}-byte limit"
+        )
+    if len(parts) > MAX_PATH_DEPTH:
+        raise InvalidPackage(
+            f"archive member {_shown(name)}: {len(parts)} levels deep, over the "
+            f"limit of {MAX_PATH_DEPTH}"
+        )
+    for part in parts:
+        size = len(part.encode("utf-8", "surrogateescape"))
+        if size > MAX_NAME_BYTES:
+            raise InvalidPackage(
+                f"archive member {_shown(name)}: a name of {size} bytes, over the "
+                f"{MAX_NAME_BYTES}-byte limit"
+            )
+
+
+def _shown(name: str, limit: int = 200) -> str:
+    """The member's name for a message, shortened in the middle when it is very long."""
+    if len(name) <= limit:
+        return repr(name)
+    return repr(f"{name[: limit // 2]}…{name[-limit // 2 :]}")
 
 
 def _check_tar_type(member: tarfile.TarInfo) -> None:
