@@ -25,6 +25,7 @@ from .access import AccessLog
 from .deps import refuse_unknown_parameters, refuse_unstorable_parameters
 from .routes import (
     events,
+    members,
     organizations,
     ping,
     plugin_apis,
@@ -94,6 +95,7 @@ def create_app(
         ping,
         resource_types,
         organizations,
+        members,
         users,
         plugins,
         providers,

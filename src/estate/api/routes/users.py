@@ -6,10 +6,11 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from sqlalchemy import select
 
 from ...auth.passwords import hash_password, new_token, token_digest
-from ...db.models import ApiToken, Organization, User
+from ...db.models import ApiToken, Membership, Organization, User
+from ...db.states import Role
 from ..deps import AdminUser, CurrentUser, SessionDep, fits
 from ..pagination import Page, PageNumber, PageSize, page_of
-from ..schemas import TokenCreate, TokenPublic, UserCreate, UserPublic
+from ..schemas import MembershipBrief, TokenCreate, TokenPublic, UserCreate, UserPublic
 
 router = APIRouter(tags=["users"])
 
@@ -21,6 +22,10 @@ def _public(user: User) -> UserPublic:
         is_admin=user.is_admin,
         is_active=user.is_active,
         organization=user.organization_id,
+        memberships=[
+            MembershipBrief(organization=m.organization_id, role=Role(m.role))
+            for m in user.memberships
+        ],
         created_at=user.created_at,
     )
 
@@ -57,6 +62,10 @@ def create_user(body: UserCreate, session: SessionDep, user: AdminUser) -> UserP
         organization_id=body.organization,
     )
     session.add(created)
+    session.flush()
+    if organization is not None:
+        # The home organization, seen (as a migrated user's is); more is granted per role.
+        session.add(Membership(user_id=created.id, organization_id=organization))
     session.commit()
     return _public(created)
 
