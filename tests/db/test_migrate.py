@@ -136,6 +136,52 @@ def test_0003_moves_edges_and_created_rows_into_the_resource_row(empty_engine: E
     ]
 
 
+def test_0004_gives_each_user_with_an_organization_the_viewer_role_there(
+    empty_engine: Engine,
+) -> None:
+    upgrade(empty_engine, "0003")
+    with empty_engine.begin() as conn:
+        for organization in (1, 2):
+            conn.execute(
+                text(
+                    "INSERT INTO organizations (id, name, description, created_at) "
+                    f"VALUES ({organization}, 'o{organization}', '', '2026-01-01 00:00:00')"
+                )
+            )
+        for user, admin, organization in (
+            (1, "true", "1"),
+            (2, "false", "2"),
+            (3, "false", "NULL"),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, username, password_hash, is_admin, is_active, "
+                    f"organization_id, created_at) VALUES ({user}, 'u{user}', 'h', {admin}, "
+                    f"true, {organization}, '2026-01-0{user} 00:00:00')"
+                )
+            )
+
+    upgrade(empty_engine, "0004")
+
+    assert current(empty_engine) == "0004"
+    with empty_engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT user_id, organization_id, role FROM memberships ORDER BY user_id")
+        ).all()
+        kept = conn.execute(text("SELECT organization_id FROM users ORDER BY id")).all()
+    # Least privilege: a viewer, whatever the user could do before; system
+    # administrators (is_admin) need no role at all. The home organization stays.
+    assert [tuple(r) for r in rows] == [(1, 1, "viewer"), (2, 2, "viewer")]
+    assert [k[0] for k in kept] == [1, 2, None]
+
+    command.downgrade(alembic_config(empty_engine), "0003")
+
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM users")).scalar_one() == 3
+    upgrade(empty_engine, "0004")
+    assert current(empty_engine) == "0004"
+
+
 def _json(value: object) -> object:
     import json
 

@@ -29,6 +29,7 @@ from .limits import BodyLimits
 from .routes import (
     audit,
     events,
+    members,
     organizations,
     ping,
     plugin_apis,
@@ -100,6 +101,7 @@ def create_app(
         ping,
         resource_types,
         organizations,
+        members,
         users,
         plugins,
         providers,

@@ -15,11 +15,13 @@ from fastapi.routing import APIRoute
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..auth import roles
 from ..auth.audit import LOGIN, LOGIN_FAILED, record
 from ..auth.passwords import TOKEN_PREFIX, token_digest, verify_nobody, verify_password
 from ..auth.throttle import Throttle
 from ..context import Context
-from ..db.models import ApiToken, Base, User
+from ..db.models import ApiToken, Base, Organization, User
+from ..db.states import Role
 from ..db.storable import text_problem
 from ..jobs.executor import LocalExecutor
 from .access import USER_KEY
@@ -248,7 +250,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 def get_admin(user: CurrentUser) -> User:
     if not user.is_admin:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs an administrator")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this needs a system administrator")
     return user
 
 
@@ -275,3 +277,54 @@ def get_or_404(
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no {noun} with id {object_id}")
     return row
+
+
+def get_visible(session: SessionDep, user: CurrentUser) -> frozenset[int] | None:
+    """The organizations the caller can see (None: all, a system administrator);
+    every list is filtered to them."""
+    return roles.visible_organizations(session, user)
+
+
+Visible = Annotated[frozenset[int] | None, Depends(get_visible)]
+
+
+def _role_refused(need: Role, organization_id: int | None) -> HTTPException:
+    where = f"organization {organization_id}" if organization_id is not None else "it"
+    return HTTPException(status.HTTP_403_FORBIDDEN, detail=f"this needs the {need} role in {where}")
+
+
+def require_role(session: Session, user: User, organization_id: int, need: Role) -> None:
+    """400 ``organization: no organization with id N`` when the organization named in a
+    body does not exist or is not visible to ``user``; 403 when ``user``'s role there
+    is below ``need``."""
+    exists = fits(organization_id) and session.get(Organization, organization_id) is not None
+    role = roles.role_in(session, user, organization_id) if exists else None
+    if role is None:
+        raise HTTPException(400, detail=f"organization: no organization with id {organization_id}")
+    if not role.covers(need):
+        raise _role_refused(need, organization_id)
+
+
+def get_in_scope_or_404(
+    session: Session,
+    user: User,
+    model: type[Row],
+    object_id: int,
+    noun: str,
+    *,
+    need: Role = Role.VIEWER,
+    limit: int = INT32_MAX,
+) -> Row:
+    """The ``model`` row with this id when ``user`` may do what needs ``need`` to it.
+
+    404 ``no <noun> with id <id>`` when it does not exist or its organization is not
+    visible to ``user`` (an outsider learns nothing of it); 403 when it is visible but
+    ``user``'s role there is below ``need``.
+    """
+    row = get_or_404(session, model, object_id, noun, limit=limit)
+    organization_id = roles.organization_of(session, row)
+    if roles.can(session, user, need, organization_id):
+        return row
+    if organization_id is None or not roles.can(session, user, Role.VIEWER, organization_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no {noun} with id {object_id}")
+    raise _role_refused(need, organization_id)

@@ -9,6 +9,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from ..db.states import Role
 from ..db.storable import describe, unstorable
 
 Slug = Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=100)
@@ -65,12 +66,37 @@ class UserCreate(_Strict):
     organization: int | None = None
 
 
+class MembershipBrief(BaseModel):
+    organization: int
+    role: Role
+
+
 class UserPublic(BaseModel):
     id: int
     username: str
-    is_admin: bool
+    is_admin: bool = Field(description="A system administrator: every organization, plugins, users")
     is_active: bool
-    organization: int | None
+    organization: int | None = Field(description="The home organization; grants nothing by itself")
+    memberships: list[MembershipBrief] = Field(
+        default_factory=list, description="The user's role in each organization"
+    )
+    created_at: datetime
+
+
+class MembershipCreate(_Strict):
+    user: int = Field(ge=1, le=2**31 - 1, description="The user's id")
+    role: Role = Role.VIEWER
+
+
+class MembershipUpdate(_Strict):
+    role: Role
+
+
+class MembershipPublic(BaseModel):
+    user: int
+    username: str
+    organization: int
+    role: Role
     created_at: datetime
 
 

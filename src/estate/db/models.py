@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from .states import RunStatus, VersionSource, VersionState
+from .states import Role, RunStatus, VersionSource, VersionState
 from .types import JSONType, UTCDateTime, utcnow
 
 # Primary keys: BIGINT on PostgreSQL, INTEGER (rowid alias) on SQLite.
@@ -50,6 +50,28 @@ class User(Base):
     organization_id: Mapped[int | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="SET NULL")
     )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # Read-only: the database deletes a user's memberships with the user.
+    memberships: Mapped[list[Membership]] = relationship(
+        viewonly=True, order_by="Membership.organization_id"
+    )
+
+
+class Membership(Base):
+    """A user's role in one organization (auth/roles.py reads them); a user may hold
+    one in several organizations. ``User.organization_id`` is the user's home
+    organization, kept for compatibility; it grants nothing by itself."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "organization_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(20), default=Role.VIEWER)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

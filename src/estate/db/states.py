@@ -33,3 +33,20 @@ class VersionSource(enum.StrEnum):
 
     MANAGED = "managed"
     LOCAL = "local"
+
+
+class Role(enum.StrEnum):
+    """A user's role in one organization, lowest first: each role may do what the
+    roles before it may (``Role.OPERATOR.covers(Role.VIEWER)``)."""
+
+    VIEWER = "viewer"  # reads the organization's providers, runs, resources, events
+    OPERATOR = "operator"  # and collects, cancels runs, tests connections
+    ADMIN = "admin"  # and creates, edits, deletes providers; manages members
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def covers(self, need: Role) -> bool:
+        """Whether this role may do what ``need`` may."""
+        return self.rank >= need.rank

@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from inventory_providers.base import EVENT_SEVERITIES
 
+from ...auth.roles import in_visible
 from ...db.models import Event
 from ...db.storable import INT_MAX
-from ..deps import CurrentUser, IdFilter, SessionDep, get_or_404, one_of
+from ..deps import CurrentUser, IdFilter, SessionDep, Visible, get_in_scope_or_404, one_of
 from ..pagination import Page, PageNumber, PageSize, page_of
 from ..schemas import EventPublic
 
@@ -39,6 +40,7 @@ def list_events(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
+    visible: Visible,
     provider: IdFilter | None = None,
     run: IdFilter | None = None,
     type: TypeFilter = None,
@@ -49,6 +51,7 @@ def list_events(
     page_size: PageSize = 100,
 ) -> Page[EventPublic]:
     query = select(Event).order_by(Event.created_at.desc(), Event.id.desc())
+    query = query.where(in_visible(Event.provider_id, visible))
     if provider is not None:
         query = query.where(Event.provider_id == provider)
     if run is not None:
@@ -65,4 +68,4 @@ def list_events(
 
 @router.get("/{event_id}/")
 def get_event(event_id: int, session: SessionDep, user: CurrentUser) -> EventPublic:
-    return event_public(get_or_404(session, Event, event_id, "event", limit=INT_MAX))
+    return event_public(get_in_scope_or_404(session, user, Event, event_id, "event", limit=INT_MAX))

@@ -24,6 +24,7 @@ router = APIRouter(
 )
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 async def plugin_api(
@@ -34,7 +35,12 @@ async def plugin_api(
     session: SessionDep,
     user: CurrentUser,
 ) -> Response:
-    """Forward the request to the plugin ``key`` (``vendor:provider_type``)."""
+    """Forward the request to the plugin ``key`` (``vendor:provider_type``).
+
+    GET and HEAD are open to every user; the methods that may change state only to
+    system administrators (the plugin acts for no organization in particular)."""
+    if request.method not in READ_METHODS and not user.is_admin:
+        raise HTTPException(403, detail=f"{request.method}: this needs a system administrator")
     version = await run_in_threadpool(_serving_version, session, key)
     api_request = ApiRequest(
         method=request.method,

@@ -18,7 +18,7 @@ from ...registry.install import install_archive
 from ...registry.managed import register_managed, remove_unreferenced
 from ...registry.versions import active_version, shown_version, versions_of
 from ...runtime.environments import plugin_folder
-from ..deps import ContextDep, CurrentUser, ExecutorDep, SessionDep
+from ..deps import AdminUser, ContextDep, CurrentUser, ExecutorDep, SessionDep, Visible
 from ..openapi import conflict
 from ..pagination import Page
 from ..schemas import (
@@ -42,17 +42,20 @@ Wait = Annotated[
 ]
 
 
-def _providers_using(session: Session, key: str) -> int:
+def _providers_using(session: Session, key: str, visible: frozenset[int] | None = None) -> int:
+    """How many providers use ``key``: of the ``visible`` organizations, or all (None)."""
     vendor, _, provider_type = key.partition(":")
-    total = session.scalar(
-        select(func.count()).where(
-            Provider.vendor == vendor, Provider.provider_type == provider_type
-        )
+    query = select(func.count()).where(
+        Provider.vendor == vendor, Provider.provider_type == provider_type
     )
-    return int(total or 0)
+    if visible is not None:
+        query = query.where(Provider.organization_id.in_(visible))
+    return int(session.scalar(query) or 0)
 
 
-def _public(session: Session, version: PluginVersion) -> dict[str, object]:
+def _public(
+    session: Session, version: PluginVersion, visible: frozenset[int] | None
+) -> dict[str, object]:
     manifest = version.manifest
     return {
         "key": version.key,
@@ -67,7 +70,7 @@ def _public(session: Session, version: PluginVersion) -> dict[str, object]:
         "state": version.state,
         "supported_resource_types": manifest.get("supported_resource_types", []),
         "connection_parameters": manifest.get("connection_parameters", []),
-        "provider_count": _providers_using(session, version.key),
+        "provider_count": _providers_using(session, version.key, visible),
         "created_at": version.created_at,
     }
 
@@ -87,10 +90,10 @@ def _shown(session: Session, key: str) -> PluginVersion:
 
 
 @router.get("/")
-def list_plugins(session: SessionDep, user: CurrentUser) -> Page[PluginPublic]:
+def list_plugins(session: SessionDep, user: CurrentUser, visible: Visible) -> Page[PluginPublic]:
     keys = session.scalars(select(PluginVersion.key).distinct().order_by(PluginVersion.key)).all()
     versions = [v for v in (shown_version(session, k) for k in keys) if v is not None]
-    results = [PluginPublic.model_validate(_public(session, v)) for v in versions]
+    results = [PluginPublic.model_validate(_public(session, v, visible)) for v in versions]
     return Page(count=len(results), next=None, previous=None, results=results)
 
 
@@ -103,7 +106,7 @@ def upload_plugin(
     context: ContextDep,
     session: SessionDep,
     executor: ExecutorDep,
-    user: CurrentUser,
+    user: AdminUser,
     response: Response,
     plugin: Annotated[UploadFile, File(description="The plugin folder as tar.gz or zip")],
     force: Force = False,
@@ -131,9 +134,7 @@ def upload_plugin(
 
 
 @router.post("/refresh/")
-def refresh_plugins(
-    context: ContextDep, session: SessionDep, user: CurrentUser
-) -> dict[str, object]:
+def refresh_plugins(context: ContextDep, session: SessionDep, user: AdminUser) -> dict[str, object]:
     problems = register_managed(session, context.settings)
     removed = remove_unreferenced(session, context.settings)
     keys = session.scalars(select(PluginVersion.key).distinct().order_by(PluginVersion.key)).all()
@@ -141,7 +142,7 @@ def refresh_plugins(
 
 
 @router.get("/{key}/")
-def get_plugin(key: str, session: SessionDep, user: CurrentUser) -> PluginDetail:
+def get_plugin(key: str, session: SessionDep, user: CurrentUser, visible: Visible) -> PluginDetail:
     version = _shown(session, key)
     versions = [
         PluginVersionPublic(
@@ -158,7 +159,7 @@ def get_plugin(key: str, session: SessionDep, user: CurrentUser) -> PluginDetail
     ]
     return PluginDetail.model_validate(
         {
-            **_public(session, version),
+            **_public(session, version, visible),
             "manifest": version.manifest,
             "dependencies": _dependencies(version),
             "versions": versions,
@@ -192,7 +193,7 @@ def _lines(path: Path) -> list[str]:
     responses=conflict("Providers use the plugin (delete with ?force=true)"),
 )
 def delete_plugin(
-    key: str, context: ContextDep, session: SessionDep, user: CurrentUser, force: Force = False
+    key: str, context: ContextDep, session: SessionDep, user: AdminUser, force: Force = False
 ) -> Response:
     versions = versions_of(session, key)
     if not versions:
@@ -214,7 +215,7 @@ def delete_plugin(
 
 @router.post("/{key}/test/")
 def test_plugin(
-    key: str, context: ContextDep, session: SessionDep, user: CurrentUser
+    key: str, context: ContextDep, session: SessionDep, user: AdminUser
 ) -> PluginTestResult:
     version = _active(session, key)
     vendor, _, provider_type = key.partition(":")

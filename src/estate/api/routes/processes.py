@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ..deps import ContextDep, CurrentUser
+from ..deps import AdminUser, ContextDep
 from ..pagination import Page
 from ..schemas import PluginProcessPublic
 
@@ -12,10 +12,11 @@ router = APIRouter(prefix="/plugin-processes", tags=["plugin processes"])
 
 
 @router.get("/")
-def list_processes(context: ContextDep, user: CurrentUser) -> Page[PluginProcessPublic]:
+def list_processes(context: ContextDep, user: AdminUser) -> Page[PluginProcessPublic]:
     """Every supervised process: provider processes (connection tests, health, actions)
     and plugin-version processes (API routes). Collection runs have processes of their
-    own, shown on the run."""
+    own, shown on the run. System administrators only: it shows every organization's
+    providers."""
     results = [
         PluginProcessPublic.model_validate(
             {**entry, "slot": ":".join(str(part) for part in entry["key"])}

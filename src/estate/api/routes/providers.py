@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from ...calls.connection import check_connection
 from ...calls.specs import provider_slot
 from ...context import Context
-from ...db.models import CollectionRun, Organization, PluginVersion, Provider
+from ...db.models import CollectionRun, PluginVersion, Provider, User
+from ...db.states import Role
 from ...jobs.collect import ACTIVE, run_collection
 from ...registry.manifest import (
     Manifest,
@@ -21,7 +22,16 @@ from ...registry.manifest import (
 )
 from ...registry.versions import active_version
 from ...secretbox import ENCRYPTED
-from ..deps import ContextDep, CurrentUser, ExecutorDep, IdFilter, SessionDep, fits, get_or_404
+from ..deps import (
+    ContextDep,
+    CurrentUser,
+    ExecutorDep,
+    IdFilter,
+    SessionDep,
+    Visible,
+    get_in_scope_or_404,
+    require_role,
+)
 from ..openapi import conflict
 from ..pagination import Page, PageNumber, PageSize, page_of
 from ..schemas import (
@@ -101,11 +111,6 @@ def _split_config(
     return public, context.box.seal(secrets)
 
 
-def _check_organization(session: Session, organization_id: int) -> None:
-    if not fits(organization_id) or session.get(Organization, organization_id) is None:
-        raise HTTPException(400, detail=f"organization: no organization with id {organization_id}")
-
-
 def _check_name(
     session: Session, organization_id: int, name: str, exclude: int | None = None
 ) -> None:
@@ -119,8 +124,26 @@ def _check_name(
         )
 
 
-def _get(session: Session, provider_id: int) -> Provider:
-    return get_or_404(session, Provider, provider_id, "provider")
+def _get(session: Session, user: User, provider_id: int, need: Role = Role.VIEWER) -> Provider:
+    return get_in_scope_or_404(session, user, Provider, provider_id, "provider", need=need)
+
+
+def _check_secrets_resent(
+    context: Context, provider: Provider, config: dict[str, Any] | None
+) -> None:
+    """400 unless ``config`` sends again every secret ``provider`` holds.
+
+    A provider changing plugin keeps none of its secrets: they would be handed to
+    another plugin than the one they were entered for.
+    """
+    stored = sorted(context.box.open(provider.secrets))
+    missing = [k for k in stored if config is None or config.get(k) in (None, ENCRYPTED)]
+    if missing:
+        raise HTTPException(
+            400,
+            detail="connection_config: changing the plugin drops the stored secrets; "
+            f"send them again ({', '.join(missing)})",
+        )
 
 
 @router.get("/")
@@ -128,6 +151,7 @@ def list_providers(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
+    visible: Visible,
     vendor: str | None = None,
     provider_type: str | None = None,
     organization: IdFilter | None = None,
@@ -136,6 +160,8 @@ def list_providers(
     page_size: PageSize = 100,
 ) -> Page[ProviderPublic]:
     query = select(Provider).order_by(Provider.id)
+    if visible is not None:
+        query = query.where(Provider.organization_id.in_(visible))
     if vendor is not None:
         query = query.where(Provider.vendor == vendor)
     if provider_type is not None:
@@ -154,7 +180,7 @@ def list_providers(
 def create_provider(
     body: ProviderCreate, context: ContextDep, session: SessionDep, user: CurrentUser
 ) -> ProviderPublic:
-    _check_organization(session, body.organization)
+    require_role(session, user, body.organization, Role.ADMIN)
     _check_name(session, body.organization, body.name)
     version = active_version(session, f"{body.vendor}:{body.provider_type}")
     public, sealed = _split_config(context, body.connection_config, _manifest(version), None)
@@ -176,30 +202,35 @@ def create_provider(
 
 @router.get("/{provider_id}/")
 def get_provider(provider_id: int, session: SessionDep, user: CurrentUser) -> ProviderPublic:
-    provider = _get(session, provider_id)
+    provider = _get(session, user, provider_id)
     return provider_public(provider, active_version(session, provider.key))
 
 
 def _update(
-    provider_id: int, body: ProviderUpdate, context: Context, session: Session
+    provider_id: int, body: ProviderUpdate, context: Context, session: Session, user: User
 ) -> ProviderPublic:
-    provider = _get(session, provider_id)
+    provider = _get(session, user, provider_id, Role.ADMIN)
     changes = body.model_dump(exclude_unset=True)
     for field in ("name", "vendor", "provider_type", "organization"):
         if field in changes and changes[field] is None:
             raise HTTPException(400, detail=f"{field}: may not be null")
     organization = changes.get("organization", provider.organization_id)
-    _check_organization(session, organization)
+    if organization != provider.organization_id:
+        require_role(session, user, organization, Role.ADMIN)
     _check_name(session, organization, changes.get("name", provider.name), exclude=provider.id)
     key = f"{changes.get('vendor', provider.vendor)}:{changes.get('provider_type', provider.provider_type)}"
     version = active_version(session, key)
     config = changes.pop("connection_config", None)
+    stored = provider.secrets
+    if key != provider.key:
+        _check_secrets_resent(context, provider, config)
+        stored = None  # never carried over to another plugin
     if config is not None or key != provider.key:
         public, sealed = _split_config(
             context,
             config if config is not None else dict(provider.connection_config),
             _manifest(version),
-            provider.secrets,
+            stored,
         )
         provider.connection_config, provider.secrets = public, sealed
     for field, value in changes.items():
@@ -221,7 +252,7 @@ def patch_provider(
     session: SessionDep,
     user: CurrentUser,
 ) -> ProviderPublic:
-    return _update(provider_id, body, context, session)
+    return _update(provider_id, body, context, session, user)
 
 
 @router.put("/{provider_id}/")
@@ -232,7 +263,7 @@ def put_provider(
     session: SessionDep,
     user: CurrentUser,
 ) -> ProviderPublic:
-    return _update(provider_id, ProviderUpdate(**body.model_dump()), context, session)
+    return _update(provider_id, ProviderUpdate(**body.model_dump()), context, session, user)
 
 
 def _active_run(session: Session, provider_id: int) -> CollectionRun | None:
@@ -254,7 +285,7 @@ def _active_run(session: Session, provider_id: int) -> CollectionRun | None:
 def delete_provider(
     provider_id: int, context: ContextDep, session: SessionDep, user: CurrentUser
 ) -> Response:
-    provider = _get(session, provider_id)
+    provider = _get(session, user, provider_id, Role.ADMIN)
     running = _active_run(session, provider_id)
     if running is not None:
         raise HTTPException(
@@ -289,7 +320,7 @@ def _lock(session: Session, provider: Provider) -> None:
 def collect(
     provider_id: int, session: SessionDep, executor: ExecutorDep, user: CurrentUser
 ) -> CollectionRunPublic:
-    provider = _get(session, provider_id)
+    provider = _get(session, user, provider_id, Role.OPERATOR)
     _lock(session, provider)
     if not provider.enabled:
         raise HTTPException(
@@ -312,7 +343,7 @@ def collect(
 def test_provider(
     provider_id: int, context: ContextDep, session: SessionDep, user: CurrentUser
 ) -> ConnectionResult:
-    provider = _get(session, provider_id)
+    provider = _get(session, user, provider_id, Role.OPERATOR)
     version = active_version(session, provider.key)
     if version is None:
         return ConnectionResult(

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Request
 from inventory_providers.base import STATES
 
 from ... import taxonomy
-from ...db.models import Resource, ResourceChange
+from ...auth.roles import in_visible
+from ...db.models import Resource, ResourceChange, User
 from ...db.storable import INT_MAX
 from ...inventory.queries import (
     ResourceFilter,
@@ -18,7 +19,7 @@ from ...inventory.queries import (
     relationships_of,
     resource_query,
 )
-from ..deps import CurrentUser, IdFilter, SessionDep, get_or_404, one_of
+from ..deps import CurrentUser, IdFilter, SessionDep, Visible, get_in_scope_or_404, one_of
 from ..pagination import Page, PageNumber, PageSize, count_of, decode_cursor, encode_cursor, page_of
 from ..schemas import ResourceChangePublic, ResourceDetail, ResourcePublic
 
@@ -64,6 +65,7 @@ def list_resources(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
+    visible: Visible,
     provider: IdFilter | None = None,
     resource_type: TypeFilter = None,
     state: StateFilter = None,
@@ -81,7 +83,7 @@ def list_resources(
     filters = ResourceFilter(
         provider, resource_type, state, vendor, region, search, include_deleted
     )
-    query = resource_query(filters)
+    query = resource_query(filters).where(in_visible(Resource.provider_id, visible))
     total = count_of(session, query)
     direction, last = decode_cursor(cursor) if cursor else ("n", 0)
     if direction == "n":
@@ -105,13 +107,13 @@ def list_resources(
     return Page(count=total, next=next_url, previous=previous, results=results)
 
 
-def _get(session: SessionDep, resource_id: int) -> Resource:
-    return get_or_404(session, Resource, resource_id, "resource", limit=INT_MAX)
+def _get(session: SessionDep, user: User, resource_id: int) -> Resource:
+    return get_in_scope_or_404(session, user, Resource, resource_id, "resource", limit=INT_MAX)
 
 
 @router.get("/{resource_id}/")
 def get_resource(resource_id: int, session: SessionDep, user: CurrentUser) -> ResourceDetail:
-    resource = _get(session, resource_id)
+    resource = _get(session, user, resource_id)
     edges = relationships_of(session, resource)
     return ResourceDetail.model_validate({**_fields(resource), "relationships": edges})
 
@@ -136,7 +138,7 @@ def resource_history(
     page: PageNumber = 1,
     page_size: PageSize = 100,
 ) -> Page[ResourceChangePublic]:
-    resource = _get(session, resource_id)
+    resource = _get(session, user, resource_id)
     count, rows, next_url, previous = page_of(
         session, request, history_query(resource_id), page, page_size, extra=1
     )

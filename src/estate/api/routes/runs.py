@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import select
 
-from ...db.models import CollectionRun
-from ...db.states import RunStatus
+from ...auth.roles import in_visible
+from ...db.models import CollectionRun, User
+from ...db.states import Role, RunStatus
 from ...jobs.collect import ACTIVE
-from ..deps import CurrentUser, IdFilter, SessionDep, get_or_404, one_of
+from ..deps import CurrentUser, IdFilter, SessionDep, Visible, get_in_scope_or_404, one_of
 from ..openapi import conflict
 from ..pagination import Page, PageNumber, PageSize, page_of
 from ..schemas import CollectionRunDetail, CollectionRunPublic
@@ -57,12 +58,14 @@ def list_runs(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
+    visible: Visible,
     provider: IdFilter | None = None,
     status: Annotated[str | None, Query(json_schema_extra={"enum": list(STATUSES)})] = None,
     page: PageNumber = 1,
     page_size: PageSize = 100,
 ) -> Page[CollectionRunPublic]:
     query = select(CollectionRun).order_by(CollectionRun.id.desc())
+    query = query.where(in_visible(CollectionRun.provider_id, visible))
     if provider is not None:
         query = query.where(CollectionRun.provider_id == provider)
     if one_of("status", status, STATUSES) is not None:
@@ -73,13 +76,13 @@ def list_runs(
     )
 
 
-def _get(session: SessionDep, run_id: int) -> CollectionRun:
-    return get_or_404(session, CollectionRun, run_id, "collection run")
+def _get(session: SessionDep, user: User, run_id: int, need: Role = Role.VIEWER) -> CollectionRun:
+    return get_in_scope_or_404(session, user, CollectionRun, run_id, "collection run", need=need)
 
 
 @router.get("/{run_id}/")
 def get_run(run_id: int, session: SessionDep, user: CurrentUser) -> CollectionRunDetail:
-    run = _get(session, run_id)
+    run = _get(session, user, run_id)
     return CollectionRunDetail.model_validate({**_fields(run), "log": run.log})
 
 
@@ -89,7 +92,7 @@ def get_run(run_id: int, session: SessionDep, user: CurrentUser) -> CollectionRu
     responses=conflict("The run has finished: only pending or running runs can be canceled"),
 )
 def cancel_run(run_id: int, session: SessionDep, user: CurrentUser) -> CollectionRunPublic:
-    run = _get(session, run_id)
+    run = _get(session, user, run_id, Role.OPERATOR)
     if run.status not in ACTIVE:
         raise HTTPException(
             409,

@@ -21,7 +21,8 @@ from ...auth.passwords import (
     token_digest,
     verify_password,
 )
-from ...db.models import ApiToken, Organization, User
+from ...db.models import ApiToken, Membership, Organization, User
+from ...db.states import Role
 from ..deps import (
     AdminUser,
     ContextDep,
@@ -35,6 +36,7 @@ from ..deps import (
 from ..openapi import conflict
 from ..pagination import Page, PageNumber, PageSize, page_of
 from ..schemas import (
+    MembershipBrief,
     PasswordChange,
     PasswordSet,
     TokenCreate,
@@ -55,6 +57,10 @@ def _public(user: User) -> UserPublic:
         is_admin=user.is_admin,
         is_active=user.is_active,
         organization=user.organization_id,
+        memberships=[
+            MembershipBrief(organization=m.organization_id, role=Role(m.role))
+            for m in user.memberships
+        ],
         created_at=user.created_at,
     )
 
@@ -91,6 +97,10 @@ def create_user(body: UserCreate, session: SessionDep, user: AdminUser) -> UserP
         organization_id=body.organization,
     )
     session.add(created)
+    session.flush()
+    if organization is not None:
+        # The home organization, seen (as a migrated user's is); more is granted per role.
+        session.add(Membership(user_id=created.id, organization_id=organization))
     session.commit()
     return _public(created)
 

@@ -1,0 +1,263 @@
+"""Every operation of the OpenAPI document, called as each role, against the rules.
+
+RULES is docs/security.md's table: for each operation, the lowest role it needs in
+the organization of the object it addresses (organization A here), or ``SYSTEM``
+(system administrators only), or ``ANY`` (every user; lists are filtered). A route
+added without a rule fails :func:`test_every_operation_has_a_rule`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from conftest import ADMIN_PASSWORD
+from estate.api.app import API_PREFIX
+from estate.db.models import CollectionRun, Event, Membership, Resource
+from estate.db.states import Role, RunStatus
+from factories import API
+
+ANY = "any user"
+SYSTEM = "system admin"
+Rule = Role | str
+
+RULES: dict[tuple[str, str], Rule] = {
+    ("get", "/ping/"): ANY,
+    ("get", "/resource-types/"): ANY,
+    ("get", "/resource-types/{slug}/"): ANY,
+    ("get", "/organizations/"): ANY,
+    ("post", "/organizations/"): SYSTEM,
+    ("get", "/organizations/{organization_id}/"): Role.VIEWER,
+    ("get", "/organizations/{organization_id}/members/"): Role.ADMIN,
+    ("post", "/organizations/{organization_id}/members/"): Role.ADMIN,
+    ("patch", "/organizations/{organization_id}/members/{user_id}/"): Role.ADMIN,
+    ("delete", "/organizations/{organization_id}/members/{user_id}/"): Role.ADMIN,
+    ("get", "/users/"): SYSTEM,
+    ("post", "/users/"): SYSTEM,
+    ("get", "/users/me/"): ANY,
+    ("post", "/users/me/password/"): ANY,
+    ("get", "/users/{user_id}/"): SYSTEM,  # or oneself
+    ("patch", "/users/{user_id}/"): SYSTEM,
+    ("delete", "/users/{user_id}/"): SYSTEM,
+    ("post", "/users/{user_id}/password/"): SYSTEM,
+    ("get", "/users/{user_id}/tokens/"): SYSTEM,
+    ("get", "/audit/"): SYSTEM,
+    ("get", "/tokens/"): ANY,
+    ("post", "/tokens/"): ANY,
+    ("delete", "/tokens/{token_id}/"): ANY,  # one's own: another's answers 404
+    ("get", "/provider-plugins/"): ANY,
+    ("get", "/provider-plugins/{key}/"): ANY,
+    ("post", "/provider-plugins/upload/"): SYSTEM,
+    ("post", "/provider-plugins/refresh/"): SYSTEM,
+    ("delete", "/provider-plugins/{key}/"): SYSTEM,
+    ("post", "/provider-plugins/{key}/test/"): SYSTEM,
+    ("get", "/providers/"): ANY,
+    ("post", "/providers/"): Role.ADMIN,
+    ("get", "/providers/{provider_id}/"): Role.VIEWER,
+    ("put", "/providers/{provider_id}/"): Role.ADMIN,
+    ("patch", "/providers/{provider_id}/"): Role.ADMIN,
+    ("delete", "/providers/{provider_id}/"): Role.ADMIN,
+    ("post", "/providers/{provider_id}/collect/"): Role.OPERATOR,
+    ("post", "/providers/{provider_id}/test/"): Role.OPERATOR,
+    ("get", "/collection-runs/"): ANY,
+    ("get", "/collection-runs/{run_id}/"): Role.VIEWER,
+    ("post", "/collection-runs/{run_id}/cancel/"): Role.OPERATOR,
+    ("get", "/resources/"): ANY,
+    ("get", "/resources/{resource_id}/"): Role.VIEWER,
+    ("get", "/resources/{resource_id}/history/"): Role.VIEWER,
+    ("get", "/events/"): ANY,
+    ("get", "/events/{event_id}/"): Role.VIEWER,
+    ("get", "/plugin-apis/{key}/{path}"): ANY,
+    ("post", "/plugin-apis/{key}/{path}"): SYSTEM,
+    ("put", "/plugin-apis/{key}/{path}"): SYSTEM,
+    ("patch", "/plugin-apis/{key}/{path}"): SYSTEM,
+    ("delete", "/plugin-apis/{key}/{path}"): SYSTEM,
+    ("get", "/plugin-processes/"): SYSTEM,
+}
+
+# Operations that take a path parameter from another entry of the world's params.
+PARAMETERS = {("delete", "/users/{user_id}/"): {"user_id": "doomed_id"}}
+
+# Allowed, yet answering 404 here: another user's token; a plugin without API routes.
+ABSENT_ALLOWED = {("delete", "/tokens/{token_id}/")} | {
+    (method, "/plugin-apis/{key}/{path}") for method in ("get", "post", "put", "patch", "delete")
+}
+
+PROVIDER = {
+    "name": "A's cloud",
+    "vendor": "acme",  # no plugin: connection tests answer at once
+    "provider_type": "cloud",
+    "connection_config": {"region": "north"},
+}
+
+
+@dataclass
+class Caller:
+    name: str
+    auth: tuple[str, str]
+    role: Role | None  # in organization A
+    is_system: bool = False
+
+
+def _operations(client: TestClient) -> list[tuple[str, str]]:
+    return [
+        (method, template.removeprefix(API_PREFIX))
+        for template, operations in client.app.openapi()["paths"].items()
+        for method in operations
+    ]
+
+
+def test_every_operation_has_a_rule(client: TestClient) -> None:
+    missing = sorted(set(_operations(client)) - set(RULES))
+    assert not missing, f"no role rule for {missing}: add one to RULES here and to docs/security.md"
+    assert set(RULES) <= set(_operations(client)), "RULES names an operation that is gone"
+
+
+def _user(client: TestClient, username: str, role: Role | None, organization: int) -> Caller:
+    created = client.post(f"{API}/users/", json={"username": username, "password": "pw-" * 4})
+    assert created.status_code == 201, created.text
+    if role is not None:
+        added = client.post(
+            f"{API}/organizations/{organization}/members/",
+            json={"user": created.json()["id"], "role": role},
+        )
+        assert added.status_code == 201, added.text
+    return Caller(username, (username, "pw-" * 4), role)
+
+
+def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
+    """Organizations A and B, a caller per role, and A's provider, runs, resource, event."""
+    a = client.post(f"{API}/organizations/", json={"name": "A"}).json()["id"]
+    b = client.post(f"{API}/organizations/", json={"name": "B"}).json()["id"]
+    callers = [
+        _user(client, "outsider", None, a),
+        _user(client, "a-viewer", Role.VIEWER, a),
+        _user(client, "a-operator", Role.OPERATOR, a),
+        _user(client, "a-admin", Role.ADMIN, a),
+        Caller("system", ("admin", ADMIN_PASSWORD), None, is_system=True),
+    ]
+    outsider_id = client.get(f"{API}/users/me/", auth=callers[0].auth).json()["id"]
+    client.post(f"{API}/organizations/{b}/members/", json={"user": outsider_id, "role": "admin"})
+    spare = _user(client, "a-spare", Role.VIEWER, a)
+    provider = client.post(f"{API}/providers/", json={**PROVIDER, "organization": a}).json()
+    now = datetime.now(UTC)
+    with client.app.state.context.sessions() as session:  # type: ignore[attr-defined]
+        done = CollectionRun(provider_id=provider["id"], status=RunStatus.COMPLETED)
+        # Never submitted: it keeps the provider busy, so allowed collects and
+        # deletes answer 409 and change nothing.
+        busy = CollectionRun(provider_id=provider["id"], status=RunStatus.RUNNING)
+        session.add_all([done, busy])
+        session.flush()
+        resource = Resource(
+            provider_id=provider["id"],
+            ems_ref="vm-1",
+            resource_type="virtual_machine",
+            state="active",
+            content_hash="h",
+            first_seen_run_id=done.id,
+            first_seen_at=now,
+            last_seen_at=now,
+            updated_at=now,
+        )
+        event = Event(provider_id=provider["id"], run_id=done.id, type="t", severity="info")
+        session.add_all([resource, event])
+        session.commit()
+        ids = {"resource_id": resource.id, "event_id": event.id, "run_id": done.id}
+    spare_id = client.get(f"{API}/users/me/", auth=spare.auth).json()["id"]
+    doomed = _user(client, "a-doomed", Role.VIEWER, a)  # the one user a DELETE removes
+    doomed_id = client.get(f"{API}/users/me/", auth=doomed.auth).json()["id"]
+    token = client.post(f"{API}/tokens/", json={"name": "system's"}).json()["id"]
+    params = {
+        "organization_id": a,
+        "provider_id": provider["id"],
+        "user_id": spare_id,
+        "token_id": token,
+        "key": "simulated:datacenter",
+        "slug": "virtual_machine",
+        "path": "status",
+        "doomed_id": doomed_id,
+        **ids,
+    }
+    return callers, params, a
+
+
+def _bodies(a: int, viewer_id: int) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        ("post", "/organizations/"): {"json": {"name": "C"}},
+        ("post", "/organizations/{organization_id}/members/"): {
+            "json": {"user": viewer_id, "role": "viewer"}  # a member already: 400
+        },
+        ("patch", "/organizations/{organization_id}/members/{user_id}/"): {
+            "json": {"role": "viewer"}
+        },
+        ("post", "/users/"): {"json": {"username": "newcomer", "password": "newcomer-pw"}},
+        ("post", "/tokens/"): {"json": {"name": "t"}},
+        ("post", "/providers/"): {"json": {**PROVIDER, "name": "New", "organization": a}},
+        ("put", "/providers/{provider_id}/"): {"json": {**PROVIDER, "organization": a}},
+        ("patch", "/providers/{provider_id}/"): {"json": {}},
+        ("post", "/provider-plugins/upload/"): {
+            "files": {"plugin": ("p.tar.gz", b"not an archive", "application/gzip")}
+        },
+    }
+
+
+def _allowed(rule: Rule, caller: Caller) -> bool:
+    if caller.is_system or rule == ANY:
+        return True
+    if rule == SYSTEM:
+        return False
+    return caller.role is not None and caller.role.covers(Role(rule))
+
+
+def _denial(rule: Rule, caller: Caller, template: str) -> int:
+    """What a refused call answers: 404 for an object of an organization the caller
+    cannot see, 400 naming the body's invisible organization, else 403."""
+    if rule in (ANY, SYSTEM) or caller.role is not None:
+        return 403
+    return 404 if "{" in template else 400
+
+
+def test_each_role_may_do_what_the_rules_say_and_nothing_more(client: TestClient) -> None:
+    callers, params, a = _world(client)
+    viewer_id = client.get(f"{API}/users/me/", auth=callers[1].auth).json()["id"]
+    bodies = _bodies(a, viewer_id)
+    anonymous = TestClient(client.app)
+    wrong = []
+    for method, template in _operations(client):
+        rule = RULES[(method, template)]
+        names = PARAMETERS.get((method, template), {})
+        path = API + re.sub(
+            r"\{(\w+)\}", lambda m: str(params[names.get(m.group(1), m.group(1))]), template
+        )
+        for caller in callers:
+            response = anonymous.request(
+                method, path, auth=caller.auth, **bodies.get((method, template), {})
+            )
+            code = response.status_code
+            if _allowed(rule, caller):
+                refused = code in (401, 403) or (
+                    code == 404 and (method, template) not in ABSENT_ALLOWED
+                )
+                if refused or code >= 500:
+                    wrong.append((method, template, caller.name, "allowed", code, response.text))
+            elif code != _denial(rule, caller, template):
+                wrong.append((method, template, caller.name, "denied", code, response.text))
+            if (method, template, code) == (
+                "delete",
+                "/organizations/{organization_id}/members/{user_id}/",
+                204,
+            ):
+                _restore_spare(client, params)
+    assert not wrong, "\n".join(map(str, wrong))
+
+
+def _restore_spare(client: TestClient, params: dict[str, Any]) -> None:
+    with client.app.state.context.sessions() as session:  # type: ignore[attr-defined]
+        session.add(
+            Membership(user_id=params["user_id"], organization_id=params["organization_id"])
+        )
+        session.commit()
