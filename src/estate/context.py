@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,7 +25,7 @@ class Context:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
-        settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+        prepare_data_dir(settings)
         engine = make_engine(settings.database)
         supervisor = Supervisor(policy_of(settings))
         return cls(settings, engine, make_sessionmaker(engine), SecretBox(settings), supervisor)
@@ -31,6 +33,33 @@ class Context:
     def close(self) -> None:
         self.supervisor.close()
         self.engine.dispose()
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    """Make the data directory private: 0700, and a SQLite database in it 0600.
+
+    The directory holds the database, ``secret.key`` and ``admin_password``. With
+    ``plugin_uid`` set, plugins run as another user who must reach their own folder
+    under ``plugins/``: the directory is then 0711 (enter, never list), and the
+    files that matter stay 0600 (SQLite gives its ``-wal`` and ``-shm`` files the
+    database file's mode).
+    """
+    data_dir = settings.resolved_data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o700 if settings.plugin_uid is None else 0o711)
+    database = sqlite_file(settings.database)
+    if database is not None:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+        database.chmod(0o600)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL, or None (another database, or in memory)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url in (prefix, f"{prefix}:memory:"):
+        return None
+    return Path(url.removeprefix(prefix).split("?", 1)[0])
 
 
 def policy_of(settings: Settings) -> SupervisorPolicy:

@@ -229,10 +229,7 @@ def test_each_role_may_do_what_the_rules_say_and_nothing_more(client: TestClient
     wrong = []
     for method, template in _operations(client):
         rule = RULES[(method, template)]
-        names = PARAMETERS.get((method, template), {})
-        path = API + re.sub(
-            r"\{(\w+)\}", lambda m: str(params[names.get(m.group(1), m.group(1))]), template
-        )
+        path = API + _path(template, params, PARAMETERS.get((method, template), {}))
         for caller in callers:
             response = anonymous.request(
                 method, path, auth=caller.auth, **bodies.get((method, template), {})
@@ -253,6 +250,11 @@ def test_each_role_may_do_what_the_rules_say_and_nothing_more(client: TestClient
             ):
                 _restore_spare(client, params)
     assert not wrong, "\n".join(map(str, wrong))
+
+
+def _path(template: str, params: dict[str, Any], names: dict[str, str]) -> str:
+    """``template`` with each ``{name}`` filled from ``params`` (under ``names``' key)."""
+    return re.sub(r"\{(\w+)\}", lambda m: str(params[names.get(m.group(1), m.group(1))]), template)
 
 
 def _restore_spare(client: TestClient, params: dict[str, Any]) -> None:
