@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from estate.config import Settings
+from estate.runtime.environments import sdk_environment_name
 from factories import API, collect, create_provider, fixture_plugin, tarball, upload, wheel
 
 PLUGINS = f"{API}/provider-plugins"
@@ -98,9 +99,7 @@ def test_a_plugin_without_requirements_runs_in_the_shared_sdk_environment(
     provider = create_provider(client, name="env", vendor="envvendor", provider_type="envtype")
     properties = collected(client, provider["id"])
 
-    shared = (
-        settings.resolved_environments_dir / f"sdk-py{sys.version_info[0]}.{sys.version_info[1]}"
-    )
+    shared = settings.resolved_environments_dir / sdk_environment_name()
     assert Path(properties["prefix"]) == shared
     assert properties["python"] == str(shared / "bin" / "python")
     assert properties["tinydep"] is None

@@ -11,7 +11,7 @@ A stored version folder holds ``plugin/`` (its files) and, when its requirements
 name packages, ``venv/``: a uv virtual environment built once at upload with the
 SDK and exactly those requirements, so two plugins pinning different versions of one
 library never meet. Versions without requirements share one environment holding only
-the SDK (``<data dir>/environments/sdk-pyX.Y`` or under ``ESTATE_ENVIRONMENTS_DIR``):
+the SDK (``<data dir>/environments/sdk-pyX.Y-<digest>`` or under ``ESTATE_ENVIRONMENTS_DIR``):
 they see neither the service's packages nor each other's.
 
 Environments are made with ``uv venv --relocatable`` on the service's own Python. The
@@ -25,6 +25,7 @@ those are the only sources and no index is ever reached.
 from __future__ import annotations
 
 import compileall
+import hashlib
 import os
 import shutil
 import subprocess
@@ -170,8 +171,8 @@ def sdk_environment(settings: Settings) -> Path:
     A uv virtual environment with the SDK and nothing else, made on first use (built
     in a staging folder and renamed into place, so concurrent starts are safe).
     """
-    tag = f"sdk-py{sys.version_info.major}.{sys.version_info.minor}"
-    venv = settings.resolved_environments_dir / tag
+    venv = settings.resolved_environments_dir / sdk_environment_name()
+    tag = venv.name
     python = venv / "bin" / "python"
     if python.is_file():
         return python
@@ -204,6 +205,17 @@ def sdk_environment(settings: Settings) -> Path:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return python
+
+
+def sdk_environment_name() -> str:
+    """``sdk-pyX.Y-<digest of the SDK's folder>``: one per Python and SDK checkout.
+
+    The environment names the SDK's folder (a ``.pth``), so two checkouts sharing an
+    environments folder (``ESTATE_ENVIRONMENTS_DIR``, a benchmark's temporary one)
+    must not share it: a confined plugin may read only its own service's SDK.
+    """
+    digest = hashlib.blake2b(str(_sdk_source()).encode(), digest_size=4).hexdigest()
+    return f"sdk-py{sys.version_info.major}.{sys.version_info.minor}-{digest}"
 
 
 def venv_python(version_dir: Path) -> Path:
@@ -271,8 +283,12 @@ def _site_packages(venv: Path) -> Path:
 
 def _add_sdk(venv: Path) -> None:
     """Make the service's SDK importable in the environment, as an editable install does."""
-    source = Path(inventory_providers.__file__).resolve().parents[1]
-    (_site_packages(venv) / "_estate_sdk.pth").write_text(f"{source}\n", encoding="utf-8")
+    (_site_packages(venv) / "_estate_sdk.pth").write_text(f"{_sdk_source()}\n", encoding="utf-8")
+
+
+def _sdk_source() -> Path:
+    """The folder ``inventory_providers`` is imported from."""
+    return Path(inventory_providers.__file__).resolve().parents[1]
 
 
 def _add_accelerator(venv: Path) -> None:
