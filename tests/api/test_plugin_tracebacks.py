@@ -11,39 +11,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from factories import API, collect, create_provider, manifest, plugin_dir, tarball, upload
+from factories import API, collect, create_provider, fixture_plugin, tarball, upload
 
 TOKEN = "tok-5f1c9a77e2"
 
-PROVIDER = """\
-from inventory_providers.base import BaseProvider, ResourceData
-
-from .session import open_session
-
-
-class Fragile(BaseProvider):
-    vendor = "fragile"
-    provider_type = "plugin"
-    supported_resource_types = ["virtual_machine"]
-
-    def connect(self):
-        pass
-
-    def disconnect(self):
-        pass
-
-    def collect(self):
-        yield ResourceData(ems_ref="vm-1", resource_type_slug="virtual_machine")
-        open_session(self.credential.extra)
-
-    def validate_connection(self):
-        open_session(self.credential.extra)
-        return True, "connected"
-"""
-SESSION = """\
-def open_session(extra):
-    raise RuntimeError(f"no session for {extra['api_token']} at {extra['site']}")
-"""
 EXPECTED = (
     "Traceback (most recent call last):\n"
     '  File "provider.py", line {line}, in {function}\n'
@@ -55,22 +26,7 @@ EXPECTED = (
 
 
 def install(client: TestClient, tmp_path: Path) -> dict[str, object]:
-    data = manifest(
-        namespace="fragile",
-        name="plugin",
-        vendor="fragile",
-        provider_type="plugin",
-        connection_parameters=[
-            {"name": "api_token", "type": "string", "secret": True},
-            {"name": "site", "type": "string"},
-        ],
-    )
-    folder = plugin_dir(
-        tmp_path / "fragile",
-        provider=PROVIDER,
-        manifest_data=data,
-        extra_files={"session.py": SESSION},
-    )
+    folder = fixture_plugin("fragile", tmp_path / "fragile")
     assert upload(client, tarball(folder)).status_code == 201
     return create_provider(
         client,
@@ -90,7 +46,7 @@ def test_a_failed_run_logs_the_plugins_traceback_with_secrets_masked(
     assert run["status"] == "failed"
     assert run["error_message"] == "RuntimeError: no session for *** at dc-1"
     log = client.get(f"{API}/collection-runs/{run['id']}/").json()["log"]
-    assert EXPECTED.format(line=19, function="collect") in log
+    assert EXPECTED.format(line=21, function="collect") in log
     assert TOKEN not in log
     assert "inventory_providers" not in log  # no frame of the SDK
     assert not re.search(r'File "/', log)  # file names relative to the plugin folder
@@ -107,5 +63,5 @@ def test_a_failed_connection_test_logs_the_traceback_in_its_process_log(
     assert answer["message"] == "RuntimeError: no session for *** at dc-1"
     [process] = client.get(f"{API}/plugin-processes/").json()["results"]
     lines = [entry["message"] for entry in process["log"] if entry["level"] == "error"]
-    assert EXPECTED.format(line=22, function="validate_connection") in lines
+    assert EXPECTED.format(line=24, function="validate_connection") in lines
     assert not any(TOKEN in entry["message"] for entry in process["log"])
