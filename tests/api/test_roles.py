@@ -227,14 +227,18 @@ def test_each_role_may_do_what_the_rules_say_and_nothing_more(client: TestClient
     bodies = _bodies(a, viewer_id)
     anonymous = TestClient(client.app)
     wrong = []
+    document = client.app.openapi()["paths"]
     for method, template in _operations(client):
         rule = RULES[(method, template)]
+        documented = document[API_PREFIX + template][method]["responses"]
         path = API + _path(template, params, PARAMETERS.get((method, template), {}))
         for caller in callers:
             response = anonymous.request(
                 method, path, auth=caller.auth, **bodies.get((method, template), {})
             )
             code = response.status_code
+            if str(code) not in documented:
+                wrong.append((method, template, caller.name, "undocumented", code, response.text))
             if _allowed(rule, caller):
                 refused = code in (401, 403) or (
                     code == 404 and (method, template) not in ABSENT_ALLOWED

@@ -2,8 +2,9 @@
 
 FastAPI documents a 422 for every operation taking input; this API answers bad input
 with a 400 (``{"detail": …, "errors": […]}``, see app.py). It does not document the
-401 and 429 (throttled logins) every operation but ``ping`` can answer, nor the 404 of an operation addressing
-something by id or key. Client generators and contract testers (schemathesis) go by
+401, 403 (a role too low) and 429 (throttled logins) every operation but ``ping`` can
+answer, nor the 404 of an operation addressing something by id or key; the role
+matrix test checks every answer it sees is documented. Client generators and contract testers (schemathesis) go by
 the document, so it is corrected once, when first asked for.
 """
 
@@ -62,6 +63,13 @@ def document(app: FastAPI, public: frozenset[str]) -> dict[str, Any]:
                 responses.setdefault("400", _answer("Bad input: what was wrong and where"))
             if path not in public:
                 responses.setdefault("401", _answer("No or wrong credentials (Basic or Bearer)"))
+                responses.setdefault(
+                    "403",
+                    _answer(
+                        "Your role does not allow it: the role it needs in the object's "
+                        "organization, or a system administrator (docs/security.md)"
+                    ),
+                )
                 responses.setdefault(
                     "429", _answer("Too many failed logins: try again after Retry-After seconds")
                 )
