@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: setup bytecode run test lint format bench clean
+.PHONY: setup bytecode browser run test lint format bench clean
 
 # Bytecode is compiled ahead: where PYTHONDONTWRITEBYTECODE is set (as on CI), every
 # process would otherwise recompile everything it imports (the service: ~5 s a start).
@@ -24,7 +24,11 @@ bytecode: $(STAMP)
 run: setup
 	$(BIN)/estate serve --host $(HOST) --port $(PORT) --demo
 
-test: setup
+# The API docs pages are rendered in a real browser by the tests: Debian's chromium.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+test: setup browser
 	$(BIN)/pytest
 
 lint: setup

@@ -267,3 +267,33 @@ def _restore_spare(client: TestClient, params: dict[str, Any]) -> None:
             Membership(user_id=params["user_id"], organization_id=params["organization_id"])
         )
         session.commit()
+
+
+PUBLIC_PAGES = {"/", "/docs", "/redoc", "/openapi.json", "/static/docs"}
+
+
+def _every_route(app: Any) -> set[str]:
+    """The path of every route the app serves, those of included routers with their prefix."""
+    found: set[str] = set()
+    for route in app.routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            found |= {API_PREFIX + sub.path for sub in included.routes}
+        else:
+            found.add(route.path)
+    return {re.sub(r"\{(\w+):\w+\}", r"{\1}", path) for path in found}
+
+
+def test_every_route_outside_the_document_is_a_public_docs_page(
+    client: TestClient, anonymous: TestClient
+) -> None:
+    """The role matrix covers the document; what it leaves out is the documentation itself."""
+    documented = set(client.app.openapi()["paths"])
+
+    outside = _every_route(client.app) - documented
+
+    assert outside == PUBLIC_PAGES
+    for page in ("/docs", "/redoc", "/openapi.json"):
+        assert anonymous.get(page).status_code == 200
+    assert anonymous.get("/", follow_redirects=False).headers["location"] == "/docs"
+    assert anonymous.get(f"{API}/providers/").status_code == 401
