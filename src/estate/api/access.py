@@ -53,6 +53,12 @@ class AccessLog:
             _log(scope, status, (time.perf_counter() - started) * 1000)
 
 
+def client_of(scope: Scope) -> str:
+    """The client's address, ``-`` when the server does not know it."""
+    client = scope.get("client")
+    return str(client[0]) if client else "-"
+
+
 def _log(scope: Scope, status: int, duration_ms: float) -> None:
     fields: dict[str, Any] = {
         "method": scope["method"],
@@ -60,7 +66,7 @@ def _log(scope: Scope, status: int, duration_ms: float) -> None:
         "status": status,
         "duration_ms": round(duration_ms, 1),
         "user": scope["state"].get(USER_KEY) or "-",
-        "client": scope["client"][0] if scope.get("client") else "-",
+        "client": client_of(scope),
     }
     logger.info(
         "%s %s %d %.1f ms user=%s client=%s",

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..auth.audit import record
 from ..context import Context
-from .access import USER_KEY
+from .access import USER_KEY, client_of
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ class AuditLog:
         try:
             with context.sessions() as session:
                 record(
-                    session, action=action, status=status, client=_client(scope),
+                    session, action=action, status=status, client=client_of(scope),
                     user_id=scope["state"][USER_ID_KEY], username=scope["state"].get(USER_KEY) or "",
                     object_type=object_type, object_id=object_id,
                     organization_id=organization if isinstance(organization, int) else None,
@@ -103,11 +103,6 @@ def describe(scope: Scope, prefix: str = "") -> tuple[str, str, str | None]:
     if object_id is None and "me" in literals:
         object_id = str(scope["state"].get(USER_ID_KEY))
     return noun, action, object_id
-
-
-def _client(scope: Scope) -> str:
-    client = scope.get("client")
-    return str(client[0]) if client else "-"
 
 
 def _json(body: bytes) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from ..db.models import ApiToken, Base, Organization, User
 from ..db.states import Role
 from ..db.storable import text_problem
 from ..jobs.executor import LocalExecutor
-from .access import USER_KEY
+from .access import USER_KEY, client_of
 from .audit_log import USER_ID_KEY
 
 
@@ -47,19 +47,31 @@ def accept_any_query_parameters() -> None:
     :func:`refuse_unknown_parameters` lets every name through."""
 
 
+_NAMES_ATTRIBUTE = "estate_query_names"
+
+
 def _declared(route: APIRoute) -> frozenset[str] | None:
     """The query parameter names ``route`` takes, or None when it accepts any.
 
-    Walked per request: a route's tree holds a handful of dependencies."""
+    Routes are made once, at start-up: each route's tree is walked once, its names
+    then kept on the route itself.
+    """
+    if hasattr(route, _NAMES_ATTRIBUTE):
+        known: frozenset[str] | None = getattr(route, _NAMES_ATTRIBUTE)
+        return known
     names: set[str] = set()
     stack: list[Dependant] = [route.dependant]
+    accepts_any = False
     while stack:
         dependant = stack.pop()
         if dependant.call is accept_any_query_parameters:
-            return None
+            accepts_any = True
+            break
         names.update(field.alias for field in dependant.query_params)
         stack.extend(dependant.dependencies)
-    return frozenset(names)
+    declared = None if accepts_any else frozenset(names)
+    setattr(route, _NAMES_ATTRIBUTE, declared)
+    return declared
 
 
 def refuse_unknown_parameters(request: Request) -> None:
@@ -69,7 +81,7 @@ def refuse_unknown_parameters(request: Request) -> None:
     otherwise be ignored, and the answer would be an unfiltered list.
     """
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute):
+    if not request.query_params or not isinstance(route, APIRoute):
         return
     declared = _declared(route)
     if declared is None:
@@ -139,7 +151,16 @@ ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "-"
+    return client_of(request.scope)
+
+
+def too_many_failures(wait: int) -> HTTPException:
+    """The 429 of a user name or client address throttled for failed logins."""
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        detail=f"too many failed logins: try again in {wait} s",
+        headers={"Retry-After": str(wait)},
+    )
 
 
 def get_current_user(request: Request, session: SessionDep, throttle: ThrottleDep) -> User:
@@ -178,11 +199,7 @@ class _Attempt:
         wait = self.throttle.retry_after(username, self.client)
         if wait is not None:
             self._audit(username, None, f"throttled for {wait} s", 429)
-            raise HTTPException(
-                status.HTTP_429_TOO_MANY_REQUESTS,
-                detail=f"too many failed logins: try again in {wait} s",
-                headers={"Retry-After": str(wait)},
-            )
+            raise too_many_failures(wait)
 
     def refuse(
         self, username: str | None, user: User | None, reason: str, answer: str
@@ -322,9 +339,12 @@ def get_in_scope_or_404(
     ``user``'s role there is below ``need``.
     """
     row = get_or_404(session, model, object_id, noun, limit=limit)
-    organization_id = roles.organization_of(session, row)
-    if roles.can(session, user, need, organization_id):
+    if user.is_admin:
         return row
-    if organization_id is None or not roles.can(session, user, Role.VIEWER, organization_id):
+    organization_id = roles.organization_of(session, row)
+    role = None if organization_id is None else roles.role_in(session, user, organization_id)
+    if role is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no {noun} with id {object_id}")
-    raise _role_refused(need, organization_id)
+    if not role.covers(need):
+        raise _role_refused(need, organization_id)
+    return row

@@ -39,21 +39,27 @@ class BodyLimits:
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        self.settings = settings
+        upload, body = settings.max_upload_bytes, settings.max_body_bytes
+        # (limit, what a refusal says): made once, read per request.
+        self._upload = (
+            upload + MULTIPART_ROOM,
+            f"request body over the {megabytes(upload)} limit (ESTATE_MAX_UPLOAD_BYTES)",
+        )
+        self._body = (
+            body,
+            f"request body over the {megabytes(body)} limit (ESTATE_MAX_BODY_BYTES)",
+        )
 
     def _limit(self, scope: Scope) -> tuple[int, str]:
         if scope["method"] == "POST" and scope["path"].endswith(UPLOAD_PATH_SUFFIX):
-            limit = self.settings.max_upload_bytes
-            return limit + MULTIPART_ROOM, f"the {megabytes(limit)} limit (ESTATE_MAX_UPLOAD_BYTES)"
-        limit = self.settings.max_body_bytes
-        return limit, f"the {megabytes(limit)} limit (ESTATE_MAX_BODY_BYTES)"
+            return self._upload
+        return self._body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or PLUGIN_API_PATH in scope["path"]:
             await self.app(scope, receive, send)
             return
-        limit, named = self._limit(scope)
-        detail = f"request body over {named}"
+        limit, detail = self._limit(scope)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:

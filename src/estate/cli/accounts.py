@@ -202,7 +202,5 @@ def list_audit(
         "since": since,
     }
     with api() as client:
-        data = client.page(
-            "audit/", {k: v for k, v in params.items() if v is not None}, limit=limit, every=every
-        )
+        data = client.page("audit/", params, limit=limit, every=every)
     emit(data, output, lambda d: page(d, AUDIT_COLUMNS, "entr(ies)"))

@@ -45,8 +45,11 @@ class Role(enum.StrEnum):
 
     @property
     def rank(self) -> int:
-        return list(Role).index(self)
+        return _RANKS[self]
 
     def covers(self, need: Role) -> bool:
         """Whether this role may do what ``need`` may."""
         return self.rank >= need.rank
+
+
+_RANKS = {role: rank for rank, role in enumerate(Role)}

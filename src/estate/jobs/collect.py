@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 
+from inventory_providers.protocol import BATCH_METHOD
+
 from ..calls.events import EventRecorder
 from ..calls.runlog import RunLog
 from ..calls.specs import credential_params, plugin_process, provider_model
@@ -23,7 +25,7 @@ from ..db.models import CollectionRun, PluginVersion, Provider
 from ..db.states import RunStatus
 from ..inventory.ingest import Ingestor
 from ..registry.versions import active_version
-from ..runtime.errors import PluginCallError, PluginRuntimeError
+from ..runtime.errors import PluginRuntimeError
 from ..runtime.host import PluginProcess
 from ..secretbox import SecretKeyError
 
@@ -102,7 +104,7 @@ class _CollectionJob:
         self._started = self._last_flush = time.monotonic()
 
     def run(self) -> None:
-        status, message, trace = RunStatus.FAILED, None, ""
+        status, message = RunStatus.FAILED, None
         watchdog = threading.Thread(target=self._watch_cancel, daemon=True, name="run-cancel")
         watchdog.start()
         try:
@@ -123,7 +125,6 @@ class _CollectionJob:
                 status, message = RunStatus.CANCELED, "canceled by request"
             else:
                 status, message = RunStatus.FAILED, self.log.mask(str(exc))
-                trace = exc.traceback if isinstance(exc, PluginCallError) else ""
         except Exception as exc:  # job boundary: an ingest bug fails this run only
             logger.exception("collection run %s failed", self.run_id)
             status, message = (
@@ -145,8 +146,6 @@ class _CollectionJob:
                 )
         if message:
             self.log.add("error" if status == RunStatus.FAILED else "warning", message)
-        if trace and status == RunStatus.FAILED:
-            self.log.add("error", trace)  # masked like every line
         self._flush(status=status, message=message, finished=True)
         self._log_end(status, message)
 
@@ -199,7 +198,7 @@ class _CollectionJob:
     def _on_notification(self, method: str, params: dict[str, Any]) -> None:
         if method == "event":
             self.events.add(params)
-        elif method == "collect.batch":
+        elif method == BATCH_METHOD:
             resources = params.get("resources")
             if not isinstance(resources, list):
                 raise RunFailed("plugin sent a collect.batch without a resources list")

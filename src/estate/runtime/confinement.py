@@ -196,7 +196,7 @@ def readable_paths(environment: PluginEnvironment, program: str) -> list[str]:
     if environment.command is None:
         python = Path(environment.python).absolute()  # the venv's, not its target's
         paths += [python.parent.parent, Path(os.path.realpath(python)).parent.parent]
-        paths += [Path(sys.base_prefix), Path(sys.base_exec_prefix), _sdk_source()]
+        paths += [Path(sys.base_prefix), Path(sys.base_exec_prefix), sdk_source()]
         paths.append(Path(sys.prefix))  # the service's environment: a plugin may run in it
     elif not Path(os.path.realpath(program)).is_relative_to(environment.plugin_dir.resolve()):
         paths.append(Path(os.path.realpath(program)).parent.parent)  # e.g. /usr for node
@@ -218,7 +218,7 @@ def _allowed(paths: Iterable[Path], protected: tuple[Path, ...]) -> list[Path]:
 
 
 @functools.cache
-def _sdk_source() -> Path:
+def sdk_source() -> Path:
     """The folder ``inventory_providers`` is imported from (environments name it in a .pth)."""
     return Path(inventory_providers.__file__).resolve().parents[1]
 

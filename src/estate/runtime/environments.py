@@ -25,6 +25,7 @@ those are the only sources and no index is ever reached.
 from __future__ import annotations
 
 import compileall
+import functools
 import hashlib
 import os
 import shutil
@@ -38,10 +39,8 @@ from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
 
-import inventory_providers
-
 from ..config import Settings
-from .confinement import DEFAULT, Confinement, confinement_of
+from .confinement import DEFAULT, Confinement, confinement_of, sdk_source
 from .errors import PluginEnvironmentError, PluginStartError
 
 PLUGIN_SUBDIR = "plugin"
@@ -207,6 +206,7 @@ def sdk_environment(settings: Settings) -> Path:
     return python
 
 
+@functools.cache
 def sdk_environment_name() -> str:
     """``sdk-pyX.Y-<digest of the SDK's folder>``: one per Python and SDK checkout.
 
@@ -214,7 +214,7 @@ def sdk_environment_name() -> str:
     environments folder (``ESTATE_ENVIRONMENTS_DIR``, a benchmark's temporary one)
     must not share it: a confined plugin may read only its own service's SDK.
     """
-    digest = hashlib.blake2b(str(_sdk_source()).encode(), digest_size=4).hexdigest()
+    digest = hashlib.blake2b(str(sdk_source()).encode(), digest_size=4).hexdigest()
     return f"sdk-py{sys.version_info.major}.{sys.version_info.minor}-{digest}"
 
 
@@ -283,12 +283,7 @@ def _site_packages(venv: Path) -> Path:
 
 def _add_sdk(venv: Path) -> None:
     """Make the service's SDK importable in the environment, as an editable install does."""
-    (_site_packages(venv) / "_estate_sdk.pth").write_text(f"{_sdk_source()}\n", encoding="utf-8")
-
-
-def _sdk_source() -> Path:
-    """The folder ``inventory_providers`` is imported from."""
-    return Path(inventory_providers.__file__).resolve().parents[1]
+    (_site_packages(venv) / "_estate_sdk.pth").write_text(f"{sdk_source()}\n", encoding="utf-8")
 
 
 def _add_accelerator(venv: Path) -> None:

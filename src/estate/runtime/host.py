@@ -273,10 +273,12 @@ class PluginProcess:
                 answered = True
                 return _result(method, message)
         except PluginCallError as exc:
+            if exc.traceback:  # the plugin's own frames, into its log (masked there)
+                self.on_log("error", exc.traceback)
             note = self._launch.limit_note(None, str(exc)) if self._launch else ""
             if not note:
                 raise
-            raise PluginCallError(f"{exc}{note}", exc.kind) from None
+            raise PluginCallError(f"{exc}{note}", exc.kind, exc.traceback) from None
         except PluginTimeout:
             _kill_group(self.process)
             limit = timeout if timeout is not None else self.call_timeout

@@ -111,7 +111,6 @@ _BATCH = msgspec.json.Decoder(_Batch)
 _BATCH_MESSAGE = msgspec.json.Decoder(_BatchMessage)
 # Batches keep each resource as raw JSON bytes: ingest validates and hashes them
 # one by one without building Python dicts first.
-RAW_BATCH_METHOD = BATCH_METHOD
 _BATCH_MARK = b'"' + BATCH_METHOD.encode() + b'"'
 
 
@@ -126,7 +125,7 @@ def _decode(line: bytes) -> dict[str, Any]:
             return {
                 "jsonrpc": "2.0",
                 "id": None,
-                "method": RAW_BATCH_METHOD,
+                "method": BATCH_METHOD,
                 "params": {"resources": batch.params.resources},
             }
     try:
@@ -144,7 +143,7 @@ def _decode(line: bytes) -> dict[str, Any]:
     try:
         if message.method is not None:
             out["method"] = message.method
-            if message.method == RAW_BATCH_METHOD and message.params:
+            if message.method == BATCH_METHOD and message.params:
                 out["params"] = {"resources": _BATCH.decode(message.params).resources}
             else:
                 out["params"] = msgspec.json.decode(message.params) if message.params else {}

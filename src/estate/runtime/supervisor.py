@@ -191,10 +191,8 @@ class Supervisor:
                     timeout if timeout is not None else self.policy.call_timeout,
                     on_notification=on_notification,
                 )
-            except PluginCallError as exc:
+            except PluginCallError:
                 slot.consecutive = 0  # it answered: alive and well
-                if exc.traceback:
-                    slot.on_log("error", exc.traceback)
                 raise
             except PluginRuntimeError as exc:
                 self._crashed(slot, f"{method}: {exc}")
@@ -392,10 +390,8 @@ class Supervisor:
         """``configure`` the new process; a plugin that refuses it has not crashed."""
         try:
             process.call("configure", params)
-        except PluginCallError as exc:
+        except PluginCallError:
             process.stop()
-            if exc.traceback:
-                slot.on_log("error", exc.traceback)
             raise
         except PluginRuntimeError as exc:
             process.stop()

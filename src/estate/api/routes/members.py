@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ...db.models import Membership, Organization, User
 from ...db.states import Role
-from ..deps import INT32_MAX, CurrentUser, SessionDep, fits, get_in_scope_or_404
+from ..deps import CurrentUser, SessionDep, fits, get_in_scope_or_404
 from ..pagination import Page
 from ..schemas import MembershipCreate, MembershipPublic, MembershipUpdate
 
@@ -72,7 +72,7 @@ def add_member(
     organization_id: int, body: MembershipCreate, session: SessionDep, user: CurrentUser
 ) -> MembershipPublic:
     _managed(session, user, organization_id)
-    member = session.get(User, body.user) if body.user <= INT32_MAX else None
+    member = session.get(User, body.user)  # the schema bounds the id
     if member is None:
         raise HTTPException(400, detail=f"user: no user with id {body.user}")
     if session.scalar(

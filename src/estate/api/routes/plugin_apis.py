@@ -24,7 +24,7 @@ router = APIRouter(
 )
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-READ_METHODS = frozenset({"GET", "HEAD"})
+READ_METHODS = frozenset({"GET"})
 
 
 async def plugin_api(
@@ -37,7 +37,7 @@ async def plugin_api(
 ) -> Response:
     """Forward the request to the plugin ``key`` (``vendor:provider_type``).
 
-    GET and HEAD are open to every user; the methods that may change state only to
+    GET is open to every user; the methods that may change state only to
     system administrators (the plugin acts for no organization in particular)."""
     if request.method not in READ_METHODS and not user.is_admin:
         raise HTTPException(403, detail=f"{request.method}: this needs a system administrator")

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from ...auth.passwords import (
     forget_password,
@@ -32,6 +32,7 @@ from ..deps import (
     client_address,
     fits,
     get_or_404,
+    too_many_failures,
 )
 from ..openapi import conflict
 from ..pagination import Page, PageNumber, PageSize, page_of
@@ -74,7 +75,12 @@ def list_users(
     page_size: PageSize = 100,
 ) -> Page[UserPublic]:
     count, rows, next_url, previous = page_of(
-        session, request, select(User).order_by(User.id), page, page_size
+        session,
+        request,
+        # One query for every listed user's memberships, not one per user.
+        select(User).options(selectinload(User.memberships)).order_by(User.id),
+        page,
+        page_size,
     )
     return Page(count=count, next=next_url, previous=previous, results=[_public(u) for u in rows])
 
@@ -123,11 +129,7 @@ def change_my_password(
     client = client_address(request)
     wait = throttle.retry_after(user.username, client)
     if wait is not None:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"too many failed logins: try again in {wait} s",
-            headers={"Retry-After": str(wait)},
-        )
+        raise too_many_failures(wait)
     if not verify_password(body.current_password, user.password_hash):
         throttle.failed(user.username, client)
         raise HTTPException(400, detail="current_password: not your current password")
