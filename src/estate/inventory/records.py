@@ -149,7 +149,7 @@ _JSON_KINDS = {ord("["): "array", ord('"'): "str", ord("t"): "bool", ord("f"): "
 # RULES_VERSION whenever WireResource or to_record accept something else. A record
 # whose hash equals the stored one is then the very bytes that passed these very
 # rules, and a re-collection can skip checking it again (see Ingestor).
-RULES_VERSION = b"records-1"
+RULES_VERSION = b"records-2"  # 2: objects nested past MAX_DEPTH refused
 
 
 @functools.lru_cache(maxsize=64)
@@ -201,8 +201,6 @@ def to_record(
         raise ResourceValidationError("resource", "is not a JSON object") from None
     if nul_possible and _NUL in (data if isinstance(data, bytes) else bytes(data)):
         _refuse_unstorable(data)
-    if too_deep(data if isinstance(data, bytes) else bytes(data)):
-        _refuse_deep(wire)
     slug = wire.resource_type_slug
     if not taxonomy.is_known(slug):
         raise ResourceValidationError("resource_type_slug", f"unknown resource type {slug!r}")
@@ -221,6 +219,12 @@ def to_record(
             kind = _JSON_KINDS.get(text[0], "float" if b"." in text else "int")
             field = DATA_COLUMNS[i - 1]
             raise ResourceValidationError(field, f"expected `object | null`, got `{kind}`")
+        # Only these raw objects can nest (msgspec typed the rest flat); one level
+        # is the record's own, so each may hold MAX_DEPTH - 1 more.
+        if too_deep(text, MAX_DEPTH - 1):
+            raise ResourceValidationError(
+                DATA_COLUMNS[i - 1], f"nested deeper than the {MAX_DEPTH} levels allowed"
+            )
         row[i] = None if text == b"{}" else text.decode()
     for i in _LIST_INDEXES:
         value = row[i]
@@ -251,15 +255,6 @@ def may_hold_nul(batch: Sequence[Any]) -> bool:
         return b"\\" in b"".join(batch)
     except TypeError:  # dicts (in-process callers): each record is checked
         return True
-
-
-def _refuse_deep(wire: Any) -> None:
-    """Raise naming the field of ``wire`` nested deeper than ``MAX_DEPTH`` levels."""
-    row = msgspec.structs.astuple(wire)
-    field = next(
-        (DATA_COLUMNS[i - 1] for i in _OBJECT_INDEXES if too_deep(bytes(row[i]))), "resource"
-    )
-    raise ResourceValidationError(field, f"nested deeper than the {MAX_DEPTH} levels allowed")
 
 
 def _refuse_unstorable(data: Any) -> None:

@@ -104,8 +104,13 @@ def pack(folder: Path, *, exclude: Iterable[Path] = ()) -> bytes:
     """
     if not folder.is_dir():
         raise InvalidPackage(f"{folder} is not a folder")
-    skipped = {path.resolve() for path in exclude}
-    skipped.update(p.resolve() for p in folder.iterdir() if p.name.endswith(_TARBALL_SUFFIXES))
+    # Paths as _walk yields them (under ``folder`` as given): compared without a syscall.
+    root = folder.resolve()
+    skipped = {p for p in folder.iterdir() if p.name.endswith(_TARBALL_SUFFIXES)}
+    for path in exclude:
+        target = path.resolve()
+        if target.is_relative_to(root):
+            skipped.add(folder / target.relative_to(root))
     buffer = io.BytesIO()
     with (
         gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as gz,
@@ -300,7 +305,7 @@ def _empty(dest: Path) -> None:
 
 def _walk(folder: Path, skipped: set[Path]) -> Iterator[Path]:
     for path in sorted(folder.iterdir(), key=lambda p: p.name):
-        if path.name in PACK_EXCLUDES or path.suffix == ".pyc" or path.resolve() in skipped:
+        if path.name in PACK_EXCLUDES or path.suffix == ".pyc" or path in skipped:
             continue
         if path.is_symlink():
             raise InvalidPackage(f"{path}: links are not allowed in a plugin folder")
