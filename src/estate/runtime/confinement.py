@@ -17,7 +17,6 @@ limit into a message naming the setting.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import logging
 import os
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING
 import inventory_providers
 
 from ..config import Settings
+from . import sandbox
 from .errors import PluginStartError
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SANDBOX = Path(__file__).with_name("sandbox.py")
-SANDBOX_REFUSED = 126
+SANDBOX_REFUSED = sandbox.EXIT_FAILED
 SYSTEM_READABLE = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc")
 DEVICES = ("/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 WRITABLE_DEVICES = ("/dev/null",)
@@ -295,9 +295,9 @@ def _scratch(confinement: Confinement) -> Path:
 
 @functools.cache
 def landlock_abi() -> int:
-    """The kernel's Landlock ABI version; 0 without Landlock."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    return max(int(libc.syscall(444, None, 0, 1)), 0)
+    """The kernel's Landlock ABI version; 0 without Landlock (asked once, as the
+    sandbox asks it)."""
+    return sandbox.landlock_abi()
 
 
 @functools.cache
