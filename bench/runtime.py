@@ -160,15 +160,21 @@ def out_of_process(count: int, *, validate: bool = True) -> Run:
 
 
 def _cpu_of(process: PluginProcess) -> float:
-    """User + system CPU seconds of the child so far (Linux ``/proc``; 0 elsewhere)."""
+    """User + system CPU seconds so far of the child's whole process group (Linux
+    ``/proc``; 0 elsewhere): confined, the plugin is the launcher's grandchild."""
     assert process.process is not None
-    try:
-        stat = Path(f"/proc/{process.process.pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    # Fields after the parenthesised command name; utime and stime are 14th and 15th.
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    group = process.process.pid
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # Fields after the parenthesised command name: pgrp is the 3rd, utime and
+            # stime the 12th and 13th.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended meanwhile
+        if int(fields[2]) == group:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def health_latencies(calls: int, warmup: int) -> list[float]:
