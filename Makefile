@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: setup bytecode browser run test lint format bench clean
+.PHONY: setup bytecode system platforms run test lint format bench clean
 
 # Bytecode is compiled ahead: where PYTHONDONTWRITEBYTECODE is set (as on CI), every
 # process would otherwise recompile everything it imports (the service: ~5 s a start).
@@ -24,11 +24,26 @@ bytecode: $(STAMP)
 run: setup
 	$(BIN)/estate serve --host $(HOST) --port $(PORT) --demo
 
-# The API docs pages are rendered in a real browser by the tests: Debian's chromium.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
+# What the tests need from Debian: chromium renders the API docs pages; the platform
+# emulators and client libraries (SIMULATORS.md) need libvirt's headers (libvirt-python
+# compiles), Go and govmomi (vcsim is built here), openipmi (ipmi_sim) and ipmitool.
+SYSTEM_PACKAGES := chromium libvirt-dev pkg-config golang-go golang-github-vmware-govmomi-dev openipmi ipmitool
+system:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
-test: setup browser
+# The platforms' client libraries and emulators, for the tests and benchmarks only.
+PLATFORMS := $(VENV)/.platforms
+platforms: $(PLATFORMS)
+
+$(PLATFORMS): $(STAMP) system
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e sdk -e '.[dev,platforms]'
+	touch $(PLATFORMS)
+
+test: setup platforms
 	$(BIN)/pytest
 
 lint: setup
@@ -40,7 +55,7 @@ format: setup
 	$(BIN)/ruff format src sdk tests bench plugins
 	$(BIN)/ruff check --fix src sdk tests bench plugins
 
-bench: setup
+bench: setup platforms
 	$(BIN)/python bench/ingest.py --resources 100000 --db sqlite
 	$(BIN)/python bench/ingest.py --resources 100000 --db postgresql
 	$(BIN)/python bench/runtime.py
