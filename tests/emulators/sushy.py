@@ -2,13 +2,14 @@
 
 Every domain of the libvirt host it is pointed at is a ComputerSystem with a Manager
 of its own; with a libvirt test-driver file (``emulators.libvirt_host``) no daemon is
-needed. It reads the file again on every request, so a test changes the BMC's systems
-between two collections by writing the file again.
+needed. It lists the file's domains again on every request but keeps each domain it has
+read once, so a test changes the BMC between two collections by writing the file and
+calling :meth:`Sushy.restart`.
 
 :func:`sushy_emulator` starts it on a free loopback port, waits until ``/redfish/v1``
 answers, and stops that very process (by its PID) when the block ends. With ``auth``
-it writes an htpasswd file of bcrypt entries and HTTP basic auth is on; with
-``tls_dir`` it serves HTTPS with a self-signed certificate made there.
+it writes an htpasswd file of bcrypt entries and HTTP basic auth is on; with ``tls``
+it serves HTTPS with a self-signed certificate for 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import bcrypt
@@ -31,13 +31,46 @@ EMULATOR = Path(sys.executable).with_name("sushy-emulator")
 START_TIMEOUT = 30.0
 
 
-@dataclass(frozen=True)
 class Sushy:
-    """A running sushy-emulator: its base URL and process id."""
+    """A running sushy-emulator: its base URL, process id and log; :meth:`restart`."""
 
-    url: str
-    pid: int
-    log: Path
+    def __init__(self, argv: list[str], url: str, log: Path) -> None:
+        self.argv, self.url, self.log = argv, url, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> None:
+        with self.log.open("ab") as output:
+            self.process = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
+            )
+        _wait_until_ready(self.process, self.url, self.log)
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def restart(self) -> None:
+        """A new process on the same port, which sees the libvirt host as it is now.
+
+        sushy-emulator keeps every domain it has looked up (``_get_domain`` is
+        memoized); over the test driver, whose every open is a private copy, a system
+        once read keeps the state of that first read. A BMC that changed is shown by
+        writing the host file, then restarting the emulator.
+        """
+        self.stop()
+        self.start()
 
 
 def free_port() -> int:
@@ -77,26 +110,16 @@ def sushy_emulator(
         ]
     conf = workdir / "sushy.conf"
     conf.write_text("\n".join(config) + "\n")
-    log = workdir / "sushy.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(EMULATOR), "--config", str(conf), "-i", "127.0.0.1", "-p", str(port),
-             "--libvirt-uri", libvirt_uri],
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    argv = [str(EMULATOR), "--config", str(conf), "-i", "127.0.0.1", "-p", str(port),
+            "--libvirt-uri", libvirt_uri]  # fmt: skip
+    emulator = Sushy(
+        argv, f"{'https' if tls else 'http'}://127.0.0.1:{port}", workdir / "sushy.log"
+    )
     try:
-        _wait_until_ready(process, url, log)
-        yield Sushy(url=url, pid=process.pid, log=log)
+        emulator.start()
+        yield emulator
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        emulator.stop()
 
 
 def _wait_until_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
@@ -113,6 +136,7 @@ def _wait_until_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> 
             pass
         time.sleep(0.1)
     process.kill()
+    process.wait()
     raise AssertionError(f"sushy-emulator did not answer {url}/redfish/v1 in {START_TIMEOUT:g} s")
 
 
