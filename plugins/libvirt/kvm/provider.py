@@ -28,7 +28,7 @@ from typing import Any
 
 import libvirt
 
-from inventory_providers.base import BaseProvider, ResourceData
+from inventory_providers.base import BaseProvider, ProviderCredential, ResourceData
 from inventory_providers.errors import InvalidConfig, ProviderError
 
 from .connection import (
@@ -57,7 +57,7 @@ class Settings:
     password: str | None
 
     @classmethod
-    def from_credential(cls, credential: Any) -> Settings:
+    def from_credential(cls, credential: ProviderCredential) -> Settings:
         extra: Mapping[str, Any] = credential.extra
         verify = extra.get("verify_ssl", True)
         if not isinstance(verify, bool):

@@ -36,9 +36,15 @@ MANAGER_STATES = {
 GIB_IN_MB = 1024
 
 
+def resource_ref(link: str) -> str:
+    """A resource's ``@odata.id`` as its ems_ref: without the trailing slash some BMCs
+    write (iLO's ``/redfish/v1/Systems/1/``), so links and documents always agree."""
+    return link.rstrip("/") or link
+
+
 def system_resource(document: Mapping[str, Any], service: Mapping[str, Any]) -> ResourceData:
     """One ComputerSystem: power, boot override, CPU and memory summary, identity."""
-    ref = str(document["@odata.id"])
+    ref = resource_ref(str(document["@odata.id"]))
     power = _text(document.get("PowerState"))
     status = _dict(document.get("Status"))
     boot = _dict(document.get("Boot"))
@@ -95,7 +101,7 @@ def system_resource(document: Mapping[str, Any], service: Mapping[str, Any]) -> 
 
 def manager_resource(document: Mapping[str, Any], service: Mapping[str, Any]) -> ResourceData:
     """One Manager (the BMC itself): its identity and firmware."""
-    ref = str(document["@odata.id"])
+    ref = resource_ref(str(document["@odata.id"]))
     status = _dict(document.get("Status"))
     state_word = _text(status.get("State"))
     properties = {
@@ -129,7 +135,7 @@ def _links(document: Mapping[str, Any], name: str) -> list[str]:
     if not isinstance(found, list):
         return []
     return [
-        item["@odata.id"]
+        resource_ref(item["@odata.id"])
         for item in found
         if isinstance(item, dict) and isinstance(item.get("@odata.id"), str)
     ]

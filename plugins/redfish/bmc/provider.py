@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from inventory_providers.base import BaseProvider, ResourceData
+from inventory_providers.base import BaseProvider, ProviderCredential, ResourceData
 from inventory_providers.errors import InvalidConfig, ProviderError
 
 from .client import SERVICE_ROOT, RedfishClient, RedfishError, base_url
@@ -45,7 +45,7 @@ class Settings:
     concurrency: int
 
     @classmethod
-    def from_credential(cls, credential: Any) -> Settings:
+    def from_credential(cls, credential: ProviderCredential) -> Settings:
         extra: Mapping[str, Any] = credential.extra
         verify = extra.get("verify_ssl", True)
         if not isinstance(verify, bool):

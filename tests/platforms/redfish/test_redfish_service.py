@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from emulators.libvirt_host import Domain, LibvirtHost, domain_uuid
 from emulators.sushy import Sushy
-from factories import API, all_resources, collect
+from factories import API, all_resources, collect, tarball, upload
 
 USER, PASSWORD = "redfish-reader", "Bmc-s3cret-pass"
 
@@ -135,3 +135,22 @@ def test_a_wrong_password_fails_the_test_and_the_run(client: TestClient, bmc: Su
     assert run["status"] == "failed", run
     assert "HTTP 401" in run["error_message"]
     assert "Not-The-Pass" not in run["error_message"]
+
+
+def test_the_plugin_folder_uploads_and_collects_like_a_third_party_one(
+    client: TestClient, bmc: Sushy
+) -> None:
+    """Packed as seed 000's curl line packs a folder, uploaded over the built-in version:
+    the upload builds its own environment from requirements.txt."""
+    folder = Path(__file__).resolve().parents[3] / "plugins" / "redfish" / "bmc"
+
+    response = upload(client, tarball(folder), force=True)
+
+    assert response.status_code == 201, response.text
+    assert response.json()["key"] == "redfish:bmc"
+    (version,) = client.get(f"{API}/provider-plugins/redfish:bmc/").json()["versions"]
+    assert (version["source"], version["state"]) == ("local", "ready")
+    provider = create_bmc(client, bmc.url)
+    run = collect(client, provider["id"])
+    assert run["status"] == "completed", run
+    assert run["resources_created"] == 8
