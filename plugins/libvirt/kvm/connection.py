@@ -36,6 +36,14 @@ _NETWORK_DOMAINS = frozenset({libvirt.VIR_FROM_RPC, libvirt.VIR_FROM_REMOTE})
 _NETWORK_CODES = frozenset(
     {libvirt.VIR_ERR_SYSTEM_ERROR, libvirt.VIR_ERR_RPC, libvirt.VIR_ERR_NO_CONNECT}
 )
+_GONE_CODES = frozenset(
+    {
+        libvirt.VIR_ERR_NO_DOMAIN,
+        libvirt.VIR_ERR_NO_NETWORK,
+        libvirt.VIR_ERR_NO_STORAGE_POOL,
+        libvirt.VIR_ERR_NO_STORAGE_VOL,
+    }
+)
 # Transports whose peer identity is checked, and the URI parameter that turns it off.
 _NO_VERIFY = {
     "tls": ("no_verify", "1"),
@@ -158,17 +166,12 @@ def translate(
 
 def is_gone(exc: libvirt.libvirtError) -> bool:
     """True when the object asked about was removed meanwhile (listed, then undefined)."""
-    return exc.get_error_code() in (
-        libvirt.VIR_ERR_NO_DOMAIN,
-        libvirt.VIR_ERR_NO_NETWORK,
-        libvirt.VIR_ERR_NO_STORAGE_POOL,
-        libvirt.VIR_ERR_NO_STORAGE_VOL,
-    )
+    return bool(exc.get_error_code() in _GONE_CODES)
 
 
 def is_unsupported(exc: libvirt.libvirtError) -> bool:
     """True when the driver does not implement the call (the test driver, old hosts)."""
-    return exc.get_error_code() == libvirt.VIR_ERR_NO_SUPPORT
+    return bool(exc.get_error_code() == libvirt.VIR_ERR_NO_SUPPORT)
 
 
 def _start_event_loop() -> None:

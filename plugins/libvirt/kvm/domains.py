@@ -97,7 +97,7 @@ def domain_resource(
     state, word = state_of(state_code)
     disks = [_disk(d) for d in root.iterfind("devices/disk")]
     nics = [_nic(n) for n in root.iterfind("devices/interface")]
-    relationships = [Relationship(host_ref, "runs_on")]
+    relationships: list[Relationship | dict[str, str]] = [Relationship(host_ref, "runs_on")]
     disk_bytes = 0
     for disk in disks:
         target = storage.target_of(disk)

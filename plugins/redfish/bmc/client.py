@@ -170,7 +170,9 @@ def _wait(response: httpx.Response, attempt: int) -> float:
     header = response.headers.get("retry-after", "")
     if header.isdigit():
         return min(float(header), MAX_WAIT_SECONDS)
-    return min(BACKOFF_SECONDS * 2**attempt + random.uniform(0, BACKOFF_SECONDS), MAX_WAIT_SECONDS)
+    return min(
+        BACKOFF_SECONDS * 2.0**attempt + random.uniform(0, BACKOFF_SECONDS), MAX_WAIT_SECONDS
+    )
 
 
 def _error_message(response: httpx.Response) -> str:

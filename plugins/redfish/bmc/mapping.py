@@ -54,8 +54,9 @@ def system_resource(document: Mapping[str, Any], service: Mapping[str, Any]) -> 
     logical = _count(processors.get("LogicalProcessorCount"))
     sockets = _count(processors.get("Count"))
     host_name = _text(document.get("HostName"))
+    redfish_id = _text(document.get("Id"))
     properties = {
-        "redfish_id": _text(document.get("Id")),
+        "redfish_id": redfish_id,
         "manufacturer": _text(document.get("Manufacturer")),
         "model": _text(document.get("Model")),
         "serial_number": _text(document.get("SerialNumber")),
@@ -78,12 +79,12 @@ def system_resource(document: Mapping[str, Any], service: Mapping[str, Any]) -> 
     identifiers = {
         "uuid": _text(document.get("UUID")),
         "serial_number": properties["serial_number"],
-        "redfish_id": properties["redfish_id"],
+        "redfish_id": redfish_id,
     }
     return ResourceData(
         ems_ref=ref,
         resource_type_slug="bare_metal",
-        name=host_name or _text(document.get("Name")) or properties["redfish_id"] or ref,
+        name=host_name or _text(document.get("Name")) or redfish_id or ref,
         canonical_id=_text(document.get("UUID")),
         vendor_identifiers={k: v for k, v in identifiers.items() if v},
         vendor_type=f"Redfish ComputerSystem ({properties['system_type'] or 'Physical'})",
