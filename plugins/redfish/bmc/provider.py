@@ -89,6 +89,7 @@ class RedfishBmcProvider(BaseProvider):
     client: RedfishClient | None = None
     service: dict[str, Any] | None = None
     systems_page: dict[str, Any] | None = None
+    systems_error: RedfishError | None = None
 
     def connect(self) -> None:
         """Read the service root (public), then the Systems collection (authenticated:
@@ -106,14 +107,26 @@ class RedfishBmcProvider(BaseProvider):
         )
         try:
             self.service = self._service_root(self.client)
-            systems = _link(self.service, "Systems")
-            self.systems_page = self.client.get(systems) if systems else None
-        except RedfishError as exc:
-            self.disconnect()
-            raise ProviderError(f"{settings.url}: {exc}") from None
+            self.systems_page, self.systems_error = self._first_systems_page(self.client)
         except ProviderError:
             self.disconnect()
             raise
+
+    def _first_systems_page(
+        self, client: RedfishClient
+    ) -> tuple[dict[str, Any] | None, RedfishError | None]:
+        """The Systems collection's first page: the first read that needs the login.
+
+        A refused login raises; any other HTTP error is a problem of that collection,
+        which ``collect`` reads again and names if it fails again.
+        """
+        systems = _link(self.service or {}, "Systems")
+        if systems is None:
+            return None, None
+        try:
+            return client.get(systems), None
+        except RedfishError as exc:
+            return None, exc
 
     def disconnect(self) -> None:
         """Close the HTTP connections."""
@@ -128,10 +141,11 @@ class RedfishBmcProvider(BaseProvider):
         except ProviderError as exc:
             return False, f"{type(exc).__name__}: {exc}"
         try:
-            service = self.service or {}
-            count = len((self.systems_page or {}).get("Members") or [])
-            version = service.get("RedfishVersion", "?")
             assert self.settings is not None
+            if self.systems_error is not None:
+                return False, f"{self.settings.url}: logged in, but {self.systems_error}"
+            count = len((self.systems_page or {}).get("Members") or [])
+            version = (self.service or {}).get("RedfishVersion", "?")
             return True, f"Redfish {version} at {self.settings.url}: {count} systems"
         finally:
             self.disconnect()
@@ -180,7 +194,15 @@ class RedfishBmcProvider(BaseProvider):
 
     @staticmethod
     def _service_root(client: RedfishClient) -> dict[str, Any]:
-        root = client.get(SERVICE_ROOT)
+        """``/redfish/v1/``: public on every BMC; what it answers says whether it is one."""
+        try:
+            root = client.get(SERVICE_ROOT)
+        except RedfishError as exc:
+            if exc.status == 404:
+                raise InvalidConfig(
+                    f"endpoint: {client.url} has no Redfish service ({exc})"
+                ) from None
+            raise ProviderError(f"{client.url}: {exc}") from None
         if "RedfishVersion" not in root and "ServiceRoot" not in str(root.get("@odata.type")):
             raise InvalidConfig(
                 f"endpoint: {client.url}{SERVICE_ROOT} answers, but not as a Redfish service root"

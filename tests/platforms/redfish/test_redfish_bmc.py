@@ -1,10 +1,14 @@
 """The redfish:bmc plugin in-process against sushy-emulator (a real Redfish service)."""
 
+import subprocess
+import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from emulators.libvirt_host import LibvirtHost, domain_uuid
@@ -152,3 +156,35 @@ def test_the_connection_test_counts_the_systems_or_names_the_failure(bmc: Sushy)
 def test_bad_settings_are_named(endpoint: str | None, config: dict[str, Any], says: str) -> None:
     with pytest.raises(InvalidConfig, match=says):
         collect(endpoint, **config)
+
+
+@pytest.fixture
+def web_server(tmp_path: Path) -> Iterator[str]:
+    """A plain web server on loopback (Python's http.server over an empty folder): what
+    an operator reaches when the endpoint names the wrong host."""
+    port = closed_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+         "--directory", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                httpx.get(url, timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "http.server did not start"
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_a_web_server_that_is_no_bmc_is_named(web_server: str) -> None:
+    with pytest.raises(InvalidConfig, match=r"has no Redfish service.*HTTP 404"):
+        collect(web_server, username=USER, password=PASSWORD)
