@@ -108,4 +108,5 @@ def dhcp_leases(network: libvirt.virNetwork) -> dict[str, list[str]]:
         mac, address = lease.get("mac"), lease.get("ipaddr")
         if mac and address:
             leases.setdefault(mac.lower(), []).append(address)
-    return leases
+    # Sorted: the lease file's order is no change of the VM's.
+    return {mac: sorted(addresses) for mac, addresses in leases.items()}
