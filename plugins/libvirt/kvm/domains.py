@@ -97,17 +97,20 @@ def domain_resource(
     state, word = state_of(state_code)
     disks = [_disk(d) for d in root.iterfind("devices/disk")]
     nics = [_nic(n) for n in root.iterfind("devices/interface")]
-    relationships: list[Relationship | dict[str, str]] = [Relationship(host_ref, "runs_on")]
+    # (target, type) → edge: two disks in one pool or two NICs on one network are one edge.
+    edges = {(host_ref, "runs_on"): Relationship(host_ref, "runs_on")}
     disk_bytes = 0
     for disk in disks:
         target = storage.target_of(disk)
         if target is not None:
-            relationships.append(Relationship(target, "attached_to"))
+            edges.setdefault((target, "attached_to"), Relationship(target, "attached_to"))
             if disk["device"] == "disk":
                 disk_bytes += storage.volume_sizes.get(target, 0)
     for nic in nics:
-        if nic.get("network") in networks:
-            relationships.append(Relationship(networks[nic["network"]], "connected_to"))
+        network = networks.get(nic.get("network", ""))
+        if network is not None:
+            edges.setdefault((network, "connected_to"), Relationship(network, "connected_to"))
+    relationships: list[Relationship | dict[str, str]] = list(edges.values())
     macs = [nic["mac"] for nic in nics if nic.get("mac")]
     memory = size_in_bytes(root.find("memory"))
     current = size_in_bytes(root.find("currentMemory"))

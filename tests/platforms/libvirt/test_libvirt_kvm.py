@@ -14,7 +14,7 @@ from typing import Any
 import libvirt
 import pytest
 
-from emulators.libvirt_host import RUNSTATES, domain_uuid, standard_host
+from emulators.libvirt_host import RUNSTATES, Nic, domain_uuid, mac_of, standard_host
 from emulators.silent import closed_port, silent_listener
 from inventory_providers.base import ResourceData
 from inventory_providers.errors import InvalidConfig, Unauthenticated, Unreachable
@@ -122,20 +122,28 @@ def test_five_thousand_domains_arrive_exactly_once(tmp_path: Path) -> None:
     assert seconds < 60, f"5,000 domains took {seconds:.1f} s"
 
 
-def test_a_disk_outside_any_volume_is_attached_to_the_pool_holding_its_folder(
+def test_a_disk_outside_any_volume_is_attached_to_the_pool_holding_its_folder_once(
     tmp_path: Path,
 ) -> None:
     host = standard_host(1)
     host.domains[0].disks.append("/var/lib/libvirt/images/unlisted.raw")
+    host.domains[0].disks.append("/var/lib/libvirt/images/unlisted-too.raw")
     host.domains[0].disks.append("/mnt/elsewhere/disk.raw")
+    host.domains[0].nics.append(Nic(mac=mac_of(0, 2), network="default"))
 
     found = collect(host.write(tmp_path / "host.xml"))
 
     (vm,) = of_type(found, "virtual_machine").values()
     pools = {p["name"]: ref for ref, p in of_type(found, "storage_pool").items()}
-    attached = {target for kind, target in edges(vm) if kind == "attached_to"}
-    assert attached == {"/var/lib/libvirt/images/vm00000.qcow2", pools["default"]}
-    assert len(vm["properties"]["disks"]) == 3
+    networks = {n["name"]: ref for ref, n in of_type(found, "network").items()}
+    assert sorted((e["relationship_type"], e["target_ems_ref"]) for e in vm["relationships"]) == [
+        ("attached_to", "/var/lib/libvirt/images/vm00000.qcow2"),
+        ("attached_to", pools["default"]),  # once for both files in its folder
+        ("connected_to", networks["default"]),  # once for both NICs on it
+        ("runs_on", of_type(found, "hypervisor_host").popitem()[0]),
+    ]
+    assert len(vm["properties"]["disks"]) == 4
+    assert len(vm["mac_addresses"]) == 3
 
 
 # -- credentials and reachability ----------------------------------------------------
