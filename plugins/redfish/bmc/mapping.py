@@ -96,7 +96,10 @@ def system_resource(document: Mapping[str, Any], service: Mapping[str, Any]) -> 
         else None,
         fqdn=host_name if host_name and "." in host_name else None,
         properties={k: v for k, v in properties.items() if v is not None},
-        relationships=[Relationship(link, "managed_by") for link in _links(document, "ManagedBy")],
+        relationships=[
+            Relationship(link, "managed_by")
+            for link in dict.fromkeys(_links(document, "ManagedBy"))  # each once, in order
+        ],
     )
 
 
