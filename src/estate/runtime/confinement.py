@@ -372,6 +372,63 @@ def _scratch(confinement: Confinement, uid: int | None, gid: int | None) -> Path
     return scratch
 
 
+STALE_SECONDS = 24 * 3600.0
+"""A scratch folder of root's (no plugin users) older than this is taken for left
+behind; one of a plugin user goes as soon as that user has no process."""
+
+
+def sweep(confinement: Confinement, now: float | None = None) -> int:
+    """Remove what plugin processes of a stopped service left behind; returns how many.
+
+    A scratch folder owned by a plugin user of which no process is alive goes (the
+    PID namespace took every process of its job with it); one owned by root (no plugin
+    users) goes when it is older than a day. An empty pids cgroup goes when older than
+    a minute (younger, it may be a job of another service being started).
+    """
+    now = time.time() if now is None else now
+    root = confinement.scratch_root or Path(tempfile.gettempdir()) / "estate-scratch"
+    removed = 0
+    live = _live_uids() if root.is_dir() else set()
+    for folder in root.iterdir() if root.is_dir() else ():
+        try:
+            info = folder.stat()
+        except FileNotFoundError:
+            continue
+        users = confinement.users
+        if users is not None and users.base <= info.st_uid < users.base + users.count:
+            stale = info.st_uid not in live
+        else:
+            stale = now - info.st_mtime > STALE_SECONDS
+        if stale and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    cgroups = PIDS_CGROUP / "estate"
+    for cgroup in cgroups.iterdir() if os.geteuid() == 0 and cgroups.is_dir() else ():
+        try:
+            if now - cgroup.stat().st_mtime > 60 and not (cgroup / "cgroup.procs").read_text():
+                cgroup.rmdir()
+                removed += 1
+        except OSError:  # busy, or gone meanwhile
+            continue
+    return removed
+
+
+def _live_uids() -> set[int]:
+    """The real user ids of every process alive now (from ``status``: a process that
+    changed its user is not dumpable, and its ``/proc`` folder then belongs to root)."""
+    uids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                status = (entry / "status").read_text()
+            except OSError:  # ended meanwhile
+                continue
+            line = next((line for line in status.splitlines() if line.startswith("Uid:")), "")
+            if line:
+                uids.add(int(line.split()[1]))
+    return uids
+
+
 @functools.cache
 def landlock_abi() -> int:
     """The kernel's Landlock ABI version; 0 without Landlock (asked once, as the
