@@ -103,7 +103,7 @@ def test_a_stopped_service_s_scratch_folders_are_swept_at_the_next_start(tmp_pat
     )
     try:
         deadline = time.monotonic() + 30
-        while f"\t64778\t" not in Path(f"/proc/{sleeper.pid}/status").read_text():
+        while "\t64778\t" not in Path(f"/proc/{sleeper.pid}/status").read_text():
             assert time.monotonic() < deadline, "the sleeper never became user 64778"
             time.sleep(0.02)
         removed = sweep(Confinement(scratch_root=scratch, users=users))
