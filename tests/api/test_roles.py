@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from conftest import ADMIN_PASSWORD
 from estate.api.app import API_PREFIX
-from estate.db.models import CollectionRun, Event, Membership, Resource
+from estate.db.models import CollectionRun, Event, Membership, Resource, ResourceChange
 from estate.db.states import Role, RunStatus
 from factories import API
 
@@ -69,6 +69,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("get", "/resources/"): ANY,
     ("get", "/resources/{resource_id}/"): Role.VIEWER,
     ("get", "/resources/{resource_id}/history/"): Role.VIEWER,
+    ("get", "/resources/{resource_id}/drift/"): Role.VIEWER,
+    ("get", "/resources/{resource_id}/sightings/"): Role.VIEWER,
+    ("get", "/resource-drift/"): ANY,
+    ("get", "/resource-drift/{change_id}/"): Role.VIEWER,
+    ("get", "/resource-sightings/"): ANY,
     ("get", "/events/"): ANY,
     ("get", "/events/{event_id}/"): Role.VIEWER,
     ("get", "/plugin-apis/{key}/{path}"): ANY,
@@ -165,8 +170,18 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
         )
         event = Event(provider_id=provider["id"], run_id=done.id, type="t", severity="info")
         session.add_all([resource, event])
+        session.flush()
+        change = ResourceChange(
+            resource_id=resource.id, run_id=done.id, kind="deleted", changed_at=now
+        )
+        session.add(change)
         session.commit()
-        ids = {"resource_id": resource.id, "event_id": event.id, "run_id": done.id}
+        ids = {
+            "resource_id": resource.id,
+            "event_id": event.id,
+            "run_id": done.id,
+            "change_id": change.id,
+        }
     spare_id = client.get(f"{API}/users/me/", auth=spare.auth).json()["id"]
     doomed = _user(client, "a-doomed", Role.VIEWER, a)  # the one user a DELETE removes
     doomed_id = client.get(f"{API}/users/me/", auth=doomed.auth).json()["id"]

@@ -30,6 +30,7 @@ from .deps import refuse_unknown_parameters, refuse_unstorable_parameters
 from .limits import BodyLimits
 from .routes import (
     audit,
+    drift,
     events,
     members,
     organizations,
@@ -41,6 +42,7 @@ from .routes import (
     resource_types,
     resources,
     runs,
+    sightings,
     users,
 )
 
@@ -112,6 +114,8 @@ def create_app(
         providers,
         runs,
         resources,
+        drift,
+        sightings,
         events,
         plugin_apis,
         processes,

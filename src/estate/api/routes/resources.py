@@ -12,6 +12,7 @@ from ... import taxonomy
 from ...auth.roles import in_visible
 from ...db.models import Resource, ResourceChange, User
 from ...db.storable import INT_MAX
+from ...inventory.drift import DriftFilter
 from ...inventory.queries import (
     ResourceFilter,
     created_entry,
@@ -19,9 +20,18 @@ from ...inventory.queries import (
     relationships_of,
     resource_query,
 )
+from ...inventory.sightings import SightingFilter
 from ..deps import CurrentUser, IdFilter, SessionDep, Visible, get_in_scope_or_404, one_of
 from ..pagination import Page, PageNumber, PageSize, count_of, decode_cursor, encode_cursor, page_of
-from ..schemas import ResourceChangePublic, ResourceDetail, ResourcePublic
+from ..schemas import (
+    ResourceChangePublic,
+    ResourceDetail,
+    ResourceDriftPublic,
+    ResourcePublic,
+    ResourceSightingPublic,
+)
+from .drift import After, Before, DriftType, drift_page
+from .sightings import SeenAfter, SeenBefore, State, sighting_page
 
 router = APIRouter(prefix="/resources", tags=["resources"])
 
@@ -37,7 +47,7 @@ TypeFilter = Annotated[
 
 # ResourcePublic's fields are read from the columns of the same names (but for the
 # renamed ones); is_deleted is made from deleted_at.
-_COLUMN_OF = {"provider": "provider_id"}
+_COLUMN_OF = {"provider": "provider_id", "last_seen_run": "last_seen_run_id"}
 _READ = tuple(
     (name, _COLUMN_OF.get(name, name))
     for name in ResourcePublic.model_fields
@@ -147,3 +157,46 @@ def resource_history(
         # The oldest entry, derived from the resource row, ends the last page.
         entries.append(_change(created_entry(session, resource)))
     return Page(count=count, next=next_url, previous=previous, results=entries)
+
+
+@router.get("/{resource_id}/drift/")
+def resource_drift(
+    request: Request,
+    resource_id: int,
+    session: SessionDep,
+    user: CurrentUser,
+    drift_type: DriftType = None,
+    detected_after: After = None,
+    detected_before: Before = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 100,
+) -> Page[ResourceDriftPublic]:
+    """The resource's changes, newest first: ``resource-drift/?resource=`` of one."""
+    resource = _get(session, user, resource_id)
+    filters = DriftFilter(
+        resource=resource.id,
+        drift_type=drift_type,
+        detected_after=detected_after,
+        detected_before=detected_before,
+    )
+    return drift_page(request, session, None, filters, "-detected_at", page, page_size)
+
+
+@router.get("/{resource_id}/sightings/")
+def resource_sightings(
+    request: Request,
+    resource_id: int,
+    session: SessionDep,
+    user: CurrentUser,
+    state: State = None,
+    seen_after: SeenAfter = None,
+    seen_before: SeenBefore = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 100,
+) -> Page[ResourceSightingPublic]:
+    """The resource's sightings, newest first; the first item is the current one."""
+    resource = _get(session, user, resource_id)
+    filters = SightingFilter(
+        resource=resource.id, state=state, seen_after=seen_after, seen_before=seen_before
+    )
+    return sighting_page(request, session, None, filters, "-seen_at", page, page_size)
