@@ -34,13 +34,20 @@ FIELDS = {
 }
 
 
-def _stored(settings: Settings, sql: str = "SELECT count(*) FROM resource_sightings") -> Any:
+def _run_sql(settings: Settings, sql: str) -> Any:
     engine = create_engine(settings.database)
     try:
         with engine.begin() as conn:
-            return conn.execute(text(sql)).scalar()
+            result = conn.execute(text(sql))
+            return result.scalar() if result.returns_rows else None
     finally:
         engine.dispose()
+
+
+def _stored(settings: Settings) -> int:
+    """How many sighting rows are stored (ended sightings only)."""
+    count: int = _run_sql(settings, "SELECT count(*) FROM resource_sightings")
+    return count
 
 
 def _all(client: TestClient, path: str, **params: Any) -> list[dict[str, Any]]:
@@ -134,7 +141,7 @@ def test_sighting_filters(client: TestClient) -> None:
     running = _all(client, "resource-sightings/", state="running", provider=provider["id"])
     assert running and {i["state"] for i in running} == {"running"}
     named = _all(client, "resource-sightings/", search="esxi-0001")
-    assert {i["resource_name"] for i in named} == {"esxi-0001"}
+    assert {i["resource_name"] for i in named} == {"esxi-0001.dc-1.simulated"}
     newest = _all(client, "resource-sightings/")
     assert [i["seen_at"] for i in newest] == sorted((i["seen_at"] for i in newest), reverse=True)
     by_memory = [
@@ -176,7 +183,7 @@ def test_ended_sightings_past_retention_go_after_a_run_of_their_provider(
     assert _stored(settings) == 10  # seen within the day: kept
 
     old = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S")
-    _stored(settings, f"UPDATE resource_sightings SET last_seen_at = '{old}' WHERE id % 2 = 0")
+    _run_sql(settings, f"UPDATE resource_sightings SET last_seen_at = '{old}' WHERE id % 2 = 0")
     collect(client, provider["id"])
     assert _stored(settings) == 5
     assert len(_all(client, "resource-sightings/")) == 115

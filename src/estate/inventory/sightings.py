@@ -135,7 +135,7 @@ class SightingFilter:
 
 
 SIGHTING_ORDERINGS = tuple(
-    f"{sign}{name}" for name in ("seen_at", "state", "cpu_count", "memory_mb") for sign in "-+"
+    f"{sign}{name}" for name in ("seen_at", "state", "cpu_count", "memory_mb") for sign in ("-", "")
 )
 
 
@@ -236,9 +236,10 @@ def _where(
 def ordered(sightings: Subquery, ordering: str) -> Select[Any]:
     """``sightings`` in the order ``ordering`` names (a SIGHTING_ORDERINGS), newest first
     among equals."""
-    name = ordering.lstrip("-+")
-    column = sightings.c[name]
-    first = column.desc() if ordering.startswith("-") else column.asc()
+    column = sightings.c[ordering.lstrip("-")]
+    # Empty values sort as the smallest on both backends (PostgreSQL's default is the
+    # largest).
+    first = column.desc().nulls_last() if ordering.startswith("-") else column.asc().nulls_first()
     tie = (sightings.c.seen_at.desc(), sightings.c.resource.desc(), sightings.c.seen_before.desc())
     return select(sightings).order_by(first, *tie)
 
