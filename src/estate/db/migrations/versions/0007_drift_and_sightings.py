@@ -71,8 +71,8 @@ def downgrade() -> None:
     op.drop_index("ix_resource_changes_changed_at", table_name="resource_changes")
     op.drop_index("ix_resource_changes_run_id_id", table_name="resource_changes")
     op.create_index("ix_resource_changes_run_id", "resource_changes", ["run_id"])
-    with op.batch_alter_table("resource_changes") as batch_op:
-        batch_op.drop_column("previous_run_id")
-    with op.batch_alter_table("resources") as batch_op:
-        for column in ("sighting_seen_before", "sighting_at", "sighting_run_id", "seen_count"):
-            batch_op.drop_column(column)
+    # Not batch mode: on SQLite that copies the table, and dropping the old copy of
+    # resources cascades to resource_changes. SQLite has had DROP COLUMN since 3.35.
+    op.execute("ALTER TABLE resource_changes DROP COLUMN previous_run_id")
+    for column in ("sighting_seen_before", "sighting_at", "sighting_run_id", "seen_count"):
+        op.execute(f"ALTER TABLE resources DROP COLUMN {column}")
