@@ -147,3 +147,34 @@ def test_drift_refuses_bad_filters_naming_them(client: TestClient) -> None:
         assert response.status_code == 400, (params, response.text)
         assert name in response.json()["detail"]
     assert client.get(f"{API}/resources/999/drift/").status_code == 404
+
+
+def test_drift_and_sightings_show_only_visible_organizations(
+    client: TestClient, anonymous: TestClient
+) -> None:
+    _history(client)
+    other = client.post(f"{API}/organizations/", json={"name": "B"}).json()["id"]
+    credentials = {}
+    for name, organization in (("outsider", other), ("insider", 1)):
+        user = client.post(f"{API}/users/", json={"username": name, "password": "pw-" * 4})
+        assert user.status_code == 201, user.text
+        member = {"user": user.json()["id"], "role": "viewer"}
+        added = client.post(f"{API}/organizations/{organization}/members/", json=member)
+        assert added.status_code == 201, added.text
+        credentials[name] = (name, "pw-" * 4)
+    change = client.get(f"{API}/resource-drift/").json()["results"][0]
+
+    outsider, insider = credentials["outsider"], credentials["insider"]
+    for path in ("resource-drift/", "resource-sightings/"):
+        assert anonymous.get(f"{API}/{path}", auth=outsider).json()["count"] == 0
+    assert anonymous.get(f"{API}/resource-drift/", auth=insider).json()["count"] == 30
+    # 110 current, 10 ended by the churn, 10 ended by the deletion (a restored
+    # resource starts a new sighting)
+    assert anonymous.get(f"{API}/resource-sightings/", auth=insider).json()["count"] == 130
+    for path in (
+        f"resource-drift/{change['id']}/",
+        f"resources/{change['resource']}/drift/",
+        f"resources/{change['resource']}/sightings/",
+    ):
+        assert anonymous.get(f"{API}/{path}", auth=outsider).status_code == 404
+        assert anonymous.get(f"{API}/{path}", auth=insider).status_code == 200
