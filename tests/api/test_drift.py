@@ -175,6 +175,7 @@ def test_drift_and_sightings_show_only_visible_organizations(
         f"resource-drift/{change['id']}/",
         f"resources/{change['resource']}/drift/",
         f"resources/{change['resource']}/sightings/",
+        f"resource-sightings/{change['resource']}-0/",
     ):
         assert anonymous.get(f"{API}/{path}", auth=outsider).status_code == 404
         assert anonymous.get(f"{API}/{path}", auth=insider).status_code == 200

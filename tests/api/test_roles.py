@@ -74,6 +74,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("get", "/resource-drift/"): ANY,
     ("get", "/resource-drift/{change_id}/"): Role.VIEWER,
     ("get", "/resource-sightings/"): ANY,
+    ("get", "/resource-sightings/{sighting_id}/"): Role.VIEWER,
     ("get", "/events/"): ANY,
     ("get", "/events/{event_id}/"): Role.VIEWER,
     ("get", "/plugin-apis/{key}/{path}"): ANY,
@@ -181,6 +182,7 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
             "event_id": event.id,
             "run_id": done.id,
             "change_id": change.id,
+            "sighting_id": f"{resource.id}-0",
         }
     spare_id = client.get(f"{API}/users/me/", auth=spare.auth).json()["id"]
     doomed = _user(client, "a-doomed", Role.VIEWER, a)  # the one user a DELETE removes

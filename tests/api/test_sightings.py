@@ -108,6 +108,11 @@ def test_unchanged_resources_add_no_sighting_rows(client: TestClient, settings: 
     assert now["id"] == f"{changed[0]['id']}-2" and before["id"] == f"{changed[0]['id']}-0"
     assert now["memory_mb"] == changed[0]["memory_mb"] != before["memory_mb"]
     assert before["seen_at"] <= before["last_seen_at"] <= now["seen_at"]
+    for item in (now, before):
+        detail = client.get(f"{API}/resource-sightings/{item['id']}/")
+        assert detail.status_code == 200 and detail.json() == item
+    for missing in (f"{changed[0]['id']}-1", "x-0", "-0", f"{changed[0]['id']}", "99999-0"):
+        assert client.get(f"{API}/resource-sightings/{missing}/").status_code == 404
     [kept] = _all(client, f"resources/{still['id']}/sightings/")
     assert (kept["collection_run"], kept["last_collection_run"], kept["seen_count"]) == (
         first["id"],

@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
+from sqlalchemy import select
 
 from inventory_providers.base import STATES
 
@@ -93,3 +94,20 @@ def list_sightings(
         search=search,
     )
     return sighting_page(request, session, visible, filters, ordering, page, page_size)
+
+
+@router.get("/{sighting_id}/")
+def get_sighting(
+    sighting_id: str, session: SessionDep, user: CurrentUser, visible: Visible
+) -> ResourceSightingPublic:
+    """One sighting by its ``<resource>-<seen_before>`` id, current or ended."""
+    resource, _, ordinal = sighting_id.partition("-")
+    if not (resource.isdigit() and ordinal.isdigit() and 0 < int(resource) < 2**63):
+        raise HTTPException(404, detail=f"no sighting with id {sighting_id}")
+    scope = None if visible is None else in_visible(Resource.provider_id, visible)
+    sightings = sighting_query(SightingFilter(resource=int(resource)), scope)
+    query = select(sightings).where(sightings.c.seen_before == int(ordinal[:10]))
+    row = session.execute(query).first()
+    if row is None:
+        raise HTTPException(404, detail=f"no sighting with id {sighting_id}")
+    return ResourceSightingPublic.model_validate(sighting_item(row))
