@@ -42,7 +42,9 @@ class MotoServer:
 
     def post(self, path: str, data: bytes = b"") -> bytes:
         """POST to moto's own API (``/moto-api/...``)."""
-        request = urllib.request.Request(f"{self.url}{path}", data=data, method="POST")
+        # Not a form: moto reads the raw body, which Flask keeps only for other types.
+        headers = {"Content-Type": "text/plain"}
+        request = urllib.request.Request(f"{self.url}{path}", data, headers, method="POST")
         with urllib.request.urlopen(request, timeout=10, context=self._tls()) as answer:
             body: bytes = answer.read()
             return body

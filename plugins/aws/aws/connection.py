@@ -27,6 +27,25 @@ CONNECT_ATTEMPTS = 2
 """Attempts of the first call: an unreachable endpoint fails the run within about
 ``2 x timeout`` seconds, one retry allowing for a blip."""
 
+_loader: Any = None
+_loader_lock = threading.Lock()
+
+
+def _core_session() -> botocore.session.Session:
+    """A botocore session sharing the process's service models with earlier ones.
+
+    Reading the models is most of what making a client costs (EC2's alone is
+    megabytes of JSON); a long-lived plugin process tests connections again and again.
+    """
+    global _loader
+    core = botocore.session.get_session()
+    with _loader_lock:
+        if _loader is None:
+            _loader = core.get_component("data_loader")
+        else:
+            core.register_component("data_loader", _loader)
+    return core
+
 
 @dataclass(frozen=True, slots=True)
 class Identity:
@@ -48,13 +67,14 @@ class Connection:
         self.config = Config(
             connect_timeout=options.timeout,
             read_timeout=options.timeout,
-            retries={"max_attempts": options.max_attempts, "mode": options.retry_mode},
+            retries={"total_max_attempts": options.max_attempts, "mode": options.retry_mode},
             user_agent_extra=USER_AGENT,
             max_pool_connections=4,
         )
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], Any] = {}
         self.session = boto3.Session(
+            botocore_session=_core_session(),
             aws_access_key_id=options.access_key,
             aws_secret_access_key=options.secret_key,
             aws_session_token=options.session_token,
@@ -74,7 +94,7 @@ class Connection:
     def identity(self) -> Identity:
         """Who the credentials are: the first call, with fewer attempts (see CONNECT_ATTEMPTS)."""
         probe = self.config.merge(
-            Config(retries={"max_attempts": min(CONNECT_ATTEMPTS, self.options.max_attempts)})
+            Config(retries={"total_max_attempts": min(CONNECT_ATTEMPTS, self.options.max_attempts)})
         )
         with self._lock:
             sts = self._make(self.session, "sts", self.options.region, probe)
@@ -122,7 +142,7 @@ class Connection:
         credentials = RefreshableCredentials.create_from_metadata(
             metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
         )
-        core = botocore.session.get_session()
+        core = _core_session()
         # botocore has no public setter for credentials that renew themselves; boto3's
         # own documentation of RefreshableCredentials sets this attribute.
         core._credentials = credentials

@@ -166,6 +166,20 @@ def build(moto: MotoServer, region: str = "us-east-1", prefix: str = "") -> Esta
     )
 
 
+def small(moto: MotoServer, region: str = "us-east-1") -> tuple[str, str]:
+    """One instance and one bucket in ``region``: their id and name."""
+    (instance,) = moto.client("ec2", region).run_instances(ImageId=AMI, MinCount=1, MaxCount=1)[
+        "Instances"
+    ]
+    bucket = f"small-{region}"
+    s3 = moto.client("s3", region)
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=bucket)
+    else:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    return instance["InstanceId"], bucket
+
+
 def run_instances(
     moto: MotoServer, total: int, per_call: int, region: str = "us-east-1"
 ) -> set[str]:
