@@ -6,6 +6,9 @@ fail and how (``Fault``): throttled with the platform's own error, or refused fo
 region. A client reaches it the way clients reach any proxy, through ``HTTP_PROXY`` in
 its environment, so a test of it also shows the plugin honours proxy settings.
 
+Given ``upstream``, it is also a reverse proxy (requests with a plain path go there),
+and given a certificate it speaks TLS: an emulator over HTTPS without restarting it.
+
 Requests are recognised by what AWS clients send: the action in a query-protocol
 body (``Action=DescribeInstances``) or the ``X-Amz-Target`` header, and the region in
 the SigV4 credential scope of ``Authorization``.
@@ -16,10 +19,12 @@ from __future__ import annotations
 import contextlib
 import http.client
 import re
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -94,8 +99,14 @@ _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transf
 
 
 @contextlib.contextmanager
-def fault_proxy(*faults: Fault) -> Iterator[FaultProxy]:
-    """A forward proxy on a free loopback port applying ``faults`` in order."""
+def fault_proxy(
+    *faults: Fault, upstream: str | None = None, tls: tuple[Path, Path] | None = None
+) -> Iterator[FaultProxy]:
+    """A proxy on a free loopback port applying ``faults`` in order.
+
+    ``upstream`` (a base URL) receives requests whose target is a plain path; ``tls``
+    is a (certificate, key) pair in PEM files to serve HTTPS with.
+    """
     proxy = FaultProxy(url="")
     lock = threading.Lock()
     counts: dict[str, int] = {}
@@ -133,19 +144,20 @@ def fault_proxy(*faults: Fault) -> Iterator[FaultProxy]:
             self._forward(body)
 
         def _forward(self, body: bytes) -> None:
-            target = urlsplit(self.path)
-            upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+            absolute = self.path.startswith(("http://", "https://"))
+            target = urlsplit(self.path if absolute else f"{upstream}{self.path}")
+            connection = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
             path = target.path + (f"?{target.query}" if target.query else "")
             try:
-                upstream.request(self.command, path or "/", body=body, headers=headers)
-                response = upstream.getresponse()
+                connection.request(self.command, path or "/", body=body, headers=headers)
+                response = connection.getresponse()
                 data = response.read()
                 kept = {k: v for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP}
                 kept.pop("Content-Length", None)
                 self._send(response.status, kept, data)
             finally:
-                upstream.close()
+                connection.close()
 
         def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
             self.send_response(status)
@@ -161,7 +173,13 @@ def fault_proxy(*faults: Fault) -> Iterator[FaultProxy]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
+    scheme = "http"
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    proxy.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, name="fault-proxy", daemon=True)
     thread.start()
     try:

@@ -13,12 +13,14 @@ refused or an endpoint out of reach fail the run at ``connect`` within the bound
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from urllib3.exceptions import InsecureRequestWarning
 
 from inventory_providers.base import BaseProvider, ResourceData
 from inventory_providers.errors import ProviderError
@@ -72,6 +74,10 @@ class AwsProvider(BaseProvider):
     def connect(self) -> None:
         """Check the parameters, assume the role if one is set, and ask STS who we are."""
         self.options = Options.from_credential(self.credential)
+        if self.options.verify is False:
+            # The operator's choice, said once here rather than by urllib3 at every call.
+            warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+            self.logger.warning("TLS certificates are not checked (verify_ssl: false)")
         try:
             self.connection = Connection(self.options)
             self.identity = self.connection.identity()
