@@ -8,6 +8,7 @@ Resource type mapping (the AWS object each comes from) and the edges each carrie
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -17,8 +18,11 @@ from inventory_providers.base import ResourceData
 
 from . import states
 from .common import Scope, compact, edges, iso, member_of, name_of, pages, tags_of
+from .failures import DENIED_CODES, code_of
 
 __all__ = ["auto_scaling_groups", "instances", "volumes"]
+
+logger = logging.getLogger(__name__)
 
 INSTANCE_TYPES_PER_CALL = 100
 
@@ -76,46 +80,67 @@ def _group(group: Mapping[str, Any], scope: Scope) -> ResourceData:
 
 def instances(client: Any, scope: Scope) -> Iterator[ResourceData]:
     """Every EC2 instance, terminated ones included while AWS still lists them."""
-    sizes: dict[str, tuple[int | None, int | None]] = {}
+    sizes = _Sizes(client)
     for page in pages(client, "describe_instances", scope, most=1000, least=5):
         found = [
             (reservation, instance)
             for reservation in page.get("Reservations", [])
             for instance in reservation.get("Instances", [])
         ]
-        _learn_sizes(client, {i["InstanceType"] for _, i in found} - set(sizes), sizes)
+        sizes.learn({i["InstanceType"] for _, i in found})
         for reservation, instance in found:
-            yield _instance(instance, reservation, sizes.get(instance["InstanceType"]), scope)
+            yield _instance(instance, reservation, sizes.of(instance["InstanceType"]), scope)
 
 
-def _learn_sizes(
-    client: Any, wanted: set[str], sizes: dict[str, tuple[int | None, int | None]]
-) -> None:
-    """vCPUs and MiB of memory of each instance type in ``wanted`` (DescribeInstanceTypes)."""
-    ordered = sorted(wanted)
-    for start in range(0, len(ordered), INSTANCE_TYPES_PER_CALL):
-        chunk = ordered[start : start + INSTANCE_TYPES_PER_CALL]
+class _Sizes:
+    """vCPUs and MiB of memory of each instance type (DescribeInstanceTypes), asked once.
+
+    Without ec2:DescribeInstanceTypes the sizes stay unknown in every run alike, so the
+    history records no change for them; a type AWS no longer describes is unknown too.
+    Any other failure fails the instances of the region (a part), as a failed
+    DescribeInstances would.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.known: dict[str, tuple[int | None, int | None]] = {}
+        self.denied = False
+
+    def of(self, kind: str) -> tuple[int | None, int | None]:
+        return self.known.get(kind, (None, None))
+
+    def learn(self, wanted: set[str]) -> None:
+        ordered = sorted(wanted - set(self.known))
+        for start in range(0, len(ordered), INSTANCE_TYPES_PER_CALL):
+            if self.denied:
+                return
+            self._ask(ordered[start : start + INSTANCE_TYPES_PER_CALL])
+
+    def _ask(self, chunk: list[str]) -> None:
         try:
-            found = client.describe_instance_types(InstanceTypes=chunk)["InstanceTypes"]
+            answer = self.client.describe_instance_types(InstanceTypes=chunk)
         except ClientError as exc:
-            if (
-                exc.response.get("Error", {}).get("Code") != "InvalidInstanceType"
-                or len(chunk) == 1
-            ):
-                if len(chunk) == 1:  # a type AWS no longer describes: sizes unknown
-                    sizes[chunk[0]] = (None, None)
-                    continue
+            code = code_of(exc)
+            if code in DENIED_CODES:
+                self.denied = True
+                logger.warning(
+                    "instance sizes unknown: %s; grant ec2:DescribeInstanceTypes to collect "
+                    "cpu_count and memory_mb",
+                    exc,
+                )
+            elif code != "InvalidInstanceType":
                 raise
-            for one in chunk:  # find the unknown one; keep the others
-                _learn_sizes(client, {one}, sizes)
-            continue
-        for kind in found:
-            sizes[kind["InstanceType"]] = (
+            elif len(chunk) > 1:  # one unknown type refuses the whole call: ask one by one
+                for kind in chunk:
+                    self._ask([kind])
+            return
+        for kind in answer.get("InstanceTypes", []):
+            self.known[kind["InstanceType"]] = (
                 kind.get("VCpuInfo", {}).get("DefaultVCpus"),
                 kind.get("MemoryInfo", {}).get("SizeInMiB"),
             )
-        for name in chunk:
-            sizes.setdefault(name, (None, None))
+        for kind in chunk:
+            self.known.setdefault(kind, (None, None))
 
 
 def _instance(

@@ -17,10 +17,13 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from inventory_providers.base import ResourceData
 
 from . import states
 from .common import Scope, compact, edges, iso, member_of, name_of, pages, plain, tags_of
+from .failures import code_of
 
 __all__ = ["load_balancers", "security_groups", "subnets", "vpcs"]
 
@@ -153,7 +156,12 @@ def _target_groups(client: Any, scope: Scope) -> dict[str, list[dict[str, Any]]]
         for group in page.get("TargetGroups", []):
             if not group.get("LoadBalancerArns"):
                 continue
-            health = client.describe_target_health(TargetGroupArn=group["TargetGroupArn"])
+            try:
+                health = client.describe_target_health(TargetGroupArn=group["TargetGroupArn"])
+            except ClientError as exc:
+                if code_of(exc) == "TargetGroupNotFound":  # deleted meanwhile
+                    continue
+                raise
             summary = compact(
                 {
                     "arn": group["TargetGroupArn"],

@@ -18,6 +18,7 @@ from inventory_providers.base import ResourceData
 
 from . import states
 from .common import Scope, compact, iso, member_of, pages, tags_of
+from .failures import code_of
 
 __all__ = ["buckets", "clusters", "db_instances", "functions"]
 
@@ -37,18 +38,24 @@ def buckets(client: Any, scope: Scope, regions: frozenset[str] | None) -> Iterat
         listing = iter([client.list_buckets()])
     for page in listing:
         for bucket in page.get("Buckets", []):
-            region = bucket.get("BucketRegion") or _location(client, bucket["Name"])
+            region = bucket.get("BucketRegion")
+            if region is None:
+                exists, region = _location(client, bucket["Name"])
+                if not exists:  # deleted since the listing
+                    continue
             if regions is not None and (region or scope.region) not in regions:
                 continue
             yield _bucket(bucket, region, scope)
 
 
-def _location(client: Any, name: str) -> str | None:
+def _location(client: Any, name: str) -> tuple[bool, str | None]:
+    """Whether the bucket still exists, and its region (None when it may not be asked)."""
     try:
         constraint = client.get_bucket_location(Bucket=name).get("LocationConstraint")
-    except ClientError:  # no s3:GetBucketLocation on this bucket: listed without a region
-        return None
-    return _LEGACY_LOCATIONS.get(constraint, constraint)
+    except ClientError as exc:
+        # Without s3:GetBucketLocation on this bucket it is listed without a region.
+        return code_of(exc) != "NoSuchBucket", None
+    return True, _LEGACY_LOCATIONS.get(constraint, constraint)
 
 
 def _bucket(bucket: Mapping[str, Any], region: str | None, scope: Scope) -> ResourceData:
@@ -173,7 +180,13 @@ def clusters(client: Any, scope: Scope) -> Iterator[ResourceData]:
     """Every EKS cluster (ListClusters, then DescribeCluster for each: EKS has no bulk read)."""
     for page in pages(client, "list_clusters", scope, most=100):
         for name in page.get("clusters", []):
-            yield _cluster(client.describe_cluster(name=name)["cluster"], scope)
+            try:
+                cluster = client.describe_cluster(name=name)["cluster"]
+            except ClientError as exc:
+                if code_of(exc) == "ResourceNotFoundException":  # deleted meanwhile
+                    continue
+                raise
+            yield _cluster(cluster, scope)
 
 
 def _cluster(cluster: Mapping[str, Any], scope: Scope) -> ResourceData:

@@ -100,6 +100,22 @@ def test_apis_the_credentials_may_not_read_are_named_and_the_rest_is_collected(
     assert "auto_scaling_group" not in found
 
 
+def test_without_instance_types_the_instances_come_without_sizes(
+    aws: MotoServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    instance, _ = small(aws)
+    keys = reader(aws, ["ec2:DescribeInstances", "sts:GetCallerIdentity"])
+    aws.require_credentials()
+
+    provider = plugin.make(**keys, services=["ec2"])
+    (vm,) = plugin.collect(provider)
+
+    assert (vm.ems_ref, vm.flavor, vm.state) == (instance, "m1.small", "running")
+    assert (vm.cpu_count, vm.memory_mb) == (None, None)
+    assert provider.incomplete_parts == []  # every run alike: no part missing, no change
+    assert "grant ec2:DescribeInstanceTypes to collect cpu_count and memory_mb" in caplog.text
+
+
 def test_nothing_readable_at_all_fails_the_collection(aws: MotoServer) -> None:
     build(aws)
     keys = reader(aws, ["sts:GetCallerIdentity"])
