@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import re
+import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -188,6 +189,13 @@ def fault_proxy(
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound, then closed again)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # closed again when the block ends
 
 
 def _action(target: str | None, body: bytes, path: str) -> str:

@@ -4,7 +4,8 @@ One of everything the aws:aws plugin reads, wired together so every relationship
 emits has something to point at: a VPC with two subnets and a security group, two
 web instances behind an ALB (target group), an Auto Scaling group of two, an EBS
 volume attached to a web instance, an RDS instance, a Lambda function and an EKS
-cluster in the VPC, and an S3 bucket.
+cluster in the VPC, and an S3 bucket. Also smaller estates, and IAM users allowed
+only some actions (``reader``) for the tests of denied APIs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,22 @@ from dataclasses import dataclass, field
 from emulators.moto import MotoServer
 
 AMI = "ami-12c6146b"  # one of moto's built-in images
+READ_EC2 = ["ec2:Describe*", "sts:GetCallerIdentity"]
+"""What an IAM user needs to read EC2 and to say who it is."""
+
+
+def reader(moto: MotoServer, actions: list[str]) -> dict[str, str]:
+    """An IAM user allowed only ``actions``; its keys as connection_config."""
+    iam = moto.client("iam")
+    name = f"reader-{len(actions)}"
+    iam.create_user(UserName=name)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
+    }
+    iam.put_user_policy(UserName=name, PolicyName="read", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return {"username": key["AccessKeyId"], "password": key["SecretAccessKey"]}
 
 
 @dataclass

@@ -13,6 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
+
+from factories import API
 from inventory_providers.base import BaseProvider, ResourceData
 from inventory_providers.loader import load_class
 from inventory_providers.testing import make_provider
@@ -25,6 +28,25 @@ SEED_CONFIG = {
     "region": "us-east-1",
 }
 """Seed 000's curl example for AWS, verbatim."""
+
+SEED_BODY = {
+    "name": "AWS Production - us-east-1",
+    "infrastructure": "public_cloud",
+    "vendor": "aws",
+    "provider_type": "aws",
+    "endpoint": SEED_ENDPOINT,
+    "organization": 1,
+    "connection_config": SEED_CONFIG,
+}
+"""Seed 000's curl example for AWS, verbatim: the body of its provider."""
+
+
+def seed_provider(client: TestClient) -> int:
+    """A provider created with seed 000's body; its id."""
+    response = client.post(f"{API}/providers/", json=SEED_BODY)
+    assert response.status_code == 201, response.text
+    provider_id: int = response.json()["id"]
+    return provider_id
 
 
 def provider_class() -> type[BaseProvider]:

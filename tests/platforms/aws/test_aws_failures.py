@@ -10,7 +10,6 @@ test asks it to; region outages and throttling come from a proxy in front of mot
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
@@ -18,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from emulators.faults import fault_proxy, region_down, throttle
+from emulators.faults import closed_port, fault_proxy, region_down, throttle
 from emulators.moto import SECRET_KEY, MotoServer
 from inventory_providers.errors import (
     InvalidConfig,
@@ -28,23 +27,7 @@ from inventory_providers.errors import (
     Unreachable,
 )
 from platforms.aws import plugin
-from platforms.aws.estate import build, run_instances, small
-
-READ_EC2 = ["ec2:Describe*", "sts:GetCallerIdentity"]
-
-
-def reader(moto: MotoServer, actions: list[str]) -> dict[str, str]:
-    """An IAM user allowed only ``actions``; its keys as connection_config."""
-    iam = moto.client("iam")
-    name = f"reader-{len(actions)}"
-    iam.create_user(UserName=name)
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
-    }
-    iam.put_user_policy(UserName=name, PolicyName="read", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return {"username": key["AccessKeyId"], "password": key["SecretAccessKey"]}
+from platforms.aws.estate import READ_EC2, build, reader, run_instances, small
 
 
 def test_credentials_aws_refuses_fail_connect_as_unauthenticated(aws: MotoServer) -> None:
@@ -123,12 +106,6 @@ def test_nothing_readable_at_all_fails_the_collection(aws: MotoServer) -> None:
 
     with pytest.raises(ProviderError, match=r"AccessDenied|UnauthorizedOperation"):
         plugin.collect(plugin.make(**keys, services=["ec2", "rds"]))
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])  # closed again when the block ends
 
 
 def test_an_endpoint_nobody_listens_on_is_unreachable_in_seconds(aws: MotoServer) -> None:

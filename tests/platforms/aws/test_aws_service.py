@@ -13,32 +13,11 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from emulators.faults import closed_port
 from emulators.moto import MotoServer
 from factories import API, all_resources, collect, patch_config
-from platforms.aws.estate import AMI, build, small
-from platforms.aws.test_aws_failures import READ_EC2, closed_port, reader
-
-SEED_BODY = {
-    "name": "AWS Production - us-east-1",
-    "infrastructure": "public_cloud",
-    "vendor": "aws",
-    "provider_type": "aws",
-    "endpoint": "https://ec2.us-east-1.amazonaws.com",
-    "organization": 1,
-    "connection_config": {
-        "username": "AKIAIOSFODNN7EXAMPLE",
-        "password": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        "region": "us-east-1",
-    },
-}
-"""Seed 000's curl example for AWS, verbatim."""
-
-
-def seed_provider(client: TestClient) -> int:
-    response = client.post(f"{API}/providers/", json=SEED_BODY)
-    assert response.status_code == 201, response.text
-    provider_id: int = response.json()["id"]
-    return provider_id
+from platforms.aws.estate import AMI, READ_EC2, build, reader, small
+from platforms.aws.plugin import SEED_BODY, seed_provider
 
 
 def by_ref(client: TestClient, provider_id: int, **params: Any) -> dict[str, dict[str, Any]]:
