@@ -12,7 +12,7 @@ import pytest
 from emulators.moto import MotoServer
 from inventory_providers.vocabulary import STATES
 from platforms.aws import plugin
-from platforms.aws.estate import AMI, build, small
+from platforms.aws.estate import AMI, build, run_instances, small
 
 ACCOUNT = "123456789012"  # moto's default account
 
@@ -103,14 +103,14 @@ def test_seed_payload_collects_every_type_of_the_seed_table_with_its_relationshi
 
 
 def test_instance_states_map_to_the_vocabulary_and_keep_aws_word(aws: MotoServer) -> None:
-    estate = build(aws)
+    first, second = sorted(run_instances(aws, 2, per_call=2))
     ec2 = aws.client("ec2")
-    ec2.stop_instances(InstanceIds=[estate.web[1]])
-    ec2.terminate_instances(InstanceIds=[estate.web[0]])
+    ec2.stop_instances(InstanceIds=[first])
+    ec2.terminate_instances(InstanceIds=[second])
 
-    vms = plugin.by_type(plugin.collect(plugin.make()))["virtual_machine"]
+    vms = plugin.by_type(plugin.collect(plugin.make(services=["ec2"])))["virtual_machine"]
 
-    stopped, terminated = vms[estate.web[1]], vms[estate.web[0]]
+    stopped, terminated = vms[first], vms[second]
     assert (stopped.state, stopped.power_state) == ("stopped", "stopped")
     assert (terminated.state, terminated.power_state) == ("terminated", "terminated")
     assert terminated.properties["state"] == "terminated"
@@ -181,7 +181,7 @@ def test_all_regions_reads_every_region_the_account_has_enabled(aws: MotoServer)
 
 
 def test_an_assumed_role_reads_the_account_the_role_belongs_to(aws: MotoServer) -> None:
-    build(aws)  # the caller's own account: not what the role sees
+    small(aws)  # in the caller's own account: not what the role sees
     role = "arn:aws:iam::111111111111:role/EstateReadOnly"
     keys = aws.client("sts").assume_role(RoleArn=role, RoleSessionName="setup")["Credentials"]
     other = aws.client(
@@ -189,10 +189,12 @@ def test_an_assumed_role_reads_the_account_the_role_belongs_to(aws: MotoServer) 
     )
     (mine,) = other.run_instances(ImageId=AMI, MinCount=1, MaxCount=1)["Instances"]
 
-    provider = plugin.make(role_arn=role, external_id="estate-42")
-    vms = plugin.by_type(plugin.collect(provider))["virtual_machine"]
+    provider = plugin.make(role_arn=role, external_id="estate-42", services=["ec2", "s3"])
+    found = plugin.by_type(plugin.collect(provider))
+    vms = found["virtual_machine"]
 
     assert set(vms) == {mine["InstanceId"]}
+    assert "object_storage" not in found  # the caller's bucket is in the caller's account
     assert vms[mine["InstanceId"]].cloud_tenant == "111111111111"
     ok, message = plugin.make(role_arn=role).validate_connection()
     assert ok, message

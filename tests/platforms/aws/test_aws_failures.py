@@ -27,7 +27,7 @@ from inventory_providers.errors import (
     Unreachable,
 )
 from platforms.aws import plugin
-from platforms.aws.estate import READ_EC2, build, reader, run_instances, small
+from platforms.aws.estate import READ_EC2, build, reader, small
 
 
 def test_credentials_aws_refuses_fail_connect_as_unauthenticated(aws: MotoServer) -> None:
@@ -100,7 +100,7 @@ def test_without_instance_types_the_instances_come_without_sizes(
 
 
 def test_nothing_readable_at_all_fails_the_collection(aws: MotoServer) -> None:
-    build(aws)
+    small(aws)
     keys = reader(aws, ["sts:GetCallerIdentity"])
     aws.require_credentials()
 
@@ -179,14 +179,14 @@ def test_a_region_down_is_reported_and_the_other_regions_are_collected(
 def test_throttling_is_retried_with_backoff_until_it_passes(
     aws: MotoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    made = run_instances(aws, 30, per_call=10)
+    instance, _ = small(aws)
     with fault_proxy(throttle("DescribeInstances", times=2)) as proxy:
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         provider = plugin.make(services=["ec2"])
         found = plugin.by_type(plugin.collect(provider))
 
     assert provider.incomplete_parts == []
-    assert set(found["virtual_machine"]) == made
+    assert set(found["virtual_machine"]) == {instance}
     assert proxy.count("DescribeInstances") == 3  # two throttled, then through
 
 
