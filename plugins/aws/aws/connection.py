@@ -71,6 +71,10 @@ class Connection:
             user_agent_extra=USER_AGENT,
             max_pool_connections=4,
         )
+        # STS is asked first (who we are, the role): fewer attempts, see CONNECT_ATTEMPTS.
+        self.probe = self.config.merge(
+            Config(retries={"total_max_attempts": min(CONNECT_ATTEMPTS, options.max_attempts)})
+        )
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], Any] = {}
         self.session = boto3.Session(
@@ -92,12 +96,9 @@ class Connection:
             return self._clients[key]
 
     def identity(self) -> Identity:
-        """Who the credentials are: the first call, with fewer attempts (see CONNECT_ATTEMPTS)."""
-        probe = self.config.merge(
-            Config(retries={"total_max_attempts": min(CONNECT_ATTEMPTS, self.options.max_attempts)})
-        )
+        """Who the credentials are (STS GetCallerIdentity, which needs no permission)."""
         with self._lock:
-            sts = self._make(self.session, "sts", self.options.region, probe)
+            sts = self._make(self.session, "sts", self.options.region, self.probe)
         answer = sts.get_caller_identity()
         return Identity(account=str(answer["Account"]), arn=str(answer["Arn"]))
 
@@ -120,7 +121,7 @@ class Connection:
     def _assume_role(self, base: boto3.Session) -> boto3.Session:
         """A session whose credentials come from STS AssumeRole and renew before they expire."""
         options = self.options
-        sts = self._make(base, "sts", options.region, self.config)
+        sts = self._make(base, "sts", options.region, self.probe)
         params: dict[str, Any] = {
             "RoleArn": options.role_arn,
             "RoleSessionName": options.role_session_name,

@@ -23,13 +23,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from urllib3.exceptions import InsecureRequestWarning
 
 from inventory_providers.base import BaseProvider, ResourceData
-from inventory_providers.errors import ProviderError
+from inventory_providers.errors import ProviderError, Unauthenticated
 
 from . import services
 from .collectors import REGIONAL
 from .common import Scope
 from .connection import Connection, Identity
-from .failures import describe, translate
+from .failures import DENIED_CODES, code_of, describe, translate
 from .options import Options
 from .parallel import merged
 
@@ -81,7 +81,14 @@ class AwsProvider(BaseProvider):
         try:
             self.connection = Connection(self.options)
             self.identity = self.connection.identity()
-        except (BotoCoreError, ClientError) as exc:
+        except ClientError as exc:
+            if code_of(exc) in DENIED_CODES and self.options.role_arn:
+                raise Unauthenticated(
+                    f"{exc}; the credentials may not assume {self.options.role_arn}: check "
+                    "the role's trust policy, external_id, and sts:AssumeRole on the caller"
+                ) from None
+            raise self._error(exc) from None
+        except BotoCoreError as exc:
             raise self._error(exc) from None
         self.logger.info(
             "connected to AWS account %s as %s (home region %s)",

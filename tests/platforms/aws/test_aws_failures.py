@@ -56,6 +56,20 @@ def test_a_wrong_secret_for_a_real_key_is_refused_too(aws: MotoServer) -> None:
     assert "user/reader-2" in greeting
 
 
+def test_a_role_the_credentials_may_not_assume_is_refused_naming_the_role(
+    aws: MotoServer,
+) -> None:
+    keys = reader(aws, READ_EC2)  # no sts:AssumeRole
+    aws.require_credentials()
+    role = "arn:aws:iam::111111111111:role/EstateReadOnly"
+
+    ok, message = plugin.make(**keys, role_arn=role).validate_connection()
+
+    assert not ok
+    assert message.startswith("unauthenticated: ")
+    assert f"the credentials may not assume {role}" in message
+
+
 def test_apis_the_credentials_may_not_read_are_named_and_the_rest_is_collected(
     aws: MotoServer,
 ) -> None:
