@@ -31,7 +31,8 @@ from urllib.parse import parse_qs, urlsplit
 
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """One request the proxy received: its action and region as AWS would read them."""
+    """One request the proxy received: its action and region as AWS would read them
+    (for a tunnel: ``CONNECT`` and the host:port asked for)."""
 
     action: str
     region: str
@@ -130,6 +131,17 @@ def fault_proxy(
         def do_HEAD(self) -> None:
             self._relay()
 
+        def do_CONNECT(self) -> None:
+            """An HTTPS tunnel (``HTTPS_PROXY``): bytes passed both ways, never looked into."""
+            with lock:
+                proxy.seen.append(Seen("CONNECT", self.path))
+            host, _, port = self.path.rpartition(":")
+            upstream = socket.create_connection((host, int(port)), timeout=60)
+            self.send_response(200, "Connection established")
+            self.end_headers()
+            self.close_connection = True
+            _pipe(self.connection, upstream)
+
         def _relay(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             seen = Seen(_action(self.headers.get("X-Amz-Target"), body, self.path), _region(self))
@@ -196,6 +208,23 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])  # closed again when the block ends
+
+
+def _pipe(client: socket.socket, upstream: socket.socket) -> None:
+    """Copy bytes between the two sockets until either side closes."""
+
+    def copy(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    back = threading.Thread(target=copy, args=(upstream, client), daemon=True)
+    back.start()
+    copy(client, upstream)
+    back.join(timeout=60)
+    upstream.close()
 
 
 def _action(target: str | None, body: bytes, path: str) -> str:
