@@ -22,7 +22,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from urllib3.exceptions import InsecureRequestWarning
 
-from inventory_providers.base import BaseProvider, ResourceData
+from inventory_providers.base import BaseProvider, ProviderCredential, ResourceData
 from inventory_providers.errors import ProviderError, Unauthenticated
 
 from . import services
@@ -65,7 +65,7 @@ class AwsProvider(BaseProvider):
         "auto_scaling_group",
     ]
 
-    def __init__(self, provider_model: Any, credential: Any) -> None:
+    def __init__(self, provider_model: Any, credential: ProviderCredential) -> None:
         super().__init__(provider_model, credential)
         self.options: Options | None = None
         self.connection: Connection | None = None
