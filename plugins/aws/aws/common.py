@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from inventory_providers.base import Relationship
+
 
 @dataclass(slots=True)
 class Scope:
@@ -83,12 +85,13 @@ def compact(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None and v != "" and v != [] and v != {}}
 
 
-def member_of(*refs: str | None) -> list[dict[str, str]]:
+def member_of(*refs: str | None) -> list[Relationship | dict[str, str]]:
     """``member_of`` edges to each ref given, once each, in order."""
     return edges("member_of", refs)
 
 
-def edges(kind: str, refs: Iterable[str | None]) -> list[dict[str, str]]:
+def edges(kind: str, refs: Iterable[str | None]) -> list[Relationship | dict[str, str]]:
+    """``kind`` edges to each ref given, once each, in order (as ``ResourceData`` takes them)."""
     return [
         {"target_ems_ref": ref, "relationship_type": kind} for ref in dict.fromkeys(refs) if ref
     ]

@@ -137,7 +137,7 @@ def _url(value: Any, name: str) -> str:
             f"{where}: {value!r} is not an http(s) URL like 'https://aws-gateway.example:4566' "
             "(leave it empty, or an *.amazonaws.com address, to use AWS's own endpoints)"
         )
-    return value.strip().rstrip("/")
+    return str(value).strip().rstrip("/")
 
 
 def _verify(value: Any) -> bool | None:
