@@ -8,16 +8,18 @@ and which calls boto3 made.
 
 from __future__ import annotations
 
+import importlib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from factories import API
 from inventory_providers.base import BaseProvider, ResourceData
-from inventory_providers.loader import load_class
+from inventory_providers.loader import load_class, package_name
 from inventory_providers.testing import make_provider
 
 FOLDER = Path(__file__).resolve().parents[3] / "plugins" / "aws" / "aws"
@@ -51,6 +53,12 @@ def seed_provider(client: TestClient) -> int:
 
 def provider_class() -> type[BaseProvider]:
     return load_class(FOLDER, "provider.AwsProvider")
+
+
+def module(name: str) -> ModuleType:
+    """One of the plugin's own modules, as the SDK's loader imported it."""
+    provider_class()
+    return importlib.import_module(f"{package_name(FOLDER)}.{name}")
 
 
 def make(endpoint: str | None = SEED_ENDPOINT, **config: Any) -> BaseProvider:

@@ -129,11 +129,9 @@ def test_instance_states_map_to_the_vocabulary_and_keep_aws_word(aws: MotoServer
     ],
 )
 def test_every_ec2_instance_state_has_a_vocabulary_state(word: str, state: str) -> None:
-    states = plugin.FOLDER / "states.py"
-    namespace: dict[str, object] = {}
-    exec(compile(states.read_text(), str(states), "exec"), namespace)
+    states = plugin.module("states")
 
-    mapped = namespace["mapped"](namespace["INSTANCE"], word)  # type: ignore[operator]
+    mapped = states.mapped(states.INSTANCE, word)
 
     assert mapped == state
     assert mapped in STATES
