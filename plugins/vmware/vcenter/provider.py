@@ -73,12 +73,13 @@ class VCenterProvider(BaseProvider):
     def collect(self) -> Iterator[ResourceData]:
         """The datacenters first, then each datacenter's infrastructure and its VMs."""
         session = self._session()
-        started, count = time.perf_counter(), 0
+        started = time.perf_counter()
         reader = Reader(session, session.settings.page_size)
         found, fields = reader.datacenters()
         chosen = self._chosen(found)
+        seen: set[str] = set()  # a VM moved between two datacenters' reads is seen twice
         for datacenter in chosen:
-            count += 1
+            seen.add(datacenter.ref)
             yield mapping.datacenter(datacenter)
         for datacenter in chosen:
             if self.canceled:
@@ -86,8 +87,9 @@ class VCenterProvider(BaseProvider):
             name = str(datacenter.props["name"])
             try:
                 for resource in self._datacenter(reader, Datacenter(datacenter.ref, name, fields)):
-                    count += 1
-                    yield resource
+                    if resource.ems_ref not in seen:
+                        seen.add(resource.ems_ref)
+                        yield resource
             except PlatformFault as exc:
                 self.report_incomplete(f"datacenter {name}", exc)
         if reader.missing:
@@ -97,7 +99,7 @@ class VCenterProvider(BaseProvider):
             )
         self.logger.info(
             "collected %d resources from %d datacenters in %.2f s (%d round trips so far)",
-            count,
+            len(seen),
             len(chosen),
             time.perf_counter() - started,
             session.round_trips,
