@@ -44,16 +44,23 @@ class Size:
     datastores: int = 1
     portgroups: int = 1
     pools: int = 0
+    esx: bool = False  # a standalone ESXi host: only vms and datastores apply
 
     @property
     def hosts(self) -> int:
+        if self.esx:
+            return 1
         return self.datacenters * (self.clusters * self.hosts_per_cluster + self.standalone_hosts)
 
     @property
     def total_vms(self) -> int:
+        if self.esx:
+            return self.vms
         return self.datacenters * (self.clusters + self.standalone_hosts) * self.vms
 
     def flags(self) -> list[str]:
+        if self.esx:
+            return ["-esx", f"-vm={self.vms}", f"-ds={self.datastores}"]
         return [
             f"-dc={self.datacenters}",
             f"-cluster={self.clusters}",
@@ -96,6 +103,10 @@ class Vcsim:
         """Requests served so far: SOAP method (or ``GET /path``) → count."""
         counts: dict[str, int] = json.loads(self._get("/stats"))
         return counts
+
+    def certificate(self) -> str:
+        """The PEM of the self-signed certificate it serves (to trust it on purpose)."""
+        return self._get("/cert.pem").decode()
 
     def answer_next_with(self, status: int) -> None:
         """Make the next SOAP request answer HTTP ``status`` (503: vCenter shedding load)."""

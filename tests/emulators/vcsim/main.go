@@ -1,7 +1,12 @@
 // vcsim for Estate's tests and benchmarks: govmomi's vCenter simulator (Debian's
 // golang-github-vmware-govmomi-dev ships the package, not the command) serving a VPX
-// model sized by flags over TLS on 127.0.0.1. It prints the SDK URL on stdout once it
+// model sized by flags (or an ESXi host's, with -esx) over TLS on 127.0.0.1. It prints the SDK URL on stdout once it
 // answers, and runs until it is sent SIGTERM or SIGINT.
+//
+// It serves a certificate of its own, made at start (ECDSA P-256, for 127.0.0.1 and
+// localhost; GET /cert.pem answers it), as a vCenter serves its self-signed one: a
+// client verifying TLS refuses it until told to trust it. (vcsim's built-in
+// certificate has a 1024-bit key, which OpenSSL refuses even when trusted.)
 //
 // Three additions, so that a client is measured honestly:
 //   - GET /stats answers the requests served so far by SOAP method, counted here on
@@ -15,12 +20,20 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
 	"log"
+	"math/big"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -29,6 +42,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/methods"
@@ -133,6 +147,32 @@ func status(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// certificate makes a self-signed certificate for 127.0.0.1 and localhost; its PEM too.
+func certificate() (tls.Certificate, []byte) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		log.Fatal(err)
+	}
+	template := x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "vcsim", Organization: []string{"Estate tests"}},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().AddDate(1, 0, 0),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, &template, &template, &key.PublicKey, key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key},
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
 func main() {
 	model := simulator.VPX()
 	flag.IntVar(&model.Datacenter, "dc", 1, "datacenters")
@@ -146,7 +186,13 @@ func main() {
 	port := flag.Int("port", 0, "port on 127.0.0.1 (0: any free one)")
 	username := flag.String("username", "", "the only user name accepted (empty: any)")
 	password := flag.String("password", "", "the only password accepted")
+	esx := flag.Bool("esx", false, "a standalone ESXi host (-vm and -ds apply) instead of a vCenter")
 	flag.Parse()
+	if *esx {
+		vpx := model
+		model = simulator.ESX()
+		model.Machine, model.Datastore = vpx.Machine, vpx.Datastore
+	}
 
 	if err := model.Create(); err != nil {
 		log.Fatal(err)
@@ -161,7 +207,8 @@ func main() {
 		listen.User = url.UserPassword(*username, *password)
 	}
 	model.Service.Listen = listen
-	model.Service.TLS = new(tls.Config)
+	served, certPEM := certificate()
+	model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{served}}
 	mux := http.NewServeMux()
 	model.Service.ServeMux = mux
 	for _, host := range []string{"127.0.0.1", "localhost"} {
@@ -170,6 +217,7 @@ func main() {
 	}
 	mux.HandleFunc("/stats", stats)
 	mux.HandleFunc("/status", status)
+	mux.HandleFunc("/cert.pem", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(certPEM) })
 	server := model.Service.NewServer()
 	defer server.Close()
 

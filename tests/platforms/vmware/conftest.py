@@ -66,6 +66,12 @@ def locked_vcsim() -> Iterator[Vcsim]:
 
 
 @pytest.fixture
+def esxi_vcsim() -> Iterator[Vcsim]:
+    """A standalone ESXi host with 2 VMs, as vcsim simulates one (no vCenter above it)."""
+    yield from started(Size(esx=True, vms=2))
+
+
+@pytest.fixture
 def closed_port() -> int:
     """A loopback port nothing listens on: connections are refused at once."""
     with socket.socket() as sock:

@@ -10,6 +10,7 @@ import json
 import logging
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -201,8 +202,11 @@ def test_an_unreachable_endpoint_fails_within_the_timeout(
     assert expected in str(failed.value)
 
 
-def test_tls_is_verified_unless_verify_ssl_is_false(
-    vcenter_class: type[BaseProvider], small_vcsim: Vcsim
+def test_tls_is_verified_by_default_against_the_trusted_cas(
+    vcenter_class: type[BaseProvider],
+    small_vcsim: Vcsim,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = small_vcsim.connection_config()
     del config["verify_ssl"]  # the default: verify
@@ -210,9 +214,37 @@ def test_tls_is_verified_unless_verify_ssl_is_false(
     with pytest.raises(Unreachable) as refused:
         run_provider(vcenter_class, endpoint=ENDPOINT, connection_config=config)
 
-    assert "TLS certificate of 127.0.0.1" in str(refused.value)
+    assert "the TLS certificate of 127.0.0.1" in str(refused.value)
+    assert "self-signed certificate" in str(refused.value)
     assert "set verify_ssl to false" in str(refused.value)
     assert len(collect(vcenter_class, small_vcsim, verify_ssl="false")) == 48
+    bundle = tmp_path / "vcenter-ca.pem"
+    bundle.write_text(small_vcsim.certificate())
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))  # as an operator trusts a private CA
+    verified = run_provider(vcenter_class, endpoint=ENDPOINT, connection_config=config)
+    assert len(verified) == 48
+
+
+def test_a_standalone_esxi_host_is_collected_too(
+    vcenter_class: type[BaseProvider], esxi_vcsim: Vcsim
+) -> None:
+    resources = {r.resource_type_slug: r for r in collect(vcenter_class, esxi_vcsim)}
+
+    assert sorted(resources) == [
+        "auto_scaling_group",
+        "block_storage",
+        "datacenter",
+        "hypervisor_host",
+        "network",
+        "virtual_machine",
+    ]
+    host, vm = resources["hypervisor_host"], resources["virtual_machine"]
+    assert host.relationships[0] == {
+        "target_ems_ref": "ha-datacenter",
+        "relationship_type": "member_of",
+    }
+    assert targets(vm, "runs_on") == [host.ems_ref]
+    assert targets(resources["auto_scaling_group"], "part_of") == [host.ems_ref]
 
 
 def test_a_datacenter_that_vanishes_mid_run_is_reported_and_the_rest_collected(
