@@ -174,6 +174,8 @@ func certificate() (tls.Certificate, []byte) {
 }
 
 func main() {
+	signals := make(chan os.Signal, 1) // from the start: a stop while building still cleans up
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 	model := simulator.VPX()
 	flag.IntVar(&model.Datacenter, "dc", 1, "datacenters")
 	flag.IntVar(&model.Cluster, "cluster", 1, "clusters per datacenter")
@@ -224,7 +226,5 @@ func main() {
 	address := *server.URL
 	address.User = nil
 	fmt.Println(address.String())
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
 	<-signals
 }
