@@ -12,8 +12,9 @@ by vcsim itself, by SOAP method. Measured in the same run:
 - baseline: what a naive plugin does, in this process: walk the inventory with
   pyVmomi's lazy attributes (``dc.vmFolder.childEntity``, then ``vm.summary``,
   ``vm.runtime``, ``vm.guest``… per VM), one round trip per attribute and object, for
-  the same VMs, hosts, clusters, datastores and networks. It never asks the root
-  folder for its ``parent`` (this vcsim drops the connection when asked).
+  the same VMs, hosts, clusters, datastores and networks (pyVmomi sends each read as
+  a ``Fetch``). It never asks the root folder for its ``parent`` (this vcsim drops
+  the connection when asked).
 
 Prints one JSON line::
 

@@ -22,7 +22,7 @@ from inventory_providers.errors import InvalidConfig, NotFound, Unauthenticated,
 from inventory_providers.testing import make_provider, run_provider
 
 ENDPOINT = "127.0.0.1"
-PER_OBJECT = {"RetrieveProperties", "CreateFilter", "WaitForUpdatesEx"}  # lazy pyVmomi reads
+PER_OBJECT = {"Fetch", "RetrieveProperties"}  # what lazy pyVmomi attribute reads send
 
 
 def collect(cls: type[BaseProvider], simulator: Vcsim, **config: Any) -> list[ResourceData]:
@@ -36,7 +36,8 @@ def of_type(resources: list[ResourceData], slug: str) -> list[ResourceData]:
 
 
 def targets(resource: ResourceData, kind: str) -> list[str]:
-    return [r["target_ems_ref"] for r in resource.relationships if r["relationship_type"] == kind]  # type: ignore[index]
+    edges = resource.to_dict().get("relationships", [])
+    return [edge["target_ems_ref"] for edge in edges if edge["relationship_type"] == kind]
 
 
 def test_1500_vms_on_105_hosts_each_arrive_exactly_once(
