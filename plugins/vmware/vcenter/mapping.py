@@ -51,6 +51,10 @@ def _int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
+def _mib(size: Any) -> int | None:
+    return None if not size else int(size) // MIB
+
+
 def _gib(size: Any) -> float | None:
     return None if size is None else round(int(size) / GIB, 2)
 
@@ -98,7 +102,7 @@ def cluster(found: Found, dc: Datacenter) -> ResourceData:
         state="active",
         region=dc.name,
         cpu_count=_int(getattr(summary, "numCpuCores", None)),
-        memory_mb=_int(getattr(summary, "totalMemory", 0) // MIB) if summary else None,
+        memory_mb=_mib(getattr(summary, "totalMemory", None)),
         properties=_plain(
             num_hosts=getattr(summary, "numHosts", None),
             num_effective_hosts=getattr(summary, "numEffectiveHosts", None),
@@ -136,7 +140,7 @@ def host(found: Found, dc: Datacenter) -> ResourceData:
         region=dc.name,
         availability_zone=dc.clusters.get(parent or ""),
         cpu_count=_int(getattr(hardware, "numCpuCores", None)),
-        memory_mb=_int(hardware.memorySize // MIB) if hardware and hardware.memorySize else None,
+        memory_mb=_mib(getattr(hardware, "memorySize", None)),
         ip_addresses=[str(n.ip.ipAddress) for n in nics if n.ip and n.ip.ipAddress],
         mac_addresses=[str(n.mac) for n in nics if n.mac],
         fqdn=_text(p.get("name")),
