@@ -6,13 +6,12 @@ end. A missing vcsim fails the test (``make platforms`` builds it); it is never 
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
 
 from conftest import REPO
+from emulators import silent
 from emulators.vcsim import Size, Vcsim, vcsim
 from inventory_providers.base import BaseProvider
 from inventory_providers.loader import load_class
@@ -74,35 +73,11 @@ def esxi_vcsim() -> Iterator[Vcsim]:
 @pytest.fixture
 def closed_port() -> int:
     """A loopback port nothing listens on: connections are refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return silent.closed_port()
 
 
 @pytest.fixture
 def silent_port() -> Iterator[int]:
     """A loopback port that accepts connections and never says a word (a hung host)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield int(server.getsockname()[1])
-    stop.set()
-    thread.join(timeout=5)
-    server.close()
-    for connection in held:
-        connection.close()
+    with silent.silent_listener() as port:
+        yield port
