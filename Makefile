@@ -10,7 +10,7 @@ PORT   ?= 8000
 
 # Bytecode is compiled ahead: where PYTHONDONTWRITEBYTECODE is set (as on CI), every
 # process would otherwise recompile everything it imports (the service: ~5 s a start).
-setup: $(STAMP) bytecode
+setup: $(STAMP) bytecode $(BIN)/estate-sandbox
 
 $(STAMP): pyproject.toml sdk/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,15 @@ $(STAMP): pyproject.toml sdk/pyproject.toml
 
 bytecode: $(STAMP)
 	$(BIN)/python -m compileall -q -j 0 src sdk/src plugins
+
+# The native plugin launcher (src/estate/runtime/sandbox.c): confines a plugin without
+# an interpreter's start before it. Without cc, plugins get the Python one (sandbox.py).
+$(BIN)/estate-sandbox: src/estate/runtime/sandbox.c $(STAMP)
+	@if command -v cc >/dev/null 2>&1; then \
+		cc -O2 -Wall -Wextra -Werror -o $@ $<; \
+	else \
+		echo "no C compiler: plugins are confined by the Python launcher (sandbox.py)"; \
+	fi
 
 run: setup
 	$(BIN)/estate serve --host $(HOST) --port $(PORT) --demo

@@ -32,7 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "context": _BASE | {"runtime", "secretbox"},
     "calls": _BASE | {"context", "registry", "runtime", "secretbox"},
     "jobs": _BASE | {"calls", "context", "registry", "inventory", "runtime", "secretbox"},
-    "bootstrap": _BASE | {"auth", "context", "inventory", "registry"},  # no face
+    "bootstrap": _BASE | {"auth", "context", "inventory", "registry", "runtime"},  # no face
     "demo": _BASE | {"bootstrap", "context", "jobs"},
     "logs": {"config"},
 }

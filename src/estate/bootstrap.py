@@ -17,6 +17,7 @@ from .db.models import CollectionRun, Organization, PluginVersion, User
 from .db.states import RunStatus, VersionSource, VersionState
 from .inventory.ingest import link_new
 from .registry.managed import register_managed, remove_unreferenced
+from .runtime.confinement import confinement_of, sweep
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ def prepare(context: Context) -> AdminLogin:
         login = _ensure_admin(context)
         register_managed(session, context.settings)
         remove_unreferenced(session, context.settings)
+    swept = sweep(confinement_of(context.settings))
+    if swept:
+        logger.info("removed %d scratch folder(s) or cgroup(s) plugin processes left", swept)
     # What start-up loaded lives as long as the process: keep it out of every GC
     # pass, which otherwise dominates the cost of ingesting large batches.
     gc.freeze()

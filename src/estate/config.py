@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     plugin_gid: int | None = Field(
         default=None, ge=1, description="Group of plugin_uid, or of the plugin users"
     )
+    plugin_launcher: Literal["auto", "native", "python"] = Field(
+        default="auto",
+        description="What confines each plugin process before it starts: native "
+        "(estate-sandbox, built by make setup), python (sandbox.py), or auto: native "
+        "when it is built",
+    )
     plugin_users: bool = Field(
         default=True,
         description="When the service runs as root, run each plugin process as a user of "

@@ -166,7 +166,7 @@ def plugin_processes(marker: Path) -> list[str]:
         except OSError:  # the process ended while we looked
             continue
         line = " ".join(part.decode("utf-8", "replace") for part in argv)
-        if "sandbox.py" in line:  # the confining launcher and its namespace's init
+        if "sandbox.py" in line or argv[0].endswith(b"estate-sandbox"):  # launcher and init
             continue
         if "inventory_providers" in line and str(marker) in line:
             found.append(f"{entry.name}: {line}")

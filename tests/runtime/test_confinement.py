@@ -17,7 +17,13 @@ from typing import Any
 
 import pytest
 
-from estate.runtime.confinement import Confinement, Limits, landlock_abi, launch
+from estate.runtime.confinement import (
+    NATIVE_SANDBOX,
+    Confinement,
+    Limits,
+    landlock_abi,
+    launch,
+)
 from estate.runtime.environments import PluginEnvironment
 from estate.runtime.errors import PluginCallError, PluginExited
 from estate.runtime.host import PluginProcess
@@ -156,22 +162,43 @@ def users(request: pytest.FixtureRequest) -> UserRange | None:
     return PLUGIN_USERS if request.param == "plugin users" else None
 
 
+@pytest.fixture(params=["native", "python"])
+def launcher(request: pytest.FixtureRequest) -> str:
+    """Which launcher confines the plugin: ``estate-sandbox`` (sandbox.c, built by
+    ``make setup``) or ``sandbox.py``; both must hold against the hostile plugin."""
+    assert NATIVE_SANDBOX.is_file() or request.param == "python", "run make setup"
+    return str(request.param)
+
+
 def environment(
-    folder: Path, data: Path, limits: Limits = Limits(), users: UserRange | None = None
+    folder: Path,
+    data: Path,
+    limits: Limits = Limits(),
+    users: UserRange | None = None,
+    launcher: str = "native",
 ) -> PluginEnvironment:
     confinement = Confinement(
-        limits=limits, scratch_root=data / "scratch", protected=(data,), users=users
+        limits=limits,
+        scratch_root=data / "scratch",
+        protected=(data,),
+        users=users,
+        launcher=launcher,
     )
     return PluginEnvironment(plugin_dir=folder, confinement=confinement)
 
 
 def started(
-    folder: Path, data: Path, env: dict[str, str], users: UserRange | None, **limits: Any
+    folder: Path,
+    data: Path,
+    env: dict[str, str],
+    users: UserRange | None,
+    launcher: str = "native",
+    **limits: Any,
 ) -> PluginProcess:
     for name, value in env.items():
         os.environ[name] = value
     try:
-        confinement = environment(folder, data, Limits(**limits), users)
+        confinement = environment(folder, data, Limits(**limits), users, launcher)
         process = PluginProcess(confinement, TEST_CLASS_PATH)
         process.start()
     finally:
@@ -201,10 +228,10 @@ def sleepers(marker: str) -> list[int]:
 
 
 def test_a_hostile_plugin_reaches_nothing_at_import_nor_while_it_runs(
-    data: Path, users: UserRange | None
+    data: Path, users: UserRange | None, launcher: str
 ) -> None:
     folder, env = hostile(data)
-    process = started(folder, data, env, users)
+    process = started(folder, data, env, users, launcher)
     try:
         process.call("configure", {"provider": {"id": 1}, "credential": {"hostname": "h"}})
         answer = json.loads(process.call("validate", {})["message"])
@@ -226,12 +253,12 @@ def test_a_hostile_plugin_reaches_nothing_at_import_nor_while_it_runs(
 
 
 def test_define_is_confined_and_its_daemon_dies_with_it(
-    data: Path, users: UserRange | None
+    data: Path, users: UserRange | None, launcher: str
 ) -> None:
     marker = "7391.5"
     targets = {"daemon_at_import": marker}
     folder, env = hostile(data, **targets)
-    with launch(environment(folder, data, users=users), "define") as how:
+    with launch(environment(folder, data, users=users, launcher=launcher), "define") as how:
         done = subprocess.run(
             how.argv,
             capture_output=True,
@@ -248,12 +275,12 @@ def test_define_is_confined_and_its_daemon_dies_with_it(
 
 
 def test_a_setsid_daemon_dies_with_its_job_and_the_next_call_works(
-    data: Path, users: UserRange | None
+    data: Path, users: UserRange | None, launcher: str
 ) -> None:
     marker = "7392.5"
     folder, env = hostile(data)
     before = len(list(Path("/proc").glob("[0-9]*")))
-    process = started(folder, data, env, users)
+    process = started(folder, data, env, users, launcher)
     try:
         collect(process, do="daemon", marker=marker)
         [daemon] = sleepers(marker)
@@ -268,7 +295,7 @@ def test_a_setsid_daemon_dies_with_its_job_and_the_next_call_works(
     after = len(list(Path("/proc").glob("[0-9]*")))
     assert after <= before + 2  # other tests' processes may come and go, not ours
 
-    process = started(folder, data, env, users)
+    process = started(folder, data, env, users, launcher)
     try:
         assert collect(process) is not None
     finally:
@@ -287,13 +314,14 @@ def test_a_setsid_daemon_dies_with_its_job_and_the_next_call_works(
 def test_a_plugin_past_a_limit_fails_with_a_message_naming_it(
     data: Path,
     users: UserRange | None,
+    launcher: str,
     what: str,
     limits: dict[str, int],
     named: str,
     error: type[Exception],
 ) -> None:
     folder, env = hostile(data)
-    process = started(folder, data, env, users, **limits)
+    process = started(folder, data, env, users, launcher, **limits)
     try:
         with pytest.raises(error) as caught:
             collect(process, do=what)
@@ -301,7 +329,7 @@ def test_a_plugin_past_a_limit_fails_with_a_message_naming_it(
         process.stop()
     assert named in str(caught.value)
 
-    process = started(folder, data, env, users, **limits)  # the next job is unaffected
+    process = started(folder, data, env, users, launcher, **limits)  # the next job is unaffected
     try:
         collect(process)
     finally:

@@ -7,10 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from estate.runtime.confinement import Confinement, sweep
 from estate.runtime.plugin_users import (
     GROUP,
     MASK,
@@ -87,3 +89,27 @@ def test_the_pool_hands_out_each_user_once_and_the_returned_last() -> None:
 
     assert (first, second) == (70000, 70001)
     assert pool.take() == first
+
+
+def test_a_stopped_service_s_scratch_folders_are_swept_at_the_next_start(tmp_path: Path) -> None:
+    scratch = tmp_path / "scratch"
+    users = UserRange(base=64500, count=500, gid=64500)
+    for name, uid in (("orphan", 64777), ("mine", 0), ("old", 0), ("live", None)):
+        (scratch / name).mkdir(parents=True)
+        os.chown(scratch / name, uid if uid is not None else 64778, 64500)
+    os.utime(scratch / "old", (1, 1))  # root's, from 1970: past a day
+    sleeper = subprocess.Popen(  # a live process of plugin user 64778
+        [sys.executable, "-c", PROBE.format(uid=64778, gid=64500) + "\nimport time; time.sleep(30)"]
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while "\t64778\t" not in Path(f"/proc/{sleeper.pid}/status").read_text():
+            assert time.monotonic() < deadline, "the sleeper never became user 64778"
+            time.sleep(0.02)
+        removed = sweep(Confinement(scratch_root=scratch, users=users))
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+    assert sorted(path.name for path in scratch.iterdir()) == ["live", "mine"]
+    assert removed == 2

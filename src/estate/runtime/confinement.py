@@ -2,7 +2,8 @@
 
 Every plugin process the service starts — ``define`` at upload, collections, the
 supervisor's long-lived processes — gets its command line from :func:`launch`: the
-plugin's own program behind ``python -I -S sandbox.py POLICY --`` (see ``sandbox.py``:
+plugin's own program behind ``estate-sandbox POLICY --`` (``sandbox.c``, built by ``make
+setup``; ``python -I -S sandbox.py`` where it is not built; see ``sandbox.py``:
 a PID namespace that dies with the plugin, resource limits, no capabilities or a
 plugin user, Landlock), a private scratch folder as ``TMPDIR`` and ``HOME``, removed
 when the process is done, and the plugin folder as its working directory.
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SANDBOX = Path(__file__).with_name("sandbox.py")
+NATIVE_SANDBOX = Path(sys.prefix) / "bin" / "estate-sandbox"
+"""``sandbox.c`` built by ``make setup``: the same launcher without an interpreter's start."""
 SANDBOX_REFUSED = sandbox.EXIT_FAILED
 SYSTEM_READABLE = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc")
 DEVICES = ("/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
@@ -78,6 +81,7 @@ class Confinement:
     uid: int | None = None
     gid: int | None = None
     users: UserRange | None = None
+    launcher: str = "auto"
     readable: tuple[Path, ...] = ()
     scratch_root: Path | None = None
     protected: tuple[Path, ...] = field(default=())
@@ -107,6 +111,7 @@ def confinement_of(settings: Settings) -> Confinement:
         )
         if settings.plugin_users
         else None,
+        launcher=settings.plugin_launcher,
         readable=tuple(path.expanduser().resolve() for path in settings.plugin_readable),
         scratch_root=settings.resolved_scratch_dir,
         protected=(settings.resolved_data_dir,),
@@ -183,7 +188,7 @@ def launch(environment: PluginEnvironment, *verb: str) -> Launch:
             if uid is not None and gid is not None:
                 _reachable(gid, [*readable, str(scratch)])
             policy = _policy(confinement, readable, scratch, started.cgroup, uid, gid)
-            started.argv = [sys.executable, "-I", "-S", str(SANDBOX), *policy, "--", *plugin_argv]
+            started.argv = [*launcher_argv(confinement.launcher), *policy, "--", *plugin_argv]
         else:
             _warn_unconfined()
     except BaseException:
@@ -192,6 +197,19 @@ def launch(environment: PluginEnvironment, *verb: str) -> Launch:
     if confinement.enabled and not confinement.require_landlock and not landlock_abi():
         _warn_no_landlock()
     return started
+
+
+def launcher_argv(launcher: str) -> list[str]:
+    """The launcher's command: ``native`` (``sandbox.c``, built by ``make setup``),
+    ``python`` (``sandbox.py``), or ``auto``: the native one when it is built."""
+    if launcher == "native" or (launcher == "auto" and os.access(NATIVE_SANDBOX, os.X_OK)):
+        if not os.access(NATIVE_SANDBOX, os.X_OK):
+            raise PluginStartError(
+                f"the native plugin launcher {NATIVE_SANDBOX} is not built; run `make setup` "
+                "(it needs cc) or set ESTATE_PLUGIN_LAUNCHER=python"
+            )
+        return [str(NATIVE_SANDBOX)]
+    return [sys.executable, "-I", "-S", str(SANDBOX)]
 
 
 def _user(confinement: Confinement) -> tuple[UserPool | None, int | None, int | None]:
@@ -352,6 +370,63 @@ def _scratch(confinement: Confinement, uid: int | None, gid: int | None) -> Path
     if uid is not None:
         os.chown(scratch, uid, gid if gid is not None else uid)
     return scratch
+
+
+STALE_SECONDS = 24 * 3600.0
+"""A scratch folder of root's (no plugin users) older than this is taken for left
+behind; one of a plugin user goes as soon as that user has no process."""
+
+
+def sweep(confinement: Confinement, now: float | None = None) -> int:
+    """Remove what plugin processes of a stopped service left behind; returns how many.
+
+    A scratch folder owned by a plugin user of which no process is alive goes (the
+    PID namespace took every process of its job with it); one owned by root (no plugin
+    users) goes when it is older than a day. An empty pids cgroup goes when older than
+    a minute (younger, it may be a job of another service being started).
+    """
+    now = time.time() if now is None else now
+    root = confinement.scratch_root or Path(tempfile.gettempdir()) / "estate-scratch"
+    removed = 0
+    live = _live_uids() if root.is_dir() else set()
+    for folder in root.iterdir() if root.is_dir() else ():
+        try:
+            info = folder.stat()
+        except FileNotFoundError:
+            continue
+        users = confinement.users
+        if users is not None and users.base <= info.st_uid < users.base + users.count:
+            stale = info.st_uid not in live
+        else:
+            stale = now - info.st_mtime > STALE_SECONDS
+        if stale and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    cgroups = PIDS_CGROUP / "estate"
+    for cgroup in cgroups.iterdir() if os.geteuid() == 0 and cgroups.is_dir() else ():
+        try:
+            if now - cgroup.stat().st_mtime > 60 and not (cgroup / "cgroup.procs").read_text():
+                cgroup.rmdir()
+                removed += 1
+        except OSError:  # busy, or gone meanwhile
+            continue
+    return removed
+
+
+def _live_uids() -> set[int]:
+    """The real user ids of every process alive now (from ``status``: a process that
+    changed its user is not dumpable, and its ``/proc`` folder then belongs to root)."""
+    uids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                status = (entry / "status").read_text()
+            except OSError:  # ended meanwhile
+                continue
+            line = next((line for line in status.splitlines() if line.startswith("Uid:")), "")
+            if line:
+                uids.add(int(line.split()[1]))
+    return uids
 
 
 @functools.cache
