@@ -127,22 +127,29 @@ def settle_state(
     return nearest_state(word), power_state, properties
 
 
-# A word outside the vocabularies is logged once per run (the SDK's part: the plugin's
-# process; serve and testing forget the words when a collection begins).
+# A word outside the vocabularies is logged once per run. The SDK's part: the states it
+# settles (the service never sees those words) and, outside the service, relationship
+# types; under the service, which sees every relationship type, the service logs those.
 _NOTED: set[tuple[str, str]] = set()
 _MAX_NOTED = 1000
+_SERVICE_NOTES = {"relationship_type"}
+_noted_elsewhere: frozenset[str] = frozenset()
 
 
 def _note_word(field_name: str, word: str, stored_as: str) -> None:
     if (field_name, word) in _NOTED or len(_NOTED) >= _MAX_NOTED:
         return
     _NOTED.add((field_name, word))
-    logger.warning("%s", unknown_word_note(field_name, word, stored_as))
+    if field_name not in _noted_elsewhere:
+        logger.warning("%s", unknown_word_note(field_name, word, stored_as))
 
 
-def _forget_words() -> None:
-    """A new collection begins: each word outside the vocabularies is noted again."""
+def _begin_run(*, under_service: bool) -> None:
+    """A collection begins (``serve`` and ``testing`` say so): each word outside the
+    vocabularies is noted again; ``under_service``: the service notes what it sees."""
+    global _noted_elsewhere
     _NOTED.clear()
+    _noted_elsewhere = frozenset(_SERVICE_NOTES) if under_service else frozenset()
 
 
 def _text(value: Any) -> str | None:

@@ -37,7 +37,7 @@ from .protocol import (
     REQUEST_CANCELLED,
 )
 from .provider import BaseProvider
-from .resource import ResourceData, _forget_words
+from .resource import ResourceData, _begin_run
 
 __all__ = ["PROTOCOL_VERSIONS", "Channel", "serve"]
 
@@ -227,7 +227,7 @@ class _Server:
         batch: list[Any] = []
         indexes: list[int] = []
         canceled = self._cancel.is_set
-        _forget_words()  # each collection warns once per word outside the vocabularies
+        _begin_run(under_service=True)  # a run warns once per word outside the vocabularies
         provider.connect()
         try:
             self.check_canceled()
