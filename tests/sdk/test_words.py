@@ -225,3 +225,20 @@ def test_estates_simulated_plugin_needs_none_of_this(caplog: pytest.LogCaptureFi
 
     assert len(found) >= 300
     assert warnings(caplog) == []
+
+
+def test_the_table_in_the_plugin_docs_is_the_one_in_the_code() -> None:
+    text = (REPO / "docs" / "plugins.md").read_text(encoding="utf-8")
+    table = text.split("## Words outside the vocabularies", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1:3] for line in table.splitlines() if line.startswith("| `")]
+    documented = {
+        word.strip(): state.strip(" `")
+        for state, words in rows
+        for word in words.split(",")
+        if not word.strip().startswith("and ")
+    }
+
+    assert {word: nearest_state(word) for word in documented} == documented
+    assert {vocabulary._key(word) for word in documented} == {
+        word for words in vocabulary._SYNONYMS.values() for word in words.split()
+    }
