@@ -25,6 +25,9 @@ from estate.config import Settings
 from estate.db.engine import make_engine
 from estate.db.migrate import upgrade
 from estate.db.models import Base
+from estate.registry.managed import plugin_folders
+from estate.registry.manifest import parse_manifest
+from estate.runtime.environments import build_requirements_environment, managed_requirements
 
 REPO = Path(__file__).resolve().parents[1]
 ADMIN_PASSWORD = "test-admin-password"
@@ -92,8 +95,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture(scope="session")
 def environments_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One SDK-only plugin environment for the whole session (made on first use)."""
-    return tmp_path_factory.mktemp("environments")
+    """The plugin environments of the whole session: the SDK-only one (made on first
+    use) and one per built-in plugin with requirements, built here once, so that every
+    test's service finds its built-in plugins ready instead of preparing them."""
+    root = tmp_path_factory.mktemp("environments")
+    settings = Settings(data_dir=root / "unused", environments_dir=root)
+    for folder in plugin_folders(REPO / "plugins"):
+        manifest = parse_manifest((folder / "manifest.yml").read_bytes())
+        requirements = managed_requirements(folder, manifest.model_dump(mode="json"))
+        if requirements is not None:
+            build_requirements_environment(settings, requirements)
+    return root
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from .auth.passwords import hash_password, new_password, verify_password
 from .context import Context
 from .db.migrate import upgrade
 from .db.models import CollectionRun, Organization, PluginVersion, User
-from .db.states import RunStatus, VersionState
+from .db.states import RunStatus, VersionSource, VersionState
 from .inventory.ingest import link_new
 from .registry.managed import register_managed, remove_unreferenced
 
@@ -119,7 +119,11 @@ def recover_runs(context: Context) -> list[int]:
         ).all()
         session.execute(
             update(PluginVersion)
-            .where(PluginVersion.state == VersionState.PREPARING)
+            .where(
+                PluginVersion.state == VersionState.PREPARING,
+                # Built-in ones are prepared again by this start (preparing_versions).
+                PluginVersion.source != VersionSource.MANAGED,
+            )
             .values(
                 state=VersionState.FAILED,
                 error="the service stopped while this version was being prepared; upload it again",

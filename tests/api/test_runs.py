@@ -304,3 +304,31 @@ def test_a_run_logs_one_line_at_its_start_and_one_at_its_end(
         "updated 0, unchanged 0, deleted 0, errors 0"
     )
     assert len(lines) == 2
+
+
+def test_a_part_the_plugin_could_not_read_makes_a_partial_run_that_deletes_nothing(
+    client: TestClient, tmp_path: Path
+) -> None:
+    assert upload(client, tarball(fixture_plugin("regions", tmp_path / "r"))).status_code == 201
+    provider = create_provider(client, vendor="test", provider_type="regions")
+    assert collect(client, provider["id"])["resources_created"] == 6
+    patch_config(client, provider["id"], failing=["east"])
+
+    run = collect(client, provider["id"])
+
+    assert run["status"] == "partial", run
+    assert _counters(run) == _counts(found=4, unchanged=4)
+    assert run["error_message"] == "could not read region east: ConnectionError: endpoint timed out"
+    log = client.get(f"{API}/collection-runs/{run['id']}/").json()["log"]
+    assert "could not read region east" in log
+    refs = {r["ems_ref"]: r for r in all_resources(client, provider=provider["id"])}
+    assert len(refs) == 6
+    assert not any(r["is_deleted"] for r in refs.values())
+
+    patch_config(client, provider["id"], failing=[])
+    assert collect(client, provider["id"])["status"] == "completed"
+    patch_config(client, provider["id"], failing=[], malformed=True)
+    bad = collect(client, provider["id"])
+    assert bad["status"] == "failed"
+    assert "malformed 'incomplete' list" in bad["error_message"]
+    assert bad["resources_deleted"] == 0

@@ -145,7 +145,7 @@ def test_collect_streams_batches_then_answers_with_the_count(tmp_path: Path) -> 
         result = plugin.collect(count=35, batch_size=10)
 
     assert [len(batch) for batch in plugin.batches] == [10, 10, 10, 5]
-    assert result == {"count": 35, "rejected": []}
+    assert result == {"count": 35, "rejected": [], "incomplete": []}
     refs = [r["ems_ref"] for batch in plugin.batches for r in batch]
     assert refs == [f"vm-{i}" for i in range(35)]
     assert plugin.batches[0][0] == {
@@ -197,7 +197,7 @@ def test_logging_and_prints_reach_the_log_and_never_the_channel(tmp_path: Path) 
         result = plugin.collect()
         after = plugin.process.call("health", {})
 
-    assert result == {"count": 2, "rejected": []}
+    assert result == {"count": 2, "rejected": [], "incomplete": []}
     assert after["status"] == "ok"
     assert plugin.notifications == ["collect.batch"]
     assert ("info", "collecting from h") in plugin.logs

@@ -44,6 +44,7 @@ class BaseProvider:
         self.credential = credential
         self.logger = logging.getLogger(f"inventory_providers.plugin.{self.provider_key()}")
         self.published_events: list[dict[str, Any]] = []
+        self.incomplete_parts: list[dict[str, str]] = []
         self._publisher: Callable[[dict[str, Any]], None] | None = None
         self._cancel_event: threading.Event | None = None
 
@@ -131,6 +132,41 @@ class BaseProvider:
         if not hasattr(self, "published_events"):  # a subclass skipped super().__init__
             self.published_events = []
         self.published_events.append(event)
+
+    def report_incomplete(self, part: str, error: BaseException | str) -> None:
+        """Say that ``part`` of the platform could not be read while the rest could.
+
+        Call it from ``collect`` when one region, one API, one node or one datacenter
+        fails and the others are still worth collecting: go on with them. The run then
+        ends ``partial`` with ``part`` and the error in its message and log, what was
+        collected is stored, and nothing is marked deleted in that run (the resources of
+        the failed part were not seen, which says nothing about whether they still
+        exist)::
+
+            try:
+                yield from self._instances(region)
+            except ClientError as exc:
+                self.report_incomplete(f"region {region}", exc)
+
+        ``part`` names the part as an operator knows it (at most 200 characters). Never
+        put a secret in ``error``: the service masks the provider's own secrets, not
+        others.
+        """
+        if not isinstance(part, str) or not part.strip():
+            raise ValueError("report_incomplete: part must be a non-empty string")
+        if isinstance(error, BaseException):
+            text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        else:
+            text = str(error)
+        entry = {"part": part.strip()[:200], "error": text[:2000]}
+        if not hasattr(self, "incomplete_parts"):  # a subclass skipped super().__init__
+            self.incomplete_parts = []
+        self.incomplete_parts.append(entry)
+        logging.getLogger(f"inventory_providers.plugin.{self.provider_key()}").warning(
+            "could not read %s: %s; the run ends partial and deletes nothing",
+            entry["part"],
+            entry["error"],
+        )
 
     @classmethod
     def handle_api_request(cls, request: dict[str, Any]) -> dict[str, Any]:

@@ -227,6 +227,7 @@ class _Server:
         batch: list[Any] = []
         indexes: list[int] = []
         canceled = self._cancel.is_set
+        provider.incomplete_parts = []  # this collection's, not an earlier one's
         _begin_run(under_service=True)  # a run warns once per word outside the vocabularies
         provider.connect()
         try:
@@ -259,7 +260,11 @@ class _Server:
                 pass
             except Exception:  # a failing disconnect must not hide the collection's outcome
                 provider.logger.exception("disconnect() failed")
-        return {"count": count, "rejected": rejected}
+        return {
+            "count": count,
+            "rejected": rejected,
+            "incomplete": list(getattr(provider, "incomplete_parts", [])),
+        }
 
     def _send_batch(
         self, batch: list[Any], indexes: list[int], rejected: list[dict[str, Any]]

@@ -19,7 +19,9 @@ from ..config import Settings, scrub_environment
 from ..context import Context
 from ..jobs.collect import run_collection
 from ..jobs.executor import LocalExecutor
+from ..jobs.prepare import prepare_version
 from ..registry.errors import InvalidPackage, RegistryError
+from ..registry.managed import preparing_versions
 from ..secretbox import SecretKeyError
 from . import docs_ui, faults, openapi
 from .access import AccessLog
@@ -76,6 +78,9 @@ def create_app(
         executor = LocalExecutor(context)
         for run_id in recover_runs(context):
             executor.submit(run_collection, run_id)
+        with context.sessions() as session:
+            for version_id in preparing_versions(session):
+                executor.submit(prepare_version, version_id)
         app.state.context = context
         app.state.executor = executor
         app.state.admin_login = login

@@ -75,6 +75,24 @@ def failure_message(exc: Exception, run_id: int, driver_error: type[Exception]) 
     return f"internal error ({type(exc).__name__}); see the service log (run {run_id})"
 
 
+def incomplete_parts(reported: Any) -> list[dict[str, str]]:
+    """The parts of the platform the plugin reported it could not read
+    (``BaseProvider.report_incomplete``); a malformed list fails the run."""
+    if reported is None:
+        return []
+    if not isinstance(reported, list) or not all(
+        isinstance(item, dict)
+        and isinstance(item.get("part"), str)
+        and isinstance(item.get("error"), str)
+        for item in reported
+    ):
+        raise RunFailed(
+            "the plugin answered collect with a malformed 'incomplete' list "
+            "(each item must be {'part': str, 'error': str}); fix the plugin"
+        )
+    return [{"part": item["part"][:200], "error": item["error"][:2000]} for item in reported]
+
+
 class _CollectionJob:
     def __init__(
         self,
@@ -116,11 +134,14 @@ class _CollectionJob:
                     ref = item.get("ems_ref")
                     ref = ref if isinstance(ref, str) else None
                     self.ingestor.reject(ref, str(item.get("error")), item.get("index"))
-            status = (
-                RunStatus.COMPLETED if self.ingestor.counters.errors == 0 else RunStatus.PARTIAL
-            )
-            if status == RunStatus.PARTIAL:
-                message = f"{self.ingestor.counters.errors} resource(s) rejected; see error_details"
+            unread = incomplete_parts(result.get("incomplete"))
+            errors = self.ingestor.counters.errors
+            status = RunStatus.COMPLETED if errors == 0 and not unread else RunStatus.PARTIAL
+            reasons = [f"could not read {item['part']}: {item['error']}" for item in unread]
+            if errors:
+                reasons.append(f"{errors} resource(s) rejected; see error_details")
+            if reasons:
+                message = self.log.mask("; ".join(reasons))
         except (RunFailed, PluginRuntimeError, SecretKeyError) as exc:
             if self._canceled.is_set() and self._cancel_requested:
                 status, message = RunStatus.CANCELED, "canceled by request"

@@ -1,8 +1,9 @@
-"""The preparation job: finish a plugin version uploaded with ``?wait=false``.
+"""The preparation job: finish a plugin version uploaded with ``?wait=false``, or a
+built-in one whose environment was not built yet at start-up.
 
-The upload stored the version ``preparing`` right after the archive and manifest
-checks; this job builds its environment and asks the plugin to define itself, and
-the version ends ``ready`` or ``failed``.
+The upload (or the start-up) stored the version ``preparing`` right after the
+archive and manifest checks; this job builds its environment and asks the plugin to
+define itself, and the version ends ``ready`` or ``failed``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..context import Context
 from ..db.models import PluginVersion
-from ..db.states import VersionState
+from ..db.states import VersionSource, VersionState
 from ..registry.errors import InvalidPackage
 from ..registry.install import prepare, read_manifest
+from ..registry.managed import prepare_managed
 from ..runtime.environments import PLUGIN_SUBDIR, remove_environment
 
 logger = logging.getLogger(__name__)
@@ -34,8 +36,11 @@ def prepare_version(context: Context, version_id: int) -> None:
             return
         root = Path(version.path)
         try:
-            manifest = read_manifest(root / PLUGIN_SUBDIR)
-            defined, log = prepare(root, manifest, context.settings)
+            if version.source == VersionSource.MANAGED:
+                defined, log = prepare_managed(root, context.settings)
+            else:
+                manifest = read_manifest(root / PLUGIN_SUBDIR)
+                defined, log = prepare(root, manifest, context.settings)
         except InvalidPackage as exc:
             _fail(version, str(exc), getattr(exc, "log", ""))
         except Exception as exc:  # a job boundary: the version must not stay "preparing"

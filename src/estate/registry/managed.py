@@ -1,7 +1,10 @@
 """Built-in ("managed") plugins: the folders under ``plugins/``, registered at start-up.
 
 A managed plugin runs from its folder in place. It is registered again only when its
-content changed (its sha256 covers the packed folder), so start-up stays fast.
+content changed (its sha256 covers the packed folder), so start-up stays fast. One with
+requirements (a platform's client library) runs in an environment made of them in the
+environments folder; until that is built the version is ``preparing`` and a background
+job builds it (``jobs.prepare``).
 """
 
 from __future__ import annotations
@@ -10,18 +13,27 @@ import logging
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..db.models import PluginVersion
-from ..db.states import VersionSource
-from ..runtime.environments import PluginEnvironment
+from ..db.states import VersionSource, VersionState
+from ..runtime.environments import (
+    build_requirements_environment,
+    environment_at,
+    managed_requirements,
+    requirements_environment,
+)
+from ..runtime.errors import PluginEnvironmentError
 from .archive import pack, sha256_of
-from .errors import InvalidPackage
-from .install import INCOMING, STALE_STAGING_SECONDS, STORE_LOCK, _record, define
-from .manifest import parse_manifest
+from .errors import InstallFailed, InvalidPackage
+from .install import INCOMING, STALE_STAGING_SECONDS, STORE_LOCK, Defined, _record, define
+from .manifest import Manifest, parse_manifest
+
+NOT_DEFINED = Defined(class_path="", metadata={})
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +46,12 @@ def plugin_folders(root: Path) -> list[Path]:
 
 
 def register_managed(session: Session, settings: Settings) -> list[str]:
-    """Register or refresh every managed plugin; returns the problems found."""
+    """Register or refresh every managed plugin; returns the problems found.
+
+    A plugin whose environment is still to be built is recorded ``preparing``:
+    :func:`preparing_versions` lists those for the start-up to prepare in the
+    background (:func:`prepare_managed`), so the service starts without waiting.
+    """
     problems = []
     for folder in plugin_folders(settings.managed_plugins_dir):
         try:
@@ -55,8 +72,6 @@ def register_folder(session: Session, settings: Settings, folder: Path) -> Plugi
             PluginVersion.key == manifest.key, PluginVersion.version == manifest.version
         )
     )
-    if current is not None and current.sha256 == sha and current.path == str(folder):
-        return current
     if current is not None and current.source != VersionSource.MANAGED:
         # An operator uploaded this version over the built-in one: theirs stays.
         logger.info(
@@ -65,15 +80,81 @@ def register_folder(session: Session, settings: Settings, folder: Path) -> Plugi
             manifest.version,
         )
         return current
-    defined = define(PluginEnvironment(folder), manifest, settings)
+    unchanged = current is not None and current.sha256 == sha and current.path == str(folder)
+    if unchanged and current is not None and current.state == VersionState.READY:
+        return current
+    requirements = managed_requirements(folder, _as_json(manifest))
+    if requirements is not None and not _built(settings, requirements):
+        record = _record(manifest, NOT_DEFINED, sha, folder, source=VersionSource.MANAGED, log="")
+        record.state = VersionState.PREPARING
+        logger.info(
+            "managed plugin %s %s: its environment (%s) is prepared in the background",
+            manifest.key,
+            manifest.version,
+            requirements.name,
+        )
+    else:
+        defined = _define(folder, manifest, settings, sha)
+        record = _record(manifest, defined, sha, folder, source=VersionSource.MANAGED, log="")
     if current is not None:
         session.delete(current)
         session.flush()
-    record = _record(manifest, defined, sha, folder, source=VersionSource.MANAGED, log="")
     session.add(record)
     session.commit()
-    logger.info("registered managed plugin %s %s", manifest.key, manifest.version)
+    logger.info(
+        "registered managed plugin %s %s (%s)", manifest.key, manifest.version, record.state
+    )
     return record
+
+
+def preparing_versions(session: Session) -> list[int]:
+    """The managed versions whose environment is still to be built."""
+    return list(
+        session.scalars(
+            select(PluginVersion.id).where(
+                PluginVersion.source == VersionSource.MANAGED,
+                PluginVersion.state == VersionState.PREPARING,
+            )
+        )
+    )
+
+
+def prepare_managed(folder: Path, settings: Settings) -> tuple[Defined, str]:
+    """Build a managed folder's environment and ask the plugin to define itself in it.
+
+    Raises ``InvalidPackage`` (``InstallFailed`` with the installer's log) as an
+    upload's preparation does.
+    """
+    manifest = parse_manifest((folder / "manifest.yml").read_bytes())
+    requirements = managed_requirements(folder, _as_json(manifest))
+    log = ""
+    if requirements is not None:
+        try:
+            log = build_requirements_environment(settings, requirements)
+        except PluginEnvironmentError as exc:
+            raise InstallFailed(str(exc), exc.log) from None
+    return _define(folder, manifest, settings, sha256_of(pack(folder))), log
+
+
+# What each managed folder defined, by its digest and interpreter: every start of a
+# service (and each test's) registers them again, and a define is a process start.
+_DEFINED: dict[tuple[str, str], Defined] = {}
+
+
+def _define(folder: Path, manifest: Manifest, settings: Settings, sha: str) -> Defined:
+    environment = environment_at(folder, _as_json(manifest), settings)
+    key = (sha, environment.python)
+    if key not in _DEFINED:
+        _DEFINED[key] = define(environment, manifest, settings)
+    return _DEFINED[key]
+
+
+def _built(settings: Settings, requirements: Path) -> bool:
+    return (requirements_environment(settings, requirements) / "bin" / "python").is_file()
+
+
+def _as_json(manifest: Manifest) -> dict[str, Any]:
+    return manifest.model_dump(mode="json", exclude_none=True)
 
 
 def remove_unreferenced(session: Session, settings: Settings) -> int:

@@ -25,6 +25,7 @@ those are the only sources and no index is ever reached.
 from __future__ import annotations
 
 import compileall
+import fcntl
 import functools
 import hashlib
 import os
@@ -144,14 +145,81 @@ def child_env(base: Mapping[str, str], site_dir: Path | None) -> dict[str, str]:
 def environment_at(
     root: Path, manifest: Mapping[str, Any], settings: Settings
 ) -> PluginEnvironment:
-    """The environment of the stored version folder ``root``: its own venv's Python if
-    it has one, else the shared SDK-only environment's."""
+    """The environment of the version folder ``root``: its own venv's Python if it has
+    one; for a managed folder with requirements, the environment made of them (which
+    must have been built: :func:`build_requirements_environment`); else the shared
+    SDK-only environment's.
+
+    Raises ``PluginEnvironmentError`` when a managed folder's environment is not built.
+    """
     python = venv_python(root)
     if not python.is_file():
-        python = sdk_environment(settings)
+        requirements = managed_requirements(root, manifest)
+        if requirements is None:
+            python = sdk_environment(settings)
+        else:
+            python = requirements_environment(settings, requirements) / "bin" / "python"
+            if not python.is_file():
+                raise PluginEnvironmentError(
+                    f"{requirements}: the environment of these requirements is not built yet "
+                    "(the plugin version is still preparing)"
+                )
     return for_manifest(
         plugin_folder(root), manifest, python=str(python), confinement=confinement_of(settings)
     )
+
+
+def managed_requirements(root: Path, manifest: Mapping[str, Any]) -> Path | None:
+    """The requirements file of a managed plugin folder (run in place, without a
+    ``plugin/`` subfolder), when it names packages; None for anything else."""
+    if (root / PLUGIN_SUBDIR).is_dir():
+        return None
+    dependencies = manifest.get("dependencies")
+    named = dependencies.get("python") if isinstance(dependencies, Mapping) else None
+    path = root / str(named or "requirements.txt")
+    return path if has_requirements(path) else None
+
+
+def requirements_environment(settings: Settings, requirements: Path) -> Path:
+    """Where the environment made of ``requirements`` lives (built or not).
+
+    Built-in plugins run from their folder in place, which is not the service's to
+    write into; their environments live beside the SDK-only one, named by what they
+    are made of (the requirements' text, the SDK checkout, the Python): a changed
+    requirements file gets a new environment, and two plugins asking for the same
+    packages share one.
+    """
+    digest = hashlib.blake2b(digest_size=6)
+    digest.update(requirements.read_bytes())
+    digest.update(sdk_environment_name().encode())
+    tag = f"py{sys.version_info.major}.{sys.version_info.minor}"
+    return settings.resolved_environments_dir / f"req-{tag}-{digest.hexdigest()}"
+
+
+def build_requirements_environment(settings: Settings, requirements: Path) -> str:
+    """Build :func:`requirements_environment` unless it is built; returns the installer's log.
+
+    Built in a staging folder and renamed into place, under a file lock: two services
+    (or two workers) sharing the environments folder build it once, the second waits.
+    Raises ``PluginEnvironmentError`` naming the requirements file, with uv's last lines.
+    """
+    venv = requirements_environment(settings, requirements)
+    if (venv / "bin" / "python").is_file():
+        _open_to_plugins(venv)
+        return ""
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with (venv.parent / f".{venv.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (venv / "bin" / "python").is_file():
+            return ""
+        staging = Path(tempfile.mkdtemp(prefix=f".{venv.name}-", dir=venv.parent))
+        try:
+            log = _fill(staging, requirements, requirements.parent, settings)
+            staging.chmod(0o755)  # mkdtemp's 0700 would shut out the plugin users
+            staging.rename(venv)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return log
 
 
 def plugin_folder(root: Path) -> Path:
@@ -174,6 +242,7 @@ def sdk_environment(settings: Settings) -> Path:
     tag = venv.name
     python = venv / "bin" / "python"
     if python.is_file():
+        _open_to_plugins(venv)
         return python
     with _SDK_ENV_LOCK:
         if python.is_file():
@@ -196,6 +265,7 @@ def sdk_environment(settings: Settings) -> Path:
             )
             _add_sdk(staging)
             _add_accelerator(staging)
+            staging.chmod(0o755)  # mkdtemp's 0700 would shut out the plugin users
             try:
                 staging.rename(venv)
             except OSError:
@@ -204,6 +274,13 @@ def sdk_environment(settings: Settings) -> Path:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return python
+
+
+def _open_to_plugins(venv: Path) -> None:
+    """0755: an environment built by an earlier release kept mkdtemp's 0700, which
+    shuts out the plugin users."""
+    if venv.stat().st_mode & 0o777 == 0o700:
+        venv.chmod(0o755)
 
 
 @functools.cache
@@ -249,7 +326,12 @@ def prepare_environment(
     requirements = plugin_dir / name
     if not has_requirements(requirements):
         return ""
-    venv = version_dir / VENV_SUBDIR
+    return _fill(version_dir / VENV_SUBDIR, requirements, plugin_dir, settings)
+
+
+def _fill(venv: Path, requirements: Path, plugin_dir: Path, settings: Settings) -> str:
+    """Make the environment ``venv``: the SDK, ``requirements``, the accelerator."""
+    name = requirements.name
     made = _run(
         [_uv(), "venv", "--quiet", "--relocatable", "--python", sys.executable, str(venv)],
         name,
@@ -257,7 +339,7 @@ def prepare_environment(
     )
     _add_sdk(venv)
     argv = [_uv(), "pip", "install", "--no-progress", "--compile-bytecode"]
-    argv += ["--python", str(venv_python(version_dir))]
+    argv += ["--python", str(venv / "bin" / "python")]
     argv += ["-r", str(requirements), *_sources(plugin_dir, settings)]
     installed = _run(argv, name, "installing the requirements")
     _add_accelerator(venv)
