@@ -143,7 +143,10 @@ def plain(value: Any, where: str, depth: int = 1) -> Any:
         return [plain(item, f"{where}[{index}]", depth + 1) for index, item in enumerate(value)]
     if isinstance(value, set | frozenset):
         items = [plain(item, f"{where}[]", depth + 1) for item in value]
-        return sorted(items, key=_order)
+        try:
+            return sorted(items)
+        except TypeError:  # mixed types, or dicts: any fixed order will do
+            return sorted(items, key=_order)
     if isinstance(value, Enum) and not isinstance(value, str | int | float):
         return plain(value.value, where, depth + 1)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
