@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from estate.inventory.records import DATA_COLUMNS, identify, rules_key, to_record
-from inventory_providers.base import STATES, ResourceData
+from inventory_providers.base import STATES, ResourceData, ResourceValidationError
 
 
 @pytest.mark.parametrize(
@@ -69,3 +69,15 @@ def test_a_settled_record_is_read_again_each_run() -> None:
     assert identify(raw, key) != ("i-1", to_record(raw).content_hash)
     assert to_record(raw).content_hash == to_record(raw).content_hash
     assert identify(plain, key) == ("i-1", to_record(plain).content_hash)
+
+
+def test_the_service_refuses_what_the_sdk_refuses() -> None:
+    too_long = {"target_ems_ref": "h", "relationship_type": "x" * 101}
+    wire = {"ems_ref": "i-1", "resource_type_slug": "virtual_machine", "relationships": [too_long]}
+
+    with pytest.raises(ResourceValidationError) as by_service:
+        to_record(wire)
+    with pytest.raises(ResourceValidationError) as by_sdk:
+        ResourceData(**wire)
+
+    assert by_service.value.field == by_sdk.value.field == "relationships[0].relationship_type"
