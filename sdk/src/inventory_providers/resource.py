@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import numbers
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
@@ -131,15 +132,17 @@ def settle_state(
 # settles (the service never sees those words) and, outside the service, relationship
 # types; under the service, which sees every relationship type, the service logs those.
 _NOTED: set[tuple[str, str]] = set()
+_NOTING = threading.Lock()
 _MAX_NOTED = 1000
 _SERVICE_NOTES = {"relationship_type"}
 _noted_elsewhere: frozenset[str] = frozenset()
 
 
 def _note_word(field_name: str, word: str, stored_as: str) -> None:
-    if (field_name, word) in _NOTED or len(_NOTED) >= _MAX_NOTED:
-        return
-    _NOTED.add((field_name, word))
+    with _NOTING:  # a plugin may build records in several threads (regions in parallel)
+        if (field_name, word) in _NOTED or len(_NOTED) >= _MAX_NOTED:
+            return
+        _NOTED.add((field_name, word))
     if field_name not in _noted_elsewhere:
         logger.warning("%s", unknown_word_note(field_name, word, stored_as))
 
