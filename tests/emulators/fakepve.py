@@ -61,7 +61,9 @@ class FakePve:
         )  # fmt: skip
 
 
-def guests(count: int, nodes: Sequence[str] = ("pve1", "pve2"), *, lxc_every: int = 5) -> list[dict[str, Any]]:
+def guests(
+    count: int, nodes: Sequence[str] = ("pve1", "pve2"), *, lxc_every: int = 5
+) -> list[dict[str, Any]]:
     """``count`` guests spread over ``nodes``: QEMU VMs with a disk and a NIC, every
     ``lxc_every``-th one a container, Chatsubo labels in every third guest's notes."""
     made = []
@@ -71,17 +73,43 @@ def guests(count: int, nodes: Sequence[str] = ("pve1", "pve2"), *, lxc_every: in
         if index % 3 == 0:
             notes += f"\nchatsubo.template=web-{index % 7}\nchatsubo.realm=realm-{index % 2}"
         if lxc_every and index % lxc_every == lxc_every - 1:
-            config = {"description": notes, "cores": 1, "memory": 512, "tags": "ct",
-                      "net0": f"name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:{index >> 8 & 255:02X}:{index & 255:02X},ip=10.1.{index >> 8 & 255}.{index & 255}/16"}
-            made.append({"type": "lxc", "vmid": vmid, "name": f"ct-{vmid}", "node": node,
-                         "status": "running", "config": config})
+            config = {
+                "description": notes,
+                "cores": 1,
+                "memory": 512,
+                "tags": "ct",
+                "net0": f"name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:{index >> 8 & 255:02X}:{index & 255:02X},ip=10.1.{index >> 8 & 255}.{index & 255}/16",
+            }
+            made.append(
+                {
+                    "type": "lxc",
+                    "vmid": vmid,
+                    "name": f"ct-{vmid}",
+                    "node": node,
+                    "status": "running",
+                    "config": config,
+                }
+            )
             continue
-        config = {"description": notes, "cores": 2, "sockets": 1, "memory": 2048, "ostype": "l26",
-                  "scsi0": f"local-lvm:vm-{vmid}-disk-0,size=32G",
-                  "net0": f"virtio=BC:24:11:01:{index >> 8 & 255:02X}:{index & 255:02X},bridge=vmbr0",
-                  "tags": "web;prod" if index % 2 else "db"}
-        made.append({"vmid": vmid, "name": f"vm-{vmid}", "node": node,
-                     "status": "running" if index % 4 else "stopped", "config": config})
+        config = {
+            "description": notes,
+            "cores": 2,
+            "sockets": 1,
+            "memory": 2048,
+            "ostype": "l26",
+            "scsi0": f"local-lvm:vm-{vmid}-disk-0,size=32G",
+            "net0": f"virtio=BC:24:11:01:{index >> 8 & 255:02X}:{index & 255:02X},bridge=vmbr0",
+            "tags": "web;prod" if index % 2 else "db",
+        }
+        made.append(
+            {
+                "vmid": vmid,
+                "name": f"vm-{vmid}",
+                "node": node,
+                "status": "running" if index % 4 else "stopped",
+                "config": config,
+            }
+        )
     return made  # fmt: skip
 
 
@@ -109,7 +137,10 @@ def running_fakepve(
         "api_tokens": dict(api_tokens or {}), "storages": dict(storages or {}), "latency": latency,
     }))  # fmt: skip
     log_path = workdir / "fakepve.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+    }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "emulators.fakepve", str(scenario), "--certdir", str(workdir)],
@@ -158,8 +189,12 @@ async def _serve(scenario: dict[str, Any], certdir: str) -> None:
     if scenario.get("latency"):
         pve.slow_network(scenario["latency"])
     for guest in scenario["guests"]:  # as fakepve's own command line loads them
-        common = {"node": guest.get("node", "pve1"), "status": guest.get("status", "stopped"),
-                  "config": guest.get("config", {}), "template": guest.get("template", False)}
+        common = {
+            "node": guest.get("node", "pve1"),
+            "status": guest.get("status", "stopped"),
+            "config": guest.get("config", {}),
+            "template": guest.get("template", False),
+        }
         if guest.get("type", "qemu") == "lxc":
             pve.add_ct(guest["vmid"], guest.get("name"), **common)
         else:

@@ -40,7 +40,9 @@ class UdpLatency:
         self._order = itertools.count()
         self._wake, self._waker = socket.socketpair()
         self._running = True
-        self._thread = threading.Thread(target=self._loop, name=f"udp-latency-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name=f"udp-latency-{self.port}", daemon=True
+        )
         self._thread.start()
 
     def close(self) -> None:
@@ -65,7 +67,9 @@ class UdpLatency:
     def _loop(self) -> None:
         while self._running:
             timeout = max(0.0, self._due[0][0] - time.monotonic()) if self._due else None
-            readable, _, _ = select.select([self.front, self._wake, *self._clients], [], [], timeout)
+            readable, _, _ = select.select(
+                [self.front, self._wake, *self._clients], [], [], timeout
+            )
             for sock in readable:
                 if sock is self._wake:
                     sock.recv(16)

@@ -74,7 +74,9 @@ class IpmiBmcProvider(BaseProvider):
             power=str(power.get("powerstate") or "unknown"),
             device=mapping.device_id(device["data"]),
         )
-        guid = self._optional("the system GUID", lambda: command.xraw_command(netfn=6, command=0x37))
+        guid = self._optional(
+            "the system GUID", lambda: command.xraw_command(netfn=6, command=0x37)
+        )
         reading.guid = mapping.system_guid(guid["data"]) if guid else None
         reading.boot = self._optional("the boot device", command.get_bootdev)
         inventory = self._optional("the FRU inventory", lambda: dict(command.get_inventory()))
@@ -114,9 +116,10 @@ class IpmiBmcProvider(BaseProvider):
         return self.session
 
 
-def _public_config(provider_model: Any) -> Mapping[str, Any]:
-    """The provider's ``connection_config`` as the service shows it (secrets masked)."""
+def _public_config(provider_model: Any) -> Mapping[str, Any] | None:
+    """The provider's ``connection_config`` as the service shows it (secrets masked),
+    or None when the host gave no provider record."""
     config = getattr(provider_model, "connection_config", None)
     if config is None and isinstance(provider_model, Mapping):
         config = provider_model.get("connection_config")
-    return config if isinstance(config, Mapping) else {}
+    return config if isinstance(config, Mapping) else None

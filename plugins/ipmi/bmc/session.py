@@ -10,6 +10,7 @@ next calls fail at once.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Callable
@@ -74,10 +75,8 @@ class Session:
         command = getattr(self, "command", None)
         if command is None or self.is_dead:
             return
-        try:
+        with contextlib.suppress(Exception):  # a failed logout changes nothing for the caller
             _bounded(command.ipmi_session.logout, LOGOUT_TIMEOUT)
-        except Exception:  # a failed logout changes nothing for the caller
-            pass
 
 
 def translate(exc: BaseException, settings: Settings, what: str) -> ProviderError:

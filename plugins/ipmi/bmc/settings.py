@@ -38,12 +38,14 @@ class Settings:
         return f"{host}:{self.port}"
 
     @classmethod
-    def read(cls, credential: ProviderCredential, public_config: Mapping[str, Any]) -> Settings:
+    def read(
+        cls, credential: ProviderCredential, public_config: Mapping[str, Any] | None
+    ) -> Settings:
         """Check ``credential``; ``public_config`` tells whether ``port`` was given at all
-        (the credential's port is 443 when it was not)."""
+        (the credential's port is 443 when it was not; without a provider record, 443
+        counts as not given)."""
         host, endpoint_port = _split_endpoint(credential.hostname)
-        given = public_config.get("port")
-        port = credential.port if given is not None and given != "" else endpoint_port
+        port = credential.port if _port_given(credential, public_config) else endpoint_port
         if not 0 < port < 65536:
             raise InvalidConfig(f"connection_config.port: must be 1-65535, got {port}")
         if not credential.password:
@@ -57,6 +59,13 @@ class Settings:
             timeout=_timeout(extra.get("timeout")),
             sensors=_boolean(extra.get("sensors"), "sensors", default=True),
         )
+
+
+def _port_given(credential: ProviderCredential, public_config: Mapping[str, Any] | None) -> bool:
+    if public_config is None:
+        return credential.port != 443  # ProviderCredential's default for "no port"
+    value = public_config.get("port")
+    return value is not None and value != ""
 
 
 def _split_endpoint(endpoint: str | None) -> tuple[str, int]:

@@ -67,7 +67,9 @@ def translate(exc: BaseException, settings: Settings) -> ProviderError:
     if isinstance(exc, AuthenticationError):
         code = _CODE.search(str(exc))
         if code and code.group(1) != "401":
-            return Unreachable(f"{url} answered the login with HTTP {code.group(1)}: is it a PVE API?")
+            return Unreachable(
+                f"{url} answered the login with HTTP {code.group(1)}: is it a PVE API?"
+            )
         return Unauthenticated(
             f"{url} refused the login of {settings.user}: check the username (user@realm) "
             "and the password"

@@ -63,7 +63,9 @@ def cluster(entry: dict[str, Any], version: str | None) -> ResourceData:
     )  # fmt: skip
 
 
-def node(entry: dict[str, Any], member: dict[str, Any] | None, cluster_name: str | None) -> ResourceData:
+def node(
+    entry: dict[str, Any], member: dict[str, Any] | None, cluster_name: str | None
+) -> ResourceData:
     """A ``/cluster/resources`` node, with its ``/cluster/status`` entry (address, id)."""
     status = str(entry.get("status") or "unknown")
     member = member or {}
@@ -163,7 +165,8 @@ def _disks(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Volumes on a storage (``scsi0: local-lvm:vm-100-disk-0,size=32G``), by config key."""
     disks: dict[str, dict[str, Any]] = {}
     for key in sorted(config):
-        if not (key.rstrip("0123456789") in _DISK_KEYS and key[-1].isdigit() or key == "rootfs"):
+        is_numbered = key.rstrip("0123456789") in _DISK_KEYS and key[-1].isdigit()
+        if not (is_numbered or key == "rootfs"):
             continue
         volume, options = _options(str(config[key]))
         storage_name, sep, name = volume.partition(":")

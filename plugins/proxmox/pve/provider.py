@@ -59,7 +59,9 @@ class ProxmoxProvider(BaseProvider):
         for name in sorted(set(self.credential.extra) - KNOWN):
             self.logger.warning("ignoring unknown connection parameter %r", name)
         if not self.settings.verify_ssl:
-            self.logger.warning("TLS certificate of %s not verified (verify_ssl: false)", self.settings.url)
+            self.logger.warning(
+                "TLS certificate of %s not verified (verify_ssl: false)", self.settings.url
+            )
         self.api, self.version = client.open_api(self.settings)
 
     def disconnect(self) -> None:
@@ -101,7 +103,9 @@ class ProxmoxProvider(BaseProvider):
                 readable.add(entry["node"])
             else:
                 status = entry.get("status") or "unknown"
-                self.report_incomplete(f"node {entry['node']}", f"the node is {status}; its guests were not read")
+                self.report_incomplete(
+                    f"node {entry['node']}", f"the node is {status}; its guests were not read"
+                )
         for entry in listing:
             if entry.get("type") == "storage" and entry.get("node") in scope:
                 yield mapping.storage(entry)
@@ -181,9 +185,10 @@ def _check_nodes(wanted: tuple[str, ...], present: list[str]) -> None:
         )
 
 
-def _public_config(provider_model: Any) -> Mapping[str, Any]:
-    """The provider's ``connection_config`` as the service shows it (secrets masked)."""
+def _public_config(provider_model: Any) -> Mapping[str, Any] | None:
+    """The provider's ``connection_config`` as the service shows it (secrets masked),
+    or None when the host gave no provider record."""
     config = getattr(provider_model, "connection_config", None)
     if config is None and isinstance(provider_model, Mapping):
         config = provider_model.get("connection_config")
-    return config if isinstance(config, Mapping) else {}
+    return config if isinstance(config, Mapping) else None

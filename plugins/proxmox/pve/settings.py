@@ -41,12 +41,15 @@ class Settings:
         return f"https://{host}:{self.port}"
 
     @classmethod
-    def read(cls, credential: ProviderCredential, public_config: Mapping[str, Any]) -> Settings:
+    def read(
+        cls, credential: ProviderCredential, public_config: Mapping[str, Any] | None
+    ) -> Settings:
         """Check ``credential``; ``public_config`` tells whether ``port`` was given at all
-        (the credential's port is 443 when it was not)."""
+        (the credential's port is 443 when it was not; without a provider record, 443
+        counts as not given)."""
         host, endpoint_port = _split_endpoint(credential.hostname)
         extra = credential.extra
-        port = credential.port if _given(public_config.get("port")) else endpoint_port
+        port = credential.port if _port_given(credential, public_config) else endpoint_port
         if not 0 < port < 65536:
             raise InvalidConfig(f"connection_config.port: must be 1-65535, got {port}")
         user = (credential.username or "").strip()
@@ -77,7 +80,10 @@ class Settings:
         )
 
 
-def _given(value: Any) -> bool:
+def _port_given(credential: ProviderCredential, public_config: Mapping[str, Any] | None) -> bool:
+    if public_config is None:
+        return credential.port != 443  # ProviderCredential's default for "no port"
+    value = public_config.get("port")
     return value is not None and value != ""
 
 
@@ -123,9 +129,7 @@ def _nodes(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(
         isinstance(item, str) and item.strip() for item in value
     ):
-        raise InvalidConfig(
-            f"connection_config.nodes: must be a list of node names, got {value!r}"
-        )
+        raise InvalidConfig(f"connection_config.nodes: must be a list of node names, got {value!r}")
     return tuple(dict.fromkeys(item.strip() for item in value))
 
 
@@ -133,5 +137,7 @@ def _timeout(value: Any) -> int:
     if value is None or value == "":
         return DEFAULT_TIMEOUT
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise InvalidConfig(f"connection_config.timeout: must be a positive number of seconds, got {value!r}")
+        raise InvalidConfig(
+            f"connection_config.timeout: must be a positive number of seconds, got {value!r}"
+        )
     return max(1, round(value))

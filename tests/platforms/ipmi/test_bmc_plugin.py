@@ -27,13 +27,23 @@ def test_the_server_and_its_bmc_are_collected(shared_bmc: Bmc, bmc_provider: Pro
 
     assert provider.incomplete_parts == []
     server, bmc = found["system"], found["bmc"]
-    assert (server.resource_type_slug, server.state, server.power_state) == ("bare_metal", "running", "on")
+    assert (server.resource_type_slug, server.state, server.power_state) == (
+        "bare_metal",
+        "running",
+        "on",
+    )
     assert server.canonical_id == shared_bmc.guid
-    assert server.vendor_identifiers == {"serial_number": shared_bmc.serial, "system_guid": shared_bmc.guid}
+    assert server.vendor_identifiers == {
+        "serial_number": shared_bmc.serial,
+        "system_guid": shared_bmc.guid,
+    }
     assert server.properties["fru"] == {
         "manufacturer": "Acme", "product_name": "S1", "serial_number": shared_bmc.serial,
     }  # fmt: skip
-    assert (server.properties["boot_device"], server.properties["boot_persistent"]) == ("default", True)
+    assert (server.properties["boot_device"], server.properties["boot_persistent"]) == (
+        "default",
+        True,
+    )
     assert server.properties["sensors"] == {
         "CPU Temp": {"type": "Temperature", "health": "ok", "value": 45.0, "units": "°C"},
         "Fan 1": {"type": "Fan", "health": "ok", "value": 3200.0, "units": "RPM"},
@@ -67,7 +77,10 @@ def test_sensors_can_be_left_out(shared_bmc: Bmc, bmc_provider: ProviderFor) -> 
 
 @pytest.mark.parametrize(
     ("username", "password", "refusal"),
-    [("admin", "not-the-password", "Incorrect password"), ("nobody", "bmc-secret", "Unauthorized name")],
+    [
+        ("admin", "not-the-password", "Incorrect password"),
+        ("nobody", "bmc-secret", "Unauthorized name"),
+    ],
 )
 def test_wrong_credentials_are_unauthenticated(
     shared_bmc: Bmc, bmc_provider: ProviderFor, username: str, password: str, refusal: str
@@ -79,19 +92,25 @@ def test_wrong_credentials_are_unauthenticated(
         collect_all(provider)
 
     assert time.monotonic() - started < 3
-    ok, message = bmc_provider(shared_bmc, username=username, password=password).validate_connection()
+    ok, message = bmc_provider(
+        shared_bmc, username=username, password=password
+    ).validate_connection()
     assert not ok and message.startswith("unauthenticated: ")
     assert password not in message
 
 
-def test_a_closed_udp_port_is_unreachable_within_the_timeout(bmc_provider: ProviderFor, bmc: Bmc) -> None:
+def test_a_closed_udp_port_is_unreachable_within_the_timeout(
+    bmc_provider: ProviderFor, bmc: Bmc
+) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
     provider = bmc_provider(bmc, port=closed, timeout=1)
     started = time.monotonic()
 
-    with pytest.raises(Unreachable, match=rf"127.0.0.1:{closed} did not answer the login within 1 s"):
+    with pytest.raises(
+        Unreachable, match=rf"127.0.0.1:{closed} did not answer the login within 1 s"
+    ):
         collect_all(provider)
 
     assert time.monotonic() - started < 2.5
@@ -120,7 +139,9 @@ def test_a_bmc_that_stops_answering_midway_is_reported_incomplete_in_time(
     assert "boot_device" not in found["system"].properties
 
 
-def test_a_validated_connection_says_what_it_saw(shared_bmc: Bmc, bmc_provider: ProviderFor) -> None:
+def test_a_validated_connection_says_what_it_saw(
+    shared_bmc: Bmc, bmc_provider: ProviderFor
+) -> None:
     provider = bmc_provider(shared_bmc)
 
     first = provider.validate_connection()

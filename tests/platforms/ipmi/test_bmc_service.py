@@ -74,7 +74,9 @@ def test_the_connection_test_reports_success_and_the_precise_failure(
     ok = client.post(test).json()
     patch_config(client, provider["id"], **bmc_config(shared_bmc, password="wrong", timeout=1))
     refused = client.post(test).json()
-    patch_config(client, provider["id"], **bmc_config(shared_bmc, password="$encrypted$", port=9, timeout=1))
+    patch_config(
+        client, provider["id"], **bmc_config(shared_bmc, password="$encrypted$", port=9, timeout=1)
+    )
     silent = client.post(test).json()
 
     assert (ok["ok"], ok["message"]) == (

@@ -29,7 +29,9 @@ def by_ref(resources: list[ResourceData]) -> dict[str, ResourceData]:
 
 
 def links(resource: ResourceData) -> set[tuple[str, str]]:
-    return {(r["target_ems_ref"], r["relationship_type"]) for r in map(dict, resource.relationships)}
+    return {
+        (r["target_ems_ref"], r["relationship_type"]) for r in map(dict, resource.relationships)
+    }
 
 
 @pytest.fixture
@@ -41,9 +43,7 @@ def silent_listener() -> Iterator[int]:
         yield listener.getsockname()[1]
 
 
-def test_two_thousand_guests_arrive_exactly_once(
-    tmp_path: Path, pve_provider: ProviderFor
-) -> None:
+def test_two_thousand_guests_arrive_exactly_once(tmp_path: Path, pve_provider: ProviderFor) -> None:
     nodes = ("pve1", "pve2", "pve3", "pve4")
     estate = guests(2000, nodes)
     estate[7]["template"] = True
@@ -77,7 +77,12 @@ def test_a_guest_is_mapped_with_its_config(fakepve: FakePve, pve_provider: Provi
     assert (vm.name, vm.vendor_type, vm.cpu_count, vm.memory_mb, vm.disk_gb) == (
         "vm-101", "QEMU virtual machine", 2, 2048, 32.0,
     )  # fmt: skip
-    assert (vm.state, vm.power_state, vm.os_type, vm.os_name) == ("running", "running", "linux", "l26")
+    assert (vm.state, vm.power_state, vm.os_type, vm.os_name) == (
+        "running",
+        "running",
+        "linux",
+        "l26",
+    )
     assert vm.mac_addresses == ["bc:24:11:01:00:01"]
     assert vm.vendor_identifiers == {"vmid": 101}
     assert vm.provider_tags == {"web": "", "prod": ""}
@@ -104,7 +109,9 @@ def test_states_are_mapped_and_the_platform_word_is_kept(
         for i, word in enumerate(words)
     ]
     estate.append({"vmid": 200, "name": "hibernated", "status": "running", "config": {}})
-    estate.append({"vmid": 201, "name": "cloning", "status": "stopped", "config": {"lock": "clone"}})
+    estate.append(
+        {"vmid": 201, "name": "cloning", "status": "stopped", "config": {"lock": "clone"}}
+    )
     with running_fakepve(tmp_path, estate) as pve:
         # Suspend to disk through the API, as an operator would: stopped, locked "suspended".
         api = pve.client()
@@ -204,9 +211,7 @@ def test_a_wrong_password_is_unauthenticated(fakepve: FakePve, pve_provider: Pro
     assert (ok, message.split(":")[0]) == (False, "unauthenticated")
 
 
-def test_a_closed_port_is_unreachable_at_once(
-    fakepve: FakePve, pve_provider: ProviderFor
-) -> None:
+def test_a_closed_port_is_unreachable_at_once(fakepve: FakePve, pve_provider: ProviderFor) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]  # nothing listens once the socket is closed
@@ -252,7 +257,9 @@ def test_nodes_limit_what_is_collected(fakepve: FakePve, pve_provider: ProviderF
 
     assert {r.properties["node"] for r in found.values() if "node" in r.properties} == {"pve2"}
     assert "node/pve1" not in found and "cluster/fakecluster" in found
-    with pytest.raises(InvalidConfig, match=r"nodes: pve9 not in the cluster \(its nodes: pve1, pve2\)"):
+    with pytest.raises(
+        InvalidConfig, match=r"nodes: pve9 not in the cluster \(its nodes: pve1, pve2\)"
+    ):
         collect_all(pve_provider(fakepve, nodes=["pve2", "pve9"]))
     ok, message = pve_provider(fakepve, nodes=["pve9"]).validate_connection()
     assert not ok and "pve9 not in the cluster" in message
@@ -291,4 +298,7 @@ def test_the_endpoint_may_carry_the_scheme_and_port(
     ok, message = provider.validate_connection()
 
     assert ok, message
-    assert message == f"logged in to Proxmox VE 9.0.10 at https://{fakepve.host}:{fakepve.port} as root@pam"
+    assert (
+        message
+        == f"logged in to Proxmox VE 9.0.10 at https://{fakepve.host}:{fakepve.port} as root@pam"
+    )

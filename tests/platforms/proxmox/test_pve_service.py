@@ -48,7 +48,10 @@ def test_collections_track_a_clone_a_stop_and_a_delete(
     assert second["status"] == "completed", second
     assert (second["resources_created"], second["resources_deleted"]) == (1, 1)
     assert second["resources_updated"] == 1
-    after = {r["ems_ref"]: r for r in all_resources(client, provider=provider["id"], include_deleted=True)}
+    after = {
+        r["ems_ref"]: r
+        for r in all_resources(client, provider=provider["id"], include_deleted=True)
+    }
     clone = after["qemu/900"]
     assert (clone["name"], clone["is_deleted"], history(client, clone)[0]["kind"]) == (
         "vm-900-clone", False, "created",
@@ -81,7 +84,11 @@ def test_an_offline_node_makes_the_run_partial_and_deletes_nothing(
     assert "node pve2" in run["error_message"]
     assert run["resources_deleted"] == 0
     kept = all_resources(client, provider=provider["id"])
-    on_pve2 = [r for r in kept if r["properties"].get("node") == "pve2" and r["vendor_type"] != "Proxmox VE node"]
+    on_pve2 = [
+        r
+        for r in kept
+        if r["properties"].get("node") == "pve2" and r["vendor_type"] != "Proxmox VE node"
+    ]
     assert len(on_pve2) == 6  # 4 guests, 2 storages: none deleted
     node = next(r for r in kept if r["ems_ref"] == "node/pve2")
     assert (node["state"], node["power_state"]) == ("unknown", "offline")
