@@ -100,37 +100,6 @@ def test_a_guest_is_mapped_with_its_config(fakepve: FakePve, pve_provider: Provi
     assert found["storage/pve2/local"].properties["content"] == ["iso", "vztmpl", "backup"]
 
 
-def test_states_are_mapped_and_the_platform_word_is_kept(
-    tmp_path: Path, pve_provider: ProviderFor
-) -> None:
-    words = ["running", "stopped", "paused", "suspended", "prelaunch", "io-error"]
-    estate = [
-        {"vmid": 100 + i, "name": f"vm-{word}", "status": word, "config": {"memory": 512}}
-        for i, word in enumerate(words)
-    ]
-    estate.append({"vmid": 200, "name": "hibernated", "status": "running", "config": {}})
-    estate.append(
-        {"vmid": 201, "name": "cloning", "status": "stopped", "config": {"lock": "clone"}}
-    )
-    with running_fakepve(tmp_path, estate) as pve:
-        # Suspend to disk through the API, as an operator would: stopped, locked "suspended".
-        api = pve.client()
-        api.nodes("pve1").qemu(200).status.suspend.post(todisk=1)
-        found = by_ref(collect_all(pve_provider(pve)))
-
-    states = {found[f"qemu/{100 + i}"].power_state: found[f"qemu/{100 + i}"].state
-              for i in range(len(words))}  # fmt: skip
-    assert states == {
-        "running": "running", "stopped": "stopped", "paused": "suspended",
-        "suspended": "suspended", "prelaunch": "provisioning", "io-error": "unknown",
-    }  # fmt: skip
-    hibernated = found["qemu/200"]
-    assert (hibernated.state, hibernated.power_state, hibernated.properties["lock"]) == (
-        "suspended", "stopped", "suspended",
-    )  # fmt: skip
-    assert (found["qemu/201"].state, found["qemu/201"].power_state) == ("provisioning", "stopped")
-
-
 CHATSUBO_NOTES = """\
 Web challenge, reset nightly.
 chatsubo.template=Web-Easy
@@ -144,19 +113,60 @@ CHATSUBO.Extra = kept as given
 """
 
 
-def test_chatsubo_labels_in_the_notes_become_properties_and_tags(
-    tmp_path: Path, pve_provider: ProviderFor
-) -> None:
-    estate = [
-        {"vmid": 100, "name": "web-easy-1", "status": "running",
-         "config": {"description": CHATSUBO_NOTES, "tags": "ctf"}},
-        {"vmid": 101, "name": "web-easy", "template": True, "config": {"description": "chatsubo.template=web-easy"}},
-        {"vmid": 102, "name": "plain", "config": {"description": "no labels here"}},
-    ]  # fmt: skip
-    with running_fakepve(tmp_path, estate) as pve:
-        found = by_ref(collect_all(pve_provider(pve)))
+STATE_WORDS = ["running", "stopped", "paused", "suspended", "prelaunch", "io-error"]
+TOKEN_ID, TOKEN_SECRET = "inventory@pve!estate", "4f1c2a9e-0000-4000-8000-000000000001"
 
-    instance = found["qemu/100"]
+
+@pytest.fixture(scope="module")
+def varied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakePve]:
+    """fakepve with a guest in each status, a hibernated one, one being cloned, guests
+    with Chatsubo labels, and an API token."""
+    estate: list[dict[str, Any]] = [
+        {"vmid": 100 + i, "name": f"vm-{word}", "status": word, "config": {"memory": 512}}
+        for i, word in enumerate(STATE_WORDS)
+    ]
+    estate += [
+        {"vmid": 200, "name": "hibernated", "status": "running", "config": {}},
+        {"vmid": 201, "name": "cloning", "status": "stopped", "config": {"lock": "clone"}},
+        {"vmid": 300, "name": "web-easy-1", "status": "running",
+         "config": {"description": CHATSUBO_NOTES, "tags": "ctf"}},
+        {"vmid": 301, "name": "web-easy", "template": True,
+         "config": {"description": "chatsubo.template=web-easy"}},
+        {"vmid": 302, "name": "plain", "config": {"description": "no labels here"}},
+    ]  # fmt: skip
+    with running_fakepve(
+        tmp_path_factory.mktemp("varied"), estate, api_tokens={TOKEN_ID: TOKEN_SECRET}
+    ) as pve:
+        # Suspend to disk through the API, as an operator would: stopped, locked "suspended".
+        pve.client().nodes("pve1").qemu(200).status.suspend.post(todisk=1)
+        yield pve
+
+
+def test_states_are_mapped_and_the_platform_word_is_kept(
+    varied: FakePve, pve_provider: ProviderFor
+) -> None:
+    found = by_ref(collect_all(pve_provider(varied)))
+
+    guests_by_word = {word: found[f"qemu/{100 + i}"] for i, word in enumerate(STATE_WORDS)}
+    states = {word: (g.state, g.power_state) for word, g in guests_by_word.items()}
+    assert states == {
+        "running": ("running", "running"), "stopped": ("stopped", "stopped"),
+        "paused": ("suspended", "paused"), "suspended": ("suspended", "suspended"),
+        "prelaunch": ("provisioning", "prelaunch"), "io-error": ("unknown", "io-error"),
+    }  # fmt: skip
+    hibernated = found["qemu/200"]
+    assert (hibernated.state, hibernated.power_state, hibernated.properties["lock"]) == (
+        "suspended", "stopped", "suspended",
+    )  # fmt: skip
+    assert (found["qemu/201"].state, found["qemu/201"].power_state) == ("provisioning", "stopped")
+
+
+def test_chatsubo_labels_in_the_notes_become_properties_and_tags(
+    varied: FakePve, pve_provider: ProviderFor
+) -> None:
+    found = by_ref(collect_all(pve_provider(varied)))
+
+    instance = found["qemu/300"]
     assert instance.properties["chatsubo"] == {
         "template": "Web-Easy",
         "realm": "Blue",
@@ -178,26 +188,27 @@ def test_chatsubo_labels_in_the_notes_become_properties_and_tags(
     assert instance.ip_addresses == ["10.66.0.12"]
     assert instance.description is not None and "hunter2" not in instance.description
     assert "chatsubo.creds.password=***" in instance.description
-    template = found["qemu/101"]
+    template = found["qemu/301"]
     assert template.resource_type_slug == "template"
     assert template.properties["chatsubo"] == {"template": "web-easy"}
-    assert "chatsubo" not in found["qemu/102"].properties
+    assert "chatsubo" not in found["qemu/302"].properties
 
 
 def test_an_api_token_logs_in_and_a_wrong_one_is_unauthenticated(
-    tmp_path: Path, pve_provider: ProviderFor
+    varied: FakePve, pve_provider: ProviderFor
 ) -> None:
-    token = {"inventory@pve!estate": "4f1c2a9e-0000-4000-8000-000000000001"}
-    with running_fakepve(tmp_path, guests(3), api_tokens=token) as pve:
-        good = pve_provider(pve, username="inventory@pve", password=None, token_name="estate",
-                            token_value="4f1c2a9e-0000-4000-8000-000000000001")  # fmt: skip
-        assert len([r for r in collect_all(good) if r.resource_type_slug == "virtual_machine"]) == 3
-        bad = pve_provider(pve, username="inventory@pve", password=None, token_name="estate",
-                           token_value="4f1c2a9e-0000-4000-8000-0000000000ff")  # fmt: skip
-        with pytest.raises(Unauthenticated, match=r"API token inventory@pve!estate") as refused:
-            collect_all(bad)
+    user, name = TOKEN_ID.split("!")
+    good = pve_provider(
+        varied, username=user, password=None, token_name=name, token_value=TOKEN_SECRET
+    )
+    assert len([r for r in collect_all(good) if r.ems_ref.startswith("qemu/")]) == 11
+    wrong = TOKEN_SECRET[:-2] + "ff"
+    bad = pve_provider(varied, username=user, password=None, token_name=name, token_value=wrong)
 
-    assert "0000000000ff" not in str(refused.value)
+    with pytest.raises(Unauthenticated, match=r"API token inventory@pve!estate") as refused:
+        collect_all(bad)
+
+    assert wrong not in str(refused.value)
 
 
 def test_a_wrong_password_is_unauthenticated(fakepve: FakePve, pve_provider: ProviderFor) -> None:
