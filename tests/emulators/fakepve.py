@@ -122,19 +122,23 @@ def running_fakepve(
     offline_nodes: Sequence[str] = (),
     api_tokens: Mapping[str, str] | None = None,
     storages: Mapping[str, Mapping[str, Any]] | None = None,
+    failures: Sequence[tuple[str, str, int, str, int]] = (),
     latency: float = 0.0,
 ) -> Iterator[FakePve]:
     """Start fakepve on a free loopback port; stop it (by its pid) on leaving.
 
     ``nodes`` adds nodes without guests; ``offline_nodes`` are nodes PVE would show
     offline (every request for them answers 595, as a node that lost the cluster);
-    ``api_tokens`` maps ``user@realm!name`` to its secret.
+    ``api_tokens`` maps ``user@realm!name`` to its secret; each of ``failures``,
+    ``(method, path suffix, status, message, times)``, makes that many requests fail
+    (fakepve's ``fail``).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     scenario = workdir / "fakepve.json"
     scenario.write_text(json.dumps({
         "guests": list(guest_list), "nodes": list(nodes), "offline_nodes": list(offline_nodes),
-        "api_tokens": dict(api_tokens or {}), "storages": dict(storages or {}), "latency": latency,
+        "api_tokens": dict(api_tokens or {}), "storages": dict(storages or {}),
+        "failures": [list(failure) for failure in failures], "latency": latency,
     }))  # fmt: skip
     log_path = workdir / "fakepve.log"
     env = {
@@ -204,6 +208,8 @@ async def _serve(scenario: dict[str, Any], certdir: str) -> None:
     for node in scenario["offline_nodes"]:
         pve.set_node_offline(node)
     pve.apitokens.update(scenario["api_tokens"])
+    for method, suffix, status, message, times in scenario["failures"]:
+        pve.fail(method, suffix, status, message, times=times)
     for name, options in scenario["storages"].items():
         pve.storages[name] = {"files": set(), "active": 1, **options}
     certfile, keyfile, _ = make_cert(certdir, hosts=("127.0.0.1",))

@@ -93,15 +93,16 @@ class ProxmoxProvider(BaseProvider):
             _check_nodes(settings.nodes, [entry["node"] for entry in nodes])
         scope = set(settings.nodes) or {entry["node"] for entry in nodes}
         cluster = next((m for m in members if m.get("type") == "cluster"), None)
+        cluster_name = cluster["name"] if cluster else None
         by_name = {m.get("name"): m for m in members if m.get("type") == "node"}
         if cluster is not None:
             yield mapping.cluster(cluster, self.version or None)
         readable = set()
         for entry in (n for n in nodes if n["node"] in scope):
-            yield mapping.node(entry, by_name.get(entry["node"]), cluster and cluster["name"])
+            yield mapping.node(entry, by_name.get(entry["node"]), cluster_name)
             if entry.get("status") == "online":
                 readable.add(entry["node"])
-            else:
+            else:  # PVE lists its guests as "unknown" and cannot read their configs
                 status = entry.get("status") or "unknown"
                 self.report_incomplete(
                     f"node {entry['node']}", f"the node is {status}; its guests were not read"
@@ -168,7 +169,8 @@ class ProxmoxProvider(BaseProvider):
 
 def _read_config(api: ProxmoxAPI, entry: dict[str, Any]) -> dict[str, Any]:
     try:
-        config: dict[str, Any] = api.nodes(entry["node"])(entry["type"])(entry["vmid"]).config.get()
+        resource = api.nodes(entry["node"])(entry["type"])(entry["vmid"]).config
+        config: dict[str, Any] = client.retried(resource.get)
     except ResourceException as exc:
         if exc.status_code == 500 and "does not exist" in str(exc.content):
             raise GuestGone(entry["id"]) from exc

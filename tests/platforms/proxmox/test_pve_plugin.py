@@ -263,6 +263,32 @@ def test_an_offline_node_is_reported_incomplete_and_its_guests_left_out(
     assert (found["node/pve2"].state, found["node/pve2"].power_state) == ("unknown", "offline")
 
 
+def test_a_busy_api_is_asked_again_and_a_failing_node_is_reported(
+    tmp_path: Path, pve_provider: ProviderFor
+) -> None:
+    estate = guests(12, ("pve1", "pve2", "pve3"))
+    gone = "Configuration file 'nodes/pve1/qemu-server/103.conf' does not exist"
+    failures = [
+        ("GET", "/cluster/resources", 503, "Service Unavailable", 2),  # then it answers
+        ("GET", "/nodes/pve1/qemu/100/config", 502, "Bad Gateway", 1),
+        ("GET", "/nodes/pve1/qemu/103/config", 500, gone, 9),  # deleted after the listing
+        ("GET", "/nodes/pve2/qemu/101/config", 503, "Service Unavailable", 9),  # never again
+    ]
+    with running_fakepve(tmp_path, estate, failures=failures) as pve:
+        provider = pve_provider(pve)
+        found = by_ref(collect_all(provider))
+
+    [incomplete] = provider.incomplete_parts
+    assert incomplete["part"] == "node pve2"
+    assert "reading qemu/101" in incomplete["error"] and "503" in incomplete["error"]
+    read = {ref for ref in found if ref.startswith(("qemu/", "lxc/"))}
+    on_pve1_and_pve3 = {
+        f"{g.get('type', 'qemu')}/{g['vmid']}" for g in estate if g["node"] != "pve2"
+    }
+    assert read >= on_pve1_and_pve3 - {"qemu/103"}
+    assert "qemu/100" in read and "qemu/103" not in read and "qemu/101" not in read
+
+
 def test_nodes_limit_what_is_collected(fakepve: FakePve, pve_provider: ProviderFor) -> None:
     found = by_ref(collect_all(pve_provider(fakepve, nodes=["pve2"])))
 
