@@ -247,6 +247,19 @@ def test_a_silent_endpoint_is_unreachable_within_the_timeout(
     assert time.monotonic() - started < 5
 
 
+def test_the_certificate_is_verified_with_the_environments_ca_bundle(
+    fakepve: FakePve, pve_provider: ProviderFor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    with pytest.raises(Unreachable, match=r"is not trusted .*REQUESTS_CA_BUNDLE"):
+        collect_all(pve_provider(fakepve, verify_ssl=True))
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(fakepve.cafile))
+    ok, message = pve_provider(fakepve, verify_ssl=True).validate_connection()
+
+    assert ok, message
+
+
 def test_an_offline_node_is_reported_incomplete_and_its_guests_left_out(
     tmp_path: Path, pve_provider: ProviderFor
 ) -> None:
