@@ -60,6 +60,7 @@ bench: setup platforms
 	$(BIN)/python bench/ingest.py --resources 100000 --db postgresql
 	$(BIN)/python bench/runtime.py
 	$(BIN)/python bench/upload.py
+	$(BIN)/python bench/providers.py
 
 clean:
 	rm -rf $(VENV) .estate .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,7 @@ import pytest
 from estate.bootstrap import prepare
 from estate.config import Settings
 from estate.context import Context, sqlite_file
+from estate.runtime.plugin_users import GROUP, USER, access_acl
 
 
 def mode(path: Path) -> int:
@@ -22,6 +23,19 @@ def local(tmp_path: Path, environments_dir: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", environments_dir=environments_dir)
 
 
+def private(folder: Path) -> bool:
+    """0700, with at most the plugin users' group allowed to search it (an ACL entry
+    ``group:<plugin gid>:--x``, shown as the group bits of the mode)."""
+    named = [
+        (tag, perm, ident)
+        for tag, perm, ident in access_acl(folder, folder.stat().st_mode)
+        if tag in (USER, GROUP)
+    ]
+    if mode(folder) == 0o700:
+        return named == []
+    return mode(folder) == 0o710 and named == [(GROUP, 0o1, Settings().plugin_uid_base)]
+
+
 def test_a_new_data_directory_and_its_secrets_are_private(local: Settings) -> None:
     context = Context.from_settings(local)
     try:
@@ -30,7 +44,7 @@ def test_a_new_data_directory_and_its_secrets_are_private(local: Settings) -> No
         context.close()
 
     data = local.resolved_data_dir
-    assert mode(data) == 0o700
+    assert private(data)
     for name in ("estate.db", "secret.key", "admin_password"):
         assert mode(data / name) == 0o600, name
     assert [mode(p) for p in data.glob("estate.db-*")] == [0o600] * len(

@@ -97,10 +97,27 @@ class Settings(BaseSettings):
     plugin_uid: int | None = Field(
         default=None,
         ge=1,
-        description="User plugins run as when the service runs as root (default: root "
-        "without capabilities)",
+        description="One user every plugin process runs as when the service runs as root "
+        "(default: a user of its own per process, see plugin_users)",
     )
-    plugin_gid: int | None = Field(default=None, ge=1, description="Group of plugin_uid")
+    plugin_gid: int | None = Field(
+        default=None, ge=1, description="Group of plugin_uid, or of the plugin users"
+    )
+    plugin_users: bool = Field(
+        default=True,
+        description="When the service runs as root, run each plugin process as a user of "
+        "its own from plugin_uid_base (else as root without capabilities)",
+    )
+    plugin_uid_base: int = Field(
+        default=64500,
+        ge=1000,
+        le=2**31,
+        description="First user id of the plugin users (none needs a passwd entry); their "
+        "group is plugin_gid, else this number",
+    )
+    plugin_uid_count: int = Field(
+        default=500, ge=1, le=65536, description="How many plugin users there are"
+    )
     plugin_readable: list[Path] = Field(
         default_factory=list,
         description="More folders plugins may read (the system's, their own and their "

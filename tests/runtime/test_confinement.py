@@ -21,6 +21,7 @@ from estate.runtime.confinement import Confinement, Limits, landlock_abi, launch
 from estate.runtime.environments import PluginEnvironment
 from estate.runtime.errors import PluginCallError, PluginExited
 from estate.runtime.host import PluginProcess
+from estate.runtime.plugin_users import UserRange
 from factories import TEST_CLASS_PATH, is_alive, provider_plugin
 
 pytestmark = pytest.mark.skipif(not landlock_abi(), reason="the kernel has no Landlock")
@@ -78,7 +79,11 @@ if TARGETS.get("daemon_at_import"):
 METHODS = """
 def validate_connection(self):
     tried = len(TARGETS["read"]) + len(TARGETS["write"])
-    return True, json.dumps({"import": ESCAPED_AT_IMPORT, "now": attempts(), "tried": tried})
+    scratch = os.stat(os.environ["TMPDIR"])
+    who = [os.getuid(), os.getgid(), os.getgroups(), scratch.st_uid, oct(scratch.st_mode & 0o777)]
+    return True, json.dumps(
+        {"import": ESCAPED_AT_IMPORT, "now": attempts(), "tried": tried, "who": who}
+    )
 
 def collect(self):
     what = self.credential.extra.get("do")
@@ -103,6 +108,7 @@ def collect(self):
     yield from ()
 """
 
+PLUGIN_USERS = UserRange(base=64500, count=500, gid=64500)
 SMALL = Limits(memory_mb=200, cpu_seconds=1, max_processes=12, max_file_mb=1)
 
 
@@ -143,16 +149,30 @@ def hostile(data: Path, **targets: Any) -> tuple[Path, dict[str, str]]:
     return folder, {"HOSTILE_TARGETS": json.dumps(targets)}
 
 
-def environment(folder: Path, data: Path, limits: Limits = Limits()) -> PluginEnvironment:
-    confinement = Confinement(limits=limits, scratch_root=data / "scratch", protected=(data,))
+@pytest.fixture(params=["plugin users", "root without capabilities"])
+def users(request: pytest.FixtureRequest) -> UserRange | None:
+    """Who plugin processes run as (as root): each a user of its own, or root without
+    a single capability; Landlock and the PID namespace confine both."""
+    return PLUGIN_USERS if request.param == "plugin users" else None
+
+
+def environment(
+    folder: Path, data: Path, limits: Limits = Limits(), users: UserRange | None = None
+) -> PluginEnvironment:
+    confinement = Confinement(
+        limits=limits, scratch_root=data / "scratch", protected=(data,), users=users
+    )
     return PluginEnvironment(plugin_dir=folder, confinement=confinement)
 
 
-def started(folder: Path, data: Path, env: dict[str, str], **limits: Any) -> PluginProcess:
+def started(
+    folder: Path, data: Path, env: dict[str, str], users: UserRange | None, **limits: Any
+) -> PluginProcess:
     for name, value in env.items():
         os.environ[name] = value
     try:
-        process = PluginProcess(environment(folder, data, Limits(**limits)), TEST_CLASS_PATH)
+        confinement = environment(folder, data, Limits(**limits), users)
+        process = PluginProcess(confinement, TEST_CLASS_PATH)
         process.start()
     finally:
         for name in env:
@@ -180,9 +200,11 @@ def sleepers(marker: str) -> list[int]:
     return [pid for pid in found if is_alive(pid)]
 
 
-def test_a_hostile_plugin_reaches_nothing_at_import_nor_while_it_runs(data: Path) -> None:
+def test_a_hostile_plugin_reaches_nothing_at_import_nor_while_it_runs(
+    data: Path, users: UserRange | None
+) -> None:
     folder, env = hostile(data)
-    process = started(folder, data, env)
+    process = started(folder, data, env, users)
     try:
         process.call("configure", {"provider": {"id": 1}, "credential": {"hostname": "h"}})
         answer = json.loads(process.call("validate", {})["message"])
@@ -191,16 +213,25 @@ def test_a_hostile_plugin_reaches_nothing_at_import_nor_while_it_runs(data: Path
     finally:
         process.stop()
 
+    who = answer.pop("who")
     assert answer == {"import": [], "now": [], "tried": 12}
+    if users is None:
+        assert who == [0, 0, [], 0, "0o700"]
+    else:
+        uid = who[0]
+        assert users.base <= uid < users.base + users.count
+        assert who == [uid, users.gid, [], uid, "0o700"], "its own user, owning its scratch"
     assert not (data / "pwned").exists() and not Path("/tmp/estate-pwned").exists()
     assert not scratch.exists(), "the scratch folder goes with its process"
 
 
-def test_define_is_confined_and_its_daemon_dies_with_it(data: Path) -> None:
+def test_define_is_confined_and_its_daemon_dies_with_it(
+    data: Path, users: UserRange | None
+) -> None:
     marker = "7391.5"
     targets = {"daemon_at_import": marker}
     folder, env = hostile(data, **targets)
-    with launch(environment(folder, data), "define") as how:
+    with launch(environment(folder, data, users=users), "define") as how:
         done = subprocess.run(
             how.argv,
             capture_output=True,
@@ -216,11 +247,13 @@ def test_define_is_confined_and_its_daemon_dies_with_it(data: Path) -> None:
     assert sleepers(marker) == [], "a daemon started at import outlived define"
 
 
-def test_a_setsid_daemon_dies_with_its_job_and_the_next_call_works(data: Path) -> None:
+def test_a_setsid_daemon_dies_with_its_job_and_the_next_call_works(
+    data: Path, users: UserRange | None
+) -> None:
     marker = "7392.5"
     folder, env = hostile(data)
     before = len(list(Path("/proc").glob("[0-9]*")))
-    process = started(folder, data, env)
+    process = started(folder, data, env, users)
     try:
         collect(process, do="daemon", marker=marker)
         [daemon] = sleepers(marker)
@@ -235,7 +268,7 @@ def test_a_setsid_daemon_dies_with_its_job_and_the_next_call_works(data: Path) -
     after = len(list(Path("/proc").glob("[0-9]*")))
     assert after <= before + 2  # other tests' processes may come and go, not ours
 
-    process = started(folder, data, env)
+    process = started(folder, data, env, users)
     try:
         assert collect(process) is not None
     finally:
@@ -252,10 +285,15 @@ def test_a_setsid_daemon_dies_with_its_job_and_the_next_call_works(data: Path) -
     ],
 )
 def test_a_plugin_past_a_limit_fails_with_a_message_naming_it(
-    data: Path, what: str, limits: dict[str, int], named: str, error: type[Exception]
+    data: Path,
+    users: UserRange | None,
+    what: str,
+    limits: dict[str, int],
+    named: str,
+    error: type[Exception],
 ) -> None:
     folder, env = hostile(data)
-    process = started(folder, data, env, **limits)
+    process = started(folder, data, env, users, **limits)
     try:
         with pytest.raises(error) as caught:
             collect(process, do=what)
@@ -263,8 +301,30 @@ def test_a_plugin_past_a_limit_fails_with_a_message_naming_it(
         process.stop()
     assert named in str(caught.value)
 
-    process = started(folder, data, env, **limits)  # the next job is unaffected
+    process = started(folder, data, env, users, **limits)  # the next job is unaffected
     try:
         collect(process)
     finally:
         process.stop()
+
+
+def test_concurrent_plugin_processes_are_distinct_users_given_back_when_done(data: Path) -> None:
+    folder, env = hostile(data, read=[], write=[])
+    processes = [started(folder, data, env, PLUGIN_USERS) for _ in range(3)]
+    try:
+        uids = []
+        for process in processes:
+            process.call("configure", {"provider": {"id": 1}, "credential": {"hostname": "h"}})
+            uids.append(json.loads(process.call("validate", {})["message"])["who"][0])
+    finally:
+        for process in processes:
+            process.stop()
+
+    assert len(set(uids)) == 3, uids
+    again = started(folder, data, env, PLUGIN_USERS)  # a returned user comes back last
+    try:
+        again.call("configure", {"provider": {"id": 1}, "credential": {"hostname": "h"}})
+        uid = json.loads(again.call("validate", {})["message"])["who"][0]
+    finally:
+        again.stop()
+    assert uid not in uids

@@ -36,6 +36,7 @@ import inventory_providers
 from ..config import Settings
 from . import sandbox
 from .errors import PluginStartError
+from .plugin_users import UserPool, UserRange, grant_search, pool_of
 
 if TYPE_CHECKING:
     from .environments import PluginEnvironment
@@ -76,6 +77,7 @@ class Confinement:
     limits: Limits = Limits()
     uid: int | None = None
     gid: int | None = None
+    users: UserRange | None = None
     readable: tuple[Path, ...] = ()
     scratch_root: Path | None = None
     protected: tuple[Path, ...] = field(default=())
@@ -98,6 +100,13 @@ def confinement_of(settings: Settings) -> Confinement:
         ),
         uid=settings.plugin_uid,
         gid=settings.plugin_gid,
+        users=UserRange(
+            base=settings.plugin_uid_base,
+            count=settings.plugin_uid_count,
+            gid=settings.plugin_gid or settings.plugin_uid_base,
+        )
+        if settings.plugin_users
+        else None,
         readable=tuple(path.expanduser().resolve() for path in settings.plugin_readable),
         scratch_root=settings.resolved_scratch_dir,
         protected=(settings.resolved_data_dir,),
@@ -119,11 +128,16 @@ class Launch:
     confinement: Confinement
 
     cgroup: Path | None = None
+    pool: UserPool | None = None
+    uid: int | None = None
 
     def close(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
         if self.cgroup is not None:
             _remove_cgroup(self.cgroup)
+        if self.pool is not None and self.uid is not None:
+            self.pool.give_back(self.uid)
+            self.pool = None
 
     def limit_note(self, returncode: int | None, text: str = "") -> str:
         """``explain`` for this process: ``"; <why>"`` or ``""``."""
@@ -149,19 +163,66 @@ def launch(environment: PluginEnvironment, *verb: str) -> Launch:
         reason = "not executable" if Path(plugin_argv[0]).exists() else "no such file"
         raise PluginStartError(f"cannot start plugin process {plugin_argv[0]!r}: {reason}")
     confinement = environment.confinement
-    scratch = _scratch(confinement)
-    env = environment.env()
-    env.update(TMPDIR=str(scratch), TMP=str(scratch), TEMP=str(scratch), HOME=str(scratch))
-    argv, cgroup = plugin_argv, None
-    if confinement.enabled:
-        cgroup = _pids_cgroup(confinement, scratch.name)
-        policy = _policy(confinement, environment, plugin_argv[0], scratch, cgroup)
-        argv = [sys.executable, "-I", "-S", str(SANDBOX), *policy, "--", *plugin_argv]
-    else:
-        _warn_unconfined()
+    pool, uid, gid = _user(confinement)
+    try:
+        scratch = _scratch(confinement, uid, gid)
+    except BaseException:
+        if pool is not None and uid is not None:
+            pool.give_back(uid)
+        raise
+    started = Launch(plugin_argv, {}, environment.plugin_dir, scratch, confinement, None, pool, uid)
+    try:
+        started.env = environment.env()
+        started.env.update(
+            TMPDIR=str(scratch), TMP=str(scratch), TEMP=str(scratch), HOME=str(scratch)
+        )
+        if confinement.enabled:
+            if uid is None:  # the plugin's own user counts its processes where there is one
+                started.cgroup = _pids_cgroup(confinement, scratch.name)
+            readable = readable_paths(environment, plugin_argv[0])
+            if uid is not None and gid is not None:
+                _reachable(gid, [*readable, str(scratch)])
+            policy = _policy(confinement, readable, scratch, started.cgroup, uid, gid)
+            started.argv = [sys.executable, "-I", "-S", str(SANDBOX), *policy, "--", *plugin_argv]
+        else:
+            _warn_unconfined()
+    except BaseException:
+        started.close()
+        raise
     if confinement.enabled and not confinement.require_landlock and not landlock_abi():
         _warn_no_landlock()
-    return Launch(argv, env, environment.plugin_dir, scratch, confinement, cgroup)
+    return started
+
+
+def _user(confinement: Confinement) -> tuple[UserPool | None, int | None, int | None]:
+    """``(pool, uid, gid)`` the plugin process runs as: a user of its own from the pool,
+    the one ``plugin_uid`` names, or none (not root, or confinement off)."""
+    if not confinement.enabled or os.geteuid() != 0:
+        return None, None, None
+    if confinement.uid is not None:
+        gid = confinement.gid if confinement.gid is not None else confinement.uid
+        return None, confinement.uid, gid
+    if confinement.users is None:
+        return None, None, None
+    pool = pool_of(confinement.users)
+    try:
+        uid = pool.take()
+    except RuntimeError as exc:
+        raise PluginStartError(str(exc)) from None
+    return pool, uid, confinement.users.gid
+
+
+def _reachable(gid: int, paths: list[str]) -> None:
+    """Let the plugin group search the folders above what the plugin must reach."""
+    try:
+        for folder in grant_search(paths, gid):
+            logger.info("plugin group %d may now search (never list) %s", gid, folder)
+    except OSError as exc:
+        raise PluginStartError(
+            f"cannot let plugin users reach their files ({exc}); grant the plugin group {gid} "
+            "search on the folders above the Python, plugin and data folders, or set "
+            "ESTATE_PLUGIN_USERS=false to run plugins as root without capabilities"
+        ) from None
 
 
 def explain(returncode: int | None, text: str, limits: Limits) -> str:
@@ -225,10 +286,11 @@ def sdk_source() -> Path:
 
 def _policy(
     confinement: Confinement,
-    environment: PluginEnvironment,
-    program: str,
+    readable: list[str],
     scratch: Path,
     cgroup: Path | None,
+    uid: int | None,
+    gid: int | None,
 ) -> list[str]:
     """The sandbox's arguments (``KEY=VALUE``: it parses no JSON, to start faster)."""
     limits = confinement.limits
@@ -237,20 +299,20 @@ def _policy(
         "limits=" + ",".join(str(n) for n in (*numbers, limits.max_processes)),
         "landlock=" + ("required" if confinement.require_landlock else "optional"),
     ]
-    if confinement.uid is not None:
-        policy.append(f"uid={confinement.uid}")
-    if confinement.gid is not None:
-        policy.append(f"gid={confinement.gid}")
+    if uid is not None:
+        policy.append(f"uid={uid}")
+    if gid is not None:
+        policy.append(f"gid={gid}")
     if cgroup is not None:
         policy.append(f"pids_cgroup={cgroup}")
-    policy += [f"read={path}" for path in readable_paths(environment, program)]
+    policy += [f"read={path}" for path in readable]
     policy += [f"write={path}" for path in (scratch, *WRITABLE_DEVICES)]
     return policy
 
 
 def _pids_cgroup(confinement: Confinement, name: str) -> Path | None:
     """A pids cgroup for one job run as root without a plugin user, where one can be made."""
-    if os.geteuid() != 0 or confinement.uid is not None or not _has_pids_cgroup():
+    if os.geteuid() != 0 or not _has_pids_cgroup():
         return None
     cgroup = PIDS_CGROUP / "estate" / name
     try:
@@ -281,15 +343,14 @@ def _remove_cgroup(cgroup: Path) -> None:
     logger.warning("pids cgroup %s still busy; left behind", cgroup)
 
 
-def _scratch(confinement: Confinement) -> Path:
-    """A new private folder (0700) for one process, owned by the plugin user if any."""
+def _scratch(confinement: Confinement, uid: int | None, gid: int | None) -> Path:
+    """A new private folder (0700) for one process, owned by its plugin user if any."""
     root = confinement.scratch_root or Path(tempfile.gettempdir()) / "estate-scratch"
     # Traversable but not listable: a plugin finds its own folder, not the others'.
     root.mkdir(mode=0o711, parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(dir=root))
-    if confinement.enabled and confinement.uid is not None and os.geteuid() == 0:
-        gid = confinement.gid if confinement.gid is not None else confinement.uid
-        os.chown(scratch, confinement.uid, gid)
+    if uid is not None:
+        os.chown(scratch, uid, gid if gid is not None else uid)
     return scratch
 
 

@@ -205,6 +205,7 @@ def build_requirements_environment(settings: Settings, requirements: Path) -> st
     """
     venv = requirements_environment(settings, requirements)
     if (venv / "bin" / "python").is_file():
+        _open_to_plugins(venv)
         return ""
     venv.parent.mkdir(parents=True, exist_ok=True)
     with (venv.parent / f".{venv.name}.lock").open("a") as lock:
@@ -214,6 +215,7 @@ def build_requirements_environment(settings: Settings, requirements: Path) -> st
         staging = Path(tempfile.mkdtemp(prefix=f".{venv.name}-", dir=venv.parent))
         try:
             log = _fill(staging, requirements, requirements.parent, settings)
+            staging.chmod(0o755)  # mkdtemp's 0700 would shut out the plugin users
             staging.rename(venv)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -240,6 +242,7 @@ def sdk_environment(settings: Settings) -> Path:
     tag = venv.name
     python = venv / "bin" / "python"
     if python.is_file():
+        _open_to_plugins(venv)
         return python
     with _SDK_ENV_LOCK:
         if python.is_file():
@@ -262,6 +265,7 @@ def sdk_environment(settings: Settings) -> Path:
             )
             _add_sdk(staging)
             _add_accelerator(staging)
+            staging.chmod(0o755)  # mkdtemp's 0700 would shut out the plugin users
             try:
                 staging.rename(venv)
             except OSError:
@@ -270,6 +274,13 @@ def sdk_environment(settings: Settings) -> Path:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return python
+
+
+def _open_to_plugins(venv: Path) -> None:
+    """0755: an environment built by an earlier release kept mkdtemp's 0700, which
+    shuts out the plugin users."""
+    if venv.stat().st_mode & 0o777 == 0o700:
+        venv.chmod(0o755)
 
 
 @functools.cache
