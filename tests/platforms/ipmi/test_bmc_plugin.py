@@ -119,7 +119,7 @@ def test_a_closed_udp_port_is_unreachable_within_the_timeout(
 def test_a_bmc_that_stops_answering_midway_is_reported_incomplete_in_time(
     bmc: Bmc, bmc_provider: ProviderFor
 ) -> None:
-    provider = bmc_provider(bmc, timeout=1)
+    provider = bmc_provider(bmc, timeout=2)
     provider.connect()
     bmc.freeze_when_asked_the_boot_device()
     started = time.monotonic()
@@ -129,12 +129,12 @@ def test_a_bmc_that_stops_answering_midway_is_reported_incomplete_in_time(
     finally:
         provider.disconnect()
 
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 4
     assert [part["part"] for part in provider.incomplete_parts] == [
         "the boot device", "the FRU inventory", "the firmware versions", "the sensors",
         "the BMC's LAN settings",
     ]  # fmt: skip
-    assert "did not answer the boot device within 1 s" in provider.incomplete_parts[0]["error"]
+    assert "did not answer the boot device within 2 s" in provider.incomplete_parts[0]["error"]
     assert found["system"].power_state == "on"
     assert "boot_device" not in found["system"].properties
 

@@ -58,7 +58,7 @@ def test_powering_the_server_off_is_a_modification_with_its_diff(
 def test_a_bmc_that_hangs_midway_makes_the_run_partial_and_deletes_nothing(
     client: TestClient, bmc: Bmc, bmc_config: BmcConfig
 ) -> None:
-    provider = bmc_provider(client, bmc, bmc_config(bmc, timeout=1))
+    provider = bmc_provider(client, bmc, bmc_config(bmc, timeout=3))
     assert collect(client, provider["id"])["status"] == "completed"
 
     bmc.freeze_when_asked_the_boot_device()
@@ -74,11 +74,11 @@ def test_a_bmc_that_hangs_midway_makes_the_run_partial_and_deletes_nothing(
 def test_the_connection_test_reports_success_and_the_precise_failure(
     client: TestClient, shared_bmc: Bmc, bmc_config: BmcConfig
 ) -> None:
-    provider = bmc_provider(client, shared_bmc, bmc_config(shared_bmc, timeout=1))
+    provider = bmc_provider(client, shared_bmc, bmc_config(shared_bmc))
     test = f"{API}/providers/{provider['id']}/test/"
 
     ok = client.post(test).json()
-    patch_config(client, provider["id"], **bmc_config(shared_bmc, password="wrong", timeout=1))
+    patch_config(client, provider["id"], **bmc_config(shared_bmc, password="wrong"))
     refused = client.post(test).json()
     patch_config(
         client, provider["id"], **bmc_config(shared_bmc, password="$encrypted$", port=9, timeout=1)
