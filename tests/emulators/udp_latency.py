@@ -5,11 +5,13 @@ answers in microseconds, before pyghmi has registered its wait for the answer (p
 sends, then queues its waiter; an answer that arrives in between is only picked up
 when the retry timer fires, 0.5 to 1 s later). Through this relay each datagram takes
 ``delay`` seconds each way, as on a LAN, and pyghmi reads ipmi_sim at its real speed.
-The datagrams themselves pass unchanged, both ways.
+The datagrams themselves pass unchanged, both ways. A datagram to a port that has
+gone (a client's closed socket) is lost, as on any network, and the relay goes on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import select
@@ -74,7 +76,10 @@ class UdpLatency:
                 if sock is self._wake:
                     sock.recv(16)
                     continue
-                data, sender = sock.recvfrom(65535)
+                try:
+                    data, sender = sock.recvfrom(65535)
+                except OSError:  # an ICMP "port unreachable" for an earlier datagram
+                    continue
                 if sock is self.front:
                     self._later(self._back_for(sender), data, self.upstream)
                 else:
@@ -82,7 +87,8 @@ class UdpLatency:
             now = time.monotonic()
             while self._due and self._due[0][0] <= now:
                 _, _, out, data, target = heapq.heappop(self._due)
-                out.sendto(data, target)
+                with contextlib.suppress(OSError):  # lost, as a datagram may be
+                    out.sendto(data, target)
 
     def _back_for(self, client: Address) -> socket.socket:
         back = self._backs.get(client)

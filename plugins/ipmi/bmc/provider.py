@@ -65,8 +65,18 @@ class IpmiBmcProvider(BaseProvider):
     def collect(self) -> Iterator[ResourceData]:
         """The BMC, then the server it manages."""
         session = self._session()
-        command = session.command
         started = time.perf_counter()
+        reading = self._read(session)
+        yield mapping.bmc(reading)
+        yield mapping.server(reading)
+        self.logger.info(
+            "read BMC %s in %.2f s: powered %s", session.settings.address,
+            time.perf_counter() - started, reading.power,
+        )  # fmt: skip
+
+    def _read(self, session: Session) -> mapping.Reading:
+        """Everything the BMC tells, the two required reads first."""
+        command = session.command
         power = session.call("the power state", command.get_power)
         device = session.call("Get Device ID", lambda: command.xraw_command(netfn=6, command=1))
         reading = mapping.Reading(
@@ -90,12 +100,7 @@ class IpmiBmcProvider(BaseProvider):
         if session.settings.sensors:
             reading.sensors = self._optional("the sensors", lambda: list(command.get_sensor_data()))
         reading.network = self._optional("the BMC's LAN settings", command.get_net_configuration)
-        yield mapping.bmc(reading)
-        yield mapping.server(reading)
-        self.logger.info(
-            "read BMC %s in %.2f s: powered %s", session.settings.address,
-            time.perf_counter() - started, reading.power,
-        )  # fmt: skip
+        return reading
 
     def _optional(self, what: str, function: Callable[[], T]) -> T | None:
         """``function()``, or None when the BMC does not offer it or stopped answering."""
