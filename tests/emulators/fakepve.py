@@ -4,7 +4,8 @@ fakepve (PyPI, AGPL-3.0) is a test-only dependency: the tests and the benchmark
 start it, the plugin never imports it. Its command line (``fakepve GUESTS.json``)
 loads guests; this module's child does exactly what that command does through
 fakepve's own Python API, plus the scenarios its command line cannot set up: nodes
-declared offline (``Model.set_node_offline``), API tokens, extra storages. The
+declared offline (``Model.set_node_offline``), API tokens, requests made to fail
+(``Model.fail``). The
 guests file format is fakepve's: ``{"guests": [{"vmid", "name", "node", "status",
 "config": {...}, "type": "qemu"|"lxc", "template": bool}, ...]}``.
 
@@ -68,49 +69,36 @@ def guests(
     ``lxc_every``-th one a container, Chatsubo labels in every third guest's notes."""
     made = []
     for index in range(count):
-        vmid, node = 100 + index, nodes[index % len(nodes)]
         notes = f"owner: team-{index % 4}"
         if index % 3 == 0:
             notes += f"\nchatsubo.template=web-{index % 7}\nchatsubo.realm=realm-{index % 2}"
-        if lxc_every and index % lxc_every == lxc_every - 1:
-            config = {
-                "description": notes,
-                "cores": 1,
-                "memory": 512,
-                "tags": "ct",
-                "net0": f"name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:{index >> 8 & 255:02X}:{index & 255:02X},ip=10.1.{index >> 8 & 255}.{index & 255}/16",
-            }
-            made.append(
-                {
-                    "type": "lxc",
-                    "vmid": vmid,
-                    "name": f"ct-{vmid}",
-                    "node": node,
-                    "status": "running",
-                    "config": config,
-                }
-            )
-            continue
-        config = {
-            "description": notes,
-            "cores": 2,
-            "sockets": 1,
-            "memory": 2048,
-            "ostype": "l26",
-            "scsi0": f"local-lvm:vm-{vmid}-disk-0,size=32G",
-            "net0": f"virtio=BC:24:11:01:{index >> 8 & 255:02X}:{index & 255:02X},bridge=vmbr0",
-            "tags": "web;prod" if index % 2 else "db",
-        }
-        made.append(
-            {
-                "vmid": vmid,
-                "name": f"vm-{vmid}",
-                "node": node,
-                "status": "running" if index % 4 else "stopped",
-                "config": config,
-            }
-        )
-    return made  # fmt: skip
+        is_container = bool(lxc_every) and index % lxc_every == lxc_every - 1
+        guest = _container(index, notes) if is_container else _vm(index, notes)
+        made.append({"vmid": 100 + index, "node": nodes[index % len(nodes)], **guest})
+    return made
+
+
+def _container(index: int, notes: str) -> dict[str, Any]:
+    high, low = index >> 8 & 255, index & 255
+    nic = f"name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:{high:02X}:{low:02X},ip=10.1.{high}.{low}/16"
+    config = {"description": notes, "cores": 1, "memory": 512, "tags": "ct", "net0": nic}
+    return {"type": "lxc", "name": f"ct-{100 + index}", "status": "running", "config": config}
+
+
+def _vm(index: int, notes: str) -> dict[str, Any]:
+    vmid, high, low = 100 + index, index >> 8 & 255, index & 255
+    config = {
+        "description": notes,
+        "cores": 2,
+        "sockets": 1,
+        "memory": 2048,
+        "ostype": "l26",
+        "scsi0": f"local-lvm:vm-{vmid}-disk-0,size=32G",
+        "net0": f"virtio=BC:24:11:01:{high:02X}:{low:02X},bridge=vmbr0",
+        "tags": "web;prod" if index % 2 else "db",
+    }
+    status = "running" if index % 4 else "stopped"
+    return {"name": f"vm-{vmid}", "status": status, "config": config}
 
 
 @contextmanager
@@ -118,17 +106,14 @@ def running_fakepve(
     workdir: Path,
     guest_list: Sequence[Mapping[str, Any]],
     *,
-    nodes: Sequence[str] = (),
     offline_nodes: Sequence[str] = (),
     api_tokens: Mapping[str, str] | None = None,
-    storages: Mapping[str, Mapping[str, Any]] | None = None,
     failures: Sequence[tuple[str, str, int, str, int]] = (),
-    latency: float = 0.0,
 ) -> Iterator[FakePve]:
     """Start fakepve on a free loopback port; stop it (by its pid) on leaving.
 
-    ``nodes`` adds nodes without guests; ``offline_nodes`` are nodes PVE would show
-    offline (every request for them answers 595, as a node that lost the cluster);
+    ``offline_nodes`` are nodes PVE would show offline (every request for them
+    answers 595, as for a node that lost the cluster);
     ``api_tokens`` maps ``user@realm!name`` to its secret; each of ``failures``,
     ``(method, path suffix, status, message, times)``, makes that many requests fail
     (fakepve's ``fail``).
@@ -136,9 +121,8 @@ def running_fakepve(
     workdir.mkdir(parents=True, exist_ok=True)
     scenario = workdir / "fakepve.json"
     scenario.write_text(json.dumps({
-        "guests": list(guest_list), "nodes": list(nodes), "offline_nodes": list(offline_nodes),
-        "api_tokens": dict(api_tokens or {}), "storages": dict(storages or {}),
-        "failures": [list(failure) for failure in failures], "latency": latency,
+        "guests": list(guest_list), "offline_nodes": list(offline_nodes),
+        "api_tokens": dict(api_tokens or {}), "failures": [list(f) for f in failures],
     }))  # fmt: skip
     log_path = workdir / "fakepve.log"
     env = {
@@ -190,8 +174,6 @@ async def _serve(scenario: dict[str, Any], certdir: str) -> None:
 
     pve = Server(user=USER, password=PASSWORD, host="127.0.0.1", port=0)
     pve.time_scale = 0
-    if scenario.get("latency"):
-        pve.slow_network(scenario["latency"])
     for guest in scenario["guests"]:  # as fakepve's own command line loads them
         common = {
             "node": guest.get("node", "pve1"),
@@ -203,15 +185,11 @@ async def _serve(scenario: dict[str, Any], certdir: str) -> None:
             pve.add_ct(guest["vmid"], guest.get("name"), **common)
         else:
             pve.add_vm(guest["vmid"], guest["name"], **common)
-    for node in scenario["nodes"]:
-        pve.add_node(node)
     for node in scenario["offline_nodes"]:
         pve.set_node_offline(node)
     pve.apitokens.update(scenario["api_tokens"])
     for method, suffix, status, message, times in scenario["failures"]:
         pve.fail(method, suffix, status, message, times=times)
-    for name, options in scenario["storages"].items():
-        pve.storages[name] = {"files": set(), "active": 1, **options}
     certfile, keyfile, _ = make_cert(certdir, hosts=("127.0.0.1",))
     await pve.start(certfile, keyfile)
     print(f"fakepve listening on https://{pve.host}:{pve.port}", flush=True)
