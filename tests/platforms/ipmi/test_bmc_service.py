@@ -26,6 +26,12 @@ def bmc_provider(client: TestClient, bmc: Bmc, config: dict[str, Any]) -> dict[s
     )  # fmt: skip
 
 
+def explain(client: TestClient, run: dict[str, Any]) -> dict[str, Any]:
+    """The run with its log, for the message of a failed assertion."""
+    detail: dict[str, Any] = client.get(f"{API}/collection-runs/{run['id']}/").json()
+    return detail
+
+
 def by_ref(client: TestClient, provider_id: int) -> dict[str, dict[str, Any]]:
     return {r["ems_ref"]: r for r in all_resources(client, provider=provider_id)}
 
@@ -35,7 +41,7 @@ def test_powering_the_server_off_is_a_modification_with_its_diff(
 ) -> None:
     provider = bmc_provider(client, bmc, bmc_config(bmc))
     first = collect(client, provider["id"])
-    assert first["status"] == "completed", first
+    assert first["status"] == "completed", explain(client, first)
     before = by_ref(client, provider["id"])
     assert set(before) == {"system", "bmc"}
     assert (before["system"]["state"], before["system"]["power_state"]) == ("running", "on")
@@ -43,7 +49,7 @@ def test_powering_the_server_off_is_a_modification_with_its_diff(
     bmc.ipmitool("chassis", "power", "off")
     second = collect(client, provider["id"])
 
-    assert second["status"] == "completed", second
+    assert second["status"] == "completed", explain(client, second)
     assert (second["resources_updated"], second["resources_unchanged"]) == (1, 1)
     server = by_ref(client, provider["id"])["system"]
     latest = client.get(f"{API}/resources/{server['id']}/history/").json()["results"][0]
@@ -59,12 +65,13 @@ def test_a_bmc_that_hangs_midway_makes_the_run_partial_and_deletes_nothing(
     client: TestClient, bmc: Bmc, bmc_config: BmcConfig
 ) -> None:
     provider = bmc_provider(client, bmc, bmc_config(bmc, timeout=3))
-    assert collect(client, provider["id"])["status"] == "completed"
+    first = collect(client, provider["id"])
+    assert first["status"] == "completed", explain(client, first)
 
     bmc.freeze_when_asked_the_boot_device()
     run = collect(client, provider["id"])
 
-    assert run["status"] == "partial", run
+    assert run["status"] == "partial", explain(client, run)
     assert "the boot device" in run["error_message"]
     assert run["resources_deleted"] == 0
     assert set(by_ref(client, provider["id"])) == {"system", "bmc"}

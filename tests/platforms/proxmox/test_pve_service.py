@@ -27,6 +27,12 @@ def pve_provider(client: TestClient, pve: FakePve, config: dict[str, Any]) -> di
     )  # fmt: skip
 
 
+def explain(client: TestClient, run: dict[str, Any]) -> dict[str, Any]:
+    """The run with its log, for the message of a failed assertion."""
+    detail: dict[str, Any] = client.get(f"{API}/collection-runs/{run['id']}/").json()
+    return detail
+
+
 def history(client: TestClient, resource: dict[str, Any]) -> list[dict[str, Any]]:
     page = client.get(f"{API}/resources/{resource['id']}/history/").json()
     return list(page["results"])
@@ -38,7 +44,7 @@ def test_collections_track_a_clone_a_stop_and_a_delete(
     with running_fakepve(tmp_path, guests(10)) as pve:
         provider = pve_provider(client, pve, seed_config(pve))
         first = collect(client, provider["id"])
-        assert first["status"] == "completed", first
+        assert first["status"] == "completed", explain(client, first)
         before = {r["ems_ref"]: r for r in all_resources(client, provider=provider["id"])}
         assert len([ref for ref in before if ref.startswith(("qemu/", "lxc/"))]) == 10
         assert before["qemu/101"]["state"] == "running"
@@ -49,7 +55,7 @@ def test_collections_track_a_clone_a_stop_and_a_delete(
         api.nodes("pve1").qemu(108).delete()
         second = collect(client, provider["id"])
 
-    assert second["status"] == "completed", second
+    assert second["status"] == "completed", explain(client, second)
     assert (second["resources_created"], second["resources_deleted"]) == (1, 1)
     assert second["resources_updated"] == 1
     after = {
@@ -79,13 +85,14 @@ def test_an_offline_node_makes_the_run_partial_and_deletes_nothing(
     estate = guests(8, ("pve1", "pve2"))
     with running_fakepve(tmp_path / "healthy", estate) as pve:
         provider = pve_provider(client, pve, seed_config(pve))
-        assert collect(client, provider["id"])["status"] == "completed"
+        first = collect(client, provider["id"])
+    assert first["status"] == "completed", explain(client, first)
     # The same cluster, pve2 now cut off: its guests' reads answer 595 "No route to host".
     with running_fakepve(tmp_path / "split", estate, offline_nodes=["pve2"]) as pve:
         patch_config(client, provider["id"], **seed_config(pve, password="$encrypted$"))
         run = collect(client, provider["id"])
 
-    assert run["status"] == "partial", run
+    assert run["status"] == "partial", explain(client, run)
     assert "node pve2" in run["error_message"]
     assert run["resources_deleted"] == 0
     kept = all_resources(client, provider=provider["id"])
