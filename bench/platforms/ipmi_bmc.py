@@ -30,24 +30,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))  # the emulator helpers live with the tests
 
-import msgspec  # noqa: E402
-import yaml  # noqa: E402
+from _child import Records, collect, plugin_environment  # noqa: E402
 from pyghmi.ipmi.command import Command  # noqa: E402
 
 from emulators.ipmi_sim import Bmc, running_bmcs  # noqa: E402
-from estate.config import Settings  # noqa: E402
-from estate.inventory.records import to_record  # noqa: E402
-from estate.runtime.environments import (  # noqa: E402
-    build_requirements_environment,
-    environment_at,
-    managed_requirements,
-)
-from estate.runtime.host import PluginProcess  # noqa: E402
 from inventory_providers.loader import load_class  # noqa: E402
 from inventory_providers.testing import make_provider  # noqa: E402
 
@@ -87,24 +77,8 @@ def in_process(bmcs: list[Bmc]) -> float:
 
 def plugin(bmcs: list[Bmc], workdir: Path) -> tuple[float, float, dict[str, int]]:
     """``(seconds in configure + collect, wall seconds, resources per type)``."""
-    manifest = yaml.safe_load((PLUGIN_DIR / "manifest.yml").read_text())
-    environments = Path(tempfile.gettempdir()) / "estate-bench-environments"
-    settings = Settings(data_dir=workdir / "data", environments_dir=environments)
-    requirements = managed_requirements(PLUGIN_DIR, manifest)
-    assert requirements is not None
-    build_requirements_environment(settings, requirements)  # once; not timed
-    environment = environment_at(PLUGIN_DIR, manifest, settings)
-    allowed = frozenset(manifest["supported_resource_types"])
-    kinds: dict[str, int] = {}
-
-    def on_notification(method: str, params: dict[str, Any]) -> None:
-        if method != "collect.batch":
-            return
-        for item in params["resources"]:
-            to_record(item, allowed)
-            slug = msgspec.json.decode(item)["resource_type_slug"]
-            kinds[slug] = kinds.get(slug, 0) + 1
-
+    environment, manifest = plugin_environment(PLUGIN_DIR, workdir)
+    records = Records(manifest)
     calls = 0.0
     wall = time.perf_counter()
     for bmc in bmcs:
@@ -116,14 +90,13 @@ def plugin(bmcs: list[Bmc], workdir: Path) -> tuple[float, float, dict[str, int]
             "endpoint": bmc.host,
             "connection_config": config,
         }
-        with PluginProcess(environment, CLASS_PATH) as process:
-            started = time.perf_counter()
-            process.call("configure", {"provider": provider, "credential": credential})
-            result = process.call("collect", {}, timeout=120, on_notification=on_notification)
-            calls += time.perf_counter() - started
+        seconds, result = collect(
+            environment, CLASS_PATH, records, credential, provider, timeout=120
+        )
+        calls += seconds
         if result.get("incomplete"):
             raise SystemExit(f"{bmc.serial}: incomplete {result['incomplete']}")
-    return calls, time.perf_counter() - wall, kinds
+    return calls, time.perf_counter() - wall, records.kinds
 
 
 def run(count: int = BMCS) -> dict[str, object]:

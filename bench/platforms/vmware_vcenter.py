@@ -35,20 +35,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))  # the emulator helpers live with the tests
 
-import msgspec  # noqa: E402
-import yaml  # noqa: E402
+from _child import Records, collect, plugin_environment  # noqa: E402
 from pyVim.connect import Disconnect, SmartConnect  # noqa: E402
 from pyVmomi import vim  # noqa: E402
 
 from emulators.vcsim import Size, Vcsim, delta, vcsim  # noqa: E402
-from estate.config import Settings  # noqa: E402
-from estate.inventory.records import to_record  # noqa: E402
-from estate.runtime.environments import (  # noqa: E402
-    build_requirements_environment,
-    environment_at,
-    managed_requirements,
-)
-from estate.runtime.host import PluginProcess  # noqa: E402
 
 PLUGIN_DIR = REPO / "plugins" / "vmware" / "vcenter"
 CLASS_PATH = "provider.VCenterProvider"
@@ -57,23 +48,8 @@ BATCH_SIZE = 1000
 
 def plugin(simulator: Vcsim, workdir: Path) -> tuple[float, dict[str, int], dict[str, int]]:
     """``(seconds, resources per type, requests served)`` of the plugin in a child."""
-    manifest = yaml.safe_load((PLUGIN_DIR / "manifest.yml").read_text())
-    environments = Path(tempfile.gettempdir()) / "estate-bench-environments"
-    settings = Settings(data_dir=workdir / "data", environments_dir=environments)
-    requirements = managed_requirements(PLUGIN_DIR, manifest)
-    assert requirements is not None
-    build_requirements_environment(settings, requirements)  # once; not timed
-    allowed = frozenset(manifest["supported_resource_types"])
-    kinds: dict[str, int] = {}
-
-    def on_notification(method: str, params: dict[str, Any]) -> None:
-        if method != "collect.batch":
-            return
-        for item in params["resources"]:
-            to_record(item, allowed)  # the service's own check of every record
-            slug = msgspec.json.decode(item)["resource_type_slug"]
-            kinds[slug] = kinds.get(slug, 0) + 1
-
+    environment, manifest = plugin_environment(PLUGIN_DIR, workdir)
+    records = Records(manifest)
     credential = {
         "hostname": simulator.host,
         "username": "administrator@vsphere.local",
@@ -81,18 +57,9 @@ def plugin(simulator: Vcsim, workdir: Path) -> tuple[float, dict[str, int], dict
         "port": simulator.port,
         "extra": {"verify_ssl": False},
     }
-    with PluginProcess(environment_at(PLUGIN_DIR, manifest, settings), CLASS_PATH) as process:
-        before = simulator.requests()
-        started = time.perf_counter()
-        process.call("configure", {"provider": {"name": "bench"}, "credential": credential})
-        result = process.call(
-            "collect", {"batch_size": BATCH_SIZE}, timeout=600, on_notification=on_notification
-        )
-        seconds = time.perf_counter() - started
-        served = delta(before, simulator.requests())
-    if result["count"] != sum(kinds.values()):
-        raise SystemExit(f"plugin said {result['count']}, sent {sum(kinds.values())}")
-    return seconds, kinds, served
+    before = simulator.requests()
+    seconds, _ = collect(environment, CLASS_PATH, records, credential, batch_size=BATCH_SIZE)
+    return seconds, records.kinds, delta(before, simulator.requests())
 
 
 def baseline(simulator: Vcsim) -> tuple[float, dict[str, int], dict[str, int]]:
