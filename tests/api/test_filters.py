@@ -35,7 +35,7 @@ def test_every_operation_refuses_a_query_parameter_it_does_not_take(client: Test
         ("providers/", "organisation", "did you mean 'organization'?"),
         ("collection-runs/", "state", "did you mean 'status'?"),
         ("events/", "severty", "did you mean 'severity'?"),
-        ("provider-plugins/", "page", "query parameter 'page': unknown (accepted: none)"),
+        ("provider-plugins/", "limit", "query parameter 'limit': unknown"),
         ("organizations/", "nmae", "query parameter 'nmae': unknown"),
         ("users/", "q", "query parameter 'q': unknown"),
         ("tokens/", "all", "query parameter 'all': unknown"),
