@@ -22,23 +22,19 @@ def provider_stats(session: Session, provider_ids: Collection[int]) -> ProviderS
     """
     if not provider_ids:
         return {}
-    counts = dict(
-        session.execute(
-            select(Resource.provider_id, func.count())
-            .where(Resource.provider_id.in_(provider_ids), Resource.deleted_at.is_(None))
-            .group_by(Resource.provider_id)
-        ).tuples()
+    counted = session.execute(
+        select(Resource.provider_id, func.count())
+        .where(Resource.provider_id.in_(provider_ids), Resource.deleted_at.is_(None))
+        .group_by(Resource.provider_id)
     )
+    counts = {pid: int(n) for pid, n in counted}
     newest = (
         select(func.max(CollectionRun.id))
         .where(CollectionRun.provider_id.in_(provider_ids))
         .group_by(CollectionRun.provider_id)
     )
-    statuses = dict(
-        session.execute(
-            select(CollectionRun.provider_id, CollectionRun.status).where(
-                CollectionRun.id.in_(newest)
-            )
-        ).tuples()
+    latest = session.execute(
+        select(CollectionRun.provider_id, CollectionRun.status).where(CollectionRun.id.in_(newest))
     )
+    statuses = {pid: status for pid, status in latest}
     return {pid: (counts.get(pid, 0), statuses.get(pid)) for pid in provider_ids}
