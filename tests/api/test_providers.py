@@ -19,6 +19,11 @@ from factories import (
 JSON = {"content-type": "application/json"}
 PUBLIC_FIELDS = {
     "id",
+    "created",
+    "modified",
+    "credential_ref",
+    "resource_count",
+    "last_collection_status",
     "name",
     "infrastructure",
     "vendor",
