@@ -26,6 +26,7 @@ SYSTEM = "system admin"
 Rule = Role | str
 
 RULES: dict[tuple[str, str], Rule] = {
+    ("get", "/"): ANY,
     ("get", "/ping/"): ANY,
     ("get", "/resource-types/"): ANY,
     ("get", "/resource-types/{slug}/"): ANY,

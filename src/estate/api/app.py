@@ -29,6 +29,7 @@ from .audit_log import AuditLog
 from .deps import refuse_unknown_parameters, refuse_unstorable_parameters
 from .limits import BodyLimits
 from .routes import (
+    api_root,
     audit,
     events,
     members,
@@ -103,6 +104,7 @@ def create_app(
         dependencies=[Depends(refuse_unstorable_parameters), Depends(refuse_unknown_parameters)],
     )
     for module in (
+        api_root,
         ping,
         resource_types,
         organizations,

@@ -186,11 +186,19 @@ class ProviderPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     last_refresh_at: datetime | None
+    created: datetime = Field(description="The UIS's name for created_at")
+    modified: datetime = Field(description="The UIS's name for updated_at")
+    credential_ref: None = Field(
+        description="Always null: secrets are kept sealed in connection_config"
+    )
+    resource_count: int = Field(description="Its resources, not counting deleted ones")
+    last_collection_status: str | None = Field(description="The status of its newest run")
 
 
 class CollectionRunPublic(BaseModel):
     id: int
     provider: int
+    collection_type: str = Field(description="full (targeted collections are to come)")
     status: str
     plugin_key: str
     plugin_version: str | None
@@ -208,6 +216,12 @@ class CollectionRunPublic(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     duration_seconds: float | None
+    completed_at: datetime | None = Field(description="The UIS's name for finished_at")
+    canceled_at: datetime | None = Field(description="When a canceled run ended")
+    resources_removed: int = Field(description="The UIS's name for resources_deleted")
+    collector_version: str = Field(description="The plugin version that collected")
+    task_uuid: str = Field(description="Always empty: runs are not queued in a task broker")
+    result_traceback: str = Field(description="The plugin's traceback when it failed, or empty")
 
 
 class CollectionRunDetail(CollectionRunPublic):
@@ -226,8 +240,12 @@ class RelationshipPublic(BaseModel):
 class ResourcePublic(BaseModel):
     id: int
     provider: int
+    provider_name: str = Field(description="The UIS's name for the provider's name")
+    organization: int = Field(description="The provider's organization")
     ems_ref: str
     resource_type: str
+    resource_type_slug: str = Field(description="The UIS's name for resource_type")
+    resource_type_name: str = Field(description="The taxonomy's label of the type")
     name: str | None
     description: str | None
     canonical_id: str | None
@@ -256,6 +274,7 @@ class ResourcePublic(BaseModel):
     ems_created_on: str | None
     metrics: dict[str, Any]
     first_seen_at: datetime
+    first_discovered_at: datetime = Field(description="The UIS's name for first_seen_at")
     last_seen_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
@@ -308,6 +327,8 @@ class PluginPublic(BaseModel):
     supported_resource_types: list[str]
     connection_parameters: list[dict[str, Any]]
     provider_count: int
+    configured_instances: int = Field(description="The UIS's name for provider_count")
+    name: str = Field(description="The UIS's name for display_name")
     created_at: datetime
 
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from ...calls.connection import check_connection
 from ...calls.specs import provider_slot
 from ...context import Context
 from ...db.models import CollectionRun, PluginVersion, Provider, User
 from ...db.states import Role
+from ...inventory.providers import ProviderStats, provider_stats
+from ...inventory.queries import like_pattern
 from ...jobs.collect import ACTIVE, run_collection
 from ...registry.manifest import (
     Manifest,
@@ -33,6 +35,7 @@ from ..deps import (
     require_role,
 )
 from ..openapi import conflict
+from ..ordering import Ordering, order_clauses
 from ..pagination import Page, PageNumber, PageSize, page_of
 from ..schemas import (
     CollectionRunPublic,
@@ -46,7 +49,23 @@ from .runs import run_public
 router = APIRouter(prefix="/providers", tags=["providers"])
 
 
-def provider_public(provider: Provider, version: PluginVersion | None) -> ProviderPublic:
+_SORTABLE: dict[str, QueryableAttribute[Any]] = {
+    "id": Provider.id,
+    "name": Provider.name,
+    "vendor": Provider.vendor,
+    "provider_type": Provider.provider_type,
+    "created": Provider.created_at,
+    "created_at": Provider.created_at,
+    "modified": Provider.updated_at,
+    "updated_at": Provider.updated_at,
+    "last_refresh_at": Provider.last_refresh_at,
+}
+
+
+def provider_public(
+    provider: Provider, version: PluginVersion | None, stats: ProviderStats
+) -> ProviderPublic:
+    count, status = stats.get(provider.id, (0, None))
     return ProviderPublic(
         id=provider.id,
         name=provider.name,
@@ -62,7 +81,16 @@ def provider_public(provider: Provider, version: PluginVersion | None) -> Provid
         created_at=provider.created_at,
         updated_at=provider.updated_at,
         last_refresh_at=provider.last_refresh_at,
+        created=provider.created_at,
+        modified=provider.updated_at,
+        credential_ref=None,
+        resource_count=count,
+        last_collection_status=status,
     )
+
+
+def _public(session: Session, provider: Provider, version: PluginVersion | None) -> ProviderPublic:
+    return provider_public(provider, version, provider_stats(session, [provider.id]))
 
 
 def _warnings(provider: Provider, version: PluginVersion | None) -> list[str]:
@@ -156,10 +184,16 @@ def list_providers(
     provider_type: str | None = None,
     organization: IdFilter | None = None,
     enabled: bool | None = None,
+    infrastructure: str | None = None,
+    search: Annotated[
+        str | None, Query(max_length=200, description="Part of the name, vendor or provider_type")
+    ] = None,
+    ordering: Ordering = None,
     page: PageNumber = 1,
     page_size: PageSize = 100,
 ) -> Page[ProviderPublic]:
-    query = select(Provider).order_by(Provider.id)
+    order = order_clauses(ordering, _SORTABLE, Provider.id)
+    query = select(Provider).order_by(*(order or [Provider.id.asc()]))
     if visible is not None:
         query = query.where(Provider.organization_id.in_(visible))
     if vendor is not None:
@@ -170,9 +204,22 @@ def list_providers(
         query = query.where(Provider.organization_id == organization)
     if enabled is not None:
         query = query.where(Provider.enabled == enabled)
+    if infrastructure is not None:
+        query = query.where(Provider.infrastructure == infrastructure)
+    if search:
+        pattern = like_pattern(search)
+        query = query.where(
+            or_(
+                *(
+                    column.ilike(pattern, escape="\\")
+                    for column in (Provider.name, Provider.vendor, Provider.provider_type)
+                )
+            )
+        )
     count, rows, next_url, previous = page_of(session, request, query, page, page_size)
     versions = {key: active_version(session, key) for key in {p.key for p in rows}}
-    results = [provider_public(p, versions[p.key]) for p in rows]
+    stats = provider_stats(session, [p.id for p in rows])
+    results = [provider_public(p, versions[p.key], stats) for p in rows]
     return Page(count=count, next=next_url, previous=previous, results=results)
 
 
@@ -197,13 +244,13 @@ def create_provider(
     )
     session.add(provider)
     session.commit()
-    return provider_public(provider, version)
+    return _public(session, provider, version)
 
 
 @router.get("/{provider_id}/")
 def get_provider(provider_id: int, session: SessionDep, user: CurrentUser) -> ProviderPublic:
     provider = _get(session, user, provider_id)
-    return provider_public(provider, active_version(session, provider.key))
+    return _public(session, provider, active_version(session, provider.key))
 
 
 def _update(
@@ -241,7 +288,7 @@ def _update(
                 value if value is not None else "",
             )
     session.commit()
-    return provider_public(provider, version)
+    return _public(session, provider, version)
 
 
 @router.patch("/{provider_id}/")
