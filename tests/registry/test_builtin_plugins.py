@@ -37,7 +37,7 @@ def test_a_builtin_folder_packs_into_an_archive_the_upload_accepts(
 
 
 def test_every_builtin_plugin_is_registered_ready_at_start(client: TestClient) -> None:
-    listed = client.get(f"{API}/provider-plugins/").json()["results"]
+    listed = client.get(f"{API}/provider-plugins/", params={"page_size": 100}).json()["results"]
     plugins = {plugin["key"]: plugin for plugin in listed}
 
     for folder in BUILTIN:
