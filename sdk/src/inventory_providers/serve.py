@@ -225,6 +225,10 @@ class _Server:
         indexes: list[int] = []
         canceled = self._cancel.is_set
         provider.incomplete_parts = []  # this collection's, not an earlier one's
+        targets = params.get("target_resource_types")
+        provider.target_resource_types = (
+            frozenset(str(t) for t in targets) if isinstance(targets, list) and targets else None
+        )
         provider.connect()
         try:
             self.check_canceled()

@@ -186,6 +186,9 @@ class ProviderPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     last_refresh_at: datetime | None
+    schedule_count: int = Field(
+        default=0, description="How many collection schedules the provider has"
+    )
 
 
 class CollectionRunPublic(BaseModel):
@@ -208,6 +211,17 @@ class CollectionRunPublic(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     duration_seconds: float | None
+    collection_type: str = Field(
+        default="full", description="full, or targeted: only target_resource_types collected"
+    )
+    target_resource_types: list[str] = Field(
+        default_factory=list, description="The types a targeted run collected; empty when full"
+    )
+    trigger: str = Field(
+        default="",
+        description="Who or what started the run: user:<username> or schedule:<id> "
+        "(empty for runs older than this field)",
+    )
 
 
 class CollectionRunDetail(CollectionRunPublic):

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Body, HTTPException, Request, Response, status
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, object_session
 
+from ... import taxonomy
 from ...calls.connection import check_connection
 from ...calls.specs import provider_slot
 from ...context import Context
-from ...db.models import CollectionRun, PluginVersion, Provider, User
+from ...db.models import CollectionRun, CollectionSchedule, PluginVersion, Provider, User
 from ...db.states import Role
 from ...jobs.collect import ACTIVE, run_collection
+from ...jobs.executor import LocalExecutor
 from ...registry.manifest import (
     Manifest,
     check_connection_config,
@@ -41,12 +43,32 @@ from ..schemas import (
     ProviderPublic,
     ProviderUpdate,
 )
+from ..schemas_collect import CollectRequest
 from .runs import run_public
 
 router = APIRouter(prefix="/providers", tags=["providers"])
 
 
-def provider_public(provider: Provider, version: PluginVersion | None) -> ProviderPublic:
+def schedule_counts(session: Session, provider_ids: list[int]) -> dict[int, int]:
+    """How many schedules each provider has: one query for a whole page."""
+    if not provider_ids:
+        return {}
+    rows = session.execute(
+        select(CollectionSchedule.provider_id, func.count())
+        .where(CollectionSchedule.provider_id.in_(provider_ids))
+        .group_by(CollectionSchedule.provider_id)
+    ).all()
+    return {provider_id: count for provider_id, count in rows}
+
+
+def provider_public(
+    provider: Provider, version: PluginVersion | None, schedule_count: int | None = None
+) -> ProviderPublic:
+    """``schedule_count`` is read here when the caller (a list) has not counted it."""
+    if schedule_count is None:
+        session = object_session(provider)
+        counts = schedule_counts(session, [provider.id]) if session is not None else {}
+        schedule_count = counts.get(provider.id, 0)
     return ProviderPublic(
         id=provider.id,
         name=provider.name,
@@ -62,6 +84,7 @@ def provider_public(provider: Provider, version: PluginVersion | None) -> Provid
         created_at=provider.created_at,
         updated_at=provider.updated_at,
         last_refresh_at=provider.last_refresh_at,
+        schedule_count=schedule_count,
     )
 
 
@@ -172,7 +195,8 @@ def list_providers(
         query = query.where(Provider.enabled == enabled)
     count, rows, next_url, previous = page_of(session, request, query, page, page_size)
     versions = {key: active_version(session, key) for key in {p.key for p in rows}}
-    results = [provider_public(p, versions[p.key]) for p in rows]
+    counts = schedule_counts(session, [p.id for p in rows])
+    results = [provider_public(p, versions[p.key], counts.get(p.id, 0)) for p in rows]
     return Page(count=count, next=next_url, previous=previous, results=results)
 
 
@@ -312,30 +336,92 @@ def _lock(session: Session, provider: Provider) -> None:
     session.refresh(provider)
 
 
-@router.post(
-    "/{provider_id}/collect/",
-    status_code=status.HTTP_202_ACCEPTED,
-    responses=conflict("The provider is disabled or has a pending or running run"),
-)
-def collect(
-    provider_id: int, session: SessionDep, executor: ExecutorDep, user: CurrentUser
-) -> CollectionRunPublic:
-    provider = _get(session, user, provider_id, Role.OPERATOR)
+def start_collection(
+    session: Session,
+    executor: LocalExecutor,
+    provider: Provider,
+    *,
+    trigger: str,
+    request: CollectRequest | None = None,
+) -> CollectionRun:
+    """Start a run of ``provider`` (409 when it is disabled or has one in progress)."""
     _lock(session, provider)
     if not provider.enabled:
         raise HTTPException(
             409,
-            detail=f'provider {provider_id} is disabled; enable it with PATCH {{"enabled": true}} first',
+            detail=f'provider {provider.id} is disabled; enable it with PATCH {{"enabled": true}} first',
         )
-    running = _active_run(session, provider_id)
+    running = _active_run(session, provider.id)
     if running is not None:
         raise HTTPException(
             409, detail=f"collection run {running.id} is already {running.status} for this provider"
         )
-    run = CollectionRun(provider_id=provider.id, plugin_key=provider.key)
+    targets = _targets(session, provider, request) if request is not None else None
+    run = CollectionRun(
+        provider_id=provider.id,
+        plugin_key=provider.key,
+        trigger=trigger,
+        collection_type="targeted" if targets else "full",
+        target_resource_types=targets,
+    )
     session.add(run)
     session.commit()
     executor.submit(run_collection, run.id)
+    return run
+
+
+def _targets(session: Session, provider: Provider, request: CollectRequest) -> list[str] | None:
+    """The checked types of a targeted request; None for a full one; 400 naming the field."""
+    types = request.target_resource_types
+    if request.collection_type == "full":
+        if types:
+            raise HTTPException(
+                400,
+                detail="target_resource_types: only with collection_type 'targeted' "
+                "(a full collection collects every type)",
+            )
+        return None
+    if not types:
+        raise HTTPException(
+            400, detail="target_resource_types: a targeted collection needs at least one type"
+        )
+    version = active_version(session, provider.key)
+    supported = version.manifest.get("supported_resource_types") if version else None
+    for index, slug in enumerate(types):
+        if not taxonomy.is_known(slug):
+            raise HTTPException(
+                400,
+                detail=f"target_resource_types[{index}]: unknown resource type {slug!r} "
+                "(see GET resource-types/)",
+            )
+        if supported and slug not in supported:
+            raise HTTPException(
+                400,
+                detail=f"target_resource_types[{index}]: {provider.key} does not collect "
+                f"{slug!r} (it collects {', '.join(supported)})",
+            )
+    return sorted(set(types))
+
+
+@router.post(
+    "/{provider_id}/collect/",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=conflict("The provider is disabled or has a pending or running run"),
+    description="Start a collection. No body (or `collection_type` full) collects every "
+    'type; `{"collection_type": "targeted", "target_resource_types": ["virtual_machine"]}` '
+    "collects only those types, and marks only resources of those types deleted.",
+)
+def collect(
+    provider_id: int,
+    session: SessionDep,
+    executor: ExecutorDep,
+    user: CurrentUser,
+    body: Annotated[CollectRequest | None, Body()] = None,
+) -> CollectionRunPublic:
+    provider = _get(session, user, provider_id, Role.OPERATOR)
+    run = start_collection(
+        session, executor, provider, trigger=f"user:{user.username}", request=body
+    )
     return run_public(run)
 
 

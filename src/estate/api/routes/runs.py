@@ -46,6 +46,9 @@ def _fields(run: CollectionRun) -> dict[str, object]:
         "started_at": run.started_at,
         "finished_at": run.finished_at,
         "duration_seconds": duration,
+        "collection_type": run.collection_type,
+        "target_resource_types": run.target_resource_types or [],
+        "trigger": run.trigger,
     }
 
 
