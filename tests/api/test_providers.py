@@ -32,6 +32,7 @@ PUBLIC_FIELDS = {
     "created_at",
     "updated_at",
     "last_refresh_at",
+    "schedule_count",
 }
 SEED_BODY = {
     "name": "Production datacenter",

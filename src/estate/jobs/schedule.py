@@ -168,11 +168,18 @@ class Scheduler:
             self._thread.join(timeout)
 
     def _loop(self) -> None:
+        failing = False
         while not self._stopping.wait(self.interval):
             try:
                 self.tick()
             except Exception:  # thread boundary: a bad tick must not stop every schedule
-                logger.exception("the scheduler's tick failed; trying again")
+                if not failing:  # once per outage (a database down), not once a second
+                    logger.exception("the scheduler's tick failed; trying again every tick")
+                failing = True
+                continue
+            if failing:
+                logger.info("the scheduler's ticks work again")
+                failing = False
 
     def tick(self) -> list[int]:
         """Fire every due schedule once; the runs started."""
