@@ -12,7 +12,7 @@ from typing import Any
 
 from .credential import ProviderCredential
 from .provider import BaseProvider
-from .resource import ResourceData
+from .resource import ResourceData, _begin_run
 
 __all__ = ["FakeProvider", "make_provider", "run_provider"]
 
@@ -55,6 +55,7 @@ def run_provider(
     provider = make_provider(provider_cls, endpoint=endpoint, connection_config=connection_config)
     if target_resource_types is not None:
         provider.target_resource_types = frozenset(target_resource_types)
+    _begin_run(under_service=False)  # a run warns once per word outside the vocabularies
     with provider:
         return list(provider.collect())
 
