@@ -95,7 +95,7 @@ def test_a_run_goes_from_accepted_to_completed_with_its_counters_and_log(
 
 def test_runs_are_listed_newest_first_and_filtered(client: TestClient) -> None:
     one = create_provider(client, name="one", connection_config=SMALL)
-    two = create_provider(client, name="two", vendor="vmware", provider_type="vcenter")
+    two = create_provider(client, name="two", vendor="acme", provider_type="cloud")
     completed = [collect(client, one["id"])["id"], collect(client, one["id"])["id"]]
     failed = collect(client, two["id"])["id"]
 

@@ -228,6 +228,10 @@ class _Server:
         indexes: list[int] = []
         canceled = self._cancel.is_set
         provider.incomplete_parts = []  # this collection's, not an earlier one's
+        targets = params.get("target_resource_types")
+        provider.target_resource_types = (
+            frozenset(str(t) for t in targets) if isinstance(targets, list) and targets else None
+        )
         _begin_run(under_service=True)  # a run warns once per word outside the vocabularies
         provider.connect()
         try:

@@ -20,6 +20,7 @@ from ..context import Context
 from ..jobs.collect import run_collection
 from ..jobs.executor import LocalExecutor
 from ..jobs.prepare import prepare_version
+from ..jobs.schedule import Scheduler
 from ..registry.errors import InvalidPackage, RegistryError
 from ..registry.managed import preparing_versions
 from ..secretbox import SecretKeyError
@@ -42,6 +43,7 @@ from .routes import (
     resource_types,
     resources,
     runs,
+    schedules,
     users,
 )
 
@@ -85,11 +87,14 @@ def create_app(
         app.state.context = context
         app.state.executor = executor
         app.state.admin_login = login
+        scheduler = Scheduler(context, lambda run_id: executor.submit(run_collection, run_id))
+        scheduler.start()
         if on_start is not None:
             on_start(context, executor, login)
         try:
             yield
         finally:
+            scheduler.stop()
             executor.shutdown()
             context.close()
 
@@ -112,6 +117,7 @@ def create_app(
         users,
         plugins,
         providers,
+        schedules,
         runs,
         resources,
         events,

@@ -193,12 +193,14 @@ class ProviderPublic(BaseModel):
     )
     resource_count: int = Field(description="Its resources, not counting deleted ones")
     last_collection_status: str | None = Field(description="The status of its newest run")
+    schedule_count: int = Field(
+        default=0, description="How many collection schedules the provider has"
+    )
 
 
 class CollectionRunPublic(BaseModel):
     id: int
     provider: int
-    collection_type: str = Field(description="full (targeted collections are to come)")
     status: str
     plugin_key: str
     plugin_version: str | None
@@ -222,6 +224,17 @@ class CollectionRunPublic(BaseModel):
     collector_version: str = Field(description="The plugin version that collected")
     task_uuid: str = Field(description="Always empty: runs are not queued in a task broker")
     result_traceback: str = Field(description="The plugin's traceback when it failed, or empty")
+    collection_type: str = Field(
+        default="full", description="full, or targeted: only target_resource_types collected"
+    )
+    target_resource_types: list[str] = Field(
+        default_factory=list, description="The types a targeted run collected; empty when full"
+    )
+    trigger: str = Field(
+        default="",
+        description="Who or what started the run: user:<username> or schedule:<id> "
+        "(empty for runs older than this field)",
+    )
 
 
 class CollectionRunDetail(CollectionRunPublic):

@@ -33,6 +33,7 @@ from .records import (
     diff,
     diff_relationships,
     identify,
+    is_targeted,
     json_cells,
     may_hold_nul,
     rules_key,
@@ -78,10 +79,15 @@ class Ingestor:
         provider_id: int,
         run_id: int,
         allowed_types: Iterable[str] | None = None,
+        target_types: Iterable[str] | None = None,
         warn: Callable[[str], None] | None = None,
     ) -> None:
-        """``warn`` receives one line per distinct word outside the vocabularies."""
+        """``target_types``: a targeted run's types; records of others are dropped
+        unread (``skipped``), and only resources of these types may be marked deleted.
+        ``warn`` receives one line per distinct word outside the vocabularies."""
         self.engine = engine
+        self.target_types = frozenset(target_types) if target_types else None
+        self.skipped = 0
         self.provider_id = provider_id
         self.run_id = run_id
         self.allowed_types = frozenset(allowed_types) if allowed_types is not None else None
@@ -115,6 +121,10 @@ class Ingestor:
         """
         if self._failure is not None:
             self.flush()
+        if self.target_types is not None:
+            kept = [item for item in raw if is_targeted(item, self.target_types)]
+            self.skipped += len(raw) - len(kept)
+            raw = kept
         self.counters.found += len(raw)
         if self._writer is None:
             self._writer = threading.Thread(target=self._write, name="ingest-writer", daemon=True)
@@ -382,6 +392,14 @@ class Ingestor:
         pid, run = self.provider_id, self.run_id
         c = self.counters
         seen = c.created + c.updated + c.unchanged + c.restored  # distinct ems_refs
+        if self.target_types is not None:
+            types = self._sql.values(sorted(self.target_types))
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(self._sql.insert_deleted_of_types, (run, now, pid, run, types))
+                result = conn.exec_driver_sql(
+                    self._sql.mark_deleted_of_types, (now, now, pid, run, types)
+                )
+            return int(result.rowcount)
         with self.engine.begin() as conn:
             # Every resource the provider has alive was seen: no need to visit them
             # all to find none. Both counts read indexes only (deleted ones are a

@@ -1,20 +1,29 @@
-"""What a provider list shows besides the provider rows: resource counts, last status."""
+"""What a provider list shows besides the provider rows: resource and schedule counts,
+the last run's status."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..db.models import CollectionRun, Resource
+from ..db.models import CollectionRun, CollectionSchedule, Resource
 
-ProviderStats = dict[int, tuple[int, str | None]]
-"""Per provider id: ``(resource_count, last_collection_status)``."""
+
+class ProviderStat(NamedTuple):
+    resource_count: int
+    last_collection_status: str | None
+    schedule_count: int
+
+
+ProviderStats = dict[int, ProviderStat]
+"""Per provider id."""
 
 
 def provider_stats(session: Session, provider_ids: Collection[int]) -> ProviderStats:
-    """The stats of a page of providers in two grouped queries, whatever its size.
+    """The stats of a page of providers in three grouped queries, whatever its size.
 
     ``resource_count`` counts the resources not deleted (the index on
     ``(provider_id, ems_ref)`` serves it); the last status is that of the provider's
@@ -37,4 +46,13 @@ def provider_stats(session: Session, provider_ids: Collection[int]) -> ProviderS
         select(CollectionRun.provider_id, CollectionRun.status).where(CollectionRun.id.in_(newest))
     )
     statuses = {pid: status for pid, status in latest}
-    return {pid: (counts.get(pid, 0), statuses.get(pid)) for pid in provider_ids}
+    scheduled = session.execute(
+        select(CollectionSchedule.provider_id, func.count())
+        .where(CollectionSchedule.provider_id.in_(provider_ids))
+        .group_by(CollectionSchedule.provider_id)
+    )
+    schedules = {pid: int(n) for pid, n in scheduled}
+    return {
+        pid: ProviderStat(counts.get(pid, 0), statuses.get(pid), schedules.get(pid, 0))
+        for pid in provider_ids
+    }

@@ -216,6 +216,27 @@ class _Identity(msgspec.Struct):
 _IDENTITY = msgspec.json.Decoder(_Identity)
 
 
+class _TypeOnly(msgspec.Struct):
+    resource_type_slug: str
+
+
+_TYPE_ONLY = msgspec.json.Decoder(_TypeOnly)
+
+
+def is_targeted(item: Any, targets: frozenset[str]) -> bool:
+    """Whether a wire record is of one of ``targets``' types; True when its type
+    cannot be read (``to_record`` will reject it and say why)."""
+    if isinstance(item, dict):
+        slug = item.get("resource_type_slug")
+        return not isinstance(slug, str) or slug in targets
+    if not isinstance(item, bytes | msgspec.Raw):
+        return True
+    try:
+        return _TYPE_ONLY.decode(item).resource_type_slug in targets
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return True
+
+
 def identify(item: Any, key: bytes) -> tuple[str, str] | None:
     """``(ems_ref, content hash)`` of raw JSON bytes without checking anything else;
     None when the ems_ref cannot be read (``to_record`` will say why)."""

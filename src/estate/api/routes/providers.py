@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Response, status
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import QueryableAttribute, Session
 
+from ... import taxonomy
 from ...calls.connection import check_connection
 from ...calls.specs import provider_slot
 from ...context import Context
 from ...db.models import CollectionRun, PluginVersion, Provider, User
 from ...db.states import Role
-from ...inventory.providers import ProviderStats, provider_stats
+from ...inventory.providers import ProviderStat, ProviderStats, provider_stats
 from ...inventory.queries import like_pattern
 from ...jobs.collect import ACTIVE, run_collection
+from ...jobs.executor import LocalExecutor
 from ...registry.manifest import (
     Manifest,
     check_connection_config,
@@ -44,6 +46,7 @@ from ..schemas import (
     ProviderPublic,
     ProviderUpdate,
 )
+from ..schemas_collect import CollectRequest
 from .runs import run_public
 
 router = APIRouter(prefix="/providers", tags=["providers"])
@@ -65,7 +68,7 @@ _SORTABLE: dict[str, QueryableAttribute[Any]] = {
 def provider_public(
     provider: Provider, version: PluginVersion | None, stats: ProviderStats
 ) -> ProviderPublic:
-    count, status = stats.get(provider.id, (0, None))
+    count, status, schedules = stats.get(provider.id, ProviderStat(0, None, 0))
     return ProviderPublic(
         id=provider.id,
         name=provider.name,
@@ -86,6 +89,7 @@ def provider_public(
         credential_ref=None,
         resource_count=count,
         last_collection_status=status,
+        schedule_count=schedules,
     )
 
 
@@ -359,30 +363,92 @@ def _lock(session: Session, provider: Provider) -> None:
     session.refresh(provider)
 
 
-@router.post(
-    "/{provider_id}/collect/",
-    status_code=status.HTTP_202_ACCEPTED,
-    responses=conflict("The provider is disabled or has a pending or running run"),
-)
-def collect(
-    provider_id: int, session: SessionDep, executor: ExecutorDep, user: CurrentUser
-) -> CollectionRunPublic:
-    provider = _get(session, user, provider_id, Role.OPERATOR)
+def start_collection(
+    session: Session,
+    executor: LocalExecutor,
+    provider: Provider,
+    *,
+    trigger: str,
+    request: CollectRequest | None = None,
+) -> CollectionRun:
+    """Start a run of ``provider`` (409 when it is disabled or has one in progress)."""
     _lock(session, provider)
     if not provider.enabled:
         raise HTTPException(
             409,
-            detail=f'provider {provider_id} is disabled; enable it with PATCH {{"enabled": true}} first',
+            detail=f'provider {provider.id} is disabled; enable it with PATCH {{"enabled": true}} first',
         )
-    running = _active_run(session, provider_id)
+    running = _active_run(session, provider.id)
     if running is not None:
         raise HTTPException(
             409, detail=f"collection run {running.id} is already {running.status} for this provider"
         )
-    run = CollectionRun(provider_id=provider.id, plugin_key=provider.key)
+    targets = _targets(session, provider, request) if request is not None else None
+    run = CollectionRun(
+        provider_id=provider.id,
+        plugin_key=provider.key,
+        trigger=trigger,
+        collection_type="targeted" if targets else "full",
+        target_resource_types=targets,
+    )
     session.add(run)
     session.commit()
     executor.submit(run_collection, run.id)
+    return run
+
+
+def _targets(session: Session, provider: Provider, request: CollectRequest) -> list[str] | None:
+    """The checked types of a targeted request; None for a full one; 400 naming the field."""
+    types = request.target_resource_types
+    if request.collection_type == "full":
+        if types:
+            raise HTTPException(
+                400,
+                detail="target_resource_types: only with collection_type 'targeted' "
+                "(a full collection collects every type)",
+            )
+        return None
+    if not types:
+        raise HTTPException(
+            400, detail="target_resource_types: a targeted collection needs at least one type"
+        )
+    version = active_version(session, provider.key)
+    supported = version.manifest.get("supported_resource_types") if version else None
+    for index, slug in enumerate(types):
+        if not taxonomy.is_known(slug):
+            raise HTTPException(
+                400,
+                detail=f"target_resource_types[{index}]: unknown resource type {slug!r} "
+                "(see GET resource-types/)",
+            )
+        if supported and slug not in supported:
+            raise HTTPException(
+                400,
+                detail=f"target_resource_types[{index}]: {provider.key} does not collect "
+                f"{slug!r} (it collects {', '.join(supported)})",
+            )
+    return sorted(set(types))
+
+
+@router.post(
+    "/{provider_id}/collect/",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=conflict("The provider is disabled or has a pending or running run"),
+    description="Start a collection. No body (or `collection_type` full) collects every "
+    'type; `{"collection_type": "targeted", "target_resource_types": ["virtual_machine"]}` '
+    "collects only those types, and marks only resources of those types deleted.",
+)
+def collect(
+    provider_id: int,
+    session: SessionDep,
+    executor: ExecutorDep,
+    user: CurrentUser,
+    body: Annotated[CollectRequest | None, Body()] = None,
+) -> CollectionRunPublic:
+    provider = _get(session, user, provider_id, Role.OPERATOR)
+    run = start_collection(
+        session, executor, provider, trigger=f"user:{user.username}", request=body
+    )
     return run_public(run)
 
 

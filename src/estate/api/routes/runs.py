@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from sqlalchemy import false, select
+from sqlalchemy import select
 from sqlalchemy.orm import QueryableAttribute
 
 from ...auth.roles import in_visible
@@ -58,7 +58,6 @@ def _fields(run: CollectionRun) -> dict[str, object]:
     return {
         "id": run.id,
         "provider": run.provider_id,
-        "collection_type": "full",
         "status": run.status,
         "plugin_key": run.plugin_key,
         "plugin_version": run.plugin_version,
@@ -84,6 +83,9 @@ def _fields(run: CollectionRun) -> dict[str, object]:
         # Whoever sees a run sees its log, where the traceback already is (a viewer
         # of its organization: docs/security.md); lists show only such runs.
         "result_traceback": traceback_of(run.log),
+        "collection_type": run.collection_type,
+        "target_resource_types": run.target_resource_types or [],
+        "trigger": run.trigger,
     }
 
 
@@ -116,8 +118,8 @@ def list_runs(
         query = query.where(CollectionRun.provider_id == provider)
     if one_of("status", status, STATUSES) is not None:
         query = query.where(CollectionRun.status == status)
-    if one_of("collection_type", collection_type, COLLECTION_TYPES) == "targeted":
-        query = query.where(false())  # every run is a full collection (for now)
+    if one_of("collection_type", collection_type, COLLECTION_TYPES) is not None:
+        query = query.where(CollectionRun.collection_type == collection_type)
     if search:
         query = query.where(
             CollectionRun.provider_id.in_(
