@@ -95,7 +95,15 @@ def test_every_list_pages_by_number_and_by_cursor_to_the_same_items(client: Test
     client.post(f"{API}/tokens/", json={"name": "a"})
     client.post(f"{API}/tokens/", json={"name": "b"})
     resource = client.get(f"{API}/resources/").json()["results"][0]
-    ids = {"organization_id": 1, "resource_id": resource["id"], "user_id": 1}
+    for name in ("nightly", "hourly"):
+        schedule = {"name": name, "cron_expression": "0 3 * * *"}
+        client.post(f"{API}/providers/{provider['id']}/schedules/", json=schedule)
+    ids = {
+        "organization_id": 1,
+        "resource_id": resource["id"],
+        "user_id": 1,
+        "provider_id": provider["id"],
+    }
     lists = _lists(client, ids)
     assert len(lists) >= 12, lists
 
