@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="Seconds a crash-looping plugin is left stopped"
     )
     workers: int = Field(default=4, ge=1, description="Concurrent jobs of the local executor")
+    schedule_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Seconds between two looks of the scheduler for due collection schedules",
+    )
     batch_size: int = Field(default=1000, ge=1, le=10000)
     sighting_retention_days: int = Field(
         default=90,

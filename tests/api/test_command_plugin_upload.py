@@ -45,7 +45,7 @@ def node_copy(
 
 def registry_state(client: TestClient, settings: Settings) -> tuple[Any, ...]:
     """What a refused upload must leave as it was: the API's list, the files, the rows."""
-    listed = client.get(f"{PLUGINS}/").json()["results"]
+    listed = client.get(f"{PLUGINS}/").json()
     root = settings.plugins_dir
     files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p != root / ".incoming")
     with client.app.state.context.sessions() as session:  # type: ignore[attr-defined]
@@ -63,7 +63,7 @@ def guests(client: TestClient, host: dict[str, Any]) -> list[str]:
 
 
 def test_the_managed_nodejs_plugin_is_listed(client: TestClient) -> None:
-    listed = {p["key"]: p for p in client.get(f"{PLUGINS}/").json()["results"]}
+    listed = {p["key"]: p for p in client.get(f"{PLUGINS}/").json()}
     detail = client.get(f"{PLUGINS}/{KEY}/").json()
 
     assert listed[KEY]["source"] == "managed"

@@ -44,7 +44,7 @@ def test_an_upload_that_fills_the_disk_answers_507_and_installs_nothing(
         assert response.status_code == 507, response.text
         assert response.json()["detail"].startswith("the disk is full (No space left on device)")
         assert "nothing was changed" in response.json()["detail"]
-        keys = [p["key"] for p in client.get(f"{API}/provider-plugins/").json()["results"]]
+        keys = [p["key"] for p in client.get(f"{API}/provider-plugins/").json()]
         assert "myvendor:myplatform" not in keys
         incoming = small_disk / "data" / "plugins" / ".incoming"
         assert not incoming.exists() or list(incoming.iterdir()) == []

@@ -29,13 +29,14 @@ def test_every_operation_refuses_a_query_parameter_it_does_not_take(client: Test
 @pytest.mark.parametrize(
     ("path", "name", "detail"),
     [
-        ("resources/", "type", "query parameter 'type': unknown; did you mean 'resource_type'?"),
+        ("resources/", "resourcetype", "unknown; did you mean 'resource_type'?"),
+        ("resources/", "type", "query parameter 'type': unknown; did you mean 'os_type'?"),
         ("resources/", "sate", "query parameter 'sate': unknown; did you mean 'state'?"),
         ("providers/", "type", "query parameter 'type': unknown; did you mean 'provider_type'?"),
         ("providers/", "organisation", "did you mean 'organization'?"),
         ("collection-runs/", "state", "did you mean 'status'?"),
         ("events/", "severty", "did you mean 'severity'?"),
-        ("provider-plugins/", "page", "query parameter 'page': unknown (accepted: none)"),
+        ("provider-plugins/", "limit", "query parameter 'limit': unknown"),
         ("organizations/", "nmae", "query parameter 'nmae': unknown"),
         ("users/", "q", "query parameter 'q': unknown"),
         ("tokens/", "all", "query parameter 'all': unknown"),

@@ -45,6 +45,7 @@ def test_the_document_lists_the_error_answers_the_api_gives(client: TestClient) 
         ("delete", f"{API_PREFIX}/provider-plugins/{{key}}/"),
         ("delete", f"{API_PREFIX}/providers/{{provider_id}}/"),
         ("post", f"{API_PREFIX}/providers/{{provider_id}}/collect/"),
+        ("post", f"{API_PREFIX}/providers/{{provider_id}}/schedules/{{schedule_id}}/trigger/"),
         ("post", f"{API_PREFIX}/collection-runs/{{run_id}}/cancel/"),
         ("patch", f"{API_PREFIX}/users/{{user_id}}/"),
         ("delete", f"{API_PREFIX}/users/{{user_id}}/"),

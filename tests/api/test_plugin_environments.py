@@ -198,7 +198,7 @@ def test_a_plugin_only_preparing_or_failed_is_shown_by_its_newest_version(
     detail = client.get(f"{PLUGINS}/{KEY}/").json()
     assert detail["state"] == "failed"
     assert "not-shipped-anywhere" in detail["error"]
-    listed = {p["key"]: p for p in client.get(f"{PLUGINS}/").json()["results"]}
+    listed = {p["key"]: p for p in client.get(f"{PLUGINS}/").json()}
     assert listed[KEY]["state"] == "failed"
     # Nothing runs it: there is no ready version.
     assert client.post(f"{PLUGINS}/{KEY}/test/").status_code == 404

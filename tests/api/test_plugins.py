@@ -72,7 +72,7 @@ def resources_of(client, provider_id: int) -> list[dict]:
 
 
 def test_list_includes_the_managed_simulated_plugin(client: TestClient) -> None:
-    response = client.get(f"{PLUGINS}/")
+    response = client.get(f"{PLUGINS}/", params={"page_size": 100})
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"count", "next", "previous", "results"}
@@ -104,7 +104,7 @@ def test_upload_answers_with_the_registered_plugin(
         tmp_path / "plugin" / "provider.py"
     ).read_text()
 
-    listed = {p["key"]: p for p in client.get(f"{PLUGINS}/").json()["results"]}
+    listed = {p["key"]: p for p in client.get(f"{PLUGINS}/").json()}
     assert listed[KEY]["version"] == "1.0.0"
     assert listed[KEY]["source"] == "local"
 
@@ -201,7 +201,7 @@ def test_delete_removes_the_plugin(client: TestClient, settings: Settings, tmp_p
     assert response.status_code == 204
     assert response.content == b""
     assert client.get(f"{PLUGINS}/{KEY}/").status_code == 404
-    keys = [p["key"] for p in client.get(f"{PLUGINS}/").json()["results"]]
+    keys = [p["key"] for p in client.get(f"{PLUGINS}/").json()]
     assert KEY not in keys
 
     refreshed = client.post(f"{PLUGINS}/refresh/")

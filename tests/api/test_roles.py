@@ -17,7 +17,14 @@ from fastapi.testclient import TestClient
 
 from conftest import ADMIN_PASSWORD
 from estate.api.app import API_PREFIX
-from estate.db.models import CollectionRun, Event, Membership, Resource, ResourceChange
+from estate.db.models import (
+    CollectionRun,
+    CollectionSchedule,
+    Event,
+    Membership,
+    Resource,
+    ResourceChange,
+)
 from estate.db.states import Role, RunStatus
 from factories import API
 
@@ -26,6 +33,7 @@ SYSTEM = "system admin"
 Rule = Role | str
 
 RULES: dict[tuple[str, str], Rule] = {
+    ("get", "/"): ANY,
     ("get", "/ping/"): ANY,
     ("get", "/resource-types/"): ANY,
     ("get", "/resource-types/{slug}/"): ANY,
@@ -63,6 +71,13 @@ RULES: dict[tuple[str, str], Rule] = {
     ("delete", "/providers/{provider_id}/"): Role.ADMIN,
     ("post", "/providers/{provider_id}/collect/"): Role.OPERATOR,
     ("post", "/providers/{provider_id}/test/"): Role.OPERATOR,
+    ("get", "/providers/{provider_id}/schedules/"): Role.VIEWER,
+    ("post", "/providers/{provider_id}/schedules/"): Role.ADMIN,
+    ("get", "/providers/{provider_id}/schedules/{schedule_id}/"): Role.VIEWER,
+    ("put", "/providers/{provider_id}/schedules/{schedule_id}/"): Role.ADMIN,
+    ("patch", "/providers/{provider_id}/schedules/{schedule_id}/"): Role.ADMIN,
+    ("delete", "/providers/{provider_id}/schedules/{schedule_id}/"): Role.ADMIN,
+    ("post", "/providers/{provider_id}/schedules/{schedule_id}/trigger/"): Role.OPERATOR,
     ("get", "/collection-runs/"): ANY,
     ("get", "/collection-runs/{run_id}/"): Role.VIEWER,
     ("post", "/collection-runs/{run_id}/cancel/"): Role.OPERATOR,
@@ -170,7 +185,10 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
             updated_at=now,
         )
         event = Event(provider_id=provider["id"], run_id=done.id, type="t", severity="info")
-        session.add_all([resource, event])
+        schedule = CollectionSchedule(
+            provider_id=provider["id"], name="nightly", cron_expression="0 2 * * *", enabled=False
+        )
+        session.add_all([resource, event, schedule])
         session.flush()
         change = ResourceChange(
             resource_id=resource.id, run_id=done.id, kind="deleted", changed_at=now
@@ -183,6 +201,7 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
             "run_id": done.id,
             "change_id": change.id,
             "sighting_id": f"{resource.id}-0",
+            "schedule_id": schedule.id,
         }
     spare_id = client.get(f"{API}/users/me/", auth=spare.auth).json()["id"]
     doomed = _user(client, "a-doomed", Role.VIEWER, a)  # the one user a DELETE removes
@@ -216,6 +235,13 @@ def _bodies(a: int, viewer_id: int) -> dict[tuple[str, str], dict[str, Any]]:
         ("post", "/providers/"): {"json": {**PROVIDER, "name": "New", "organization": a}},
         ("put", "/providers/{provider_id}/"): {"json": {**PROVIDER, "organization": a}},
         ("patch", "/providers/{provider_id}/"): {"json": {}},
+        ("post", "/providers/{provider_id}/schedules/"): {
+            "json": {"name": "hourly", "cron_expression": "0 * * * *", "enabled": False}
+        },
+        ("put", "/providers/{provider_id}/schedules/{schedule_id}/"): {
+            "json": {"name": "nightly", "cron_expression": "0 2 * * *", "enabled": False}
+        },
+        ("patch", "/providers/{provider_id}/schedules/{schedule_id}/"): {"json": {}},
         ("post", "/provider-plugins/upload/"): {
             "files": {"plugin": ("p.tar.gz", b"not an archive", "application/gzip")}
         },
@@ -270,6 +296,12 @@ def test_each_role_may_do_what_the_rules_say_and_nothing_more(client: TestClient
                 204,
             ):
                 _restore_spare(client, params)
+            if (method, template, code) == (
+                "delete",
+                "/providers/{provider_id}/schedules/{schedule_id}/",
+                204,
+            ):
+                _restore_schedule(client, params)
     assert not wrong, "\n".join(map(str, wrong))
 
 
@@ -282,6 +314,20 @@ def _restore_spare(client: TestClient, params: dict[str, Any]) -> None:
     with client.app.state.context.sessions() as session:  # type: ignore[attr-defined]
         session.add(
             Membership(user_id=params["user_id"], organization_id=params["organization_id"])
+        )
+        session.commit()
+
+
+def _restore_schedule(client: TestClient, params: dict[str, Any]) -> None:
+    with client.app.state.context.sessions() as session:  # type: ignore[attr-defined]
+        session.add(
+            CollectionSchedule(
+                id=params["schedule_id"],
+                provider_id=params["provider_id"],
+                name="nightly",
+                cron_expression="0 2 * * *",
+                enabled=False,
+            )
         )
         session.commit()
 

@@ -95,7 +95,7 @@ def test_a_run_goes_from_accepted_to_completed_with_its_counters_and_log(
 
 def test_runs_are_listed_newest_first_and_filtered(client: TestClient) -> None:
     one = create_provider(client, name="one", connection_config=SMALL)
-    two = create_provider(client, name="two", vendor="vmware", provider_type="vcenter")
+    two = create_provider(client, name="two", vendor="acme", provider_type="cloud")
     completed = [collect(client, one["id"])["id"], collect(client, one["id"])["id"]]
     failed = collect(client, two["id"])["id"]
 
@@ -150,11 +150,11 @@ def test_pending_and_running_runs_can_be_canceled_and_delete_nothing(
     assert client.get(f"{API}/collection-runs/{pending['id']}/").json()["status"] == "pending"
 
     canceled = client.post(f"{API}/collection-runs/{pending['id']}/cancel/")
-    assert canceled.status_code == 202, canceled.text
+    assert canceled.status_code == 200, canceled.text
     assert canceled.json()["status"] == "canceled"
     assert canceled.json()["error_message"] == "canceled by request"
     asked = client.post(f"{API}/collection-runs/{running['id']}/cancel/")
-    assert asked.status_code == 202
+    assert asked.status_code == 200
     assert asked.json()["status"] == "running"
 
     stopped = wait_for_run(client, running["id"])

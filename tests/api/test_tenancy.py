@@ -134,7 +134,7 @@ def test_lists_show_the_callers_organizations_and_only_system_admins_see_plugin_
     assert client.get(f"{API}/events/{hidden['id']}/").status_code == 200
     me = member.get(f"{API}/users/me/").json()
     assert me["memberships"] == [{"organization": tenants["a"], "role": "admin"}]
-    plugins = {p["key"]: p for p in member.get(f"{API}/provider-plugins/").json()["results"]}
+    plugins = {p["key"]: p for p in member.get(f"{API}/provider-plugins/").json()}
     assert plugins["simulated:datacenter"]["provider_count"] == 0
 
 
@@ -169,7 +169,7 @@ def test_an_operator_collects_and_cancels_but_does_not_edit(
     assert edit.json()["detail"] == f"this needs the admin role in organization {tenants['a']}"
     assert operator.delete(url).status_code == 403
     canceled = operator.post(f"{API}/collection-runs/{tenants['runs']['pending']}/cancel/")
-    assert canceled.status_code == 202, canceled.text
+    assert canceled.status_code == 200, canceled.text
     assert canceled.json()["status"] == "canceled"
     assert operator.post(f"{url}test/").status_code == 200
 

@@ -57,7 +57,7 @@ class MyProvider(BaseProvider)
 
 def registry_state(client, settings) -> tuple:
     """What a failed upload must leave as it was: the API's view, the files, the rows."""
-    listed = client.get(f"{PLUGINS}/").json()["results"]
+    listed = client.get(f"{PLUGINS}/").json()
     root = settings.plugins_dir
     files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p != root / ".incoming")
     with client.app.state.context.sessions() as session:

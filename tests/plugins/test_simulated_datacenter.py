@@ -88,6 +88,16 @@ def test_sizes_come_from_the_connection_config() -> None:
     }
 
 
+def test_a_targeted_collection_yields_only_the_types_asked_for() -> None:
+    full = by_ref(collect())
+    targeted = run_provider(
+        Simulated, target_resource_types=["virtual_machine", "network"], connection_config={}
+    )
+
+    assert kinds([r.to_dict() for r in targeted]) == {"network": 3, "virtual_machine": 80}
+    assert all(full[r.ems_ref] == r.to_dict() for r in targeted)  # the same resources
+
+
 def test_numeric_strings_are_accepted() -> None:
     assert (
         kinds(collect(clusters="1", hosts_per_cluster=" 2 ", vms_per_host=3.0))["virtual_machine"]

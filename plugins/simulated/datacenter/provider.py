@@ -238,12 +238,19 @@ class SimulatedDatacenterProvider(BaseProvider):
         )
 
     def _generate(self, settings: Settings) -> Iterator[ResourceData]:
+        """Every kind in turn; of a targeted collection, only the kinds asked for."""
         layout = settings.layout
-        yield from _clusters(layout)
-        yield from _hosts(layout, settings.seed)
-        yield from _datastores(layout, settings.seed)
-        yield from _networks(layout)
-        yield from _vms(layout, settings)
+        kinds = (
+            ("container_orchestration_platform", lambda: _clusters(layout)),
+            ("hypervisor_host", lambda: _hosts(layout, settings.seed)),
+            ("block_storage", lambda: _datastores(layout, settings.seed)),
+            ("network", lambda: _networks(layout)),
+            ("virtual_machine", lambda: _vms(layout, settings)),
+        )
+        targets = getattr(self, "target_resource_types", None)
+        for slug, generate in kinds:
+            if targets is None or slug in targets:
+                yield from generate()
 
 
 def _cluster_ref(index: int) -> str:

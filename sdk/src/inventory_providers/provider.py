@@ -36,6 +36,15 @@ class BaseProvider:
     display_name: ClassVar[str] = ""
     supported_resource_types: ClassVar[list[str]] = []
 
+    target_resource_types: frozenset[str] | None = None
+    """The resource types a *targeted* collection asks for, or None for a full one.
+
+    Set by the service before ``connect()``; a plugin that can fetch only these types
+    checks it in ``collect()`` and skips the others (saving the platform's time). One
+    that ignores it is still correct: the service keeps only the targeted types from
+    what it yields, and marks only resources of those types deleted.
+    """
+
     def __init__(self, provider_model: Any, credential: ProviderCredential) -> None:
         """``provider_model`` describes the provider record (``id``, ``name``,
         ``endpoint``, ``connection_config`` without secrets); ``credential`` holds

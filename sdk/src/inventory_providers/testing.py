@@ -12,7 +12,7 @@ from typing import Any
 
 from .credential import ProviderCredential
 from .provider import BaseProvider
-from .resource import ResourceData
+from .resource import ResourceData, _begin_run
 
 __all__ = ["FakeProvider", "make_provider", "run_provider"]
 
@@ -44,9 +44,18 @@ def run_provider(
     *,
     endpoint: str | None = None,
     connection_config: Mapping[str, Any] | None = None,
+    target_resource_types: Iterable[str] | None = None,
 ) -> list[ResourceData]:
-    """``connect()``, every ``collect()`` result as a list, then ``disconnect()``."""
+    """``connect()``, every ``collect()`` result as a list, then ``disconnect()``.
+
+    ``target_resource_types`` makes it a targeted collection, as the service sets it
+    (``BaseProvider.target_resource_types``); what the plugin yields is returned as
+    it is, unfiltered, so a test sees whether the plugin honoured it.
+    """
     provider = make_provider(provider_cls, endpoint=endpoint, connection_config=connection_config)
+    if target_resource_types is not None:
+        provider.target_resource_types = frozenset(target_resource_types)
+    _begin_run(under_service=False)  # a run warns once per word outside the vocabularies
     with provider:
         return list(provider.collect())
 

@@ -20,6 +20,7 @@ from ..context import Context
 from ..jobs.collect import run_collection
 from ..jobs.executor import LocalExecutor
 from ..jobs.prepare import prepare_version
+from ..jobs.schedule import Scheduler
 from ..registry.errors import InvalidPackage, RegistryError
 from ..registry.managed import preparing_versions
 from ..secretbox import SecretKeyError
@@ -29,6 +30,7 @@ from .audit_log import AuditLog
 from .deps import refuse_unknown_parameters, refuse_unstorable_parameters
 from .limits import BodyLimits
 from .routes import (
+    api_root,
     audit,
     drift,
     events,
@@ -42,6 +44,7 @@ from .routes import (
     resource_types,
     resources,
     runs,
+    schedules,
     sightings,
     users,
 )
@@ -86,11 +89,14 @@ def create_app(
         app.state.context = context
         app.state.executor = executor
         app.state.admin_login = login
+        scheduler = Scheduler(context, lambda run_id: executor.submit(run_collection, run_id))
+        scheduler.start()
         if on_start is not None:
             on_start(context, executor, login)
         try:
             yield
         finally:
+            scheduler.stop()
             executor.shutdown()
             context.close()
 
@@ -105,6 +111,7 @@ def create_app(
         dependencies=[Depends(refuse_unstorable_parameters), Depends(refuse_unknown_parameters)],
     )
     for module in (
+        api_root,
         ping,
         resource_types,
         organizations,
@@ -112,6 +119,7 @@ def create_app(
         users,
         plugins,
         providers,
+        schedules,
         runs,
         resources,
         drift,

@@ -60,6 +60,27 @@ def page_of(
     return total, rows, next_url, previous
 
 
+def page_list(request: Request, items: Sequence[T], page: int, page_size: int) -> Page[T]:
+    """A numbered page of a list already in memory (the catalog, a few members)."""
+    start = (page - 1) * page_size
+    has_next = page * page_size < len(items)
+    next_url = str(request.url.include_query_params(page=page + 1)) if has_next else None
+    previous = str(request.url.include_query_params(page=page - 1)) if page > 1 else None
+    return Page[T](
+        count=len(items),
+        next=next_url,
+        previous=previous,
+        results=list(items[start : start + page_size]),
+    )
+
+
+def one_mode(page: int | None, cursor: str | None) -> None:
+    """400 when a request asks for both a page number and a cursor: they are two ways
+    of walking one list, and mixing them has no meaning."""
+    if page is not None and cursor is not None:
+        raise HTTPException(400, detail="page: give either page or cursor, not both")
+
+
 def encode_cursor(last_id: int, direction: str = "n") -> str:
     return base64.urlsafe_b64encode(f"{direction}{last_id}".encode()).decode().rstrip("=")
 

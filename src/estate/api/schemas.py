@@ -186,6 +186,16 @@ class ProviderPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     last_refresh_at: datetime | None
+    created: datetime = Field(description="The UIS's name for created_at")
+    modified: datetime = Field(description="The UIS's name for updated_at")
+    credential_ref: None = Field(
+        description="Always null: secrets are kept sealed in connection_config"
+    )
+    resource_count: int = Field(description="Its resources, not counting deleted ones")
+    last_collection_status: str | None = Field(description="The status of its newest run")
+    schedule_count: int = Field(
+        default=0, description="How many collection schedules the provider has"
+    )
 
 
 class CollectionRunPublic(BaseModel):
@@ -208,6 +218,23 @@ class CollectionRunPublic(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     duration_seconds: float | None
+    completed_at: datetime | None = Field(description="The UIS's name for finished_at")
+    canceled_at: datetime | None = Field(description="When a canceled run ended")
+    resources_removed: int = Field(description="The UIS's name for resources_deleted")
+    collector_version: str = Field(description="The plugin version that collected")
+    task_uuid: str = Field(description="Always empty: runs are not queued in a task broker")
+    result_traceback: str = Field(description="The plugin's traceback when it failed, or empty")
+    collection_type: str = Field(
+        default="full", description="full, or targeted: only target_resource_types collected"
+    )
+    target_resource_types: list[str] = Field(
+        default_factory=list, description="The types a targeted run collected; empty when full"
+    )
+    trigger: str = Field(
+        default="",
+        description="Who or what started the run: user:<username> or schedule:<id> "
+        "(empty for runs older than this field)",
+    )
 
 
 class CollectionRunDetail(CollectionRunPublic):
@@ -226,8 +253,12 @@ class RelationshipPublic(BaseModel):
 class ResourcePublic(BaseModel):
     id: int
     provider: int
+    provider_name: str = Field(description="The UIS's name for the provider's name")
+    organization: int = Field(description="The provider's organization")
     ems_ref: str
     resource_type: str
+    resource_type_slug: str = Field(description="The UIS's name for resource_type")
+    resource_type_name: str = Field(description="The taxonomy's label of the type")
     name: str | None
     description: str | None
     canonical_id: str | None
@@ -256,6 +287,7 @@ class ResourcePublic(BaseModel):
     ems_created_on: str | None
     metrics: dict[str, Any]
     first_seen_at: datetime
+    first_discovered_at: datetime = Field(description="The UIS's name for first_seen_at")
     last_seen_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
@@ -360,6 +392,8 @@ class PluginPublic(BaseModel):
     supported_resource_types: list[str]
     connection_parameters: list[dict[str, Any]]
     provider_count: int
+    configured_instances: int = Field(description="The UIS's name for provider_count")
+    name: str = Field(description="The UIS's name for display_name")
     created_at: datetime
 
 

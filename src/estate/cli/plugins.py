@@ -104,7 +104,8 @@ def upload(
 def list_plugins(output: Output = Format.table) -> None:
     """The installed plugins, with the active version of each."""
     with api() as client:
-        page = client.get("provider-plugins/")
+        # With page_size the list is a page; without, the UIS's plain array.
+        page = client.get("provider-plugins/", page_size=1000)
     emit(page, output, lambda p: rows(p["results"], LIST_COLUMNS, title=f"{p['count']} plugin(s)"))
 
 

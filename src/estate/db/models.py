@@ -180,10 +180,47 @@ class CollectionRun(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     error_details: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     log: Mapped[str] = mapped_column(Text, default="")
+    # full, or targeted: only ``target_resource_types`` were collected (and only they
+    # may be marked deleted).
+    collection_type: Mapped[str] = mapped_column(String(16), default="full")
+    target_resource_types: Mapped[list[str] | None] = mapped_column(JSONType)
+    # Who or what started it: ``user:<name>``, ``schedule:<id>``; "" before they were kept.
+    trigger: Mapped[str] = mapped_column(String(100), default="")
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    provider: Mapped[Provider] = relationship()
+
+
+class CollectionSchedule(Base):
+    """A cron schedule that starts collections of one provider (jobs/schedule.py runs it).
+
+    ``next_run_at`` is when it fires next (None while disabled); a scheduler claims a
+    due schedule by moving it on with a compare-and-set on that column, so of several
+    service processes on one database exactly one starts each firing.
+    """
+
+    __tablename__ = "collection_schedules"
+    __table_args__ = (Index("ix_collection_schedules_due", "enabled", "next_run_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("providers.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    cron_expression: Mapped[str] = mapped_column(String(100))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collection_runs.id", ondelete="SET NULL")
+    )
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_skipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_result: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     provider: Mapped[Provider] = relationship()
 

@@ -4,7 +4,8 @@ Each batch is one transaction: look the batch's ``ems_ref`` up, insert the new o
 touch the unchanged ones, update the changed ones with a ``{field: {from, to}}`` diff,
 restore the ones that came back. History rows are written only for real changes.
 ``finish(complete=True)`` marks what the run did not see as deleted; a run that failed,
-was canceled or was partial deletes nothing. Memory is bounded by one batch.
+was canceled or was partial deletes nothing. Memory is bounded by one batch. A word
+outside the vocabularies (``records.Record.words``) is passed to ``warn`` once a run.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,15 +23,18 @@ import orjson
 from sqlalchemy import Connection, Engine
 
 from inventory_providers.base import ResourceValidationError
+from inventory_providers.vocabulary import unknown_word_note
 
 from ..redaction import escaped
 from .records import (
     DATA_COLUMNS,
     Record,
+    Words,
     comparable,
     diff,
     diff_relationships,
     identify,
+    is_targeted,
     json_cells,
     may_hold_nul,
     rules_key,
@@ -44,6 +48,7 @@ from .statements import CHANGE_COLUMNS, Statements
 logger = logging.getLogger(__name__)
 
 MAX_PROBLEMS = 100
+MAX_WORDS = 1000  # distinct words outside the vocabularies warned about in one run
 _ENCODE = msgspec.json.encode
 
 
@@ -76,9 +81,16 @@ class Ingestor:
         provider_id: int,
         run_id: int,
         allowed_types: Iterable[str] | None = None,
+        target_types: Iterable[str] | None = None,
+        warn: Callable[[str], None] | None = None,
         sighting_retention_days: int = 0,
     ) -> None:
+        """``target_types``: a targeted run's types; records of others are dropped
+        unread (``skipped``), and only resources of these types may be marked deleted.
+        ``warn`` receives one line per distinct word outside the vocabularies."""
         self.engine = engine
+        self.target_types = frozenset(target_types) if target_types else None
+        self.skipped = 0
         self.sighting_retention_days = sighting_retention_days
         self.provider_id = provider_id
         self.run_id = run_id
@@ -97,6 +109,8 @@ class Ingestor:
         # Every resource this run inserts gets an id above this (see link_new).
         self._watermark: int | None = None
         self._key = rules_key(self.allowed_types)
+        self._warn = warn
+        self._words: set[tuple[str, str]] = set()
 
     # -- batches -----------------------------------------------------------------
 
@@ -111,6 +125,10 @@ class Ingestor:
         """
         if self._failure is not None:
             self.flush()
+        if self.target_types is not None:
+            kept = [item for item in raw if is_targeted(item, self.target_types)]
+            self.skipped += len(raw) - len(kept)
+            raw = kept
         self.counters.found += len(raw)
         if self._writer is None:
             self._writer = threading.Thread(target=self._write, name="ingest-writer", daemon=True)
@@ -129,11 +147,21 @@ class Ingestor:
             except ResourceValidationError as exc:
                 self.reject(_ref_of(item), f"{exc}", index)
                 continue
+            if record.words:
+                self._note(record.words)
             if record.ems_ref in records:
                 self.reject(record.ems_ref, "ems_ref appears twice in this run", index)
                 continue
             records[record.ems_ref] = record
         return records
+
+    def _note(self, words: Words) -> None:
+        for field, word, stored in words:
+            if (field, word) in self._words or len(self._words) >= MAX_WORDS:
+                continue
+            self._words.add((field, word))
+            if self._warn is not None:
+                self._warn(unknown_word_note(field, word, stored))
 
     def flush(self) -> None:
         """Wait until every queued batch is stored; re-raise the writer's failure."""
@@ -402,6 +430,14 @@ class Ingestor:
         pid, run = self.provider_id, self.run_id
         c = self.counters
         seen = c.created + c.updated + c.unchanged + c.restored  # distinct ems_refs
+        if self.target_types is not None:
+            types = self._sql.values(sorted(self.target_types))
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(self._sql.insert_deleted_of_types, (run, now, pid, run, types))
+                result = conn.exec_driver_sql(
+                    self._sql.mark_deleted_of_types, (now, now, pid, run, types)
+                )
+            return int(result.rowcount)
         with self.engine.begin() as conn:
             # Every resource the provider has alive was seen: no need to visit them
             # all to find none. Both counts read indexes only (deleted ones are a

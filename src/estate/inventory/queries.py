@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
 from ..db.models import CollectionRun, Provider, Resource, ResourceChange, ResourceRelationship
@@ -20,6 +20,30 @@ class ResourceFilter:
     region: str | None = None
     search: str | None = None
     include_deleted: bool = False
+    os_type: str | None = None
+
+
+# What ``search`` looks in: every text a person would look a resource up by. The
+# address lists are JSON arrays, searched as their JSON text.
+SEARCHED = (
+    Resource.name,
+    Resource.description,
+    Resource.ems_ref,
+    Resource.canonical_id,
+    Resource.fqdn,
+    Resource.vendor_type,
+    Resource.os_name,
+    Resource.cloud_tenant,
+    Resource.flavor,
+    cast(Resource.ip_addresses, String),
+    cast(Resource.mac_addresses, String),
+)
+
+
+def like_pattern(text: str) -> str:
+    """``%text%`` for an ILIKE with ``escape="\\"``: the user's ``%`` and ``_`` are
+    literal."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def resource_query(filters: ResourceFilter) -> Select[Resource]:
@@ -33,20 +57,15 @@ def resource_query(filters: ResourceFilter) -> Select[Resource]:
         query = query.where(Resource.state == filters.state)
     if filters.region is not None:
         query = query.where(Resource.region == filters.region)
+    if filters.os_type is not None:
+        query = query.where(Resource.os_type == filters.os_type)
     if filters.vendor is not None:
         query = query.where(
             Resource.provider_id.in_(select(Provider.id).where(Provider.vendor == filters.vendor))
         )
     if filters.search:
-        pattern = (
-            "%" + filters.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
-        query = query.where(
-            or_(
-                Resource.name.ilike(pattern, escape="\\"),
-                Resource.ems_ref.ilike(pattern, escape="\\"),
-            )
-        )
+        pattern = like_pattern(filters.search)
+        query = query.where(or_(*(field.ilike(pattern, escape="\\") for field in SEARCHED)))
     if not filters.include_deleted:
         query = query.where(Resource.deleted_at.is_(None))
     return query

@@ -200,6 +200,15 @@ class Statements:
         self.mark_deleted = (
             f"UPDATE resources SET deleted_at = {ts}, updated_at = {ts} WHERE {unseen}"
         )
+        # A targeted run's: only the resources of its types.
+        of_types = f"{unseen} AND {self._among('resource_type')}"
+        self.insert_deleted_of_types = (
+            "INSERT INTO resource_changes (resource_id, run_id, kind, changed_at) "
+            f"SELECT id, {self._integer}, 'deleted', {ts} FROM resources WHERE {of_types}"
+        )
+        self.mark_deleted_of_types = (
+            f"UPDATE resources SET deleted_at = {ts}, updated_at = {ts} WHERE {of_types}"
+        )
 
     def insert_values(self, provider_id: int, run_id: int, now: str) -> str:
         """SQLite's insert of Record rows; the values all rows share are literals.

@@ -52,9 +52,16 @@ def run_collection(context: Context, run_id: int) -> None:
         if version is not None:
             run.plugin_version, run.plugin_sha256 = version.version, version.sha256
         session.commit()
+        targets = frozenset(run.target_resource_types or ()) or None
     assert provider is not None  # the run's foreign key cascades with its provider
-    logger.info("collection run %d of provider %d (%s) started", run_id, provider.id, provider.key)
-    job = _CollectionJob(context, run_id, provider, version)
+    logger.info(
+        "collection run %d of provider %d (%s) started%s",
+        run_id,
+        provider.id,
+        provider.key,
+        f", targeted at {', '.join(sorted(targets))}" if targets else "",
+    )
+    job = _CollectionJob(context, run_id, provider, version, targets)
     job.run()
 
 
@@ -100,8 +107,10 @@ class _CollectionJob:
         run_id: int,
         provider: Provider,
         version: PluginVersion | None,
+        targets: frozenset[str] | None = None,
     ) -> None:
         self.context = context
+        self.targets = targets
         self.run_id = run_id
         self.provider = provider
         self.version = version
@@ -115,6 +124,8 @@ class _CollectionJob:
             run_id=run_id,
             allowed_types=version.manifest.get("supported_resource_types") if version else None,
             sighting_retention_days=context.settings.sighting_retention_days,
+            target_types=targets,
+            warn=lambda line: self.log.add("warning", line),
         )
         self.process: PluginProcess | None = None
         self._driver_error: type[Exception] = context.engine.dialect.loaded_dbapi.Error
@@ -129,6 +140,12 @@ class _CollectionJob:
         try:
             result = self._collect()
             self.ingestor.flush()
+            if self.ingestor.skipped:
+                self.log.add(
+                    "info",
+                    f"the plugin sent {self.ingestor.skipped} resource(s) of types this "
+                    "targeted run did not ask for; they were left as they were",
+                )
             for item in result.get("rejected") or []:
                 if isinstance(item, dict):
                     ref = item.get("ems_ref")
@@ -209,9 +226,16 @@ class _CollectionJob:
         )
         if self._canceled.is_set():  # asked before collect began: no $/cancel could reach it
             raise RunFailed("canceled by request")
+        params: dict[str, Any] = {"batch_size": settings.batch_size}
+        if self.targets:
+            # Plugins that can filter collect only these; the ingestor drops the rest.
+            params["target_resource_types"] = sorted(self.targets)
+            self.log.add(
+                "info", f"targeted collection of {', '.join(params['target_resource_types'])}"
+            )
         result: dict[str, Any] = self.process.call(
             "collect",
-            {"batch_size": settings.batch_size},
+            params,
             timeout=settings.run_timeout,
             on_notification=self._on_notification,
         )

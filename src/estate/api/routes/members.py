@@ -6,14 +6,14 @@ cannot see the organization, it does not exist (404).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...db.models import Membership, Organization, User
 from ...db.states import Role
 from ..deps import CurrentUser, SessionDep, fits, get_in_scope_or_404
-from ..pagination import Page
+from ..pagination import Page, PageNumber, PageSize, page_list
 from ..schemas import MembershipCreate, MembershipPublic, MembershipUpdate
 
 router = APIRouter(prefix="/organizations/{organization_id}/members", tags=["organizations"])
@@ -54,7 +54,12 @@ def _membership(session: Session, organization_id: int, user_id: int) -> Members
 
 @router.get("/")
 def list_members(
-    organization_id: int, session: SessionDep, user: CurrentUser
+    request: Request,
+    organization_id: int,
+    session: SessionDep,
+    user: CurrentUser,
+    page: PageNumber = 1,
+    page_size: PageSize = 100,
 ) -> Page[MembershipPublic]:
     _managed(session, user, organization_id)
     rows = session.execute(
@@ -64,7 +69,7 @@ def list_members(
         .order_by(Membership.user_id)
     ).all()
     results = [_public(membership, username) for membership, username in rows]
-    return Page(count=len(results), next=None, previous=None, results=results)
+    return page_list(request, results, page, page_size)
 
 
 @router.post("/", status_code=status.HTTP_201_CREATED)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile, status
+from fastapi import APIRouter, File, HTTPException, Query, Request, Response, UploadFile, status
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -20,7 +20,7 @@ from ...registry.versions import active_version, shown_version, versions_of
 from ...runtime.environments import plugin_folder
 from ..deps import AdminUser, ContextDep, CurrentUser, ExecutorDep, SessionDep, Visible
 from ..openapi import conflict
-from ..pagination import Page
+from ..pagination import MAX_PAGE, MAX_PAGE_SIZE, Page, page_list
 from ..schemas import (
     ConnectionResult,
     PluginDetail,
@@ -57,6 +57,7 @@ def _public(
     session: Session, version: PluginVersion, visible: frozenset[int] | None
 ) -> dict[str, object]:
     manifest = version.manifest
+    count = _providers_using(session, version.key, visible)
     return {
         "key": version.key,
         "vendor": version.vendor,
@@ -70,7 +71,9 @@ def _public(
         "state": version.state,
         "supported_resource_types": manifest.get("supported_resource_types", []),
         "connection_parameters": manifest.get("connection_parameters", []),
-        "provider_count": _providers_using(session, version.key, visible),
+        "provider_count": count,
+        "configured_instances": count,
+        "name": manifest.get("display_name") or version.key,
         "created_at": version.created_at,
     }
 
@@ -89,12 +92,28 @@ def _shown(session: Session, key: str) -> PluginVersion:
     return version
 
 
-@router.get("/")
-def list_plugins(session: SessionDep, user: CurrentUser, visible: Visible) -> Page[PluginPublic]:
+@router.get(
+    "/",
+    description="The installed plugins. Without `page` or `page_size` a plain JSON array, "
+    "as the UIS serves it (its clients read it so); with either, a page "
+    "(`count`, `next`, `previous`, `results`) like every other list. The items are the same.",
+)
+def list_plugins(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    visible: Visible,
+    page: Annotated[int | None, Query(ge=1, le=MAX_PAGE, description="Page number")] = None,
+    page_size: Annotated[
+        int | None, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")
+    ] = None,
+) -> Page[PluginPublic] | list[PluginPublic]:
     keys = session.scalars(select(PluginVersion.key).distinct().order_by(PluginVersion.key)).all()
     versions = [v for v in (shown_version(session, k) for k in keys) if v is not None]
     results = [PluginPublic.model_validate(_public(session, v, visible)) for v in versions]
-    return Page(count=len(results), next=None, previous=None, results=results)
+    if page is None and page_size is None:
+        return results
+    return page_list(request, results, page or 1, page_size or 100)
 
 
 @router.post(

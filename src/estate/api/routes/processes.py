@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from ..deps import AdminUser, ContextDep
-from ..pagination import Page
+from ..pagination import Page, PageNumber, PageSize, page_list
 from ..schemas import PluginProcessPublic
 
 router = APIRouter(prefix="/plugin-processes", tags=["plugin processes"])
 
 
 @router.get("/")
-def list_processes(context: ContextDep, user: AdminUser) -> Page[PluginProcessPublic]:
+def list_processes(
+    request: Request,
+    context: ContextDep,
+    user: AdminUser,
+    page: PageNumber = 1,
+    page_size: PageSize = 100,
+) -> Page[PluginProcessPublic]:
     """Every supervised process: provider processes (connection tests, health, actions)
     and plugin-version processes (API routes). Collection runs have processes of their
     own, shown on the run. System administrators only: it shows every organization's
@@ -23,4 +29,4 @@ def list_processes(context: ContextDep, user: AdminUser) -> Page[PluginProcessPu
         )
         for entry in sorted(context.supervisor.status(), key=lambda e: str(e["key"]))
     ]
-    return Page[PluginProcessPublic](count=len(results), next=None, previous=None, results=results)
+    return page_list(request, results, page, page_size)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Response, status
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import QueryableAttribute, Session
 
+from ... import taxonomy
 from ...calls.connection import check_connection
 from ...calls.specs import provider_slot
 from ...context import Context
 from ...db.models import CollectionRun, PluginVersion, Provider, User
 from ...db.states import Role
+from ...inventory.providers import ProviderStat, ProviderStats, provider_stats
+from ...inventory.queries import like_pattern
 from ...jobs.collect import ACTIVE, run_collection
+from ...jobs.executor import LocalExecutor
 from ...registry.manifest import (
     Manifest,
     check_connection_config,
@@ -33,6 +37,7 @@ from ..deps import (
     require_role,
 )
 from ..openapi import conflict
+from ..ordering import Ordering, order_clauses
 from ..pagination import Page, PageNumber, PageSize, page_of
 from ..schemas import (
     CollectionRunPublic,
@@ -41,12 +46,29 @@ from ..schemas import (
     ProviderPublic,
     ProviderUpdate,
 )
+from ..schemas_collect import CollectRequest
 from .runs import run_public
 
 router = APIRouter(prefix="/providers", tags=["providers"])
 
 
-def provider_public(provider: Provider, version: PluginVersion | None) -> ProviderPublic:
+_SORTABLE: dict[str, QueryableAttribute[Any]] = {
+    "id": Provider.id,
+    "name": Provider.name,
+    "vendor": Provider.vendor,
+    "provider_type": Provider.provider_type,
+    "created": Provider.created_at,
+    "created_at": Provider.created_at,
+    "modified": Provider.updated_at,
+    "updated_at": Provider.updated_at,
+    "last_refresh_at": Provider.last_refresh_at,
+}
+
+
+def provider_public(
+    provider: Provider, version: PluginVersion | None, stats: ProviderStats
+) -> ProviderPublic:
+    count, status, schedules = stats.get(provider.id, ProviderStat(0, None, 0))
     return ProviderPublic(
         id=provider.id,
         name=provider.name,
@@ -62,7 +84,17 @@ def provider_public(provider: Provider, version: PluginVersion | None) -> Provid
         created_at=provider.created_at,
         updated_at=provider.updated_at,
         last_refresh_at=provider.last_refresh_at,
+        created=provider.created_at,
+        modified=provider.updated_at,
+        credential_ref=None,
+        resource_count=count,
+        last_collection_status=status,
+        schedule_count=schedules,
     )
+
+
+def _public(session: Session, provider: Provider, version: PluginVersion | None) -> ProviderPublic:
+    return provider_public(provider, version, provider_stats(session, [provider.id]))
 
 
 def _warnings(provider: Provider, version: PluginVersion | None) -> list[str]:
@@ -156,10 +188,16 @@ def list_providers(
     provider_type: str | None = None,
     organization: IdFilter | None = None,
     enabled: bool | None = None,
+    infrastructure: str | None = None,
+    search: Annotated[
+        str | None, Query(max_length=200, description="Part of the name, vendor or provider_type")
+    ] = None,
+    ordering: Ordering = None,
     page: PageNumber = 1,
     page_size: PageSize = 100,
 ) -> Page[ProviderPublic]:
-    query = select(Provider).order_by(Provider.id)
+    order = order_clauses(ordering, _SORTABLE, Provider.id)
+    query = select(Provider).order_by(*(order or [Provider.id.asc()]))
     if visible is not None:
         query = query.where(Provider.organization_id.in_(visible))
     if vendor is not None:
@@ -170,9 +208,22 @@ def list_providers(
         query = query.where(Provider.organization_id == organization)
     if enabled is not None:
         query = query.where(Provider.enabled == enabled)
+    if infrastructure is not None:
+        query = query.where(Provider.infrastructure == infrastructure)
+    if search:
+        pattern = like_pattern(search)
+        query = query.where(
+            or_(
+                *(
+                    column.ilike(pattern, escape="\\")
+                    for column in (Provider.name, Provider.vendor, Provider.provider_type)
+                )
+            )
+        )
     count, rows, next_url, previous = page_of(session, request, query, page, page_size)
     versions = {key: active_version(session, key) for key in {p.key for p in rows}}
-    results = [provider_public(p, versions[p.key]) for p in rows]
+    stats = provider_stats(session, [p.id for p in rows])
+    results = [provider_public(p, versions[p.key], stats) for p in rows]
     return Page(count=count, next=next_url, previous=previous, results=results)
 
 
@@ -197,13 +248,13 @@ def create_provider(
     )
     session.add(provider)
     session.commit()
-    return provider_public(provider, version)
+    return _public(session, provider, version)
 
 
 @router.get("/{provider_id}/")
 def get_provider(provider_id: int, session: SessionDep, user: CurrentUser) -> ProviderPublic:
     provider = _get(session, user, provider_id)
-    return provider_public(provider, active_version(session, provider.key))
+    return _public(session, provider, active_version(session, provider.key))
 
 
 def _update(
@@ -241,7 +292,7 @@ def _update(
                 value if value is not None else "",
             )
     session.commit()
-    return provider_public(provider, version)
+    return _public(session, provider, version)
 
 
 @router.patch("/{provider_id}/")
@@ -312,30 +363,92 @@ def _lock(session: Session, provider: Provider) -> None:
     session.refresh(provider)
 
 
-@router.post(
-    "/{provider_id}/collect/",
-    status_code=status.HTTP_202_ACCEPTED,
-    responses=conflict("The provider is disabled or has a pending or running run"),
-)
-def collect(
-    provider_id: int, session: SessionDep, executor: ExecutorDep, user: CurrentUser
-) -> CollectionRunPublic:
-    provider = _get(session, user, provider_id, Role.OPERATOR)
+def start_collection(
+    session: Session,
+    executor: LocalExecutor,
+    provider: Provider,
+    *,
+    trigger: str,
+    request: CollectRequest | None = None,
+) -> CollectionRun:
+    """Start a run of ``provider`` (409 when it is disabled or has one in progress)."""
     _lock(session, provider)
     if not provider.enabled:
         raise HTTPException(
             409,
-            detail=f'provider {provider_id} is disabled; enable it with PATCH {{"enabled": true}} first',
+            detail=f'provider {provider.id} is disabled; enable it with PATCH {{"enabled": true}} first',
         )
-    running = _active_run(session, provider_id)
+    running = _active_run(session, provider.id)
     if running is not None:
         raise HTTPException(
             409, detail=f"collection run {running.id} is already {running.status} for this provider"
         )
-    run = CollectionRun(provider_id=provider.id, plugin_key=provider.key)
+    targets = _targets(session, provider, request) if request is not None else None
+    run = CollectionRun(
+        provider_id=provider.id,
+        plugin_key=provider.key,
+        trigger=trigger,
+        collection_type="targeted" if targets else "full",
+        target_resource_types=targets,
+    )
     session.add(run)
     session.commit()
     executor.submit(run_collection, run.id)
+    return run
+
+
+def _targets(session: Session, provider: Provider, request: CollectRequest) -> list[str] | None:
+    """The checked types of a targeted request; None for a full one; 400 naming the field."""
+    types = request.target_resource_types
+    if request.collection_type == "full":
+        if types:
+            raise HTTPException(
+                400,
+                detail="target_resource_types: only with collection_type 'targeted' "
+                "(a full collection collects every type)",
+            )
+        return None
+    if not types:
+        raise HTTPException(
+            400, detail="target_resource_types: a targeted collection needs at least one type"
+        )
+    version = active_version(session, provider.key)
+    supported = version.manifest.get("supported_resource_types") if version else None
+    for index, slug in enumerate(types):
+        if not taxonomy.is_known(slug):
+            raise HTTPException(
+                400,
+                detail=f"target_resource_types[{index}]: unknown resource type {slug!r} "
+                "(see GET resource-types/)",
+            )
+        if supported and slug not in supported:
+            raise HTTPException(
+                400,
+                detail=f"target_resource_types[{index}]: {provider.key} does not collect "
+                f"{slug!r} (it collects {', '.join(supported)})",
+            )
+    return sorted(set(types))
+
+
+@router.post(
+    "/{provider_id}/collect/",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=conflict("The provider is disabled or has a pending or running run"),
+    description="Start a collection. No body (or `collection_type` full) collects every "
+    'type; `{"collection_type": "targeted", "target_resource_types": ["virtual_machine"]}` '
+    "collects only those types, and marks only resources of those types deleted.",
+)
+def collect(
+    provider_id: int,
+    session: SessionDep,
+    executor: ExecutorDep,
+    user: CurrentUser,
+    body: Annotated[CollectRequest | None, Body()] = None,
+) -> CollectionRunPublic:
+    provider = _get(session, user, provider_id, Role.OPERATOR)
+    run = start_collection(
+        session, executor, provider, trigger=f"user:{user.username}", request=body
+    )
     return run_public(run)
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from ... import taxonomy
 from ..deps import CurrentUser, one_of
-from ..pagination import Page
+from ..pagination import Page, PageNumber, PageSize, page_list
 from ..schemas import ResourceTypePublic
 
 router = APIRouter(prefix="/resource-types", tags=["resource types"])
@@ -26,11 +26,15 @@ CategoryFilter = Annotated[str | None, Query(json_schema_extra={"enum": CATEGORI
 
 @router.get("/")
 def list_resource_types(
-    user: CurrentUser, category: CategoryFilter = None
+    request: Request,
+    user: CurrentUser,
+    category: CategoryFilter = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 100,
 ) -> Page[ResourceTypePublic]:
     one_of("category", category, CATEGORIES)
     items = [_public(t) for t in taxonomy.RESOURCE_TYPES if category in (None, t.category)]
-    return Page(count=len(items), next=None, previous=None, results=items)
+    return page_list(request, items, page, page_size)
 
 
 @router.get("/{slug}/")

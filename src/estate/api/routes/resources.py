@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, get_origin
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
+from sqlalchemy import Select, select
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from inventory_providers.base import STATES
 
 from ... import taxonomy
 from ...auth.roles import in_visible
-from ...db.models import Resource, ResourceChange, User
+from ...db.models import Provider, Resource, ResourceChange, User
 from ...db.storable import INT_MAX
 from ...inventory.drift import DriftFilter
 from ...inventory.queries import (
@@ -22,7 +25,18 @@ from ...inventory.queries import (
 )
 from ...inventory.sightings import SightingFilter
 from ..deps import CurrentUser, IdFilter, SessionDep, Visible, get_in_scope_or_404, one_of
-from ..pagination import Page, PageNumber, PageSize, count_of, decode_cursor, encode_cursor, page_of
+from ..ordering import Ordering, order_clauses
+from ..pagination import (
+    MAX_PAGE,
+    Page,
+    PageNumber,
+    PageSize,
+    count_of,
+    decode_cursor,
+    encode_cursor,
+    one_mode,
+    page_of,
+)
 from ..schemas import (
     ResourceChangePublic,
     ResourceDetail,
@@ -46,12 +60,16 @@ TypeFilter = Annotated[
 
 
 # ResourcePublic's fields are read from the columns of the same names (but for the
-# renamed ones); is_deleted is made from deleted_at.
-_COLUMN_OF = {"provider": "provider_id", "last_seen_run": "last_seen_run_id"}
+# renamed ones); the others are made by _fields.
+_COLUMN_OF = {
+    "provider": "provider_id",
+    "resource_type_slug": "resource_type",
+    "first_discovered_at": "first_seen_at",
+    "last_seen_run": "last_seen_run_id",
+}
+_MADE = {"is_deleted", "resource_type_name", "provider_name", "organization"}
 _READ = tuple(
-    (name, _COLUMN_OF.get(name, name))
-    for name in ResourcePublic.model_fields
-    if name != "is_deleted"
+    (name, _COLUMN_OF.get(name, name)) for name in ResourcePublic.model_fields if name not in _MADE
 )
 # An empty JSON column is NULL; the API shows [] or {}, as the field's type says.
 _EMPTY = {
@@ -59,15 +77,60 @@ _EMPTY = {
     for name, info in ResourcePublic.model_fields.items()
     if (origin := get_origin(info.annotation)) in (list, dict)
 }
+_TYPE_NAMES = {t.slug: t.name for t in taxonomy.RESOURCE_TYPES}
+# What ?ordering= may sort by: the UIS's names (first_discovered_at) and Estate's.
+_SORTABLE: dict[str, QueryableAttribute[Any]] = {
+    "id": Resource.id,
+    "name": Resource.name,
+    "state": Resource.state,
+    "resource_type": Resource.resource_type,
+    "vendor_type": Resource.vendor_type,
+    "region": Resource.region,
+    "os_type": Resource.os_type,
+    "first_discovered_at": Resource.first_seen_at,
+    "first_seen_at": Resource.first_seen_at,
+    "last_seen_at": Resource.last_seen_at,
+    "updated_at": Resource.updated_at,
+    "boot_time": Resource.boot_time,
+    "ems_created_on": Resource.ems_created_on,
+    "cpu_count": Resource.cpu_count,
+    "memory_mb": Resource.memory_mb,
+    "disk_gb": Resource.disk_gb,
+}
+ProviderOf = dict[int, tuple[str, int]]
 
 
-def _fields(resource: Resource) -> dict[str, Any]:
+def providers_of(session: Session, ids: set[int]) -> ProviderOf:
+    """Each provider's ``(name, organization)``: one query for a whole page."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Provider.id, Provider.name, Provider.organization_id).where(Provider.id.in_(ids))
+    )
+    return {pid: (name, organization) for pid, name, organization in rows}
+
+
+def _fields(resource: Resource, providers: ProviderOf) -> dict[str, Any]:
     out = {name: getattr(resource, column) for name, column in _READ}
     for name, empty in _EMPTY.items():
         if out[name] is None:
             out[name] = empty()
     out["is_deleted"] = resource.deleted_at is not None
+    out["resource_type_name"] = _TYPE_NAMES.get(resource.resource_type, resource.resource_type)
+    out["provider_name"], out["organization"] = providers[resource.provider_id]
     return out
+
+
+def _publics(session: Session, rows: Sequence[Resource]) -> list[ResourcePublic]:
+    providers = providers_of(session, {r.provider_id for r in rows})
+    return [ResourcePublic.model_validate(_fields(r, providers)) for r in rows]
+
+
+def _one_of_aliases(name: str, value: Any, alias: str, other: Any) -> Any:
+    """The value of a filter sent under Estate's name or the UIS's (``provider__id``)."""
+    if value is not None and other is not None and value != other:
+        raise HTTPException(400, detail=f"{alias}: {other!r} contradicts {name}={value!r}")
+    return value if value is not None else other
 
 
 @router.get("/")
@@ -77,23 +140,55 @@ def list_resources(
     user: CurrentUser,
     visible: Visible,
     provider: IdFilter | None = None,
+    provider__id: IdFilter | None = None,
     resource_type: TypeFilter = None,
+    resource_type__slug: TypeFilter = None,
     state: StateFilter = None,
     vendor: str | None = None,
     region: str | None = None,
+    os_type: str | None = None,
     search: Annotated[
-        str | None, Query(max_length=200, description="Part of the name or ems_ref")
+        str | None,
+        Query(
+            max_length=200,
+            description="Part of the name, description, ems_ref, canonical_id, fqdn, an IP "
+            "or MAC address, vendor_type, os_name, cloud_tenant or flavor",
+        ),
     ] = None,
     include_deleted: bool = False,
-    cursor: str | None = None,
+    ordering: Ordering = None,
+    cursor: Annotated[str | None, Query(description="Walk by cursor (not with page)")] = None,
+    page: Annotated[
+        int | None, Query(ge=1, le=MAX_PAGE, description="Walk by page number (not with cursor)")
+    ] = None,
     page_size: PageSize = 100,
 ) -> Page[ResourcePublic]:
+    one_mode(page, cursor)
+    resource_type = _one_of_aliases(
+        "resource_type", resource_type, "resource_type__slug", resource_type__slug
+    )
     one_of("resource_type", resource_type, _TYPES)
     one_of("state", state, _STATES)
+    provider = _one_of_aliases("provider", provider, "provider__id", provider__id)
     filters = ResourceFilter(
-        provider, resource_type, state, vendor, region, search, include_deleted
+        provider, resource_type, state, vendor, region, search, include_deleted, os_type
     )
     query = resource_query(filters).where(in_visible(Resource.provider_id, visible))
+    order = order_clauses(ordering, _SORTABLE, Resource.id)
+    if cursor is not None and order is not None:
+        raise HTTPException(400, detail="ordering: cursor pages are ordered by id; use page")
+    if page is not None or order is not None:
+        count, rows, next_url, previous = page_of(
+            session, request, query.order_by(*(order or [Resource.id.asc()])), page or 1, page_size
+        )
+        return Page(count=count, next=next_url, previous=previous, results=_publics(session, rows))
+    return _cursor_page(session, request, query, cursor, page_size)
+
+
+def _cursor_page(
+    session: Session, request: Request, query: Select[Any], cursor: str | None, page_size: int
+) -> Page[ResourcePublic]:
+    """Estate's fast path: ``WHERE id > last`` on the primary key, at any depth."""
     total = count_of(session, query)
     direction, last = decode_cursor(cursor) if cursor else ("n", 0)
     if direction == "n":
@@ -113,8 +208,7 @@ def list_resources(
         next_url = str(request.url.include_query_params(cursor=encode_cursor(rows[-1].id, "n")))
     if rows and has_less:
         previous = str(request.url.include_query_params(cursor=encode_cursor(rows[0].id, "p")))
-    results = [ResourcePublic.model_validate(_fields(r)) for r in rows]
-    return Page(count=total, next=next_url, previous=previous, results=results)
+    return Page(count=total, next=next_url, previous=previous, results=_publics(session, rows))
 
 
 def _get(session: SessionDep, user: User, resource_id: int) -> Resource:
@@ -125,7 +219,8 @@ def _get(session: SessionDep, user: User, resource_id: int) -> Resource:
 def get_resource(resource_id: int, session: SessionDep, user: CurrentUser) -> ResourceDetail:
     resource = _get(session, user, resource_id)
     edges = relationships_of(session, resource)
-    return ResourceDetail.model_validate({**_fields(resource), "relationships": edges})
+    fields = _fields(resource, providers_of(session, {resource.provider_id}))
+    return ResourceDetail.model_validate({**fields, "relationships": edges})
 
 
 def _change(change: ResourceChange) -> ResourceChangePublic:

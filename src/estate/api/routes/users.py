@@ -239,13 +239,17 @@ def _token_public(token: ApiToken, secret: str | None = None) -> TokenPublic:
 
 
 @router.get("/tokens/")
-def list_tokens(session: SessionDep, user: CurrentUser) -> Page[TokenPublic]:
-    tokens = session.scalars(
-        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
-    ).all()
-    return Page(
-        count=len(tokens), next=None, previous=None, results=[_token_public(t) for t in tokens]
-    )
+def list_tokens(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    page: PageNumber = 1,
+    page_size: PageSize = 100,
+) -> Page[TokenPublic]:
+    query = select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
+    count, rows, next_url, previous = page_of(session, request, query, page, page_size)
+    results = [_token_public(t) for t in rows]
+    return Page(count=count, next=next_url, previous=previous, results=results)
 
 
 @router.post("/tokens/", status_code=status.HTTP_201_CREATED)

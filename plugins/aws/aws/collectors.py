@@ -1,0 +1,46 @@
+"""What is read, from which API, in what order: one row per part an operator can name.
+
+A part is the unit of failure: when one fails (denied, throttled beyond the retries,
+not offered in a region) the run goes on with the others and ends ``partial``, and
+nothing of that part is marked deleted. Within a region the parts run in this order
+(Auto Scaling before EC2 instances: each instance names its group).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from inventory_providers.base import ResourceData
+
+from . import compute, network, services
+from .common import Scope
+
+__all__ = ["REGIONAL", "Collector"]
+
+
+@dataclass(frozen=True, slots=True)
+class Collector:
+    """One part: ``option`` is its name in the ``services`` parameter, ``api`` the boto3
+    client it reads with, ``label`` what the run's message calls it."""
+
+    option: str
+    api: str
+    label: str
+    read: Callable[[Any, Scope], Iterator[ResourceData]]
+
+
+REGIONAL = (
+    Collector("autoscaling", "autoscaling", "Auto Scaling groups", compute.auto_scaling_groups),
+    Collector("ec2", "ec2", "EC2 instances", compute.instances),
+    Collector("ebs", "ec2", "EBS volumes", compute.volumes),
+    Collector("vpc", "ec2", "VPCs", network.vpcs),
+    Collector("vpc", "ec2", "subnets", network.subnets),
+    Collector("vpc", "ec2", "security groups", network.security_groups),
+    Collector("elbv2", "elbv2", "load balancers", network.load_balancers),
+    Collector("rds", "rds", "RDS instances", services.db_instances),
+    Collector("lambda", "lambda", "Lambda functions", services.functions),
+    Collector("eks", "eks", "EKS clusters", services.clusters),
+)
+"""Read in every region scanned. S3 buckets are account-wide: read once (provider.py)."""
