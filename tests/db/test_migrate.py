@@ -248,7 +248,7 @@ def test_0007_counts_existing_resources_seen_once_and_downgrades(empty_engine: E
         assert tuple(change) == ("deleted", None)
         assert conn.execute(text("SELECT count(*) FROM resource_sightings")).scalar_one() == 0
 
-    command.downgrade(alembic_config(empty_engine), "0005")
+    command.downgrade(alembic_config(empty_engine), "0006")
 
     with empty_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM resources")).scalar_one() == 3
