@@ -203,8 +203,9 @@ class Statements:
         # A targeted run's: only the resources of its types.
         of_types = f"{unseen} AND {self._among('resource_type')}"
         self.insert_deleted_of_types = (
-            "INSERT INTO resource_changes (resource_id, run_id, kind, changed_at) "
-            f"SELECT id, {self._integer}, 'deleted', {ts} FROM resources WHERE {of_types}"
+            "INSERT INTO resource_changes (resource_id, run_id, previous_run_id, kind, "
+            f"changed_at) SELECT id, {self._integer}, last_seen_run_id, 'deleted', {ts} "
+            f"FROM resources WHERE {of_types}"
         )
         self.mark_deleted_of_types = (
             f"UPDATE resources SET deleted_at = {ts}, updated_at = {ts} WHERE {of_types}"
