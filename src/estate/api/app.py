@@ -41,7 +41,9 @@ from .routes import (
     resource_types,
     resources,
     runs,
+    tags,
     users,
+    watchlists,
 )
 
 logger = logging.getLogger(__name__)
@@ -112,6 +114,8 @@ def create_app(
         providers,
         runs,
         resources,
+        tags,
+        watchlists,
         events,
         plugin_apis,
         processes,

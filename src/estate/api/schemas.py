@@ -260,6 +260,9 @@ class ResourcePublic(BaseModel):
     updated_at: datetime
     deleted_at: datetime | None
     is_deleted: bool
+    tags: list[TagPublic] = Field(
+        description="User tags (tags/), distinct from the platform's provider_tags"
+    )
 
 
 class ResourceDetail(ResourcePublic):
@@ -273,6 +276,61 @@ class ResourceChangePublic(BaseModel):
     kind: str
     changes: dict[str, Any] | None
     changed_at: datetime
+
+
+class TagPublic(BaseModel):
+    id: int
+    namespace: str
+    key: str
+    value: str
+    organization: int
+
+
+class TagCreate(_Strict):
+    namespace: str = Field(min_length=1, max_length=128)
+    key: str = Field(min_length=1, max_length=256)
+    value: str = Field(default="", max_length=1024)
+    organization: int = Field(default=1, ge=1, le=2**31 - 1)
+
+
+class TagAssign(_Strict):
+    """A tag put on a resource, in the resource's organization (defined if new)."""
+
+    namespace: str = Field(default="user", min_length=1, max_length=128)
+    key: str = Field(min_length=1, max_length=256)
+    value: str = Field(default="", max_length=1024)
+
+
+class TagRef(_Strict):
+    """A tag of the resource named by what it says rather than by id."""
+
+    namespace: str = Field(default="user", max_length=128)
+    key: str = Field(max_length=256)
+    value: str = Field(default="", max_length=1024)
+
+
+class AutomationRecordPublic(BaseModel):
+    """An automation run on a resource, as the UIS lists them (see inventory/automations.py)."""
+
+    id: int
+    resource: int
+    resource_name: str | None
+    resource_canonical_id: str | None
+    source_name: str
+    correlation_type: str
+    correlation_key: str
+    correlation_confidence: str
+    aap_host_id: int | None
+    aap_host_name: str
+    aap_job_id: int | None
+    aap_job_name: str
+    aap_job_status: str
+    aap_job_started_at: datetime | None
+    aap_job_finished_at: datetime | None
+    aap_inventory_name: str
+    automation_details: dict[str, Any]
+    synced_at: datetime | None
+    organization: int
 
 
 class ResourceTypePublic(BaseModel):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from ..db.models import CollectionRun, Provider, Resource, ResourceChange, ResourceRelationship
+from .tags import TagMatch, tagged
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +22,7 @@ class ResourceFilter:
     region: str | None = None
     search: str | None = None
     include_deleted: bool = False
+    tags: tuple[TagMatch, ...] = ()  # every one must match
 
 
 def resource_query(filters: ResourceFilter) -> Select[Resource]:
@@ -47,9 +50,27 @@ def resource_query(filters: ResourceFilter) -> Select[Resource]:
                 Resource.ems_ref.ilike(pattern, escape="\\"),
             )
         )
+    for match in filters.tags:
+        query = query.where(tagged(match))
     if not filters.include_deleted:
         query = query.where(Resource.deleted_at.is_(None))
     return query
+
+
+def in_organization(organization_id: int) -> Any:
+    """A WHERE clause keeping the resources of one organization's providers."""
+    return Resource.provider_id.in_(
+        select(Provider.id).where(Provider.organization_id == organization_id)
+    )
+
+
+def changes_query(resources: Select[Any], since: datetime | None = None) -> Select[ResourceChange]:
+    """The stored history (modified, deleted, restored) of every resource ``resources``
+    selects the ids of, newest first; from ``since`` on when given."""
+    query = select(ResourceChange).where(ResourceChange.resource_id.in_(resources))
+    if since is not None:
+        query = query.where(ResourceChange.changed_at >= since)
+    return query.order_by(ResourceChange.id.desc())
 
 
 def relationships_of(session: Session, resource: Resource) -> list[dict[str, Any]]:

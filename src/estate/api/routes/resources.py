@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, get_origin
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
 
-from inventory_providers.base import STATES
-
-from ... import taxonomy
 from ...auth.roles import in_visible
 from ...db.models import Resource, ResourceChange, User
 from ...db.storable import INT_MAX
+from ...inventory.automations import automations_page
 from ...inventory.queries import (
     ResourceFilter,
     created_entry,
@@ -19,20 +19,19 @@ from ...inventory.queries import (
     relationships_of,
     resource_query,
 )
-from ..deps import CurrentUser, IdFilter, SessionDep, Visible, get_in_scope_or_404, one_of
+from ...inventory.tags import tags_of
+from ..deps import CurrentUser, SessionDep, Visible, get_in_scope_or_404
 from ..pagination import Page, PageNumber, PageSize, count_of, decode_cursor, encode_cursor, page_of
-from ..schemas import ResourceChangePublic, ResourceDetail, ResourcePublic
+from ..resource_filters import resource_filters
+from ..schemas import (
+    AutomationRecordPublic,
+    ResourceChangePublic,
+    ResourceDetail,
+    ResourcePublic,
+    TagPublic,
+)
 
 router = APIRouter(prefix="/resources", tags=["resources"])
-
-_STATES = sorted(STATES)
-_TYPES = [t.slug for t in taxonomy.RESOURCE_TYPES]
-StateFilter = Annotated[
-    str | None, Query(description="The normalised state", json_schema_extra={"enum": _STATES})
-]
-TypeFilter = Annotated[
-    str | None, Query(description="A slug of the taxonomy", json_schema_extra={"enum": _TYPES})
-]
 
 
 # ResourcePublic's fields are read from the columns of the same names (but for the
@@ -41,7 +40,7 @@ _COLUMN_OF = {"provider": "provider_id"}
 _READ = tuple(
     (name, _COLUMN_OF.get(name, name))
     for name in ResourcePublic.model_fields
-    if name != "is_deleted"
+    if name not in ("is_deleted", "tags")
 )
 # An empty JSON column is NULL; the API shows [] or {}, as the field's type says.
 _EMPTY = {
@@ -60,29 +59,35 @@ def _fields(resource: Resource) -> dict[str, Any]:
     return out
 
 
+def tag_public(tag: Any) -> TagPublic:
+    return TagPublic(
+        id=tag.id,
+        namespace=tag.namespace,
+        key=tag.key,
+        value=tag.value,
+        organization=tag.organization_id,
+    )
+
+
+def resources_public(session: Session, rows: Sequence[Resource]) -> list[ResourcePublic]:
+    """List items of ``rows``, their tags read in one query for the whole page."""
+    tags = tags_of(session, [r.id for r in rows])
+    return [
+        ResourcePublic.model_validate({**_fields(r), "tags": [tag_public(t) for t in tags[r.id]]})
+        for r in rows
+    ]
+
+
 @router.get("/")
 def list_resources(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
     visible: Visible,
-    provider: IdFilter | None = None,
-    resource_type: TypeFilter = None,
-    state: StateFilter = None,
-    vendor: str | None = None,
-    region: str | None = None,
-    search: Annotated[
-        str | None, Query(max_length=200, description="Part of the name or ems_ref")
-    ] = None,
-    include_deleted: bool = False,
+    filters: Annotated[ResourceFilter, Depends(resource_filters)],
     cursor: str | None = None,
     page_size: PageSize = 100,
 ) -> Page[ResourcePublic]:
-    one_of("resource_type", resource_type, _TYPES)
-    one_of("state", state, _STATES)
-    filters = ResourceFilter(
-        provider, resource_type, state, vendor, region, search, include_deleted
-    )
     query = resource_query(filters).where(in_visible(Resource.provider_id, visible))
     total = count_of(session, query)
     direction, last = decode_cursor(cursor) if cursor else ("n", 0)
@@ -103,7 +108,7 @@ def list_resources(
         next_url = str(request.url.include_query_params(cursor=encode_cursor(rows[-1].id, "n")))
     if rows and has_less:
         previous = str(request.url.include_query_params(cursor=encode_cursor(rows[0].id, "p")))
-    results = [ResourcePublic.model_validate(_fields(r)) for r in rows]
+    results = resources_public(session, rows)
     return Page(count=total, next=next_url, previous=previous, results=results)
 
 
@@ -115,7 +120,8 @@ def _get(session: SessionDep, user: User, resource_id: int) -> Resource:
 def get_resource(resource_id: int, session: SessionDep, user: CurrentUser) -> ResourceDetail:
     resource = _get(session, user, resource_id)
     edges = relationships_of(session, resource)
-    return ResourceDetail.model_validate({**_fields(resource), "relationships": edges})
+    (item,) = resources_public(session, [resource])
+    return ResourceDetail.model_validate({**item.model_dump(), "relationships": edges})
 
 
 def _change(change: ResourceChange) -> ResourceChangePublic:
@@ -147,3 +153,28 @@ def resource_history(
         # The oldest entry, derived from the resource row, ends the last page.
         entries.append(_change(created_entry(session, resource)))
     return Page(count=count, next=next_url, previous=previous, results=entries)
+
+
+@router.get("/{resource_id}/automations/")
+def resource_automations(
+    request: Request,
+    resource_id: int,
+    session: SessionDep,
+    user: CurrentUser,
+    page: PageNumber = 1,
+    page_size: PageSize = 100,
+) -> Page[AutomationRecordPublic]:
+    """The automations run on the resource, newest first (the UIS's automation records).
+
+    Estate's source is the resource's action runs; until actions exist (issue 12) it is
+    empty, and the page says so: ``count`` 0, no results.
+    """
+    resource = _get(session, user, resource_id)
+    count, records = automations_page(
+        session, resource.id, offset=(page - 1) * page_size, limit=page_size
+    )
+    has_next = page * page_size < count
+    next_url = str(request.url.include_query_params(page=page + 1)) if has_next else None
+    previous = str(request.url.include_query_params(page=page - 1)) if page > 1 else None
+    results = [AutomationRecordPublic.model_validate(r, from_attributes=True) for r in records]
+    return Page(count=count, next=next_url, previous=previous, results=results)
