@@ -56,6 +56,7 @@ def _fields(resource: Resource) -> dict[str, Any]:
         if out[name] is None:
             out[name] = empty()
     out["is_deleted"] = resource.deleted_at is not None
+    out["tags"] = []  # read for a whole page at once: resources_public
     return out
 
 
