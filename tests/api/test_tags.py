@@ -65,6 +65,7 @@ def test_a_bad_tag_definition_is_a_400_naming_the_field(client: TestClient) -> N
         ({"namespace": "n", "key": "k", "colour": "red"}, "colour"),
         ({"namespace": "n", "key": "k", "value": "v" * 1025}, "value"),
         ({"namespace": "n", "key": "k", "organization": 99}, "organization"),
+        ({"namespace": "n", "key": "k", "value": "é" * 1000}, "2002 bytes together in UTF-8"),
     ]
     for body, field in cases:
         response = client.post(f"{API}/tags/", json=body)

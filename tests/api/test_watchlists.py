@@ -169,7 +169,7 @@ def test_the_drift_of_a_watchlist_is_its_resources_history(client: TestClient) -
 def test_watchlists_stay_in_their_organization(client: TestClient) -> None:
     one = client.post(f"{API}/organizations/", json={"name": "One"}).json()["id"]
     two = client.post(f"{API}/organizations/", json={"name": "Two"}).json()["id"]
-    _, vms = _collected(client, organization=one)
+    provider_one, vms = _collected(client, organization=one)
     _, theirs = _collected(client, name="Two's", organization=two)
     made = client.post(f"{API}/watchlists/", json={"name": "W", "organization": one}).json()
     url = f"{API}/watchlists/{made['id']}/"
@@ -213,3 +213,8 @@ def test_watchlists_stay_in_their_organization(client: TestClient) -> None:
         json={"name": "D", "watchlist_type": "dynamic", "organization": one},
     ).json()
     assert dynamic["resource_count"] == 16
+    # Resources whose provider moves away leave organization one's watchlists.
+    moved_away = client.patch(f"{API}/providers/{provider_one['id']}/", json={"organization": two})
+    assert moved_away.status_code == 200, moved_away.text
+    assert client.get(url).json()["resource_count"] == 0
+    assert client.get(f"{url}resources/", auth=viewer).json()["results"] == []

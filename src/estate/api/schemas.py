@@ -278,6 +278,25 @@ class ResourceChangePublic(BaseModel):
     changed_at: datetime
 
 
+MAX_TAG_BYTES = 2000
+"""namespace, key and value together, in UTF-8: a tag is unique by them, and an index
+entry of PostgreSQL holds about 2,700 bytes."""
+
+
+class _TagText(_Strict):
+    @model_validator(mode="after")
+    def _indexable(self) -> Any:
+        parts = [getattr(self, name, "") for name in ("namespace", "key", "value")]
+        size = sum(len(part.encode()) for part in parts)
+        if size > MAX_TAG_BYTES:
+            raise PydanticCustomError(
+                "too_large",
+                "namespace, key and value: {size} bytes together in UTF-8, over {limit}",
+                {"size": size, "limit": MAX_TAG_BYTES},
+            )
+        return self
+
+
 class TagPublic(BaseModel):
     id: int
     namespace: str
@@ -286,14 +305,14 @@ class TagPublic(BaseModel):
     organization: int
 
 
-class TagCreate(_Strict):
+class TagCreate(_TagText):
     namespace: str = Field(min_length=1, max_length=128)
     key: str = Field(min_length=1, max_length=256)
     value: str = Field(default="", max_length=1024)
     organization: int = Field(default=1, ge=1, le=2**31 - 1)
 
 
-class TagAssign(_Strict):
+class TagAssign(_TagText):
     """A tag put on a resource, in the resource's organization (defined if new)."""
 
     namespace: str = Field(default="user", min_length=1, max_length=128)
@@ -301,7 +320,7 @@ class TagAssign(_Strict):
     value: str = Field(default="", max_length=1024)
 
 
-class TagRef(_Strict):
+class TagRef(_TagText):
     """A tag of the resource named by what it says rather than by id."""
 
     namespace: str = Field(default="user", max_length=128)

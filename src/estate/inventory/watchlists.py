@@ -31,7 +31,11 @@ def members_query(watchlist: Watchlist, filters: ResourceFilter | None) -> Selec
     members = select(WatchlistResource.resource_id).where(
         WatchlistResource.watchlist_id == watchlist.id
     )
-    return select(Resource).where(Resource.id.in_(members)).order_by(Resource.id)
+    # A member whose provider moved to another organization is no longer shown here.
+    query = select(Resource).where(
+        Resource.id.in_(members), in_organization(watchlist.organization_id)
+    )
+    return query.order_by(Resource.id)
 
 
 def member_count(session: Session, members: Select[Any]) -> int:
