@@ -59,6 +59,9 @@ def test_a_static_watchlist_holds_the_resources_added_to_it(client: TestClient) 
     removed = client.post(f"{url}resources/remove/", json={"resource_ids": [vms[0], 999]})
     assert removed.json()["detail"] == "Removed 1 resource(s)."
     assert client.get(f"{API}/watchlists/").json()["results"][0]["resource_count"] == 2
+    replaced = client.put(url, json={"name": "Put", "description": ""})
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["description"] == "" and replaced.json()["resource_count"] == 2
     renamed = client.patch(url, json={"name": "Renamed"})
     assert renamed.json()["name"] == "Renamed" and renamed.json()["resource_count"] == 2
     assert client.delete(url).status_code == 204

@@ -165,7 +165,10 @@ def patch_watchlist(
 def put_watchlist(
     watchlist_id: int, body: WatchlistCreate, session: SessionDep, user: CurrentUser
 ) -> WatchlistPublic:
-    return _update(session, user, watchlist_id, body.model_dump())
+    changes = body.model_dump()
+    if "organization" not in body.model_fields_set:
+        del changes["organization"]  # not sent: it stays where it is
+    return _update(session, user, watchlist_id, changes)
 
 
 @router.delete("/{watchlist_id}/", status_code=status.HTTP_204_NO_CONTENT)
