@@ -44,7 +44,9 @@ from .routes import (
     resources,
     runs,
     schedules,
+    tags,
     users,
+    watchlists,
 )
 
 logger = logging.getLogger(__name__)
@@ -120,6 +122,8 @@ def create_app(
         schedules,
         runs,
         resources,
+        tags,
+        watchlists,
         events,
         plugin_apis,
         processes,
