@@ -38,10 +38,12 @@ from .routes import (
     plugins,
     processes,
     providers,
+    relationships,
     resource_types,
     resources,
     runs,
     users,
+    vendor_types,
 )
 
 logger = logging.getLogger(__name__)
@@ -105,6 +107,7 @@ def create_app(
     for module in (
         ping,
         resource_types,
+        vendor_types,
         organizations,
         members,
         users,
@@ -112,6 +115,7 @@ def create_app(
         providers,
         runs,
         resources,
+        relationships,
         events,
         plugin_apis,
         processes,
