@@ -67,7 +67,7 @@ def parse_edge_id(value: str) -> tuple[int, str, str] | None:
 
 def _sources(
     filters: EdgeFilter, scope: ColumnElement[bool]
-) -> Select[tuple[int, int, str, str | None, str, list[list[str]] | None]]:
+) -> Select[int, int, str, str | None, str, list[list[str]] | None]:
     query = select(
         Resource.id,
         Resource.provider_id,
