@@ -19,6 +19,8 @@ from conftest import ADMIN_PASSWORD
 from estate.api.app import API_PREFIX
 from estate.db.models import CollectionRun, Event, Membership, Resource
 from estate.db.states import Role, RunStatus
+from estate.inventory.relationship_list import edge_id
+from estate.taxonomy import properties, vendor_types
 from factories import API
 
 ANY = "any user"
@@ -29,6 +31,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("get", "/ping/"): ANY,
     ("get", "/resource-types/"): ANY,
     ("get", "/resource-types/{slug}/"): ANY,
+    ("get", "/resource-categories/"): ANY,
+    ("get", "/resource-categories/{category}/"): ANY,
+    ("get", "/vendor-type-mappings/"): ANY,
+    ("get", "/vendor-type-mappings/{mapping_id}/"): ANY,
+    ("get", "/property-definitions/"): ANY,
+    ("get", "/property-definitions/{definition_id}/"): ANY,
+    ("get", "/resource-relationships/"): ANY,
+    ("get", "/resource-relationships/{relationship_id}/"): Role.VIEWER,
     ("get", "/organizations/"): ANY,
     ("post", "/organizations/"): SYSTEM,
     ("get", "/organizations/{organization_id}/"): Role.VIEWER,
@@ -162,6 +172,7 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
             first_seen_at=now,
             last_seen_at=now,
             updated_at=now,
+            relationships=[["host-1", "runs_on"]],
         )
         event = Event(provider_id=provider["id"], run_id=done.id, type="t", severity="info")
         session.add_all([resource, event])
@@ -180,6 +191,10 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
         "slug": "virtual_machine",
         "path": "status",
         "doomed_id": doomed_id,
+        "category": "compute",
+        "mapping_id": vendor_types.BUILT_IN[0].id,
+        "definition_id": properties.PROPERTY_DEFINITIONS[0].id,
+        "relationship_id": edge_id(ids["resource_id"], "runs_on", "host-1"),
         **ids,
     }
     return callers, params, a
