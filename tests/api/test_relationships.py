@@ -49,7 +49,9 @@ def test_every_outgoing_edge_is_listed_once_with_names(client: TestClient) -> No
     assert {_key(e) for e in page["results"]} == expected
     vm, host = by_ref["vm-000001"], by_ref["host-0001"]
     runs_on = next(
-        e for e in page["results"] if e["source"] == vm["id"] and e["relationship_type"] == "runs_on"
+        e
+        for e in page["results"]
+        if e["source"] == vm["id"] and e["relationship_type"] == "runs_on"
     )
     assert set(runs_on) == FIELDS
     assert runs_on["source_name"] == vm["name"]

@@ -115,7 +115,9 @@ def test_vendor_type_mappings_merge_built_in_and_plugin_declared(
 
     declared = {"VirtualMachine": "virtual_machine", "Appliance": "load_balancer"}
     data = manifest(vendor_type_mappings=declared)
-    assert upload(client, tarball(plugin_dir(tmp_path / "p", manifest_data=data))).status_code == 201
+    assert (
+        upload(client, tarball(plugin_dir(tmp_path / "p", manifest_data=data))).status_code == 201
+    )
     mine = _get(client, "vendor-type-mappings/", vendor="myvendor")["results"]
     assert {(m["vendor_resource_type"], m["resource_type_slug"], m["source"]) for m in mine} == {
         ("VirtualMachine", "virtual_machine", "myvendor:myplatform"),
