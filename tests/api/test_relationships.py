@@ -101,6 +101,14 @@ def test_filters_by_source_target_type_and_provider(client: TestClient) -> None:
     assert _list(client, provider__id=provider["id"])["count"] == everything
     assert _list(client, provider=404404)["count"] == 0
     assert _list(client, target=404404)["count"] == 0
+    by_type = _list(client, ordering="relationship_type")["results"]
+    assert [e["relationship_type"] for e in by_type] == sorted(
+        e["relationship_type"] for e in by_type
+    )
+    backwards = _list(client, ordering="-relationship_type", page_size=5)["results"]
+    assert [e["relationship_type"] for e in backwards] == sorted(
+        (e["relationship_type"] for e in by_type), reverse=True
+    )[:5]
 
     for params, named in (
         ({"relationship_type": "owns"}, "relationship_type"),
@@ -108,6 +116,7 @@ def test_filters_by_source_target_type_and_provider(client: TestClient) -> None:
         ({"target": 0}, "target"),
         ({"page_size": 0}, "page_size"),
         ({"sauce": 1}, "sauce"),
+        ({"ordering": "name"}, "ordering"),
     ):
         response = client.get(f"{API}/resource-relationships/", params=params)
         assert response.status_code == 400, (params, response.text)

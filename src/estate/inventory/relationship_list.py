@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
@@ -119,11 +119,19 @@ def edge_page(
     scope: ColumnElement[bool],
     offset: int,
     limit: int,
+    by_type: str | None = None,
 ) -> tuple[int, list[Edge]]:
-    """The total number of matching edges and those of ``[offset, offset + limit)``."""
+    """The total number of matching edges and those of ``[offset, offset + limit)``.
+
+    ``by_type`` orders them by relationship type (``-`` descending), then as usual: it
+    holds every matching edge in memory, where the usual order holds one page.
+    """
     total = 0
     page: list[Edge] = []
-    for edge in _edges(session, filters, scope):
+    edges: Iterable[Edge] = _edges(session, filters, scope)
+    if by_type:
+        edges = sorted(edges, key=lambda e: e.relationship_type, reverse=by_type.startswith("-"))
+    for edge in edges:
         if offset <= total < offset + limit:
             page.append(edge)
         total += 1

@@ -54,11 +54,15 @@ def list_relationships(
     relationship_type: Annotated[str | None, Query(json_schema_extra={"enum": _KINDS})] = None,
     provider: ProviderId | None = None,
     provider__id: ProviderId | None = None,
+    ordering: Annotated[
+        str | None, Query(json_schema_extra={"enum": ["relationship_type", "-relationship_type"]})
+    ] = None,
     page: PageNumber = 1,
     page_size: PageSize = 100,
 ) -> Page[ResourceRelationshipPublic]:
     """Edges of visible resources, in source id order; ``target`` uses the reverse index."""
     one_of("relationship_type", relationship_type, _KINDS)
+    one_of("ordering", ordering, ("relationship_type", "-relationship_type"))
     if provider is not None and provider__id is not None and provider != provider__id:
         raise HTTPException(400, detail="provider__id: differs from provider")
     scope = in_visible(Resource.provider_id, visible)
@@ -68,7 +72,8 @@ def list_relationships(
         if target_row is None:
             return Page(count=0, next=None, previous=None, results=[])
     filters = EdgeFilter(source, target_row, relationship_type, provider or provider__id)
-    total, edges = edge_page(session, filters, scope, (page - 1) * page_size, page_size)
+    offset = (page - 1) * page_size
+    total, edges = edge_page(session, filters, scope, offset, page_size, ordering)
     has_next = page * page_size < total
     next_url = str(request.url.include_query_params(page=page + 1)) if has_next else None
     previous = str(request.url.include_query_params(page=page - 1)) if page > 1 else None
