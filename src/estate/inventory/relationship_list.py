@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, Text, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
 from ..db.models import Resource, ResourceRelationship
@@ -80,6 +80,11 @@ def _sources(
         query = query.where(Resource.id == filters.source)
     if filters.provider is not None:
         query = query.where(Resource.provider_id == filters.provider)
+    if filters.relationship_type is not None:
+        # A coarse cut in SQL (the type's JSON string is somewhere in the column);
+        # the exact test is made on each edge.
+        pattern = '%"' + filters.relationship_type + '"%'
+        query = query.where(cast(Resource.relationships, Text).like(pattern))
     target = filters.target
     if target is not None:
         # The reverse index names the sources pointing at the target: one index range.
