@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, Text, and_, cast, or_, select
+from sqlalchemy import ColumnElement, Select, Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..db.models import Resource, ResourceRelationship
@@ -65,30 +65,22 @@ def parse_edge_id(value: str) -> tuple[int, str, str] | None:
     return source, kind, target
 
 
-def _sources(
-    filters: EdgeFilter, scope: ColumnElement[bool]
-) -> Select[int, int, str, str | None, str, list[list[str]] | None]:
-    query = select(
-        Resource.id,
-        Resource.provider_id,
-        Resource.ems_ref,
-        Resource.name,
-        Resource.resource_type,
-        Resource.relationships,
-    ).where(Resource.relationships.is_not(None), Resource.deleted_at.is_(None), scope)
+def _where(filters: EdgeFilter, scope: ColumnElement[bool]) -> list[ColumnElement[bool]]:
+    """Which sources may hold a matching edge."""
+    where = [Resource.relationships.is_not(None), Resource.deleted_at.is_(None), scope]
     if filters.source is not None:
-        query = query.where(Resource.id == filters.source)
+        where.append(Resource.id == filters.source)
     if filters.provider is not None:
-        query = query.where(Resource.provider_id == filters.provider)
+        where.append(Resource.provider_id == filters.provider)
     if filters.relationship_type is not None:
         # A coarse cut in SQL (the type's JSON string is somewhere in the column);
         # the exact test is made on each edge.
         pattern = '%"' + filters.relationship_type + '"%'
-        query = query.where(cast(Resource.relationships, Text).like(pattern))
+        where.append(cast(Resource.relationships, Text).like(pattern))
     target = filters.target
     if target is not None:
         # The reverse index names the sources pointing at the target: one index range.
-        query = query.where(
+        where += [
             Resource.provider_id == target.provider_id,
             Resource.ems_ref.in_(
                 select(ResourceRelationship.source_ems_ref).where(
@@ -96,15 +88,32 @@ def _sources(
                     ResourceRelationship.target_ems_ref == target.ems_ref,
                 )
             ),
+        ]
+    return where
+
+
+def _sources(
+    where: list[ColumnElement[bool]],
+) -> Select[int, int, str, str | None, str, list[list[str]] | None]:
+    return (
+        select(
+            Resource.id,
+            Resource.provider_id,
+            Resource.ems_ref,
+            Resource.name,
+            Resource.resource_type,
+            Resource.relationships,
         )
-    return query.order_by(Resource.id)
+        .where(*where)
+        .order_by(Resource.id)
+    )
 
 
 def _edges(session: Session, filters: EdgeFilter, scope: ColumnElement[bool]) -> Iterator[Edge]:
     last = 0
     while True:
         rows = session.execute(
-            _sources(filters, scope).where(Resource.id > last).limit(_CHUNK)
+            _sources(_where(filters, scope)).where(Resource.id > last).limit(_CHUNK)
         ).all()
         for source_id, provider_id, ems_ref, name, kind_of_source, declared in rows:
             for target_ref, kind in declared or ():
@@ -131,6 +140,8 @@ def edge_page(
     ``by_type`` orders them by relationship type (``-`` descending), then as usual: it
     holds every matching edge in memory, where the usual order holds one page.
     """
+    if by_type is None and filters.relationship_type is None and filters.target is None:
+        return _counted_page(session, _where(filters, scope), offset, limit)
     total = 0
     page: list[Edge] = []
     edges: Iterable[Edge] = _edges(session, filters, scope)
@@ -141,6 +152,52 @@ def edge_page(
             page.append(edge)
         total += 1
     return total, _resolved(session, page)
+
+
+def _counted_page(
+    session: Session, where: list[ColumnElement[bool]], offset: int, limit: int
+) -> tuple[int, list[Edge]]:
+    """A page where every edge of the sources matches: the database counts them.
+
+    Each source's number of edges is read from its JSON column without decoding it in
+    Python; only the sources the page cuts through are loaded.
+    """
+    dialect = session.get_bind().dialect.name
+    length = (func.jsonb_array_length if dialect == "postgresql" else func.json_array_length)(
+        Resource.relationships
+    )
+    total = int(session.scalar(select(func.coalesce(func.sum(length), 0)).where(*where)) or 0)
+    wanted: list[int] = []
+    skip = 0
+    seen = last = 0
+    while seen < offset + limit:
+        rows = session.execute(
+            select(Resource.id, length)
+            .where(*where, Resource.id > last)
+            .order_by(Resource.id)
+            .limit(_CHUNK)
+        ).all()
+        for source_id, count in rows:
+            if seen + count > offset:
+                if not wanted:
+                    skip = offset - seen
+                wanted.append(source_id)
+            seen += count
+            if seen >= offset + limit:
+                break
+        if len(rows) < _CHUNK:
+            break
+        last = rows[-1][0]
+    page: list[Edge] = []
+    if wanted:
+        for source_id, provider_id, ems_ref, name, kind_of_source, declared in session.execute(
+            _sources([Resource.id.in_(wanted)])
+        ):
+            for target_ref, kind in declared or ():
+                page.append(
+                    Edge(source_id, provider_id, ems_ref, name, kind_of_source, target_ref, kind)
+                )
+    return total, _resolved(session, page[skip : skip + limit])
 
 
 def find_edge(session: Session, source: Resource, kind: str, target_ems_ref: str) -> Edge | None:
