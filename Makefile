@@ -52,6 +52,14 @@ $(PLATFORMS): $(STAMP) system
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e sdk -e '.[dev,platforms]'
 	touch $(PLATFORMS)
 
+# vcsim, govmomi's vCenter simulator, behind our small main (Debian ships the package,
+# not the command): built offline into the venv, with its GOPATH and cache in there too.
+VCSIM := $(BIN)/vcsim
+platforms: $(VCSIM)
+$(VCSIM): tests/emulators/vcsim/main.go | $(PLATFORMS)
+	cd tests/emulators/vcsim && GO111MODULE=off GOFLAGS= GOPATH=$(CURDIR)/$(VENV)/go:/usr/share/gocode \
+		GOCACHE=$(CURDIR)/$(VENV)/go/cache go build -o $(CURDIR)/$(VCSIM) .
+
 test: setup platforms
 	$(BIN)/pytest
 

@@ -19,6 +19,7 @@ import traceback
 from pathlib import Path
 
 PLATFORMS = Path(__file__).resolve().parent / "platforms"
+sys.path.insert(0, str(PLATFORMS))  # their shared helpers (_child.py)
 
 
 def main() -> int:

@@ -27,24 +27,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))  # the emulator helpers live with the tests
 
 import libvirt  # noqa: E402
-import msgspec  # noqa: E402
-import yaml  # noqa: E402
+from _child import Records, collect, plugin_environment  # noqa: E402
 
 from emulators.libvirt_host import standard_host  # noqa: E402
-from estate.config import Settings  # noqa: E402
-from estate.inventory.records import to_record  # noqa: E402
-from estate.runtime.environments import (  # noqa: E402
-    build_requirements_environment,
-    environment_at,
-    managed_requirements,
-)
-from estate.runtime.host import PluginProcess  # noqa: E402
 
 PLUGIN_DIR = REPO / "plugins" / "libvirt" / "kvm"
 CLASS_PATH = "provider.LibvirtKvmProvider"
@@ -66,38 +56,11 @@ def baseline(uri: str) -> tuple[float, float, int]:
 
 def plugin(uri: str, workdir: Path) -> tuple[float, int, dict[str, int]]:
     """``(seconds, resources, per type)`` of the plugin collecting in a child process."""
-    manifest = yaml.safe_load((PLUGIN_DIR / "manifest.yml").read_text())
-    environments = Path(tempfile.gettempdir()) / "estate-bench-environments"
-    settings = Settings(
-        data_dir=workdir / "data",
-        environments_dir=environments,
-        plugin_readable=[workdir / "host"],
-    )
-    requirements = managed_requirements(PLUGIN_DIR, manifest)
-    assert requirements is not None
-    build_requirements_environment(settings, requirements)  # once; not timed
-    kinds: dict[str, int] = {}
-
-    allowed = frozenset(manifest["supported_resource_types"])
-
-    def on_notification(method: str, params: dict[str, Any]) -> None:
-        if method != "collect.batch":
-            return
-        for item in params["resources"]:
-            to_record(item, allowed)  # the service's own check of every record
-            slug = msgspec.json.decode(item)["resource_type_slug"]
-            kinds[slug] = kinds.get(slug, 0) + 1
-
-    with PluginProcess(environment_at(PLUGIN_DIR, manifest, settings), CLASS_PATH) as process:
-        started = time.perf_counter()
-        process.call("configure", {"provider": {"name": "bench"}, "credential": {"hostname": uri}})
-        result = process.call(
-            "collect", {"batch_size": BATCH_SIZE}, timeout=600, on_notification=on_notification
-        )
-        seconds = time.perf_counter() - started
-    if result["count"] != sum(kinds.values()):
-        raise SystemExit(f"plugin said {result['count']}, sent {sum(kinds.values())}")
-    return seconds, sum(kinds.values()), kinds
+    environment, manifest = plugin_environment(PLUGIN_DIR, workdir, readable=[workdir / "host"])
+    records = Records(manifest)
+    credential = {"hostname": uri}
+    seconds, _ = collect(environment, CLASS_PATH, records, credential, batch_size=BATCH_SIZE)
+    return seconds, records.total, records.kinds
 
 
 def run(domains: int = DOMAINS) -> dict[str, object]:

@@ -28,25 +28,15 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))  # the emulator helpers live with the tests
 
 import httpx  # noqa: E402
-import msgspec  # noqa: E402
-import yaml  # noqa: E402
+from _child import Records, collect, plugin_environment  # noqa: E402
 
 from emulators.libvirt_host import Domain, LibvirtHost, domain_uuid  # noqa: E402
 from emulators.sushy import sushy_emulator  # noqa: E402
-from estate.config import Settings  # noqa: E402
-from estate.inventory.records import to_record  # noqa: E402
-from estate.runtime.environments import (  # noqa: E402
-    build_requirements_environment,
-    environment_at,
-    managed_requirements,
-)
-from estate.runtime.host import PluginProcess  # noqa: E402
 
 PLUGIN_DIR = REPO / "plugins" / "redfish" / "bmc"
 CLASS_PATH = "provider.RedfishBmcProvider"
@@ -88,37 +78,16 @@ def baseline(url: str, concurrency: int) -> tuple[float, int]:
 
 def plugin(url: str, workdir: Path, concurrency: int) -> tuple[float, dict[str, int]]:
     """``(seconds, resources per type)`` of the plugin collecting in a child process."""
-    manifest = yaml.safe_load((PLUGIN_DIR / "manifest.yml").read_text())
-    environments = Path(tempfile.gettempdir()) / "estate-bench-environments"
-    settings = Settings(data_dir=workdir / "data", environments_dir=environments)
-    requirements = managed_requirements(PLUGIN_DIR, manifest)
-    assert requirements is not None
-    build_requirements_environment(settings, requirements)  # once; not timed
-    allowed = frozenset(manifest["supported_resource_types"])
-    kinds: dict[str, int] = {}
-
-    def on_notification(method: str, params: dict[str, Any]) -> None:
-        if method != "collect.batch":
-            return
-        for item in params["resources"]:
-            to_record(item, allowed)
-            slug = msgspec.json.decode(item)["resource_type_slug"]
-            kinds[slug] = kinds.get(slug, 0) + 1
-
+    environment, manifest = plugin_environment(PLUGIN_DIR, workdir)
+    records = Records(manifest)
     credential = {
         "hostname": url,
         "username": USER,
         "password": PASSWORD,
         "extra": {"concurrency": concurrency, "timeout": 60},
     }
-    with PluginProcess(environment_at(PLUGIN_DIR, manifest, settings), CLASS_PATH) as process:
-        started = time.perf_counter()
-        process.call("configure", {"provider": {"name": "bench"}, "credential": credential})
-        result = process.call("collect", {}, timeout=900, on_notification=on_notification)
-        seconds = time.perf_counter() - started
-    if result["count"] != sum(kinds.values()):
-        raise SystemExit(f"plugin said {result['count']}, sent {sum(kinds.values())}")
-    return seconds, kinds
+    seconds, _ = collect(environment, CLASS_PATH, records, credential, timeout=900)
+    return seconds, records.kinds
 
 
 def run(systems: int = SYSTEMS, concurrency: int = CONCURRENCY) -> dict[str, object]:

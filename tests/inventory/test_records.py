@@ -32,7 +32,7 @@ def value(record_values: tuple[Any, ...], column: str) -> Any:
     [
         ({"ems_ref": ""}, "ems_ref"),
         ({"resource_type_slug": ""}, "resource_type_slug"),
-        ({"state": "switched_on"}, "state"),
+        ({"state": 5}, "state"),
         ({"cpu_count": -1}, "cpu_count"),
         ({"cpu_count": "four"}, "cpu_count"),
         ({"memory_mb": 1.5}, "memory_mb"),
@@ -52,10 +52,10 @@ def test_a_bad_value_is_refused_naming_its_field(fields: dict[str, Any], field: 
 
 
 def test_a_bad_relationship_names_its_index_and_key() -> None:
-    error = problem(wire(relationships=[{"target_ems_ref": "h", "relationship_type": "orbits"}]))
+    error = problem(wire(relationships=[{"target_ems_ref": "h", "relationship_type": 7}]))
 
     assert error.field == "relationships[0].relationship_type"
-    assert "orbits" in str(error)
+    assert "str" in str(error)
 
 
 @pytest.mark.parametrize("missing", ["ems_ref", "resource_type_slug"])

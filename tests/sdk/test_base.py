@@ -121,8 +121,9 @@ def test_datetimes_are_stored_as_iso_8601() -> None:
         ({"ems_ref": ""}, "ems_ref"),
         ({"ems_ref": None}, "ems_ref"),
         ({"resource_type_slug": "Virtual Machine"}, "resource_type_slug"),
-        ({"state": "on"}, "state"),
+        ({"state": 3}, "state"),
         ({"cpu_count": -1}, "cpu_count"),
+        ({"cpu_count": True}, "cpu_count"),
         ({"memory_mb": "4096"}, "memory_mb"),
         ({"disk_gb": -0.5}, "disk_gb"),
         ({"name": 42}, "name"),
@@ -147,9 +148,9 @@ def test_resource_data_refuses_a_bad_value_naming_the_field(
 
 def test_the_state_error_lists_the_known_states() -> None:
     with pytest.raises(ResourceValidationError, match="running") as excinfo:
-        ResourceData(ems_ref="vm-1", resource_type_slug="virtual_machine", state="on")
+        ResourceData(ems_ref="vm-1", resource_type_slug="virtual_machine", state=3)  # type: ignore[arg-type]
 
-    assert "'on'" in str(excinfo.value)
+    assert "got int 3" in str(excinfo.value)
 
 
 def test_resource_data_refuses_an_unknown_keyword_by_name() -> None:
@@ -160,7 +161,8 @@ def test_resource_data_refuses_an_unknown_keyword_by_name() -> None:
 @pytest.mark.parametrize(
     ("relationship", "field"),
     [
-        ({"target_ems_ref": "host-1", "relationship_type": "sits_on"}, "relationship_type"),
+        ({"target_ems_ref": "host-1", "relationship_type": ""}, "relationship_type"),
+        ({"target_ems_ref": "host-1", "relationship_type": 7}, "relationship_type"),
         ({"target_ems_ref": "", "relationship_type": "runs_on"}, "target_ems_ref"),
         ({"target_ems_ref": "host-1"}, "relationships"),
         ({"target_ems_ref": "h", "relationship_type": "runs_on", "weight": 1}, "relationships"),
@@ -177,11 +179,12 @@ def test_resource_data_refuses_a_bad_relationship(relationship: Any, field: str)
     assert field in field_of(excinfo)
 
 
-def test_relationship_refuses_an_unknown_type_naming_it() -> None:
-    with pytest.raises(ResourceValidationError, match="sits_on") as excinfo:
-        Relationship("host-1", "sits_on")
+def test_relationship_refuses_a_type_that_is_not_a_word_naming_it() -> None:
+    with pytest.raises(ResourceValidationError, match="int 42") as excinfo:
+        Relationship("host-1", 42)  # type: ignore[arg-type]
 
     assert field_of(excinfo).endswith("relationship_type")
+    assert "runs_on" in str(excinfo.value)
 
 
 # -- wire form -----------------------------------------------------------------------

@@ -307,4 +307,6 @@ def test_an_error_raised_in_the_sdk_shows_the_plugin_line_that_called_it(tmp_pat
     trace = reply["error"]["data"]["traceback"]
     assert 'File "provider.py", line 18, in collect' in trace
     assert trace.count("File ") == 1  # ResourceData's own frames are the SDK's: left out
-    assert trace.endswith("ResourceValidationError: ems_ref: must be a non-empty string, got ''")
+    assert trace.endswith(
+        "ResourceValidationError: ems_ref: must be a non-empty string, got str ''"
+    )

@@ -20,21 +20,40 @@ from .events import (
     validate_event,
 )
 from .provider import BaseProvider
-from .resource import Relationship, ResourceData, ResourceValidationError, validate_record
-from .vocabulary import EVENT_SEVERITIES, RELATIONSHIP_TYPES, STATES
+from .resource import (
+    Relationship,
+    ResourceData,
+    ResourceValidationError,
+    settle_state,
+    validate_record,
+)
+from .vocabulary import (
+    EVENT_SEVERITIES,
+    MAX_WORD_CHARS,
+    RELATIONSHIP_TYPES,
+    STATE_SYNONYMS,
+    STATES,
+    nearest_state,
+    unknown_word_note,
+)
 
 __all__ = [
     "EVENT_SEVERITIES",
     "MAX_EVENT_DATA_BYTES",
     "MAX_EVENT_MESSAGE_CHARS",
     "MAX_EVENT_TYPE_CHARS",
+    "MAX_WORD_CHARS",
     "RELATIONSHIP_TYPES",
     "STATES",
+    "STATE_SYNONYMS",
     "BaseProvider",
     "ProviderCredential",
     "Relationship",
     "ResourceData",
     "ResourceValidationError",
+    "nearest_state",
+    "settle_state",
+    "unknown_word_note",
     "validate_event",
     "validate_record",
 ]

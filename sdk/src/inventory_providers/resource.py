@@ -4,27 +4,49 @@ Each field's check follows from its kind, and its kind from its annotation in
 ``ResourceData`` (``str | None`` is free text, ``int | None`` a count, …); the four
 fields with rules of their own are named in ``_KIND_BY_NAME``. A new field is one
 annotated line in the dataclass. :data:`FIELD_KINDS` lists the outcome.
+
+A check accepts what ``isinstance`` accepts for its kind and keeps the plain value:
+a client library's ``str`` and ``int`` subclasses (pyVmomi's ``long``, its enum
+values), ``datetime`` for times, ``Decimal`` for numbers (``plain.py`` has the table);
+a ``bool`` is never a number. A refusal names the field, the value and its type.
+A state or relationship type outside the vocabulary costs neither the record nor the
+run: see ``vocabulary.py`` and :func:`settle_state`.
 """
 
 from __future__ import annotations
 
+import logging
+import numbers
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
 from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from .vocabulary import RELATIONSHIP_TYPES, STATES
+from .plain import PlainValueError, describe, is_plain, plain
+from .vocabulary import (
+    MAX_WORD_CHARS,
+    RELATIONSHIP_TYPES,
+    STATES,
+    nearest_state,
+    unknown_word_note,
+)
 
 __all__ = [
     "FIELD_KINDS",
     "Relationship",
     "ResourceData",
     "ResourceValidationError",
+    "settle_state",
     "validate_record",
 ]
+
+logger = logging.getLogger(__name__)
 
 _SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -49,20 +71,125 @@ class Relationship:
     relationship_type: str
 
     def __post_init__(self) -> None:
-        _check_relationship(self.target_ems_ref, self.relationship_type, "")
+        target, kind = _check_relationship(self.target_ems_ref, self.relationship_type, "")
+        if target is not self.target_ems_ref or kind is not self.relationship_type:
+            self.target_ems_ref, self.relationship_type = target, kind
 
     def to_dict(self) -> dict[str, str]:
         return {"target_ems_ref": self.target_ems_ref, "relationship_type": self.relationship_type}
 
 
-def _check_relationship(target: Any, kind: Any, where: str) -> None:
+def _check_relationship(target: Any, kind: Any, where: str) -> tuple[str, str]:
+    """The plain ``(target_ems_ref, relationship_type)``; a type outside the vocabulary
+    is kept as given and noted once (see ``vocabulary.py``)."""
     if type(target) is not str or not target:
-        raise ResourceValidationError(f"{where}target_ems_ref", "must be a non-empty string")
-    if kind not in RELATIONSHIP_TYPES:
+        text = _text(target)
+        if not text:
+            raise ResourceValidationError(
+                f"{where}target_ems_ref", f"must be a non-empty string, got {describe(target)}"
+            )
+        target = text
+    if type(kind) is not str or kind not in RELATIONSHIP_TYPES:
+        kind = _relationship_type(kind, f"{where}relationship_type")
+    return target, kind
+
+
+def _relationship_type(kind: Any, where: str) -> str:
+    text = _text(kind)
+    if not text or len(text) > MAX_WORD_CHARS:
         raise ResourceValidationError(
-            f"{where}relationship_type",
-            f"unknown type {kind!r}; expected one of {', '.join(sorted(RELATIONSHIP_TYPES))}",
+            where,
+            f"must be a word of at most {MAX_WORD_CHARS} characters, got {describe(kind)} "
+            f"(Estate's types: {', '.join(sorted(RELATIONSHIP_TYPES))})",
         )
+    if text not in RELATIONSHIP_TYPES:
+        _note_word("relationship_type", text, text)
+    return text
+
+
+def settle_state(
+    word: str, power_state: str | None, properties: dict[str, Any] | None
+) -> tuple[str, str | None, dict[str, Any] | None]:
+    """Where a state outside :data:`~inventory_providers.vocabulary.STATES` goes.
+
+    Returns ``(state, power_state, properties)``: the state is
+    :func:`~inventory_providers.vocabulary.nearest_state` of ``word``, and the word is
+    kept as ``power_state`` when that is empty, else as ``properties["source_state"]``
+    (unless the plugin set that key itself, or the word is the power state already).
+    ``properties`` is copied, never changed in place. The service applies the same
+    rule to records that reach it as JSON.
+    """
+    if not word:
+        return "unknown", power_state, properties
+    if not power_state and len(word) <= MAX_WORD_CHARS:
+        return nearest_state(word), word, properties
+    if word != power_state and "source_state" not in (properties or {}):
+        properties = {**(properties or {}), "source_state": word}
+    return nearest_state(word), power_state, properties
+
+
+# A word outside the vocabularies is logged once per run. The SDK's part: the states it
+# settles (the service never sees those words) and, outside the service, relationship
+# types; under the service, which sees every relationship type, the service logs those.
+_NOTED: set[tuple[str, str]] = set()
+_NOTING = threading.Lock()
+_MAX_NOTED = 1000
+_SERVICE_NOTES = {"relationship_type"}
+_noted_elsewhere: frozenset[str] = frozenset()
+
+
+def _note_word(field_name: str, word: str, stored_as: str) -> None:
+    with _NOTING:  # a plugin may build records in several threads (regions in parallel)
+        if (field_name, word) in _NOTED or len(_NOTED) >= _MAX_NOTED:
+            return
+        _NOTED.add((field_name, word))
+    if field_name not in _noted_elsewhere:
+        logger.warning("%s", unknown_word_note(field_name, word, stored_as))
+
+
+def _begin_run(*, under_service: bool) -> None:
+    """A collection begins (``serve`` and ``testing`` say so): each word outside the
+    vocabularies is noted again; ``under_service``: the service notes what it sees."""
+    global _noted_elsewhere
+    _NOTED.clear()
+    _noted_elsewhere = frozenset(_SERVICE_NOTES) if under_service else frozenset()
+
+
+def _text(value: Any) -> str | None:
+    """The plain ``str`` of a ``str`` (or subclass, or str enum member), else None."""
+    if isinstance(value, str):
+        return str.__str__(value)  # the characters, whatever the subclass's __str__ says
+    if isinstance(value, Enum) and isinstance(value.value, str):
+        return str.__str__(value.value)
+    return None
+
+
+def _integer(value: Any) -> int | None:
+    """The plain ``int`` of an integer (``int`` subclasses, integral ``Decimal``,
+    ``numbers.Integral``), else None; a ``bool`` is not an integer."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return int.__index__(value)
+    if isinstance(value, Decimal):
+        return int(value) if value.is_finite() and value == value.to_integral_value() else None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    return None
+
+
+def _number(value: Any) -> int | float | None:
+    """The plain ``int`` or ``float`` of a finite real number, else None (never a bool)."""
+    number = _integer(value)
+    if number is not None:
+        return number
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, Decimal):
+        return float(value) if value.is_finite() else None
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 # -- field checks: each takes (name, value) and returns the value to keep, or raises --
@@ -71,43 +198,57 @@ def _check_relationship(target: Any, kind: Any, where: str) -> None:
 def _required_str(name: str, value: Any) -> str:
     if type(value) is str and value:
         return value
-    if type(value) is int:
-        return str(value)
-    raise ResourceValidationError(name, f"must be a non-empty string, got {value!r}")
+    text = _text(value)
+    if text:
+        return text
+    number = _integer(value) if text is None else None
+    if number is not None:
+        return str(number)
+    raise ResourceValidationError(name, f"must be a non-empty string, got {describe(value)}")
 
 
 def _slug(name: str, value: Any) -> str:
-    if type(value) is str and _SLUG.match(value):
-        return value
+    text = _text(value)
+    if text is not None and _SLUG.match(text):
+        return text
     raise ResourceValidationError(
-        name, f"must be a lowercase slug like 'virtual_machine', got {value!r}"
+        name, f"must be a lowercase slug like 'virtual_machine', got {describe(value)}"
     )
 
 
 def _state(name: str, value: Any) -> str:
-    if value in STATES:
-        return str(value)
+    """The plain word; one outside the vocabulary is settled by ``settle_state``."""
+    text = _text(value)
+    if text is not None:
+        return text
     raise ResourceValidationError(
-        name, f"unknown state {value!r}; expected one of {', '.join(sorted(STATES))}"
+        name, f"must be a string, got {describe(value)} (states: {', '.join(sorted(STATES))})"
     )
 
 
 def _opt_str(name: str, value: Any) -> str:
-    if type(value) is str:
-        return value
-    raise ResourceValidationError(name, f"must be a string, got {type(value).__name__}")
+    text = _text(value)
+    if text is not None:
+        return text
+    raise ResourceValidationError(name, f"must be a string, got {describe(value)}")
 
 
 def _count(name: str, value: Any) -> int:
     if type(value) is int and value >= 0:
         return value
-    raise ResourceValidationError(name, f"must be a non-negative integer, got {value!r}")
+    number = _integer(value)
+    if number is not None and number >= 0:
+        return number
+    raise ResourceValidationError(name, f"must be a non-negative integer, got {describe(value)}")
 
 
 def _size(name: str, value: Any) -> float:
     if type(value) in (int, float) and value >= 0:
         return value  # type: ignore[no-any-return]
-    raise ResourceValidationError(name, f"must be a non-negative number, got {value!r}")
+    number = _number(value)
+    if number is not None and number >= 0:
+        return number
+    raise ResourceValidationError(name, f"must be a non-negative number, got {describe(value)}")
 
 
 def _time(name: str, value: Any) -> str:
@@ -115,26 +256,53 @@ def _time(name: str, value: Any) -> str:
         return value
     if isinstance(value, datetime | date):
         return value.isoformat()
-    raise ResourceValidationError(name, "must be a datetime or an ISO 8601 string")
+    text = _text(value)
+    if text is not None:
+        return text
+    raise ResourceValidationError(
+        name, f"must be a datetime or an ISO 8601 string, got {describe(value)}"
+    )
 
 
 def _mapping(name: str, value: Any) -> dict[str, Any]:
-    if type(value) is dict:
+    if type(value) is dict and is_plain(value):
         return value
     if isinstance(value, Mapping):
-        return dict(value)
-    raise ResourceValidationError(name, f"must be a dict, got {type(value).__name__}")
+        return _plain(name, value)
+    raise ResourceValidationError(name, f"must be a dict, got {describe(value)}")
+
+
+def _plain(name: str, value: Mapping[str, Any]) -> dict[str, Any]:
+    """``value`` made of plain JSON values (``plain.py``), or an error naming the path."""
+    try:
+        result: dict[str, Any] = plain(value, name)
+    except PlainValueError as exc:
+        raise ResourceValidationError(exc.where, exc.problem) from None
+    return result
 
 
 def _strings(name: str, value: Any) -> list[str]:
     if type(value) is not list:
-        if not isinstance(value, tuple | set | frozenset):
-            raise ResourceValidationError(name, f"must be a list of strings, got {value!r}")
+        if not isinstance(value, list | tuple | set | frozenset):
+            raise ResourceValidationError(name, f"must be a list of strings, got {describe(value)}")
+        is_set = isinstance(value, set | frozenset)
         value = list(value)
-    for item in value:
-        if type(item) is not str:
-            raise ResourceValidationError(name, f"must hold strings, got {item!r}")
-    return value  # type: ignore[no-any-return]
+    else:
+        is_set = False
+    out = value
+    for index, item in enumerate(value):
+        if type(item) is str:
+            continue
+        text = _text(item)
+        if text is None:
+            raise ResourceValidationError(
+                name, f"must hold strings, got {describe(item)} at index {index}"
+            )
+        if out is value:
+            out = list(value)
+        out[index] = text
+    # A set has no order: sorted, so the record's content hash is the same each run.
+    return sorted(out) if is_set else out
 
 
 def _relationships(name: str, value: Any) -> list[dict[str, str]]:
@@ -155,16 +323,24 @@ def _relationships(name: str, value: Any) -> list[dict[str, str]]:
 
 
 def _relationship_dict(where: str, item: Any) -> dict[str, str]:
-    if type(item) is not dict:
-        raise ResourceValidationError(where, f"must be an object, got {item!r}")
+    if not isinstance(item, Mapping):
+        raise ResourceValidationError(where, f"must be an object, got {describe(item)}")
     if len(item) != 2 or "target_ems_ref" not in item or "relationship_type" not in item:
-        extra = sorted(set(item) - {"target_ems_ref", "relationship_type"})
+        extra = sorted(map(str, set(item) - {"target_ems_ref", "relationship_type"}))
         problem = (
             f"unknown key {extra[0]!r}" if extra else "needs target_ems_ref and relationship_type"
         )
         raise ResourceValidationError(where, problem)
-    _check_relationship(item["target_ems_ref"], item["relationship_type"], f"{where}.")
-    return item
+    target, kind = _check_relationship(
+        item["target_ems_ref"], item["relationship_type"], f"{where}."
+    )
+    if (
+        type(item) is dict
+        and target is item["target_ems_ref"]
+        and kind is item["relationship_type"]
+    ):
+        return item
+    return {"target_ems_ref": target, "relationship_type": kind}
 
 
 _NONE = type(None)
@@ -218,6 +394,18 @@ def validate_record(data: Mapping[str, Any]) -> dict[str, Any]:
         value = check(name, value)
         if value or value == 0:
             out[name] = value
+    word = out.get("state")
+    if word is not None and word not in STATES:
+        state, power_state, properties = settle_state(
+            word, out.get("power_state"), out.get("properties")
+        )
+        out["state"] = state
+        if power_state:
+            out["power_state"] = power_state
+        if properties:
+            out["properties"] = properties
+        if word:
+            _note_word("state", word, state)
     if "ems_ref" not in out:
         raise ResourceValidationError("ems_ref", "is required")
     if "resource_type_slug" not in out:
@@ -274,24 +462,17 @@ class ResourceData:
             values = _get_all(self)
             _remember(tuple(map(type, values)))
         # The types are known good; what is left are the checks of values.
-        if not values[0]:
-            raise ResourceValidationError("ems_ref", "must be a non-empty string, got ''")
-        if values[1] not in _CHECKED_SLUGS:
-            _slug("resource_type_slug", values[1])
-            if len(_CHECKED_SLUGS) < 1024:
-                _CHECKED_SLUGS.add(values[1])
-        if values[_STATE] not in STATES:
-            _state("state", values[_STATE])
-        for index in _NUMBERS:
-            number = values[index]
-            if number is not None and number < 0:
-                _CHECKS[_NAMES[index]](_NAMES[index], number)
-        for index in _LISTS:
-            items = values[index]
-            if items and not set(map(type, items)) <= _ONLY_STR:
-                _strings(_NAMES[index], items)
-        if values[_RELATIONSHIPS]:
-            self.relationships = _relationships("relationships", values[_RELATIONSHIPS])  # type: ignore[assignment]
+        _check_values(self)
+
+    def _settle_state(self, word: str) -> None:
+        """A state outside the vocabulary: the nearest state, the word kept beside it."""
+        self.state, self.power_state, properties = settle_state(
+            word, self.power_state, self.properties
+        )
+        if properties is not None:
+            self.properties = properties
+        if word:
+            _note_word("state", word, self.state)
 
     def _check_each(self, values: tuple[Any, ...]) -> None:
         checks = _CHECKS
@@ -328,6 +509,63 @@ _CHECKS = {name: _KINDS[kind][0] for name, kind in FIELD_KINDS.items()}
 ResourceData.FIELDS = frozenset(_NAMES)
 
 
+def _new_slug(value: str) -> None:
+    _slug("resource_type_slug", value)
+    if len(_CHECKED_SLUGS) < 1024:
+        _CHECKED_SLUGS.add(value)
+
+
+def _empty_ref() -> None:
+    raise ResourceValidationError("ems_ref", "must be a non-empty string, got str ''")
+
+
+# Per kind: the check of a value whose type is known good (``{n}``: the field's name).
+# Lists and objects hold items of any type; a state may be a word to settle.
+_VALUE_CHECKS = {
+    "ref": ["if not self.{n}: _empty_ref()"],
+    "slug": ["if self.{n} not in _CHECKED_SLUGS: _new_slug(self.{n})"],
+    "state": ["if self.{n} not in STATES: self._settle_state(self.{n})"],
+    "count": ["value = self.{n}", "if value is not None and value < 0: _count({n!r}, value)"],
+    "size": ["value = self.{n}", "if value is not None and value < 0: _size({n!r}, value)"],
+    "strings": [
+        "for item in self.{n}:",
+        "    if type(item) is not str:",
+        "        object.__setattr__(self, {n!r}, _strings({n!r}, self.{n}))",
+        "        break",
+    ],
+    "object": [
+        "value = self.{n}",
+        "if value and not is_plain(value): object.__setattr__(self, {n!r}, _plain({n!r}, value))",
+    ],
+    "relationships": ["if self.{n}: self.{n} = _relationships({n!r}, self.{n})"],
+}
+
+
+def _compile_value_checks() -> Callable[[ResourceData], None]:
+    """The checks of values left once the types are known good, unrolled over the
+    fields (as ``to_dict`` is): they run for every resource of every collection.
+    The state comes before the objects: settling it may add to ``properties``."""
+    lines = ["def check_values(self):"]
+    for name, kind in FIELD_KINDS.items():
+        lines.extend(f"    {line}".format(n=name) for line in _VALUE_CHECKS.get(kind, ()))
+    lines.append("    return None")
+    namespace: dict[str, Any] = {
+        "_empty_ref": _empty_ref,
+        "_new_slug": _new_slug,
+        "_CHECKED_SLUGS": _CHECKED_SLUGS,
+        "STATES": STATES,
+        "_count": _count,
+        "_size": _size,
+        "_strings": _strings,
+        "is_plain": is_plain,
+        "_plain": _plain,
+        "_relationships": _relationships,
+    }
+    exec("\n".join(lines), namespace)
+    function: Callable[[ResourceData], None] = namespace["check_values"]
+    return function
+
+
 def _compile_to_dict() -> Callable[[ResourceData], dict[str, Any]]:
     """``to_dict`` unrolled over the fields: half the time of a loop over them, and it
     runs once per resource in every collection."""
@@ -351,11 +589,7 @@ _REQUIRED = frozenset({"ems_ref", "resource_type_slug", "state"})
 _ALLOWED_TYPES = tuple(_KINDS[kind][1] for kind in FIELD_KINDS.values())
 _CHECKED_SIGNATURES: set[tuple[type, ...]] = set()
 _CHECKED_SLUGS: set[str] = set()
-_ONLY_STR = frozenset({str})
-_STATE = _NAMES.index("state")
-_RELATIONSHIPS = _NAMES.index("relationships")
-_NUMBERS = tuple(i for i, kind in enumerate(FIELD_KINDS.values()) if kind in ("count", "size"))
-_LISTS = tuple(i for i, kind in enumerate(FIELD_KINDS.values()) if kind == "strings")
+_check_values = _compile_value_checks()
 
 
 def _remember(signature: tuple[type, ...]) -> None:

@@ -28,6 +28,7 @@ from . import __version__
 from .credential import ProviderCredential
 from .errors import ProviderError, kind_of
 from .loader import plugin_traceback
+from .plain import json_default
 from .protocol import (
     BATCH_METHOD,
     CANCEL_METHOD,
@@ -36,13 +37,13 @@ from .protocol import (
     REQUEST_CANCELLED,
 )
 from .provider import BaseProvider
-from .resource import ResourceData
+from .resource import ResourceData, _begin_run
 
 __all__ = ["PROTOCOL_VERSIONS", "Channel", "serve"]
 
 
 def _json_dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), default=str).encode()
+    return json.dumps(obj, separators=(",", ":"), default=json_default).encode()
 
 
 try:  # orjson is faster when the environment has it; the SDK itself needs only stdlib
@@ -50,7 +51,9 @@ try:  # orjson is faster when the environment has it; the SDK itself needs only 
 
     def _dumps(obj: Any) -> bytes:
         try:
-            return orjson.dumps(obj, default=str)
+            # default: a client library's float subclass or Decimal stays a number
+            # (orjson writes neither itself), a set a list; see plain.json_default.
+            return orjson.dumps(obj, default=json_default)
         except TypeError:
             # What orjson refuses and json writes (an integer beyond 64 bits): the
             # accelerator must not change what a plugin can send.
@@ -225,6 +228,7 @@ class _Server:
         indexes: list[int] = []
         canceled = self._cancel.is_set
         provider.incomplete_parts = []  # this collection's, not an earlier one's
+        _begin_run(under_service=True)  # a run warns once per word outside the vocabularies
         provider.connect()
         try:
             self.check_canceled()

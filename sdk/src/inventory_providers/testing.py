@@ -12,7 +12,7 @@ from typing import Any
 
 from .credential import ProviderCredential
 from .provider import BaseProvider
-from .resource import ResourceData
+from .resource import ResourceData, _begin_run
 
 __all__ = ["FakeProvider", "make_provider", "run_provider"]
 
@@ -47,6 +47,7 @@ def run_provider(
 ) -> list[ResourceData]:
     """``connect()``, every ``collect()`` result as a list, then ``disconnect()``."""
     provider = make_provider(provider_cls, endpoint=endpoint, connection_config=connection_config)
+    _begin_run(under_service=False)  # a run warns once per word outside the vocabularies
     with provider:
         return list(provider.collect())
 

@@ -4,7 +4,8 @@ Each batch is one transaction: look the batch's ``ems_ref`` up, insert the new o
 touch the unchanged ones, update the changed ones with a ``{field: {from, to}}`` diff,
 restore the ones that came back. History rows are written only for real changes.
 ``finish(complete=True)`` marks what the run did not see as deleted; a run that failed,
-was canceled or was partial deletes nothing. Memory is bounded by one batch.
+was canceled or was partial deletes nothing. Memory is bounded by one batch. A word
+outside the vocabularies (``records.Record.words``) is passed to ``warn`` once a run.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,10 +23,12 @@ import orjson
 from sqlalchemy import Connection, Engine
 
 from inventory_providers.base import ResourceValidationError
+from inventory_providers.vocabulary import unknown_word_note
 
 from ..redaction import escaped
 from .records import (
     Record,
+    Words,
     comparable,
     diff,
     diff_relationships,
@@ -42,6 +45,7 @@ from .statements import CHANGE_COLUMNS, Statements
 logger = logging.getLogger(__name__)
 
 MAX_PROBLEMS = 100
+MAX_WORDS = 1000  # distinct words outside the vocabularies warned about in one run
 _ENCODE = msgspec.json.encode
 
 
@@ -74,7 +78,9 @@ class Ingestor:
         provider_id: int,
         run_id: int,
         allowed_types: Iterable[str] | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
+        """``warn`` receives one line per distinct word outside the vocabularies."""
         self.engine = engine
         self.provider_id = provider_id
         self.run_id = run_id
@@ -93,6 +99,8 @@ class Ingestor:
         # Every resource this run inserts gets an id above this (see link_new).
         self._watermark: int | None = None
         self._key = rules_key(self.allowed_types)
+        self._warn = warn
+        self._words: set[tuple[str, str]] = set()
 
     # -- batches -----------------------------------------------------------------
 
@@ -125,11 +133,21 @@ class Ingestor:
             except ResourceValidationError as exc:
                 self.reject(_ref_of(item), f"{exc}", index)
                 continue
+            if record.words:
+                self._note(record.words)
             if record.ems_ref in records:
                 self.reject(record.ems_ref, "ems_ref appears twice in this run", index)
                 continue
             records[record.ems_ref] = record
         return records
+
+    def _note(self, words: Words) -> None:
+        for field, word, stored in words:
+            if (field, word) in self._words or len(self._words) >= MAX_WORDS:
+                continue
+            self._words.add((field, word))
+            if self._warn is not None:
+                self._warn(unknown_word_note(field, word, stored))
 
     def flush(self) -> None:
         """Wait until every queued batch is stored; re-raise the writer's failure."""

@@ -3,6 +3,13 @@
 The service validates every record with a msgspec schema (the same rules as the SDK's
 ``ResourceData``, enforced in C), hashes the record's raw JSON bytes, and keeps the
 column values for the database. A test holds the schema and the SDK in agreement.
+
+A state or relationship type outside the vocabulary (a plugin written for another
+service) fails the strict schema; the record is then read again with those two
+fields free, and settled as the SDK settles it (``settle_state``): the nearest state,
+the plugin's word kept, a relationship type kept as given. The record lists those
+words (``Record.words``) for the run's log. Records of Estate's own words never pay
+for this second reading.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 
 from inventory_providers.base import RELATIONSHIP_TYPES, STATES, ResourceValidationError
+from inventory_providers.resource import settle_state
+from inventory_providers.vocabulary import MAX_WORD_CHARS
 
 from .. import taxonomy
 from ..db.storable import INT_MAX, MAX_DEPTH, too_deep, unstorable
@@ -76,6 +85,30 @@ class WireResource(msgspec.Struct, forbid_unknown_fields=True):
     relationships: list[WireRelationship] | None = None
 
 
+# The second reading of a record that the strict schema refused: the same fields, but
+# a state and relationship types that are any word (see the module's docstring).
+Word = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_WORD_CHARS)]
+
+
+class _WordRelationship(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    target_ems_ref: NonEmpty
+    relationship_type: Word
+
+
+_FREE = {"state": str, "relationships": list[_WordRelationship] | None}
+_WordsResource = msgspec.defstruct(
+    "WireResourceWithWords",
+    [
+        (f.name, _FREE.get(f.name, f.type))
+        if f.required
+        else (f.name, _FREE.get(f.name, f.type), f.default)
+        for f in msgspec.structs.fields(WireResource)
+    ],
+    forbid_unknown_fields=True,
+)
+_WORDS_DECODER = msgspec.json.Decoder(_WordsResource)
+
+
 # Columns filled from a record, in WireResource's order (``resource_type`` is the
 # wire's ``resource_type_slug``); relationships live in their own table.
 DATA_COLUMNS: tuple[str, ...] = (
@@ -100,6 +133,7 @@ _ENCODE = msgspec.json.encode
 _LOCATION = re.compile(r" - at `\$\.?([^`]*)`$")
 
 Relationships = tuple[tuple[str, str], ...]
+Words = tuple[tuple[str, str, str], ...]
 
 
 class Record:
@@ -111,12 +145,14 @@ class Record:
     decode it back, for diffs.
     """
 
-    __slots__ = ("content_hash", "ems_ref", "row")
+    __slots__ = ("content_hash", "ems_ref", "row", "words")
 
-    def __init__(self, ems_ref: str, row: list[Any], content_hash: str) -> None:
+    def __init__(self, ems_ref: str, row: list[Any], content_hash: str, words: Words = ()) -> None:
         self.ems_ref = ems_ref
         self.row = row
         self.content_hash = content_hash
+        # (field, the plugin's word, what was stored) for each word outside a vocabulary.
+        self.words = words
 
     @property
     def values(self) -> tuple[Any, ...]:
@@ -149,7 +185,7 @@ _JSON_KINDS = {ord("["): "array", ord('"'): "str", ord("t"): "bool", ord("f"): "
 # RULES_VERSION whenever WireResource or to_record accept something else. A record
 # whose hash equals the stored one is then the very bytes that passed these very
 # rules, and a re-collection can skip checking it again (see Ingestor).
-RULES_VERSION = b"records-2"  # 2: objects nested past MAX_DEPTH refused
+RULES_VERSION = b"records-3"  # 2: objects nested past MAX_DEPTH refused; 3: words settled
 
 
 @functools.lru_cache(maxsize=64)
@@ -157,6 +193,15 @@ def rules_key(allowed_types: frozenset[str] | None) -> bytes:
     """The 16-byte blake2b personalisation for these rules and allowed types."""
     types = b"\0".join(sorted(t.encode() for t in allowed_types)) if allowed_types else b"*"
     return blake2b(RULES_VERSION + b"\0" + types, digest_size=16).digest()
+
+
+def settled_key(key: bytes) -> bytes:
+    """The personalisation of records that held words outside the vocabularies.
+
+    Their hash never equals the one ``identify`` computes, so such a record is read
+    (and its words noted in the run's log) in every run, not only when it changes.
+    """
+    return blake2b(key + b"settled", digest_size=16).digest()
 
 
 def content_hash(data: Any, key: bytes) -> str:
@@ -193,10 +238,11 @@ def to_record(
     naming the field.
     """
     data = item if isinstance(item, bytes | msgspec.Raw) else _ENCODE(item)
+    words: Words = ()
     try:
         wire = _DECODER.decode(data)
-    except msgspec.ValidationError as exc:
-        raise _problem(str(exc)) from None
+    except msgspec.ValidationError:
+        wire, words = _read_with_words(data)
     except msgspec.DecodeError:
         raise ResourceValidationError("resource", "is not a JSON object") from None
     if nul_possible and _NUL in (data if isinstance(data, bytes) else bytes(data)):
@@ -235,9 +281,36 @@ def to_record(
         if links
         else None
     )
-    digest = content_hash(data, rules_key(allowed_types))
+    key = rules_key(allowed_types)
+    digest = content_hash(data, settled_key(key) if words else key)
     row.append(digest)
-    return Record(ref, row, digest)
+    return Record(ref, row, digest, words)
+
+
+def _read_with_words(data: Any) -> tuple[Any, Words]:
+    """A record the strict schema refused, read with a free state and relationship
+    types and settled as ``ResourceData`` settles them; raises the reason it is refused.
+    """
+    try:
+        wire: Any = _WORDS_DECODER.decode(data)  # a WireResource but for the two fields
+    except msgspec.ValidationError as exc:
+        raise _problem(str(exc)) from None
+    words: list[tuple[str, str, str]] = []
+    word = wire.state
+    if word not in STATES:
+        raw = bytes(wire.properties)
+        properties = msgspec.json.decode(raw) if raw[:1] == b"{" else None
+        state, wire.power_state, settled = settle_state(word, wire.power_state, properties)
+        wire.state = state
+        if settled is not properties and raw[:1] in (b"{", b"n"):  # an object or null
+            wire.properties = msgspec.Raw(_ENCODE(settled))
+        if word:
+            words.append(("state", word, state))
+    for link in wire.relationships or ():
+        kind = link.relationship_type
+        if kind not in RELATIONSHIP_TYPES:
+            words.append(("relationship_type", kind, kind))
+    return wire, tuple(words)
 
 
 # A NUL character reaches JSON only escaped (raw control characters are not JSON).

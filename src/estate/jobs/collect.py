@@ -114,6 +114,7 @@ class _CollectionJob:
             provider_id=provider.id,
             run_id=run_id,
             allowed_types=version.manifest.get("supported_resource_types") if version else None,
+            warn=lambda line: self.log.add("warning", line),
         )
         self.process: PluginProcess | None = None
         self._driver_error: type[Exception] = context.engine.dialect.loaded_dbapi.Error
