@@ -106,6 +106,11 @@ def test_built_in_mappings_and_properties_name_known_types() -> None:
     keys = [(m.vendor, m.vendor_resource_type) for m in vendor_types.BUILT_IN]
     assert len(keys) == len(set(keys))
     assert ("vmware", "VirtualMachine") in keys
+    by_key = {(m.vendor, m.vendor_resource_type): m.resource_type for m in vendor_types.BUILT_IN}
+    # As the built-in plugins file what they report (vmware:vcenter, proxmox:pve, ipmi:bmc).
+    assert by_key["vmware", "ClusterComputeResource"] == "container_orchestration_platform"
+    assert by_key["proxmox", "Proxmox VE node"] == "hypervisor_host"
+    assert by_key["ipmi", "IPMI BMC"] == "bmc"
     for definition in properties.PROPERTY_DEFINITIONS:
         assert taxonomy.is_known(definition.resource_type), definition
         assert definition.value_type in properties.VALUE_TYPES, definition

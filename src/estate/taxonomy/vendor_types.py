@@ -141,17 +141,36 @@ _TABLE: dict[str, tuple[str, dict[str, str]]] = {
         "Tanzu Kubernetes Grid": "container_orchestration_platform",
         "Harbor Registry": "container_registry",
         "HCX": "vm_migration_tool",
-        # vSphere managed-object types, as vSphere plugins report vendor_type
+        # vSphere managed-object types, as the vmware:vcenter plugin reports vendor_type
+        # and files them: clusters and resource pools under the seed plugins' slugs.
         "VirtualMachine": "virtual_machine",
         "HostSystem": "hypervisor_host",
-        "ClusterComputeResource": "cluster",
-        "ResourcePool": "resource_pool",
+        "ClusterComputeResource": "container_orchestration_platform",
+        "ResourcePool": "auto_scaling_group",
+        "VirtualApp": "auto_scaling_group",
         "Datastore": "block_storage",
         "Network": "network",
         "DistributedVirtualPortgroup": "network",
         "VmwareDistributedVirtualSwitch": "virtual_switch",
         "Datacenter": "datacenter",
         "Folder": "folder",
+    }),
+    "simulated": ("", {
+        "VirtualMachine": "virtual_machine",
+        "HostSystem": "hypervisor_host",
+        "ClusterComputeResource": "container_orchestration_platform",
+        "Datastore": "block_storage",
+        "DistributedVirtualPortgroup": "network",
+    }),
+    "proxmox": ("community.general", {
+        "Proxmox VE cluster": "cluster",
+        "Proxmox VE node": "hypervisor_host",
+        "QEMU virtual machine": "virtual_machine",
+        "LXC container": "virtual_machine",
+    }),
+    "ipmi": ("community.general", {
+        "IPMI managed system": "bare_metal",
+        "IPMI BMC": "bmc",
     }),
     "openstack": ("openstack.cloud", {
         "Nova Instance": "virtual_machine",
@@ -185,10 +204,12 @@ _TABLE: dict[str, tuple[str, dict[str, str]]] = {
         "EthernetInterface": "network_interface",
     }),
     "libvirt": ("community.libvirt", {
-        "domain": "virtual_machine",
-        "pool": "storage_pool",
-        "volume": "block_storage",
-        "network": "network",
+        "libvirt kvm domain": "virtual_machine",
+        "libvirt qemu domain": "virtual_machine",
+        "libvirt dir pool": "storage_pool",
+        "libvirt logical pool": "storage_pool",
+        "libvirt volume": "block_storage",
+        "libvirt network": "network",
     }),
     "cisco": ("cisco.ios", {
         "Catalyst 9K": "switch",
