@@ -27,6 +27,8 @@ from estate.db.models import (
     Watchlist,
 )
 from estate.db.states import Role, RunStatus
+from estate.inventory.relationship_list import edge_id
+from estate.taxonomy import properties, vendor_types
 from factories import API
 
 ANY = "any user"
@@ -38,6 +40,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("get", "/ping/"): ANY,
     ("get", "/resource-types/"): ANY,
     ("get", "/resource-types/{slug}/"): ANY,
+    ("get", "/resource-categories/"): ANY,
+    ("get", "/resource-categories/{category}/"): ANY,
+    ("get", "/vendor-type-mappings/"): ANY,
+    ("get", "/vendor-type-mappings/{mapping_id}/"): ANY,
+    ("get", "/property-definitions/"): ANY,
+    ("get", "/property-definitions/{definition_id}/"): ANY,
+    ("get", "/resource-relationships/"): ANY,
+    ("get", "/resource-relationships/{relationship_id}/"): Role.VIEWER,
     ("get", "/organizations/"): ANY,
     ("post", "/organizations/"): SYSTEM,
     ("get", "/organizations/{organization_id}/"): Role.VIEWER,
@@ -197,6 +207,7 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
             first_seen_at=now,
             last_seen_at=now,
             updated_at=now,
+            relationships=[["host-1", "runs_on"]],
         )
         event = Event(provider_id=provider["id"], run_id=done.id, type="t", severity="info")
         schedule = CollectionSchedule(
@@ -227,6 +238,10 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
         "doomed_id": doomed_id,
         "tag_id": tag.json()["id"],
         "watchlist_id": watchlist.json()["id"],
+        "category": "compute",
+        "mapping_id": vendor_types.BUILT_IN[0].id,
+        "definition_id": properties.PROPERTY_DEFINITIONS[0].id,
+        "relationship_id": edge_id(ids["resource_id"], "runs_on", "host-1"),
         **ids,
     }
     return callers, params, a

@@ -385,10 +385,19 @@ class AutomationRecordPublic(BaseModel):
 
 
 class ResourceTypePublic(BaseModel):
+    id: str = Field(
+        description="A UUID that never changes (the seed's clients address types by id)"
+    )
     slug: str
     name: str
-    category: str
+    category: str = Field(description="The category's slug (the seed service gives its id here)")
+    category_slug: str
+    category_name: str
     description: str
+    is_countable: bool = Field(description="Whether a resource of the type is a managed node")
+    long_term_strategic_value: int | None
+    short_term_opportunity: int | None
+    sort_order: int
 
 
 class PluginVersionPublic(BaseModel):
