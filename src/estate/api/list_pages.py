@@ -1,29 +1,14 @@
-"""Numbered pages over lists held in memory (the taxonomy, exploded relationships)."""
+"""Ordering and search over lists held in memory (the taxonomy); their pages are
+``pagination.page_list``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fastapi import HTTPException, Request
-
-from .pagination import Page
+from fastapi import HTTPException
 
 T = TypeVar("T")
-
-
-def paged(request: Request, items: Sequence[T], page: int, page_size: int) -> Page[T]:
-    """``page`` of ``items`` with DRF's ``count``/``next``/``previous`` links."""
-    start = (page - 1) * page_size
-    has_next = start + page_size < len(items)
-    next_url = str(request.url.include_query_params(page=page + 1)) if has_next else None
-    previous = str(request.url.include_query_params(page=page - 1)) if page > 1 else None
-    return Page(
-        count=len(items),
-        next=next_url,
-        previous=previous,
-        results=list(items[start : start + page_size]),
-    )
 
 
 def ordered(items: list[T], ordering: str | None, keys: dict[str, Callable[[T], Any]]) -> list[T]:

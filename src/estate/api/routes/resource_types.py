@@ -8,8 +8,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 
 from ... import taxonomy
 from ..deps import CurrentUser
-from ..list_pages import matches, ordered, paged
-from ..pagination import MAX_PAGE_SIZE, Page, PageNumber, PageSize
+from ..list_pages import matches, ordered
+from ..pagination import MAX_PAGE_SIZE, Page, PageNumber, PageSize, page_list
 from ..schemas import ResourceTypePublic
 from ..taxonomy_schemas import ResourceCategoryPublic
 
@@ -93,7 +93,7 @@ def list_resource_types(
             "category": lambda t: _category_or_400(t.category).sort_order,
         },
     )
-    return paged(request, items, page, page_size)
+    return page_list(request, items, page, page_size)
 
 
 @router.get("/resource-types/{slug}/")
@@ -118,7 +118,7 @@ def list_resource_categories(
     items = ordered(
         items, ordering, {"sort_order": lambda c: c.sort_order, "name": lambda c: c.name}
     )
-    return paged(request, items, page, page_size)
+    return page_list(request, items, page, page_size)
 
 
 @router.get("/resource-categories/{category}/")

@@ -11,8 +11,8 @@ from ...registry.vendor_types import declared_mappings
 from ...taxonomy.properties import PROPERTY_DEFINITIONS, VALUE_TYPES, PropertyDefinition
 from ...taxonomy.vendor_types import VendorTypeMapping, merged
 from ..deps import CurrentUser, SessionDep, one_of
-from ..list_pages import matches, paged
-from ..pagination import MAX_PAGE_SIZE, Page, PageNumber
+from ..list_pages import matches
+from ..pagination import MAX_PAGE_SIZE, Page, PageNumber, page_list
 from ..taxonomy_schemas import PropertyDefinitionPublic, VendorTypeMappingPublic
 
 router = APIRouter(tags=["resource types"])
@@ -78,7 +78,7 @@ def list_vendor_type_mappings(
         and slug in (None, m.resource_type)
         and matches(search, m.vendor, m.vendor_resource_type)
     ]
-    return paged(request, items, page, page_size)
+    return page_list(request, items, page, page_size)
 
 
 @router.get("/vendor-type-mappings/{mapping_id}/")
@@ -118,7 +118,7 @@ def list_property_definitions(
         and value_type in (None, d.value_type)
         and matches(search, d.key, d.name)
     ]
-    return paged(request, items, page, page_size)
+    return page_list(request, items, page, page_size)
 
 
 @router.get("/property-definitions/{definition_id}/")
