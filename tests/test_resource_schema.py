@@ -42,6 +42,8 @@ SERVICE_COLUMNS = {
 # What the API shows besides the plugin's fields.
 API_ONLY = {"id", "provider", "first_seen_at", "last_seen_at", "updated_at", "deleted_at"}
 API_ONLY |= {"is_deleted"}
+# User tags (tags/, resource_tags): people give them, no plugin sends them.
+API_ONLY |= {"tags"}
 # Shown by the detail (ResourceDetail) only, from the reverse index.
 DETAIL_ONLY = {"relationships"}
 

@@ -49,6 +49,8 @@ def test_the_document_lists_the_error_answers_the_api_gives(client: TestClient) 
         ("post", f"{API_PREFIX}/collection-runs/{{run_id}}/cancel/"),
         ("patch", f"{API_PREFIX}/users/{{user_id}}/"),
         ("delete", f"{API_PREFIX}/users/{{user_id}}/"),
+        ("post", f"{API_PREFIX}/watchlists/{{watchlist_id}}/resources/add/"),
+        ("post", f"{API_PREFIX}/watchlists/{{watchlist_id}}/resources/remove/"),
     }
     schemas = document["components"]["schemas"]
     assert "HTTPValidationError" not in schemas

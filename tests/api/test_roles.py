@@ -24,8 +24,12 @@ from estate.db.models import (
     Membership,
     Resource,
     ResourceChange,
+    Tag,
+    Watchlist,
 )
 from estate.db.states import Role, RunStatus
+from estate.inventory.relationship_list import edge_id
+from estate.taxonomy import properties, vendor_types
 from factories import API
 
 ANY = "any user"
@@ -37,6 +41,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("get", "/ping/"): ANY,
     ("get", "/resource-types/"): ANY,
     ("get", "/resource-types/{slug}/"): ANY,
+    ("get", "/resource-categories/"): ANY,
+    ("get", "/resource-categories/{category}/"): ANY,
+    ("get", "/vendor-type-mappings/"): ANY,
+    ("get", "/vendor-type-mappings/{mapping_id}/"): ANY,
+    ("get", "/property-definitions/"): ANY,
+    ("get", "/property-definitions/{definition_id}/"): ANY,
+    ("get", "/resource-relationships/"): ANY,
+    ("get", "/resource-relationships/{relationship_id}/"): Role.VIEWER,
     ("get", "/organizations/"): ANY,
     ("post", "/organizations/"): SYSTEM,
     ("get", "/organizations/{organization_id}/"): Role.VIEWER,
@@ -90,6 +102,25 @@ RULES: dict[tuple[str, str], Rule] = {
     ("get", "/resource-drift/{change_id}/"): Role.VIEWER,
     ("get", "/resource-sightings/"): ANY,
     ("get", "/resource-sightings/{sighting_id}/"): Role.VIEWER,
+    ("get", "/resources/{resource_id}/tags/"): Role.VIEWER,
+    ("post", "/resources/{resource_id}/tags/add/"): Role.OPERATOR,
+    ("post", "/resources/{resource_id}/tags/set/"): Role.OPERATOR,
+    ("post", "/resources/{resource_id}/tags/remove/"): Role.OPERATOR,
+    ("get", "/resources/{resource_id}/automations/"): Role.VIEWER,
+    ("get", "/tags/"): ANY,
+    ("post", "/tags/"): Role.ADMIN,
+    ("get", "/tags/{tag_id}/"): Role.VIEWER,
+    ("delete", "/tags/{tag_id}/"): Role.ADMIN,
+    ("get", "/watchlists/"): ANY,
+    ("post", "/watchlists/"): Role.OPERATOR,
+    ("get", "/watchlists/{watchlist_id}/"): Role.VIEWER,
+    ("put", "/watchlists/{watchlist_id}/"): Role.OPERATOR,
+    ("patch", "/watchlists/{watchlist_id}/"): Role.OPERATOR,
+    ("delete", "/watchlists/{watchlist_id}/"): Role.OPERATOR,
+    ("get", "/watchlists/{watchlist_id}/resources/"): Role.VIEWER,
+    ("post", "/watchlists/{watchlist_id}/resources/add/"): Role.OPERATOR,
+    ("post", "/watchlists/{watchlist_id}/resources/remove/"): Role.OPERATOR,
+    ("get", "/watchlists/{watchlist_id}/drift/"): Role.VIEWER,
     ("get", "/events/"): ANY,
     ("get", "/events/{event_id}/"): Role.VIEWER,
     ("get", "/plugin-apis/{key}/{path}"): ANY,
@@ -183,6 +214,7 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
             first_seen_at=now,
             last_seen_at=now,
             updated_at=now,
+            relationships=[["host-1", "runs_on"]],
         )
         event = Event(provider_id=provider["id"], run_id=done.id, type="t", severity="info")
         schedule = CollectionSchedule(
@@ -199,14 +231,16 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
             "resource_id": resource.id,
             "event_id": event.id,
             "run_id": done.id,
+            "schedule_id": schedule.id,
             "change_id": change.id,
             "sighting_id": f"{resource.id}-0",
-            "schedule_id": schedule.id,
         }
     spare_id = client.get(f"{API}/users/me/", auth=spare.auth).json()["id"]
     doomed = _user(client, "a-doomed", Role.VIEWER, a)  # the one user a DELETE removes
     doomed_id = client.get(f"{API}/users/me/", auth=doomed.auth).json()["id"]
     token = client.post(f"{API}/tokens/", json={"name": "system's"}).json()["id"]
+    tag = client.post(f"{API}/tags/", json={"namespace": "ops", "key": "env", "organization": a})
+    watchlist = client.post(f"{API}/watchlists/", json={"name": "A's", "organization": a})
     params = {
         "organization_id": a,
         "provider_id": provider["id"],
@@ -216,13 +250,30 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
         "slug": "virtual_machine",
         "path": "status",
         "doomed_id": doomed_id,
+        "tag_id": tag.json()["id"],
+        "watchlist_id": watchlist.json()["id"],
+        "category": "compute",
+        "mapping_id": vendor_types.BUILT_IN[0].id,
+        "definition_id": properties.PROPERTY_DEFINITIONS[0].id,
+        "relationship_id": edge_id(ids["resource_id"], "runs_on", "host-1"),
         **ids,
     }
     return callers, params, a
 
 
-def _bodies(a: int, viewer_id: int) -> dict[tuple[str, str], dict[str, Any]]:
+def _bodies(a: int, viewer_id: int, resource_id: int) -> dict[tuple[str, str], dict[str, Any]]:
+    tags = {"json": [{"namespace": "ops", "key": "env", "value": "prod"}]}
+    members = {"json": {"resource_ids": [resource_id]}}
     return {
+        ("post", "/tags/"): {"json": {"namespace": "ops", "key": "tier", "organization": a}},
+        ("post", "/resources/{resource_id}/tags/add/"): tags,
+        ("post", "/resources/{resource_id}/tags/set/"): tags,
+        ("post", "/resources/{resource_id}/tags/remove/"): {"json": [{"key": "env"}]},
+        ("post", "/watchlists/"): {"json": {"name": "New", "organization": a}},
+        ("put", "/watchlists/{watchlist_id}/"): {"json": {"name": "W", "organization": a}},
+        ("patch", "/watchlists/{watchlist_id}/"): {"json": {}},
+        ("post", "/watchlists/{watchlist_id}/resources/add/"): members,
+        ("post", "/watchlists/{watchlist_id}/resources/remove/"): members,
         ("post", "/organizations/"): {"json": {"name": "C"}},
         ("post", "/organizations/{organization_id}/members/"): {
             "json": {"user": viewer_id, "role": "viewer"}  # a member already: 400
@@ -267,7 +318,7 @@ def _denial(rule: Rule, caller: Caller, template: str) -> int:
 def test_each_role_may_do_what_the_rules_say_and_nothing_more(client: TestClient) -> None:
     callers, params, a = _world(client)
     viewer_id = client.get(f"{API}/users/me/", auth=callers[1].auth).json()["id"]
-    bodies = _bodies(a, viewer_id)
+    bodies = _bodies(a, viewer_id, params["resource_id"])
     anonymous = TestClient(client.app)
     wrong = []
     document = client.app.openapi()["paths"]
@@ -302,6 +353,8 @@ def test_each_role_may_do_what_the_rules_say_and_nothing_more(client: TestClient
                 204,
             ):
                 _restore_schedule(client, params)
+            elif code == 204 and template in _RESTORED:
+                _restore(client, _RESTORED[template], params, a)
     assert not wrong, "\n".join(map(str, wrong))
 
 
@@ -329,6 +382,20 @@ def _restore_schedule(client: TestClient, params: dict[str, Any]) -> None:
                 enabled=False,
             )
         )
+
+
+_RESTORED = {"/tags/{tag_id}/": "tag_id", "/watchlists/{watchlist_id}/": "watchlist_id"}
+
+
+def _restore(client: TestClient, name: str, params: dict[str, Any], organization: int) -> None:
+    """Put back, under its id, the tag or watchlist an allowed DELETE removed."""
+    with client.app.state.context.sessions() as session:  # type: ignore[attr-defined]
+        if name == "tag_id":
+            session.add(
+                Tag(id=params[name], organization_id=organization, namespace="ops", key="env")
+            )
+        else:
+            session.add(Watchlist(id=params[name], organization_id=organization, name="A's"))
         session.commit()
 
 

@@ -98,7 +98,12 @@ def test_every_list_pages_by_number_and_by_cursor_to_the_same_items(client: Test
     for name in ("nightly", "hourly"):
         schedule = {"name": name, "cron_expression": "0 3 * * *"}
         client.post(f"{API}/providers/{provider['id']}/schedules/", json=schedule)
+    watchlist = client.post(
+        f"{API}/watchlists/",
+        json={"name": "dynamic", "watchlist_type": "dynamic", "filter_query": {}},
+    ).json()
     ids = {
+        "watchlist_id": watchlist["id"],
         "organization_id": 1,
         "resource_id": resource["id"],
         "user_id": 1,

@@ -225,7 +225,7 @@ def test_0005_gives_existing_tokens_an_end_and_adds_the_audit_log(empty_engine: 
         assert conn.execute(text("SELECT name FROM api_tokens")).scalar_one() == "old"
 
 
-def test_0007_counts_existing_resources_seen_once_and_downgrades(empty_engine: Engine) -> None:
+def test_0008_counts_existing_resources_seen_once_and_downgrades(empty_engine: Engine) -> None:
     upgrade(empty_engine, "0003")
     with empty_engine.begin() as conn:
         for statement in _AT_0002[:7]:  # organization, provider, runs, resources
@@ -237,7 +237,7 @@ def test_0007_counts_existing_resources_seen_once_and_downgrades(empty_engine: E
             )
         )
 
-    upgrade(empty_engine, "0007")
+    upgrade(empty_engine, "0008")
 
     with empty_engine.begin() as conn:
         counters = conn.execute(
@@ -248,7 +248,7 @@ def test_0007_counts_existing_resources_seen_once_and_downgrades(empty_engine: E
         assert tuple(change) == ("deleted", None)
         assert conn.execute(text("SELECT count(*) FROM resource_sightings")).scalar_one() == 0
 
-    command.downgrade(alembic_config(empty_engine), "0006")
+    command.downgrade(alembic_config(empty_engine), "0007")
 
     with empty_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM resources")).scalar_one() == 3

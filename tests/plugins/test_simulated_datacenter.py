@@ -344,14 +344,12 @@ def test_a_million_vms_stream_lazily() -> None:
     provider.connect()
     tracemalloc.start()
     try:
-        started = time.perf_counter()
-        for _ in islice(provider.collect(), 10_000):
-            pass
-        elapsed = time.perf_counter() - started
+        first = list(islice(provider.collect(), 10_000))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
 
-    # Building the million first would take seconds and hundreds of megabytes.
-    assert elapsed < 5
+    # Building the million first would take hundreds of megabytes (and seconds: time is
+    # the benchmark's to measure, not a test's).
+    assert len(first) == 10_000
     assert peak < 2 * 1024 * 1024

@@ -213,6 +213,18 @@ def collect(process: PluginProcess, **extra: Any) -> Any:
     return process.call("collect", {"batch_size": 10})
 
 
+def in_namespace(namespace: str) -> list[int]:
+    """The processes of the PID namespace ``namespace`` (``pid:[inode]``) still alive."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and str((entry / "ns" / "pid").readlink()) == namespace:
+                found.append(int(entry.name))
+        except OSError:  # ended meanwhile
+            continue
+    return [pid for pid in found if is_alive(pid)]
+
+
 def sleepers(marker: str) -> list[int]:
     """Processes running ``sleep <marker>``: the hostile plugin's daemons."""
     found = []
@@ -279,12 +291,13 @@ def test_a_setsid_daemon_dies_with_its_job_and_the_next_call_works(
 ) -> None:
     marker = "7392.5"
     folder, env = hostile(data)
-    before = len(list(Path("/proc").glob("[0-9]*")))
     process = started(folder, data, env, users, launcher)
     try:
+        namespace = str(Path(f"/proc/{process.pid}/ns/pid_for_children").readlink())
         collect(process, do="daemon", marker=marker)
         [daemon] = sleepers(marker)
         assert is_alive(daemon)
+        assert daemon in in_namespace(namespace)
     finally:
         process.stop()
     deadline = time.monotonic() + 5
@@ -292,8 +305,10 @@ def test_a_setsid_daemon_dies_with_its_job_and_the_next_call_works(
         time.sleep(0.02)
     assert not is_alive(daemon), "the daemon outlived its job"
     assert sleepers(marker) == []
-    after = len(list(Path("/proc").glob("[0-9]*")))
-    assert after <= before + 2  # other tests' processes may come and go, not ours
+    deadline = time.monotonic() + 5
+    while in_namespace(namespace) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert in_namespace(namespace) == [], "nothing of the job's PID namespace is left"
 
     process = started(folder, data, env, users, launcher)
     try:

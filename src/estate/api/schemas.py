@@ -295,6 +295,9 @@ class ResourcePublic(BaseModel):
     seen_count: int
     """How many collection runs saw the resource."""
     last_seen_run: int | None
+    tags: list[TagPublic] = Field(
+        description="User tags (tags/), distinct from the platform's provider_tags"
+    )
 
 
 class ResourceDetail(ResourcePublic):
@@ -308,6 +311,80 @@ class ResourceChangePublic(BaseModel):
     kind: str
     changes: dict[str, Any] | None
     changed_at: datetime
+
+
+MAX_TAG_BYTES = 2000
+"""namespace, key and value together, in UTF-8: a tag is unique by them, and an index
+entry of PostgreSQL holds about 2,700 bytes."""
+
+
+class _TagText(_Strict):
+    @model_validator(mode="after")
+    def _indexable(self) -> Any:
+        parts = [getattr(self, name, "") for name in ("namespace", "key", "value")]
+        size = sum(len(part.encode()) for part in parts)
+        if size > MAX_TAG_BYTES:
+            raise PydanticCustomError(
+                "too_large",
+                "namespace, key and value: {size} bytes together in UTF-8, over {limit}",
+                {"size": size, "limit": MAX_TAG_BYTES},
+            )
+        return self
+
+
+class TagPublic(BaseModel):
+    id: int
+    namespace: str
+    key: str
+    value: str
+    organization: int
+
+
+class TagCreate(_TagText):
+    namespace: str = Field(min_length=1, max_length=128)
+    key: str = Field(min_length=1, max_length=256)
+    value: str = Field(default="", max_length=1024)
+    organization: int = Field(default=1, ge=1, le=2**31 - 1)
+
+
+class TagAssign(_TagText):
+    """A tag put on a resource, in the resource's organization (defined if new)."""
+
+    namespace: str = Field(default="user", min_length=1, max_length=128)
+    key: str = Field(min_length=1, max_length=256)
+    value: str = Field(default="", max_length=1024)
+
+
+class TagRef(_TagText):
+    """A tag of the resource named by what it says rather than by id."""
+
+    namespace: str = Field(default="user", max_length=128)
+    key: str = Field(max_length=256)
+    value: str = Field(default="", max_length=1024)
+
+
+class AutomationRecordPublic(BaseModel):
+    """An automation run on a resource, as the UIS lists them (see inventory/automations.py)."""
+
+    id: int
+    resource: int
+    resource_name: str | None
+    resource_canonical_id: str | None
+    source_name: str
+    correlation_type: str
+    correlation_key: str
+    correlation_confidence: str
+    aap_host_id: int | None
+    aap_host_name: str
+    aap_job_id: int | None
+    aap_job_name: str
+    aap_job_status: str
+    aap_job_started_at: datetime | None
+    aap_job_finished_at: datetime | None
+    aap_inventory_name: str
+    automation_details: dict[str, Any]
+    synced_at: datetime | None
+    organization: int
 
 
 class ResourceDriftPublic(BaseModel):
@@ -360,10 +437,19 @@ class ResourceSightingPublic(BaseModel):
 
 
 class ResourceTypePublic(BaseModel):
+    id: str = Field(
+        description="A UUID that never changes (the seed's clients address types by id)"
+    )
     slug: str
     name: str
-    category: str
+    category: str = Field(description="The category's slug (the seed service gives its id here)")
+    category_slug: str
+    category_name: str
     description: str
+    is_countable: bool = Field(description="Whether a resource of the type is a managed node")
+    long_term_strategic_value: int | None
+    short_term_opportunity: int | None
+    sort_order: int
 
 
 class PluginVersionPublic(BaseModel):

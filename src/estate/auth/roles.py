@@ -25,7 +25,9 @@ from ..db.models import (
     Organization,
     Provider,
     Resource,
+    Tag,
     User,
+    Watchlist,
 )
 from ..db.states import Role
 
@@ -75,10 +77,11 @@ def can(session: Session, user: User, need: Role, organization_id: int | None) -
 
 
 def organization_of(session: Session, row: Base) -> int | None:
-    """The organization ``row`` belongs to: its provider's; None for a provider-less event."""
+    """The organization ``row`` belongs to: its own (a provider, tag or watchlist), its
+    provider's; None for a provider-less event."""
     if isinstance(row, Organization):
         return row.id
-    if isinstance(row, Provider):
+    if isinstance(row, Provider | Tag | Watchlist):
         return row.organization_id
     if isinstance(row, CollectionRun | Resource):
         return row.provider.organization_id

@@ -399,3 +399,75 @@ class Event(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Tag(Base):
+    """A label a user gives resources (``namespace/key=value``), per organization.
+
+    Distinct from ``Resource.provider_tags`` (the platform's own labels, rewritten by
+    every collection): these are never touched by a collection, so they survive it.
+    """
+
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("organization_id", "namespace", "key", "value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    namespace: Mapped[str] = mapped_column(String(128))
+    key: Mapped[str] = mapped_column(String(256))
+    value: Mapped[str] = mapped_column(String(1024), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ResourceTag(Base):
+    """One tag on one resource; both foreign keys cascade, so a tag leaves with its
+    resource (or with its definition)."""
+
+    __tablename__ = "resource_tags"
+    __table_args__ = (
+        Index("ix_resource_tags_tag", "tag_id", "resource_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    resource_id: Mapped[int] = mapped_column(
+        ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Watchlist(Base):
+    """The resources an operator cares about: a static list, or a dynamic one whose
+    members are the resources its ``filter_query`` (resource list filters) matches."""
+
+    __tablename__ = "watchlists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    watchlist_type: Mapped[str] = mapped_column(String(16), default="static")
+    filter_query: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_by: Mapped[str] = mapped_column(String(150), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class WatchlistResource(Base):
+    """A member of a static watchlist; it leaves with the resource or the watchlist."""
+
+    __tablename__ = "watchlist_resources"
+    __table_args__ = (
+        Index("ix_watchlist_resources_resource", "resource_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    watchlist_id: Mapped[int] = mapped_column(
+        ForeignKey("watchlists.id", ondelete="CASCADE"), primary_key=True
+    )
+    resource_id: Mapped[int] = mapped_column(
+        ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True
+    )

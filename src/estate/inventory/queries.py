@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
 from ..db.models import CollectionRun, Provider, Resource, ResourceChange, ResourceRelationship
+from .tags import TagMatch, tagged
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +23,7 @@ class ResourceFilter:
     search: str | None = None
     include_deleted: bool = False
     os_type: str | None = None
+    tags: tuple[TagMatch, ...] = ()  # every one must match
 
 
 # What ``search`` looks in: every text a person would look a resource up by. The
@@ -66,9 +69,27 @@ def resource_query(filters: ResourceFilter) -> Select[Resource]:
     if filters.search:
         pattern = like_pattern(filters.search)
         query = query.where(or_(*(field.ilike(pattern, escape="\\") for field in SEARCHED)))
+    for match in filters.tags:
+        query = query.where(tagged(match))
     if not filters.include_deleted:
         query = query.where(Resource.deleted_at.is_(None))
     return query
+
+
+def in_organization(organization_id: int) -> Any:
+    """A WHERE clause keeping the resources of one organization's providers."""
+    return Resource.provider_id.in_(
+        select(Provider.id).where(Provider.organization_id == organization_id)
+    )
+
+
+def changes_query(resources: Select[Any], since: datetime | None = None) -> Select[ResourceChange]:
+    """The stored history (modified, deleted, restored) of every resource ``resources``
+    selects the ids of, newest first; from ``since`` on when given."""
+    query = select(ResourceChange).where(ResourceChange.resource_id.in_(resources))
+    if since is not None:
+        query = query.where(ResourceChange.changed_at >= since)
+    return query.order_by(ResourceChange.id.desc())
 
 
 def relationships_of(session: Session, resource: Resource) -> list[dict[str, Any]]:

@@ -125,6 +125,7 @@ def _one_or_many(value: Any) -> Any:
 
 Slug = Annotated[str, AfterValidator(_slug)]
 RelativePath = Annotated[str, AfterValidator(_relative_path)]
+KnownType = Annotated[str, AfterValidator(_known_type)]
 
 
 def value_matches(kind: str, value: Any) -> bool:
@@ -192,9 +193,10 @@ class Manifest(BaseModel):
     repository: str | None = None
     documentation: str | None = None
     requires_python: str | None = None
-    supported_resource_types: Annotated[
-        list[Annotated[str, AfterValidator(_known_type)]], Field(min_length=1)
-    ]
+    supported_resource_types: Annotated[list[KnownType], Field(min_length=1)]
+    # The platform's native type names and the resource type each is, such as
+    # ``{VirtualMachine: virtual_machine}``: served by ``vendor-type-mappings/``.
+    vendor_type_mappings: dict[str, KnownType] = {}
     connection_parameters: list[ConnectionParameter] = []
     dependencies: Dependencies = Field(default_factory=Dependencies)
     runtime: Runtime | None = None

@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, get_origin
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import Select, select
 from sqlalchemy.orm import QueryableAttribute, Session
-
-from inventory_providers.base import STATES
 
 from ... import taxonomy
 from ...auth.roles import in_visible
 from ...db.models import Provider, Resource, ResourceChange, User
 from ...db.storable import INT_MAX
+from ...inventory.automations import automations_page
 from ...inventory.drift import DriftFilter
 from ...inventory.queries import (
     ResourceFilter,
@@ -24,7 +23,8 @@ from ...inventory.queries import (
     resource_query,
 )
 from ...inventory.sightings import SightingFilter
-from ..deps import CurrentUser, IdFilter, SessionDep, Visible, get_in_scope_or_404, one_of
+from ...inventory.tags import tags_of
+from ..deps import CurrentUser, SessionDep, Visible, get_in_scope_or_404
 from ..ordering import Ordering, order_clauses
 from ..pagination import (
     MAX_PAGE,
@@ -37,26 +37,20 @@ from ..pagination import (
     one_mode,
     page_of,
 )
+from ..resource_filters import resource_filters
 from ..schemas import (
+    AutomationRecordPublic,
     ResourceChangePublic,
     ResourceDetail,
     ResourceDriftPublic,
     ResourcePublic,
     ResourceSightingPublic,
+    TagPublic,
 )
 from .drift import After, Before, DriftType, drift_page
 from .sightings import SeenAfter, SeenBefore, State, sighting_page
 
 router = APIRouter(prefix="/resources", tags=["resources"])
-
-_STATES = sorted(STATES)
-_TYPES = [t.slug for t in taxonomy.RESOURCE_TYPES]
-StateFilter = Annotated[
-    str | None, Query(description="The normalised state", json_schema_extra={"enum": _STATES})
-]
-TypeFilter = Annotated[
-    str | None, Query(description="A slug of the taxonomy", json_schema_extra={"enum": _TYPES})
-]
 
 
 # ResourcePublic's fields are read from the columns of the same names (but for the
@@ -67,7 +61,7 @@ _COLUMN_OF = {
     "first_discovered_at": "first_seen_at",
     "last_seen_run": "last_seen_run_id",
 }
-_MADE = {"is_deleted", "resource_type_name", "provider_name", "organization"}
+_MADE = {"is_deleted", "resource_type_name", "provider_name", "organization", "tags"}
 _READ = tuple(
     (name, _COLUMN_OF.get(name, name)) for name in ResourcePublic.model_fields if name not in _MADE
 )
@@ -118,19 +112,31 @@ def _fields(resource: Resource, providers: ProviderOf) -> dict[str, Any]:
     out["is_deleted"] = resource.deleted_at is not None
     out["resource_type_name"] = _TYPE_NAMES.get(resource.resource_type, resource.resource_type)
     out["provider_name"], out["organization"] = providers[resource.provider_id]
+    out["tags"] = []  # read for a whole page at once: resources_public
     return out
 
 
-def _publics(session: Session, rows: Sequence[Resource]) -> list[ResourcePublic]:
+def tag_public(tag: Any) -> TagPublic:
+    return TagPublic(
+        id=tag.id,
+        namespace=tag.namespace,
+        key=tag.key,
+        value=tag.value,
+        organization=tag.organization_id,
+    )
+
+
+def resources_public(session: Session, rows: Sequence[Resource]) -> list[ResourcePublic]:
+    """List items of ``rows``: their providers and tags read in one query each for the
+    whole page."""
     providers = providers_of(session, {r.provider_id for r in rows})
-    return [ResourcePublic.model_validate(_fields(r, providers)) for r in rows]
-
-
-def _one_of_aliases(name: str, value: Any, alias: str, other: Any) -> Any:
-    """The value of a filter sent under Estate's name or the UIS's (``provider__id``)."""
-    if value is not None and other is not None and value != other:
-        raise HTTPException(400, detail=f"{alias}: {other!r} contradicts {name}={value!r}")
-    return value if value is not None else other
+    tags = tags_of(session, [r.id for r in rows])
+    return [
+        ResourcePublic.model_validate(
+            {**_fields(r, providers), "tags": [tag_public(t) for t in tags[r.id]]}
+        )
+        for r in rows
+    ]
 
 
 @router.get("/")
@@ -139,23 +145,7 @@ def list_resources(
     session: SessionDep,
     user: CurrentUser,
     visible: Visible,
-    provider: IdFilter | None = None,
-    provider__id: IdFilter | None = None,
-    resource_type: TypeFilter = None,
-    resource_type__slug: TypeFilter = None,
-    state: StateFilter = None,
-    vendor: str | None = None,
-    region: str | None = None,
-    os_type: str | None = None,
-    search: Annotated[
-        str | None,
-        Query(
-            max_length=200,
-            description="Part of the name, description, ems_ref, canonical_id, fqdn, an IP "
-            "or MAC address, vendor_type, os_name, cloud_tenant or flavor",
-        ),
-    ] = None,
-    include_deleted: bool = False,
+    filters: Annotated[ResourceFilter, Depends(resource_filters)],
     ordering: Ordering = None,
     cursor: Annotated[str | None, Query(description="Walk by cursor (not with page)")] = None,
     page: Annotated[
@@ -164,15 +154,6 @@ def list_resources(
     page_size: PageSize = 100,
 ) -> Page[ResourcePublic]:
     one_mode(page, cursor)
-    resource_type = _one_of_aliases(
-        "resource_type", resource_type, "resource_type__slug", resource_type__slug
-    )
-    one_of("resource_type", resource_type, _TYPES)
-    one_of("state", state, _STATES)
-    provider = _one_of_aliases("provider", provider, "provider__id", provider__id)
-    filters = ResourceFilter(
-        provider, resource_type, state, vendor, region, search, include_deleted, os_type
-    )
     query = resource_query(filters).where(in_visible(Resource.provider_id, visible))
     order = order_clauses(ordering, _SORTABLE, Resource.id)
     if cursor is not None and order is not None:
@@ -181,7 +162,8 @@ def list_resources(
         count, rows, next_url, previous = page_of(
             session, request, query.order_by(*(order or [Resource.id.asc()])), page or 1, page_size
         )
-        return Page(count=count, next=next_url, previous=previous, results=_publics(session, rows))
+        results = resources_public(session, rows)
+        return Page(count=count, next=next_url, previous=previous, results=results)
     return _cursor_page(session, request, query, cursor, page_size)
 
 
@@ -208,7 +190,8 @@ def _cursor_page(
         next_url = str(request.url.include_query_params(cursor=encode_cursor(rows[-1].id, "n")))
     if rows and has_less:
         previous = str(request.url.include_query_params(cursor=encode_cursor(rows[0].id, "p")))
-    return Page(count=total, next=next_url, previous=previous, results=_publics(session, rows))
+    results = resources_public(session, rows)
+    return Page(count=total, next=next_url, previous=previous, results=results)
 
 
 def _get(session: SessionDep, user: User, resource_id: int) -> Resource:
@@ -219,8 +202,8 @@ def _get(session: SessionDep, user: User, resource_id: int) -> Resource:
 def get_resource(resource_id: int, session: SessionDep, user: CurrentUser) -> ResourceDetail:
     resource = _get(session, user, resource_id)
     edges = relationships_of(session, resource)
-    fields = _fields(resource, providers_of(session, {resource.provider_id}))
-    return ResourceDetail.model_validate({**fields, "relationships": edges})
+    (item,) = resources_public(session, [resource])
+    return ResourceDetail.model_validate({**item.model_dump(), "relationships": edges})
 
 
 def _change(change: ResourceChange) -> ResourceChangePublic:
@@ -252,6 +235,31 @@ def resource_history(
         # The oldest entry, derived from the resource row, ends the last page.
         entries.append(_change(created_entry(session, resource)))
     return Page(count=count, next=next_url, previous=previous, results=entries)
+
+
+@router.get("/{resource_id}/automations/")
+def resource_automations(
+    request: Request,
+    resource_id: int,
+    session: SessionDep,
+    user: CurrentUser,
+    page: PageNumber = 1,
+    page_size: PageSize = 100,
+) -> Page[AutomationRecordPublic]:
+    """The automations run on the resource, newest first (the UIS's automation records).
+
+    Estate's source is the resource's action runs; until actions exist (issue 12) it is
+    empty, and the page says so: ``count`` 0, no results.
+    """
+    resource = _get(session, user, resource_id)
+    count, records = automations_page(
+        session, resource.id, offset=(page - 1) * page_size, limit=page_size
+    )
+    has_next = page * page_size < count
+    next_url = str(request.url.include_query_params(page=page + 1)) if has_next else None
+    previous = str(request.url.include_query_params(page=page - 1)) if page > 1 else None
+    results = [AutomationRecordPublic.model_validate(r, from_attributes=True) for r in records]
+    return Page(count=count, next=next_url, previous=previous, results=results)
 
 
 @router.get("/{resource_id}/drift/")

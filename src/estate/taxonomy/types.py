@@ -1,0 +1,296 @@
+"""The table of resource types: one row each, grouped by category, in display order.
+
+A row is ``(slug, name, category, description, is_countable, ltsv, sto)``; the
+description says what the type is and gives an example per platform. ``ltsv``
+and ``sto`` are the seed taxonomy's strategic-value scores (1-5), ``None`` for
+the types Estate added. Never rename or remove a slug: plugins and stored
+resources use them.
+"""
+
+from __future__ import annotations
+
+Row = tuple[str, str, str, str, bool, int | None, int | None]
+
+TYPE_TABLE: tuple[Row, ...] = (
+    # compute
+    ("virtual_machine", "Virtual Machine", "compute",
+     "A virtual machine or cloud instance (vSphere VM, EC2 instance, Azure VM, libvirt "
+     "domain, Nova instance).", True, 5, 5),
+    ("hypervisor_host", "Hypervisor Host", "compute",
+     "A physical host running a hypervisor (ESXi host, KVM host, Proxmox VE node, Nova "
+     "compute node).", True, 5, 5),
+    ("bare_metal", "Bare Metal Server", "compute",
+     "A physical server used without a hypervisor (EC2 bare metal, Ironic node, a "
+     "Redfish-managed server).", True, 4, 4),
+    ("physical_server", "Physical Server", "compute",
+     "A physical machine managed as a node by a platform (OpenShift worker, managed "
+     "bare-metal host).", True, 4, 3),
+    ("paas_instance", "PaaS Instance", "compute",
+     "An application running on a platform service (App Service, Elastic Beanstalk, "
+     "Cloud Run).", True, 4, 3),
+    ("auto_scaling_group", "Auto-Scaling Group/Configuration", "compute",
+     "A managed group of instances (AWS Auto Scaling group, Azure VM scale set, GCP "
+     "managed instance group); seed plugins also use it for vSphere resource pools.",
+     True, 4, 3),
+    ("cluster", "Compute Cluster", "compute",
+     "Hypervisor hosts pooled and managed together (vSphere cluster, Proxmox cluster).",
+     True, None, None),
+    ("resource_pool", "Resource Pool", "compute",
+     "A share of a cluster's CPU and memory (vSphere resource pool, Proxmox pool).",
+     False, None, None),
+    ("template", "Template", "compute",
+     "A machine that new instances are cloned from (vSphere template, Proxmox template).",
+     False, None, None),
+    ("image", "Image", "compute",
+     "A bootable machine or disk image (AMI, Glance image, qcow2 in a libvirt pool).",
+     False, None, None),
+    # storage
+    ("object_storage", "Object Storage", "storage",
+     "A bucket of objects (S3 bucket, Azure Blob container, GCS bucket, Swift container).",
+     True, 4, 3),
+    ("block_storage", "Block Storage", "storage",
+     "A volume or datastore holding disks (EBS volume, vSphere datastore, Cinder volume, "
+     "Ceph RBD, libvirt volume).", True, 4, 4),
+    ("file_storage", "File Storage", "storage",
+     "A shared file system (EFS, Azure Files, Filestore, NFS export, Manila share).",
+     True, 4, 3),
+    ("archive_storage", "Archive Storage", "storage",
+     "Cold storage for long retention (S3 Glacier, Azure Archive, GCS Archive).", True, 3, 3),
+    ("storage_pool", "Storage Pool", "storage",
+     "A pool that volumes are carved from (libvirt pool, Proxmox storage, Ceph pool, "
+     "ONTAP aggregate).", True, None, None),
+    ("snapshot", "Snapshot", "storage",
+     "A point-in-time copy of a machine or volume (vSphere snapshot, EBS snapshot, "
+     "libvirt snapshot).", False, None, None),
+    ("backup", "Backup", "storage",
+     "A stored backup of a machine, volume or database (AWS Backup recovery point, "
+     "Proxmox backup).", False, None, None),
+    # database
+    ("relational_db", "Relational Database (SQL)", "database",
+     "A SQL database instance or cluster (RDS, Azure SQL, Cloud SQL, PostgreSQL).", True, 4, 4),
+    ("nosql_db", "NoSQL Database", "database",
+     "A document, key-value or wide-column store (DynamoDB, Cosmos DB, Firestore, MongoDB).",
+     True, 4, 3),
+    ("hierarchical_db", "Hierarchical Database", "database",
+     "A tree-structured database (IBM IMS, Windows Registry-style stores).", True, 1, 1),
+    ("newsql_db", "NewSQL Database", "database",
+     "A distributed SQL database (CockroachDB, Spanner, TiDB).", True, 2, 1),
+    ("object_oriented_db", "Object-Oriented Database", "database",
+     "A database of objects (db4o, ObjectDB, Versant).", True, 2, 1),
+    ("time_series_db", "Time Series Database", "database",
+     "A database of timestamped measurements (Timestream, InfluxDB, Prometheus TSDB).",
+     True, 3, 2),
+    ("in_memory_db", "In-Memory Database/Cache", "database",
+     "An in-memory store or cache (ElastiCache, Azure Cache for Redis, Memorystore, Redis).",
+     True, 3, 3),
+    ("network_db", "Network Database", "database",
+     "A graph or network-model database (Neptune, Neo4j, IDMS).", True, 2, 3),
+    ("data_warehouse", "Data Warehouse / Analytics Database", "database",
+     "An analytics database (Redshift, Synapse, BigQuery dataset, Snowflake).", True, 4, 2),
+    # networking
+    ("switch", "Switch", "networking",
+     "A physical network switch (Cisco Nexus, Arista 7000, Juniper QFX, Meraki MS).", True, 5, 5),
+    ("router", "Router", "networking",
+     "A router, physical or virtual (Cisco ASR, Juniper MX, Arista 7500R, AWS VPC router).",
+     True, 5, 5),
+    ("firewall", "Firewall", "networking",
+     "A firewall appliance or managed firewall (Palo Alto, Juniper SRX, Azure Firewall).",
+     True, 5, 5),
+    ("gateway", "Gateway", "networking",
+     "An internet, NAT or transit gateway (AWS NAT gateway, Azure VPN gateway, Cloud NAT).",
+     True, 5, 5),
+    ("load_balancer", "Load Balancer", "networking",
+     "A service spreading traffic over targets (ALB, NLB, Azure Load Balancer, Octavia, "
+     "HAProxy, F5 virtual server).", True, 5, 4),
+    ("vpn", "VPN", "networking",
+     "A VPN gateway or connection (AWS Site-to-Site VPN, Azure VPN, IPsec tunnel).", True, 4, 3),
+    ("dns_service", "DNS Service / DHCP / IPAM", "networking",
+     "A DNS, DHCP or IPAM service (Route 53, Azure DNS, Infoblox, Designate).", True, 4, 4),
+    ("wireless_ap", "Wireless Access Point / Controller", "networking",
+     "A wireless access point or WLAN controller (Cisco Aironet, Meraki MR, Juniper Mist).",
+     True, 4, 3),
+    ("proxy", "Proxy / API Gateway", "networking",
+     "A forward or reverse proxy or API gateway (API Gateway, Squid, Cisco Umbrella).",
+     True, 5, 5),
+    ("vlan_segment", "VLAN / Network Segment", "networking",
+     "A VLAN or overlay segment (NSX segment, VLAN on a switch).", True, 4, 4),
+    ("sdn_controller", "SDN Controller/Instance", "networking",
+     "A software-defined network controller (Cisco APIC, Arista CloudVision, Juniper Apstra).",
+     True, 4, 3),
+    ("network_monitor", "Network Monitoring/Logging Node", "networking",
+     "A node that monitors or logs network traffic (ThousandEyes agent, Paragon Insights).",
+     True, 4, 3),
+    ("network_aaa", "Network Authentication / AAA Server", "networking",
+     "A network authentication server (Cisco ISE, RADIUS, TACACS+).", True, 4, 3),
+    ("vpc", "Virtual Private Cloud / VPC / VNet", "networking",
+     "An isolated virtual network (AWS VPC, Azure VNet, GCP VPC network, Neutron network).",
+     True, 5, 3),
+    ("subnet", "Subnet", "networking",
+     "An address range inside a virtual network (VPC subnet, VNet subnet, Neutron subnet).",
+     True, 4, 3),
+    ("cdn", "CDN", "networking",
+     "A content delivery distribution (CloudFront, Azure CDN, Cloud CDN).", True, 3, 3),
+    ("security_group", "Firewall Rule / Security Group / Network ACL", "networking",
+     "Firewall rules attached to instances or subnets (security group, NSG, VPC firewall "
+     "rule, network ACL).", True, 5, 4),
+    ("virtual_network_appliance", "Virtual Network Appliance", "networking",
+     "A router or firewall run as a virtual machine (CSR1000v, vSRX, CloudEOS).", True, 4, 4),
+    ("network", "Network", "networking",
+     "A layer-2 network or port group (vSphere network, libvirt network, VLAN).",
+     True, None, None),
+    ("virtual_switch", "Virtual Switch", "networking",
+     "A software switch on a host (vSwitch, distributed switch, Linux or OVS bridge).",
+     True, None, None),
+    ("network_interface", "Network Interface", "networking",
+     "A virtual or physical NIC with its addresses (ENI, vNIC, Redfish EthernetInterface).",
+     False, None, None),
+    ("dns_zone", "DNS Zone", "networking",
+     "A DNS zone and its records (Route 53 hosted zone, Azure DNS zone, Designate zone).",
+     False, None, None),
+    # security & identity
+    ("iam", "IAM / Identity & Access Management", "security_identity",
+     "Users, roles and policies (AWS IAM role, Azure AD, GCP IAM, Keystone, vCenter SSO).",
+     True, 4, 2),
+    ("key_management", "Key Management System (KMS)", "security_identity",
+     "A key store or key (AWS KMS key, Key Vault, Cloud KMS, Barbican, Vault transit).",
+     True, 4, 2),
+    ("firewall_policy", "Firewall Policy / Network Policy", "security_identity",
+     "A policy applied across firewalls or workloads (NSX DFW, Kubernetes NetworkPolicy, "
+     "AWS Firewall Manager policy).", True, 4, 3),
+    ("certificate_management", "Certificate Management", "security_identity",
+     "A managed certificate or certificate authority (ACM certificate, cert-manager, "
+     "GCP Certificate Manager).", True, 4, 2),
+    # monitoring
+    ("logs_metrics", "Logs & Metrics", "monitoring",
+     "A log group or metrics store (CloudWatch log group, Azure Monitor, Cloud Monitoring).",
+     True, 4, 2),
+    ("audit_trail", "Audit Trail", "monitoring",
+     "A record of API calls and changes (CloudTrail trail, Azure Activity Log, Cloud Audit "
+     "Logs).", True, 4, 2),
+    # app integration & messaging
+    ("message_queue", "Message Queue (MQ)", "app_integration",
+     "A queue of messages (SQS queue, Azure Queue Storage, RabbitMQ queue).", True, 4, 3),
+    ("pubsub", "Pub/Sub Service", "app_integration",
+     "A topic that fans messages out to subscribers (SNS topic, Event Grid, Pub/Sub topic).",
+     True, 4, 3),
+    ("event_stream", "Event Stream Broker", "app_integration",
+     "A durable event log (Kafka cluster, MSK, Event Hubs, Kinesis stream).", True, 4, 3),
+    ("esb", "Enterprise Service Bus (ESB)", "app_integration",
+     "An integration bus (MuleSoft, IBM App Connect, Azure Service Bus namespace).", True, 3, 2),
+    ("api_endpoint", "Web Service / API Endpoint", "app_integration",
+     "A published web service or API (API Gateway stage, Apigee proxy, APIM API).", True, 4, 3),
+    ("orchestration_stack", "Orchestration Stack", "app_integration",
+     "A declarative infrastructure stack (CloudFormation stack, Heat stack, ARM deployment).",
+     False, 3, 2),
+    # data processing & analytics
+    ("stream_processing", "Stream Processing Engine", "data_processing",
+     "A continuous processing job (Kinesis Data Analytics, Azure Stream Analytics, Dataflow).",
+     True, 4, 2),
+    ("batch_processing", "Batch Processing Engine", "data_processing",
+     "A batch compute cluster or job (EMR cluster, AWS Batch, HDInsight, Dataproc).", True, 4, 2),
+    ("data_lake", "Data Lake", "data_processing",
+     "A governed store of raw data (Lake Formation, Azure Data Lake Storage, Dataplex).",
+     True, 4, 2),
+    ("bi_tool", "Business Intelligence Tool", "data_processing",
+     "A reporting or dashboard service (QuickSight, Power BI, Looker).", True, 2, 1),
+    # AI/ML
+    ("ml_platform", "ML Platform / Notebook Service", "ai_ml",
+     "A machine-learning workspace (SageMaker domain, Azure Machine Learning, Vertex AI, "
+     "OpenShift AI).", True, 5, 2),
+    ("model_hosting", "Model Hosting / Inference Endpoint", "ai_ml",
+     "A served model (SageMaker endpoint, Vertex AI endpoint, KServe inference service).",
+     True, 5, 2),
+    ("ai_service", "Pre-trained AI Service", "ai_ml",
+     "A managed AI API (Rekognition, Azure AI services, Vision AI, Bedrock).", True, 4, 1),
+    # devops
+    ("cicd_pipeline", "CI/CD Pipeline", "devops",
+     "A build or delivery pipeline (CodePipeline, Azure Pipelines, Cloud Build, Tekton).",
+     True, 5, 5),
+    ("iac", "Infrastructure as Code", "devops",
+     "An infrastructure-as-code project or deployment (Terraform workspace, ArgoCD app, "
+     "Deployment Manager).", True, 5, 4),
+    ("code_repo", "Code Repository", "devops",
+     "A source repository (CodeCommit, Azure Repos, GitHub, GitLab project).", True, 3, 2),
+    ("artifact_repo", "Artifact Repository", "devops",
+     "A package repository (CodeArtifact, Azure Artifacts, Artifactory, Nexus).", True, 3, 2),
+    ("sdk_cli", "SDK / CLI", "devops",
+     "A managed SDK or command-line tool installation (AWS CLI profile, Cloud Shell).",
+     True, 3, 3),
+    # containers
+    ("container_orchestration_platform", "Container Orchestration Platform", "containers",
+     "A Kubernetes or similar cluster (EKS, AKS, GKE, OpenShift, Tanzu); seed plugins "
+     "also use it for vSphere clusters.", True, 5, 4),
+    ("container", "Container", "containers",
+     "A running container or pod (ECS task, Kubernetes pod, Podman container).", True, 5, 4),
+    ("container_registry", "Container Registry", "containers",
+     "A registry of container images (ECR, Azure Container Registry, Artifact Registry, "
+     "Harbor, Quay).", True, 4, 3),
+    # serverless
+    ("serverless_function", "Serverless Function", "serverless",
+     "A function run on demand (Lambda, Azure Functions, Cloud Functions, Knative service).",
+     True, 4, 3),
+    ("workflow_orchestration", "Workflow/Orchestration Service", "serverless",
+     "A managed workflow of steps (Step Functions, Logic Apps, GCP Workflows).", True, 4, 2),
+    # governance & operations
+    ("itsm", "IT Service Management / ITSM", "governance_ops",
+     "A service-management instance (ServiceNow, Jira Service Management).", True, 3, 1),
+    ("cmdb", "Configuration Management DB / CMDB", "governance_ops",
+     "A configuration database (ServiceNow CMDB, AWS Config, Device42).", True, 3, 1),
+    ("monitoring_logging_platform", "Monitoring & Logging Platform", "governance_ops",
+     "A monitoring product watching other resources (Datadog, Splunk, CloudIQ, Active IQ).",
+     True, 4, 2),
+    ("siem_soar", "SIEM / SOAR Platform", "governance_ops",
+     "A security event platform (Sentinel, Security Hub, Splunk ES, QRadar).", True, 4, 1),
+    ("vulnerability_scanner", "Vulnerability Management Platform/Scanner", "governance_ops",
+     "A vulnerability scanner (Inspector, Defender for Cloud, Qualys, Tenable).", True, 4, 2),
+    ("patch_management", "Patch Management System", "governance_ops",
+     "A patching service (Systems Manager Patch Manager, Azure Update Manager, Satellite).",
+     True, 5, 3),
+    ("secrets_management", "Secrets Management Platform", "governance_ops",
+     "A store of secrets (Secrets Manager, Key Vault secrets, Secret Manager, HashiCorp "
+     "Vault).", True, 5, 3),
+    ("dlp", "Data Loss Prevention (DLP)", "governance_ops",
+     "A data-loss prevention service (Macie, Purview DLP, Cloud DLP).", True, 3, 1),
+    ("cost_management", "Cost Management Tool", "governance_ops",
+     "A budget or cost report (AWS Budgets, Azure Cost Management, GCP billing budget).",
+     True, 3, 1),
+    ("cspm", "Cloud Security Posture Management (CSPM)", "governance_ops",
+     "A posture-management service (Security Hub CSPM, Defender CSPM, Security Command "
+     "Center).", True, 4, 1),
+    ("threat_detection", "Threat Detection & Response Service", "governance_ops",
+     "A threat-detection service (GuardDuty, Defender for Cloud, Chronicle).", True, 4, 1),
+    ("resource_tagging", "Resource Tagging / Management", "governance_ops",
+     "A tagging or resource-grouping service (Resource Groups, Azure resource group, GCP "
+     "labels policy).", True, 5, 4),
+    # hybrid & edge
+    ("dedicated_connection", "Dedicated Connection", "hybrid_edge",
+     "A private link to a cloud (Direct Connect, ExpressRoute, Cloud Interconnect).", True, 4, 2),
+    ("edge_compute_device", "Edge Compute Device / Gateway", "hybrid_edge",
+     "Compute placed at the edge (Outposts, Azure Stack, Single Node OpenShift).", True, 5, 3),
+    ("edge_orchestration", "Edge Software Orchestration Platform", "hybrid_edge",
+     "A platform running software across edge sites (Greengrass, Azure IoT Edge, "
+     "Red Hat Device Edge).", True, 5, 2),
+    # migration
+    ("data_migration_tool", "Data Migration / Transfer Tool", "migration",
+     "A data transfer job or appliance (Snowball, DataSync, Data Box, SnapMirror).", True, 3, 1),
+    ("vm_migration_tool", "VM Migration Tool", "migration",
+     "A machine migration service (AWS MGN, Azure Migrate, VMware HCX, MTV).", True, 3, 1),
+    ("db_migration_service", "Database Migration Service", "migration",
+     "A database migration job (AWS DMS, Azure DMS, GCP Database Migration Service).", True, 2, 1),
+    # organization: where resources live, rather than what they are
+    ("datacenter", "Datacenter", "organization",
+     "A site or top-level container of an estate (vSphere datacenter, Redfish chassis "
+     "location).", False, None, None),
+    ("folder", "Folder", "organization",
+     "A folder that groups inventory objects (vSphere folder, GCP folder).", False, None, None),
+    ("tenant", "Tenant", "organization",
+     "An account, project or tenant that owns resources (AWS account, Azure subscription, "
+     "OpenStack project).", False, None, None),
+    # management: what manages or reaches the rest
+    ("bmc", "Baseboard Management Controller", "management",
+     "An out-of-band controller reached over IPMI or Redfish (iDRAC, iLO, XClarity).",
+     True, None, None),
+    ("management_server", "Management Server", "management",
+     "A server that manages other resources (vCenter Server, Proxmox VE manager, OpenStack "
+     "controller).", True, None, None),
+)  # fmt: skip
