@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         description="Seconds between two looks of the scheduler for due collection schedules",
     )
     batch_size: int = Field(default=1000, ge=1, le=10000)
+    sighting_retention_days: int = Field(
+        default=90,
+        ge=0,
+        description="Days an ended sighting is kept after it was last seen, pruned after "
+        "each run of its provider (0: kept for ever)",
+    )
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     max_body_bytes: int = Field(
         default=4 * 1024 * 1024,

@@ -23,6 +23,7 @@ from estate.db.models import (
     Event,
     Membership,
     Resource,
+    ResourceChange,
     Tag,
     Watchlist,
 )
@@ -95,6 +96,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("get", "/resources/"): ANY,
     ("get", "/resources/{resource_id}/"): Role.VIEWER,
     ("get", "/resources/{resource_id}/history/"): Role.VIEWER,
+    ("get", "/resources/{resource_id}/drift/"): Role.VIEWER,
+    ("get", "/resources/{resource_id}/sightings/"): Role.VIEWER,
+    ("get", "/resource-drift/"): ANY,
+    ("get", "/resource-drift/{change_id}/"): Role.VIEWER,
+    ("get", "/resource-sightings/"): ANY,
+    ("get", "/resource-sightings/{sighting_id}/"): Role.VIEWER,
     ("get", "/resources/{resource_id}/tags/"): Role.VIEWER,
     ("post", "/resources/{resource_id}/tags/add/"): Role.OPERATOR,
     ("post", "/resources/{resource_id}/tags/set/"): Role.OPERATOR,
@@ -214,12 +221,19 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
             provider_id=provider["id"], name="nightly", cron_expression="0 2 * * *", enabled=False
         )
         session.add_all([resource, event, schedule])
+        session.flush()
+        change = ResourceChange(
+            resource_id=resource.id, run_id=done.id, kind="deleted", changed_at=now
+        )
+        session.add(change)
         session.commit()
         ids = {
             "resource_id": resource.id,
             "event_id": event.id,
             "run_id": done.id,
             "schedule_id": schedule.id,
+            "change_id": change.id,
+            "sighting_id": f"{resource.id}-0",
         }
     spare_id = client.get(f"{API}/users/me/", auth=spare.auth).json()["id"]
     doomed = _user(client, "a-doomed", Role.VIEWER, a)  # the one user a DELETE removes

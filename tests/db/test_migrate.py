@@ -223,3 +223,33 @@ def test_0005_gives_existing_tokens_an_end_and_adds_the_audit_log(empty_engine: 
 
     with empty_engine.connect() as conn:
         assert conn.execute(text("SELECT name FROM api_tokens")).scalar_one() == "old"
+
+
+def test_0008_counts_existing_resources_seen_once_and_downgrades(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0003")
+    with empty_engine.begin() as conn:
+        for statement in _AT_0002[:7]:  # organization, provider, runs, resources
+            conn.execute(text(statement))
+        conn.execute(
+            text(
+                "INSERT INTO resource_changes (id, resource_id, run_id, kind, changed_at) "
+                "VALUES (1, 3, 2, 'deleted', '2026-01-02 00:00:00')"
+            )
+        )
+
+    upgrade(empty_engine, "0008")
+
+    with empty_engine.begin() as conn:
+        counters = conn.execute(
+            text("SELECT DISTINCT seen_count, sighting_seen_before, sighting_run_id FROM resources")
+        ).all()
+        assert [tuple(row) for row in counters] == [(1, 0, None)]
+        change = conn.execute(text("SELECT kind, previous_run_id FROM resource_changes")).one()
+        assert tuple(change) == ("deleted", None)
+        assert conn.execute(text("SELECT count(*) FROM resource_sightings")).scalar_one() == 0
+
+    command.downgrade(alembic_config(empty_engine), "0007")
+
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM resources")).scalar_one() == 3
+        assert conn.execute(text("SELECT count(*) FROM resource_changes")).scalar_one() == 1

@@ -292,6 +292,9 @@ class ResourcePublic(BaseModel):
     updated_at: datetime
     deleted_at: datetime | None
     is_deleted: bool
+    seen_count: int
+    """How many collection runs saw the resource."""
+    last_seen_run: int | None
     tags: list[TagPublic] = Field(
         description="User tags (tags/), distinct from the platform's provider_tags"
     )
@@ -382,6 +385,55 @@ class AutomationRecordPublic(BaseModel):
     automation_details: dict[str, Any]
     synced_at: datetime | None
     organization: int
+
+
+class ResourceDriftPublic(BaseModel):
+    """One change of one resource, as the UIS's ``resource-drift/`` shows it."""
+
+    id: int
+    resource: int
+    resource_name: str | None
+    resource_type: str
+    resource_type_slug: str
+    ems_ref: str
+    provider: int
+    provider_name: str
+    collection_run: int | None
+    collection_run_started_at: datetime | None
+    previous_collection_run: int | None
+    """The run that saw the resource last before this change (None once it is gone)."""
+    previous_collection_run_started_at: datetime | None
+    drift_type: str
+    """``modified``, ``deleted`` or ``restored``."""
+    detected_at: datetime
+    changes: dict[str, Any]
+    """``{field: {"from": old, "to": new}}``; empty for most deletions and restorations."""
+
+
+class ResourceSightingPublic(BaseModel):
+    """One observation of a resource and every run that saw it unchanged."""
+
+    id: str
+    """``<resource>-<seen_before>``: stable from the first run to the last."""
+    resource: int
+    resource_name: str | None
+    collection_run: int | None
+    """The run that first saw this observation."""
+    seen_at: datetime
+    last_collection_run: int | None
+    last_seen_at: datetime
+    seen_count: int
+    """How many runs saw this observation, ``collection_run`` to ``last_collection_run``."""
+    seen_before: int
+    """How many runs saw the resource before this observation began."""
+    is_current: bool
+    state: str
+    power_state: str | None
+    boot_time: str | None
+    cpu_count: int | None
+    memory_mb: int | None
+    disk_gb: float | None
+    metrics: dict[str, Any]
 
 
 class ResourceTypePublic(BaseModel):

@@ -283,6 +283,13 @@ class Resource(Base):
     last_seen_run_id: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How many runs saw it; with the three below, the current sighting (see
+    # ResourceSighting): it began in sighting_run_id at sighting_at (NULL: at
+    # first_seen_*), after sighting_seen_before earlier sightings.
+    seen_count: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    sighting_run_id: Mapped[int | None] = mapped_column(Integer)
+    sighting_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sighting_seen_before: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     provider: Mapped[Provider] = relationship()
 
@@ -295,17 +302,62 @@ class ResourceChange(Base):
     """
 
     __tablename__ = "resource_changes"
+    __table_args__ = (
+        # The change feed: "what changed in this run" and "since this time", newest
+        # first, are each one range of one index.
+        Index("ix_resource_changes_run_id_id", "run_id", "id"),
+        Index("ix_resource_changes_changed_at", "changed_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     resource_id: Mapped[int] = mapped_column(
         ForeignKey("resources.id", ondelete="CASCADE"), index=True
     )
     run_id: Mapped[int | None] = mapped_column(
-        ForeignKey("collection_runs.id", ondelete="SET NULL"), index=True
+        ForeignKey("collection_runs.id", ondelete="SET NULL")
     )
+    # The run that saw the resource last before this change (no foreign key: the
+    # answer says None once that run is gone).
+    previous_run_id: Mapped[int | None] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(20))
     changes: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ResourceSighting(Base):
+    """One past observation of a resource, kept for as many runs as it did not change.
+
+    A row is written only when an observed value (state, power_state, boot_time,
+    cpu_count, memory_mb, disk_gb, metrics) changes, or the resource comes back after
+    a deletion: the observation that ended is stored whole (first and last run and
+    time, how many runs saw it). The current observation is never stored: it is read
+    from the resource row (``seen_count``, ``sighting_*``, ``last_seen_*``), so a run
+    writes nothing for resources that did not change, and a first collection nothing.
+    ``seen_before`` (how many runs saw the resource before this observation began)
+    orders a resource's sightings and, with its id, names one.
+    """
+
+    __tablename__ = "resource_sightings"
+    __table_args__ = (
+        UniqueConstraint("resource_id", "seen_before", name="uq_resource_sightings_ordinal"),
+        Index("ix_resource_sightings_last_seen_at", "last_seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"))
+    seen_before: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_run_id: Mapped[int | None] = mapped_column(Integer)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_count: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20))
+    power_state: Mapped[str | None] = mapped_column(String(100))
+    boot_time: Mapped[str | None] = mapped_column(String(64))
+    cpu_count: Mapped[int | None] = mapped_column(Integer)
+    memory_mb: Mapped[int | None] = mapped_column(BigInteger)
+    disk_gb: Mapped[float | None] = mapped_column(Float)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
 class ResourceRelationship(Base):

@@ -27,6 +27,7 @@ from inventory_providers.vocabulary import unknown_word_note
 
 from ..redaction import escaped
 from .records import (
+    DATA_COLUMNS,
     Record,
     Words,
     comparable,
@@ -41,6 +42,7 @@ from .records import (
     stored_values,
     to_record,
 )
+from .sightings import SIGHTING_COLUMNS, Tracking, carry_on, retention_cutoff
 from .statements import CHANGE_COLUMNS, Statements
 
 logger = logging.getLogger(__name__)
@@ -81,6 +83,7 @@ class Ingestor:
         allowed_types: Iterable[str] | None = None,
         target_types: Iterable[str] | None = None,
         warn: Callable[[str], None] | None = None,
+        sighting_retention_days: int = 0,
     ) -> None:
         """``target_types``: a targeted run's types; records of others are dropped
         unread (``skipped``), and only resources of these types may be marked deleted.
@@ -88,6 +91,7 @@ class Ingestor:
         self.engine = engine
         self.target_types = frozenset(target_types) if target_types else None
         self.skipped = 0
+        self.sighting_retention_days = sighting_retention_days
         self.provider_id = provider_id
         self.run_id = run_id
         self.allowed_types = frozenset(allowed_types) if allowed_types is not None else None
@@ -331,30 +335,49 @@ class Ingestor:
 
     def _update(self, conn: Connection, changed: list[tuple[int, Record, bool]], now: str) -> None:
         ids = self._sql.values([row_id for row_id, _, _ in changed])
+        links_at = 1 + len(DATA_COLUMNS)
         old = {
-            row[0]: (stored_values(row[1:-1]), stored_links(row[-1]))
+            row[0]: (
+                stored_values(row[1:links_at]),
+                stored_links(row[links_at]),
+                Tracking(*row[links_at + 1 :]),
+            )
             for row in conn.exec_driver_sql(self._sql.old_values, (ids,))
         }
         pid = self.provider_id
         seen = (now, self.run_id, now)
         updates: list[tuple[Any, ...]] = []
         history: list[tuple[Any, ...]] = []
+        sightings: list[tuple[Any, ...]] = []
         unlinks: list[tuple[int, str, str]] = []
         links: list[tuple[int, str, str]] = []
         for row_id, record, is_deleted in changed:
-            old_values, old_links = old[row_id]
-            changes = diff(old_values, comparable(record.values))
+            old_values, old_links, tracking = old[row_id]
+            new_values = comparable(record.values)
+            changes = diff(old_values, new_values)
             moved = diff_relationships(old_links, record.relationships)
             if moved:
                 changes.update(moved)
                 ref = record.ems_ref
                 unlinks.extend({(pid, target, ref) for target, _ in old_links})
                 links.extend({(pid, target, ref) for target, _ in record.relationships})
-            updates.append((*record.row[1:], *seen, row_id))
+            ended, counters = carry_on(
+                row_id,
+                old_values,
+                new_values,
+                tracking,
+                restored=is_deleted,
+                run_id=self.run_id,
+                now=now,
+            )
+            if ended is not None:
+                sightings.append(ended)
+            updates.append((*record.row[1:], *seen, *counters, row_id))
             if changes or is_deleted:
                 kind = "restored" if is_deleted else "modified"
                 body = orjson.dumps(changes).decode() if changes else None
-                history.append((row_id, self.run_id, kind, body, now))
+                previous = tracking.last_seen_run_id
+                history.append((row_id, self.run_id, previous, kind, body, now))
                 if is_deleted:
                     self.counters.restored += 1
                 else:
@@ -364,6 +387,8 @@ class Ingestor:
         conn.exec_driver_sql(self._sql.update, updates)
         if history:
             self._sql.insert_rows(conn, "resource_changes", CHANGE_COLUMNS, history)
+        if sightings:
+            self._sql.insert_rows(conn, "resource_sightings", SIGHTING_COLUMNS, sightings)
         # The reverse index of a resource seen before: its old edges out, its new in.
         if unlinks:
             conn.exec_driver_sql(self._sql.unlink, unlinks)
@@ -385,7 +410,20 @@ class Ingestor:
                 link_new(self.engine, self.provider_id, self.run_id, self._watermark)
         if complete:
             self.counters.deleted = self._delete_unseen()
+        self._prune_sightings()
         return self.counters
+
+    def _prune_sightings(self) -> None:
+        """Drop the provider's ended sightings older than the retention.
+
+        After each run of the provider: one indexed range of ``last_seen_at``, so a
+        run with nothing expired costs one index probe.
+        """
+        cutoff = retention_cutoff(self.sighting_retention_days)
+        if cutoff is None:
+            return
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql(self._sql.prune_sightings, (cutoff, self.provider_id))
 
     def _delete_unseen(self) -> int:
         now = _timestamp(datetime.now(UTC))

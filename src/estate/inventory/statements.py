@@ -24,6 +24,7 @@ import msgspec
 from sqlalchemy import Connection
 
 from .records import DATA_COLUMNS, JSON_COLUMNS
+from .sightings import SIGHTING_SETS, TRACKING_COLUMNS
 
 INSERT_COLUMNS = (
     "provider_id",
@@ -45,7 +46,7 @@ UPDATE_COLUMNS = (
     "last_seen_run_id",
     "updated_at",
 )
-CHANGE_COLUMNS = ("resource_id", "run_id", "kind", "changes", "changed_at")
+CHANGE_COLUMNS = ("resource_id", "run_id", "previous_run_id", "kind", "changes", "changed_at")
 RELATIONSHIP_COLUMNS = ("provider_id", "target_ems_ref", "source_ems_ref")
 HASH_INDEX = 1 + len(DATA_COLUMNS)
 LINKS_INDEX = HASH_INDEX + 1
@@ -145,16 +146,16 @@ class Statements:
             f"FROM resources WHERE provider_id = {p} AND {self._among('ems_ref')}"
         )
         self.old_values = (
-            f"SELECT id, {', '.join(DATA_COLUMNS)}, relationships "
-            f"FROM resources WHERE {self._among('id', 'bigint')}"
+            f"SELECT id, {', '.join(DATA_COLUMNS)}, relationships, "
+            f"{', '.join(TRACKING_COLUMNS)} FROM resources WHERE {self._among('id', 'bigint')}"
         )
 
     def _define_touches(self) -> None:
         """Resources seen again: unchanged ones touched, changed ones updated."""
         pg, p, ts = self.is_postgresql, self.p, self._ts
         self.touch = (
-            f"UPDATE resources SET last_seen_at = {ts}, last_seen_run_id = {p} "
-            f"WHERE {self._among('id', 'bigint')}"
+            f"UPDATE resources SET last_seen_at = {ts}, last_seen_run_id = {p}, "
+            f"seen_count = seen_count + 1 WHERE {self._among('id', 'bigint')}"
         )
         # A re-collection's unchanged resources: touched by (ems_ref, content hash) in
         # one statement that says which they were; the others are looked up.
@@ -165,13 +166,14 @@ class Statements:
             else "(SELECT value->>0 AS ref, value->>1 AS hash FROM json_each(?)) AS b"
         )
         self.touch_same = (
-            f"UPDATE resources SET last_seen_at = {ts}, last_seen_run_id = {self._integer} "
+            f"UPDATE resources SET last_seen_at = {ts}, last_seen_run_id = {self._integer}, "
+            "seen_count = seen_count + 1 "
             f"WHERE id IN (SELECT r.id FROM {pairs} {'' if pg else 'CROSS '}JOIN resources r "
             f"ON r.provider_id = {p} AND r.ems_ref = b.ref AND r.content_hash = b.hash "
             f"WHERE r.deleted_at IS NULL AND (r.last_seen_run_id IS NULL "
             f"OR r.last_seen_run_id <> {p})) RETURNING ems_ref"
         )
-        sets = ", ".join(f"{c} = {p}" for c in UPDATE_COLUMNS)
+        sets = ", ".join(f"{c} = {p}" for c in (*UPDATE_COLUMNS, *SIGHTING_SETS))
         self.update = f"UPDATE resources SET {sets}, deleted_at = NULL WHERE id = {p}"
 
     def _define_deletions(self) -> None:
@@ -186,8 +188,14 @@ class Statements:
             f"SELECT count(*) FROM resources WHERE provider_id = {p} AND deleted_at IS NOT NULL"
         )
         self.insert_deleted = (
-            "INSERT INTO resource_changes (resource_id, run_id, kind, changed_at) "
-            f"SELECT id, {self._integer}, 'deleted', {ts} FROM resources WHERE {unseen}"
+            "INSERT INTO resource_changes (resource_id, run_id, previous_run_id, kind, "
+            f"changed_at) SELECT id, {self._integer}, last_seen_run_id, 'deleted', {ts} "
+            f"FROM resources WHERE {unseen}"
+        )
+        # Ended sightings past retention, of one provider's resources.
+        self.prune_sightings = (
+            f"DELETE FROM resource_sightings WHERE last_seen_at < {ts} AND resource_id IN "
+            f"(SELECT id FROM resources WHERE provider_id = {p})"
         )
         self.mark_deleted = (
             f"UPDATE resources SET deleted_at = {ts}, updated_at = {ts} WHERE {unseen}"
@@ -195,8 +203,9 @@ class Statements:
         # A targeted run's: only the resources of its types.
         of_types = f"{unseen} AND {self._among('resource_type')}"
         self.insert_deleted_of_types = (
-            "INSERT INTO resource_changes (resource_id, run_id, kind, changed_at) "
-            f"SELECT id, {self._integer}, 'deleted', {ts} FROM resources WHERE {of_types}"
+            "INSERT INTO resource_changes (resource_id, run_id, previous_run_id, kind, "
+            f"changed_at) SELECT id, {self._integer}, last_seen_run_id, 'deleted', {ts} "
+            f"FROM resources WHERE {of_types}"
         )
         self.mark_deleted_of_types = (
             f"UPDATE resources SET deleted_at = {ts}, updated_at = {ts} WHERE {of_types}"

@@ -123,6 +123,7 @@ class _CollectionJob:
             provider_id=provider.id,
             run_id=run_id,
             allowed_types=version.manifest.get("supported_resource_types") if version else None,
+            sighting_retention_days=context.settings.sighting_retention_days,
             target_types=targets,
             warn=lambda line: self.log.add("warning", line),
         )

@@ -14,6 +14,7 @@ from ...auth.roles import in_visible
 from ...db.models import Provider, Resource, ResourceChange, User
 from ...db.storable import INT_MAX
 from ...inventory.automations import automations_page
+from ...inventory.drift import DriftFilter
 from ...inventory.queries import (
     ResourceFilter,
     created_entry,
@@ -21,6 +22,7 @@ from ...inventory.queries import (
     relationships_of,
     resource_query,
 )
+from ...inventory.sightings import SightingFilter
 from ...inventory.tags import tags_of
 from ..deps import CurrentUser, SessionDep, Visible, get_in_scope_or_404
 from ..ordering import Ordering, order_clauses
@@ -40,9 +42,13 @@ from ..schemas import (
     AutomationRecordPublic,
     ResourceChangePublic,
     ResourceDetail,
+    ResourceDriftPublic,
     ResourcePublic,
+    ResourceSightingPublic,
     TagPublic,
 )
+from .drift import After, Before, DriftType, drift_page
+from .sightings import SeenAfter, SeenBefore, State, sighting_page
 
 router = APIRouter(prefix="/resources", tags=["resources"])
 
@@ -53,6 +59,7 @@ _COLUMN_OF = {
     "provider": "provider_id",
     "resource_type_slug": "resource_type",
     "first_discovered_at": "first_seen_at",
+    "last_seen_run": "last_seen_run_id",
 }
 _MADE = {"is_deleted", "resource_type_name", "provider_name", "organization", "tags"}
 _READ = tuple(
@@ -253,3 +260,46 @@ def resource_automations(
     previous = str(request.url.include_query_params(page=page - 1)) if page > 1 else None
     results = [AutomationRecordPublic.model_validate(r, from_attributes=True) for r in records]
     return Page(count=count, next=next_url, previous=previous, results=results)
+
+
+@router.get("/{resource_id}/drift/")
+def resource_drift(
+    request: Request,
+    resource_id: int,
+    session: SessionDep,
+    user: CurrentUser,
+    drift_type: DriftType = None,
+    detected_after: After = None,
+    detected_before: Before = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 100,
+) -> Page[ResourceDriftPublic]:
+    """The resource's changes, newest first: ``resource-drift/?resource=`` of one."""
+    resource = _get(session, user, resource_id)
+    filters = DriftFilter(
+        resource=resource.id,
+        drift_type=drift_type,
+        detected_after=detected_after,
+        detected_before=detected_before,
+    )
+    return drift_page(request, session, None, filters, "-detected_at", page, page_size)
+
+
+@router.get("/{resource_id}/sightings/")
+def resource_sightings(
+    request: Request,
+    resource_id: int,
+    session: SessionDep,
+    user: CurrentUser,
+    state: State = None,
+    seen_after: SeenAfter = None,
+    seen_before: SeenBefore = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 100,
+) -> Page[ResourceSightingPublic]:
+    """The resource's sightings, newest first; the first item is the current one."""
+    resource = _get(session, user, resource_id)
+    filters = SightingFilter(
+        resource=resource.id, state=state, seen_after=seen_after, seen_before=seen_before
+    )
+    return sighting_page(request, session, None, filters, "-seen_at", page, page_size)
