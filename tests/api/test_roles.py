@@ -382,6 +382,7 @@ def _restore_schedule(client: TestClient, params: dict[str, Any]) -> None:
                 enabled=False,
             )
         )
+        session.commit()
 
 
 _RESTORED = {"/tags/{tag_id}/": "tag_id", "/watchlists/{watchlist_id}/": "watchlist_id"}
