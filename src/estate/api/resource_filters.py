@@ -24,12 +24,12 @@ from ..inventory.tags import TagMatch, parse_tag
 from .deps import IdFilter, one_of
 
 _STATES = sorted(STATES)
-_TYPES = [t.slug for t in taxonomy.RESOURCE_TYPES]
+TYPE_SLUGS = [t.slug for t in taxonomy.RESOURCE_TYPES]
 StateFilter = Annotated[
     str | None, Query(description="The normalised state", json_schema_extra={"enum": _STATES})
 ]
 TypeFilter = Annotated[
-    str | None, Query(description="A slug of the taxonomy", json_schema_extra={"enum": _TYPES})
+    str | None, Query(description="A slug of the taxonomy", json_schema_extra={"enum": TYPE_SLUGS})
 ]
 TagFilter = Annotated[
     list[str] | None,
@@ -66,7 +66,7 @@ def resource_filters(
     resource_type = _aliased(
         "resource_type", resource_type, "resource_type__slug", resource_type__slug
     )
-    one_of("resource_type", resource_type, _TYPES)
+    one_of("resource_type", resource_type, TYPE_SLUGS)
     one_of("state", state, _STATES)
     provider = _aliased("provider", provider, "provider__id", provider__id)
     return ResourceFilter(

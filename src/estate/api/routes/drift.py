@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from ... import taxonomy
 from ...auth.roles import in_visible
 from ...db.models import Resource, ResourceChange
 from ...inventory.drift import (
@@ -20,14 +19,11 @@ from ...inventory.drift import (
 )
 from ..deps import CurrentUser, IdFilter, SessionDep, Visible, one_of
 from ..pagination import Page, PageNumber, PageSize, page_of
+from ..resource_filters import TYPE_SLUGS, TypeFilter
 from ..schemas import ResourceDriftPublic
 
 router = APIRouter(prefix="/resource-drift", tags=["resource-drift"])
 
-_TYPES = [t.slug for t in taxonomy.RESOURCE_TYPES]
-TypeFilter = Annotated[
-    str | None, Query(description="A slug of the taxonomy", json_schema_extra={"enum": _TYPES})
-]
 DriftType = Annotated[
     str | None, Query(description="The kind of change", json_schema_extra={"enum": DRIFT_TYPES})
 ]
@@ -90,7 +86,7 @@ def list_drift(
     filters = DriftFilter(
         resource=resource,
         provider=provider if provider is not None else resource__provider,
-        resource_type=one_of("resource_type", resource_type, _TYPES),
+        resource_type=one_of("resource_type", resource_type, TYPE_SLUGS),
         run=collection_run,
         drift_type=drift_type,
         detected_after=detected_after,
