@@ -39,11 +39,16 @@ SERVICE_COLUMNS = {
     "updated_at",
     "deleted_at",
 }
+# Sightings (docs/collection.md): how often it was seen, and the observation now.
+SERVICE_COLUMNS |= {"seen_count", "sighting_at", "sighting_run_id", "sighting_seen_before"}
 # What the API shows besides the plugin's fields.
 API_ONLY = {"id", "provider", "first_seen_at", "last_seen_at", "updated_at", "deleted_at"}
 API_ONLY |= {"is_deleted"}
 # User tags (tags/, resource_tags): people give them, no plugin sends them.
 API_ONLY |= {"tags"}
+# The UIS's names and what its clients read without a second call (provider, type).
+API_ONLY |= {"resource_type_slug", "resource_type_name", "provider_name", "organization"}
+API_ONLY |= {"first_discovered_at", "seen_count", "last_seen_run"}
 # Shown by the detail (ResourceDetail) only, from the reverse index.
 DETAIL_ONLY = {"relationships"}
 
@@ -144,7 +149,7 @@ def test_a_field_has_one_kind_everywhere(name: str) -> None:
 def test_the_route_fills_exactly_the_apis_fields() -> None:
     row = Resource(id=1, provider_id=2, ems_ref="vm-1", resource_type="virtual_machine")
 
-    shown = _fields(row)
+    shown = _fields(row, {2: ("dc", 1)})
 
     assert set(shown) == set(ResourcePublic.model_fields)
     assert shown["provider"] == 2
