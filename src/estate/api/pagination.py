@@ -54,18 +54,23 @@ def page_of(
     total = (count_of(session, query) if total is None else total) + extra
     window = query.offset((page - 1) * page_size).limit(page_size)
     rows = session.execute(window).all() if rows_of else session.scalars(window).all()
+    return total, rows, *page_links(request, page, page_size, total)
+
+
+def page_links(
+    request: Request, page: int, page_size: int, total: int
+) -> tuple[str | None, str | None]:
+    """``(next, previous)``: the links of numbered page ``page`` of ``total`` items."""
     has_next = page * page_size < total
     next_url = str(request.url.include_query_params(page=page + 1)) if has_next else None
     previous = str(request.url.include_query_params(page=page - 1)) if page > 1 else None
-    return total, rows, next_url, previous
+    return next_url, previous
 
 
 def page_list(request: Request, items: Sequence[T], page: int, page_size: int) -> Page[T]:
     """A numbered page of a list already in memory (the catalog, a few members)."""
     start = (page - 1) * page_size
-    has_next = page * page_size < len(items)
-    next_url = str(request.url.include_query_params(page=page + 1)) if has_next else None
-    previous = str(request.url.include_query_params(page=page - 1)) if page > 1 else None
+    next_url, previous = page_links(request, page, page_size, len(items))
     return Page[T](
         count=len(items),
         next=next_url,

@@ -15,7 +15,7 @@ from ...db.models import Resource
 from ...db.storable import INT_MAX
 from ...inventory.relationship_list import Edge, EdgeFilter, edge_page, find_edge, parse_edge_id
 from ..deps import CurrentUser, SessionDep, Visible, fits, one_of
-from ..pagination import Page, PageNumber, PageSize
+from ..pagination import Page, PageNumber, PageSize, page_links
 from ..taxonomy_schemas import ResourceRelationshipPublic
 
 router = APIRouter(prefix="/resource-relationships", tags=["resources"])
@@ -74,9 +74,7 @@ def list_relationships(
     filters = EdgeFilter(source, target_row, relationship_type, provider or provider__id)
     offset = (page - 1) * page_size
     total, edges = edge_page(session, filters, scope, offset, page_size, ordering)
-    has_next = page * page_size < total
-    next_url = str(request.url.include_query_params(page=page + 1)) if has_next else None
-    previous = str(request.url.include_query_params(page=page - 1)) if page > 1 else None
+    next_url, previous = page_links(request, page, page_size, total)
     return Page(count=total, next=next_url, previous=previous, results=[_public(e) for e in edges])
 
 

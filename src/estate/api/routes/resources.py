@@ -35,6 +35,7 @@ from ..pagination import (
     decode_cursor,
     encode_cursor,
     one_mode,
+    page_links,
     page_of,
 )
 from ..resource_filters import resource_filters
@@ -255,9 +256,7 @@ def resource_automations(
     count, records = automations_page(
         session, resource.id, offset=(page - 1) * page_size, limit=page_size
     )
-    has_next = page * page_size < count
-    next_url = str(request.url.include_query_params(page=page + 1)) if has_next else None
-    previous = str(request.url.include_query_params(page=page - 1)) if page > 1 else None
+    next_url, previous = page_links(request, page, page_size, count)
     results = [AutomationRecordPublic.model_validate(r, from_attributes=True) for r in records]
     return Page(count=count, next=next_url, previous=previous, results=results)
 
