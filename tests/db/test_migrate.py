@@ -10,11 +10,14 @@ from pathlib import Path
 import psycopg
 import pytest
 from alembic import command
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.orm import Session
 
 from conftest import BACKENDS, PG_ADMIN
 from estate.db.engine import make_engine
 from estate.db.migrate import alembic_config, current, upgrade
+from estate.inventory.counts import counted
+from estate.inventory.queries import ResourceFilter, resource_query
 
 
 @pytest.fixture(params=BACKENDS)
@@ -253,3 +256,50 @@ def test_0008_counts_existing_resources_seen_once_and_downgrades(empty_engine: E
     with empty_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM resources")).scalar_one() == 3
         assert conn.execute(text("SELECT count(*) FROM resource_changes")).scalar_one() == 1
+
+
+def test_0009_counts_and_indexes_existing_resources_and_downgrades(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0003")
+    with empty_engine.begin() as conn:
+        for statement in _AT_0002[:7]:  # organization, provider, runs, resources
+            conn.execute(text(statement))
+        conn.execute(text("UPDATE resources SET name = 'Esxi-' || ems_ref, os_type = 'linux'"))
+        conn.execute(text("UPDATE resources SET deleted_at = updated_at WHERE ems_ref = 'a'"))
+
+    upgrade(empty_engine, "0009")
+
+    with empty_engine.begin() as conn:
+        counts = conn.execute(
+            text(
+                "SELECT resource_type, state, os_type, region, deleted, n FROM resource_counts "
+                "ORDER BY resource_type"
+            )
+        ).all()
+        assert [tuple(row) for row in counts] == [
+            ("hypervisor_host", "active", "linux", "", False, 2),
+            ("virtual_machine", "active", "linux", "", True, 1),
+        ]
+        # What was there is searchable, and the triggers keep what comes after.
+        conn.execute(
+            text(
+                "INSERT INTO resources (id, provider_id, ems_ref, resource_type, state, "
+                "name, content_hash, first_seen_at, last_seen_at, updated_at) VALUES (4, 1, "
+                "'n', 'virtual_machine', 'active', 'new-one', 'h', '2026-01-03 00:00:00', "
+                "'2026-01-03 00:00:00', '2026-01-03 00:00:00')"
+            )
+        )
+    session = Session(empty_engine)
+    found = session.scalars(resource_query(ResourceFilter(search="esxi-h"))).all()
+    assert sorted(r.ems_ref for r in found) == ["h0", "h1"]
+    found = session.scalars(resource_query(ResourceFilter(search="new-on"))).all()
+    assert [r.ems_ref for r in found] == ["n"]
+    assert counted(session, ResourceFilter(), None) == 3
+    session.close()
+
+    command.downgrade(alembic_config(empty_engine), "0008")
+
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM resources")).scalar_one() == 4
+        tables = inspect(conn).get_table_names()
+        assert "resource_counts" not in tables
+        assert not [t for t in tables if t.startswith("resources_search")]

@@ -239,6 +239,26 @@ class Resource(Base):
             sqlite_where=text("deleted_at IS NOT NULL"),
             postgresql_where=text("deleted_at IS NOT NULL"),
         ),
+        # Over the rows that are not deleted (what lists show by default), in id
+        # order within each key: a filtered first page reads one index range, and a
+        # deep numbered page skips entries of a narrow index, not rows.
+        *(
+            Index(
+                name,
+                *columns,
+                sqlite_where=text("deleted_at IS NULL"),
+                postgresql_where=text("deleted_at IS NULL"),
+            )
+            for name, columns in (
+                ("ix_resources_alive", ("id", "provider_id")),
+                ("ix_resources_alive_provider", ("provider_id", "id")),
+                ("ix_resources_alive_state", ("state", "id")),
+                ("ix_resources_alive_os_type", ("os_type", "id")),
+            )
+        ),
+        # Search: on PostgreSQL a pg_trgm GIN index on the searched text
+        # (inventory.search); on SQLite the FTS5 table resources_search. Both, and
+        # the triggers keeping ResourceCount, are made by migration 0009.
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -292,6 +312,26 @@ class Resource(Base):
     sighting_seen_before: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     provider: Mapped[Provider] = relationship()
+
+
+class ResourceCount(Base):
+    """How many resources have one (provider, type, state, os_type, region, deleted).
+
+    Kept exact by triggers on ``resources`` (migration 0009), in the transaction of
+    every write, so a list's ``count`` is a sum over a few rows (inventory.counts).
+    An absent ``os_type`` or ``region`` is ``''``; a key may remain with ``n`` 0.
+    """
+
+    __tablename__ = "resource_counts"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    provider_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resource_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20), primary_key=True)
+    os_type: Mapped[str] = mapped_column(String(100), primary_key=True)
+    region: Mapped[str] = mapped_column(String(100), primary_key=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
 
 
 class ResourceChange(Base):

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, and_, cast, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ..db.models import CollectionRun, Provider, Resource, ResourceChange, ResourceRelationship
+from .search import Searched
 from .tags import TagMatch, tagged
 
 
@@ -24,29 +25,6 @@ class ResourceFilter:
     include_deleted: bool = False
     os_type: str | None = None
     tags: tuple[TagMatch, ...] = ()  # every one must match
-
-
-# What ``search`` looks in: every text a person would look a resource up by. The
-# address lists are JSON arrays, searched as their JSON text.
-SEARCHED = (
-    Resource.name,
-    Resource.description,
-    Resource.ems_ref,
-    Resource.canonical_id,
-    Resource.fqdn,
-    Resource.vendor_type,
-    Resource.os_name,
-    Resource.cloud_tenant,
-    Resource.flavor,
-    cast(Resource.ip_addresses, String),
-    cast(Resource.mac_addresses, String),
-)
-
-
-def like_pattern(text: str) -> str:
-    """``%text%`` for an ILIKE with ``escape="\\"``: the user's ``%`` and ``_`` are
-    literal."""
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def resource_query(filters: ResourceFilter) -> Select[Resource]:
@@ -67,8 +45,7 @@ def resource_query(filters: ResourceFilter) -> Select[Resource]:
             Resource.provider_id.in_(select(Provider.id).where(Provider.vendor == filters.vendor))
         )
     if filters.search:
-        pattern = like_pattern(filters.search)
-        query = query.where(or_(*(field.ilike(pattern, escape="\\") for field in SEARCHED)))
+        query = query.where(Searched(filters.search))
     for match in filters.tags:
         query = query.where(tagged(match))
     if not filters.include_deleted:
@@ -114,25 +91,24 @@ def relationships_of(session: Session, resource: Resource) -> list[dict[str, Any
         for target, kind in declared:
             edges.append(_edge(kind, "outgoing", target, found.get(target)))
     # The reverse index names the resources that point here; their own rows say how.
+    # (An IN, not a join: the pointing ems_refs drive the lookups through
+    # uq_resources_provider_ems_ref, never a scan of the provider's resources.)
+    pointing = select(ResourceRelationship.source_ems_ref).where(
+        ResourceRelationship.provider_id == resource.provider_id,
+        ResourceRelationship.target_ems_ref == resource.ems_ref,
+    )
+    # (Sorted here: an ORDER BY id would tempt SQLite into walking the provider's
+    # resources in id order.)
     sources = session.scalars(
-        select(Resource)
-        .join(
-            ResourceRelationship,
-            and_(
-                ResourceRelationship.provider_id == Resource.provider_id,
-                ResourceRelationship.source_ems_ref == Resource.ems_ref,
-            ),
-        )
-        .where(
-            ResourceRelationship.provider_id == resource.provider_id,
-            ResourceRelationship.target_ems_ref == resource.ems_ref,
+        select(Resource).where(
+            Resource.provider_id == resource.provider_id,
+            Resource.ems_ref.in_(pointing),
             # A deleted resource keeps its own edges (its detail shows where it was),
             # but it no longer runs on, belongs to or uses this one.
             Resource.deleted_at.is_(None),
         )
-        .order_by(Resource.id)
     ).all()
-    for source in sources:
+    for source in sorted(sources, key=lambda source: source.id):
         for target, kind in source.relationships or ():
             if target == resource.ems_ref:
                 edges.append(_edge(kind, "incoming", source.ems_ref, source))

@@ -15,7 +15,7 @@ from ...context import Context
 from ...db.models import CollectionRun, PluginVersion, Provider, User
 from ...db.states import Role
 from ...inventory.providers import ProviderStat, ProviderStats, provider_stats
-from ...inventory.queries import like_pattern
+from ...inventory.search import like_pattern
 from ...jobs.collect import ACTIVE, run_collection
 from ...jobs.executor import LocalExecutor
 from ...registry.manifest import (

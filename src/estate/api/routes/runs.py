@@ -12,7 +12,7 @@ from sqlalchemy.orm import QueryableAttribute
 from ...auth.roles import in_visible
 from ...db.models import CollectionRun, Provider, User
 from ...db.states import Role, RunStatus
-from ...inventory.queries import like_pattern
+from ...inventory.search import like_pattern
 from ...jobs.collect import ACTIVE
 from ..deps import CurrentUser, IdFilter, SessionDep, Visible, get_in_scope_or_404, one_of
 from ..openapi import conflict

@@ -1,0 +1,46 @@
+"""How many resources a list holds, from ``resource_counts`` wherever it can answer.
+
+``count`` of a resource list is always exact. It is a sum over the few rows of
+``resource_counts`` (kept by triggers in the transaction of every write: see
+models.ResourceCount) when the list is filtered only by provider, vendor, type,
+state, os_type, region and deletion, and by the organizations the caller may see —
+every list but ``search`` and ``tag``. Those two are counted from their indexes
+(the search index, the tag index): exact too, at the cost of the matching rows.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..db.models import Provider, ResourceCount
+from .queries import ResourceFilter
+
+
+def counted(
+    session: Session, filters: ResourceFilter, visible: frozenset[int] | None
+) -> int | None:
+    """The number of resources ``filters`` select among the ``visible``
+    organizations' (None: all), or None when ``resource_counts`` cannot say."""
+    if filters.search or filters.tags or "" in (filters.os_type, filters.region):
+        return None  # '' stands for NULL in resource_counts
+    query = select(func.coalesce(func.sum(ResourceCount.n), 0))
+    if visible is not None:
+        seen = select(Provider.id).where(Provider.organization_id.in_(visible))
+        query = query.where(ResourceCount.provider_id.in_(seen))
+    if filters.provider is not None:
+        query = query.where(ResourceCount.provider_id == filters.provider)
+    if filters.vendor is not None:
+        of_vendor = select(Provider.id).where(Provider.vendor == filters.vendor)
+        query = query.where(ResourceCount.provider_id.in_(of_vendor))
+    for column, value in (
+        (ResourceCount.resource_type, filters.resource_type),
+        (ResourceCount.state, filters.state),
+        (ResourceCount.os_type, filters.os_type),
+        (ResourceCount.region, filters.region),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if not filters.include_deleted:
+        query = query.where(ResourceCount.deleted.is_(False))
+    return int(session.scalar(query) or 0)

@@ -1,0 +1,272 @@
+"""The read paths of migration 0009 on a real database (SQLite and PostgreSQL):
+``resource_counts`` stays exact through every kind of write, and ``search`` finds
+what a substring match finds, from the index."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, delete, func, select, text, update
+from sqlalchemy.orm import Session
+
+from estate.db.engine import make_engine
+from estate.db.models import (
+    CollectionRun,
+    Organization,
+    Provider,
+    Resource,
+    ResourceTag,
+    Tag,
+)
+from estate.inventory.counts import counted
+from estate.inventory.ingest import Ingestor
+from estate.inventory.queries import ResourceFilter, resource_query
+from estate.inventory.tags import TagMatch
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def _organization(session: Session, name: str) -> int:
+    found = session.scalar(select(Organization.id).where(Organization.name == name))
+    if found is not None:
+        return found
+    organization = Organization(name=name)
+    session.add(organization)
+    session.flush()
+    return organization.id
+
+
+def new_provider(engine: Engine, name: str, vendor: str = "simulated", org: str = "test") -> int:
+    with Session(engine) as session, session.begin():
+        provider = Provider(
+            name=name,
+            vendor=vendor,
+            provider_type="datacenter",
+            organization_id=_organization(session, org),
+        )
+        session.add(provider)
+        session.flush()
+        return provider.id
+
+
+def collect(engine: Engine, provider_id: int, batch: Sequence[dict[str, Any]]) -> None:
+    """One complete run of ``provider_id`` that sees exactly ``batch``."""
+    with Session(engine) as session, session.begin():
+        run = CollectionRun(provider_id=provider_id, status="running")
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    ingestor = Ingestor(engine, provider_id=provider_id, run_id=run_id)
+    ingestor.add_batch(list(batch))
+    ingestor.finish(complete=True)
+
+
+def vm(ref: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "ems_ref": ref,
+        "resource_type_slug": "virtual_machine",
+        "name": ref,
+        "state": "running",
+        **fields,
+    }
+
+
+FILTERS = [
+    ResourceFilter(),
+    ResourceFilter(include_deleted=True),
+    ResourceFilter(resource_type="virtual_machine"),
+    ResourceFilter(resource_type="hypervisor_host", include_deleted=True),
+    ResourceFilter(state="stopped"),
+    ResourceFilter(state="running", os_type="linux"),
+    ResourceFilter(os_type="windows"),
+    ResourceFilter(region="eu-1"),
+    ResourceFilter(vendor="aws"),
+    ResourceFilter(vendor="simulated", state="running"),
+]
+
+
+def exact(session: Session, filters: ResourceFilter, visible: frozenset[int] | None) -> int:
+    query = resource_query(filters)
+    if visible is not None:
+        seen = select(Provider.id).where(Provider.organization_id.in_(visible))
+        query = query.where(Resource.provider_id.in_(seen))
+    return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+
+
+def assert_counts_exact(engine: Engine) -> None:
+    with Session(engine) as session:
+        organizations = session.scalars(select(Organization.id)).all()
+        scopes: list[frozenset[int] | None] = [None, *(frozenset({o}) for o in organizations)]
+        providers = [None, *session.scalars(select(Provider.id)).all()]
+        for filters, visible, provider in itertools.product(FILTERS, scopes, providers):
+            filters = ResourceFilter(**{**_fields(filters), "provider": provider})
+            assert counted(session, filters, visible) == exact(session, filters, visible), (
+                filters,
+                visible,
+            )
+
+
+def _fields(filters: ResourceFilter) -> dict[str, Any]:
+    return {name: getattr(filters, name) for name in filters.__slots__}
+
+
+def test_counts_stay_exact_through_inserts_changes_deletions_and_restores(engine: Engine) -> None:
+    dc = new_provider(engine, "dc")
+    cloud = new_provider(engine, "cloud", vendor="aws", org="other")
+    fleet = [
+        vm(f"vm-{i}", os_type=("linux", "windows", None)[i % 3], region=("eu-1", None)[i % 2])
+        for i in range(30)
+    ]
+    hosts = [{"ems_ref": f"h-{i}", "resource_type_slug": "hypervisor_host"} for i in range(3)]
+    collect(engine, dc, fleet + hosts)
+    collect(engine, cloud, fleet[:10])
+    assert_counts_exact(engine)
+    # State, os_type and region change; some disappear (deleted); a host goes.
+    changed = [
+        {**r, "state": "stopped", "os_type": "windows", "region": "eu-1"} if i % 4 == 0 else r
+        for i, r in enumerate(fleet[:20])
+    ]
+    collect(engine, dc, changed + hosts[:2])
+    assert_counts_exact(engine)
+    # They come back (restored), and the type of one changes.
+    collect(engine, dc, fleet + [{**hosts[0], "resource_type_slug": "virtual_machine"}])
+    assert_counts_exact(engine)
+    # Writes outside ingest count too: a direct update, a delete, a provider's removal.
+    with Session(engine) as session, session.begin():
+        session.execute(update(Resource).where(Resource.ems_ref == "vm-3").values(state="error"))
+        session.execute(delete(Resource).where(Resource.ems_ref == "vm-5"))
+    assert_counts_exact(engine)
+    with Session(engine) as session, session.begin():
+        session.execute(delete(Provider).where(Provider.id == cloud))
+    assert_counts_exact(engine)
+    with Session(engine) as session:
+        assert counted(session, ResourceFilter(provider=cloud), None) == 0
+
+
+def test_a_filter_counts_cannot_answer_is_left_to_the_caller(engine: Engine) -> None:
+    new_provider(engine, "dc")
+    with Session(engine) as session:
+        for filters in (
+            ResourceFilter(search="web"),
+            ResourceFilter(tags=(TagMatch(key="env"),)),
+            ResourceFilter(os_type=""),
+            ResourceFilter(region=""),
+        ):
+            assert counted(session, filters, None) is None, filters
+
+
+def found(engine: Engine, term: str, **filters: Any) -> list[str]:
+    with Session(engine) as session:
+        query = resource_query(ResourceFilter(search=term, **filters))
+        return sorted(r.ems_ref for r in session.scalars(query))
+
+
+@pytest.fixture
+def searchable(engine: Engine) -> Engine:
+    dc = new_provider(engine, "dc")
+    collect(
+        engine,
+        dc,
+        [
+            vm("vm-1", name="web-01", fqdn="web-01.Example.org", os_name="Ubuntu 22.04"),
+            vm("vm-2", name="db_main", description="Primary 100% durable store"),
+            vm("vm-3", name="cache", ip_addresses=["10.1.2.3"], mac_addresses=["00:50:56:aa"]),
+            vm("vm-4", name="batch", vendor_type="VirtualMachine", cloud_tenant="Payments"),
+            {"ems_ref": "host-9", "resource_type_slug": "hypervisor_host", "name": "esxi-9"},
+            vm("vm-5", name="gone-web"),
+        ],
+    )
+    # vm-5 is not seen again: deleted, and searched only with include_deleted.
+    with Session(engine) as session:
+        kept = session.scalars(select(Resource).where(Resource.ems_ref != "vm-5")).all()
+        batch = [
+            {
+                "ems_ref": r.ems_ref,
+                "resource_type_slug": r.resource_type,
+                "name": r.name,
+                "state": r.state,
+                "fqdn": r.fqdn,
+                "os_name": r.os_name,
+                "description": r.description,
+                "ip_addresses": r.ip_addresses,
+                "mac_addresses": r.mac_addresses,
+                "vendor_type": r.vendor_type,
+                "cloud_tenant": r.cloud_tenant,
+            }
+            for r in kept
+        ]
+    collect(engine, dc, [{k: v for k, v in b.items() if v is not None} for b in batch])
+    return engine
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ("web", ["vm-1"]),  # name and fqdn; the deleted gone-web is not listed
+        ("EXAMPLE.ORG", ["vm-1"]),  # case does not matter
+        ("ubuntu", ["vm-1"]),  # os_name
+        ("100%", ["vm-2"]),  # % is a character, not a wildcard
+        ("db_", ["vm-2"]),  # and so is _
+        ("b_m", ["vm-2"]),
+        ("1.2.3", ["vm-3"]),  # an IP address inside the JSON list
+        ("50:56", ["vm-3"]),  # a MAC address
+        ("virtualmach", ["vm-4"]),  # vendor_type
+        ("payments", ["vm-4"]),  # cloud_tenant
+        ("esx", ["host-9"]),
+        ("vm-", ["vm-1", "vm-2", "vm-3", "vm-4"]),  # ems_ref
+        ("e", ["host-9", "vm-1", "vm-2", "vm-3", "vm-4"]),  # shorter than a trigram
+        ("zz", []),
+        ("nothing-like-it", []),
+    ],
+)
+def test_search_finds_a_substring_of_any_searched_field(
+    searchable: Engine, term: str, expected: list[str]
+) -> None:
+    assert found(searchable, term) == expected
+
+
+def test_search_sees_deleted_resources_only_when_asked(searchable: Engine) -> None:
+    assert found(searchable, "gone", include_deleted=True) == ["vm-5"]
+    assert found(searchable, "gone") == []
+
+
+def test_search_follows_renames_and_matches_user_tags(searchable: Engine) -> None:
+    with Session(searchable) as session, session.begin():
+        session.execute(update(Resource).where(Resource.ems_ref == "vm-4").values(name="renamed"))
+        org = session.scalar(select(Organization.id).where(Organization.name == "test"))
+        tag = Tag(organization_id=org, namespace="ops", key="team", value="Storage")
+        session.add(tag)
+        session.flush()
+        cache = session.scalar(select(Resource.id).where(Resource.ems_ref == "vm-3"))
+        session.add(ResourceTag(resource_id=cache, tag_id=tag.id))
+    assert found(searchable, "renamed") == ["vm-4"]
+    assert found(searchable, "batch") == []
+    assert found(searchable, "storage") == ["vm-3"]  # a tag's value
+    assert found(searchable, "ops") == ["vm-3"]  # its namespace
+
+
+def test_search_reads_the_index_not_the_rows(searchable: Engine) -> None:
+    """The plan of a search names the index: the FTS5 table on SQLite, the trigram
+    GIN index on PostgreSQL (whose expression the query must repeat exactly)."""
+    query = resource_query(ResourceFilter(search="web-01"))
+    with searchable.connect() as connection:
+        compiled = query.compile(connection)
+        sql = str(compiled)
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SET enable_seqscan = off"))
+            plan = connection.exec_driver_sql(f"EXPLAIN {sql}", compiled.params).all()
+            assert any("ix_resources_search" in row[0] for row in plan), plan
+        else:
+            params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all()
+            details = [row[3] for row in plan]
+            assert any("resources_search VIRTUAL TABLE INDEX 0:L" in d for d in details), plan
+            assert not any(d.split()[:2] == ["SCAN", "resources"] for d in details), plan
