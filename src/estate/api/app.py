@@ -19,6 +19,7 @@ from ..config import Settings, scrub_environment
 from ..context import Context
 from ..jobs.collect import run_collection
 from ..jobs.executor import LocalExecutor
+from ..jobs.indexer import SearchIndexer
 from ..jobs.prepare import prepare_version
 from ..jobs.schedule import Scheduler
 from ..registry.errors import InvalidPackage, RegistryError
@@ -95,12 +96,15 @@ def create_app(
         app.state.admin_login = login
         scheduler = Scheduler(context, lambda run_id: executor.submit(run_collection, run_id))
         scheduler.start()
+        indexer = SearchIndexer(context)
+        indexer.start()
         if on_start is not None:
             on_start(context, executor, login)
         try:
             yield
         finally:
             scheduler.stop()
+            indexer.stop()
             executor.shutdown()
             context.close()
 

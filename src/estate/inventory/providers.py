@@ -9,7 +9,7 @@ from typing import NamedTuple
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..db.models import CollectionRun, CollectionSchedule, Resource
+from ..db.models import CollectionRun, CollectionSchedule, ResourceCount
 
 
 class ProviderStat(NamedTuple):
@@ -25,16 +25,16 @@ ProviderStats = dict[int, ProviderStat]
 def provider_stats(session: Session, provider_ids: Collection[int]) -> ProviderStats:
     """The stats of a page of providers in three grouped queries, whatever its size.
 
-    ``resource_count`` counts the resources not deleted (the index on
-    ``(provider_id, ems_ref)`` serves it); the last status is that of the provider's
+    ``resource_count`` counts the resources not deleted (from ``resource_counts``,
+    a few rows per provider); the last status is that of the provider's
     newest run (runs' ids grow with their creation).
     """
     if not provider_ids:
         return {}
     counted = session.execute(
-        select(Resource.provider_id, func.count())
-        .where(Resource.provider_id.in_(provider_ids), Resource.deleted_at.is_(None))
-        .group_by(Resource.provider_id)
+        select(ResourceCount.provider_id, func.sum(ResourceCount.n))
+        .where(ResourceCount.provider_id.in_(provider_ids), ResourceCount.deleted.is_(False))
+        .group_by(ResourceCount.provider_id)
     )
     counts = {pid: int(n) for pid, n in counted}
     newest = (

@@ -2,23 +2,43 @@
 
 The searched text of a resource is its name, description, ems_ref, canonical_id,
 fqdn, vendor_type, os_name, cloud_tenant, flavor and IP and MAC address lists (as
-their JSON text), one per line, plus the keys, values and namespaces of its user
-tags. Matching is case-insensitive (ASCII) and literal: ``%`` and ``_`` are
-characters, not wildcards.
+their JSON text), one per line; a resource also matches when the key, value or
+namespace of one of its user tags does. Matching is case-insensitive (ASCII) and
+literal: ``%`` and ``_`` are characters, not wildcards.
 
-Each backend answers from an index built by migration 0009, never by reading every
-row: SQLite from the FTS5 trigram table ``resources_search`` (triggers keep it), read
-with ``LIKE`` (which FTS5 answers from its trigrams and checks against the text);
-PostgreSQL from a pg_trgm GIN index on the very expression :func:`searched_text`
-writes. A term shorter than three characters has no trigram: both backends then read
-the whole text (a short term matches most of an estate anyway).
+The text lives in a trigram index (migration 0009): SQLite's FTS5 table
+``resources_search`` (a term is a phrase of its trigrams: MATCH answers from the
+index alone), PostgreSQL's ``resource_search`` under a pg_trgm GIN index. Maintaining a trigram index costs 50-110 µs a row, several times what ingest
+spends on the row itself, so writers do not: triggers put the ids of new and
+changed resources in ``resource_search_queue``, and :func:`index_queued` moves them
+into the index in bulk (the service's :class:`~estate.jobs.indexer.SearchIndexer`
+runs it in the background). A search is exact at every moment all the same: it reads
+the index for the resources not queued and the queued ones' own rows (few, but for
+the minute after a first collection of a million). A term shorter than three
+characters has no trigram: both backends then read every indexed text.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Text, cast, column, func, literal_column, or_, select, table
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Engine,
+    Text,
+    and_,
+    cast,
+    column,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import Boolean
@@ -38,8 +58,12 @@ SEARCHED = (
     Resource.ip_addresses,
     Resource.mac_addresses,
 )
-# SQLite's FTS5 table of the same text, one row per resource (rowid = resources.id).
-_FTS = table("resources_search", column("rowid"), column("body", Text))
+_JSON = (Resource.ip_addresses, Resource.mac_addresses)
+QUEUE = table("resource_search_queue", column("resource_id", BigInteger))
+# SQLite: FTS5, one row per resource (rowid = resources.id). PostgreSQL: a table.
+_FTS = table("resources_search", column("rowid", BigInteger), column("body", Text))
+_TEXTS = table("resource_search", column("resource_id", BigInteger), column("body", Text))
+BATCH = 5000
 
 
 def like_pattern(text: str) -> str:
@@ -49,18 +73,13 @@ def like_pattern(text: str) -> str:
 
 
 def searched_text() -> ColumnElement[str]:
-    """The searched fields joined by newlines: PostgreSQL's trigram index is on exactly
-    this expression (constants written inline, so the planner can match it)."""
-    empty, newline = literal_column("''"), literal_column("'\n'")
-    parts: list[Any] = []
+    """The searched fields of a resource row, one per line (an absent one empty)."""
+    empty: ColumnElement[str] = literal_column("''")
+    newline: ColumnElement[str] = literal_column("'\n'")
+    joined: Any = None
     for field in SEARCHED:
-        value = cast(field, Text) if field in (Resource.ip_addresses, Resource.mac_addresses) else field
-        if parts:
-            parts.append(newline)
-        parts.append(func.coalesce(value, empty))
-    joined: Any = parts[0]
-    for part in parts[1:]:
-        joined = joined.op("||")(part)
+        value = func.coalesce(cast(field, Text) if field in _JSON else field, empty)
+        joined = value if joined is None else joined.op("||")(newline).op("||")(value)
     return joined  # type: ignore[no-any-return]
 
 
@@ -74,10 +93,12 @@ class Searched(ColumnElement[bool]):
     def __init__(self, term: str) -> None:
         self.term = term
 
-    @property
-    def _tagged(self) -> Any:
+    def clause(self, indexed: Any, in_row: ColumnElement[bool]) -> ColumnElement[bool]:
+        """Indexed matches that are not queued, queued rows matching ``in_row``, and
+        resources with a matching user tag."""
+        queued = select(QUEUE.c.resource_id)
         pattern = like_pattern(self.term)
-        return (
+        tagged = (
             select(ResourceTag.resource_id)
             .join(Tag, Tag.id == ResourceTag.tag_id)
             .where(
@@ -88,29 +109,100 @@ class Searched(ColumnElement[bool]):
                 )
             )
         )
+        return or_(
+            and_(Resource.id.in_(indexed), Resource.id.not_in(queued)),
+            and_(Resource.id.in_(queued), in_row),
+            Resource.id.in_(tagged),
+        )
 
 
 @compiles(Searched, "sqlite")
 def _sqlite(element: Searched, compiler: SQLCompiler, **kw: Any) -> str:
-    # FTS5 uses its trigrams for LIKE only without ESCAPE: the term's % and _ become
-    # _ (one character, found by the index), and instr() then requires the term
-    # itself, literally.
-    loose = "%" + element.term.replace("%", "_") + "%"
-    text = _FTS.c.body
-    found = select(_FTS.c.rowid).where(
-        text.like(loose), func.instr(func.lower(text), element.term.lower()) > 0
-    )
-    clause = Resource.id.in_(found.union(element._tagged))
-    return compiler.process(clause, **kw)
+    needle = element.term.lower()
+    body = _FTS.c.body
+    matched: ColumnElement[bool]
+    if len(element.term) >= 3:
+        # A phrase of the term's trigrams: the term itself, from the index alone.
+        phrase = '"' + element.term.replace('"', '""') + '"'
+        matched = literal_column("resources_search").op("MATCH")(phrase)
+    else:  # no trigram to look up: every indexed text is read
+        matched = func.instr(func.lower(body), needle) > 0
+    indexed = select(_FTS.c.rowid).where(matched)
+    in_row = func.instr(func.lower(searched_text()), needle) > 0
+    return f"({compiler.process(element.clause(indexed, in_row), **kw)})"
 
 
 @compiles(Searched, "postgresql")
 def _postgresql(element: Searched, compiler: SQLCompiler, **kw: Any) -> str:
-    found = select(Resource.id).where(
-        searched_text().ilike(like_pattern(element.term), escape="\\")
+    pattern = like_pattern(element.term)
+    indexed = select(_TEXTS.c.resource_id).where(_TEXTS.c.body.ilike(pattern, escape="\\"))
+    in_row = searched_text().ilike(pattern, escape="\\")
+    return f"({compiler.process(element.clause(indexed, in_row), **kw)})"
+
+
+def index_queued(engine: Engine, limit: int = BATCH) -> int:
+    """Move up to ``limit`` queued resources into the search index, in one
+    transaction; how many were queued (0: the index is up to date)."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            return _index_postgresql(connection, limit)
+        return _index_sqlite(connection, limit)
+
+
+def _index_sqlite(connection: Connection, limit: int) -> int:
+    ids = list(connection.scalars(select(QUEUE.c.resource_id).limit(limit)))
+    if ids:
+        connection.execute(delete(_FTS).where(_FTS.c.rowid.in_(ids)))
+        rows = select(Resource.id, searched_text()).where(Resource.id.in_(ids))
+        connection.execute(_FTS.insert().from_select(["rowid", "body"], rows))
+        connection.execute(delete(QUEUE).where(QUEUE.c.resource_id.in_(ids)))
+    return len(ids)
+
+
+def _index_postgresql(connection: Connection, limit: int) -> int:
+    # SKIP LOCKED: several service processes index side by side, never the same rows.
+    taken = (
+        select(QUEUE.c.resource_id)
+        .order_by(QUEUE.c.resource_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
     )
-    clause = Resource.id.in_(found.union(element._tagged))
-    return compiler.process(clause, **kw)
+    ids = list(
+        connection.scalars(
+            delete(QUEUE).where(QUEUE.c.resource_id.in_(taken)).returning(QUEUE.c.resource_id)
+        )
+    )
+    if ids:
+        rows = select(Resource.id, searched_text()).where(Resource.id.in_(ids))
+        insert = pg_insert(_TEXTS).from_select(["resource_id", "body"], rows)
+        connection.execute(
+            insert.on_conflict_do_update(
+                index_elements=["resource_id"], set_={"body": insert.excluded.body}
+            )
+        )
+    return len(ids)
 
 
-__all__ = ["SEARCHED", "Searched", "like_pattern", "searched_text"]
+def queued(engine: Engine) -> int:
+    """How many resources wait for the search index."""
+    with engine.connect() as connection:
+        return int(connection.scalar(select(func.count()).select_from(QUEUE)) or 0)
+
+
+def index_all(engine: Engine) -> int:
+    """Index everything queued now (a benchmark's or a test's way to wait)."""
+    total = 0
+    while done := index_queued(engine):
+        total += done
+    return total
+
+
+__all__ = [
+    "SEARCHED",
+    "Searched",
+    "index_all",
+    "index_queued",
+    "like_pattern",
+    "queued",
+    "searched_text",
+]
