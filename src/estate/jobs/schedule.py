@@ -22,7 +22,6 @@ looked at, never once per missed tick.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -33,6 +32,7 @@ from sqlalchemy.orm import Session
 from ..context import Context
 from ..db.models import CollectionRun, CollectionSchedule, Provider
 from ..db.states import RunStatus
+from .background import Repeating
 
 logger = logging.getLogger(__name__)
 
@@ -148,38 +148,20 @@ def due(session: Session, now: datetime) -> list[tuple[int, datetime]]:
     return [(row[0], row[1]) for row in rows if row[1] is not None]
 
 
-class Scheduler:
+class Scheduler(Repeating):
     """The thread that fires due schedules; ``start`` at start-up, ``stop`` at shutdown."""
 
+    name = "estate-scheduler"
+    what = "the scheduler's tick"
+
     def __init__(self, context: Context, submit: Callable[[int], object]) -> None:
+        super().__init__(context.settings.schedule_interval, wait_first=True)
         self.context = context
         self.submit = submit
-        self.interval = context.settings.schedule_interval
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="estate-scheduler", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        failing = False
-        while not self._stopping.wait(self.interval):
-            try:
-                self.tick()
-            except Exception:  # thread boundary: a bad tick must not stop every schedule
-                if not failing:  # once per outage (a database down), not once a second
-                    logger.exception("the scheduler's tick failed; trying again every tick")
-                failing = True
-                continue
-            if failing:
-                logger.info("the scheduler's ticks work again")
-                failing = False
+    def step(self) -> bool:
+        self.tick()
+        return False
 
     def tick(self) -> list[int]:
         """Fire every due schedule once; the runs started."""
@@ -187,7 +169,7 @@ class Scheduler:
         now = datetime.now(UTC)
         with self.context.sessions() as session:
             for schedule_id, seen in due(session, now):
-                if self._stopping.is_set():
+                if self.stopping:
                     break
                 run_id = fire(session, schedule_id, seen, now)
                 if run_id is not None:
