@@ -78,6 +78,8 @@ bench: setup platforms
 	$(BIN)/python bench/runtime.py
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/providers.py
+	$(BIN)/python bench/api.py --resources 1000000 --db sqlite
+	$(BIN)/python bench/api.py --resources 1000000 --db postgresql
 
 clean:
 	rm -rf $(VENV) .estate .pytest_cache .mypy_cache .ruff_cache
