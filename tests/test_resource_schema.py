@@ -50,7 +50,7 @@ API_ONLY |= {"tags"}
 API_ONLY |= {"resource_type_slug", "resource_type_name", "provider_name", "organization"}
 API_ONLY |= {"first_discovered_at", "seen_count", "last_seen_run"}
 # Shown by the detail (ResourceDetail) only, from the reverse index.
-DETAIL_ONLY = {"relationships"}
+DETAIL_ONLY = {"relationships", "relationships_complete"}
 
 # kind → the column type, the API's type, the wire's types (Annotated and None aside).
 COLUMN_OF_KIND: dict[str, type] = {

@@ -104,7 +104,9 @@ def test_detail_resolves_relationships_both_ways(client: TestClient) -> None:
     host = client.get(f"{API}/resources/{by_ref['host-0001']['id']}/").json()
     cluster = client.get(f"{API}/resources/{by_ref['cluster-01']['id']}/").json()
 
-    assert {k: v for k, v in vm.items() if k != "relationships"} == by_ref["vm-000001"]
+    detail_only = ("relationships", "relationships_complete")
+    assert {k: v for k, v in vm.items() if k not in detail_only} == by_ref["vm-000001"]
+    assert vm["relationships_complete"] is True
     assert ("runs_on", "outgoing", "host-0001", host["id"], host["name"], "hypervisor_host") in {
         _edge(e) for e in vm["relationships"]
     }

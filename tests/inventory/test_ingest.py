@@ -564,7 +564,7 @@ def test_relationships_read_both_ways_after_a_rewire(engine: Engine, provider_id
             ).one()
             return [
                 (e["direction"], e["relationship_type"], e["ems_ref"])
-                for e in relationships_of(session, resource)
+                for e in relationships_of(session, resource)[0]
             ]
 
     hosts = [{"ems_ref": f"h{i}", "resource_type_slug": "hypervisor_host"} for i in range(3)]

@@ -26,7 +26,12 @@ from estate.db.models import (
 )
 from estate.inventory.counts import counted
 from estate.inventory.ingest import Ingestor
-from estate.inventory.queries import ResourceFilter, resource_query
+from estate.inventory.queries import (
+    INCOMING_LIMIT,
+    ResourceFilter,
+    relationships_of,
+    resource_query,
+)
 from estate.inventory.search import index_all, queued
 from estate.inventory.tags import TagMatch
 from estate.jobs.indexer import SearchIndexer
@@ -306,3 +311,21 @@ def test_the_services_indexer_empties_the_queue(settings: Settings) -> None:
         table = "resources_search" if engine.dialect.name == "sqlite" else "resource_search"
         assert connection.scalar(text(f"SELECT count(*) FROM {table}")) == 12
     engine.dispose()
+
+
+def test_a_detail_shows_the_edges_of_the_first_pointing_resources(engine: Engine) -> None:
+    dc = new_provider(engine, "dc")
+    net = {"ems_ref": "net-1", "resource_type_slug": "network", "name": "port group"}
+    uses = [{"target_ems_ref": "net-1", "relationship_type": "connected_to"}]
+    fleet = [vm(f"vm-{i:03d}", relationships=uses) for i in range(INCOMING_LIMIT + 5)]
+    collect(engine, dc, [net, *fleet])
+    with Session(engine) as session:
+        network = session.scalars(select(Resource).where(Resource.ems_ref == "net-1")).one()
+        edges, complete = relationships_of(session, network)
+        assert not complete
+        shown = sorted(e["ems_ref"] for e in edges)
+        assert shown == [f"vm-{i:03d}" for i in range(INCOMING_LIMIT)]  # first by ems_ref
+        first = session.scalars(select(Resource).where(Resource.ems_ref == "vm-000")).one()
+        edges, complete = relationships_of(session, first)
+        assert complete
+        assert [(e["direction"], e["ems_ref"]) for e in edges] == [("outgoing", "net-1")]

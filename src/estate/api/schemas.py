@@ -302,6 +302,10 @@ class ResourcePublic(BaseModel):
 
 class ResourceDetail(ResourcePublic):
     relationships: list[RelationshipPublic]
+    relationships_complete: bool = Field(
+        description="False when more resources point here than the detail shows (the "
+        "first 200 by ems_ref): resource-relationships/?target=<id> lists every edge"
+    )
 
 
 class ResourceChangePublic(BaseModel):

@@ -69,12 +69,19 @@ def changes_query(resources: Select[Any], since: datetime | None = None) -> Sele
     return query.order_by(ResourceChange.id.desc())
 
 
-def relationships_of(session: Session, resource: Resource) -> list[dict[str, Any]]:
-    """Both directions of every edge touching ``resource``, the other end resolved.
+INCOMING_LIMIT = 200
+"""A resource's detail shows the edges of at most this many resources pointing at it
+(a port group of 12,000 VMs has 12,000); resource-relationships/?target= lists all."""
+
+
+def relationships_of(session: Session, resource: Resource) -> tuple[list[dict[str, Any]], bool]:
+    """Both directions of the edges touching ``resource``, the other end resolved, and
+    whether they are all there.
 
     Outgoing edges are the resource's own ``relationships`` column, in the order the
     plugin sent them; incoming ones come from the reverse index, only from resources
-    that are not deleted.
+    that are not deleted, from the first :data:`INCOMING_LIMIT` pointing resources
+    (by ems_ref: the index's order). False when more resources point here.
     """
     edges: list[dict[str, Any]] = []
     declared = resource.relationships or []
@@ -93,16 +100,24 @@ def relationships_of(session: Session, resource: Resource) -> list[dict[str, Any
     # The reverse index names the resources that point here; their own rows say how.
     # (An IN, not a join: the pointing ems_refs drive the lookups through
     # uq_resources_provider_ems_ref, never a scan of the provider's resources.)
-    pointing = select(ResourceRelationship.source_ems_ref).where(
-        ResourceRelationship.provider_id == resource.provider_id,
-        ResourceRelationship.target_ems_ref == resource.ems_ref,
+    pointing = list(
+        session.scalars(
+            select(ResourceRelationship.source_ems_ref)
+            .where(
+                ResourceRelationship.provider_id == resource.provider_id,
+                ResourceRelationship.target_ems_ref == resource.ems_ref,
+            )
+            .order_by(ResourceRelationship.source_ems_ref)
+            .limit(INCOMING_LIMIT + 1)
+        )
     )
+    complete = len(pointing) <= INCOMING_LIMIT
     # (Sorted here: an ORDER BY id would tempt SQLite into walking the provider's
     # resources in id order.)
     sources = session.scalars(
         select(Resource).where(
             Resource.provider_id == resource.provider_id,
-            Resource.ems_ref.in_(pointing),
+            Resource.ems_ref.in_(pointing[:INCOMING_LIMIT]),
             # A deleted resource keeps its own edges (its detail shows where it was),
             # but it no longer runs on, belongs to or uses this one.
             Resource.deleted_at.is_(None),
@@ -112,7 +127,7 @@ def relationships_of(session: Session, resource: Resource) -> list[dict[str, Any
         for target, kind in source.relationships or ():
             if target == resource.ems_ref:
                 edges.append(_edge(kind, "incoming", source.ems_ref, source))
-    return edges
+    return edges, complete
 
 
 def _edge(kind: str, direction: str, ems_ref: str, other: Resource | None) -> dict[str, Any]:

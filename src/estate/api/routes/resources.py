@@ -223,9 +223,11 @@ def _get(session: SessionDep, user: User, resource_id: int) -> Resource:
 @router.get("/{resource_id}/")
 def get_resource(resource_id: int, session: SessionDep, user: CurrentUser) -> ResourceDetail:
     resource = _get(session, user, resource_id)
-    edges = relationships_of(session, resource)
+    edges, complete = relationships_of(session, resource)
     (item,) = resources_public(session, [resource])
-    return ResourceDetail.model_validate({**item.model_dump(), "relationships": edges})
+    return ResourceDetail.model_validate(
+        {**item.model_dump(), "relationships": edges, "relationships_complete": complete}
+    )
 
 
 def _change(change: ResourceChange) -> ResourceChangePublic:
