@@ -295,7 +295,7 @@ def test_0009_counts_and_indexes_existing_resources_and_downgrades(empty_engine:
     assert sorted(r.ems_ref for r in found) == ["h0", "h1"]
     found = session.scalars(resource_query(ResourceFilter(search="new-on"))).all()
     assert [r.ems_ref for r in found] == ["n"]
-    assert counted(session, ResourceFilter(), None) == 3
+    assert counted(session, ResourceFilter()) == 3
     session.close()
 
     command.downgrade(alembic_config(empty_engine), "0008")

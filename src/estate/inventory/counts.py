@@ -3,7 +3,7 @@
 ``count`` of a resource list is always exact. It is a sum over the few rows of
 ``resource_counts`` (kept by triggers in the transaction of every write: see
 models.ResourceCount) when the list is filtered only by provider, vendor, type,
-state, os_type, region and deletion, and by the organizations the caller may see —
+state, os_type, region and deletion, and by the providers the caller may see —
 every list but ``search`` and ``tag``. Those two are counted from their indexes
 (the search index, the tag index): exact too, at the cost of the matching rows.
 """
@@ -17,17 +17,14 @@ from ..db.models import Provider, ResourceCount
 from .queries import ResourceFilter
 
 
-def counted(
-    session: Session, filters: ResourceFilter, visible: frozenset[int] | None
-) -> int | None:
-    """The number of resources ``filters`` select among the ``visible``
-    organizations' (None: all), or None when ``resource_counts`` cannot say."""
+def counted(session: Session, filters: ResourceFilter) -> int | None:
+    """The number of resources ``filters`` select, or None when ``resource_counts``
+    cannot say."""
     if filters.search or filters.tags or "" in (filters.os_type, filters.region):
         return None  # '' stands for NULL in resource_counts
     query = select(func.coalesce(func.sum(ResourceCount.n), 0))
-    if visible is not None:
-        seen = select(Provider.id).where(Provider.organization_id.in_(visible))
-        query = query.where(ResourceCount.provider_id.in_(seen))
+    if filters.providers is not None:
+        query = query.where(ResourceCount.provider_id.in_(filters.providers))
     if filters.provider is not None:
         query = query.where(ResourceCount.provider_id == filters.provider)
     if filters.vendor is not None:

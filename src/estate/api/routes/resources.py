@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Annotated, Any, get_origin
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -10,7 +11,6 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from ... import taxonomy
-from ...auth.roles import in_visible
 from ...db.models import Provider, Resource, ResourceChange, User
 from ...db.storable import INT_MAX
 from ...inventory.automations import automations_page
@@ -20,6 +20,7 @@ from ...inventory.queries import (
     ResourceFilter,
     created_entry,
     history_query,
+    providers_of_organizations,
     relationships_of,
     resource_query,
 )
@@ -156,11 +157,13 @@ def list_resources(
     page_size: PageSize = 100,
 ) -> Page[ResourcePublic]:
     one_mode(page, cursor)
-    query = resource_query(filters).where(in_visible(Resource.provider_id, visible))
+    if visible is not None:
+        filters = replace(filters, providers=providers_of_organizations(session, visible))
+    query = resource_query(filters)
     order = order_clauses(ordering, _SORTABLE, Resource.id)
     if cursor is not None and order is not None:
         raise HTTPException(400, detail="ordering: cursor pages are ordered by id; use page")
-    total = counted(session, filters, visible)
+    total = counted(session, filters)
     if total is None:
         total = count_of(session, query)
     if page is not None or order is not None:
