@@ -12,6 +12,7 @@ them all and stays the path plugins import from.
 
 from __future__ import annotations
 
+from .actions import Param, action
 from .credential import ProviderCredential
 from .events import (
     MAX_EVENT_DATA_BYTES,
@@ -38,6 +39,8 @@ from .vocabulary import (
 )
 
 __all__ = [
+    "Param",
+    "action",
     "EVENT_SEVERITIES",
     "MAX_EVENT_DATA_BYTES",
     "MAX_EVENT_MESSAGE_CHARS",
