@@ -4,11 +4,12 @@ process, the action run, and the targeted refresh that shows what the action did
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
-from factories import API, all_resources, collect, create_provider
+from factories import API, all_resources, collect, create_provider, manifest, plugin_dir, tarball, upload
 
 FINISHED = ("completed", "failed", "canceled")
 
@@ -292,3 +293,16 @@ def test_a_finished_run_cannot_be_canceled(client: TestClient) -> None:
 
     assert run["result"]["ems_ref"] == _running_vm(vms)["ems_ref"]
     assert answer.status_code == 409
+
+
+def test_a_plugin_claiming_a_profile_it_does_not_implement_is_refused(
+    client: TestClient, tmp_path: Path
+) -> None:
+    folder = plugin_dir(tmp_path / "claims", manifest_data=manifest(profiles=["snapshot"]))
+
+    answer = upload(client, tarball(folder))
+
+    assert answer.status_code == 400, answer.text
+    assert "profiles[0]" in answer.text and "does not implement profile 'snapshot'" in answer.text
+    assert "snapshot_create" in answer.text
+    assert client.get(f"{API}/provider-plugins/myvendor:myplatform/").status_code == 404

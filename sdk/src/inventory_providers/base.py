@@ -20,7 +20,7 @@ from .events import (
     MAX_EVENT_TYPE_CHARS,
     validate_event,
 )
-from .provider import BaseProvider
+from .provider import STATE_DIR_VARIABLE, BaseProvider
 from .resource import (
     Relationship,
     ResourceData,
@@ -48,6 +48,7 @@ __all__ = [
     "MAX_WORD_CHARS",
     "RELATIONSHIP_TYPES",
     "STATES",
+    "STATE_DIR_VARIABLE",
     "STATE_SYNONYMS",
     "BaseProvider",
     "ProviderCredential",
