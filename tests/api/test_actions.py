@@ -9,7 +9,16 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from factories import API, all_resources, collect, create_provider, manifest, plugin_dir, tarball, upload
+from factories import (
+    API,
+    all_resources,
+    collect,
+    create_provider,
+    manifest,
+    plugin_dir,
+    tarball,
+    upload,
+)
 
 FINISHED = ("completed", "failed", "canceled")
 
@@ -154,7 +163,9 @@ def test_a_provider_level_action_creates_an_instance_with_its_labels(client: Tes
     listing = client.get(f"{API}/providers/{provider['id']}/actions/").json()
     answer = client.post(
         f"{API}/providers/{provider['id']}/actions/instance_create/",
-        json={"params": {"template": "rhel-9", "name": "ctf-1", "realm": "red", "labels": {"k": 1}}},
+        json={
+            "params": {"template": "rhel-9", "name": "ctf-1", "realm": "red", "labels": {"k": 1}}
+        },
     )
 
     assert {a["name"] for a in listing["actions"]} == {"template_list", "instance_create"}

@@ -48,7 +48,9 @@ class Power(_Base):
     def shutdown(self, ems_ref: str, params: dict[str, Any]) -> dict[str, Any]:
         return params
 
-    @action("set_boot_device", applies_to=["virtual_machine"], params=[Param("device", required=True)])
+    @action(
+        "set_boot_device", applies_to=["virtual_machine"], params=[Param("device", required=True)]
+    )
     def boot(self, ems_ref: str, params: dict[str, Any]) -> str:
         return params["device"]
 
@@ -61,7 +63,10 @@ def test_declared_actions_dispatch_with_checked_parameters() -> None:
     provider = make_provider(Power)
 
     assert provider.run_action("power_off", "vm-1", {}) == "vm-1 off"
-    assert provider.run_action("shutdown", "vm-1", {"force": True}) == {"timeout": 300, "force": True}
+    assert provider.run_action("shutdown", "vm-1", {"force": True}) == {
+        "timeout": 300,
+        "force": True,
+    }
     assert provider.run_action("set_boot_device", "vm-1", {"device": "pxe"}) == "pxe"
 
 

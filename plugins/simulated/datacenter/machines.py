@@ -56,8 +56,9 @@ class MachineStore:
         fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".machines-")
         with os.fdopen(fd, "w") as file:
             json.dump(document, file, sort_keys=True)
-        os.chmod(temporary, 0o664)
-        os.replace(temporary, self.path)
+        written = Path(temporary)
+        written.chmod(0o664)  # the group's: the next process may run as another plugin user
+        written.replace(self.path)
 
 
 def is_changed(document: dict[str, Any]) -> bool:

@@ -218,7 +218,10 @@ class MachineActions:
         "clone",
         applies_to=VM,
         profile="clone",
-        params=[Param("name", required=True), Param("mode", default="full", choices=("full", "linked"))],
+        params=[
+            Param("name", required=True),
+            Param("mode", default="full", choices=("full", "linked")),
+        ],
     )
     def clone(self, ems_ref: str, params: dict[str, Any]) -> dict[str, Any]:
         """Copy the VM into a new, powered-off one."""
@@ -230,7 +233,10 @@ class MachineActions:
             source = document["copies"][ems_ref]["source"]
         copy = {"source": source, "name": params["name"], "mode": params["mode"], "tags": {}}
         new_ref = self._add_copy(document, copy)
-        document["changes"][new_ref] = {"cpu_count": current.cpu_count, "memory_mb": current.memory_mb}
+        document["changes"][new_ref] = {
+            "cpu_count": current.cpu_count,
+            "memory_mb": current.memory_mb,
+        }
         store.save(document)
         return {"ems_ref": new_ref, "name": params["name"], "mode": params["mode"]}
 

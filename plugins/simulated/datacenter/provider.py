@@ -256,16 +256,17 @@ class SimulatedDatacenterProvider(MachineActions, BaseProvider):
             ("network", lambda: _networks(layout)),
             (
                 "virtual_machine",
-                lambda: machines.with_changes(_vms(layout, settings), document, self._generated)
-                if changed
-                else _vms(layout, settings),
+                lambda: (
+                    machines.with_changes(_vms(layout, settings), document, self._generated)
+                    if changed
+                    else _vms(layout, settings)
+                ),
             ),
         )
         targets = getattr(self, "target_resource_types", None)
         for slug, generate in kinds:
             if targets is None or slug in targets:
                 yield from generate()
-
 
     def _vm_at(self, index: int) -> ResourceData | None:
         """The generated VM number ``index`` (from 0), or None (what actions act on)."""

@@ -39,8 +39,6 @@ from .vocabulary import (
 )
 
 __all__ = [
-    "Param",
-    "action",
     "EVENT_SEVERITIES",
     "MAX_EVENT_DATA_BYTES",
     "MAX_EVENT_MESSAGE_CHARS",
@@ -51,10 +49,12 @@ __all__ = [
     "STATE_DIR_VARIABLE",
     "STATE_SYNONYMS",
     "BaseProvider",
+    "Param",
     "ProviderCredential",
     "Relationship",
     "ResourceData",
     "ResourceValidationError",
+    "action",
     "nearest_state",
     "settle_state",
     "unknown_word_note",

@@ -63,7 +63,9 @@ PROFILES: dict[str, Profile] = {
             (
                 StandardAction("power_on", idempotent=True),
                 StandardAction("power_off", idempotent=True),
-                StandardAction("shutdown", (_p("timeout", "integer", default=300),), idempotent=True),
+                StandardAction(
+                    "shutdown", (_p("timeout", "integer", default=300),), idempotent=True
+                ),
                 StandardAction("reboot"),
                 StandardAction("describe", idempotent=True),
                 StandardAction("create", (_p("name", required=True),), provider_level=True),
@@ -81,7 +83,13 @@ PROFILES: dict[str, Profile] = {
                 StandardAction("rollback"),
             ),
             frozenset(
-                {"snapshot_create", "snapshot_list", "snapshot_revert", "snapshot_delete", "rollback"}
+                {
+                    "snapshot_create",
+                    "snapshot_list",
+                    "snapshot_revert",
+                    "snapshot_delete",
+                    "rollback",
+                }
             ),
         ),
         Profile(
@@ -89,7 +97,10 @@ PROFILES: dict[str, Profile] = {
             (
                 StandardAction(
                     "clone",
-                    (_p("name", required=True), _p("mode", default="full", choices=("full", "linked"))),
+                    (
+                        _p("name", required=True),
+                        _p("mode", default="full", choices=("full", "linked")),
+                    ),
                 ),
                 StandardAction("template_list", provider_level=True, idempotent=True),
                 StandardAction(

@@ -63,7 +63,9 @@ class BaseProvider:
             check_action(cls.__name__, spec)
             for name in filter(None, (spec.method, spec.available)):
                 if not callable(getattr(cls, name, None)):
-                    raise TypeError(f"{cls.__name__}: action {spec.name!r} names no method {name!r}")
+                    raise TypeError(
+                        f"{cls.__name__}: action {spec.name!r} names no method {name!r}"
+                    )
         cls._action_specs = specs
 
     def __init__(self, provider_model: Any, credential: ProviderCredential) -> None:

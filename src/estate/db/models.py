@@ -503,9 +503,7 @@ class ActionRun(Base):
     error_kind: Mapped[str | None] = mapped_column(String(40))
     log: Mapped[str] = mapped_column(Text, default="")
     requested_by: Mapped[str] = mapped_column(String(150), default="")
-    requested_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     refresh_run_id: Mapped[int | None] = mapped_column(
         ForeignKey("collection_runs.id", ondelete="SET NULL")

@@ -118,7 +118,9 @@ class _ActionJob:
         self.log.redact(secrets.values())
         params = {**{k: v for k, v in self.parameters.items() if k not in secrets}, **secrets}
         target = f" on {self.ems_ref}" if self.ems_ref else ""
-        self.log.add("info", f"running {self.name}{target} with {self.provider.key} {self.version.version}")
+        self.log.add(
+            "info", f"running {self.name}{target} with {self.provider.key} {self.version.version}"
+        )
         result = provider_call(
             self.context,
             self.provider,

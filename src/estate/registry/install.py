@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import taxonomy
 from inventory_providers.profiles import missing_actions
 
+from .. import taxonomy
 from ..config import Settings
 from ..db.models import PluginVersion
 from ..db.states import VersionSource, VersionState

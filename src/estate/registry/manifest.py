@@ -16,7 +16,6 @@ from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from inventory_providers.profiles import PROFILE_NAMES
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -28,6 +27,8 @@ from pydantic import (
     field_validator,
 )
 from pydantic_core import ErrorDetails
+
+from inventory_providers.profiles import PROFILE_NAMES
 
 from .. import taxonomy
 from .errors import InvalidPackage
@@ -111,9 +112,7 @@ def _profile_name(value: str) -> str:
     if value not in PROFILE_NAMES:
         close = difflib.get_close_matches(value, PROFILE_NAMES, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(
-            f"unknown profile {value!r}{hint} (one of {', '.join(PROFILE_NAMES)})"
-        )
+        raise ValueError(f"unknown profile {value!r}{hint} (one of {', '.join(PROFILE_NAMES)})")
     return value
 
 

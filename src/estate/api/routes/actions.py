@@ -20,7 +20,7 @@ from inventory_providers.actions import ActionDefinitionError, Param, check_para
 from ...calls.actions import Offer, offered_actions
 from ...context import Context
 from ...db.models import ActionRun, PluginVersion, Provider, Resource, User
-from ...db.states import Role, RunStatus
+from ...db.states import Role
 from ...db.storable import INT_MAX
 from ...jobs.action import run_action
 from ...jobs.executor import LocalExecutor
@@ -34,7 +34,9 @@ from .action_runs import ACTIVE, action_run_public
 
 router = APIRouter(tags=["actions"])
 
-_BAD_GATEWAY = {502: {"description": "The plugin could not say which actions it has"}}
+_BAD_GATEWAY: dict[int | str, dict[str, Any]] = {
+    502: {"description": "The plugin could not say which actions it has"}
+}
 
 
 def _resource(session: Session, user: User, resource_id: int, need: Role) -> Resource:
@@ -74,7 +76,12 @@ def _listing(
     offer = _offer(context, provider, version, resource)
     message = "" if offer.actions else f"{provider.key} offers no action here"
     return ActionListPublic.model_validate(
-        {**empty.model_dump(), "profiles": offer.profiles, "actions": offer.actions, "message": message}
+        {
+            **empty.model_dump(),
+            "profiles": offer.profiles,
+            "actions": offer.actions,
+            "message": message,
+        }
     )
 
 
@@ -196,12 +203,11 @@ def _start(
 def _checked(spec: dict[str, Any], given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(plain, secret)`` parameters, checked against the plugin's declaration (400)."""
     try:
-        declared = [
-            Param(**{k: (tuple(v) if k == "choices" and v is not None else v) for k, v in p.items()})
-            for p in spec.get("params") or []
-        ]
-    except (ActionDefinitionError, TypeError) as exc:
-        raise HTTPException(502, detail=f"the plugin declares {spec['name']} badly: {exc}") from None
+        declared = [_param(p) for p in spec.get("params") or []]
+    except (ActionDefinitionError, KeyError, TypeError) as exc:
+        raise HTTPException(
+            502, detail=f"the plugin declares {spec['name']} badly: {exc}"
+        ) from None
     try:
         checked = check_params(declared, given)
     except ValueError as exc:
@@ -209,6 +215,19 @@ def _checked(spec: dict[str, Any], given: dict[str, Any]) -> tuple[dict[str, Any
     secret = {p.name for p in declared if p.secret}
     plain = {k: v for k, v in checked.items() if k not in secret}
     return plain, {k: v for k, v in checked.items() if k in secret}
+
+
+def _param(declared: dict[str, Any]) -> Param:
+    """A parameter as the plugin declared it on the wire."""
+    choices = declared.get("choices")
+    return Param(
+        name=declared["name"],
+        type=declared.get("type", "string"),
+        required=bool(declared.get("required")),
+        default=declared.get("default"),
+        secret=bool(declared.get("secret")),
+        choices=tuple(choices) if choices is not None else None,
+    )
 
 
 def _refuse_busy(session: Session, provider: Provider, resource: Resource | None) -> None:

@@ -53,9 +53,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_action_runs_provider_id", "action_runs", ["provider_id"])
     op.create_index("ix_action_runs_status", "action_runs", ["status"])
-    op.create_index(
-        "ix_action_runs_resource_status", "action_runs", ["resource_id", "status"]
-    )
+    op.create_index("ix_action_runs_resource_status", "action_runs", ["resource_id", "status"])
 
 
 def downgrade() -> None:
