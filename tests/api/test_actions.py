@@ -3,7 +3,6 @@ process, the action run, and the targeted refresh that shows what the action did
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +17,8 @@ from factories import (
     plugin_dir,
     tarball,
     upload,
+    wait_for_action,
 )
-
-FINISHED = ("completed", "failed", "canceled")
 
 
 def _world(client: TestClient) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -33,17 +31,7 @@ def _world(client: TestClient) -> tuple[dict[str, Any], dict[str, dict[str, Any]
 def _run(client: TestClient, resource_id: int, name: str, /, **params: Any) -> dict[str, Any]:
     answer = client.post(f"{API}/resources/{resource_id}/actions/{name}/", json={"params": params})
     assert answer.status_code == 202, answer.text
-    return _wait(client, answer.json()["id"])
-
-
-def _wait(client: TestClient, run_id: int, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run: dict[str, Any] = client.get(f"{API}/action-runs/{run_id}/").json()
-        if run["status"] in FINISHED:
-            return run
-        time.sleep(0.05)
-    raise AssertionError(f"action run {run_id} did not finish in {timeout}s")
+    return wait_for_action(client, answer.json()["id"])
 
 
 def _resource(client: TestClient, resource_id: int) -> dict[str, Any]:
@@ -170,7 +158,7 @@ def test_a_provider_level_action_creates_an_instance_with_its_labels(client: Tes
 
     assert {a["name"] for a in listing["actions"]} == {"template_list", "instance_create"}
     assert answer.status_code == 202, answer.text
-    run = _wait(client, answer.json()["id"])
+    run = wait_for_action(client, answer.json()["id"])
     assert run["status"] == "completed", run
     assert run["resource"] is None
     refresh = client.get(f"{API}/collection-runs/{run['refresh_run']}/").json()

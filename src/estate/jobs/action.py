@@ -84,7 +84,11 @@ class _ActionJob:
         watchdog.start()
         try:
             result = self._act()
-            values = {"status": RunStatus.COMPLETED, "result": self._stored(result)}
+            # A cancelable action may stop early and answer: it still was canceled.
+            ended = RunStatus.CANCELED if self._cancel_requested else RunStatus.COMPLETED
+            values = {"status": ended, "result": self._stored(result)}
+            if self._cancel_requested:
+                values["error"] = "canceled by request"
         except PluginRuntimeError as exc:
             if exc.kind == "canceled" or self._cancel_requested:
                 values = {"status": RunStatus.CANCELED, "error": "canceled by request"}
