@@ -78,6 +78,7 @@ bench: setup platforms
 	$(BIN)/python bench/runtime.py
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/providers.py
+	$(BIN)/python bench/actions.py
 
 clean:
 	rm -rf $(VENV) .estate .pytest_cache .mypy_cache .ruff_cache
