@@ -80,6 +80,7 @@ bench: setup platforms
 	$(BIN)/python bench/providers.py
 	$(BIN)/python bench/api.py --resources 1000000 --db sqlite
 	$(BIN)/python bench/api.py --resources 1000000 --db postgresql
+	$(BIN)/python bench/actions.py
 
 clean:
 	rm -rf $(VENV) .estate .pytest_cache .mypy_cache .ruff_cache

@@ -295,3 +295,14 @@ def plugin_pid(root: int) -> int:
     while kids := descendants(chain[-1]):
         chain.append(min(kids))
     return chain[min(2, len(chain) - 1)]
+
+
+def wait_for_action(client: TestClient, run_id: int, timeout: float = 60) -> dict[str, Any]:
+    """Poll an action run until it ends; the run with its log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run: dict[str, Any] = client.get(f"{API}/action-runs/{run_id}/").json()
+        if run["status"] in ("completed", "failed", "canceled"):
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"action run {run_id} did not finish in {timeout}s")

@@ -13,7 +13,7 @@ from sqlalchemy import select, text, update
 from .auth.passwords import hash_password, new_password, verify_password
 from .context import Context
 from .db.migrate import upgrade
-from .db.models import CollectionRun, Organization, PluginVersion, User
+from .db.models import ActionRun, CollectionRun, Organization, PluginVersion, User
 from .db.states import RunStatus, VersionSource, VersionState
 from .inventory.ingest import link_new
 from .registry.managed import register_managed, remove_unreferenced
@@ -121,6 +121,17 @@ def recover_runs(context: Context) -> list[int]:
         pending = session.scalars(
             select(CollectionRun.id).where(CollectionRun.status == RunStatus.PENDING)
         ).all()
+        # An action is not run again unasked: it may not be idempotent.
+        session.execute(
+            update(ActionRun)
+            .where(ActionRun.status.in_((RunStatus.PENDING, RunStatus.RUNNING)))
+            .values(
+                status=RunStatus.FAILED,
+                error="the service stopped before this action ended; check the resource "
+                "and run it again if needed",
+                finished_at=datetime.now(UTC),
+            )
+        )
         session.execute(
             update(PluginVersion)
             .where(

@@ -45,6 +45,9 @@ def test_an_upload_over_a_builtin_version_survives_a_refresh(
         tmp_path / "sim",
         provider=(source / "provider.py").read_text(),
         manifest_data=data,
+        extra_files={
+            name: (source / name).read_text() for name in ("machines.py", "operations.py")
+        },
     )
     response = upload(client, tarball(folder), force=True)
     assert response.status_code == 201, response.text

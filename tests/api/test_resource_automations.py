@@ -1,5 +1,5 @@
 """``resources/{id}/automations/``: the UIS's page of automation records of a resource,
-read from Estate's source of them (empty until action runs exist, issue 12)."""
+read from Estate's source of them, its action runs (a run listed: tests/api/test_actions.py)."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from conftest import ADMIN_PASSWORD
 from estate.api.app import API_PREFIX
 from estate.db.models import (
+    ActionRun,
     CollectionRun,
     CollectionSchedule,
     Event,
@@ -107,6 +108,13 @@ RULES: dict[tuple[str, str], Rule] = {
     ("post", "/resources/{resource_id}/tags/set/"): Role.OPERATOR,
     ("post", "/resources/{resource_id}/tags/remove/"): Role.OPERATOR,
     ("get", "/resources/{resource_id}/automations/"): Role.VIEWER,
+    ("get", "/resources/{resource_id}/actions/"): Role.VIEWER,
+    ("post", "/resources/{resource_id}/actions/{name}/"): Role.OPERATOR,
+    ("get", "/providers/{provider_id}/actions/"): Role.VIEWER,
+    ("post", "/providers/{provider_id}/actions/{name}/"): Role.OPERATOR,
+    ("get", "/action-runs/"): ANY,
+    ("get", "/action-runs/{action_run_id}/"): Role.VIEWER,
+    ("post", "/action-runs/{action_run_id}/cancel/"): Role.OPERATOR,
     ("get", "/tags/"): ANY,
     ("post", "/tags/"): Role.ADMIN,
     ("get", "/tags/{tag_id}/"): Role.VIEWER,
@@ -222,6 +230,12 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
         )
         session.add_all([resource, event, schedule])
         session.flush()
+        # Pending and never submitted: an allowed cancel ends it, the next answers 409.
+        action_run = ActionRun(
+            provider_id=provider["id"], resource_id=resource.id, ems_ref="vm-1", action="reboot"
+        )
+        session.add(action_run)
+        session.flush()
         change = ResourceChange(
             resource_id=resource.id, run_id=done.id, kind="deleted", changed_at=now
         )
@@ -234,6 +248,7 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
             "schedule_id": schedule.id,
             "change_id": change.id,
             "sighting_id": f"{resource.id}-0",
+            "action_run_id": action_run.id,
         }
     spare_id = client.get(f"{API}/users/me/", auth=spare.auth).json()["id"]
     doomed = _user(client, "a-doomed", Role.VIEWER, a)  # the one user a DELETE removes
@@ -249,6 +264,7 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
         "key": "simulated:datacenter",
         "slug": "virtual_machine",
         "path": "status",
+        "name": "power_off",  # the plugin-less provider answers 409: nothing runs
         "doomed_id": doomed_id,
         "tag_id": tag.json()["id"],
         "watchlist_id": watchlist.json()["id"],

@@ -344,3 +344,10 @@ def test_undeclared_keys_are_named_with_the_closest_declared_one() -> None:
     )
     bare = parse_manifest(vcenter(connection_parameters=[]))
     assert check_connection_keys(bare, {"anything": 1}) == []
+
+
+def test_claimed_profiles_are_kept_and_a_typo_is_refused_with_a_hint() -> None:
+    assert parse_manifest(vcenter(profiles=["core", "snapshot"])).profiles == ["core", "snapshot"]
+    [problem] = problems_of(vcenter(profiles=["core", "snapshots"]))
+    assert problem.startswith("manifest.yml: profiles[1]: unknown profile 'snapshots'")
+    assert "did you mean 'snapshot'?" in problem

@@ -308,6 +308,8 @@ def test_metadata_describes_the_class() -> None:
         "display_name": "ACME Cloud",
         "supported_resource_types": ["virtual_machine"],
         "class_name": "TwoVMs",
+        "actions": [],
+        "profiles": [],
     }
 
 

@@ -28,6 +28,9 @@ from typing import Any
 from inventory_providers.base import BaseProvider, Relationship, ResourceData
 from inventory_providers.errors import InvalidConfig, ProviderError, Unauthenticated, Unreachable
 
+from . import machines
+from .operations import MachineActions
+
 PASSWORD = "simulated"
 REGION = "dc-1"
 
@@ -177,8 +180,12 @@ def _integer(
     return default if number is None else number
 
 
-class SimulatedDatacenterProvider(BaseProvider):
-    """A deterministic datacenter of clusters, ESXi hosts, datastores, port groups and VMs."""
+class SimulatedDatacenterProvider(MachineActions, BaseProvider):
+    """A deterministic datacenter of clusters, ESXi hosts, datastores, port groups and VMs.
+
+    Its actions (``operations.py``) change VMs; what they changed is kept in the
+    provider's state folder (``machines.py``) and shown by every later collection.
+    """
 
     vendor = "simulated"
     provider_type = "datacenter"
@@ -240,17 +247,36 @@ class SimulatedDatacenterProvider(BaseProvider):
     def _generate(self, settings: Settings) -> Iterator[ResourceData]:
         """Every kind in turn; of a targeted collection, only the kinds asked for."""
         layout = settings.layout
+        document = self._store().load()
+        changed = machines.is_changed(document)
         kinds = (
             ("container_orchestration_platform", lambda: _clusters(layout)),
             ("hypervisor_host", lambda: _hosts(layout, settings.seed)),
             ("block_storage", lambda: _datastores(layout, settings.seed)),
             ("network", lambda: _networks(layout)),
-            ("virtual_machine", lambda: _vms(layout, settings)),
+            (
+                "virtual_machine",
+                lambda: (
+                    machines.with_changes(_vms(layout, settings), document, self._generated)
+                    if changed
+                    else _vms(layout, settings)
+                ),
+            ),
         )
         targets = getattr(self, "target_resource_types", None)
         for slug, generate in kinds:
             if targets is None or slug in targets:
                 yield from generate()
+
+    def _vm_at(self, index: int) -> ResourceData | None:
+        """The generated VM number ``index`` (from 0), or None (what actions act on)."""
+        if self.settings is None:
+            self.connect()
+        settings = self.settings
+        assert settings is not None
+        if not 0 <= index < settings.layout.vms:
+            return None
+        return next(islice(_vms(settings.layout, settings), index, None), None)
 
 
 def _cluster_ref(index: int) -> str:

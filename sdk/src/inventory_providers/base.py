@@ -12,6 +12,7 @@ them all and stays the path plugins import from.
 
 from __future__ import annotations
 
+from .actions import Param, action
 from .credential import ProviderCredential
 from .events import (
     MAX_EVENT_DATA_BYTES,
@@ -19,7 +20,7 @@ from .events import (
     MAX_EVENT_TYPE_CHARS,
     validate_event,
 )
-from .provider import BaseProvider
+from .provider import STATE_DIR_VARIABLE, BaseProvider
 from .resource import (
     Relationship,
     ResourceData,
@@ -45,12 +46,15 @@ __all__ = [
     "MAX_WORD_CHARS",
     "RELATIONSHIP_TYPES",
     "STATES",
+    "STATE_DIR_VARIABLE",
     "STATE_SYNONYMS",
     "BaseProvider",
+    "Param",
     "ProviderCredential",
     "Relationship",
     "ResourceData",
     "ResourceValidationError",
+    "action",
     "nearest_state",
     "settle_state",
     "unknown_word_note",

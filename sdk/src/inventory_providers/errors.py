@@ -6,6 +6,7 @@
     ├── Unreachable               kind="unreachable"      endpoint cannot be reached
     ├── NotFound                  kind="not_found"        the object asked for does not exist
     ├── Unsupported               kind="unsupported"      the plugin cannot do this
+    ├── InvalidParameter          kind="invalid_parameter" an action's parameter is wrong
     └── ProviderTimeout           kind="timeout"          the platform did not answer in time
 
 Messages must never contain a secret: the service shows them to users and logs them.
@@ -16,6 +17,7 @@ from __future__ import annotations
 __all__ = [
     "KINDS",
     "InvalidConfig",
+    "InvalidParameter",
     "NotFound",
     "ProviderError",
     "ProviderTimeout",
@@ -62,6 +64,12 @@ class Unsupported(ProviderError):
     kind = "unsupported"
 
 
+class InvalidParameter(ProviderError):
+    """An action was given a parameter it does not take, or a bad value; the message names it."""
+
+    kind = "invalid_parameter"
+
+
 class ProviderTimeout(ProviderError):
     """The platform did not answer in time."""
 
@@ -71,6 +79,7 @@ class ProviderTimeout(ProviderError):
 KINDS = frozenset(
     {
         "invalid_config",
+        "invalid_parameter",
         "unauthenticated",
         "unreachable",
         "not_found",

@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
+from .actions import ActionSpec, check_params, declared_actions
 from .credential import ProviderCredential
-from .errors import Unsupported
+from .errors import InvalidParameter, NotFound, Unsupported
 from .events import validate_event
+from .profiles import PROFILES, check_action, missing_actions
 from .resource import ResourceData
 
-__all__ = ["BaseProvider"]
+__all__ = ["STATE_DIR_VARIABLE", "BaseProvider"]
+
+STATE_DIR_VARIABLE = "INVENTORY_PROVIDERS_STATE_DIR"
+"""The environment variable naming :attr:`BaseProvider.state_dir` (set by the service)."""
 
 
 class BaseProvider:
@@ -36,6 +43,8 @@ class BaseProvider:
     display_name: ClassVar[str] = ""
     supported_resource_types: ClassVar[list[str]] = []
 
+    _action_specs: ClassVar[dict[str, ActionSpec]] = {}
+
     target_resource_types: frozenset[str] | None = None
     """The resource types a *targeted* collection asks for, or None for a full one.
 
@@ -44,6 +53,20 @@ class BaseProvider:
     that ignores it is still correct: the service keeps only the targeted types from
     what it yields, and marks only resources of those types deleted.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Collect the class's ``@action`` methods; a wrongly declared one fails here,
+        when the plugin is loaded (``define``), naming the action and what is wrong."""
+        super().__init_subclass__(**kwargs)
+        specs = declared_actions(cls)
+        for spec in specs.values():
+            check_action(cls.__name__, spec)
+            for name in filter(None, (spec.method, spec.available)):
+                if not callable(getattr(cls, name, None)):
+                    raise TypeError(
+                        f"{cls.__name__}: action {spec.name!r} names no method {name!r}"
+                    )
+        cls._action_specs = specs
 
     def __init__(self, provider_model: Any, credential: ProviderCredential) -> None:
         """``provider_model`` describes the provider record (``id``, ``name``,
@@ -67,6 +90,18 @@ class BaseProvider:
         """
         event = getattr(self, "_cancel_event", None)
         return event is not None and event.is_set()
+
+    @property
+    def state_dir(self) -> Path | None:
+        """A folder that outlives this process, or None (without the service).
+
+        The service gives every provider one folder that all of its plugin processes
+        (the collection's, the actions') may write, kept until the provider is deleted:
+        for what a plugin must remember between calls. Write a file by renaming a new
+        one over it (``os.replace``): two processes may run as two users of one group.
+        """
+        folder = os.environ.get(STATE_DIR_VARIABLE)
+        return Path(folder) if folder else None
 
     def connect(self) -> None:
         """Open the session to the platform. Raise an ``inventory_providers.errors``
@@ -96,16 +131,54 @@ class BaseProvider:
         return True, "connected"
 
     def run_action(self, name: str, ems_ref: str | None, params: dict[str, Any]) -> Any:
-        """Run the lifecycle action ``name`` (``power_on``, ``snapshot``, …).
+        """Run the lifecycle action ``name`` (``power_on``, ``snapshot_create``, …).
 
         ``ems_ref`` is the resource it acts on, or None for a provider-level action;
-        ``params`` are its arguments. Return anything JSON serialisable (shown to the
-        caller); raise an ``inventory_providers.errors`` error to fail it. A long action
-        may check :attr:`canceled`. The default raises ``Unsupported``. It runs in the
-        provider's long-lived process, where ``connect`` has not been called: open
-        (and close) the session the action needs itself.
+        ``params`` are its arguments. The default dispatches to the method declared with
+        ``@action`` (``inventory_providers.actions``), its parameters checked and their
+        defaults filled in; an undeclared action raises ``Unsupported``. A plugin written
+        before the decorator may override this instead. Return anything JSON
+        serialisable (shown to the caller); raise an ``inventory_providers.errors`` error
+        to fail it (``NotFound`` for an unknown ``ems_ref``). A long action may check
+        :attr:`canceled`. It runs in the provider's long-lived process, where ``connect``
+        has not been called: open (and close) the session the action needs itself.
         """
-        raise Unsupported(f"{self.provider_key()} has no action {name!r}")
+        spec = type(self).action_specs().get(name)
+        if spec is None:
+            raise Unsupported(f"{self.provider_key()} has no action {name!r}")
+        if spec.is_provider_level and ems_ref is not None:
+            raise InvalidParameter(f"{name}: acts on the provider, not on a resource")
+        if not spec.is_provider_level and ems_ref is None:
+            raise NotFound(f"{name}: needs a resource (ems_ref)")
+        try:
+            checked = check_params(spec.params, params)
+        except ValueError as exc:
+            raise InvalidParameter(f"{name}: {exc}") from None
+        return getattr(self, spec.method)(ems_ref, checked)
+
+    def action_availability(self, name: str, resource: dict[str, Any] | None) -> tuple[bool, str]:
+        """``(available, reason)`` of the action on ``resource`` (its stored record) now."""
+        spec = type(self).action_specs()[name]
+        if spec.available is None:
+            return True, ""
+        available, reason = getattr(self, spec.available)(resource)
+        return bool(available), str(reason or "")
+
+    @classmethod
+    def action_specs(cls) -> dict[str, ActionSpec]:
+        """The actions the class declares with ``@action``, by name."""
+        return dict(getattr(cls, "_action_specs", {}))
+
+    @classmethod
+    def implemented_profiles(cls) -> list[str]:
+        """The standard profiles whose required actions the class all declares."""
+        specs = cls.action_specs().values()
+        profiles = []
+        for name, profile in PROFILES.items():
+            mine = [spec.name for spec in specs if spec.profile == name]
+            if mine and not missing_actions(name, mine):
+                profiles.append(profile.name)
+        return profiles
 
     def publish_event(
         self, event_type: str, message: str = "", *, severity: str = "info", **data: Any
@@ -218,4 +291,6 @@ class BaseProvider:
             "display_name": cls.display_name or cls.__name__,
             "supported_resource_types": list(cls.supported_resource_types),
             "class_name": cls.__name__,
+            "actions": [spec.to_dict() for spec in cls.action_specs().values()],
+            "profiles": cls.implemented_profiles(),
         }

@@ -182,7 +182,8 @@ class _Server:
                 "validate": True,
                 "health": True,
                 "cancel": True,
-                "action": self.cls.run_action is not BaseProvider.run_action,
+                "action": self.cls.run_action is not BaseProvider.run_action
+                or bool(self.cls.action_specs()),
             },
         }
 
@@ -310,6 +311,24 @@ class _Server:
         provider = self._configured()
         result = provider.run_action(name, target, arguments)
         return {"result": result}
+
+    def rpc_actions(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``actions``: the declared actions that apply to ``resource`` (a stored record,
+        or null for the provider-level ones), each with whether it is available now."""
+        resource = params.get("resource")
+        if resource is not None and not isinstance(resource, dict):
+            raise _RpcError(-32602, "actions: resource must be an object or null", "protocol")
+        provider = self._configured()
+        slug = resource.get("resource_type_slug") if resource is not None else None
+        answer = []
+        for spec in self.cls.action_specs().values():
+            if (slug is None) != spec.is_provider_level:
+                continue
+            if slug is not None and slug not in spec.applies_to:
+                continue
+            available, reason = provider.action_availability(spec.name, resource)
+            answer.append({**spec.to_dict(), "available": available, "reason": reason})
+        return {"actions": answer, "profiles": self.cls.implemented_profiles()}
 
     def rpc_api_request(self, params: dict[str, Any]) -> dict[str, Any]:
         """``api.request``: one HTTP request for the class's ``handle_api_request``."""

@@ -31,6 +31,8 @@ from .audit_log import AuditLog
 from .deps import refuse_unknown_parameters, refuse_unstorable_parameters
 from .limits import BodyLimits
 from .routes import (
+    action_runs,
+    actions,
     api_root,
     audit,
     drift,
@@ -131,6 +133,8 @@ def create_app(
         schedules,
         runs,
         resources,
+        actions,
+        action_runs,
         drift,
         sightings,
         tags,

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from ..db.models import (
+    ActionRun,
     Base,
     CollectionRun,
     Event,
@@ -83,7 +84,7 @@ def organization_of(session: Session, row: Base) -> int | None:
         return row.id
     if isinstance(row, Provider | Tag | Watchlist):
         return row.organization_id
-    if isinstance(row, CollectionRun | Resource):
+    if isinstance(row, CollectionRun | Resource | ActionRun):
         return row.provider.organization_id
     if isinstance(row, Event):
         if row.provider_id is None:

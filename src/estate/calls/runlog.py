@@ -20,12 +20,15 @@ class RunLog:
     def __init__(self) -> None:
         self._lines: deque[str] = deque(maxlen=MAX_LINES)
         self._secrets: tuple[str, ...] = ()
+        self._values: list[Any] = []
         self._lock = threading.Lock()
         self.dropped = 0
 
     def redact(self, values: Iterable[Any]) -> None:
-        """Mask these values wherever they appear in later lines."""
-        self._secrets = maskable(values)
+        """Mask these values (as well as those given before) wherever they appear in
+        later lines: a provider's secrets, and an action's secret parameters."""
+        self._values.extend(values)
+        self._secrets = maskable(self._values)
 
     @property
     def secrets(self) -> tuple[str, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,16 @@ from ..runtime.supervisor import ProcessSpec
 from .runlog import RunLog
 
 
-def plugin_process(settings: Settings, version: PluginVersion, on_log: LogSink) -> PluginProcess:
-    """A (not yet started) process for ``version``, with the service's timeouts."""
+def plugin_process(
+    settings: Settings, version: PluginVersion, on_log: LogSink, provider_id: int | None = None
+) -> PluginProcess:
+    """A (not yet started) process for ``version``, with the service's timeouts; for a
+    provider's job (``provider_id``), with the provider's state folder."""
+    environment = environment_of(version, settings)
+    if provider_id is not None:
+        environment = replace(environment, state_dir=state_dir_of(settings, provider_id))
     return PluginProcess(
-        environment_of(version, settings),
+        environment,
         version.class_path,
         on_log=on_log,
         start_timeout=settings.start_timeout,
@@ -34,6 +41,12 @@ def plugin_process(settings: Settings, version: PluginVersion, on_log: LogSink) 
 def environment_of(version: PluginVersion, settings: Settings) -> PluginEnvironment:
     """Where a stored version's code is and the interpreter that runs it."""
     return environment_at(Path(version.path), version.manifest, settings)
+
+
+def state_dir_of(settings: Settings, provider_id: int) -> Path:
+    """The folder the provider's plugin processes keep state in between processes
+    (``PluginEnvironment.state_dir``); removed with the provider."""
+    return settings.resolved_data_dir / "plugin-state" / str(provider_id)
 
 
 def provider_model(provider: Provider) -> dict[str, Any]:
@@ -89,7 +102,9 @@ def provider_spec(
     """
     configure = {"provider": provider_model(provider), "credential": credential}
     label = f"{provider.key} for provider {provider.id}"
-    return _spec(settings, version, label, configure, secrets)
+    spec = _spec(settings, version, label, configure, secrets)
+    state = replace(spec.environment, state_dir=state_dir_of(settings, provider.id))
+    return replace(spec, environment=state)
 
 
 def version_spec(settings: Settings, version: PluginVersion) -> ProcessSpec:

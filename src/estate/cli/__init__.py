@@ -11,7 +11,19 @@ from typing import Annotated
 
 import typer
 
-from . import accounts, admin, events, help, login, plugins, providers, resources, runs, serve
+from . import (
+    accounts,
+    actions,
+    admin,
+    events,
+    help,
+    login,
+    plugins,
+    providers,
+    resources,
+    runs,
+    serve,
+)
 from .client import Options, remember
 
 __all__ = ["app", "main"]
@@ -57,7 +69,7 @@ def root(
     remember(Options(url=url, token=token, username=username, password=password))
 
 
-for module in (plugins, providers, runs, resources, events, admin, accounts, login, serve):
+for module in (plugins, providers, runs, resources, actions, events, admin, accounts, login, serve):
     module.register(app, EPILOG)
 
 

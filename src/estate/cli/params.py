@@ -37,13 +37,13 @@ def id_argument(noun: str) -> Any:
     return typer.Argument(help=f"The {noun}'s id", metavar="ID")
 
 
-def parse_config(items: list[str]) -> dict[str, Any]:
+def parse_config(items: list[str], option: str = "--config") -> dict[str, Any]:
     """``KEY=VALUE`` entries as a dict; a value that parses as JSON is taken as JSON."""
     config: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise fail(f"--config: expected KEY=VALUE, got {item!r}", USAGE)
+            raise fail(f"{option}: expected KEY=VALUE, got {item!r}", USAGE)
         try:
             config[key] = json.loads(value)
         except ValueError:

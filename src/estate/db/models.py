@@ -511,3 +511,45 @@ class WatchlistResource(Base):
     resource_id: Mapped[int] = mapped_column(
         ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+class ActionRun(Base):
+    """One lifecycle action asked of a provider's plugin (docs/actions.md), and its end.
+
+    pending → running → completed | failed | canceled. ``resource_id`` is None for a
+    provider-level action. ``parameters`` holds the non-secret arguments, a secret one
+    as ``$encrypted$``; the secret values themselves are in ``secret_parameters``,
+    sealed with the service's key. ``refresh_run_id`` is the targeted collection that
+    refreshed the inventory after the action, whose changes are attributed to it.
+    """
+
+    __tablename__ = "action_runs"
+    __table_args__ = (Index("ix_action_runs_resource_status", "resource_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("providers.id", ondelete="CASCADE"), index=True
+    )
+    resource_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("resources.id", ondelete="SET NULL")
+    )
+    ems_ref: Mapped[str | None] = mapped_column(String(500))
+    action: Mapped[str] = mapped_column(String(100))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    secret_parameters: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.PENDING, index=True)
+    result: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    error_kind: Mapped[str | None] = mapped_column(String(40))
+    log: Mapped[str] = mapped_column(Text, default="")
+    requested_by: Mapped[str] = mapped_column(String(150), default="")
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    refresh_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collection_runs.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    provider: Mapped[Provider] = relationship()

@@ -1,10 +1,9 @@
 """The automations run on a resource: the source of ``resources/{id}/automations/``.
 
 The UIS lists *automation records* (jobs that touched a resource). In Estate these
-will be the action runs of a resource (issue 12: ``ActionRun``). Until that table
-exists the source is empty, but the route already pages it through
-:func:`automations_page`, so when action runs arrive only this function learns to
-read them; the route, its shape and its tests stay.
+are the action runs of the resource (``ActionRun``): one record per run, its job the
+action, its status the run's, ``automation_details`` the parameters (secrets masked),
+result, error and the collection run that refreshed the resource afterwards.
 """
 
 from __future__ import annotations
@@ -13,7 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+
+from ..db.models import ActionRun, Provider, Resource
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +46,48 @@ class AutomationRecord:
 def automations_page(
     session: Session, resource_id: int, *, offset: int, limit: int
 ) -> tuple[int, list[AutomationRecord]]:
-    """``(count, records)`` of the resource's automations, newest first.
+    """``(count, records)`` of the resource's automations (its action runs), newest first."""
+    count = session.scalar(
+        select(func.count()).select_from(ActionRun).where(ActionRun.resource_id == resource_id)
+    )
+    rows = session.execute(
+        select(ActionRun, Resource, Provider.organization_id)
+        .join(Resource, Resource.id == ActionRun.resource_id)
+        .join(Provider, Provider.id == ActionRun.provider_id)
+        .where(ActionRun.resource_id == resource_id)
+        .order_by(ActionRun.id.desc())
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return int(count or 0), [_record(run, resource, org) for run, resource, org in rows]
 
-    No source exists yet (action runs come with issue 12): nothing to count or read.
-    """
-    del session, resource_id, offset, limit
-    return 0, []
+
+def _record(run: ActionRun, resource: Resource, organization: int) -> AutomationRecord:
+    return AutomationRecord(
+        id=run.id,
+        resource=resource.id,
+        resource_name=resource.name,
+        resource_canonical_id=resource.canonical_id,
+        source_name="estate",
+        correlation_type="direct",
+        correlation_key=f"action-run:{run.id}",
+        correlation_confidence="exact",
+        aap_host_id=None,
+        aap_host_name=resource.name or resource.ems_ref,
+        aap_job_id=run.id,
+        aap_job_name=run.action,
+        aap_job_status=run.status,
+        aap_job_started_at=run.started_at,
+        aap_job_finished_at=run.finished_at,
+        aap_inventory_name="",
+        automation_details={
+            "action": run.action,
+            "parameters": run.parameters or {},
+            "result": run.result,
+            "error": run.error,
+            "requested_by": run.requested_by,
+            "refresh_run": run.refresh_run_id,
+        },
+        synced_at=run.finished_at,
+        organization=organization,
+    )

@@ -217,7 +217,7 @@ class _CollectionJob:
             raise RunFailed("provider is disabled; enable it before collecting")
         settings = self.context.settings
         credential = credential_params(self.context, self.provider, self.log)
-        self.process = plugin_process(settings, self.version, self.log.add)
+        self.process = plugin_process(settings, self.version, self.log.add, self.provider.id)
         self.log.add("info", f"starting {self.provider.key} {self.version.version}")
         self.process.start()
         self.process.call(

@@ -20,6 +20,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from inventory_providers.profiles import missing_actions
+
 from .. import taxonomy
 from ..config import Settings
 from ..db.models import PluginVersion
@@ -304,6 +306,20 @@ def _define_answer(stdout: str) -> dict[str, Any] | None:
     return None
 
 
+def _check_profiles(manifest: Manifest, meta: dict[str, Any], source: str) -> None:
+    """Refuse a manifest claiming a profile whose required actions the plugin lacks."""
+    implemented = meta.get("profiles") or []
+    declared = [a.get("name") for a in meta.get("actions") or [] if isinstance(a, dict)]
+    for index, profile in enumerate(manifest.profiles):
+        if profile in implemented:
+            continue
+        missing = missing_actions(profile, [n for n in declared if isinstance(n, str)])
+        raise InvalidPackage(
+            f"manifest.yml: profiles[{index}]: {source} does not implement profile "
+            f"{profile!r} (missing actions: {', '.join(missing) or 'none declared'})"
+        )
+
+
 def _choose(
     providers: list[dict[str, Any]], manifest: Manifest, source: str = "provider.py"
 ) -> Defined:
@@ -324,6 +340,7 @@ def _choose(
             class_path = meta.get("class_path")
             if not isinstance(class_path, str) or not class_path:
                 raise InvalidPackage(f"{source}: define named no class_path for {manifest.key}")
+            _check_profiles(manifest, meta, source)
             return Defined(class_path=class_path, metadata=meta)
     found = ", ".join(f"{m.get('class_name')} ({m.get('key')})" for m in providers) or "none"
     what = "BaseProvider subclass" if source == "provider.py" else "provider"

@@ -28,6 +28,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from inventory_providers.profiles import PROFILE_NAMES
+
 from .. import taxonomy
 from .errors import InvalidPackage
 
@@ -103,6 +105,14 @@ def _semver(value: str) -> str:
 def _known_type(value: str) -> str:
     if not taxonomy.is_known(value):
         raise ValueError(f"unknown type {value!r}")
+    return value
+
+
+def _profile_name(value: str) -> str:
+    if value not in PROFILE_NAMES:
+        close = difflib.get_close_matches(value, PROFILE_NAMES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown profile {value!r}{hint} (one of {', '.join(PROFILE_NAMES)})")
     return value
 
 
@@ -200,6 +210,9 @@ class Manifest(BaseModel):
     connection_parameters: list[ConnectionParameter] = []
     dependencies: Dependencies = Field(default_factory=Dependencies)
     runtime: Runtime | None = None
+    # The capability profiles the plugin claims (inventory_providers.profiles); install
+    # checks that its define answer implements each one.
+    profiles: list[Annotated[str, AfterValidator(_profile_name)]] = []
 
     @field_validator("connection_parameters")
     @classmethod

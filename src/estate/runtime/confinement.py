@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 import inventory_providers
+from inventory_providers.provider import STATE_DIR_VARIABLE
 
 from ..config import Settings
 from . import sandbox
@@ -181,13 +182,17 @@ def launch(environment: PluginEnvironment, *verb: str) -> Launch:
         started.env.update(
             TMPDIR=str(scratch), TMP=str(scratch), TEMP=str(scratch), HOME=str(scratch)
         )
+        writable = [scratch]
+        if environment.state_dir is not None:
+            writable.append(_state_folder(environment.state_dir, gid))
+            started.env[STATE_DIR_VARIABLE] = str(environment.state_dir)
         if confinement.enabled:
             if uid is None:  # the plugin's own user counts its processes where there is one
                 started.cgroup = _pids_cgroup(confinement, scratch.name)
             readable = readable_paths(environment, plugin_argv[0])
             if uid is not None and gid is not None:
-                _reachable(gid, [*readable, str(scratch)])
-            policy = _policy(confinement, readable, scratch, started.cgroup, uid, gid)
+                _reachable(gid, [*readable, *(str(path) for path in writable)])
+            policy = _policy(confinement, readable, writable, started.cgroup, uid, gid)
             started.argv = [*launcher_argv(confinement.launcher), *policy, "--", *plugin_argv]
         else:
             _warn_unconfined()
@@ -305,7 +310,7 @@ def sdk_source() -> Path:
 def _policy(
     confinement: Confinement,
     readable: list[str],
-    scratch: Path,
+    writable: list[Path],
     cgroup: Path | None,
     uid: int | None,
     gid: int | None,
@@ -324,7 +329,7 @@ def _policy(
     if cgroup is not None:
         policy.append(f"pids_cgroup={cgroup}")
     policy += [f"read={path}" for path in readable]
-    policy += [f"write={path}" for path in (scratch, *WRITABLE_DEVICES)]
+    policy += [f"write={path}" for path in (*writable, *WRITABLE_DEVICES)]
     return policy
 
 
@@ -359,6 +364,17 @@ def _remove_cgroup(cgroup: Path) -> None:
         except OSError:  # busy: the namespace is still being torn down
             time.sleep(0.02)
     logger.warning("pids cgroup %s still busy; left behind", cgroup)
+
+
+def _state_folder(folder: Path, gid: int | None) -> Path:
+    """The provider's state folder, made if new: every process of the provider may
+    write it whichever plugin user it runs as (they share the plugin group; a plugin
+    replaces a file by renaming a new one over it)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if gid is not None:
+        os.chown(folder, 0, gid)
+        folder.chmod(0o2770)
+    return folder
 
 
 def _scratch(confinement: Confinement, uid: int | None, gid: int | None) -> Path:

@@ -59,6 +59,8 @@ class PluginEnvironment:
     the version's own virtual environment when it has requirements, else the service's.
     ``site_dir`` puts a folder of packages first on the child's ``PYTHONPATH``.
     ``confinement`` is how its processes are confined (``confinement.launch``).
+    ``state_dir`` is a folder that outlives the process (one per provider): every
+    process of that provider may write it, and finds it as ``STATE_DIR_VARIABLE``.
     """
 
     plugin_dir: Path
@@ -66,6 +68,7 @@ class PluginEnvironment:
     python: str = sys.executable
     command: tuple[str, ...] | None = None
     confinement: Confinement = DEFAULT
+    state_dir: Path | None = None
 
     def argv(self, *verb: str) -> list[str]:
         """The command line of one verb; raises ``PluginStartError`` for a missing program."""

@@ -103,10 +103,15 @@ class _Slot:
         self.health_ms: float | None = None
         self.health_at: float | None = None
         self.log: deque[tuple[float, str, str]] = deque(maxlen=LOG_TAIL)
+        # The caller in flight that also wants the process's lines (an action run's log).
+        self.tee: LogSink | None = None
 
     def on_log(self, level: str, line: str) -> None:
         line = escaped(mask(line, self.spec.secrets))[:2000]
         self.log.append((time.time(), level, line))
+        tee = self.tee
+        if tee is not None:
+            tee(level, line)
         logger.debug("%s [%s] %s", self.spec.label, level, line)
 
 
@@ -169,8 +174,11 @@ class Supervisor:
         *,
         timeout: float | None = None,
         on_notification: Notification | None = None,
+        on_log: LogSink | None = None,
     ) -> Any:
         """Call ``method`` on the slot's process, starting (or replacing) it as needed.
+
+        ``on_log`` also gets the lines the process logs during the call (masked).
 
         Raises ``PluginRuntimeError``: ``PluginCallError`` when the plugin answered with
         an error (the process stays up), ``PluginUnavailable`` while the breaker is
@@ -183,24 +191,39 @@ class Supervisor:
                 self._stop_process(slot)
                 self._reset(slot)
             slot.spec = spec
-            process = self._ensure(slot, wait=True)
+            slot.tee = on_log
             try:
-                result = process.call(
-                    method,
-                    params,
-                    timeout if timeout is not None else self.policy.call_timeout,
-                    on_notification=on_notification,
-                )
-            except PluginCallError:
-                slot.consecutive = 0  # it answered: alive and well
-                raise
-            except PluginRuntimeError as exc:
-                self._crashed(slot, f"{method}: {exc}")
-                raise
+                return self._call(slot, method, params, timeout, on_notification)
             finally:
-                slot.last_used = time.monotonic()
-            slot.consecutive = 0
-            return result
+                slot.tee = None
+
+    def _call(
+        self,
+        slot: _Slot,
+        method: str,
+        params: dict[str, Any],
+        timeout: float | None,
+        on_notification: Notification | None,
+    ) -> Any:
+        """``call`` under the slot's lock."""
+        process = self._ensure(slot, wait=True)
+        try:
+            result = process.call(
+                method,
+                params,
+                timeout if timeout is not None else self.policy.call_timeout,
+                on_notification=on_notification,
+            )
+        except PluginCallError:
+            slot.consecutive = 0  # it answered: alive and well
+            raise
+        except PluginRuntimeError as exc:
+            self._crashed(slot, f"{method}: {exc}")
+            raise
+        finally:
+            slot.last_used = time.monotonic()
+        slot.consecutive = 0
+        return result
 
     def cancel(self, key: Hashable) -> bool:
         """Cancel the call in flight on the slot's process (``$/cancel``, then a kill)."""

@@ -273,11 +273,8 @@ def resource_automations(
     page: PageNumber = 1,
     page_size: PageSize = 100,
 ) -> Page[AutomationRecordPublic]:
-    """The automations run on the resource, newest first (the UIS's automation records).
-
-    Estate's source is the resource's action runs; until actions exist (issue 12) it is
-    empty, and the page says so: ``count`` 0, no results.
-    """
+    """The automations run on the resource, newest first (the UIS's automation records):
+    its action runs (docs/actions.md)."""
     resource = _get(session, user, resource_id)
     count, records = automations_page(
         session, resource.id, offset=(page - 1) * page_size, limit=page_size
