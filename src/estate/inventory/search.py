@@ -37,9 +37,11 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import Boolean
 
@@ -72,13 +74,15 @@ def like_pattern(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def searched_text() -> ColumnElement[str]:
-    """The searched fields of a resource row, one per line (an absent one empty)."""
+def searched_text(resource: Any = Resource) -> ColumnElement[str]:
+    """The searched fields of a resource row (of ``resource``: the model or an alias
+    of it), one per line (an absent one empty)."""
     empty: ColumnElement[str] = literal_column("''")
     newline: ColumnElement[str] = literal_column("'\n'")
     joined: Any = None
     for field in SEARCHED:
-        value = func.coalesce(cast(field, Text) if field in _JSON else field, empty)
+        value: Any = getattr(resource, field.key)
+        value = func.coalesce(cast(value, Text) if field in _JSON else value, empty)
         joined = value if joined is None else joined.op("||")(newline).op("||")(value)
     return joined  # type: ignore[no-any-return]
 
@@ -93,12 +97,11 @@ class Searched(ColumnElement[bool]):
     def __init__(self, term: str) -> None:
         self.term = term
 
-    def clause(self, indexed: Any, in_row: ColumnElement[bool]) -> ColumnElement[bool]:
-        """Indexed matches that are not queued, queued rows matching ``in_row``, and
-        resources with a matching user tag."""
-        queued = select(QUEUE.c.resource_id)
+    @property
+    def tagged(self) -> Any:
+        """The ids of resources with a user tag whose key, value or namespace matches."""
         pattern = like_pattern(self.term)
-        tagged = (
+        return (
             select(ResourceTag.resource_id)
             .join(Tag, Tag.id == ResourceTag.tag_id)
             .where(
@@ -108,11 +111,6 @@ class Searched(ColumnElement[bool]):
                     Tag.namespace.ilike(pattern, escape="\\"),
                 )
             )
-        )
-        return or_(
-            and_(Resource.id.in_(indexed), Resource.id.not_in(queued)),
-            and_(Resource.id.in_(queued), in_row),
-            Resource.id.in_(tagged),
         )
 
 
@@ -128,16 +126,34 @@ def _sqlite(element: Searched, compiler: SQLCompiler, **kw: Any) -> str:
     else:  # no trigram to look up: every indexed text is read
         matched = func.instr(func.lower(body), needle) > 0
     indexed = select(_FTS.c.rowid).where(matched)
+    queued = select(QUEUE.c.resource_id)
     in_row = func.instr(func.lower(searched_text()), needle) > 0
-    return f"({compiler.process(element.clause(indexed, in_row), **kw)})"
+    # An OR of INs: SQLite looks each up by rowid (a MULTI-INDEX OR).
+    clause = or_(
+        and_(Resource.id.in_(indexed), Resource.id.not_in(queued)),
+        and_(Resource.id.in_(queued), in_row),
+        Resource.id.in_(element.tagged),
+    )
+    return f"({compiler.process(clause, **kw)})"
 
 
 @compiles(Searched, "postgresql")
 def _postgresql(element: Searched, compiler: SQLCompiler, **kw: Any) -> str:
     pattern = like_pattern(element.term)
-    indexed = select(_TEXTS.c.resource_id).where(_TEXTS.c.body.ilike(pattern, escape="\\"))
-    in_row = searched_text().ilike(pattern, escape="\\")
-    return f"({compiler.process(element.clause(indexed, in_row), **kw)})"
+    queued = select(QUEUE.c.resource_id)
+    indexed = select(_TEXTS.c.resource_id).where(
+        _TEXTS.c.body.ilike(pattern, escape="\\"), _TEXTS.c.resource_id.not_in(queued)
+    )
+    row = aliased(Resource)
+    in_row = (
+        select(row.id)
+        .join(QUEUE, QUEUE.c.resource_id == row.id)
+        .where(searched_text(row).ilike(pattern, escape="\\"))
+    )
+    # One IN over a UNION ALL: PostgreSQL joins its few ids to resources (an OR of
+    # INs would be a filter on every row).
+    clause = Resource.id.in_(union_all(indexed, in_row, element.tagged))
+    return f"({compiler.process(clause, **kw)})"
 
 
 def index_queued(engine: Engine, limit: int = BATCH) -> int:

@@ -168,11 +168,22 @@ def list_resources(
         total = count_of(session, query)
     if page is not None or order is not None:
         page = page or 1
-        rows = _numbered(session, query, order or [Resource.id.asc()], page, page_size)
+        rows = _numbered(session, query, order or by_id(filters), page, page_size)
         next_url, previous = page_links(request, page, page_size, total)
         results = resources_public(session, rows)
         return Page(count=total, next=next_url, previous=previous, results=results)
-    return _cursor_page(session, request, query, total, cursor, page_size)
+    return _cursor_page(session, request, query, filters, total, cursor, page_size)
+
+
+def by_id(filters: ResourceFilter, descending: bool = False) -> list[Any]:
+    """Id order. With one provider, ``(provider_id, id)``: the same order, which the
+    planner then reads from ix_resources_alive_provider (PostgreSQL otherwise walks the
+    primary key past every other provider's rows: 1 s for a provider of the last 20 %)."""
+    one = filters.provider is not None or (
+        filters.providers is not None and len(filters.providers) == 1
+    )
+    keys = [Resource.provider_id, Resource.id] if one else [Resource.id]
+    return [key.desc() if descending else key.asc() for key in keys]
 
 
 def _numbered(
@@ -191,6 +202,7 @@ def _cursor_page(
     session: Session,
     request: Request,
     query: Select[Any],
+    filters: ResourceFilter,
     total: int,
     cursor: str | None,
     page_size: int,
@@ -199,13 +211,14 @@ def _cursor_page(
     direction, last = decode_cursor(cursor) if cursor else ("n", 0)
     if direction == "n":
         after = query.where(Resource.id > last) if last else query  # (no range to tempt
-        page = after.order_by(Resource.id).limit(page_size + 1)  # SQLite off the search)
+        page = after.order_by(*by_id(filters)).limit(page_size + 1)  # SQLite off the search)
         rows = list(session.scalars(page))
         has_more = len(rows) > page_size
         rows = rows[:page_size]
         has_less = last > 0
     else:
-        page = query.where(Resource.id < last).order_by(Resource.id.desc()).limit(page_size + 1)
+        before = query.where(Resource.id < last).order_by(*by_id(filters, descending=True))
+        page = before.limit(page_size + 1)
         rows = list(session.scalars(page))
         has_less = len(rows) > page_size
         rows = list(reversed(rows[:page_size]))
