@@ -168,32 +168,28 @@ def list_resources(
         total = count_of(session, query)
     if page is not None or order is not None:
         page = page or 1
-        rows = _numbered(session, query, order or by_id(filters), page, page_size)
+        rows = _numbered(session, query, order or [Resource.id.asc()], page, page_size)
         next_url, previous = page_links(request, page, page_size, total)
         results = resources_public(session, rows)
         return Page(count=total, next=next_url, previous=previous, results=results)
-    return _cursor_page(session, request, query, filters, total, cursor, page_size)
-
-
-def by_id(filters: ResourceFilter, descending: bool = False) -> list[Any]:
-    """Id order. With one provider, ``(provider_id, id)``: the same order, which the
-    planner then reads from ix_resources_alive_provider (PostgreSQL otherwise walks the
-    primary key past every other provider's rows: 1 s for a provider of the last 20 %)."""
-    one = filters.provider is not None or (
-        filters.providers is not None and len(filters.providers) == 1
-    )
-    keys = [Resource.provider_id, Resource.id] if one else [Resource.id]
-    return [key.desc() if descending else key.asc() for key in keys]
+    return _cursor_page(session, request, query, total, cursor, page_size)
 
 
 def _numbered(
     session: Session, query: Select[Any], order: list[Any], page: int, page_size: int
 ) -> list[Resource]:
-    """Page ``page``: its ids first (the offset skips entries of a narrow index, not
-    whole rows: a deep page reads a few pages of index per thousand rows), then the
-    rows of those ids."""
+    """Page ``page``: the offset skips entries of a narrow index, not whole rows (a
+    deep page reads a few pages of index per thousand rows)."""
     window = query.with_only_columns(Resource.id).order_by(*order)
-    ids = list(session.scalars(window.offset((page - 1) * page_size).limit(page_size)))
+    return _rows(session, window.offset((page - 1) * page_size).limit(page_size))
+
+
+def _rows(session: Session, ids_query: Select[Any]) -> list[Resource]:
+    """The rows of the ids ``ids_query`` selects, in its order. A page's ids come
+    first, from an index alone (PostgreSQL then picks the index that holds the
+    filter's rows in id order, where for whole rows it walks the primary key past
+    other providers' rows: 1 s at 1M), and only then a page of rows."""
+    ids = list(session.scalars(ids_query))
     found = {r.id: r for r in session.scalars(select(Resource).where(Resource.id.in_(ids)))}
     return [found[i] for i in ids if i in found]
 
@@ -202,7 +198,6 @@ def _cursor_page(
     session: Session,
     request: Request,
     query: Select[Any],
-    filters: ResourceFilter,
     total: int,
     cursor: str | None,
     page_size: int,
@@ -211,15 +206,14 @@ def _cursor_page(
     direction, last = decode_cursor(cursor) if cursor else ("n", 0)
     if direction == "n":
         after = query.where(Resource.id > last) if last else query  # (no range to tempt
-        page = after.order_by(*by_id(filters)).limit(page_size + 1)  # SQLite off the search)
-        rows = list(session.scalars(page))
+        page = after.order_by(Resource.id).limit(page_size + 1)  # SQLite off the search)
+        rows = _rows(session, page.with_only_columns(Resource.id))
         has_more = len(rows) > page_size
         rows = rows[:page_size]
         has_less = last > 0
     else:
-        before = query.where(Resource.id < last).order_by(*by_id(filters, descending=True))
-        page = before.limit(page_size + 1)
-        rows = list(session.scalars(page))
+        page = query.where(Resource.id < last).order_by(Resource.id.desc()).limit(page_size + 1)
+        rows = _rows(session, page.with_only_columns(Resource.id))
         has_less = len(rows) > page_size
         rows = list(reversed(rows[:page_size]))
         has_more = True
