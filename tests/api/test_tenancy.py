@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from estate.db.models import CollectionRun, Event, Provider
+from estate.db.models import ActionRun, CollectionRun, Event, Provider
 from estate.db.states import RunStatus
 from factories import API, create_provider
 
@@ -55,8 +55,10 @@ def tenants(client: TestClient) -> dict[str, Any]:
         session.flush()
         session.add(Event(provider_id=provider["id"], type="t", severity="info"))
         session.add(Event(provider_id=None, type="plugin-wide", severity="info"))
+        action = ActionRun(provider_id=provider["id"], action="template_list")
+        session.add(action)
         session.commit()
-        runs = {"done": done.id, "pending": pending.id}
+        runs = {"done": done.id, "pending": pending.id, "action": action.id}
     return {
         "a": a,
         "b": b,
@@ -75,7 +77,7 @@ def test_an_outsider_sees_and_touches_nothing_of_another_organization(
     provider = tenants["provider"]["id"]
     url = f"{API}/providers/{provider}/"
 
-    for listing in ("providers/", "collection-runs/", "events/", "resources/"):
+    for listing in ("providers/", "collection-runs/", "events/", "resources/", "action-runs/"):
         assert outsider.get(f"{API}/{listing}").json()["count"] == 0, listing
     assert [o["name"] for o in outsider.get(f"{API}/organizations/").json()["results"]] == ["B"]
     for method, path in [
@@ -86,6 +88,10 @@ def test_an_outsider_sees_and_touches_nothing_of_another_organization(
         ("POST", f"{url}test/"),
         ("GET", f"{API}/collection-runs/{tenants['runs']['done']}/"),
         ("POST", f"{API}/collection-runs/{tenants['runs']['pending']}/cancel/"),
+        ("GET", f"{API}/action-runs/{tenants['runs']['action']}/"),
+        ("POST", f"{API}/action-runs/{tenants['runs']['action']}/cancel/"),
+        ("GET", f"{url}actions/"),
+        ("POST", f"{url}actions/template_list/"),
         ("GET", f"{API}/organizations/{tenants['a']}/"),
         ("GET", f"{API}/organizations/{tenants['a']}/members/"),
     ]:
@@ -110,6 +116,9 @@ def test_an_outsider_sees_and_touches_nothing_of_another_organization(
     assert (shown["organization"], shown["name"]) == (tenants["a"], "A's")
     run = client.get(f"{API}/collection-runs/{tenants['runs']['pending']}/").json()
     assert run["status"] == "pending"
+    action = client.get(f"{API}/action-runs/{tenants['runs']['action']}/").json()
+    assert action["status"] == "pending"
+    assert client.get(f"{API}/action-runs/").json()["count"] == 1
     assert (
         client.get(f"{API}/providers/", params={"organization": tenants["a"]}).json()["count"] == 1
     )
