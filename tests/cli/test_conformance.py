@@ -22,7 +22,15 @@ PROFILE_STATUSES = {"pass", "partial", "fail", "not_tested"}
 
 def _assert_schema(data: dict[str, Any]) -> None:
     """The JSON report's documented shape (docs/conformance.md), key by key."""
-    assert set(data) == {"suite_version", "plugin", "platform", "started_at", "finished_at", "profiles", "checks"}
+    assert set(data) == {
+        "suite_version",
+        "plugin",
+        "platform",
+        "started_at",
+        "finished_at",
+        "profiles",
+        "checks",
+    }
     assert data["suite_version"] == "1"
     assert set(data["plugin"]) == {"key", "version"}
     assert isinstance(data["platform"], str) and data["platform"]
@@ -87,12 +95,37 @@ def test_conformance_run_exits_1_naming_the_failed_check(offline: Estate, tmp_pa
 @pytest.mark.parametrize(
     ("plugin", "config", "extra", "message"),
     [
-        ("simulated:datacenter", "{}", ["--profile", "image"], "profile 'image': not claimed by simulated:datacenter"),
-        ("simulated:datacenter", None, [], "cannot read the provider config (No such file or directory)"),
-        ("simulated:datacenter", "[1, 2]", [], "expected a mapping of connection parameters, not a list"),
+        (
+            "simulated:datacenter",
+            "{}",
+            ["--profile", "image"],
+            "profile 'image': not claimed by simulated:datacenter",
+        ),
+        (
+            "simulated:datacenter",
+            None,
+            [],
+            "cannot read the provider config (No such file or directory)",
+        ),
+        (
+            "simulated:datacenter",
+            "[1, 2]",
+            [],
+            "expected a mapping of connection parameters, not a list",
+        ),
         ("simulated:datacenter", "a: [", [], "not YAML or JSON"),
-        ("simulated:datacenter", "bad_credentials: wrong", [], "bad_credentials: expected a mapping"),
-        ("nowhere:nothing", "{}", [], "nowhere:nothing: neither a plugin folder nor a built-in plugin's key"),
+        (
+            "simulated:datacenter",
+            "bad_credentials: wrong",
+            [],
+            "bad_credentials: expected a mapping",
+        ),
+        (
+            "nowhere:nothing",
+            "{}",
+            [],
+            "nowhere:nothing: neither a plugin folder nor a built-in plugin's key",
+        ),
     ],
 )
 def test_conformance_run_refuses_bad_usage_with_exit_2(
@@ -102,7 +135,9 @@ def test_conformance_run_refuses_bad_usage_with_exit_2(
     if config is not None:
         path.write_text(config)
 
-    result = offline("conformance", "run", "--plugin", plugin, "--provider-config", str(path), *extra)
+    result = offline(
+        "conformance", "run", "--plugin", plugin, "--provider-config", str(path), *extra
+    )
 
     assert result.exit_code == 2, words(result)
     assert message in words(result)

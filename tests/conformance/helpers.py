@@ -1,9 +1,9 @@
 """For CI's per-platform conformance runs: ``assert_conforms`` fails listing the failed checks.
 
-    from conformance.helpers import assert_conforms
+from conformance.helpers import assert_conforms
 
-    def test_libvirt_conforms(libvirt_uri: str) -> None:
-        assert_conforms(REPO / "plugins" / "libvirt" / "kvm", {"endpoint": libvirt_uri})
+def test_libvirt_conforms(libvirt_uri: str) -> None:
+    assert_conforms(REPO / "plugins" / "libvirt" / "kvm", {"endpoint": libvirt_uri})
 """
 
 from __future__ import annotations

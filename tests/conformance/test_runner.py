@@ -59,12 +59,17 @@ def test_a_plugin_that_ignores_snapshot_revert_fails_naming_the_check() -> None:
 @pytest.mark.parametrize(
     ("profiles", "message"),
     [
-        (["image"], r"profile 'image': not claimed by simulated:datacenter \(its manifest claims: core, snapshot, clone, advanced\)"),
+        (
+            ["image"],
+            r"profile 'image': not claimed by simulated:datacenter \(its manifest claims: core, snapshot, clone, advanced\)",
+        ),
         (["snapshots"], r"profile 'snapshots': no such profile"),
         ("core", r"not the string 'core'"),
     ],
 )
-def test_a_profile_the_plugin_does_not_claim_is_refused_by_name(profiles: object, message: str) -> None:
+def test_a_profile_the_plugin_does_not_claim_is_refused_by_name(
+    profiles: object, message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         run_suite(SIMULATED, SMALL, profiles=profiles)  # type: ignore[arg-type]
 

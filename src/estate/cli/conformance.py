@@ -19,7 +19,12 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Check that a plugin does what its profiles promise.", no_args_is_help=True)
 
-MARKS = {"pass": ("✓", "green"), "fail": ("✗", "red"), "error": ("!", "red"), "skip": ("-", "yellow")}
+MARKS = {
+    "pass": ("✓", "green"),
+    "fail": ("✗", "red"),
+    "error": ("!", "red"),
+    "skip": ("-", "yellow"),
+}
 BAD_CREDENTIALS = "bad_credentials"
 
 
@@ -32,7 +37,9 @@ def register(root: typer.Typer, epilog: str) -> None:
 def run(
     plugin: Annotated[
         str,
-        typer.Option(help="A built-in plugin's key (namespace:name) or a plugin folder", metavar="KEY|PATH"),
+        typer.Option(
+            help="A built-in plugin's key (namespace:name) or a plugin folder", metavar="KEY|PATH"
+        ),
     ],
     provider_config: Annotated[
         Path,
@@ -44,16 +51,22 @@ def run(
     ],
     profile: Annotated[
         list[str] | None,
-        typer.Option(help="Run only this profile (repeat; default: every one it claims)", metavar="P"),
+        typer.Option(
+            help="Run only this profile (repeat; default: every one it claims)", metavar="P"
+        ),
     ] = None,
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML here", metavar="FILE")] = None,
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Write the JSON report here", metavar="FILE")
     ] = None,
-    markdown: Annotated[Path | None, typer.Option(help="Write Markdown here", metavar="FILE")] = None,
+    markdown: Annotated[
+        Path | None, typer.Option(help="Write Markdown here", metavar="FILE")
+    ] = None,
     python: Annotated[
         Path | None,
-        typer.Option(help="The interpreter of the plugin's environment (default: this one)", metavar="PATH"),
+        typer.Option(
+            help="The interpreter of the plugin's environment (default: this one)", metavar="PATH"
+        ),
     ] = None,
 ) -> None:
     """Run the conformance suite against a live platform or emulator; exit 0 when every
@@ -78,7 +91,9 @@ def run(
     if json_file is not None:
         import json
 
-        json_file.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        json_file.write_text(
+            json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
     stdout().print(_summary(data))
     raise typer.Exit(OK if report.passed else FAILED)
 
@@ -93,7 +108,10 @@ def _read_config(path: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise fail(f"{path}: expected a mapping of connection parameters, not a {type(data).__name__}", USAGE)
+        raise fail(
+            f"{path}: expected a mapping of connection parameters, not a {type(data).__name__}",
+            USAGE,
+        )
     bad = data.pop(BAD_CREDENTIALS, None)
     if bad is not None and not isinstance(bad, dict):
         raise fail(f"{path}: {BAD_CREDENTIALS}: expected a mapping of connection parameters", USAGE)

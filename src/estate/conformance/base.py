@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from inventory_providers.profiles import PROFILE_NAMES, PROFILES, missing_actions
 
 from ..registry.errors import InvalidPackage
@@ -31,11 +33,17 @@ def define_describes_plugin(session: Session) -> str:
     if manifest is None:
         raise Blocked("not run: manifest.yml is not valid (base.manifest.valid)")
     environment = plugin_environment(
-        session.target.plugin_dir, manifest, session.target.python, session.settings, session.state_dir
+        session.target.plugin_dir,
+        manifest,
+        session.target.python,
+        session.settings,
+        session.state_dir,
     )
     # Claimed profiles are base.profiles.claimed_match_actions' to judge, separately.
     try:
-        defined = define(environment, manifest.model_copy(update={"profiles": []}), session.settings)
+        defined = define(
+            environment, manifest.model_copy(update={"profiles": []}), session.settings
+        )
     except InvalidPackage as exc:
         raise Failed(str(exc)) from None
     session.defined = defined
@@ -62,12 +70,13 @@ def handshake_valid(session: Session) -> str:
         raise Failed(f"the plugin did not start: {exc}") from None
     finally:
         process.stop()
-    plugin = info.get("plugin") if isinstance(info.get("plugin"), dict) else {}
+    told_plugin = info.get("plugin")
+    plugin: dict[str, Any] = told_plugin if isinstance(told_plugin, dict) else {}
     problems = []
     key = session.target.key
     if plugin.get("key") != key:
         problems.append(f"expected plugin.key {key!r}, seen {plugin.get('key')!r}")
-    told = sorted(a.get("name") for a in plugin.get("actions") or [] if isinstance(a, dict))
+    told = sorted(str(a.get("name")) for a in plugin.get("actions") or [] if isinstance(a, dict))
     if plugin.get("actions") is not None and told != sorted(session.specs):
         problems.append(f"expected the actions {sorted(session.specs)}, seen {told}")
     capabilities = info.get("capabilities") or {}
@@ -151,9 +160,9 @@ def collect_completes(session: Session) -> str:
     if found.error is not None:
         raise Failed(f"the collection failed: {found.error.kind}: {found.error}")
     arrived = len(found.records) + len(found.problems) + len(found.duplicates)
-    problems = [f"the plugin rejected {len(found.rejected)} record(s): {found.rejected[:3]}"] * bool(
-        found.rejected
-    )
+    problems = [
+        f"the plugin rejected {len(found.rejected)} record(s): {found.rejected[:3]}"
+    ] * bool(found.rejected)
     problems += [f"incomplete: {found.incomplete[:3]}"] * bool(found.incomplete)
     if found.count != arrived:
         problems.append(f"collect counted {found.count} resource(s), {arrived} arrived")
@@ -271,7 +280,7 @@ def offers_consistent(session: Session, profile: str) -> str:
         raise Failed(f"the plugin declares no action of profile {profile!r}")
     found = session.collection
     problems: list[str] = []
-    subjects: list[tuple[str, dict[str, object] | None]] = []
+    subjects: list[tuple[str, dict[str, Any] | None]] = []
     for kind in sorted({t for s in mine.values() for t in s["applies_to"]} - {"provider"}):
         refs = found.refs_of([kind])
         if refs:
@@ -280,7 +289,7 @@ def offers_consistent(session: Session, profile: str) -> str:
         subjects.append(("provider", None))
     closed = 0
     for kind, resource in subjects:
-        offers = session.offers(resource)  # type: ignore[arg-type]
+        offers = session.offers(resource)
         where = resource["ems_ref"] if resource else "the provider"
         for name, spec in mine.items():
             if kind not in spec["applies_to"]:

@@ -17,7 +17,9 @@ def _subject(session: Session) -> dict[str, Any]:
     """The resource the core checks act on, as last seen."""
     resource: dict[str, Any] | None = session.memo.get("core.subject")
     if resource is None:
-        first = next((n for n in ("power_off", "power_on", "describe") if session.declared(n)), None)
+        first = next(
+            (n for n in ("power_off", "power_on", "describe") if session.declared(n)), None
+        )
         if first is None:
             raise Skipped("the plugin declares none of power_off, power_on, describe")
         resource = session.pick([first])
@@ -60,7 +62,9 @@ def describe_returns_resource(session: Session) -> str:
     if not isinstance(result, dict) or not result:
         raise Failed(f"expected a dict about {ref}, describe answered {type(result).__name__}")
     if not mentions(result, [ref, name]):
-        raise Failed(f"expected describe to name {ref} or {name!r}; it answered {sorted(result)[:10]}")
+        raise Failed(
+            f"expected describe to name {ref} or {name!r}; it answered {sorted(result)[:10]}"
+        )
     return f"{len(result)} field(s) about {ref}"
 
 

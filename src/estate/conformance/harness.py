@@ -131,10 +131,16 @@ class Harness:
 
     def configure(self, process: PluginProcess, connection: Connection) -> None:
         model = connection.provider_model(self.manifest, self.secret_keys)
-        self.call_on(process, "configure", {"provider": model, "credential": connection.credential()})
+        self.call_on(
+            process, "configure", {"provider": model, "credential": connection.credential()}
+        )
 
     def call_on(
-        self, process: PluginProcess, method: str, params: dict[str, Any], timeout: float | None = None
+        self,
+        process: PluginProcess,
+        method: str,
+        params: dict[str, Any],
+        timeout: float | None = None,
     ) -> Any:
         """``method`` on ``process``; its result and any error pass the witness."""
         self._doing = method if method != "action" else f"action {params.get('name')}"
@@ -181,7 +187,8 @@ class Harness:
             found.error = exc
             return found
         if isinstance(result, dict):
-            found.count = result.get("count") if isinstance(result.get("count"), int) else -1
+            count = result.get("count")
+            found.count = count if isinstance(count, int) else -1
             found.rejected = list(result.get("rejected") or [])
             found.incomplete = list(result.get("incomplete") or [])
             self.witness.see_value("the result of collect", result)

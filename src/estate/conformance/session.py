@@ -87,9 +87,13 @@ class Session:
         items = answer.get("actions") if isinstance(answer, dict) else None
         if not isinstance(items, list):
             raise Failed(f"the plugin answered 'actions' with {answer!r}, not {{'actions': [...]}}")
-        return {a["name"]: a for a in items if isinstance(a, dict) and isinstance(a.get("name"), str)}
+        return {
+            a["name"]: a for a in items if isinstance(a, dict) and isinstance(a.get("name"), str)
+        }
 
-    def act(self, name: str, resource: dict[str, Any] | None, params: dict[str, Any] | None = None) -> Any:
+    def act(
+        self, name: str, resource: dict[str, Any] | None, params: dict[str, Any] | None = None
+    ) -> Any:
         """Run ``name`` on ``resource`` (None: the provider) as the service would; its result."""
         self.require(name)
         offer = self.offers(resource).get(name)
@@ -97,7 +101,9 @@ class Session:
         if offer is None:
             raise Failed(f"{name} is declared but not offered {where}")
         if not offer.get("available", True):
-            raise Failed(f"{name} is not available {where}: {offer.get('reason') or 'no reason given'}")
+            raise Failed(
+                f"{name} is not available {where}: {offer.get('reason') or 'no reason given'}"
+            )
         ref = resource["ems_ref"] if resource is not None else None
         try:
             answer = self.call("action", {"name": name, "ems_ref": ref, "params": params or {}})
@@ -109,7 +115,9 @@ class Session:
         if not self.declared(name):
             raise Skipped(f"needs the action {name}, which the plugin does not declare")
 
-    def call_error(self, name: str, ref: str | None, params: dict[str, Any]) -> PluginCallError | None:
+    def call_error(
+        self, name: str, ref: str | None, params: dict[str, Any]
+    ) -> PluginCallError | None:
         """Run an action straight over the wire (no offer asked); its error, or None."""
         try:
             self.call("action", {"name": name, "ems_ref": ref, "params": params})
@@ -144,14 +152,21 @@ class Session:
             for ref in found.refs_of(types)
             if ref not in self.created and (r := found.resource(ref)) is not None
         ]
-        candidates.sort(key=lambda r: (r.get("state") not in prefer, prefer.index(r["state"]) if r.get("state") in prefer else 0))
+        candidates.sort(
+            key=lambda r: (
+                r.get("state") not in prefer,
+                prefer.index(r["state"]) if r.get("state") in prefer else 0,
+            )
+        )
         reasons: list[str] = []
         for resource in candidates[:PICK_LIMIT]:
             offers = self.offers(resource)
             closed = [n for n in actions if not offers.get(n, {}).get("available", False)]
             if not closed:
                 return resource
-            reasons.append(f"{resource['ems_ref']}: {closed[0]} {offers.get(closed[0], {}).get('reason') or 'not offered'}")
+            reasons.append(
+                f"{resource['ems_ref']}: {closed[0]} {offers.get(closed[0], {}).get('reason') or 'not offered'}"
+            )
         seen = "; ".join(reasons[:3]) or f"no resource of type {', '.join(sorted(types))} collected"
         raise Skipped(f"no resource to run {', '.join(actions)} on ({seen})")
 
@@ -171,10 +186,18 @@ class Session:
         self.act(name, resource)
         seen = self.observe(resource, name)
         if seen.get("state") != state:
-            raise Failed(f"{name} (to prepare the check) left {resource['ems_ref']} {seen.get('state')!r}")
+            raise Failed(
+                f"{name} (to prepare the check) left {resource['ems_ref']} {seen.get('state')!r}"
+            )
         return seen
 
-    def converge(self, name: str, resource: dict[str, Any], expect: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
+    def converge(
+        self,
+        name: str,
+        resource: dict[str, Any],
+        expect: dict[str, Any],
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Run ``name`` and check that the next collection shows ``expect``; the record."""
         self.remember(resource)
         self.act(name, resource, params)
@@ -183,7 +206,9 @@ class Session:
         if wrong:
             shown = ", ".join(f"{k} {v!r}" for k, v in wrong.items())
             got = ", ".join(f"{k} {seen.get(k)!r}" for k in wrong)
-            raise Failed(f"expected {shown} after {name} on {resource['ems_ref']}; the next collection shows {got}")
+            raise Failed(
+                f"expected {shown} after {name} on {resource['ems_ref']}; the next collection shows {got}"
+            )
         return seen
 
     def created_by(
@@ -218,7 +243,7 @@ class Session:
             if not self.declared("delete") or self.call_error("delete", ref, {}) is not None:
                 left.append(f"resource {ref}")
             del self.created[ref]
-        for ref, original in list(self.originals.items()):
+        for original in list(self.originals.values()):
             left += self._put_back(original)
         self.originals.clear()
         return left
@@ -231,7 +256,11 @@ class Session:
             return [f"the state of {ref}"]
         if now is None:
             return [f"resource {ref} (gone)"]
-        sizes = {k: original[k] for k in ("cpu_count", "memory_mb") if now.get(k) != original.get(k) and original.get(k)}
+        sizes = {
+            k: original[k]
+            for k in ("cpu_count", "memory_mb")
+            if now.get(k) != original.get(k) and original.get(k)
+        }
         if sizes and self.declared("resize"):
             params = {"cpu": sizes["cpu_count"]} if "cpu_count" in sizes else {}
             params |= {"memory_mb": sizes["memory_mb"]} if "memory_mb" in sizes else {}
@@ -262,7 +291,9 @@ def sample_params(spec: dict[str, Any]) -> dict[str, Any]:
     for param in spec.get("params") or []:
         choices = param.get("choices")
         kind = param.get("type", "string")
-        params[param["name"]] = choices[0] if choices else SAMPLE.get(kind, {} if kind == "dict" else [])
+        params[param["name"]] = (
+            choices[0] if choices else SAMPLE.get(kind, {} if kind == "dict" else [])
+        )
     return params
 
 

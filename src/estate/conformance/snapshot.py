@@ -59,9 +59,13 @@ def _restores(session: Session, action: str, params: dict[str, Any]) -> str:
     name, at = _taken(session)
     recorded = at.get("state")
     if recorded not in ("running", "stopped"):
-        raise Skipped(f"the state at snapshot time is {recorded!r}; the suite moves only running or stopped")
+        raise Skipped(
+            f"the state at snapshot time is {recorded!r}; the suite moves only running or stopped"
+        )
     other = "stopped" if recorded == "running" else "running"
-    moved = session.memo["snapshot.subject"] = session.ensure(session.memo["snapshot.subject"], other)
+    moved = session.memo["snapshot.subject"] = session.ensure(
+        session.memo["snapshot.subject"], other
+    )
     try:
         seen = session.converge(action, moved, {"state": recorded}, params)
     except Failed as exc:

@@ -104,7 +104,9 @@ def load_target(
     except OSError as exc:
         raise ValueError(f"{path}: cannot read the plugin's manifest ({exc.strerror})") from None
     if not isinstance(config, Mapping):
-        raise ValueError(f"the connection parameters must be a mapping, not {type(config).__name__}")
+        raise ValueError(
+            f"the connection parameters must be a mapping, not {type(config).__name__}"
+        )
     manifest: Manifest | None
     try:
         manifest, problems = parse_manifest(text), []
@@ -134,7 +136,9 @@ def load_target(
     )
 
 
-def _profiles(asked: Sequence[str] | None, claimed: list[str], manifest: Manifest | None) -> list[str]:
+def _profiles(
+    asked: Sequence[str] | None, claimed: list[str], manifest: Manifest | None
+) -> list[str]:
     if asked is None:
         return [name for name in PROFILE_NAMES if name in claimed]
     if isinstance(asked, str):
