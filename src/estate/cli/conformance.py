@@ -129,7 +129,9 @@ def _show(result: CheckResult) -> None:
 
 def _summary(data: dict[str, Any]) -> Table:
     plugin = data["plugin"]
-    table = Table(title=f"{plugin['key']} {plugin['version']} against {data['platform']}")
+    table = Table(
+        title=f"{plugin['key']} {plugin['version']}", caption=f"against {data['platform']}"
+    )
     for column in ("profile", "status", "passed", "failed", "skipped"):
         table.add_column(column)
     for name, counts in data["profiles"].items():

@@ -167,8 +167,31 @@ class Session:
             reasons.append(
                 f"{resource['ems_ref']}: {closed[0]} {offers.get(closed[0], {}).get('reason') or 'not offered'}"
             )
+        moved = self._moved_to(prefer[0], candidates[:1], actions)
+        if moved is not None:
+            return moved
         seen = "; ".join(reasons[:3]) or f"no resource of type {', '.join(sorted(types))} collected"
         raise Skipped(f"no resource to run {', '.join(actions)} on ({seen})")
+
+    def _moved_to(
+        self, state: str, candidates: list[dict[str, Any]], actions: list[str]
+    ) -> dict[str, Any] | None:
+        """A candidate brought to the preferred ``state`` with the core actions, when that
+        makes ``actions`` available (a platform that clones only stopped VMs); or None."""
+        for resource in candidates:
+            if resource.get("state") == state or resource.get("state") not in (
+                "running",
+                "stopped",
+            ):
+                continue
+            try:
+                moved = self.ensure(resource, state)
+            except (Failed, Skipped):
+                return None
+            offers = self.offers(moved)
+            if all(offers.get(n, {}).get("available", False) for n in actions):
+                return moved
+        return None
 
     # -- changing it, and putting it back ---------------------------------------------------
 
