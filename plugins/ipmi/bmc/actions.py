@@ -254,5 +254,8 @@ class PowerActions:
         return {
             "boot_device": device,
             "persistent": persistent,
-            "before": {"boot_device": before.get("bootdev"), "persistent": before.get("persistent")},
+            "before": {
+                "boot_device": before.get("bootdev"),
+                "persistent": before.get("persistent"),
+            },
         }
