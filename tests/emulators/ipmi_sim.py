@@ -6,7 +6,9 @@ state -n``): a LAN channel on 127.0.0.1 whose port the kernel picks (``addr 127.
 makes MC 0x20 the BMC with a FRU (32 bytes: pyghmi reads no larger FRU from
 ipmi_sim), two sensors with their SDRs, and a chassis whose power and boot device a
 small shell script keeps in files (``chassis_control``: ipmi_sim asks it ``get power
-boot`` and tells it ``set power 0``). The chassis starts powered on.
+boot`` and tells it ``set power 0``; it records every such request). The chassis starts
+powered on; its OS powers it off on a soft shutdown request (ACPI), unless told to
+ignore those.
 
 Clients reach it through ``udp_latency`` (1 ms each way, a LAN's delay; see there why
 pyghmi needs it): ``Bmc.port`` is the relay's, ``Bmc.sim_port`` ipmi_sim's own.
@@ -69,8 +71,11 @@ if [ "$op" = get ]; then
   done
 elif [ "$op" = set ]; then
   while [ $# -ge 2 ]; do
+    printf '%s %s\\n' "$1" "$2" >> "$dir/requests"
     case "$1" in
       power|boot) printf '%s\\n' "$2" > "$dir/$1" ;;
+      # The server's OS heeds the soft shutdown (ACPI) request, unless a test made it deaf.
+      shutdown) [ -f "$dir/ignore-acpi" ] || printf '0\\n' > "$dir/power" ;;
     esac
     shift 2
   done
@@ -111,6 +116,23 @@ class Bmc:
     def power(self) -> str:
         """``"1"`` or ``"0"``: what the chassis script holds."""
         return (self.workdir / "power").read_text().strip()
+
+    @property
+    def boot(self) -> str:
+        """The boot device ipmi_sim last set, in its words (``none``, ``pxe``, ``default``
+        for the disk, ``cdrom``, ``bios``): it keeps no valid or persistent flag."""
+        return (self.workdir / "boot").read_text().strip()
+
+    @property
+    def requests(self) -> list[str]:
+        """Every change ipmi_sim asked of the chassis, in order (``power 0``, ``reset 1``,
+        ``shutdown 1``, ``boot pxe``)."""
+        path = self.workdir / "requests"
+        return path.read_text().splitlines() if path.exists() else []
+
+    def ignore_soft_shutdown(self) -> None:
+        """Make the server's OS ignore soft shutdown (ACPI) requests from now on."""
+        (self.workdir / "ignore-acpi").touch()
 
 
 def fru_data(manufacturer: str, product: str, serial: str) -> bytes:

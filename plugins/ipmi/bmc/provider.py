@@ -18,6 +18,7 @@ from inventory_providers.base import BaseProvider, ResourceData
 from inventory_providers.errors import ProviderError, Unreachable
 
 from . import mapping
+from .actions import PowerActions
 from .session import Session
 from .settings import KNOWN, Settings
 
@@ -25,8 +26,9 @@ T = TypeVar("T")
 GENERIC_FIRMWARE = "BMC Version"  # pyghmi's generic entry repeats Get Device ID
 
 
-class IpmiBmcProvider(BaseProvider):
-    """One IPMI BMC and the server it manages."""
+class IpmiBmcProvider(PowerActions, BaseProvider):
+    """One IPMI BMC and the server it manages; its power and boot actions are in
+    ``actions.py``."""
 
     vendor = "ipmi"
     provider_type = "bmc"

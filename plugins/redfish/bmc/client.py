@@ -1,4 +1,7 @@
-"""A small Redfish client over httpx: GETs with basic auth, bounded time, retries, errors.
+"""A small Redfish client over httpx: basic auth, bounded time, retries, errors.
+
+Collections only GET; actions also POST (``ComputerSystem.Reset``) and PATCH (the
+boot override), which are retried only when the BMC throttled them (it did not act).
 
 Everything a BMC can answer is turned into what an operator can act on here, once:
 a refused login is ``Unauthenticated``, a host that cannot be reached (or a certificate
@@ -31,10 +34,11 @@ MAX_PAGES = 10_000
 class RedfishError(Exception):
     """An HTTP error answer of the BMC (other than a refused login), with its message."""
 
-    def __init__(self, path: str, status: int, message: str) -> None:
-        super().__init__(f"GET {path}: HTTP {status}{': ' + message if message else ''}")
+    def __init__(self, path: str, status: int, message: str, method: str = "GET") -> None:
+        super().__init__(f"{method} {path}: HTTP {status}{': ' + message if message else ''}")
         self.path = path
         self.status = status
+        self.message = message
 
 
 def base_url(endpoint: str | None, port: int | None) -> str:
@@ -56,7 +60,7 @@ def base_url(endpoint: str | None, port: int | None) -> str:
 
 
 class RedfishClient:
-    """GETs against one BMC; a context manager closing its connections."""
+    """Requests to one BMC; a context manager closing its connections."""
 
     def __init__(
         self,
@@ -97,12 +101,26 @@ class RedfishClient:
 
     def get(self, path: str) -> dict[str, Any]:
         """The JSON document at ``path``, waiting out throttling."""
+        return self._document(path, self._patiently("GET", path))
+
+    def post(self, path: str, body: dict[str, Any]) -> None:
+        """POST ``body`` (an action, such as ``ComputerSystem.Reset``) to ``path``."""
+        self._check("POST", path, self._patiently("POST", path, body))
+
+    def patch(self, path: str, body: dict[str, Any]) -> None:
+        """PATCH the resource at ``path`` with ``body``."""
+        self._check("PATCH", path, self._patiently("PATCH", path, body))
+
+    def _patiently(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        """The answer to the request, once the BMC stopped throttling (or gave up on it)."""
         for attempt in range(RETRIES):
-            response = self._send(path)
+            response = self._send(path, method, body)
             if not _is_throttled(response):
-                return self._document(path, response)
+                return response
             time.sleep(_wait(response, attempt))
-        return self._document(path, self._send(path))
+        return self._send(path, method, body)
 
     def members(self, path: str, first_page: dict[str, Any] | None = None) -> Iterator[str]:
         """The ``@odata.id`` of every member of the collection at ``path``, page after
@@ -123,33 +141,46 @@ class RedfishClient:
             next_page = link if isinstance(link, str) and link else None
         raise RedfishError(path, 0, f"more than {MAX_PAGES} pages; is nextLink looping?")
 
-    def _send(self, path: str) -> httpx.Response:
+    def _send(
+        self, path: str, method: str = "GET", body: dict[str, Any] | None = None
+    ) -> httpx.Response:
         with self._lock:  # the provider reads members from several threads
             self._sent += 1
         try:
-            return self._http.get(path)
+            return self._http.request(method, path, json=body)
         except httpx.TimeoutException as exc:
             raise Unreachable(
-                f"{self.url}: no answer to GET {path} in time ({type(exc).__name__}); check "
+                f"{self.url}: no answer to {method} {path} in time ({type(exc).__name__}); check "
                 "that the BMC is up and reachable, or raise the timeout connection parameter"
             ) from None
         except httpx.TransportError as exc:
             raise Unreachable(f"{self.url}: {_reason(exc)}") from None
 
-    def _document(self, path: str, response: httpx.Response) -> dict[str, Any]:
+    def _check(self, method: str, path: str, response: httpx.Response) -> None:
+        """Raise what an error answer means: a refused login, a forbidden request, or a
+        :class:`RedfishError` with the BMC's message."""
         status = response.status_code
         if status == 401:
             who = f"user {self.username!r}" if self.username else "a request without credentials"
             raise Unauthenticated(
                 f"{self.url}: the BMC refused {who} (HTTP 401); check username and password"
             )
-        if status == 403:
+        if status == 403 and method == "GET":
             raise Unauthenticated(
                 f"{self.url}: user {self.username!r} may not read {path} (HTTP 403); "
                 "a Redfish account with the ReadOnly role (Login privilege) is enough"
             )
+        if status == 403:
+            raise Unauthenticated(
+                f"{self.url}: user {self.username!r} may not {method} {path} (HTTP 403); "
+                "power and boot changes need an account with the Operator role"
+            )
         if status >= 400:
-            raise RedfishError(path, status, _error_message(response))
+            raise RedfishError(path, status, _error_message(response), method)
+
+    def _document(self, path: str, response: httpx.Response) -> dict[str, Any]:
+        self._check("GET", path, response)
+        status = response.status_code
         try:
             document = response.json()
         except ValueError:

@@ -7,7 +7,8 @@ Resource type mapping (the Redfish resources they come from):
 One endpoint may be a single server's BMC (iDRAC, iLO, XClarity, OpenBMC: one system,
 one manager) or an aggregator serving many (a chassis manager, sushy-tools): every
 member of the Systems and Managers collections is read, page after page, a few at a
-time in parallel (``concurrency``), with plain HTTP GETs and basic auth.
+time in parallel (``concurrency``), with plain HTTP GETs and basic auth. The actions
+(``actions.py``) POST resets and PATCH the boot override of one system.
 
 A member that answers with an error while the others answer (HTTP 500 for one
 system) is named with ``report_incomplete``: the run ends partial and deletes nothing.
@@ -24,6 +25,7 @@ from typing import Any
 from inventory_providers.base import BaseProvider, ProviderCredential, ResourceData
 from inventory_providers.errors import InvalidConfig, ProviderError
 
+from .actions import SystemActions
 from .client import SERVICE_ROOT, RedfishClient, RedfishError, base_url
 from .mapping import manager_resource, system_resource
 
@@ -77,8 +79,9 @@ def _number(extra: Mapping[str, Any], name: str, default: float, low: int, high:
     return number
 
 
-class RedfishBmcProvider(BaseProvider):
-    """The ComputerSystems and Managers of one Redfish service."""
+class RedfishBmcProvider(SystemActions, BaseProvider):
+    """The ComputerSystems and Managers of one Redfish service; the systems' power and
+    boot actions are in ``actions.py``."""
 
     vendor = "redfish"
     provider_type = "bmc"

@@ -34,3 +34,13 @@ def bmc(servers: LibvirtHost, host_file: Path, tmp_path: Path) -> Iterator[Sushy
     uri = servers.write(host_file)
     with sushy_emulator(uri, tmp_path / "sushy", auth=(USER, PASSWORD)) as running:
         yield running
+
+
+@pytest.fixture
+def live_bmc(tmp_path: Path) -> Iterator[Sushy]:
+    """sushy-emulator (basic auth) over libvirt's shared ``test:///default`` host: one
+    running server, ``test``. Actions need it: over a host *file* every libvirt open is
+    a private copy, and sushy changes a domain through one connection and reads it
+    through another, so no change it makes would ever show."""
+    with sushy_emulator("test:///default", tmp_path / "sushy", auth=(USER, PASSWORD)) as running:
+        yield running
