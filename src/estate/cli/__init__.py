@@ -15,6 +15,7 @@ from . import (
     accounts,
     actions,
     admin,
+    catalog,
     events,
     help,
     login,
@@ -69,7 +70,19 @@ def root(
     remember(Options(url=url, token=token, username=username, password=password))
 
 
-for module in (plugins, providers, runs, resources, actions, events, admin, accounts, login, serve):
+for module in (
+    plugins,
+    catalog,
+    providers,
+    runs,
+    resources,
+    actions,
+    events,
+    admin,
+    accounts,
+    login,
+    serve,
+):
     module.register(app, EPILOG)
 
 
