@@ -436,6 +436,11 @@ class Event(Base):
     run_id: Mapped[int | None] = mapped_column(
         ForeignKey("collection_runs.id", ondelete="SET NULL"), index=True
     )
+    # The action run during which the plugin published it (its collection run is the
+    # action's refresh, if any: run_id).
+    action_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("action_runs.id", ondelete="SET NULL"), index=True
+    )
     plugin_key: Mapped[str] = mapped_column(String(200), default="")
     type: Mapped[str] = mapped_column(String(100))
     severity: Mapped[str] = mapped_column(String(20))

@@ -1,4 +1,5 @@
-"""conformance: what each plugin version defined, and the conformance runs against it
+"""conformance: what each plugin version defined, the conformance runs against it,
+and the action run an event was published in
 
 ``plugin_versions.definition`` keeps the plugin's own ``define`` answer about its
 actions and profiles (the catalog's source; null for versions recorded before, which
@@ -27,6 +28,12 @@ _JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgre
 def upgrade() -> None:
     with op.batch_alter_table("plugin_versions") as batch:
         batch.add_column(sa.Column("definition", _JSON, nullable=True))
+    with op.batch_alter_table("events") as batch:
+        batch.add_column(sa.Column("action_run_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key(
+            "fk_events_action_run_id", "action_runs", ["action_run_id"], ["id"], ondelete="SET NULL"
+        )
+        batch.create_index("ix_events_action_run_id", ["action_run_id"])
     op.create_table(
         "conformance_runs",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -58,5 +65,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("conformance_runs")
+    with op.batch_alter_table("events") as batch:
+        batch.drop_index("ix_events_action_run_id")
+        batch.drop_constraint("fk_events_action_run_id", type_="foreignkey")
+        batch.drop_column("action_run_id")
     with op.batch_alter_table("plugin_versions") as batch:
         batch.drop_column("definition")
