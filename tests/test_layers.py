@@ -31,7 +31,10 @@ ALLOWED: dict[str, set[str]] = {
     "registry": _BASE | {"runtime"},  # never inventory
     "context": _BASE | {"runtime", "secretbox"},
     "calls": _BASE | {"context", "registry", "runtime", "secretbox"},
-    "jobs": _BASE | {"calls", "context", "registry", "inventory", "runtime", "secretbox"},
+    # Runs a plugin folder as the service would, without storing anything.
+    "conformance": _BASE | {"registry", "inventory", "runtime"},
+    "jobs": _BASE
+    | {"calls", "conformance", "context", "registry", "inventory", "runtime", "secretbox"},
     "bootstrap": _BASE | {"auth", "context", "inventory", "registry", "runtime"},  # no face
     "demo": _BASE | {"bootstrap", "context", "jobs"},
     "logs": {"config"},

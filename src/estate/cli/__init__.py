@@ -16,6 +16,7 @@ from . import (
     actions,
     admin,
     catalog,
+    conformance,
     events,
     help,
     login,
@@ -82,6 +83,7 @@ for module in (
     accounts,
     login,
     serve,
+    conformance,
 ):
     module.register(app, EPILOG)
 

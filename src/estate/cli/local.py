@@ -75,3 +75,28 @@ def pack(path: Path, *, target: Path | None = None) -> bytes:
         raise LocalError(exc.problems) from None
     except OSError as exc:
         raise LocalError([f"{path}: {exc.strerror}"]) from None
+
+
+def plugin_folder(plugin: str) -> Path:
+    """A plugin folder: ``plugin`` itself, or the built-in plugin whose key it is."""
+    from ..config import Settings
+    from ..registry.errors import InvalidPackage
+    from ..registry.managed import plugin_folders
+    from ..registry.manifest import parse_manifest
+
+    path = Path(plugin)
+    if path.is_dir():
+        return path
+    root = Settings().managed_plugins_dir
+    keys = []
+    for folder in plugin_folders(root):
+        try:
+            key = parse_manifest((folder / "manifest.yml").read_bytes()).key
+        except InvalidPackage:
+            continue
+        if key == plugin:
+            return folder
+        keys.append(key)
+    raise LocalError(
+        [f"{plugin}: neither a plugin folder nor a built-in plugin's key ({', '.join(keys)})"]
+    )
