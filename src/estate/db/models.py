@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from .states import Role, RunStatus, VersionSource, VersionState
-from .types import JSONType, UTCDateTime, utcnow
+from .types import JSONType, NullableJSON, UTCDateTime, utcnow
 
 # Primary keys: BIGINT on PostgreSQL, INTEGER (rowid alias) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -132,7 +132,7 @@ class PluginVersion(Base):
     install_log: Mapped[str] = mapped_column(Text, default="")
     # What the plugin's ``define`` said of its actions and profiles (the catalog's
     # source): ``{"actions": [...], "profiles": [...]}``; None until it is defined.
-    definition: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    definition: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
