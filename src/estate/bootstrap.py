@@ -13,9 +13,17 @@ from sqlalchemy import select, text, update
 from .auth.passwords import hash_password, new_password, verify_password
 from .context import Context
 from .db.migrate import upgrade
-from .db.models import ActionRun, CollectionRun, Organization, PluginVersion, User
+from .db.models import (
+    ActionRun,
+    CollectionRun,
+    ConformanceRun,
+    Organization,
+    PluginVersion,
+    User,
+)
 from .db.states import RunStatus, VersionSource, VersionState
 from .inventory.ingest import link_new
+from .registry.install import define_recorded
 from .registry.managed import register_managed, remove_unreferenced
 from .runtime.confinement import confinement_of, sweep
 
@@ -56,6 +64,7 @@ def prepare(context: Context) -> AdminLogin:
         login = _ensure_admin(context)
         register_managed(session, context.settings)
         remove_unreferenced(session, context.settings)
+        define_recorded(session, context.settings)
     swept = sweep(confinement_of(context.settings))
     if swept:
         logger.info("removed %d scratch folder(s) or cgroup(s) plugin processes left", swept)
@@ -121,6 +130,16 @@ def recover_runs(context: Context) -> list[int]:
         pending = session.scalars(
             select(CollectionRun.id).where(CollectionRun.status == RunStatus.PENDING)
         ).all()
+        # A conformance run acts on its provider's platform: never run again unasked.
+        session.execute(
+            update(ConformanceRun)
+            .where(ConformanceRun.status.in_((RunStatus.PENDING, RunStatus.RUNNING)))
+            .values(
+                status=RunStatus.FAILED,
+                error="the service stopped during this conformance run; run it again",
+                finished_at=datetime.now(UTC),
+            )
+        )
         # An action is not run again unasked: it may not be idempotent.
         session.execute(
             update(ActionRun)

@@ -89,6 +89,10 @@ def test_power_off_is_stopped_in_the_next_listing_with_history_of_the_refresh(
     assert history[0]["changes"]["state"] == {"from": "running", "to": "stopped"}
     runs = client.get(f"{API}/action-runs/", params={"provider": provider["id"]}).json()
     assert [r["id"] for r in runs["results"]] == [run["id"]]
+    events = client.get(f"{API}/events/", params={"action_run": run["id"]}).json()["results"]
+    assert [(e["type"], e["action_run"], e["run"]) for e in events] == [
+        ("power.changed", run["id"], None)
+    ]
 
 
 def test_power_on_of_a_running_vm_succeeds_and_changes_nothing(client: TestClient) -> None:

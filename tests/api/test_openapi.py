@@ -54,6 +54,7 @@ def test_the_document_lists_the_error_answers_the_api_gives(client: TestClient) 
         ("delete", f"{API_PREFIX}/users/{{user_id}}/"),
         ("post", f"{API_PREFIX}/watchlists/{{watchlist_id}}/resources/add/"),
         ("post", f"{API_PREFIX}/watchlists/{{watchlist_id}}/resources/remove/"),
+        ("post", f"{API_PREFIX}/provider-plugins/{{key}}/conformance/"),
     }
     schemas = document["components"]["schemas"]
     assert "HTTPValidationError" not in schemas

@@ -21,6 +21,7 @@ from estate.db.models import (
     ActionRun,
     CollectionRun,
     CollectionSchedule,
+    ConformanceRun,
     Event,
     Membership,
     Resource,
@@ -76,6 +77,13 @@ RULES: dict[tuple[str, str], Rule] = {
     ("post", "/provider-plugins/refresh/"): SYSTEM,
     ("delete", "/provider-plugins/{key}/"): SYSTEM,
     ("post", "/provider-plugins/{key}/test/"): SYSTEM,
+    ("post", "/provider-plugins/{key}/conformance/"): SYSTEM,
+    ("get", "/provider-plugins/{key}/conformance/"): SYSTEM,
+    ("get", "/conformance-runs/"): SYSTEM,
+    ("get", "/conformance-runs/{conformance_run_id}/"): SYSTEM,
+    ("get", "/catalog/"): ANY,
+    ("get", "/catalog/{key}/"): ANY,
+    ("get", "/catalog/{key}/badges/{profile}.svg"): ANY,
     ("get", "/providers/"): ANY,
     ("post", "/providers/"): Role.ADMIN,
     ("get", "/providers/{provider_id}/"): Role.VIEWER,
@@ -240,6 +248,14 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
             resource_id=resource.id, run_id=done.id, kind="deleted", changed_at=now
         )
         session.add(change)
+        conformance = ConformanceRun(
+            plugin_key="simulated:datacenter",
+            plugin_version="1.0.0",
+            plugin_sha256="0" * 64,
+            provider_id=provider["id"],
+            status=RunStatus.FAILED,
+        )
+        session.add(conformance)
         session.commit()
         ids = {
             "resource_id": resource.id,
@@ -249,6 +265,7 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
             "change_id": change.id,
             "sighting_id": f"{resource.id}-0",
             "action_run_id": action_run.id,
+            "conformance_run_id": conformance.id,
         }
     spare_id = client.get(f"{API}/users/me/", auth=spare.auth).json()["id"]
     doomed = _user(client, "a-doomed", Role.VIEWER, a)  # the one user a DELETE removes
@@ -265,6 +282,7 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
         "slug": "virtual_machine",
         "path": "status",
         "name": "power_off",  # the plugin-less provider answers 409: nothing runs
+        "profile": "core",
         "doomed_id": doomed_id,
         "tag_id": tag.json()["id"],
         "watchlist_id": watchlist.json()["id"],
@@ -277,7 +295,9 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
     return callers, params, a
 
 
-def _bodies(a: int, viewer_id: int, resource_id: int) -> dict[tuple[str, str], dict[str, Any]]:
+def _bodies(
+    a: int, viewer_id: int, resource_id: int, provider_id: int
+) -> dict[tuple[str, str], dict[str, Any]]:
     tags = {"json": [{"namespace": "ops", "key": "env", "value": "prod"}]}
     members = {"json": {"resource_ids": [resource_id]}}
     return {
@@ -309,6 +329,8 @@ def _bodies(a: int, viewer_id: int, resource_id: int) -> dict[tuple[str, str], d
             "json": {"name": "nightly", "cron_expression": "0 2 * * *", "enabled": False}
         },
         ("patch", "/providers/{provider_id}/schedules/{schedule_id}/"): {"json": {}},
+        # The provider is another plugin's: an allowed request answers 400, nothing runs.
+        ("post", "/provider-plugins/{key}/conformance/"): {"json": {"provider": provider_id}},
         ("post", "/provider-plugins/upload/"): {
             "files": {"plugin": ("p.tar.gz", b"not an archive", "application/gzip")}
         },
@@ -334,7 +356,7 @@ def _denial(rule: Rule, caller: Caller, template: str) -> int:
 def test_each_role_may_do_what_the_rules_say_and_nothing_more(client: TestClient) -> None:
     callers, params, a = _world(client)
     viewer_id = client.get(f"{API}/users/me/", auth=callers[1].auth).json()["id"]
-    bodies = _bodies(a, viewer_id, params["resource_id"])
+    bodies = _bodies(a, viewer_id, params["resource_id"], params["provider_id"])
     anonymous = TestClient(client.app)
     wrong = []
     document = client.app.openapi()["paths"]

@@ -351,3 +351,13 @@ def test_claimed_profiles_are_kept_and_a_typo_is_refused_with_a_hint() -> None:
     [problem] = problems_of(vcenter(profiles=["core", "snapshots"]))
     assert problem.startswith("manifest.yml: profiles[1]: unknown profile 'snapshots'")
     assert "did you mean 'snapshot'?" in problem
+
+
+def test_the_catalog_fields_are_checked_maturity_with_a_hint_and_tags_as_slugs() -> None:
+    parsed = parse_manifest(vcenter(maturity="beta", tags=["virtualization", "vmware"]))
+    assert (parsed.maturity, parsed.tags) == ("beta", ["virtualization", "vmware"])
+    [problem] = problems_of(vcenter(maturity="stabel"))
+    assert problem.startswith("manifest.yml: maturity: unknown maturity 'stabel'")
+    assert "did you mean 'stable'?" in problem
+    [problem] = problems_of(vcenter(tags=["ok", "Not OK"]))
+    assert problem.startswith("manifest.yml: tags[1]: 'Not OK' is not a lowercase slug")

@@ -95,7 +95,10 @@ class MachineActions:
     @action("power_off", applies_to=VM, profile="core", idempotent=True)
     def power_off(self, ems_ref: str, params: dict[str, Any]) -> dict[str, Any]:
         """Cut the VM's power."""
-        return self._set(ems_ref, state="stopped", power_state="poweredOff")
+        done = self._set(ems_ref, state="stopped", power_state="poweredOff")
+        if done["changed"]:
+            self.publish_event("power.changed", f"{ems_ref} powered off", ems_ref=ems_ref)
+        return done
 
     @action(
         "shutdown",

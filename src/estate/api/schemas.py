@@ -522,6 +522,7 @@ class EventPublic(BaseModel):
     id: int
     provider: int | None
     run: int | None
+    action_run: int | None = None
     plugin_key: str
     type: str
     severity: str

@@ -27,11 +27,18 @@ class EventRecorder:
     """Collects one run's events; :meth:`store` writes the pending ones in a transaction."""
 
     def __init__(
-        self, log: RunLog, *, provider_id: int | None, run_id: int | None, plugin_key: str
+        self,
+        log: RunLog,
+        *,
+        provider_id: int | None,
+        run_id: int | None,
+        plugin_key: str,
+        action_run_id: int | None = None,
     ) -> None:
         self.log = log
         self.provider_id = provider_id
         self.run_id = run_id
+        self.action_run_id = action_run_id
         self.plugin_key = plugin_key
         self.received = 0
         self.pending: list[dict[str, Any]] = []
@@ -55,6 +62,7 @@ class EventRecorder:
             {
                 "provider_id": self.provider_id,
                 "run_id": self.run_id,
+                "action_run_id": self.action_run_id,
                 "plugin_key": self.plugin_key,
                 "type": event["type"],
                 "severity": event["severity"],

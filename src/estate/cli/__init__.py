@@ -15,6 +15,7 @@ from . import (
     accounts,
     actions,
     admin,
+    catalog,
     conformance,
     events,
     help,
@@ -72,6 +73,7 @@ def root(
 
 for module in (
     plugins,
+    catalog,
     providers,
     runs,
     resources,

@@ -1,18 +1,24 @@
-"""``estate conformance run``: the conformance suite on a plugin, locally, without the service."""
+"""``estate conformance run``: the conformance suite on a plugin, locally, without the
+service; ``estate conformance submit``: the same through the service against one of its
+providers, its report stored for the catalog."""
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
 from . import local
-from .client import FAILED, OK, USAGE, fail
-from .output import stderr, stdout
+from .client import FAILED, OK, USAGE, Api, api, fail
+from .output import Format, emit, stderr, stdout
+from .params import Output
 
 if TYPE_CHECKING:
     from ..conformance import CheckResult
@@ -142,3 +148,71 @@ def _summary(data: dict[str, Any]) -> Table:
             *(str(counts[k]) for k in ("passed", "failed", "skipped")),
         )
     return table
+
+
+RUN_ENDED = ("completed", "failed")
+
+
+def _follow(client: Api, run_id: int, total: int | None) -> dict[str, Any]:
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    shown = sys.stderr.isatty()
+    with Progress(*columns, console=stderr(), transient=True, disable=not shown) as progress:
+        task = progress.add_task("pending", total=total)
+        while True:
+            run: dict[str, Any] = client.get(f"conformance-runs/{run_id}/")
+            failed = f", {run['checks_failed']} failed" if run["checks_failed"] else ""
+            progress.update(
+                task, completed=run["checks_done"], description=f"{run['status']}{failed}"
+            )
+            if run["status"] in RUN_ENDED:
+                return run
+            time.sleep(0.5)
+
+
+def _submitted(run: dict[str, Any]) -> Text:
+    line = Text(f"conformance run {run['id']} of {run['plugin_key']} {run['plugin_version']}: ")
+    line.append(run["status"], "green" if run["status"] == "completed" else "red")
+    for profile, status in run["profile_status"].items():
+        line.append(f"\n  {profile}: ")
+        line.append(status, "green" if status == "pass" else "red")
+    if run.get("error"):
+        line.append(f"\n  {run['error']}")
+    return line
+
+
+@app.command("submit")
+def submit(
+    key: Annotated[str, typer.Argument(help="A plugin key, e.g. vmware:vcenter", metavar="KEY")],
+    provider: Annotated[
+        int, typer.Option("--provider", help="The provider to run against", metavar="ID")
+    ],
+    profile: Annotated[
+        list[str] | None,
+        typer.Option("--profile", help="A profile to check (default: all claimed); repeat"),
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for its end", metavar="")] = False,
+    output: Output = Format.table,
+) -> None:
+    """Run the conformance suite through the service against a provider (system admin).
+
+    It acts on the provider's platform: use a lab or an emulator. The report is stored
+    against the plugin version and the catalog shows it. With --wait, exit 1 unless
+    every profile tested passed.
+    """
+    body: dict[str, Any] = {"provider": provider}
+    if profile:
+        body["profiles"] = profile
+    with api() as client:
+        started = client.post(f"provider-plugins/{key}/conformance/", json=body)
+        result = _follow(client, started["id"], None) if wait else started
+    emit(result, output, _submitted)
+    if wait and (
+        result["status"] != "completed"
+        or any(s != "pass" for s in result["profile_status"].values())
+    ):
+        raise typer.Exit(FAILED)

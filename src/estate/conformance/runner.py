@@ -38,6 +38,7 @@ def run_suite(
     python: Path | None = None,
     progress: Progress | None = None,
     bad_config: Mapping[str, Any] | None = None,
+    settings: Settings | None = None,
 ) -> SuiteReport:
     """Run the conformance suite on the plugin folder ``plugin_dir`` against the platform
     ``config`` reaches (docs/conformance.md).
@@ -47,11 +48,13 @@ def run_suite(
     manifest). ``python``: the interpreter of the plugin's environment (None: this one).
     ``progress`` is called with each check's result as it ends. ``bad_config``: wrong
     credentials, over ``config`` (None: each secret value with ``-wrong`` appended).
+    ``settings``: the timeouts and confinement plugin processes get (None: from the
+    environment, as ``estate`` reads it; the service passes its own).
     """
     target = load_target(
         Path(plugin_dir), config, profiles=profiles, python=python, bad_config=bad_config
     )
-    settings = Settings()
+    settings = settings if settings is not None else Settings()
     forms = maskable(target.secret_values)
     results: list[CheckResult] = []
     started = datetime.now(UTC)

@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from .states import Role, RunStatus, VersionSource, VersionState
-from .types import JSONType, UTCDateTime, utcnow
+from .types import JSONType, NullableJSON, UTCDateTime, utcnow
 
 # Primary keys: BIGINT on PostgreSQL, INTEGER (rowid alias) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -130,6 +130,9 @@ class PluginVersion(Base):
     path: Mapped[str] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     install_log: Mapped[str] = mapped_column(Text, default="")
+    # What the plugin's ``define`` said of its actions and profiles (the catalog's
+    # source): ``{"actions": [...], "profiles": [...]}``; None until it is defined.
+    definition: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -433,6 +436,11 @@ class Event(Base):
     run_id: Mapped[int | None] = mapped_column(
         ForeignKey("collection_runs.id", ondelete="SET NULL"), index=True
     )
+    # The action run during which the plugin published it (its collection run is the
+    # action's refresh, if any: run_id).
+    action_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("action_runs.id", ondelete="SET NULL"), index=True
+    )
     plugin_key: Mapped[str] = mapped_column(String(200), default="")
     type: Mapped[str] = mapped_column(String(100))
     severity: Mapped[str] = mapped_column(String(20))
@@ -553,3 +561,39 @@ class ActionRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     provider: Mapped[Provider] = relationship()
+
+
+class ConformanceRun(Base):
+    """One run of the conformance suite through the service (docs/conformance.md).
+
+    pending → running → completed | failed. ``report`` is the suite's JSON report
+    (``estate.conformance``), kept verbatim: the catalog's per-profile statuses come
+    from the latest completed run of each plugin version. A run that could not run
+    the suite at all (no plugin, the provider gone, the suite crashed) is ``failed``
+    with ``error`` and no report. The plugin's key, version and digest are copied, so
+    the result stays attributable after the version or the provider is removed.
+    """
+
+    __tablename__ = "conformance_runs"
+    __table_args__ = (Index("ix_conformance_runs_key_version", "plugin_key", "plugin_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plugin_key: Mapped[str] = mapped_column(String(200))
+    plugin_version: Mapped[str] = mapped_column(String(100))
+    plugin_sha256: Mapped[str] = mapped_column(String(64))
+    version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("plugin_versions.id", ondelete="SET NULL")
+    )
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id", ondelete="SET NULL"))
+    profiles: Mapped[list[str] | None] = mapped_column(JSONType, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.PENDING)
+    suite_version: Mapped[str] = mapped_column(String(20), default="")
+    platform: Mapped[str] = mapped_column(String(300), default="")
+    checks_done: Mapped[int] = mapped_column(Integer, default=0)
+    checks_failed: Mapped[int] = mapped_column(Integer, default=0)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(150), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -11,6 +11,9 @@ from sqlalchemy.types import TypeDecorator
 
 # JSON on SQLite, JSONB on PostgreSQL (indexable, compact).
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+# A JSON column where Python's None is SQL NULL (not the JSON value null), so that
+# ``IS NULL`` finds it: for columns whose absence means something.
+NullableJSON = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -73,7 +73,11 @@ class _ActionJob:
         self.resource_type = resource.resource_type if resource is not None else None
         self.log = RunLog()
         self.events = EventRecorder(
-            self.log, provider_id=provider.id, run_id=None, plugin_key=provider.key
+            self.log,
+            provider_id=provider.id,
+            run_id=None,
+            plugin_key=provider.key,
+            action_run_id=run.id,
         )
         self._done = threading.Event()
         self._cancel_requested = False

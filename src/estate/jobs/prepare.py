@@ -48,6 +48,7 @@ def prepare_version(context: Context, version_id: int) -> None:
             _fail(version, f"preparing the environment failed: {exc}", "")
         else:
             version.class_path = defined.class_path
+            version.definition = defined.definition
             version.install_log = log
             version.error = None
             version.state = VersionState.READY

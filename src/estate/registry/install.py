@@ -31,6 +31,7 @@ from ..runtime.environments import (
     PLUGIN_SUBDIR,
     PluginEnvironment,
     environment_at,
+    plugin_folder,
     prepare_environment,
 )
 from ..runtime.errors import PluginEnvironmentError, PluginStartError
@@ -54,6 +55,16 @@ class Defined:
 
     class_path: str
     metadata: dict[str, Any]
+
+    @property
+    def definition(self) -> dict[str, Any] | None:
+        """What the version records of it (``PluginVersion.definition``): its declared
+        actions and the profiles they implement; None when it was not defined."""
+        if not self.class_path:
+            return None
+        actions = [a for a in self.metadata.get("actions") or [] if isinstance(a, dict)]
+        profiles = [p for p in self.metadata.get("profiles") or [] if isinstance(p, str)]
+        return {"actions": actions, "profiles": profiles}
 
 
 def install_archive(
@@ -226,7 +237,34 @@ def _record(
         state=VersionState.READY,
         path=str(path),
         install_log=log,
+        definition=defined.definition,
     )
+
+
+def define_recorded(session: Session, settings: Settings) -> int:
+    """Define again the ready versions recorded before definitions were kept (0011).
+
+    Their actions and profiles are what the catalog shows; a version that cannot be
+    defined now keeps serving as before, and the catalog says its actions are unknown.
+    Returns how many were defined.
+    """
+    done = 0
+    versions = session.scalars(
+        select(PluginVersion).where(
+            PluginVersion.state == VersionState.READY, PluginVersion.definition.is_(None)
+        )
+    ).all()
+    for version in versions:
+        try:
+            manifest = read_manifest(plugin_folder(Path(version.path)))
+            environment = environment_at(Path(version.path), version.manifest, settings)
+            version.definition = define(environment, manifest, settings).definition
+        except (InvalidPackage, OSError) as exc:
+            logger.warning("%s %s: cannot define it again: %s", version.key, version.version, exc)
+            continue
+        session.commit()
+        done += 1
+    return done
 
 
 def define(environment: PluginEnvironment, manifest: Manifest, settings: Settings) -> Defined:

@@ -81,7 +81,12 @@ def register_folder(session: Session, settings: Settings, folder: Path) -> Plugi
         )
         return current
     unchanged = current is not None and current.sha256 == sha and current.path == str(folder)
-    if unchanged and current is not None and current.state == VersionState.READY:
+    if (
+        unchanged
+        and current is not None
+        and current.state == VersionState.READY
+        and current.definition is not None  # recorded before definitions were kept
+    ):
         return current
     requirements = managed_requirements(folder, _as_json(manifest))
     if requirements is not None and not _built(settings, requirements):

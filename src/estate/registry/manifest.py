@@ -116,6 +116,17 @@ def _profile_name(value: str) -> str:
     return value
 
 
+MATURITIES = ("experimental", "alpha", "beta", "stable")
+
+
+def _maturity(value: str) -> str:
+    if value not in MATURITIES:
+        close = difflib.get_close_matches(value, MATURITIES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown maturity {value!r}{hint} (one of {', '.join(MATURITIES)})")
+    return value
+
+
 def _param_name(value: str) -> str:
     if not _PARAM_NAME.fullmatch(value):
         raise ValueError(f"{value!r} is not a valid parameter name")
@@ -213,6 +224,9 @@ class Manifest(BaseModel):
     # The capability profiles the plugin claims (inventory_providers.profiles); install
     # checks that its define answer implements each one.
     profiles: list[Annotated[str, AfterValidator(_profile_name)]] = []
+    # For the catalog: how far along the plugin is, and words to find it by.
+    maturity: Annotated[str, AfterValidator(_maturity)] | None = None
+    tags: list[Annotated[str, AfterValidator(_slug)]] = []
 
     @field_validator("connection_parameters")
     @classmethod

@@ -26,6 +26,7 @@ def event_public(event: Event) -> EventPublic:
         id=event.id,
         provider=event.provider_id,
         run=event.run_id,
+        action_run=event.action_run_id,
         plugin_key=event.plugin_key,
         type=event.type,
         severity=event.severity,
@@ -43,6 +44,7 @@ def list_events(
     visible: Visible,
     provider: IdFilter | None = None,
     run: IdFilter | None = None,
+    action_run: IdFilter | None = None,
     type: TypeFilter = None,
     severity: Annotated[
         str | None, Query(json_schema_extra={"enum": list(EVENT_SEVERITIES)})
@@ -56,6 +58,8 @@ def list_events(
         query = query.where(Event.provider_id == provider)
     if run is not None:
         query = query.where(Event.run_id == run)
+    if action_run is not None:
+        query = query.where(Event.action_run_id == action_run)
     if type is not None:
         query = query.where(Event.type == type)
     if one_of("severity", severity, EVENT_SEVERITIES) is not None:
