@@ -18,7 +18,7 @@ from typing import Any
 from proxmoxer import ProxmoxAPI
 
 from inventory_providers.base import Param, action
-from inventory_providers.errors import InvalidParameter
+from inventory_providers.errors import InvalidParameter, ProviderError
 
 from . import guests, labels
 from .guests import ActionSession, Guest
@@ -26,6 +26,7 @@ from .settings import Settings
 
 GUESTS = ["virtual_machine", "template"]
 MODE = Param("mode", default="full", choices=("full", "linked"), description="full or linked")
+NAMES = {"name": "name", "hostname": "name"}  # PVE's parameter names → the action's
 NEWID_TRIES = 3  # another client may take the id nextid gave before the clone asks for it
 _TAKEN = ("already exists", "config file already exists")
 
@@ -72,7 +73,9 @@ class CloneActions(ActionSession):
             source = guests.guest_of(entry)
             made = _clone(api, settings, source, params["name"], params["mode"],
                           "instance_create", description=described)  # fmt: skip
-        shown = {key: labels.MASK if labels.is_secret(key) else value for key, value in values.items()}
+        shown = {
+            key: labels.MASK if labels.is_secret(key) else value for key, value in values.items()
+        }
         return {**made, "template": source.ems_ref, "labels": shown}
 
 
@@ -91,25 +94,30 @@ def _clone(
             "(clone it with mode full)"
         )
     name_key = "hostname" if source.kind == "lxc" else "name"
-    names = {"name": "name", "hostname": "name"}
-    for attempt in range(NEWID_TRIES):
+    for attempt in range(1, NEWID_TRIES + 1):
         newid = int(guests.request(settings, what, api.cluster.nextid.get))
         body = {"newid": newid, name_key: name, "full": 1 if mode == "full" else 0, **extra}
         try:
-            upid = guests.request(settings, what, lambda: source.path(api).clone.post(**body), names)
+            upid = _post_clone(settings, source.path(api).clone, body, what)
             break
         except InvalidParameter:
             raise
-        except Exception as exc:  # a taken id is tried again; anything else is the answer
-            text = str(exc)
-            if "Linked clone" in text:
-                raise InvalidParameter(f"{what}: params.mode: {text}") from exc
-            if attempt + 1 < NEWID_TRIES and any(word in text for word in _TAKEN):
-                continue
-            raise
+        except ProviderError as exc:
+            if attempt == NEWID_TRIES or not any(word in str(exc) for word in _TAKEN):
+                raise
     guests.wait(api, settings, upid, f"{what} of {source.ems_ref}")
     return {"changed": True, "ems_ref": f"{source.kind}/{newid}", "vmid": newid,
             "name": name, "node": source.node, "mode": mode}  # fmt: skip
+
+
+def _post_clone(settings: Settings, clone: Any, body: dict[str, Any], what: str) -> Any:
+    """POST the clone; PVE's refusal of a linked clone names ``params.mode``."""
+    try:
+        return guests.request(settings, what, lambda: clone.post(**body), NAMES)
+    except ProviderError as exc:
+        if "Linked clone" in str(exc):
+            raise InvalidParameter(f"{what}: params.mode: {exc}") from exc
+        raise
 
 
 def _templates(api: ProxmoxAPI, settings: Settings) -> list[tuple[dict[str, Any], str]]:
@@ -117,7 +125,9 @@ def _templates(api: ProxmoxAPI, settings: Settings) -> list[tuple[dict[str, Any]
     found = []
     for entry in guests.listing(api, settings):
         if entry.get("template") and entry.get("type") in ("qemu", "lxc"):
-            config = guests.request(settings, "template_list", guests.guest_of(entry).path(api).config.get)
+            config = guests.request(
+                settings, "template_list", guests.guest_of(entry).path(api).config.get
+            )
             found.append((entry, str(config.get("description") or "")))
     return sorted(found, key=lambda item: (str(item[0].get("name")), int(item[0]["vmid"])))
 

@@ -126,6 +126,8 @@ def _done(
     with owner.session() as (settings, api):
         endpoint = getattr(guest.path(api).status, command)
         upid = guests.request(settings, what, lambda: endpoint.post(**params), {})
-        wait_for = params["timeout"] + SHUTDOWN_MARGIN if "timeout" in params else guests.TASK_TIMEOUT
+        wait_for = (
+            params["timeout"] + SHUTDOWN_MARGIN if "timeout" in params else guests.TASK_TIMEOUT
+        )
         guests.wait(api, settings, upid, f"{what} of {guest.ems_ref}", wait_for)
     return {"changed": True, "ems_ref": guest.ems_ref, "task": command, "upid": upid}
