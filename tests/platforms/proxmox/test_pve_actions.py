@@ -21,6 +21,7 @@ from inventory_providers.errors import (
     InvalidParameter,
     NotFound,
     ProviderError,
+    ProviderTimeout,
     Unauthenticated,
     Unsupported,
 )
@@ -254,3 +255,21 @@ def test_an_action_with_a_wrong_password_is_unauthenticated_without_it(
 
     assert "not-the-password" not in str(refused.value)
     assert isinstance(refused.value, ProviderError)
+
+
+def test_an_action_polls_a_task_that_takes_time_and_a_shutdown_past_its_timeout_fails(
+    tmp_path: Path, pve_class: type[BaseProvider]
+) -> None:
+    slow = [{**vm, "timings": {"shutdown_secs": 10}} for vm in guests(3)]
+    # 1 PVE second = 0.05 s: the guests take 0.5 s to shut down.
+    with running_fakepve(tmp_path, slow, time_scale=0.05) as fake:
+        config = {"username": fake.user, "password": fake.password, "port": fake.port,
+                  "verify_ssl": False}  # fmt: skip
+        provider = make_provider(pve_class, endpoint=fake.host, connection_config=config)
+        done = run(provider, "shutdown", "qemu/101", timeout=30)
+        stopped = fake.client().nodes("pve2").qemu(101).status.current.get()["status"]
+        with pytest.raises(ProviderTimeout, match=r"qemu/102 did not power off within 2 s"):
+            run(provider, "shutdown", "qemu/102", timeout=2)
+        still = fake.client().nodes("pve1").qemu(102).status.current.get()["status"]
+
+    assert (done["changed"], stopped, still) == (True, "stopped", "running")
