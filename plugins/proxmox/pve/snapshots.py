@@ -4,8 +4,9 @@
 where the guest is now: its ``parent`` is the snapshot the current state comes from.
 Chatsubo resets a challenge instance by rolling back to that parent (seed 003); so
 does ``rollback``, or to the newest snapshot when the current state has no parent.
-A rollback leaves the guest stopped unless the snapshot holds its RAM or ``start`` is
-given. Snapshot names are PVE's configuration ids (a letter, then letters, digits,
+A snapshot of a running VM keeps its RAM unless ``include_memory`` is false (as PVE's
+own dialog does), and a rollback to it brings the VM back running; to a snapshot
+without RAM it leaves the guest stopped, unless ``start`` is given. Snapshot names are PVE's configuration ids (a letter, then letters, digits,
 ``-`` and ``_``); PVE refuses others, and the error names ``params.name``.
 """
 
@@ -25,6 +26,7 @@ from .settings import Settings
 
 VM = ["virtual_machine"]
 START = Param("start", "boolean", default=False, description="start the guest after it")
+MEMORY = Param("include_memory", "boolean", description="keep the RAM (default: a running VM's)")
 
 
 class SnapshotActions(ActionSession):
@@ -35,10 +37,10 @@ class SnapshotActions(ActionSession):
         applies_to=VM,
         profile="snapshot",
         long_running=True,
-        params=[Param("name", required=True), Param("description")],
+        params=[Param("name", required=True), Param("description"), MEMORY],
     )
     def snapshot_create(self, ems_ref: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Take a snapshot of the guest's disks and configuration."""
+        """Take a snapshot of the guest's disks and configuration (and a running VM's RAM)."""
         name = params["name"]
         with self.session() as (settings, api):
             guest = guests.find(api, settings, ems_ref)
@@ -46,7 +48,15 @@ class SnapshotActions(ActionSession):
                 raise Unsupported(f"snapshot_create: {ems_ref} is a template; PVE snapshots none")
             if name in _names(api, settings, guest, "snapshot_create"):
                 raise InvalidParameter(f"snapshot_create: params.name: {ems_ref} has {name!r}")
+            memory = params.get("include_memory")
+            if memory is None:  # as PVE's own dialog: a running VM's RAM is kept
+                memory = guest.kind == "qemu" and guest.status == "running"
+            if memory and guest.kind != "qemu":
+                raise InvalidParameter(
+                    "snapshot_create: params.include_memory: PVE keeps no RAM of a container"
+                )
             body = {"snapname": name, **_optional(description=params.get("description"))}
+            body.update(_optional(vmstate=1 if memory else None))
             try:
                 _task(api, settings, guest, "snapshot_create", guest.path(api).snapshot.post, body)
             except TaskFailed as exc:
@@ -56,7 +66,7 @@ class SnapshotActions(ActionSession):
                         f"({exc.reason})"
                     ) from exc
                 raise
-            return {"changed": True, "ems_ref": ems_ref, "snapshot": name}
+            return {"changed": True, "ems_ref": ems_ref, "snapshot": name, "memory": memory}
 
     @action("snapshot_list", applies_to=VM, profile="snapshot", idempotent=True)
     def snapshot_list(self, ems_ref: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -80,9 +90,9 @@ class SnapshotActions(ActionSession):
         """Bring the guest back to a snapshot (its disks, configuration, RAM if kept)."""
         with self.session() as (settings, api):
             guest = guests.find(api, settings, ems_ref)
-            names = _names(api, settings, guest, "snapshot_revert")
-            _known(params["snapshot"], names, guest, "snapshot_revert")
-            return _revert(api, settings, guest, params["snapshot"], params["start"])
+            listed = _listed(api, settings, guest, "snapshot_revert")
+            _known(params["snapshot"], mapping.snapshot_names(listed), guest, "snapshot_revert")
+            return _revert(api, settings, guest, listed, params["snapshot"], params["start"])
 
     @action(
         "snapshot_delete",
@@ -119,12 +129,21 @@ class SnapshotActions(ActionSession):
             target = current.get("parent") or (names[-1] if names else None)
             if target is None:
                 raise NotFound(f"rollback: {ems_ref} has no snapshot to roll back to")
-            return _revert(api, settings, guest, target, params["start"])
+            return _revert(api, settings, guest, listed, target, params["start"])
 
 
 def _revert(
-    api: ProxmoxAPI, settings: Settings, guest: Guest, name: str, start: bool
+    api: ProxmoxAPI,
+    settings: Settings,
+    guest: Guest,
+    listed: list[dict[str, Any]],
+    name: str,
+    start: bool,
 ) -> dict[str, Any]:
+    """Roll back to ``name``; a snapshot that kept the RAM brings the guest back running
+    (PVE resumes it itself; ``start`` asks it of an emulator that does not)."""
+    kept_ram = any(s.get("name") == name and s.get("vmstate") for s in listed)
+    start = start or kept_ram
     body = _optional(start=1 if start else None)
     rollback = guest.path(api).snapshot(name).rollback.post
     _task(api, settings, guest, "snapshot_revert", rollback, body)

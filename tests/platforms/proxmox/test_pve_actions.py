@@ -130,8 +130,9 @@ def test_snapshots_revert_and_rollback_restore_the_recorded_state(
     assert provider._has_snapshots(record(collected(provider)[vm])) == (  # type: ignore[attr-defined]
         False, "the guest has no snapshots (as of the last collection)",
     )  # fmt: skip
+    # A running VM's RAM is kept, as PVE's own dialog does.
     assert run(provider, "snapshot_create", vm, name="clean", description="as deployed") == {
-        "changed": True, "ems_ref": vm, "snapshot": "clean",
+        "changed": True, "ems_ref": vm, "snapshot": "clean", "memory": True,
     }  # fmt: skip
     with pytest.raises(InvalidParameter, match=r"params\.name: qemu/106 has 'clean'"):
         run(provider, "snapshot_create", vm, name="clean")
@@ -159,6 +160,7 @@ def test_snapshots_revert_and_rollback_restore_the_recorded_state(
     after = collected(provider)[vm]
     assert (after.memory_mb, after.state) == (2048, "stopped")
     listed = run(provider, "snapshot_list", vm)
+    assert [s["includes_memory"] for s in listed] == [True, False]
     assert [(s["name"], s["description"], s["current"]) for s in listed] == [
         ("clean", "as deployed", False), ("second", "", True),
     ]  # fmt: skip
