@@ -109,6 +109,7 @@ def running_fakepve(
     offline_nodes: Sequence[str] = (),
     api_tokens: Mapping[str, str] | None = None,
     failures: Sequence[tuple[str, str, int, str, int]] = (),
+    time_scale: float = 0,
 ) -> Iterator[FakePve]:
     """Start fakepve on a free loopback port; stop it (by its pid) on leaving.
 
@@ -116,13 +117,16 @@ def running_fakepve(
     answers 595, as for a node that lost the cluster);
     ``api_tokens`` maps ``user@realm!name`` to its secret; each of ``failures``,
     ``(method, path suffix, status, message, times)``, makes that many requests fail
-    (fakepve's ``fail``).
+    (fakepve's ``fail``). ``time_scale`` makes PVE's seconds real ones (0: every task
+    ends at once); a guest's ``"timings"`` (``{"shutdown_secs": 10}``) are how long its
+    tasks take in PVE seconds.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     scenario = workdir / "fakepve.json"
     scenario.write_text(json.dumps({
         "guests": list(guest_list), "offline_nodes": list(offline_nodes),
         "api_tokens": dict(api_tokens or {}), "failures": [list(f) for f in failures],
+        "time_scale": time_scale,
     }))  # fmt: skip
     log_path = workdir / "fakepve.log"
     env = {
@@ -173,7 +177,7 @@ async def _serve(scenario: dict[str, Any], certdir: str) -> None:
     from fakepve.certs import make_cert
 
     pve = Server(user=USER, password=PASSWORD, host="127.0.0.1", port=0)
-    pve.time_scale = 0
+    pve.time_scale = scenario.get("time_scale", 0)
     for guest in scenario["guests"]:  # as fakepve's own command line loads them
         common = {
             "node": guest.get("node", "pve1"),
@@ -184,7 +188,9 @@ async def _serve(scenario: dict[str, Any], certdir: str) -> None:
         if guest.get("type", "qemu") == "lxc":
             pve.add_ct(guest["vmid"], guest.get("name"), **common)
         else:
-            pve.add_vm(guest["vmid"], guest["name"], **common)
+            vm = pve.add_vm(guest["vmid"], guest["name"], **common)
+            for name, seconds in guest.get("timings", {}).items():
+                setattr(vm, name, seconds)
     for node in scenario["offline_nodes"]:
         pve.set_node_offline(node)
     pve.apitokens.update(scenario["api_tokens"])

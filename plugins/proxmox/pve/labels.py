@@ -98,3 +98,38 @@ def masked_notes(notes: str) -> str:
             line = line[: match.start(2)] + MASK + ending
         lines.append(line)
     return "".join(lines)
+
+
+def label_key(name: str) -> str:
+    """``name`` as a label's key (``realm`` → ``chatsubo.realm``), or ValueError saying why
+    it cannot be one (a label is one ``key=value`` line: no ``=``, blank or line break)."""
+    key = name.strip().lower()
+    if not key.startswith(PREFIX):
+        key = PREFIX + key
+    if key == PREFIX or any(char in key for char in "=\r\n\t ") or ".." in key:
+        raise ValueError(f"{name!r} cannot be a label name (no '=', blanks or line breaks)")
+    return key
+
+
+def with_labels(notes: str, values: dict[str, str]) -> str:
+    """``notes`` with each ``chatsubo.<key>=<value>`` of ``values`` set: a line holding the
+    label is replaced (the first one; later ones dropped), a new label is appended.
+
+    Keys are full label keys (:func:`label_key`); a value must fit on its line.
+    """
+    for key, value in values.items():
+        if "\n" in value or "\r" in value:
+            raise ValueError(f"the value of {key} holds a line break")
+    pending = dict(values)
+    lines = []
+    for line in notes.splitlines():
+        start = line.lower().find(PREFIX)
+        match = _LABEL.match(line, start) if start >= 0 else None
+        key = match.group(1).lower() if match else None
+        if key in values:
+            if key in pending:
+                lines.append(f"{line[:start]}{key}={pending.pop(key)}")
+            continue
+        lines.append(line)
+    lines += [f"{key}={value}" for key, value in pending.items()]
+    return "\n".join(lines)

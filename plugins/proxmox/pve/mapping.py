@@ -110,8 +110,11 @@ def storage(entry: dict[str, Any]) -> ResourceData:
     )  # fmt: skip
 
 
-def guest(entry: dict[str, Any], config: dict[str, Any]) -> ResourceData:
-    """A ``/cluster/resources`` guest with its config (``qemu/<vmid>/config``, ``lxc/…``)."""
+def guest(
+    entry: dict[str, Any], config: dict[str, Any], snapshots: list[dict[str, Any]] | None = None
+) -> ResourceData:
+    """A ``/cluster/resources`` guest with its config (``qemu/<vmid>/config``, ``lxc/…``)
+    and, when it has any, its snapshot list (``…/snapshot``)."""
     kind, node_name = entry["type"], entry["node"]
     status = str(entry.get("status") or "unknown")
     lock = config.get("lock") or entry.get("lock")
@@ -142,7 +145,7 @@ def guest(entry: dict[str, Any], config: dict[str, Any]) -> ResourceData:
             {"node": node_name, "vmid": entry["vmid"], "type": kind, "status": status, "lock": lock,
              "template": is_template, "pool": entry.get("pool"), "ha_state": entry.get("hastate"),
              "tags": tags, "onboot": _flag(config.get("onboot")), "disks": disks,
-             "chatsubo": found.as_property() or None}
+             "chatsubo": found.as_property() or None, **snapshot_properties(config, snapshots)}
         ),
         provider_tags={**dict.fromkeys(tags, ""), **found.values},
         relationships=[
@@ -151,6 +154,22 @@ def guest(entry: dict[str, Any], config: dict[str, Any]) -> ResourceData:
               for name in sorted({disk["storage"] for disk in disks.values()})),
         ],
     )  # fmt: skip
+
+
+def snapshot_names(snapshots: list[dict[str, Any]] | None) -> list[str]:
+    """The snapshots of a ``…/snapshot`` answer, oldest first (without ``current``)."""
+    taken = [s for s in snapshots or [] if s.get("name") and s.get("name") != "current"]
+    return [s["name"] for s in sorted(taken, key=lambda s: (s.get("snaptime") or 0, s["name"]))]
+
+
+def snapshot_properties(
+    config: dict[str, Any], snapshots: list[dict[str, Any]] | None
+) -> dict[str, Any]:
+    """``snapshots`` (names, oldest first), their count, and ``snapshot_parent``: the one
+    the current state comes from (config ``parent``), which ``rollback`` returns to."""
+    names = snapshot_names(snapshots)
+    return {"snapshots": names, "snapshot_count": len(names) or None,
+            "snapshot_parent": config.get("parent") or None}  # fmt: skip
 
 
 def _guest_state(status: str, lock: Any) -> str:

@@ -5,11 +5,15 @@ Reads, for a cluster of any size:
     /cluster/status                 the cluster and its members' addresses
     /cluster/resources              every node, storage and guest, in one call
     /nodes/N/{qemu,lxc}/ID/config   once per guest: notes (Chatsubo's labels) and disks
+    /nodes/N/{qemu,lxc}/ID/snapshot once per guest whose config names a parent snapshot
 
 PVE has no bulk read of guest configs (``/nodes/N/qemu`` lists status, not notes), so
 the configs are read a few at a time in parallel, which pveproxy's workers serve
 side by side. A node that is offline, or whose reads fail, is reported incomplete
 (``report_incomplete``): the run ends partial and nothing is marked deleted.
+
+The actions (core, snapshot and clone profiles) are mixed in from ``power.py``,
+``snapshots.py`` and ``cloning.py``; each logs in for itself (``guests.py``).
 """
 
 from __future__ import annotations
@@ -25,18 +29,23 @@ from inventory_providers.base import BaseProvider, ResourceData
 from inventory_providers.errors import InvalidConfig, ProviderError
 
 from . import client, mapping
+from .cloning import CloneActions
+from .power import PowerActions
 from .settings import KNOWN, Settings
+from .snapshots import SnapshotActions
 
 CONFIG_READERS = 4  # parallel config reads: pveproxy runs 3 workers by default
 GUEST_TYPES = ("qemu", "lxc")
+GuestRead = tuple[dict[str, Any], list[dict[str, Any]] | None]  # config, snapshots
 
 
 class GuestGone(Exception):
     """The guest was deleted between the listing and the read of its config."""
 
 
-class ProxmoxProvider(BaseProvider):
-    """A Proxmox VE cluster or standalone node."""
+class ProxmoxProvider(PowerActions, SnapshotActions, CloneActions, BaseProvider):
+    """A Proxmox VE cluster or standalone node; its guests' actions are in ``power.py``
+    (core), ``snapshots.py`` and ``cloning.py``."""
 
     vendor = "proxmox"
     provider_type = "pve"
@@ -136,19 +145,19 @@ class ProxmoxProvider(BaseProvider):
             for entry, future in reads:
                 if self.canceled:
                     return
-                config = self._config_of(entry, future, failed, settings)
-                if config is not None:
-                    yield mapping.guest(entry, config)
+                read = self._config_of(entry, future, failed, settings)
+                if read is not None:
+                    yield mapping.guest(entry, *read)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def _config_of(
         self,
         entry: dict[str, Any],
-        future: Future[dict[str, Any]],
+        future: Future[GuestRead],
         failed: set[str],
         settings: Settings,
-    ) -> dict[str, Any] | None:
+    ) -> GuestRead | None:
         node = entry["node"]
         if node in failed:
             future.cancel()
@@ -167,15 +176,18 @@ class ProxmoxProvider(BaseProvider):
             return None
 
 
-def _read_config(api: ProxmoxAPI, entry: dict[str, Any]) -> dict[str, Any]:
+def _read_config(api: ProxmoxAPI, entry: dict[str, Any]) -> GuestRead:
+    """The guest's config, and its snapshots when the config names a parent (a guest
+    without one has none, but for a rare case: see docs/providers/proxmox:pve.md)."""
+    path = api.nodes(entry["node"])(entry["type"])(entry["vmid"])
     try:
-        resource = api.nodes(entry["node"])(entry["type"])(entry["vmid"]).config
-        config: dict[str, Any] = client.retried(resource.get)
+        config: dict[str, Any] = client.retried(path.config.get)
+        snapshots = client.retried(path.snapshot.get) if config.get("parent") else None
     except ResourceException as exc:
         if exc.status_code == 500 and "does not exist" in str(exc.content):
             raise GuestGone(entry["id"]) from exc
         raise
-    return config
+    return config, snapshots
 
 
 def _check_nodes(wanted: tuple[str, ...], present: list[str]) -> None:
