@@ -65,6 +65,7 @@ MACHINES: dict[type, list[str]] = {
         "datastore",
         "network",
         "customValue",
+        "snapshot",
     ],
 }
 """A datacenter's VMs and templates: streamed page by page, never all in memory."""
