@@ -59,7 +59,7 @@ MACHINES: dict[type, list[str]] = {
         "runtime.powerState",
         "runtime.connectionState",
         "runtime.host",
-        "runtime.bootTime",
+        "summary.runtime.bootTime",  # runtime.bootTime on vCenter; vcsim updates only this
         "guest.net",
         "resourcePool",
         "datastore",

@@ -333,7 +333,7 @@ def machine(found: Found, dc: Datacenter) -> ResourceData:
         ),
         state=vm_state(power, connection, template),
         power_state=power,
-        boot_time=p.get("runtime.bootTime"),
+        boot_time=p.get("summary.runtime.bootTime"),
         region=dc.name,
         availability_zone=dc.zone(host_ref),
         cpu_count=_int(getattr(config, "numCpu", None)),
