@@ -122,8 +122,9 @@ class PowerActions(Acting):
             described.pop("region", None)
             return described
 
-    @action("delete", applies_to=MACHINE, profile="core", available="_powered_off",
-            long_running=True)  # fmt: skip
+    @action(
+        "delete", applies_to=MACHINE, profile="core", available="_powered_off", long_running=True
+    )
     def delete(self, ems_ref: str, params: dict[str, Any]) -> dict[str, Any]:
         """Destroy a powered-off VM (or template) and its files."""
         with self._acting() as session:

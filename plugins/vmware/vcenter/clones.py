@@ -44,7 +44,9 @@ def _pool(session: Session, found: Any) -> Any:
     host = found.props.get("runtime.host")
     if not host:
         raise InvalidParameter(f"{found.ref} is on no host: there is nowhere to clone it")
-    owner = call(session, "the host's cluster", getattr, vim.HostSystem(host, session.stub), "parent")
+    owner = call(
+        session, "the host's cluster", getattr, vim.HostSystem(host, session.stub), "parent"
+    )
     return call(session, "the host's resource pool", getattr, owner, "resourcePool")
 
 
@@ -55,9 +57,7 @@ def _taken(session: Session, folder: Any, name: str, action_name: str) -> None:
         raise InvalidParameter(f"{action_name}: params.name: {name!r} exists in the folder already")
 
 
-def _clone(
-    session: Session, ems_ref: str, name: str, *, linked: bool, action_name: str
-) -> str:
+def _clone(session: Session, ems_ref: str, name: str, *, linked: bool, action_name: str) -> str:
     """Clone ``ems_ref`` as ``name``, powered off; the new VM's id."""
     vm, found = machine(session, ems_ref, CLONED)
     folder = vim.Folder(str(found.props["parent"]), session.stub)
@@ -121,10 +121,8 @@ def label(session: Session, ems_ref: str, labels: dict[str, str]) -> None:
     vm = vim.VirtualMachine(ems_ref, session.stub)
     for name, value in labels.items():
         if name not in keys:
-            field = call(
-                session, f"defining label {name!r}", manager.AddCustomFieldDef,
-                name=name, moType=vim.VirtualMachine,
-            )  # fmt: skip
+            define = manager.AddCustomFieldDef
+            field = call(session, f"defining label {name!r}", define, name, vim.VirtualMachine)
             keys[name] = int(field.key)
         call(session, f"labelling {ems_ref}", manager.SetField, vm, keys[name], value)
 
@@ -146,8 +144,8 @@ class CloneActions(Acting):
         """Copy the VM (or template) into a new, powered-off VM beside it."""
         name = _name(params, "clone")
         with self._acting() as session:
-            new = _clone(session, ems_ref, name, linked=params["mode"] == "linked",
-                         action_name="clone")  # fmt: skip
+            linked = params["mode"] == "linked"
+            new = _clone(session, ems_ref, name, linked=linked, action_name="clone")
         return {"ems_ref": new, "name": name, "mode": params["mode"], "source": ems_ref}
 
     @action("template_list", applies_to="provider", profile="clone", idempotent=True)
@@ -186,8 +184,8 @@ class CloneActions(Acting):
                         "params.realm and params.labels: connect to its vCenter"
                     )
                 labels = {}
-            new = _clone(session, chosen["ems_ref"], name, linked=False,
-                         action_name="instance_create")  # fmt: skip
+            source = chosen["ems_ref"]
+            new = _clone(session, source, name, linked=False, action_name="instance_create")
             try:
                 label(session, new, labels)
             except ProviderError as exc:

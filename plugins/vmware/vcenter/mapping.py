@@ -21,7 +21,7 @@ from typing import Any
 
 from inventory_providers.base import Relationship, ResourceData
 
-from .inventory import Datacenter
+from .inventory import Datacenter, snapshots
 from .reader import Found
 
 MIB = 1 << 20
@@ -362,31 +362,6 @@ def machine(found: Found, dc: Datacenter) -> ResourceData:
         provider_tags=dc.custom_values(found),
         relationships=relationships,
     )
-
-
-def snapshot_trees(info: Any) -> list[Any]:
-    """A VM's snapshots (``VirtualMachineSnapshotTree``), oldest first."""
-    trees, stack = [], list(getattr(info, "rootSnapshotList", None) or ())
-    while stack:
-        tree = stack.pop()
-        trees.append(tree)
-        stack.extend(tree.childSnapshotList or ())
-    return sorted(trees, key=lambda tree: (tree.createTime, int(tree.id)))
-
-
-def snapshots(info: Any) -> dict[str, Any]:
-    """What the snapshot actions' availability reads: the count, the names oldest first,
-    and the one the VM runs from (``current_snapshot``)."""
-    trees = snapshot_trees(info)
-    current = getattr(getattr(info, "currentSnapshot", None), "_moId", None)
-    found = {
-        "snapshot_count": len(trees),
-        "snapshots": [str(tree.name) for tree in trees],
-    }
-    for tree in trees:
-        if current is not None and tree.snapshot._moId == current:
-            found["current_snapshot"] = str(tree.name)
-    return found
 
 
 def vm_state(power: str | None, connection: str | None, template: bool) -> str:

@@ -17,8 +17,8 @@ from pyVmomi import vim
 from inventory_providers.base import Param, action
 from inventory_providers.errors import InvalidParameter, NotFound
 
+from .inventory import snapshot_trees
 from .machines import Acting, call, machine, wait
-from .mapping import snapshot_trees
 
 VM = ["virtual_machine"]
 SNAPSHOT = ["name", "runtime.powerState", "snapshot"]

@@ -78,7 +78,7 @@ def test_power_actions_converge_are_idempotent_and_show_in_the_next_collection(
     assert plugin.run_action("power_off", vm.ems_ref, {})["changed"] is True
     assert plugin.run_action("power_off", vm.ems_ref, {})["changed"] is False
     assert machines(vcenter_class, fresh_vcsim)["DC0_H0_VM0"].state == "stopped"
-    with pytest.raises(InvalidParameter, match="reboot: vm-.* is poweredOff, not running"):
+    with pytest.raises(InvalidParameter, match=r"reboot: vm-.* is poweredOff, not running"):
         plugin.run_action("reboot", vm.ems_ref, {})
 
     assert plugin.run_action("power_on", vm.ems_ref, {})["changed"] is True
@@ -90,7 +90,7 @@ def test_power_actions_converge_are_idempotent_and_show_in_the_next_collection(
     again = machines(vcenter_class, fresh_vcsim)["DC0_H0_VM0"]
     assert again.state == "running" and again.boot_time != booted.boot_time
 
-    with pytest.raises(InvalidParameter, match="params.timeout: must be >= 0"):
+    with pytest.raises(InvalidParameter, match=r"params.timeout: must be >= 0"):
         plugin.run_action("shutdown", vm.ems_ref, {"timeout": -1})
     assert plugin.run_action("shutdown", vm.ems_ref, {"timeout": 10}) == {
         "changed": True, "before": "poweredOn", "power_state": "poweredOff"
@@ -140,7 +140,7 @@ def test_every_action_on_an_unknown_vm_is_not_found_and_an_undeclared_one_unsupp
             plugin.run_action(spec.name, UNKNOWN, arguments.get(spec.name, {}))
     with pytest.raises(Unsupported, match="vmware:vcenter has no action 'resize'"):
         plugin.run_action("resize", "vm-57", {"cpu": 2})
-    with pytest.raises(InvalidParameter, match="params.template: no template 'golden'"):
+    with pytest.raises(InvalidParameter, match=r"params.template: no template 'golden'"):
         plugin.run_action("instance_create", None, {"template": "golden", "name": "x"})
     assert plugin.run_action("template_list", None, {}) == []
     assert len(machines(vcenter_class, untouched_vcsim)) == 4  # nothing was made
@@ -171,7 +171,7 @@ def test_snapshots_are_taken_listed_reverted_rolled_back_and_deleted(
 
     first = plugin.run_action("snapshot_create", vm.ems_ref, {"name": "clean", "description": "d"})
     assert (first["snapshot"], first["power_state"]) == ("clean", "poweredOn")
-    with pytest.raises(InvalidParameter, match="params.name: vm-.* has a snapshot 'clean'"):
+    with pytest.raises(InvalidParameter, match=r"params.name: vm-.* has a snapshot 'clean'"):
         plugin.run_action("snapshot_create", vm.ems_ref, {"name": "clean"})
     plugin.run_action("power_off", vm.ems_ref, {})
     second = plugin.run_action("snapshot_create", vm.ems_ref, {"name": "stopped"})
@@ -214,9 +214,9 @@ def test_clones_and_an_instance_of_a_template_appear_with_their_relationships_an
     source = machines(vcenter_class, fresh_vcsim)["DC0_C0_RP0_VM0"]
 
     full = plugin.run_action("clone", source.ems_ref, {"name": "web-copy"})
-    with pytest.raises(InvalidParameter, match="params.name: 'web-copy' exists in the folder"):
+    with pytest.raises(InvalidParameter, match=r"params.name: 'web-copy' exists in the folder"):
         plugin.run_action("clone", source.ems_ref, {"name": "web-copy"})
-    with pytest.raises(InvalidParameter, match="params.mode: a linked clone .* has none"):
+    with pytest.raises(InvalidParameter, match=r"params.mode: a linked clone .* has none"):
         plugin.run_action("clone", source.ems_ref, {"name": "web-linked", "mode": "linked"})
     plugin.run_action("snapshot_create", source.ems_ref, {"name": "base"})
     linked = plugin.run_action("clone", source.ems_ref, {"name": "web-linked", "mode": "linked"})
@@ -245,6 +245,11 @@ def test_clones_and_an_instance_of_a_template_appear_with_their_relationships_an
     for copy in (now["web-copy"], now["web-linked"], instance):
         kinds = {edge["relationship_type"] for edge in copy.to_dict()["relationships"]}
         assert {"runs_on", "member_of", "attached_to", "connected_to"} <= kinds
-    edges = {(e["relationship_type"], e["target_ems_ref"]) for e in source.to_dict()["relationships"]}
-    copied = {(e["relationship_type"], e["target_ems_ref"]) for e in now["web-copy"].to_dict()["relationships"]}
+    edges = {
+        (e["relationship_type"], e["target_ems_ref"]) for e in source.to_dict()["relationships"]
+    }
+    copied = {
+        (e["relationship_type"], e["target_ems_ref"])
+        for e in now["web-copy"].to_dict()["relationships"]
+    }
     assert ("member_of", next(t for k, t in edges if k == "member_of")) in copied
