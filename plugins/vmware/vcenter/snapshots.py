@@ -3,7 +3,10 @@
 A snapshot is named by its name (unique per VM: ``snapshot_create`` refuses a second
 one of a name) or by its id (``snapshot-42``). A running VM's snapshot keeps its memory,
 as vSphere's own client does by default, so reverting to it brings the VM back running;
-a stopped VM's brings it back stopped. ``rollback`` reverts to the newest snapshot.
+a stopped VM's brings it back stopped. Where the server reverted the disks and left the
+power state as it was (vcsim does), the revert powers the VM on or off to the state the
+snapshot recorded, and its result lists those tasks (``power_restored``): a revert
+always ends in the snapshot's state. ``rollback`` reverts to the newest snapshot.
 The collection keeps ``snapshot_count``, ``snapshots`` (names, oldest first) and
 ``current_snapshot`` in the VM's properties: what ``available`` reads.
 """
@@ -139,14 +142,26 @@ class SnapshotActions(Acting):
 
     def _revert(self, ems_ref: str, wanted: str) -> dict[str, Any]:
         with self._acting() as session:
-            _, found = machine(session, ems_ref, SNAPSHOT)
+            vm, found = machine(session, ems_ref, SNAPSHOT)
             tree = _chosen(ems_ref, snapshot_trees(found.props.get("snapshot")), wanted)
             snapshot = vim.vm.Snapshot(str(tree.snapshot._moId), session.stub)
             task = call(session, f"revert of {ems_ref}", snapshot.RevertToSnapshot_Task)
             wait(session, task, f"revert of {ems_ref} to {tree.name}")
             _, after = machine(session, ems_ref, SNAPSHOT)
-        return {
-            "reverted_to": str(tree.name),
-            "id": str(tree.snapshot._moId),
-            "power_state": str(after.props.get("runtime.powerState")),
-        }
+            power = str(after.props.get("runtime.powerState"))
+            result = {"reverted_to": str(tree.name), "id": str(tree.snapshot._moId)}
+            if power != str(tree.state):
+                steps = _power_steps(power, str(tree.state))
+                for step in steps:
+                    wait(session, call(session, f"{step} of {ems_ref}", getattr(vm, step)), step)
+                result["power_restored"] = steps
+                power = str(tree.state)
+        return result | {"power_state": power}
+
+
+def _power_steps(now: str, recorded: str) -> list[str]:
+    """The tasks that bring a VM from power state ``now`` to ``recorded``."""
+    if recorded == "poweredOff":
+        return ["PowerOffVM_Task"]
+    steps = [] if now == "poweredOn" else ["PowerOnVM_Task"]
+    return steps + (["SuspendVM_Task"] if recorded == "suspended" else [])

@@ -188,13 +188,19 @@ def test_snapshots_are_taken_listed_reverted_rolled_back_and_deleted(
     assert plugin.action_availability("rollback", record(collected)) == (True, "")
 
     reverted = plugin.run_action("snapshot_revert", vm.ems_ref, {"snapshot": "clean"})
-    assert reverted["reverted_to"] == "clean"
+    # vcsim reverts the snapshot only: the plugin brings the power state back itself
+    assert reverted == {
+        "reverted_to": "clean", "id": first["id"], "power_restored": ["PowerOnVM_Task"],
+        "power_state": "poweredOn",
+    }  # fmt: skip
     after = machines(vcenter_class, fresh_vcsim)["DC0_H0_VM1"]
-    assert after.properties["current_snapshot"] == "clean"
-    assert plugin.run_action("rollback", vm.ems_ref, {})["reverted_to"] == "stopped"
-    assert machines(vcenter_class, fresh_vcsim)["DC0_H0_VM1"].properties["current_snapshot"] == (
-        "stopped"
-    )
+    assert (after.properties["current_snapshot"], after.state) == ("clean", "running")
+    rolled = plugin.run_action("rollback", vm.ems_ref, {})
+    assert (rolled["reverted_to"], rolled["power_state"]) == ("stopped", "poweredOff")
+    back = machines(vcenter_class, fresh_vcsim)["DC0_H0_VM1"]
+    assert (back.properties["current_snapshot"], back.state) == ("stopped", "stopped")
+    again = plugin.run_action("rollback", vm.ems_ref, {})
+    assert "power_restored" not in again  # already in the snapshot's state
     with pytest.raises(NotFound, match="has no snapshot 'gone' \\(it has: 'clean', 'stopped'\\)"):
         plugin.run_action("snapshot_revert", vm.ems_ref, {"snapshot": "gone"})
 

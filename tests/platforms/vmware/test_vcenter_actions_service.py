@@ -91,8 +91,10 @@ def test_every_action_runs_through_the_api_and_the_inventory_shows_it(
     assert taken["state"] == "stopped"
     assert taken["properties"]["snapshots"] == ["clean", "after"]
     assert run(client, at, "snapshot_revert", snapshot="clean")["result"]["reverted_to"] == "clean"
-    assert seen(client, provider, "DC0_H0_VM0")["properties"]["current_snapshot"] == "clean"
+    reverted = seen(client, provider, "DC0_H0_VM0")
+    assert (reverted["state"], reverted["properties"]["current_snapshot"]) == ("running", "clean")
     assert run(client, at, "rollback")["result"]["reverted_to"] == "after"
+    assert seen(client, provider, "DC0_H0_VM0")["state"] == "stopped"
     listed = run(client, at, "snapshot_list")["result"]
     assert [(s["name"], s["current"]) for s in listed] == [("clean", False), ("after", True)]
     run(client, at, "snapshot_delete", snapshot="clean")
