@@ -132,7 +132,7 @@ class CloneActions(Acting):
 
     @action(
         "clone",
-        applies_to=["virtual_machine", "template"],
+        applies_to=["virtual_machine"],  # a template's copy: instance_create (a full refresh)
         profile="clone",
         long_running=True,
         params=[
@@ -141,7 +141,7 @@ class CloneActions(Acting):
         ],
     )
     def clone(self, ems_ref: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Copy the VM (or template) into a new, powered-off VM beside it."""
+        """Copy the VM into a new, powered-off VM beside it."""
         name = _name(params, "clone")
         with self._acting() as session:
             linked = params["mode"] == "linked"
