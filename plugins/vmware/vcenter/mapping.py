@@ -21,7 +21,7 @@ from typing import Any
 
 from inventory_providers.base import Relationship, ResourceData
 
-from .inventory import Datacenter
+from .inventory import Datacenter, snapshots
 from .reader import Found
 
 MIB = 1 << 20
@@ -333,7 +333,7 @@ def machine(found: Found, dc: Datacenter) -> ResourceData:
         ),
         state=vm_state(power, connection, template),
         power_state=power,
-        boot_time=p.get("runtime.bootTime"),
+        boot_time=p.get("summary.runtime.bootTime"),
         region=dc.name,
         availability_zone=dc.zone(host_ref),
         cpu_count=_int(getattr(config, "numCpu", None)),
@@ -357,7 +357,8 @@ def machine(found: Found, dc: Datacenter) -> ResourceData:
             resource_pool=dc.names.get(pool or ""),
             overall_status=p.get("overallStatus"),
             template=template,
-        ),
+        )
+        | snapshots(p.get("snapshot")),
         provider_tags=dc.custom_values(found),
         relationships=relationships,
     )

@@ -6,6 +6,9 @@ one folder traversal lists the datacenters, then each datacenter is one containe
 view read in pages, so a collection costs a handful of round trips per datacenter
 whatever the number of VMs. A datacenter that cannot be read is reported incomplete
 (the run ends partial, nothing is deleted) while the others are collected.
+
+Actions (profiles core, snapshot and clone) each log in for themselves: they run in the
+provider's long-lived process, where ``connect()`` is never called.
 """
 
 from __future__ import annotations
@@ -17,15 +20,19 @@ from inventory_providers.base import BaseProvider, ResourceData
 from inventory_providers.errors import NotFound, ProviderError
 
 from . import mapping
+from .actions import PowerActions
+from .clones import CloneActions
 from .inventory import INFRASTRUCTURE, MACHINES, VIEW_TYPES, Datacenter
 from .reader import Found, Reader
 from .session import PlatformFault, Session, close_session, open_session
 from .settings import KNOWN_EXTRA, Settings
+from .snapshots import SnapshotActions
 
 
-class VCenterProvider(BaseProvider):
+class VCenterProvider(PowerActions, SnapshotActions, CloneActions, BaseProvider):
     """Datacenters, clusters, ESXi hosts, resource pools, datastores, networks, switches,
-    VMs and templates of one vCenter Server (or ESXi host)."""
+    VMs and templates of one vCenter Server (or ESXi host); its VMs' lifecycle actions
+    (``actions.py``, ``snapshots.py``, ``clones.py``)."""
 
     vendor = "vmware"
     provider_type = "vcenter"

@@ -41,7 +41,12 @@ BACKOFF_S = 0.5
 
 class PlatformFault(ProviderError):
     """vCenter refused one call with a fault (``ManagedObjectNotFound``, ``NoPermission``,
-    …): the session is fine, so the rest of the inventory may still be read."""
+    …): the session is fine, so the rest of the inventory may still be read. ``fault``
+    is the fault's vSphere name, for an action to translate it."""
+
+    def __init__(self, message: str, fault: str = "") -> None:
+        super().__init__(message)
+        self.fault = fault
 
 
 class Session:
@@ -93,7 +98,7 @@ class Session:
         if isinstance(exc, vmodl.MethodFault):
             name = type(exc).__name__.rpartition(".")[2]
             detail = f": {exc.msg}" if getattr(exc, "msg", "") else ""
-            return PlatformFault(f"vCenter at {where} refused {what} ({name}){detail}")
+            return PlatformFault(f"vCenter at {where} refused {what} ({name}){detail}", name)
         if isinstance(exc, ssl.SSLCertVerificationError):
             return Unreachable(
                 f"the TLS certificate of {where} is not trusted ({exc.verify_message}); "
