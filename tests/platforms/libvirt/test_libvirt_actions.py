@@ -75,7 +75,7 @@ def test_power_actions_change_the_domain_once_and_the_next_collection_shows_it(
     assert vms(daemon)["web"]["state"] == "stopped"
     with pytest.raises(InvalidParameter, match="reboot: web is shutoff, not running"):
         plugin.run_action("reboot", WEB, {})
-    with pytest.raises(InvalidParameter, match="params.timeout: must be >= 0"):
+    with pytest.raises(InvalidParameter, match=r"params\.timeout: must be >= 0"):
         plugin.run_action("shutdown", DB, {"timeout": -1})
 
 
@@ -105,7 +105,7 @@ def test_describe_create_and_delete(daemon: Daemon) -> None:
     assert "db" not in vms(daemon)
     with pytest.raises(InvalidParameter, match="delete: web is running: power it off"):
         plugin.run_action("delete", WEB, {})
-    with pytest.raises(InvalidParameter, match="create: params.name: a domain named 'web'"):
+    with pytest.raises(InvalidParameter, match=r"create: params\.name: a domain named 'web'"):
         plugin.run_action("create", None, {"name": "web"})
 
 
@@ -191,11 +191,11 @@ def test_what_cannot_be_cloned_is_refused_by_name(daemon: Daemon) -> None:
 
     with pytest.raises(InvalidParameter, match="clone: web is running: power it off"):
         plugin.run_action("clone", WEB, {"name": "x"})
-    with pytest.raises(InvalidParameter, match="params.name: a domain named 'web' exists"):
+    with pytest.raises(InvalidParameter, match=r"params\.name: a domain named 'web' exists"):
         plugin.run_action("clone", DB, {"name": "web"})
     with pytest.raises(InvalidParameter, match=r"disk vda \(/guest/diskimage1\) is no volume"):
         plugin.run_action("clone", domain_uuid_of(daemon, "test"), {"name": "x"})
-    with pytest.raises(InvalidParameter, match="params.mode: must be one of"):
+    with pytest.raises(InvalidParameter, match=r"params\.mode: must be one of"):
         plugin.run_action("clone", DB, {"name": "x", "mode": "thin"})
     assert sorted(d.name() for d in daemon.host.listAllDomains()) == ["db", "test", "web"]
     assert "x-vda.qcow2" not in daemon.host.storagePoolLookupByName("default-pool").listVolumes()
