@@ -35,6 +35,7 @@ import libvirt
 from emulators.libvirt_host import Domain, Nic, domain_uuid, domain_xml, mac_of
 
 START_TIMEOUT = 15.0
+IDLE_EXIT = 30  # seconds without a client
 POOL = "default-pool"  # test:///default's one pool, at /default-pool
 CONFIG = """\
 unix_sock_dir = "{folder}"
@@ -98,8 +99,10 @@ def running_daemon() -> Iterator[Daemon]:
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
         "LIBVIRT_DRIVER_DIR": str(folder / "no-drivers"),
     }
+    # --timeout: a daemon left without clients (its test died) exits on its own.
+    argv = [binary, "--config", str(config), "--pid-file", str(folder / "libvirtd.pid")]
     process = subprocess.Popen(
-        [binary, "--config", str(config), "--pid-file", str(folder / "libvirtd.pid")],
+        [*argv, "--timeout", str(IDLE_EXIT)],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,

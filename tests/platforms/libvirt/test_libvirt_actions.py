@@ -14,7 +14,7 @@ import pytest
 from emulators.libvirt_daemon import Daemon, running_daemon
 from emulators.libvirt_host import domain_uuid
 from inventory_providers.base import BaseProvider
-from inventory_providers.errors import InvalidParameter, NotFound, Unsupported
+from inventory_providers.errors import InvalidParameter, NotFound, Unauthenticated, Unsupported
 from inventory_providers.loader import load_class
 from inventory_providers.testing import make_provider, run_provider
 
@@ -223,6 +223,16 @@ def test_an_unknown_domain_is_not_found(
         provider(idle_daemon).run_action(name, UNKNOWN, params)
     with pytest.raises(NotFound):
         provider(idle_daemon).run_action(name, "not-a-uuid", params)
+
+
+def test_a_read_only_socket_refuses_the_change_as_unauthenticated(idle_daemon: Daemon) -> None:
+    """As qemu:///system's libvirt-sock-ro does for a user outside the libvirt group."""
+    read_only = idle_daemon.uri.replace("libvirt-sock", "libvirt-sock-ro")
+    test_domain = domain_uuid_of(idle_daemon, "test")
+
+    with pytest.raises(Unauthenticated, match="read only access prevents virDomainDestroy"):
+        make_provider(LibvirtKvm, endpoint=read_only).run_action("power_off", test_domain, {})
+    assert idle_daemon.host.lookupByName("test").isActive()
 
 
 def test_the_plugin_declares_core_snapshot_and_clone_and_no_templates() -> None:
