@@ -36,12 +36,22 @@ run: setup
 # What the tests need from Debian: chromium renders the API docs pages; the platform
 # emulators and client libraries (SIMULATORS.md) need libvirt's headers (libvirt-python
 # compiles), Go and govmomi (vcsim is built here), openipmi (ipmi_sim) and ipmitool.
+# libvirtd serves libvirt's test driver to several processes (the actions' tests); it
+# comes without its recommends (QEMU, LVM: not needed for the test driver).
 SYSTEM_PACKAGES := chromium libvirt-dev pkg-config golang-go golang-github-vmware-govmomi-dev openipmi ipmitool
+BARE_PACKAGES := libvirt-daemon
 system:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	bare=$$(for p in $(BARE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing$$bare" ]; then \
+		echo "installing $$missing $$bare"; \
+		apt-get update -qq || exit 1; \
+	fi; \
 	if [ -n "$$missing" ]; then \
-		echo "installing $$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi; \
+	if [ -n "$$bare" ]; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$bare; \
 	fi
 
 # The platforms' client libraries and emulators, for the tests and benchmarks only.

@@ -134,7 +134,7 @@ class LibvirtHost:
         )
         parts.extend(_network_xml(n) for n in self.networks)
         parts.extend(_pool_xml(p) for p in self.pools)
-        parts.extend(_domain_xml(d) for d in self.domains)
+        parts.extend(domain_xml(d) for d in self.domains)
         parts.append("</node>\n")
         return "\n".join(parts)
 
@@ -167,7 +167,7 @@ def _pool_xml(pool: Pool) -> str:
     )
 
 
-def _domain_xml(domain: Domain) -> str:
+def domain_xml(domain: Domain) -> str:
     disks = "".join(
         f'<disk type="file" device="disk"><driver name="qemu" type="qcow2"/>'
         f'<source file="{path}"/><target dev="vd{chr(97 + i)}" bus="virtio"/></disk>'

@@ -8,8 +8,9 @@ Once open, a remote connection sends keepalives, so a host that dies during a
 collection ends the call in about ``timeout`` seconds instead of never. Keepalives
 need an event loop: libvirt's default one runs in a daemon thread, started once.
 
-The connection is read-only: collecting needs nothing more, and on
+A collection's connection is read-only: collecting needs nothing more, and on
 ``qemu:///system`` the read-only socket is open to users that may not manage VMs.
+Actions open a read-write one (``read_only=False``) for the call they make.
 """
 
 from __future__ import annotations
@@ -91,9 +92,15 @@ def is_remote(uri: str) -> bool:
 
 
 def open_connection(
-    uri: str, username: str | None, password: str | None, timeout: float
+    uri: str,
+    username: str | None,
+    password: str | None,
+    timeout: float,
+    *,
+    read_only: bool = True,
 ) -> libvirt.virConnect:
-    """A read-only connection to ``uri`` within ``timeout`` seconds, or a ProviderError."""
+    """A connection to ``uri`` (read-only unless told) within ``timeout`` seconds, or a
+    ProviderError."""
     _start_event_loop()
     asked: list[int] = []
     outcome: dict[str, Any] = {}
@@ -113,7 +120,8 @@ def open_connection(
     def opener() -> None:
         auth = [[libvirt.VIR_CRED_AUTHNAME, libvirt.VIR_CRED_PASSPHRASE], callback, None]
         try:
-            connection = libvirt.openAuth(uri, auth, libvirt.VIR_CONNECT_RO)
+            flags = libvirt.VIR_CONNECT_RO if read_only else 0
+            connection = libvirt.openAuth(uri, auth, flags)
         except libvirt.libvirtError as exc:
             outcome["error"] = exc
             return

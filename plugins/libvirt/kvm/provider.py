@@ -15,6 +15,9 @@ Reads are bulk where libvirt has a bulk call: ``virConnectListAllDomains`` /
 
 Order matters for the edges: the host first, then networks, pools (all of them) and
 their volumes, then domains, whose disks and NICs are matched against what came before.
+Actions (``actions.py``: core and snapshot; ``cloning.py``: clone and create) are
+mixed in; each opens a read-write connection of its own (``session.py``).
+
 When one part cannot be read while the connection still works (a pool stopped while
 it was read, a driver that refuses a list), the rest is collected and the part is
 named with ``report_incomplete``: the run ends partial and deletes nothing.
@@ -31,6 +34,8 @@ import libvirt
 from inventory_providers.base import BaseProvider, ProviderCredential, ResourceData
 from inventory_providers.errors import InvalidConfig, ProviderError
 
+from .actions import DomainActions
+from .cloning import DomainCopies
 from .connection import (
     check_uri,
     is_gone,
@@ -86,7 +91,7 @@ def _timeout(value: Any) -> float:
     return seconds
 
 
-class LibvirtKvmProvider(BaseProvider):
+class LibvirtKvmProvider(DomainActions, DomainCopies, BaseProvider):
     """A libvirt host: its domains, networks, storage pools and volumes."""
 
     vendor = "libvirt"
@@ -112,6 +117,14 @@ class LibvirtKvmProvider(BaseProvider):
         self.connection = open_connection(
             settings.uri, settings.username, settings.password, settings.timeout
         )
+
+    def _open_writable(self) -> tuple[libvirt.virConnect, str]:
+        """A read-write connection for one action (``connect()`` is not called there)."""
+        settings = Settings.from_credential(self.credential)
+        connection = open_connection(
+            settings.uri, settings.username, settings.password, settings.timeout, read_only=False
+        )
+        return connection, settings.uri
 
     def disconnect(self) -> None:
         """Close the connection (a lost one is already closed)."""
@@ -243,6 +256,7 @@ class LibvirtKvmProvider(BaseProvider):
             flags = {"persistent": uuid not in transient, "autostart": uuid in autostart}
             try:
                 xml = domain.XMLDesc(0)
+                flags.update(_snapshots(domain))
             except libvirt.libvirtError as exc:
                 self._skip_or_incomplete(f"domain {domain.name()}", exc)
                 continue
@@ -293,6 +307,26 @@ class LibvirtKvmProvider(BaseProvider):
     @property
     def _uri(self) -> str:
         return self.settings.uri if self.settings is not None else str(self.credential.hostname)
+
+
+def _snapshots(domain: libvirt.virDomain) -> dict[str, Any]:
+    """The domain's snapshot names, parents first, and the current one; nothing when it
+    has none (or the driver keeps none), so a domain without snapshots is unchanged."""
+    try:
+        found = domain.listAllSnapshots(libvirt.VIR_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL)
+    except libvirt.libvirtError as exc:
+        if is_unsupported(exc):
+            return {}
+        raise
+    if not found:
+        return {}
+    names = [snapshot.getName() for snapshot in found]
+    try:
+        return {"snapshots": names, "current_snapshot": domain.snapshotCurrent(0).getName()}
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
+            raise
+    return {"snapshots": names}
 
 
 def _uuids(connection: libvirt.virConnect, flags: int) -> set[str]:
