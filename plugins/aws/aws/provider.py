@@ -8,6 +8,9 @@ the run ``partial`` (``report_incomplete``) and the rest is still stored; creden
 refused or an endpoint out of reach fail the run at ``connect`` within the bounded
 ``timeout``. Throttling is retried with backoff by botocore (``max_attempts``,
 ``retry_mode``).
+
+Lifecycle actions (the core and snapshot profiles, on EC2 instances) are in
+operations.py and snapshot_actions.py, mixed into the provider class.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from .connection import Connection, Identity
 from .failures import DENIED_CODES, code_of, describe, translate
 from .options import Options
 from .parallel import merged
+from .snapshot_actions import SnapshotActions
 
 MAX_WORKERS = 8
 """Regions read at once: threads count against the plugin's process limit."""
@@ -45,8 +49,8 @@ class _Part:
     error: BaseException | None = None
 
 
-class AwsProvider(BaseProvider):
-    """Collects an AWS account, region by region, with boto3."""
+class AwsProvider(SnapshotActions, BaseProvider):
+    """Collects an AWS account, region by region, with boto3; acts on its EC2 instances."""
 
     vendor = "aws"
     provider_type = "aws"
