@@ -25,7 +25,7 @@ from inventory_providers.errors import InvalidParameter, NotFound, ProviderError
 
 from . import compute, snapshots
 from .connection import Connection
-from .failures import code_of
+from .failures import AUTH_CODES, code_of
 
 VM = ["virtual_machine"]
 WAIT_SECONDS = 600
@@ -85,9 +85,6 @@ class InstanceActions:
     def connect(self) -> None:
         raise NotImplementedError
 
-    def disconnect(self) -> None:
-        raise NotImplementedError
-
     def _regions(self, connection: Connection) -> list[str]:
         raise NotImplementedError
 
@@ -101,11 +98,18 @@ class InstanceActions:
 
     @contextmanager
     def _opened(self, name: str) -> Iterator[Connection]:
-        """A session for one action, closed after it; boto3's errors as the SDK's."""
-        self.connect()
-        assert self.connection is not None
+        """The session of the actions, boto3's errors as the SDK's.
+
+        The first action connects (STS says who we are, as for a collection); later
+        ones in the same long-lived process reuse its clients, until one fails.
+        """
+        connection: Connection | None = self.__dict__.get("_action_connection")
+        if connection is None:
+            self.connect()
+            connection = self.__dict__["_action_connection"] = self.connection
+            assert connection is not None
         try:
-            yield self.connection
+            yield connection
         except ClientError as exc:
             code = code_of(exc)
             message = exc.response.get("Error", {}).get("Message") or code
@@ -113,11 +117,12 @@ class InstanceActions:
                 raise NotFound(f"{name}: {message}") from None
             if code in REFUSED_CODES:
                 raise InvalidParameter(f"{name}: EC2 refused it: {message}") from None
+            if code in AUTH_CODES:  # the next action connects again (a rotated key)
+                self.__dict__["_action_connection"] = None
             raise self._error(exc) from None
         except BotoCoreError as exc:
+            self.__dict__["_action_connection"] = None
             raise self._error(exc) from None
-        finally:
-            self.disconnect()
 
     def _find(self, connection: Connection, ems_ref: str) -> Target:
         """The instance ``ems_ref`` in one of the provider's regions, or ``NotFound``."""

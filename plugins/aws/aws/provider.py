@@ -120,7 +120,7 @@ class AwsProvider(SnapshotActions, BaseProvider):
         started = time.monotonic()
         regions = self._regions(connection)
         jobs = [partial(self._region, region) for region in regions]
-        if "s3" in options.services:
+        if "s3" in options.services and self._wanted("object_storage"):
             scanned = None if options.regions is None else frozenset(regions)
             jobs.append(partial(self._buckets, scanned))
         found = read = 0
@@ -146,6 +146,10 @@ class AwsProvider(SnapshotActions, BaseProvider):
             time.monotonic() - started,
             len(failed),
         )
+
+    def _wanted(self, slug: str) -> bool:
+        """Whether this collection reads ``slug`` (a targeted one reads only its types)."""
+        return self.target_resource_types is None or slug in self.target_resource_types
 
     def _connected(self) -> tuple[Options, Connection, Identity]:
         if self.options is None or self.connection is None or self.identity is None:
@@ -176,6 +180,8 @@ class AwsProvider(SnapshotActions, BaseProvider):
         scope = self._scope(region)
         for collector in REGIONAL:
             if collector.option not in options.services:
+                continue
+            if not collector.is_wanted(self.target_resource_types):
                 continue
             label = f"{collector.label} in {region}"
             if not connection.available(collector.api, region):

@@ -15,7 +15,7 @@ import pytest
 
 from emulators.moto import MotoServer
 from inventory_providers.base import BaseProvider, ResourceData
-from inventory_providers.errors import InvalidParameter, NotFound, Unsupported
+from inventory_providers.errors import InvalidParameter, NotFound, Unauthenticated, Unsupported
 from platforms.aws import plugin
 from platforms.aws.estate import AMI
 
@@ -66,7 +66,7 @@ def test_power_actions_converge_are_idempotent_and_show_in_the_next_collection(
     assert down_again["changed"] is False
     with pytest.raises(InvalidParameter, match=f"reboot: {ref} is stopped, not running"):
         act(provider, "reboot", ref)
-    with pytest.raises(InvalidParameter, match="params.timeout: must be >= 0"):
+    with pytest.raises(InvalidParameter, match=r"params\.timeout: must be >= 0"):
         act(provider, "shutdown", ref, timeout=-1)
     act(provider, "power_on", ref)
     assert act(provider, "reboot", ref) == {"rebooted": ref, "state": "running"}
@@ -101,8 +101,7 @@ def test_describe_maps_the_instance_as_the_collection_does_and_delete_terminates
     assert provider.action_availability("power_on", {"state": "terminated"})[0] is False
 
 
-@pytest.mark.parametrize("ref", [UNKNOWN, "vol-0123456789abcdef0"])
-def test_an_unknown_instance_is_not_found_for_every_action(aws: MotoServer, ref: str) -> None:
+def test_an_unknown_instance_is_not_found_for_every_action(aws: MotoServer) -> None:
     provider = plugin.make(services=SERVICES)
     params: dict[str, dict[str, Any]] = {
         "snapshot_create": {"name": "x"},
@@ -111,12 +110,17 @@ def test_an_unknown_instance_is_not_found_for_every_action(aws: MotoServer, ref:
     }
 
     for name, spec in provider.action_specs().items():
-        if spec.is_provider_level:
-            continue
-        with pytest.raises(NotFound):
-            act(provider, name, ref, **params.get(name, {}))
+        for ref in (UNKNOWN, "vol-0123456789abcdef0"):
+            if not spec.is_provider_level:
+                with pytest.raises(NotFound, match=ref):
+                    act(provider, name, ref, **params.get(name, {}))
     with pytest.raises(Unsupported, match="no action 'clone'"):
-        act(provider, "clone", ref, name="copy")
+        act(provider, "clone", UNKNOWN, name="copy")
+    aws.require_credentials()  # seed 000's example key is no IAM user's: refused from now on
+    for _ in range(2):  # by EC2 on the session kept from before, then by STS on a new one
+        with pytest.raises(Unauthenticated, match="AWS refused the credentials") as refused:
+            act(provider, "power_on", UNKNOWN)
+        assert plugin.SEED_CONFIG["password"] not in str(refused.value)
 
 
 def test_create_launches_a_named_instance_that_the_next_collection_shows_in_its_subnet(
@@ -188,7 +192,7 @@ def test_snapshot_revert_and_rollback_swap_in_the_recorded_volumes_and_power_sta
         ("stopped", "stopped"),
     ]
     assert listed[0]["description"] == "before the upgrade"
-    with pytest.raises(InvalidParameter, match="params.name: 'clean' exists"):
+    with pytest.raises(InvalidParameter, match=r"params\.name: 'clean' exists"):
         act(provider, "snapshot_create", ref, name="clean")
 
     reverted = act(provider, "snapshot_revert", ref, snapshot="clean")
@@ -236,3 +240,34 @@ def test_snapshot_revert_and_rollback_swap_in_the_recorded_volumes_and_power_sta
         False,
         "the instance has no snapshots",
     )
+
+
+def test_the_refresh_after_an_action_reads_only_instances_and_the_groups_they_name(
+    aws: MotoServer,
+) -> None:
+    autoscaling = aws.client("autoscaling")
+    autoscaling.create_launch_configuration(
+        LaunchConfigurationName="workers", ImageId=AMI, InstanceType="t3.micro"
+    )
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="workers",
+        LaunchConfigurationName="workers",
+        MinSize=1,
+        MaxSize=1,
+        AvailabilityZones=["us-east-1a"],
+    )
+    provider = plugin.make()
+    provider.target_resource_types = frozenset({"virtual_machine"})
+    calls: list[str] = []
+
+    found = plugin.collect(provider, on_call=calls.append)
+
+    (worker,) = [r for r in found if r.resource_type_slug == "virtual_machine"]
+    (group,) = [r for r in found if r.resource_type_slug == "auto_scaling_group"]
+    assert ("member_of", group.ems_ref) in plugin.edges(worker)  # as a full collection says
+    assert set(calls) == {
+        "DescribeAutoScalingGroups",
+        "DescribeInstances",
+        "DescribeInstanceTypes",
+        "DescribeSnapshots",
+    }
