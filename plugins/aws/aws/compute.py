@@ -82,7 +82,7 @@ def _group(group: Mapping[str, Any], scope: Scope) -> ResourceData:
 def instances(client: Any, scope: Scope) -> Iterator[ResourceData]:
     """Every EC2 instance, terminated ones included while AWS still lists them."""
     sizes = _Sizes(client)
-    taken = snapshots.names_by_instance(client, scope)
+    taken: dict[str, list[str]] | None = None  # asked once there is an instance
     for page in pages(client, "describe_instances", scope, most=1000, least=5):
         found = [
             (reservation, instance)
@@ -90,9 +90,12 @@ def instances(client: Any, scope: Scope) -> Iterator[ResourceData]:
             for instance in reservation.get("Instances", [])
         ]
         sizes.learn({i["InstanceType"] for _, i in found})
+        if found and taken is None:
+            taken = snapshots.names_by_instance(client, scope)
         for reservation, instance in found:
             size = sizes.of(instance["InstanceType"])
-            yield _instance(instance, reservation, size, scope, taken.get(instance["InstanceId"]))
+            names = (taken or {}).get(instance["InstanceId"])
+            yield _instance(instance, reservation, size, scope, names)
 
 
 def instance_record(
