@@ -52,7 +52,9 @@ _INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 class Target:
     """One instance found: its region's EC2 client and EC2's description of it."""
 
-    def __init__(self, client: Any, region: str, instance: dict[str, Any], reservation: Any):
+    def __init__(
+        self, client: Any, region: str, instance: dict[str, Any], reservation: Any
+    ) -> None:
         self.client = client
         self.region = region
         self.instance = instance
