@@ -2,6 +2,7 @@
 
 Resource type mapping (the AWS object each comes from) and the edges each carries:
     EC2 Instance           virtual_machine      member_of VPC, subnet, security groups, ASG
+                                                (properties["snapshots"]: Estate's snapshot names)
     EBS Volume             block_storage        attached_to each instance it is attached to
     Auto Scaling group     auto_scaling_group   member_of its subnets
 """
@@ -16,11 +17,11 @@ from botocore.exceptions import ClientError
 
 from inventory_providers.base import ResourceData
 
-from . import states
+from . import snapshots, states
 from .common import Scope, compact, edges, iso, member_of, name_of, pages, tags_of
 from .failures import DENIED_CODES, code_of
 
-__all__ = ["auto_scaling_groups", "instances", "volumes"]
+__all__ = ["auto_scaling_groups", "instance_record", "instances", "volumes"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ def _group(group: Mapping[str, Any], scope: Scope) -> ResourceData:
 def instances(client: Any, scope: Scope) -> Iterator[ResourceData]:
     """Every EC2 instance, terminated ones included while AWS still lists them."""
     sizes = _Sizes(client)
+    taken: dict[str, list[str]] | None = None  # asked once there is an instance
     for page in pages(client, "describe_instances", scope, most=1000, least=5):
         found = [
             (reservation, instance)
@@ -88,8 +90,25 @@ def instances(client: Any, scope: Scope) -> Iterator[ResourceData]:
             for instance in reservation.get("Instances", [])
         ]
         sizes.learn({i["InstanceType"] for _, i in found})
+        if found and taken is None:
+            taken = snapshots.names_by_instance(client, scope)
         for reservation, instance in found:
-            yield _instance(instance, reservation, sizes.of(instance["InstanceType"]), scope)
+            size = sizes.of(instance["InstanceType"])
+            names = (taken or {}).get(instance["InstanceId"])
+            yield _instance(instance, reservation, size, scope, names)
+
+
+def instance_record(
+    client: Any,
+    scope: Scope,
+    instance: Mapping[str, Any],
+    reservation: Mapping[str, Any],
+    taken: list[str],
+) -> ResourceData:
+    """One instance as the collection maps it (``taken``: its snapshot names)."""
+    sizes = _Sizes(client)
+    sizes.learn({instance["InstanceType"]})
+    return _instance(instance, reservation, sizes.of(instance["InstanceType"]), scope, taken)
 
 
 class _Sizes:
@@ -148,6 +167,7 @@ def _instance(
     reservation: Mapping[str, Any],
     size: tuple[int | None, int | None] | None,
     scope: Scope,
+    taken: list[str] | None = None,
 ) -> ResourceData:
     instance_id = instance["InstanceId"]
     tags = tags_of(instance.get("Tags"))
@@ -188,7 +208,7 @@ def _instance(
         os_name=instance.get("PlatformDetails"),
         ansible_host=public_ip or instance.get("PrivateIpAddress"),
         provider_tags=tags,
-        properties=_instance_properties(instance, word, groups),
+        properties=_instance_properties(instance, word, groups, taken),
         relationships=member_of(
             instance.get("VpcId"),
             instance.get("SubnetId"),
@@ -209,7 +229,7 @@ def _addresses(instance: Mapping[str, Any], interfaces: Iterable[Mapping[str, An
 
 
 def _instance_properties(
-    instance: Mapping[str, Any], word: str | None, groups: list[str]
+    instance: Mapping[str, Any], word: str | None, groups: list[str], taken: list[str] | None
 ) -> dict[str, Any]:
     placement = instance.get("Placement", {})
     reason = instance.get("StateReason") or {}
@@ -245,6 +265,7 @@ def _instance_properties(
                 for d in instance.get("BlockDeviceMappings", [])
             ],
             "metadata_http_tokens": (instance.get("MetadataOptions") or {}).get("HttpTokens"),
+            "snapshots": taken,
         }
     )
 

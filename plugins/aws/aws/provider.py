@@ -8,6 +8,9 @@ the run ``partial`` (``report_incomplete``) and the rest is still stored; creden
 refused or an endpoint out of reach fail the run at ``connect`` within the bounded
 ``timeout``. Throttling is retried with backoff by botocore (``max_attempts``,
 ``retry_mode``).
+
+Lifecycle actions (the core and snapshot profiles, on EC2 instances) are in
+operations.py and snapshot_actions.py, mixed into the provider class.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from .connection import Connection, Identity
 from .failures import DENIED_CODES, code_of, describe, translate
 from .options import Options
 from .parallel import merged
+from .snapshot_actions import SnapshotActions
 
 MAX_WORKERS = 8
 """Regions read at once: threads count against the plugin's process limit."""
@@ -45,8 +49,8 @@ class _Part:
     error: BaseException | None = None
 
 
-class AwsProvider(BaseProvider):
-    """Collects an AWS account, region by region, with boto3."""
+class AwsProvider(SnapshotActions, BaseProvider):
+    """Collects an AWS account, region by region, with boto3; acts on its EC2 instances."""
 
     vendor = "aws"
     provider_type = "aws"
@@ -116,7 +120,7 @@ class AwsProvider(BaseProvider):
         started = time.monotonic()
         regions = self._regions(connection)
         jobs = [partial(self._region, region) for region in regions]
-        if "s3" in options.services:
+        if "s3" in options.services and self._wanted("object_storage"):
             scanned = None if options.regions is None else frozenset(regions)
             jobs.append(partial(self._buckets, scanned))
         found = read = 0
@@ -142,6 +146,10 @@ class AwsProvider(BaseProvider):
             time.monotonic() - started,
             len(failed),
         )
+
+    def _wanted(self, slug: str) -> bool:
+        """Whether this collection reads ``slug`` (a targeted one reads only its types)."""
+        return self.target_resource_types is None or slug in self.target_resource_types
 
     def _connected(self) -> tuple[Options, Connection, Identity]:
         if self.options is None or self.connection is None or self.identity is None:
@@ -172,6 +180,8 @@ class AwsProvider(BaseProvider):
         scope = self._scope(region)
         for collector in REGIONAL:
             if collector.option not in options.services:
+                continue
+            if not collector.is_wanted(self.target_resource_types):
                 continue
             label = f"{collector.label} in {region}"
             if not connection.available(collector.api, region):
