@@ -68,6 +68,10 @@ def test_the_catalog_lists_every_plugin_with_claims_actions_and_untested_profile
     assert simulated["profiles"] == ["core", "snapshot", "clone", "advanced"]
     assert simulated["maintainers"] == ["Estate maintainers"]
     assert simulated["license"] == ["Apache-2.0"]
+    assert (simulated["maturity"], simulated["tags"]) == (
+        "stable",
+        ["demo", "simulated", "benchmark"],
+    )
     names = {a["name"] for a in simulated["actions"]}
     assert {"power_on", "snapshot_revert", "clone", "instance_create", "resize"} <= names
     assert {p: r["status"] for p, r in simulated["conformance"].items()} == {
