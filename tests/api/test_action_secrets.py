@@ -3,6 +3,7 @@ a plugin uploaded as operators do, run in its child process."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +80,35 @@ def test_a_running_action_is_canceled_and_blocks_others_on_its_resource_meanwhil
     assert run["refresh_run"] is None
     listed = client.get(f"{API}/action-runs/", params={"status": "canceled", "action": "wait"})
     assert [r["id"] for r in listed.json()["results"]] == [run_id]
+
+
+def test_a_long_action_holds_up_no_listing_and_the_next_action_runs_after_it(
+    client: TestClient, tmp_path: Path
+) -> None:
+    _, (vm, other, *_) = _provider(client, tmp_path)
+    started = client.post(f"{API}/resources/{vm['id']}/actions/wait/")
+    assert started.status_code == 202, started.text
+    run_id = started.json()["id"]
+    _wait_until_running(client, run_id)
+
+    began = time.monotonic()
+    listing = client.get(f"{API}/resources/{other['id']}/actions/")
+    listed_in = time.monotonic() - began
+    queued = client.post(
+        f"{API}/resources/{other['id']}/actions/set_password/", json={"params": {"password": "y"}}
+    )
+
+    assert listing.status_code == 200, listing.text
+    assert listed_in < 5, f"listing waited {listed_in:.1f} s behind the running action"
+    assert {a["name"] for a in listing.json()["actions"]} == {"set_password", "wait"}
+    assert queued.status_code == 202, queued.text
+    assert client.post(f"{API}/action-runs/{run_id}/cancel/").status_code == 200
+    assert wait_for_action(client, run_id)["status"] == "canceled"
+    assert wait_for_action(client, queued.json()["id"])["status"] == "completed"
+
+
+def _wait_until_running(client: TestClient, run_id: int) -> None:
+    deadline = time.monotonic() + 30
+    while client.get(f"{API}/action-runs/{run_id}/").json()["status"] != "running":
+        assert time.monotonic() < deadline, "the action never started"
+        time.sleep(0.05)

@@ -1,7 +1,8 @@
 """Calling a provider's plugin about its actions: what it offers, and running one.
 
-Both go to the provider's long-lived process (``runtime/supervisor.py``), as connection
-tests do. ``offered_actions`` asks the plugin (wire method ``actions``) which of its
+Both go to a provider's long-lived process (``runtime/supervisor.py``): asking what
+is offered to the one connection tests use, running an action to one of its own
+(``specs.action_slot``), so a long action holds up no listing. ``offered_actions`` asks the plugin (wire method ``actions``) which of its
 declared actions apply to a resource, or to the provider itself, and whether each is
 available now; a plugin without the method (written before actions, or in another
 language) offers none. ``call_action`` runs one (wire method ``action``).
@@ -56,8 +57,10 @@ def provider_call(
     log: RunLog,
     events: EventRecorder,
     timeout: float | None = None,
+    slot: tuple[str, int] | None = None,
 ) -> Any:
-    """``method`` on the provider's long-lived process; its lines go to ``log``.
+    """``method`` on the provider's long-lived process (``slot``: another one of the
+    provider's, such as ``action_slot``'s); its lines go to ``log``.
 
     Raises ``PluginRuntimeError`` (``PluginCallError`` when the plugin answered an
     error) or ``SecretKeyError`` when the provider's secrets cannot be opened.
@@ -65,7 +68,7 @@ def provider_call(
     credential = credential_params(context, provider, log)
     spec = provider_spec(context.settings, version, provider, credential, log.secrets)
     return context.supervisor.call(
-        provider_slot(provider.id),
+        slot or provider_slot(provider.id),
         spec,
         method,
         params,

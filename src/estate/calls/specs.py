@@ -83,6 +83,18 @@ def provider_slot(provider_id: int) -> tuple[str, int]:
     return ("provider", provider_id)
 
 
+def action_slot(provider_id: int) -> tuple[str, int]:
+    """The supervisor key of the long-lived process a provider's actions run in: apart
+    from ``provider_slot``'s, so a long action never holds up a connection test or the
+    listing of what can be done to another resource (which that process answers)."""
+    return ("provider-actions", provider_id)
+
+
+def provider_slots(provider_id: int) -> tuple[tuple[str, int], ...]:
+    """Every supervisor key of a provider's long-lived processes."""
+    return (provider_slot(provider_id), action_slot(provider_id))
+
+
 def version_slot(version_id: int) -> tuple[str, int]:
     """The supervisor key of a plugin version's long-lived (unconfigured) process."""
     return ("version", version_id)

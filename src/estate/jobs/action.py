@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from ..calls.actions import provider_call
 from ..calls.events import EventRecorder
 from ..calls.runlog import RunLog
-from ..calls.specs import provider_slot
+from ..calls.specs import action_slot
 from ..context import Context
 from ..db.models import ActionRun, CollectionRun, PluginVersion, Provider, Resource
 from ..db.states import RunStatus
@@ -138,6 +138,7 @@ class _ActionJob:
             log=self.log,
             events=self.events,
             timeout=self.context.settings.run_timeout,
+            slot=action_slot(self.provider.id),
         )
         self.log.add("info", f"{self.name} done")
         return result.get("result") if isinstance(result, dict) else None
@@ -215,5 +216,5 @@ class _ActionJob:
             if wanted:
                 self._cancel_requested = True
                 self.log.add("info", "cancel requested; asking the plugin to stop")
-                self.context.supervisor.cancel(provider_slot(self.provider.id))
+                self.context.supervisor.cancel(action_slot(self.provider.id))
                 return

@@ -19,8 +19,9 @@ def list_processes(
     page: PageNumber = 1,
     page_size: PageSize = 100,
 ) -> Page[PluginProcessPublic]:
-    """Every supervised process: provider processes (connection tests, health, actions)
-    and plugin-version processes (API routes). Collection runs have processes of their
+    """Every supervised process: provider processes (connection tests, health, what
+    actions are offered; slot ``provider:<id>``), the processes providers' actions run in
+    (``provider-actions:<id>``) and plugin-version processes (API routes). Collection runs have processes of their
     own, shown on the run. System administrators only: it shows every organization's
     providers."""
     results = [

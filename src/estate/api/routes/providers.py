@@ -11,7 +11,7 @@ from sqlalchemy.orm import QueryableAttribute, Session
 
 from ... import taxonomy
 from ...calls.connection import check_connection
-from ...calls.specs import provider_slot, state_dir_of
+from ...calls.specs import provider_slots, state_dir_of
 from ...context import Context
 from ...db.models import CollectionRun, PluginVersion, Provider, User
 from ...db.states import Role
@@ -345,7 +345,8 @@ def delete_provider(
         )
     session.delete(provider)
     session.commit()
-    context.supervisor.discard(provider_slot(provider_id))
+    for slot in provider_slots(provider_id):
+        context.supervisor.discard(slot)
     shutil.rmtree(state_dir_of(context.settings, provider_id), ignore_errors=True)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
