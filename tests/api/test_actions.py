@@ -51,7 +51,7 @@ def test_a_resource_lists_its_actions_with_why_not_now(client: TestClient) -> No
 
     assert listing.status_code == 200, listing.text
     body = listing.json()
-    assert body["profiles"] == ["core", "snapshot", "clone", "advanced"]
+    assert body["profiles"] == ["core", "snapshot", "clone", "image", "advanced"]
     actions = {a["name"]: a for a in body["actions"]}
     assert {"power_on", "power_off", "shutdown", "snapshot_revert", "clone", "resize"} <= set(
         actions
@@ -160,7 +160,12 @@ def test_a_provider_level_action_creates_an_instance_with_its_labels(client: Tes
         },
     )
 
-    assert {a["name"] for a in listing["actions"]} == {"template_list", "instance_create"}
+    assert {a["name"] for a in listing["actions"]} == {
+        "template_list",
+        "instance_create",
+        "image_list",
+        "image_prepare",
+    }
     assert answer.status_code == 202, answer.text
     run = wait_for_action(client, answer.json()["id"])
     assert run["status"] == "completed", run
@@ -170,6 +175,40 @@ def test_a_provider_level_action_creates_an_instance_with_its_labels(client: Tes
     found = [r for r in all_resources(client) if r["name"] == "ctf-1"]
     assert found and found[0]["provider_tags"]["realm"] == "red"
     assert found[0]["provider_tags"]["template"] == "rhel-9"
+
+
+def test_an_image_prepared_from_a_listed_one_is_an_image_resource_and_can_be_deleted(
+    client: TestClient,
+) -> None:
+    provider, _ = _world(client)
+    url = f"{API}/providers/{provider['id']}/actions"
+
+    listed = _provider_run(client, f"{url}/image_list/", {})
+    made = _provider_run(client, f"{url}/image_prepare/", {"source": "rhel-9", "name": "golden"})
+    refused = client.post(f"{url}/image_prepare/", json={"params": {"source": "rhel-8"}})
+
+    assert [i["name"] for i in listed["result"]] == ["ubuntu-22.04", "rhel-9"]
+    assert made["result"]["name"] == "golden"
+    (image,) = all_resources(client, resource_type="image")
+    assert (image["name"], image["os_type"]) == ("golden", "linux")
+    assert image["properties"]["source"] == "rhel-9"
+    again = _provider_run(client, f"{url}/image_list/", {})
+    assert "golden" in [i["name"] for i in again["result"]]
+    assert refused.status_code == 202  # the plugin refuses the source: the run fails saying so
+    failed = wait_for_action(client, refused.json()["id"])
+    assert failed["status"] == "failed" and failed["error_kind"] == "invalid_parameter"
+    assert "params.source: no image 'rhel-8'" in failed["error"]
+    deleted = _run(client, image["id"], "delete")
+    assert deleted["status"] == "completed", deleted
+    assert all_resources(client, resource_type="image") == []
+
+
+def _provider_run(client: TestClient, url: str, params: dict[str, Any]) -> dict[str, Any]:
+    answer = client.post(url, json={"params": params})
+    assert answer.status_code == 202, answer.text
+    run = wait_for_action(client, answer.json()["id"])
+    assert run["status"] == "completed", run
+    return run
 
 
 def test_bad_parameters_answer_400_naming_them_and_store_nothing(client: TestClient) -> None:

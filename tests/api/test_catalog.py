@@ -65,7 +65,7 @@ def test_the_catalog_lists_every_plugin_with_claims_actions_and_untested_profile
     entries = {e["key"]: e for e in answer.json()["results"]}
     assert SIMULATED in entries and "vmware:vcenter" in entries
     simulated = entries[SIMULATED]
-    assert simulated["profiles"] == ["core", "snapshot", "clone", "advanced"]
+    assert simulated["profiles"] == ["core", "snapshot", "clone", "image", "advanced"]
     assert simulated["maintainers"] == ["Estate maintainers"]
     assert simulated["license"] == ["Apache-2.0"]
     assert (simulated["maturity"], simulated["tags"]) == (
@@ -78,6 +78,7 @@ def test_the_catalog_lists_every_plugin_with_claims_actions_and_untested_profile
         "core": "not_tested",
         "snapshot": "not_tested",
         "clone": "not_tested",
+        "image": "not_tested",
         "advanced": "not_tested",
     }
     assert simulated["conformance"]["core"]["tested_at"] is None
@@ -125,9 +126,9 @@ def test_badges_are_svg_coloured_by_status_and_refuse_an_unclaimed_profile(
     assert "core: pass" in passed.text and "#4c1" in passed.text
     assert "snapshot: fail" in failed.text and "#e05d44" in failed.text
     assert "clone: not tested" in untested.text
-    unclaimed = client.get(f"{API}/catalog/{SIMULATED}/badges/image.svg")
+    unclaimed = client.get(f"{API}/catalog/ipmi:bmc/badges/snapshot.svg")
     assert unclaimed.status_code == 404
-    assert "does not claim profile 'image'" in unclaimed.json()["detail"]
+    assert "does not claim profile 'snapshot'" in unclaimed.json()["detail"]
     unknown = client.get(f"{API}/catalog/nobody:here/badges/core.svg")
     assert unknown.status_code == 404 and "nobody:here" in unknown.json()["detail"]
 

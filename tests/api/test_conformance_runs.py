@@ -46,7 +46,7 @@ def test_a_run_through_the_service_is_stored_and_the_catalog_shows_it(
     assert run["status"] == "completed", run
     assert run["seen_progress"], "the counters never moved while it ran"
     assert run["profile_status"] == dict.fromkeys(
-        ["base", "core", "snapshot", "clone", "advanced"], "pass"
+        ["base", "core", "snapshot", "clone", "image", "advanced"], "pass"
     )
     assert run["checks_failed"] == 0 and run["checks_done"] == len(run["report"]["checks"])
     assert run["suite_version"] == run["report"]["suite_version"] == "1"
@@ -54,7 +54,7 @@ def test_a_run_through_the_service_is_stored_and_the_catalog_shows_it(
     assert run["report"]["plugin"]["key"] == SIMULATED
 
     entry = client.get(f"{API}/catalog/{SIMULATED}/").json()
-    for profile in ("core", "snapshot", "clone", "advanced"):
+    for profile in ("core", "snapshot", "clone", "image", "advanced"):
         result = entry["conformance"][profile]
         assert (result["status"], result["run"]) == ("pass", run["id"]), profile
         assert result["platform"] == run["platform"]

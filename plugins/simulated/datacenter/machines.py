@@ -8,6 +8,7 @@ every plugin process of the provider shares), so a VM powered off by an action i
     changes    ems_ref -> the fields an action set (state, power_state, cpu_count, memory_mb)
     snapshots  ems_ref -> [{"name", "description", "fields"}], oldest first
     copies     ems_ref -> {"source", "name", "mode", "tags"}: clones and instances
+    images     ems_ref -> {"name", "source", "os_type", "os_name", "size_gb"}: prepared images
     deleted    ems_refs deleted by an action
 
 Without the service (``inventory_providers.testing``) it lives in memory.
@@ -30,7 +31,7 @@ FILE_NAME = "machines.json"
 
 
 def empty() -> dict[str, Any]:
-    return {"changes": {}, "snapshots": {}, "copies": {}, "deleted": []}
+    return {"changes": {}, "snapshots": {}, "copies": {}, "images": {}, "deleted": []}
 
 
 class MachineStore:
@@ -62,7 +63,7 @@ class MachineStore:
 
 
 def is_changed(document: dict[str, Any]) -> bool:
-    return any(document[key] for key in ("changes", "copies", "deleted"))
+    return any(document[key] for key in ("changes", "copies", "images", "deleted"))
 
 
 def apply(record: ResourceData, document: dict[str, Any]) -> ResourceData:

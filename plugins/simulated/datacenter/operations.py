@@ -13,7 +13,7 @@ from typing import Any
 from inventory_providers.base import Param, ResourceData, action
 from inventory_providers.errors import InvalidParameter, NotFound
 
-from . import machines
+from . import images, machines
 
 VM = ["virtual_machine"]
 TEMPLATES = {
@@ -126,12 +126,16 @@ class MachineActions:
         """The VM as the platform sees it now."""
         return self._current(ems_ref, self._store().load()).to_dict()
 
-    @action("delete", applies_to=VM, profile="core")
+    @action("delete", applies_to=[*VM, "image"], profile="core")
     def delete(self, ems_ref: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Delete the VM."""
+        """Delete the VM, or an image ``image_prepare`` made."""
         store = self._store()
         document = store.load()
-        self._current(ems_ref, document)
+        if ems_ref in document["images"]:
+            if ems_ref in document["deleted"]:
+                raise NotFound(f"no image {ems_ref!r} (it was deleted)")
+        else:
+            self._current(ems_ref, document)
         document["deleted"].append(ems_ref)
         store.save(document)
         return {"deleted": ems_ref}
@@ -277,6 +281,44 @@ class MachineActions:
         new_ref = f"vm-copy-{len(document['copies']) + 1:04d}"
         document["copies"][new_ref] = copy
         return new_ref
+
+    # -- image ---------------------------------------------------------------------------
+
+    @action("image_list", applies_to="provider", profile="image", idempotent=True)
+    def image_list(self, ems_ref: None, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The base images, and the images prepared from them."""
+        document = self._store().load()
+        live = {k: v for k, v in document["images"].items() if k not in document["deleted"]}
+        return images.listed({**document, "images": live})
+
+    @action(
+        "image_prepare",
+        applies_to="provider",
+        profile="image",
+        params=[
+            Param("source", required=True, description="an image of image_list, or an https URL"),
+            Param("name", description="the new image's name (default: from the source)"),
+        ],
+    )
+    def image_prepare(self, ems_ref: None, params: dict[str, Any]) -> dict[str, Any]:
+        """Prepare a new image from a listed image or an image file's URL."""
+        store = self._store()
+        document = store.load()
+        live = {k: v for k, v in document["images"].items() if k not in document["deleted"]}
+        facts = images.source_facts(params["source"], {**document, "images": live})
+        if facts is None:
+            raise InvalidParameter(
+                f"image_prepare: params.source: no image {params['source']!r} (one of "
+                f"{', '.join(i['name'] for i in images.listed({**document, 'images': live}))}, "
+                "or an https URL of a .qcow2, .img, .iso, .raw or .vmdk file)"
+            )
+        name = params.get("name") or params["source"].rsplit("/", 1)[-1] + "-prepared"
+        if any(i["name"] == name for i in images.listed({**document, "images": live})):
+            raise InvalidParameter(f"image_prepare: params.name: {name!r} exists")
+        ref = f"image-{len(document['images']) + 1:04d}"
+        document["images"][ref] = {"name": name, "source": params["source"], **facts}
+        store.save(document)
+        return {"ems_ref": ref, "name": name, "source": params["source"]}
 
     # -- advanced --------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from typing import Any
 from inventory_providers.base import BaseProvider, Relationship, ResourceData
 from inventory_providers.errors import InvalidConfig, ProviderError, Unauthenticated, Unreachable
 
-from . import machines
+from . import images, machines
 from .operations import MachineActions
 
 PASSWORD = "simulated"
@@ -196,6 +196,7 @@ class SimulatedDatacenterProvider(MachineActions, BaseProvider):
         "container_orchestration_platform",
         "block_storage",
         "network",
+        "image",
     ]
 
     settings: Settings | None = None
@@ -262,6 +263,7 @@ class SimulatedDatacenterProvider(MachineActions, BaseProvider):
                     else _vms(layout, settings)
                 ),
             ),
+            ("image", lambda: images.records(document)),
         )
         targets = getattr(self, "target_resource_types", None)
         for slug, generate in kinds:

@@ -1,13 +1,14 @@
 """The ``image`` and ``advanced`` profiles' checks.
 
-Actions whose effect the suite cannot choose safely on someone's platform (preparing an
-image from a source, migrating to a target, a plugin's own actions) are not run: their
-checks say so and skip.
+Actions whose effect the suite cannot choose safely on someone's platform (migrating to
+a target, a plugin's own actions) are not run: their checks say so and skip. An image is
+prepared from one the platform lists itself, under a name of the suite's.
 """
 
 from __future__ import annotations
 
 from .checks import Failed, Skipped, check
+from .core import template_name
 from .session import Session
 
 
@@ -17,14 +18,29 @@ def image_list_returns_list(session: Session) -> str:
     images = session.act("image_list", None)
     if not isinstance(images, list):
         raise Failed(f"expected a list, image_list answered {type(images).__name__}")
+    session.memo["image.images"] = images
     return f"{len(images)} image(s)"
 
 
-@check("image.image_prepare.completes", action="image_prepare")
-def image_prepare_completes(session: Session) -> str:
-    """``image_prepare`` is not run: its source is one only the platform's operator can
-    name."""
-    raise Skipped("not run: image_prepare needs a source image only the operator can name")
+@check("image.image_prepare.creates_image", action="image_prepare")
+def image_prepare_creates_image(session: Session) -> str:
+    """``image_prepare`` (on the provider) from the first image ``image_list`` answers
+    (its name, or id), under a new name, completes, and the next collection holds a new
+    ``image`` resource of that name. The suite deletes it afterwards where the plugin's
+    ``delete`` applies to images; elsewhere it stays on the platform."""
+    images = session.memo.get("image.images")
+    if images is None:
+        raise Skipped("needs image.image_list.returns_list, which did not pass")
+    if not images:
+        raise Skipped("image_list answered no image to prepare one from")
+    params = {"source": template_name(images[0]), "name": session.name("image")}
+    made = session.created_by("image_prepare", params, None, ["image"])
+    if made.get("resource_type_slug") != "image" or made.get("name") != params["name"]:
+        raise Failed(
+            f"expected a new image named {params['name']!r}; the next collection holds "
+            f"{made.get('resource_type_slug')} {made.get('name')!r} ({made['ems_ref']})"
+        )
+    return f"{made['ems_ref']} from {params['source']!r}"
 
 
 @check("advanced.resize.converges", action="resize")
