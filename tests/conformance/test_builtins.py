@@ -1,7 +1,8 @@
 """CI's conformance runs: every built-in plugin against its emulator, each claimed
 profile checked for real; a regression in any plugin's actions fails here naming the
 check. (libvirt:kvm's run is in tests/platforms/libvirt, beside its private libvirtd;
-the simulated datacenter's in test_runner.py.)"""
+aws:aws's in tests/platforms/aws, beside moto; the simulated datacenter's in
+test_runner.py.)"""
 
 from __future__ import annotations
 
@@ -82,3 +83,17 @@ def test_redfish_conforms_to_core(tmp_path: Path) -> None:
 
     assert report.profile_status("core") == "pass", _statuses(report)
     assert report.profile_status("base") == "pass", _statuses(report)
+
+
+def test_the_nodejs_example_passes_the_base_checks() -> None:
+    report = assert_conforms(PLUGINS / "example" / "nodejs", {"hosts": 1, "vms_per_host": 2})
+
+    assert report.profiles == []
+    # It has no secret to get wrong or to look for, and no action: those checks skip.
+    skipped = {c.name for c in report.checks if c.status == "skip"}
+    assert skipped == {
+        "base.validate.bad_credentials",
+        "base.action.unknown_ems_ref_not_found",
+        "base.secrets.absent",
+    }
+    assert report.profile_status("base") == "partial"
