@@ -305,3 +305,49 @@ def test_0009_counts_and_indexes_existing_resources_and_downgrades(empty_engine:
         tables = inspect(conn).get_table_names()
         assert "resource_counts" not in tables
         assert not [t for t in tables if t.startswith(("resources_search", "resource_search"))]
+
+
+def test_0012_counts_existing_edges_keeps_them_current_and_downgrades(
+    empty_engine: Engine,
+) -> None:
+    upgrade(empty_engine, "0011")
+    columns = (
+        "INSERT INTO resources (id, provider_id, ems_ref, resource_type, state, content_hash, "
+        "first_seen_at, last_seen_at, updated_at, relationships) VALUES "
+    )
+    at = "'2026-01-03 00:00:00'"
+    with empty_engine.begin() as conn:
+        for statement in _AT_0002[:3]:  # organization, provider, run
+            conn.execute(text(statement))
+        conn.execute(
+            text(
+                f"{columns} (1, 1, 'vm', 'virtual_machine', 'active', 'h', {at}, {at}, {at}, "
+                """'[["host-1", "runs_on"], ["ds-1", "attached_to"]]'), """
+                f"(2, 1, 'host', 'hypervisor_host', 'active', 'h', {at}, {at}, {at}, NULL), "
+                f"(3, 1, 'odd', 'network', 'active', 'h', {at}, {at}, {at}, 'null')"
+            )
+        )
+
+    upgrade(empty_engine, "0012")
+
+    with empty_engine.begin() as conn:
+        counts = conn.execute(text("SELECT id, relationship_count FROM resources ORDER BY id"))
+        assert [tuple(row) for row in counts] == [(1, 2), (2, None), (3, None)]
+        # Generated: a writer changing the edges changes the count with them.
+        conn.execute(
+            text("""UPDATE resources SET relationships = '[["x", "member_of"]]' WHERE id = 2""")
+        )
+        assert (
+            conn.execute(text("SELECT relationship_count FROM resources WHERE id = 2")).scalar_one()
+            == 1
+        )
+        indexes = {i["name"] for i in inspect(conn).get_indexes("resources")}
+        assert "ix_resources_edges" in indexes
+
+    command.downgrade(alembic_config(empty_engine), "0011")
+
+    with empty_engine.connect() as conn:
+        assert "relationship_count" not in {
+            c["name"] for c in inspect(conn).get_columns("resources")
+        }
+        assert conn.execute(text("SELECT count(*) FROM resources")).scalar_one() == 3

@@ -159,13 +159,12 @@ def _counted_page(
 ) -> tuple[int, list[Edge]]:
     """A page where every edge of the sources matches: the database counts them.
 
-    Each source's number of edges is read from its JSON column without decoding it in
-    Python; only the sources the page cuts through are loaded.
+    Each source's number of edges is the database's generated ``relationship_count``,
+    read with the id from one partial index (``ix_resources_edges``): neither the count
+    nor the walk to a deep page decodes any JSON; only the sources the page cuts
+    through are loaded.
     """
-    dialect = session.get_bind().dialect.name
-    length = (func.jsonb_array_length if dialect == "postgresql" else func.json_array_length)(
-        Resource.relationships
-    )
+    length = func.coalesce(Resource.relationship_count, 0)
     total = int(session.scalar(select(func.coalesce(func.sum(length), 0)).where(*where)) or 0)
     wanted: list[int] = []
     skip = 0
