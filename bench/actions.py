@@ -125,8 +125,11 @@ def libvirt(workdir: Path) -> Iterator[Lab]:
             _body("libvirt", "kvm", daemon.uri, {"timeout": 10}),
             lambda r: r["name"] == "vm01",
             # libvirtd names every client by its passwd entry (docs/providers/libvirt:kvm.md)
-            env={"ESTATE_PLUGIN_READABLE": json.dumps([str(daemon.folder)]),
-                 "ESTATE_PLUGIN_UID": str(NOBODY), "ESTATE_PLUGIN_GID": str(NOBODY)},  # fmt: skip
+            env={
+                "ESTATE_PLUGIN_READABLE": json.dumps([str(daemon.folder)]),
+                "ESTATE_PLUGIN_UID": str(NOBODY),
+                "ESTATE_PLUGIN_GID": str(NOBODY),
+            },
             size="private libvirtd (test driver), 20 domains",
         )
 
@@ -210,7 +213,11 @@ def serving(workdir: Path, key: str, env: dict[str, str]) -> Iterator[httpx.Clie
             made = client.post("/tokens/", json={"name": "bench"}, auth=("admin", PASSWORD))
             made.raise_for_status()
             client.headers["Authorization"] = f"Bearer {made.json()['token']}"
+            _wait_ready(client, key)
             yield client
+    except Exception:
+        sys.stderr.write(f"estate serve's log ends:\n{log_path.read_text()[-3000:]}\n")
+        raise
     finally:
         os.killpg(process.pid, 9)
         process.wait(timeout=10)
@@ -228,6 +235,16 @@ def _wait_answering(process: subprocess.Popen[bytes], url: str, log_path: Path) 
             pass
         if time.monotonic() > deadline:
             raise RuntimeError(f"estate serve did not answer in 180 s: {log_path}")
+        time.sleep(0.2)
+
+
+def _wait_ready(client: httpx.Client, key: str) -> None:
+    """A managed plugin whose environment is not built yet is prepared in the
+    background: wait for it (never timed)."""
+    deadline = time.monotonic() + 300
+    while (plugin := client.get(f"/provider-plugins/{key}/").json())["state"] != "ready":
+        if plugin["state"] == "failed" or time.monotonic() > deadline:
+            raise RuntimeError(f"{key} is {plugin['state']}: {plugin['error']}")
         time.sleep(0.2)
 
 
