@@ -94,8 +94,10 @@ class VCenterProvider(PowerActions, SnapshotActions, CloneActions, BaseProvider)
             if self._wanted("datacenter"):
                 yield mapping.datacenter(datacenter)
         for datacenter in chosen:
-            if self.canceled or not plan.view_types:
+            if self.canceled:
                 return
+            if not plan.view_types:  # only datacenters asked: they are read already
+                break
             name = str(datacenter.props["name"])
             dc = Datacenter(datacenter.ref, name, fields)
             try:
