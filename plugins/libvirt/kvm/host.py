@@ -69,6 +69,13 @@ def host_resource(connection: libvirt.virConnect, uri: str) -> ResourceData:
     )
 
 
+def host_ems_ref(connection: libvirt.virConnect) -> str:
+    """The host's ems_ref alone (what a domain's ``runs_on`` names), as ``host_resource``
+    sets it: the capabilities' UUID, or the hostname."""
+    uuid = ET.fromstring(connection.getCapabilities()).findtext("host/uuid")
+    return uuid or connection.getHostname()
+
+
 def network_resource(network: libvirt.virNetwork, host_ref: str) -> ResourceData:
     """One virtual network from its definition and whether it is started."""
     root = ET.fromstring(network.XMLDesc(0))

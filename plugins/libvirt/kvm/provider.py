@@ -18,6 +18,11 @@ their volumes, then domains, whose disks and NICs are matched against what came 
 Actions (``actions.py``: core and snapshot; ``cloning.py``: clone and create) are
 mixed in; each opens a read-write connection of its own (``session.py``).
 
+A targeted collection reads only what its types need: of domains alone, the host's
+UUID, the networks' names and DHCP leases, the pools' definitions and the volumes
+(what the domains' edges and sizes come from), but no host, network or pool record;
+the domains' records are those of a full collection.
+
 When one part cannot be read while the connection still works (a pool stopped while
 it was read, a driver that refuses a list), the rest is collected and the part is
 named with ``report_incomplete``: the run ends partial and deletes nothing.
@@ -45,8 +50,8 @@ from .connection import (
     with_verification,
 )
 from .domains import StorageIndex, domain_resource
-from .host import dhcp_leases, host_resource, network_resource
-from .storage import pool_resource, volume_resource
+from .host import dhcp_leases, host_ems_ref, host_resource, network_resource
+from .storage import index_pool, pool_resource, pool_state, volume_resource
 
 DEFAULT_TIMEOUT = 20.0
 _KNOWN = frozenset({"timeout", "verify_ssl"})
@@ -151,19 +156,30 @@ class LibvirtKvmProvider(DomainActions, DomainCopies, BaseProvider):
         return True, f"connected to {found} at {self._uri}"
 
     def collect(self) -> Iterator[ResourceData]:
-        """The host, its networks, pools, volumes, then its domains."""
+        """The host, its networks, pools, volumes, then its domains (of a targeted
+        collection: the asked types, and of the others what their edges need)."""
         connection = self._connection()
+        wanted, has_domains = self._wanted, self._wanted("virtual_machine")
         try:
-            host = host_resource(connection, self._uri)
+            host = host_resource(connection, self._uri) if wanted("hypervisor_host") else None
+            host_id = host.ems_ref if host is not None else host_ems_ref(connection)
         except libvirt.libvirtError as exc:
             raise translate(exc, self._uri) from exc
-        yield host
+        if host is not None:
+            yield host
         networks: dict[str, str] = {}
         leases: dict[str, list[str]] = {}
-        yield from self._networks(host.ems_ref, networks, leases)
+        if has_domains or wanted("network"):
+            yield from self._networks(host_id, networks, leases)
         storage = StorageIndex()
-        yield from self._storage(host.ems_ref, storage)
-        yield from self._domains(host.ems_ref, networks, storage, leases)
+        if has_domains or wanted("storage_pool") or wanted("block_storage"):
+            yield from self._storage(host_id, storage)
+        if has_domains:
+            yield from self._domains(host_id, networks, storage, leases)
+
+    def _wanted(self, slug: str) -> bool:
+        """Whether this collection keeps ``slug`` (a targeted one: only its types)."""
+        return self.target_resource_types is None or slug in self.target_resource_types
 
     # -- the parts -----------------------------------------------------------------
 
@@ -175,15 +191,18 @@ class LibvirtKvmProvider(DomainActions, DomainCopies, BaseProvider):
         except libvirt.libvirtError as exc:
             self._incomplete("networks", exc)
             return
+        is_kept = self._wanted("network")
         for network in found:
             try:
-                resource = network_resource(network, host_ref)
+                resource = network_resource(network, host_ref) if is_kept else None
+                is_active = resource.state == "active" if resource else network.isActive()
             except libvirt.libvirtError as exc:
                 self._skip_or_incomplete(f"network {network.name()}", exc)
                 continue
-            names[network.name()] = resource.ems_ref
-            yield resource
-            if resource.state == "active":
+            names[network.name()] = network.UUIDString()
+            if resource is not None:
+                yield resource
+            if is_active:
                 self._add_leases(network, leases)
 
     def _add_leases(self, network: libvirt.virNetwork, leases: dict[str, list[str]]) -> None:
@@ -203,23 +222,32 @@ class LibvirtKvmProvider(DomainActions, DomainCopies, BaseProvider):
             self._incomplete("storage pools", exc)
             return
         readable = []
+        is_kept = self._wanted("storage_pool")
         for pool in pools:
             try:
-                resource = pool_resource(pool, host_ref, index)
+                if is_kept:
+                    resource = pool_resource(pool, host_ref, index)
+                    state, word = resource.state, resource.power_state
+                else:
+                    index_pool(pool, index)
+                    state, word = pool_state(pool.info()[0])
             except libvirt.libvirtError as exc:
                 self._skip_or_incomplete(f"storage pool {pool.name()}", exc)
                 continue
-            yield resource
-            if resource.state == "active":
-                readable.append((pool, resource.ems_ref))
+            if is_kept:
+                yield resource
+            if state == "active":
+                readable.append((pool, pool.UUIDString()))
             else:
                 self.logger.info(
-                    "storage pool %s is %s: its volumes cannot be listed",
-                    pool.name(),
-                    resource.power_state,
+                    "storage pool %s is %s: its volumes cannot be listed", pool.name(), word
                 )
+        if not (self._wanted("block_storage") or self._wanted("virtual_machine")):
+            return
         for pool, pool_ref in readable:
-            yield from self._volumes(pool, pool_ref, index)
+            for volume in self._volumes(pool, pool_ref, index):
+                if self._wanted("block_storage"):
+                    yield volume
 
     def _volumes(
         self, pool: libvirt.virStoragePool, pool_ref: str, index: StorageIndex

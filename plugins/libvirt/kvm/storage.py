@@ -28,16 +28,29 @@ POOL_STATES: dict[int, tuple[str, str]] = {
 GIB = 1024**3
 
 
-def pool_resource(pool: libvirt.virStoragePool, host_ref: str, index: StorageIndex) -> ResourceData:
-    """One pool from its definition and ``virStoragePoolGetInfo``."""
+def pool_state(code: int) -> tuple[str, str]:
+    """Estate's state and libvirt's word for a ``virStoragePoolState`` code."""
+    return POOL_STATES.get(code, ("unknown", f"state-{code}"))
+
+
+def index_pool(pool: libvirt.virStoragePool, index: StorageIndex) -> ET.Element:
+    """Register the pool where the domains' disks are matched (its name and target
+    path); its definition, which is all a collection of domains alone reads of it."""
     root = ET.fromstring(pool.XMLDesc(0))
-    uuid, name = pool.UUIDString(), pool.name()
-    code, capacity, allocation, available = pool.info()
-    state, word = POOL_STATES.get(code, ("unknown", f"state-{code}"))
-    path = root.findtext("target/path")
-    index.pools_by_name[name] = uuid
+    uuid, path = pool.UUIDString(), root.findtext("target/path")
+    index.pools_by_name[pool.name()] = uuid
     if path:
         index.pools_by_path[path.rstrip("/")] = uuid
+    return root
+
+
+def pool_resource(pool: libvirt.virStoragePool, host_ref: str, index: StorageIndex) -> ResourceData:
+    """One pool from its definition and ``virStoragePoolGetInfo``."""
+    root = index_pool(pool, index)
+    uuid, name = pool.UUIDString(), pool.name()
+    code, capacity, allocation, available = pool.info()
+    state, word = pool_state(code)
+    path = root.findtext("target/path")
     source = root.find("source")
     properties: dict[str, Any] = {
         "pool_type": root.get("type"),

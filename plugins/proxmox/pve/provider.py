@@ -12,6 +12,10 @@ the configs are read a few at a time in parallel, which pveproxy's workers serve
 side by side. A node that is offline, or whose reads fail, is reported incomplete
 (``report_incomplete``): the run ends partial and nothing is marked deleted.
 
+A targeted collection reads only what its types need: of guests alone, no
+``/cluster/status`` and no config of a guest the listing marks as another type (a
+template when only VMs are asked); the records are those of a full collection.
+
 The actions (core, snapshot and clone profiles) are mixed in from ``power.py``,
 ``snapshots.py`` and ``cloning.py``; each logs in for itself (``guests.py``).
 """
@@ -92,10 +96,13 @@ class ProxmoxProvider(PowerActions, SnapshotActions, CloneActions, BaseProvider)
         return True, f"logged in to Proxmox VE {self.version} at {settings.url} as {settings.user}"
 
     def collect(self) -> Iterator[ResourceData]:
-        """The cluster, nodes, storages, then guests as their configs arrive."""
+        """The cluster, nodes, storages, then guests as their configs arrive (of a
+        targeted collection: only the asked types, and only the reads they need)."""
         settings, api = self._session()
         started = time.perf_counter()
-        members = client.get(api.cluster.status, settings)
+        wanted = self._wanted
+        is_status_needed = wanted("cluster") or wanted("hypervisor_host")  # members
+        members = client.get(api.cluster.status, settings) if is_status_needed else []
         listing = client.get(api.cluster.resources, settings)
         nodes = [entry for entry in listing if entry.get("type") == "node"]
         if settings.nodes:
@@ -104,11 +111,12 @@ class ProxmoxProvider(PowerActions, SnapshotActions, CloneActions, BaseProvider)
         cluster = next((m for m in members if m.get("type") == "cluster"), None)
         cluster_name = cluster["name"] if cluster else None
         by_name = {m.get("name"): m for m in members if m.get("type") == "node"}
-        if cluster is not None:
+        if cluster is not None and wanted("cluster"):
             yield mapping.cluster(cluster, self.version or None)
         readable = set()
         for entry in (n for n in nodes if n["node"] in scope):
-            yield mapping.node(entry, by_name.get(entry["node"]), cluster_name)
+            if wanted("hypervisor_host"):
+                yield mapping.node(entry, by_name.get(entry["node"]), cluster_name)
             if entry.get("status") == "online":
                 readable.add(entry["node"])
             else:  # PVE lists its guests as "unknown" and cannot read their configs
@@ -117,17 +125,35 @@ class ProxmoxProvider(PowerActions, SnapshotActions, CloneActions, BaseProvider)
                     f"node {entry['node']}", f"the node is {status}; its guests were not read"
                 )
         for entry in listing:
-            if entry.get("type") == "storage" and entry.get("node") in scope:
+            if (
+                entry.get("type") == "storage"
+                and entry.get("node") in scope
+                and wanted("storage_pool")
+            ):
                 yield mapping.storage(entry)
         guests = [g for g in listing if g.get("type") in GUEST_TYPES and g.get("node") in readable]
+        guests = [g for g in guests if self._may_be_wanted(g)]
         count = 0
         for resource in self._guests(api, settings, guests):
-            count += 1
-            yield resource
+            if wanted(resource.resource_type_slug):
+                count += 1
+                yield resource
         self.logger.info(
             "read %d of %d guests on %d node(s) in %.2f s",
             count, len(guests), len(readable), time.perf_counter() - started,
         )  # fmt: skip
+
+    def _wanted(self, slug: str) -> bool:
+        """Whether this collection keeps ``slug`` (a targeted one: only its types)."""
+        return self.target_resource_types is None or slug in self.target_resource_types
+
+    def _may_be_wanted(self, entry: dict[str, Any]) -> bool:
+        """Whether a listed guest's config is worth reading: a template when templates
+        are asked, any other guest when VMs or templates are (its config may say
+        ``template``, which the listing shows too, but the mapping reads both)."""
+        if entry.get("template"):
+            return self._wanted("template")
+        return self._wanted("virtual_machine") or self._wanted("template")
 
     def _session(self) -> tuple[Settings, ProxmoxAPI]:
         if self.settings is None or self.api is None:

@@ -7,6 +7,8 @@ three XML elements around its value: 26 single paths per VM parse 30% slower tha
 these 15; the snapshot tree, unset on most VMs, came later). ``Datacenter`` resolves
 the references the mapping needs (a host's cluster, a resource pool's owner) from the
 objects of one datacenter, in memory; ``snapshots`` flattens a VM's snapshot tree.
+``Plan`` narrows the reads to the types a targeted collection asks for: VMs alone
+need only ``NAMES`` of the infrastructure, so their records are the full run's.
 """
 
 from __future__ import annotations
@@ -72,7 +74,39 @@ MACHINES: dict[type, list[str]] = {
 }
 """A datacenter's VMs and templates: streamed page by page, never all in memory."""
 
-VIEW_TYPES = [*INFRASTRUCTURE, *MACHINES]
+NAMES: dict[type, list[str]] = {
+    vim.ComputeResource: ["name", "host"],
+    vim.HostSystem: ["name"],
+    vim.ResourcePool: ["name"],
+}
+"""What a VM's record takes from the infrastructure: its host's, pool's and cluster's
+names (``Datacenter.learn``); a targeted collection of VMs reads only this of it."""
+
+MACHINE_TYPES = frozenset({"virtual_machine", "template"})
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one collection reads of each datacenter, for the types it asks for."""
+
+    infrastructure: dict[type, list[str]]  # paths of the infrastructure objects read
+    keeps_infrastructure: bool  # whether they become resources (else only names)
+    has_machines: bool  # whether the VMs and templates are read
+
+    @classmethod
+    def of(cls, targets: frozenset[str] | None) -> Plan:
+        """The whole datacenter for a full collection (``targets`` None); for a
+        targeted one, the infrastructure only when one of its types is asked, its names
+        when only VMs or templates are, nothing of it for datacenters alone."""
+        if targets is None or targets - MACHINE_TYPES - {"datacenter"}:
+            return cls(INFRASTRUCTURE, True, targets is None or bool(targets & MACHINE_TYPES))
+        if targets & MACHINE_TYPES:
+            return cls(NAMES, False, True)
+        return cls({}, False, False)
+
+    @property
+    def view_types(self) -> list[type]:
+        return [*self.infrastructure, *(MACHINES if self.has_machines else ())]
 
 
 @dataclass(slots=True)

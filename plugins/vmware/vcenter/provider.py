@@ -5,7 +5,9 @@ Connects with seed 000's payload (``endpoint`` = host; ``username``, ``password`
 one folder traversal lists the datacenters, then each datacenter is one container
 view read in pages, so a collection costs a handful of round trips per datacenter
 whatever the number of VMs. A datacenter that cannot be read is reported incomplete
-(the run ends partial, nothing is deleted) while the others are collected.
+(the run ends partial, nothing is deleted) while the others are collected. A targeted
+collection reads only what its types need (``inventory.Plan``): for VMs, the VMs and
+the names of their hosts, pools and clusters.
 
 Actions (profiles core, snapshot and clone) each log in for themselves: they run in the
 provider's long-lived process, where ``connect()`` is never called.
@@ -22,7 +24,7 @@ from inventory_providers.errors import NotFound, ProviderError
 from . import mapping
 from .actions import PowerActions
 from .clones import CloneActions
-from .inventory import INFRASTRUCTURE, MACHINES, VIEW_TYPES, Datacenter
+from .inventory import MACHINES, Datacenter, Plan
 from .reader import Found, Reader
 from .session import PlatformFault, Session, close_session, open_session
 from .settings import KNOWN_EXTRA, Settings
@@ -78,23 +80,29 @@ class VCenterProvider(PowerActions, SnapshotActions, CloneActions, BaseProvider)
             self.disconnect()
 
     def collect(self) -> Iterator[ResourceData]:
-        """The datacenters first, then each datacenter's infrastructure and its VMs."""
+        """The datacenters first, then each datacenter's infrastructure and its VMs
+        (of a targeted collection: only the asked types, read as ``Plan`` says)."""
         session = self._session()
         started = time.perf_counter()
         reader = Reader(session, session.settings.page_size)
         found, fields = reader.datacenters()
         chosen = self._chosen(found)
+        plan = Plan.of(self.target_resource_types)
         seen: set[str] = set()  # a VM moved between two datacenters' reads is seen twice
         for datacenter in chosen:
             seen.add(datacenter.ref)
-            yield mapping.datacenter(datacenter)
+            if self._wanted("datacenter"):
+                yield mapping.datacenter(datacenter)
         for datacenter in chosen:
             if self.canceled:
                 return
+            if not plan.view_types:  # only datacenters asked: they are read already
+                break
             name = str(datacenter.props["name"])
+            dc = Datacenter(datacenter.ref, name, fields)
             try:
-                for resource in self._datacenter(reader, Datacenter(datacenter.ref, name, fields)):
-                    if resource.ems_ref not in seen:
+                for resource in self._datacenter(reader, dc, plan):
+                    if resource.ems_ref not in seen and self._wanted(resource.resource_type_slug):
                         seen.add(resource.ems_ref)
                         yield resource
             except PlatformFault as exc:
@@ -112,16 +120,23 @@ class VCenterProvider(PowerActions, SnapshotActions, CloneActions, BaseProvider)
             session.round_trips,
         )
 
-    def _datacenter(self, reader: Reader, dc: Datacenter) -> Iterator[ResourceData]:
-        with reader.view(dc.ref, VIEW_TYPES) as view:
+    def _datacenter(self, reader: Reader, dc: Datacenter, plan: Plan) -> Iterator[ResourceData]:
+        with reader.view(dc.ref, plan.view_types) as view:
             infrastructure: list[Found] = []
-            for page in reader.read(view, INFRASTRUCTURE):
-                infrastructure += page
+            if plan.infrastructure:
+                for page in reader.read(view, plan.infrastructure):
+                    infrastructure += page
             dc.learn(infrastructure)
-            yield from mapping.resources(infrastructure, dc)
+            if plan.keeps_infrastructure:
+                yield from mapping.resources(infrastructure, dc)
             del infrastructure
-            for page in reader.read(view, MACHINES):
-                yield from mapping.resources(page, dc)
+            if plan.has_machines:
+                for page in reader.read(view, MACHINES):
+                    yield from mapping.resources(page, dc)
+
+    def _wanted(self, slug: str) -> bool:
+        """Whether this collection keeps ``slug`` (a targeted one: only its types)."""
+        return self.target_resource_types is None or slug in self.target_resource_types
 
     def _chosen(self, found: list[Found]) -> list[Found]:
         """The datacenters the ``datacenters`` parameter names (all when it is empty);

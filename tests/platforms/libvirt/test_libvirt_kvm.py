@@ -107,6 +107,30 @@ def test_a_host_is_collected_type_by_type_with_its_edges(tmp_path: Path) -> None
     assert of_type(found, "block_storage")[volume]["properties"]["format"] == "qcow2"
 
 
+def test_a_targeted_collection_yields_the_full_runs_records_of_its_types(
+    tmp_path: Path,
+) -> None:
+    host = standard_host(6)
+    host.domains[1].runstate = "paused"
+    host.domains[5].transient = True
+    uri = host.write(tmp_path / "host.xml")
+
+    def collected(*targets: str) -> list[dict[str, Any]]:
+        found = run_provider(LibvirtKvm, endpoint=uri, target_resource_types=targets)
+        return [r.to_dict() for r in found]
+
+    full = collect(uri)
+    for targets in [("virtual_machine",), ("storage_pool",), ("hypervisor_host", "network")]:
+        found = collected(*targets)
+        assert [r for r in full if r["resource_type_slug"] in targets] == found, targets
+    vms = collected("virtual_machine")
+    assert len(vms) == 6
+    assert all(
+        {kind for kind, _ in edges(vm)} == {"runs_on", "attached_to", "connected_to"} for vm in vms
+    )
+    assert all(vm["disk_gb"] > 0 for vm in vms)  # the sizes of volumes it does not yield
+
+
 def test_five_thousand_domains_arrive_exactly_once(tmp_path: Path) -> None:
     uri = standard_host(5000).write(tmp_path / "host.xml")
 

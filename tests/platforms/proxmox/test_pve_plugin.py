@@ -14,7 +14,7 @@ import pytest
 
 from emulators.fakepve import FakePve, guests, running_fakepve
 from inventory_providers.base import BaseProvider, ResourceData
-from inventory_providers.errors import InvalidConfig, Unauthenticated, Unreachable
+from inventory_providers.errors import InvalidConfig, ProviderError, Unauthenticated, Unreachable
 
 ProviderFor = Callable[..., BaseProvider]
 
@@ -300,6 +300,32 @@ def test_a_busy_api_is_asked_again_and_a_failing_node_is_reported(
     }
     assert read >= on_pve1_and_pve3 - {"qemu/103"}
     assert "qemu/100" in read and "qemu/103" not in read and "qemu/101" not in read
+
+
+def test_a_targeted_collection_of_vms_skips_the_reads_they_do_not_need(
+    tmp_path: Path, pve_provider: ProviderFor
+) -> None:
+    template = {"vmid": 300, "name": "golden", "node": "pve1", "template": True}
+    failures = [  # each answers once, to whoever asks first: a targeted run must not
+        ("GET", "/cluster/status", 500, "cluster status was read", 1),
+        ("GET", "/nodes/pve1/qemu/300/config", 500, "the template's config was read", 1),
+    ]
+    with running_fakepve(tmp_path, [*guests(6), template], failures=failures) as pve:
+        targeted = pve_provider(pve)
+        targeted.target_resource_types = frozenset({"virtual_machine"})
+        vms = collect_all(targeted)
+        with pytest.raises(ProviderError, match="cluster status was read"):
+            collect_all(pve_provider(pve))
+        second = pve_provider(pve)
+        collect_all(second)
+        full = collect_all(pve_provider(pve))
+
+    assert targeted.incomplete_parts == []
+    assert "the template's config was read" in second.incomplete_parts[0]["error"]
+    assert {r.resource_type_slug for r in vms} == {"virtual_machine"}
+    assert len(vms) == 6 and "qemu/300" in by_ref(full)
+    full_vms = [r for r in full if r.resource_type_slug == "virtual_machine"]
+    assert [r.to_dict() for r in vms] == [r.to_dict() for r in full_vms]
 
 
 def test_nodes_limit_what_is_collected(fakepve: FakePve, pve_provider: ProviderFor) -> None:

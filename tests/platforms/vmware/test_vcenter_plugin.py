@@ -132,6 +132,42 @@ def test_pages_follow_each_other_to_the_last_one(
     assert "CancelRetrievePropertiesEx" not in paged.served
 
 
+def test_a_targeted_collection_reads_only_what_its_vms_need(
+    vcenter_class: type[BaseProvider], small_vcsim: Vcsim
+) -> None:
+    with small_vcsim.session() as instance:
+        vms = by_name(instance, vim.VirtualMachine)
+        wait(vms["DC1_H0_VM0"].PowerOffVM_Task())
+        vms["DC1_H0_VM0"].MarkAsTemplate()
+    config = small_vcsim.connection_config(page_size=1)  # one object per round trip
+
+    def run(targets: set[str] | None) -> tuple[list[ResourceData], int]:
+        before = small_vcsim.requests()
+        resources = run_provider(
+            vcenter_class, endpoint=ENDPOINT, connection_config=config,
+            target_resource_types=targets,
+        )  # fmt: skip
+        served = delta(before, small_vcsim.requests())
+        return resources, served["RetrievePropertiesEx"] + served["ContinueRetrievePropertiesEx"]
+
+    full, full_objects = run(None)
+    vms, vm_objects = run({"virtual_machine"})
+    hosts, _ = run({"hypervisor_host", "template"})
+
+    assert {r.resource_type_slug for r in vms} == {"virtual_machine"}
+    assert sorted(map(wire, vms)) == sorted(map(wire, of_type(full, "virtual_machine")))
+    assert all(vm.properties["host"] and vm.properties["resource_pool"] for vm in vms)
+    assert {vm.availability_zone for vm in vms} == {"DC0_C0", "DC0_C1", "DC1_C0", "DC1_C1", None}
+    # Objects read: 2 datacenters and the custom fields, then per datacenter 18
+    # infrastructure objects and 6 VMs; VMs alone need 13 of the 18 (compute resources,
+    # hosts, pools: their names), with a fraction of their properties.
+    assert (full_objects, vm_objects) == (3 + 2 * (18 + 6), 3 + 2 * (13 + 6))
+    assert sorted(map(wire, hosts)) == sorted(
+        map(wire, of_type(full, "hypervisor_host") + of_type(full, "template"))
+    )
+    assert [r.name for r in of_type(hosts, "template")] == ["DC1_H0_VM0"]
+
+
 def test_every_type_and_relationship_of_a_small_vcenter(
     vcenter_class: type[BaseProvider], small_vcsim: Vcsim
 ) -> None:
