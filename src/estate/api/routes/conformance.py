@@ -22,7 +22,7 @@ from ...db.models import ConformanceRun, PluginVersion, Provider
 from ...db.states import RunStatus
 from ...jobs.conformance import run_conformance
 from ...registry.errors import PluginNotFound
-from ...registry.versions import active_version
+from ...registry.versions import active_version, versions_of
 from ..deps import AdminUser, ExecutorDep, IdFilter, SessionDep, get_or_404, one_of
 from ..openapi import conflict
 from ..pagination import Page, PageNumber, PageSize, page_of
@@ -156,7 +156,10 @@ def list_plugin_conformance_runs(
     page: PageNumber = 1,
     page_size: PageSize = 100,
 ) -> Page[ConformanceRunPublic]:
-    """The conformance runs of a plugin (every version, or ``version``), newest first."""
+    """The conformance runs of an installed plugin (every version, or ``version``), newest
+    first; those of a removed plugin stay listed by ``conformance-runs/?plugin=``."""
+    if not versions_of(session, key):
+        raise PluginNotFound(f"no plugin is installed with key {key!r}")
     return _runs(request, session, page, page_size, plugin=key, version=version)
 
 
