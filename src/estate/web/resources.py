@@ -81,14 +81,16 @@ def resource_list(
     session: PageSession,
     visitor: PageVisitor,
     search: Text = None,
-    provider: Annotated[int | None, Query(ge=1, lt=2**31)] = None,
+    provider: Text = None,  # text: the form sends "" for every provider
     resource_type: Text = None,
     state: Text = None,
     sort: Annotated[str, Query(max_length=40)] = "id",
     page_number: Annotated[int, Query(alias="page", ge=1, le=MAX_PAGE)] = 1,
 ) -> HTMLResponse:
+    if provider and not (provider.isdigit() and 0 < int(provider) < 2**31):
+        raise PageError(400, f"provider: {provider!r} is not a provider id")
     filters = _filters(
-        visitor, session, search=search, provider=provider, resource_type=resource_type,
+        visitor, session, search=search, provider=int(provider) if provider else None, resource_type=resource_type,
         state=state,
     )  # fmt: skip
     query = resource_query(filters)
@@ -98,7 +100,7 @@ def resource_list(
     ids = query.with_only_columns(Resource.id).order_by(*_order(sort))
     rows = rows_in_order(session, ids.offset((page_number - 1) * PAGE_SIZE).limit(PAGE_SIZE))
     providers = {p.id: p for p in visible_providers(session, visitor)}
-    values = {"search": search or "", "provider": provider or "", "resource_type": resource_type or "", "state": state or ""}
+    values = {"search": search or "", "provider": int(provider) if provider else "", "resource_type": resource_type or "", "state": state or ""}
     return page(
         request,
         "resources.html",
@@ -188,10 +190,30 @@ def resource_actions(
     else:
         context: Context = request.app.state.context
         try:
-            actions = offered_actions(context, resource.provider, version, resource).actions
+            offered = offered_actions(context, resource.provider, version, resource).actions
+            actions = [_form_of(spec) for spec in offered]
         except (PluginRuntimeError, SecretKeyError) as exc:
             message = f"the plugin could not list its actions: {exc}"
     return page(request, "_actions.html", resource=resource, actions=actions, message=message)
+
+
+def _form_of(spec: dict[str, Any]) -> dict[str, Any]:
+    """What an action's form shows, every key there (a plugin's answer may omit some)."""
+    params = [
+        {
+            "name": str(p.get("name", "")), "type": str(p.get("type", "string")),
+            "required": bool(p.get("required")), "default": p.get("default"),
+            "description": str(p.get("description") or ""), "secret": bool(p.get("secret")),
+            "choices": p.get("choices"),
+        }  # fmt: skip
+        for p in spec.get("params") or []
+        if isinstance(p, dict)
+    ]
+    return {
+        "name": str(spec["name"]), "profile": str(spec.get("profile", "")),
+        "available": spec.get("available", True) is not False,
+        "reason": str(spec.get("reason") or ""), "params": params,
+    }  # fmt: skip
 
 
 @router.get("/live/resources/{resource_id}")
