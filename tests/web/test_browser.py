@@ -19,12 +19,12 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from conftest import ADMIN_PASSWORD
-from factories import API
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expect, sync_playwright
 
+from conftest import ADMIN_PASSWORD
 from estate.api.app import create_app
 from estate.config import Settings
+from factories import API
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SLOW = 60_000  # ms: a collection on a loaded CI machine
@@ -76,7 +76,9 @@ class Watch:
         self.foreign: list[str] = []
         page.on("console", self._console)
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        page.on("request", lambda r: None if r.url.startswith(origin) else self.foreign.append(r.url))
+        page.on(
+            "request", lambda r: None if r.url.startswith(origin) else self.foreign.append(r.url)
+        )
 
     def _console(self, message: ConsoleMessage) -> None:
         if message.type == "error":

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 
+from fastapi.testclient import TestClient
+
 from conftest import ADMIN_PASSWORD
 from factories import API, create_provider
-from fastapi.testclient import TestClient
 
 CSRF = re.compile(r'"X-CSRF-Token": "([^"]+)"')
 HTML = {"accept": "text/html"}

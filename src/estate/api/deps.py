@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from ..auth import roles
 from ..auth.audit import LOGIN, LOGIN_FAILED, record
-from ..auth.sessions import COOKIE, CSRF_HEADER, csrf_matches, session_of
 from ..auth.passwords import TOKEN_PREFIX, token_digest, verify_nobody, verify_password
+from ..auth.sessions import COOKIE, CSRF_HEADER, csrf_matches, session_of
 from ..auth.throttle import Throttle
 from ..context import Context
 from ..db.models import ApiToken, Base, Organization, User

@@ -36,7 +36,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(PageError)
     async def page_error(request: Request, exc: PageError) -> Response:
-        return page(request, "error.html", exc.status_code, code=exc.status_code, message=exc.message)
+        return page(
+            request, "error.html", exc.status_code, code=exc.status_code, message=exc.message
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -44,5 +46,7 @@ def install(app: FastAPI) -> None:
         wants_page = "text/html" in request.headers.get("accept", "")
         if wants_page and not request.url.path.startswith(_NOT_PAGES):
             message = str(exc.detail) if exc.status_code != 404 else "There is no such page."
-            return page(request, "error.html", exc.status_code, code=exc.status_code, message=message)
+            return page(
+                request, "error.html", exc.status_code, code=exc.status_code, message=message
+            )
         return await http_exception_handler(request, exc)

@@ -19,6 +19,7 @@ server that stops is not held open by its pages).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -54,10 +55,8 @@ class Signal:
         if self._event is None:
             self._event = asyncio.Event()
         event = self._event
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            pass
 
 
 class SignalOnWrites:

@@ -64,7 +64,9 @@ def log_in(
 
     wait = throttle.retry_after(username, client)
     if wait is not None:
-        return refuse(f"throttled for {wait} s", 429, f"Too many failed logins: try again in {wait} s.")
+        return refuse(
+            f"throttled for {wait} s", 429, f"Too many failed logins: try again in {wait} s."
+        )
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         verify_nobody(password)  # the same work as for a real user: time tells nothing

@@ -113,4 +113,3 @@ def provider_live(request: Request, provider_id: int, visitor: LiveVisitor) -> S
         return key, run is not None and run.status in ACTIVE, lambda: {"run": html}
 
     return live.stream(request, look)
-

@@ -64,7 +64,9 @@ def _filters(visitor: Visitor, session: Session, **given: Any) -> ResourceFilter
     providers = None
     if visitor.visible is not None:
         providers = providers_of_organizations(session, visitor.visible)
-    return ResourceFilter(**{k: v for k, v in given.items() if v not in (None, "")}, providers=providers)
+    return ResourceFilter(
+        **{k: v for k, v in given.items() if v not in (None, "")}, providers=providers
+    )
 
 
 def _order(sort: str) -> list[Any]:
@@ -100,7 +102,12 @@ def resource_list(
     ids = query.with_only_columns(Resource.id).order_by(*_order(sort))
     rows = rows_in_order(session, ids.offset((page_number - 1) * PAGE_SIZE).limit(PAGE_SIZE))
     providers = {p.id: p for p in visible_providers(session, visitor)}
-    values = {"search": search or "", "provider": int(provider) if provider else "", "resource_type": resource_type or "", "state": state or ""}
+    values = {
+        "search": search or "",
+        "provider": int(provider) if provider else "",
+        "resource_type": resource_type or "",
+        "state": state or "",
+    }
     return page(
         request,
         "resources.html",
@@ -201,11 +208,14 @@ def _form_of(spec: dict[str, Any]) -> dict[str, Any]:
     """What an action's form shows, every key there (a plugin's answer may omit some)."""
     params = [
         {
-            "name": str(p.get("name", "")), "type": str(p.get("type", "string")),
-            "required": bool(p.get("required")), "default": p.get("default"),
-            "description": str(p.get("description") or ""), "secret": bool(p.get("secret")),
+            "name": str(p.get("name", "")),
+            "type": str(p.get("type", "string")),
+            "required": bool(p.get("required")),
+            "default": p.get("default"),
+            "description": str(p.get("description") or ""),
+            "secret": bool(p.get("secret")),
             "choices": p.get("choices"),
-        }  # fmt: skip
+        }
         for p in spec.get("params") or []
         if isinstance(p, dict)
     ]

@@ -73,6 +73,4 @@ def page(request: Request, name: str, status_code: int = 200, **values: Any) -> 
     """A whole page, with the security headers."""
     values.setdefault("visitor", getattr(request.state, "visitor", None))
     values.setdefault("path", request.url.path)
-    return HTMLResponse(
-        fragment(name, **values), status_code=status_code, headers=SECURITY_HEADERS
-    )
+    return HTMLResponse(fragment(name, **values), status_code=status_code, headers=SECURITY_HEADERS)
