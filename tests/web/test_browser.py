@@ -1,5 +1,6 @@
 """The web UI in a real browser (Debian's chromium driven by Playwright) against the real
-service on a socket, on SQLite and PostgreSQL: log in, collect the simulated provider
+service on a socket, on SQLite and PostgreSQL: log in, create a provider through the
+form its plugin's manifest generates, collect it
 and watch its progress reach completed, find a VM by search, power it off from its
 page and watch the state change and the history diff appear; a viewer is offered no
 button and refused by the API when posting anyway. Every page is checked for console
@@ -97,23 +98,32 @@ def _open(browser: Browser, server: str, username: str, password: str) -> tuple[
     return page, watch
 
 
-def _setup(server: str) -> tuple[int, int]:
-    """A provider of the simulated datacenter and a viewer (API calls as admin)."""
+def _add_viewer(server: str) -> None:
+    """A user with the viewer role in the default organization (API calls as admin)."""
     with httpx.Client(base_url=server + API, auth=("admin", ADMIN_PASSWORD)) as api:
-        provider = api.post(
-            "/providers/",
-            json={
-                "name": "Lab", "infrastructure": "private_cloud", "vendor": "simulated",
-                "provider_type": "datacenter", "endpoint": "dc.local", "organization": 1,
-                "connection_config": {"clusters": 1, "hosts_per_cluster": 2, "vms_per_host": 3},
-            },
-        )  # fmt: skip
-        assert provider.status_code == 201, provider.text
         viewer = api.post("/users/", json={"username": "vera", "password": "vera-password-1"})
         assert viewer.status_code == 201, viewer.text
         member = {"user": viewer.json()["id"], "role": "viewer"}
         assert api.post("/organizations/1/members/", json=member).status_code == 201
-        return int(provider.json()["id"]), int(viewer.json()["id"])
+
+
+def _create_provider(page: Page) -> int:
+    """Create the simulated datacenter's provider through the form its manifest makes."""
+    page.get_by_role("link", name="Providers").click()
+    page.get_by_role("link", name="New provider").click()
+    page.get_by_label("Plugin").select_option("simulated:datacenter")
+    page.get_by_role("button", name="Choose").click()
+    expect(page.locator("[data-config=password]")).to_have_attribute("type", "password")
+    expect(page.locator("[data-config=clusters]")).to_have_value("2")  # the default
+    page.get_by_label("Name*").fill("Lab")
+    page.get_by_label("Endpoint").fill("dc.local")
+    for name, value in {"clusters": "1", "hosts_per_cluster": "2", "vms_per_host": "3"}.items():
+        page.locator(f"[data-config={name}]").fill(value)
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("heading", name="Lab")).to_be_visible()
+    found = re.search(r"/providers/(\d+)$", page.url)
+    assert found is not None, page.url
+    return int(found.group(1))
 
 
 def _running_vm(server: str) -> dict[str, Any]:
@@ -134,12 +144,11 @@ def _running_vm(server: str) -> dict[str, Any]:
 def test_an_operator_collects_finds_and_powers_off_and_a_viewer_cannot(
     browser: Browser, server: str
 ) -> None:
-    provider_id, _ = _setup(server)
+    _add_viewer(server)
     page, watch = _open(browser, server, "admin", ADMIN_PASSWORD)
+    provider_id = _create_provider(page)
 
     # Collect from the provider's page; the progress arrives over the page's stream.
-    page.get_by_role("link", name="Providers").click()
-    page.get_by_role("link", name="Lab").click()
     page.get_by_role("button", name="Collect now").click()
     expect(page.locator("#latest-run #run-status")).to_have_text("completed", timeout=SLOW)
     assert int(page.locator("#latest-run #found").inner_text()) > 0
@@ -175,6 +184,7 @@ def test_an_operator_collects_finds_and_powers_off_and_a_viewer_cannot(
     viewer.goto(f"/providers/{provider_id}")
     expect(viewer.locator("#latest-run #run-status")).to_have_text("completed")
     expect(viewer.get_by_role("button", name="Collect now")).to_have_count(0)
+    expect(viewer.get_by_role("link", name="Edit")).to_have_count(0)
     viewer.goto(f"/resources/{vm['id']}")
     expect(viewer.locator("#resource-state")).to_have_text("stopped")
     expect(viewer.locator("form.action")).to_have_count(0)

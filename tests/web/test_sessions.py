@@ -6,28 +6,10 @@ requests a page makes (TestClient over the real app, both databases).
 
 from __future__ import annotations
 
-import re
-
 from fastapi.testclient import TestClient
 
 from conftest import ADMIN_PASSWORD
-from factories import API, create_provider
-
-CSRF = re.compile(r'"X-CSRF-Token": "([^"]+)"')
-HTML = {"accept": "text/html"}
-
-
-def log_in(client: TestClient, username: str = "admin", password: str = ADMIN_PASSWORD) -> str:
-    """Log ``client`` in through the form; the page's CSRF token."""
-    response = client.post(
-        "/login", data={"username": username, "password": password}, follow_redirects=False
-    )
-    assert response.status_code == 303, response.text
-    page = client.get("/")
-    assert page.status_code == 200
-    found = CSRF.search(page.text)
-    assert found is not None
-    return found.group(1)
+from factories import API, CSRF, HTML, create_provider, log_in
 
 
 def test_the_session_cookie_is_httponly_strict_and_logout_ends_it_on_the_server(

@@ -45,10 +45,12 @@ def provider_list(request: Request, session: PageSession, visitor: PageVisitor) 
         providers=providers,
         stats=provider_stats(session, ids),
         latest=_latest_runs(session, ids),
+        may_create=visitor.visible is None
+        or any(visitor.may(session, Role.ADMIN, o) for o in visitor.visible),
     )
 
 
-def _provider(session: Session, visitor: Visitor, provider_id: int) -> Provider:
+def provider_of(session: Session, visitor: Visitor, provider_id: int) -> Provider:
     provider = session.get(Provider, provider_id) if 0 < provider_id < 2**31 else None
     visible_or_404(session, visitor, provider, "provider")
     assert provider is not None
@@ -78,7 +80,7 @@ def run_key(run: CollectionRun | None) -> tuple[Any, ...]:
 def provider_page(
     request: Request, provider_id: int, session: PageSession, visitor: PageVisitor
 ) -> HTMLResponse:
-    provider = _provider(session, visitor, provider_id)
+    provider = provider_of(session, visitor, provider_id)
     runs = session.scalars(
         select(CollectionRun)
         .where(CollectionRun.provider_id == provider.id)
@@ -97,13 +99,14 @@ def provider_page(
         runs=runs,
         schedules=schedules,
         may_collect=visitor.may(session, Role.OPERATOR, provider.organization_id),
+        may_edit=visitor.may(session, Role.ADMIN, provider.organization_id),
     )
 
 
 @router.get("/live/providers/{provider_id}")
 def provider_live(request: Request, provider_id: int, visitor: LiveVisitor) -> StreamingResponse:
     with request.app.state.context.sessions() as session:
-        _provider(session, visitor, provider_id)
+        provider_of(session, visitor, provider_id)
 
     def look(context: Context) -> live.Snapshot:
         with context.sessions() as session:

@@ -16,6 +16,21 @@
     return text;
   }
 
+  // A provider's form: data-field inputs are the body's fields, data-config ones its
+  // connection_config ("$encrypted$" in a secret's field keeps the stored secret).
+  function providerBody(form) {
+    var body = { connection_config: {} };
+    form.querySelectorAll("[data-field]").forEach(function (input) {
+      var value = typed(input);
+      if (value !== undefined) body[input.dataset.field] = value;
+    });
+    form.querySelectorAll("[data-config]").forEach(function (input) {
+      var value = typed(input);
+      if (value !== undefined) body.connection_config[input.dataset.config] = value;
+    });
+    return body;
+  }
+
   // hx-ext="estate-json": the request's body is JSON; a form with data-body="params"
   // sends {"params": {...}} typed by each input's data-type (what the API declares).
   htmx.defineExtension("estate-json", {
@@ -29,6 +44,7 @@
     encodeParameters: function (xhr, parameters, elt) {
       xhr.overrideMimeType("application/json");
       var form = elt.closest("form");
+      if (form && form.dataset.body === "provider") return JSON.stringify(providerBody(form));
       if (!form || form.dataset.body !== "params") return "{}";
       var params = {};
       form.querySelectorAll("[data-type]").forEach(function (input) {
@@ -52,6 +68,11 @@
     if (!xhr || !elt.closest("[hx-ext~='estate-json']")) return;
     if (xhr.status < 400) {
       if (elt.dataset.done) flash(elt.dataset.done, false);
+      if (elt.dataset.then) {
+        var answer = {};
+        try { answer = JSON.parse(xhr.responseText); } catch (e) { /* no body */ }
+        window.location.assign(elt.dataset.then.replace("{id}", String(answer.id)));
+      }
       return;
     }
     var detail = "the request failed (" + xhr.status + ")";
