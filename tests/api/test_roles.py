@@ -441,7 +441,8 @@ def _restore(client: TestClient, name: str, params: dict[str, Any], organization
 PUBLIC_PAGES = {"/docs", "/redoc", "/openapi.json", "/static/docs", "/static/web", "/login"}
 # The web UI (docs/web.md): every page and stream needs a session; its buttons call the API.
 WEB_PAGES = {
-    "/", "/logout", "/providers", "/providers/{provider_id}", "/runs", "/runs/{run_id}",
+    "/", "/logout", "/providers", "/providers/{provider_id}", "/providers/new",
+    "/providers/{provider_id}/edit", "/runs", "/runs/{run_id}",
     "/resources", "/resources/{resource_id}", "/resources/{resource_id}/actions",
     "/live/dashboard", "/live/providers/{provider_id}", "/live/runs/{run_id}",
     "/live/resources/{resource_id}",
