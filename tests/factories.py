@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 from fastapi.testclient import TestClient
 
+from conftest import ADMIN_PASSWORD
+
 API = "/api/inventory/v1"
 FINISHED = ("completed", "partial", "failed", "canceled")
 
@@ -306,3 +308,21 @@ def wait_for_action(client: TestClient, run_id: int, timeout: float = 60) -> dic
             return run
         time.sleep(0.05)
     raise AssertionError(f"action run {run_id} did not finish in {timeout}s")
+
+
+CSRF = re.compile(r'"X-CSRF-Token": "([^"]+)"')
+HTML = {"accept": "text/html"}
+
+
+def log_in(client: TestClient, username: str = "admin", password: str = "") -> str:
+    """Log ``client`` in through the web UI's form (admin by default); the page's CSRF token."""
+    password = password or ADMIN_PASSWORD
+    response = client.post(
+        "/login", data={"username": username, "password": password}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    page = client.get("/")
+    assert page.status_code == 200
+    found = CSRF.search(page.text)
+    assert found is not None
+    return found.group(1)

@@ -44,6 +44,10 @@ BELOW_FACES = set(ALLOWED)
 for face in FACES:
     # A face may use everything beneath the faces; the CLI also starts the API (serve).
     ALLOWED[face] = BELOW_FACES | ({"api"} if face == "cli" else set())
+# The API's app mounts the pages (api/app.py only: see test_only_the_app_mounts_the_pages);
+# the pages call the same inventory, auth and jobs functions as the API routes and send
+# their state-changing requests to the API itself, so web imports nothing of api.
+ALLOWED["api"] = ALLOWED["api"] | {"web"}
 
 
 def _part(path: Path, root: Path = SERVICE) -> str:
@@ -100,6 +104,17 @@ def test_every_part_of_the_service_has_a_rule() -> None:
 
 def test_imports_point_one_way() -> None:
     assert _violations() == []
+
+
+def test_only_the_app_mounts_the_pages() -> None:
+    importing_web = [
+        str(path.relative_to(SERVICE))
+        for path in _service_files()
+        if _part(path) == "api"
+        and any(module.startswith("estate.web") for _, module in _imported(path))
+    ]
+
+    assert importing_web == ["api/app.py"]
 
 
 @pytest.mark.parametrize(

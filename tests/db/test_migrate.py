@@ -351,3 +351,17 @@ def test_0012_counts_existing_edges_keeps_them_current_and_downgrades(
             c["name"] for c in inspect(conn).get_columns("resources")
         }
         assert conn.execute(text("SELECT count(*) FROM resources")).scalar_one() == 3
+
+
+def test_0013_adds_web_sessions_and_downgrades(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0013")
+    with empty_engine.connect() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("web_sessions")}
+        indexes = {i["name"] for i in inspect(conn).get_indexes("web_sessions")}
+
+    assert {"token_hash", "csrf_token", "password_mark", "expires_at"} <= columns
+    assert {"ix_web_sessions_user_id", "ix_web_sessions_expires_at"} <= indexes
+
+    command.downgrade(alembic_config(empty_engine), "0012")
+    with empty_engine.connect() as conn:
+        assert "web_sessions" not in inspect(conn).get_table_names()

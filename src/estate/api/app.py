@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
 from .. import __version__
@@ -25,6 +25,7 @@ from ..jobs.schedule import Scheduler
 from ..registry.errors import InvalidPackage, RegistryError
 from ..registry.managed import preparing_versions
 from ..secretbox import SecretKeyError
+from ..web import app as web
 from . import docs_ui, faults, openapi
 from .access import AccessLog
 from .audit_log import AuditLog
@@ -158,11 +159,7 @@ def create_app(
     app.add_middleware(AccessLog)
     openapi.install(app, public=frozenset({f"{API_PREFIX}/ping/"}))
     docs_ui.install(app)
-
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
+    web.install(app)  # the pages, at /
     return app
 
 

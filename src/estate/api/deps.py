@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ..auth import roles
 from ..auth.audit import LOGIN, LOGIN_FAILED, record
 from ..auth.passwords import TOKEN_PREFIX, token_digest, verify_nobody, verify_password
+from ..auth.sessions import COOKIE, CSRF_HEADER, csrf_matches, session_of
 from ..auth.throttle import Throttle
 from ..context import Context
 from ..db.models import ApiToken, Base, Organization, User
@@ -169,6 +170,8 @@ def get_current_user(request: Request, session: SessionDep, throttle: ThrottleDe
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     scheme = scheme.lower()
+    if not header and COOKIE in request.cookies:
+        return _cookie_user(request, session)
     if scheme not in ("basic", "bearer", "token"):
         raise _unauthorized("authentication required: use HTTP Basic or a bearer token")
     attempt = _Attempt(session, throttle, client_address(request))
@@ -183,6 +186,31 @@ def get_current_user(request: Request, session: SessionDep, throttle: ThrottleDe
             detail=f"by {'password' if scheme == 'basic' else 'token'}",
         )  # fmt: skip
         session.commit()
+    setattr(request.state, USER_KEY, user.username)  # for the access log
+    setattr(request.state, USER_ID_KEY, user.id)  # for the audit log
+    return user
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _cookie_user(request: Request, session: Session) -> User:
+    """The user of the web UI's session cookie: the UI's buttons call this API.
+
+    A state-changing request must carry the session's CSRF token in a header, which
+    a page of another site cannot read nor set: 403 without it.
+    """
+    row = session_of(session, request.cookies.get(COOKIE))
+    if row is None:
+        raise _unauthorized("session expired or ended: log in again")
+    if request.method not in _SAFE_METHODS and not csrf_matches(
+        row, request.headers.get(CSRF_HEADER)
+    ):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"CSRF token missing or wrong: send the page's token in {CSRF_HEADER}",
+        )
+    user = row.user
     setattr(request.state, USER_KEY, user.username)  # for the access log
     setattr(request.state, USER_ID_KEY, user.id)  # for the audit log
     return user

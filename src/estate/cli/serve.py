@@ -77,6 +77,7 @@ def serve(
             log_config=None,
             access_log=False,
             log_level="warning",
+            timeout_graceful_shutdown=3,  # open pages' event streams would hold it forever
         )
     finally:
         service_file.unlink(missing_ok=True)

@@ -23,6 +23,7 @@ from ...inventory.queries import (
     providers_of_organizations,
     relationships_of,
     resource_query,
+    rows_in_order,
 )
 from ...inventory.sightings import SightingFilter
 from ...inventory.tags import tags_of
@@ -181,17 +182,7 @@ def _numbered(
     """Page ``page``: the offset skips entries of a narrow index, not whole rows (a
     deep page reads a few pages of index per thousand rows)."""
     window = query.with_only_columns(Resource.id).order_by(*order)
-    return _rows(session, window.offset((page - 1) * page_size).limit(page_size))
-
-
-def _rows(session: Session, ids_query: Select[Any]) -> list[Resource]:
-    """The rows of the ids ``ids_query`` selects, in its order. A page's ids come
-    first, from an index alone (PostgreSQL then picks the index that holds the
-    filter's rows in id order, where for whole rows it walks the primary key past
-    other providers' rows: 1 s at 1M), and only then a page of rows."""
-    ids = list(session.scalars(ids_query))
-    found = {r.id: r for r in session.scalars(select(Resource).where(Resource.id.in_(ids)))}
-    return [found[i] for i in ids if i in found]
+    return rows_in_order(session, window.offset((page - 1) * page_size).limit(page_size))
 
 
 def _cursor_page(
@@ -207,13 +198,13 @@ def _cursor_page(
     if direction == "n":
         after = query.where(Resource.id > last) if last else query  # (no range to tempt
         page = after.order_by(Resource.id).limit(page_size + 1)  # SQLite off the search)
-        rows = _rows(session, page.with_only_columns(Resource.id))
+        rows = rows_in_order(session, page.with_only_columns(Resource.id))
         has_more = len(rows) > page_size
         rows = rows[:page_size]
         has_less = last > 0
     else:
         page = query.where(Resource.id < last).order_by(Resource.id.desc()).limit(page_size + 1)
-        rows = _rows(session, page.with_only_columns(Resource.id))
+        rows = rows_in_order(session, page.with_only_columns(Resource.id))
         has_less = len(rows) > page_size
         rows = list(reversed(rows[:page_size]))
         has_more = True

@@ -1,0 +1,201 @@
+"""The web UI in a real browser (Debian's chromium driven by Playwright) against the real
+service on a socket, on SQLite and PostgreSQL: log in, create a provider through the
+form its plugin's manifest generates, collect it
+and watch its progress reach completed, find a VM by search, power it off from its
+page and watch the state change and the history diff appear; a viewer is offered no
+button and refused by the API when posting anyway. Every page is checked for console
+errors and for requests leaving the service's origin.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expect, sync_playwright
+
+from conftest import ADMIN_PASSWORD
+from estate.api.app import create_app
+from estate.config import Settings
+from factories import API
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SLOW = 60_000  # ms: a collection on a loaded CI machine
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """One chromium for the module: Debian's, never a downloaded one."""
+    assert CHROMIUM is not None, "chromium is not installed: `make system` installs it (apt)"
+    instance = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    yield instance
+    instance.close()
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[str]:
+    """The service on a real socket; its event streams are cut at shut-down."""
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        timeout_graceful_shutdown=1,
+    )
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not instance.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert instance.started
+    port = instance.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(30)
+
+
+class Watch:
+    """What a page did that it must not: console errors, requests to another origin."""
+
+    def __init__(self, page: Page, origin: str) -> None:
+        self.errors: list[str] = []
+        self.foreign: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.on(
+            "request", lambda r: None if r.url.startswith(origin) else self.foreign.append(r.url)
+        )
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+
+def _open(browser: Browser, server: str, username: str, password: str) -> tuple[Page, Watch]:
+    page = browser.new_context(base_url=server).new_page()
+    watch = Watch(page, server)
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login\?next=/$"))
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    return page, watch
+
+
+def _add_viewer(server: str) -> None:
+    """A user with the viewer role in the default organization (API calls as admin)."""
+    with httpx.Client(base_url=server + API, auth=("admin", ADMIN_PASSWORD)) as api:
+        viewer = api.post("/users/", json={"username": "vera", "password": "vera-password-1"})
+        assert viewer.status_code == 201, viewer.text
+        member = {"user": viewer.json()["id"], "role": "viewer"}
+        assert api.post("/organizations/1/members/", json=member).status_code == 201
+
+
+def _create_provider(page: Page) -> int:
+    """Create the simulated datacenter's provider through the form its manifest makes."""
+    page.get_by_role("link", name="Providers").click()
+    page.get_by_role("link", name="New provider").click()
+    page.get_by_label("Plugin").select_option("simulated:datacenter")
+    page.get_by_role("button", name="Choose").click()
+    expect(page.locator("[data-config=password]")).to_have_attribute("type", "password")
+    expect(page.locator("[data-config=clusters]")).to_have_value("2")  # the default
+    page.get_by_label("Name*").fill("Lab")
+    page.get_by_label("Endpoint").fill("dc.local")
+    for name, value in {"clusters": "1", "hosts_per_cluster": "2", "vms_per_host": "3"}.items():
+        page.locator(f"[data-config={name}]").fill(value)
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("heading", name="Lab")).to_be_visible()
+    found = re.search(r"/providers/(\d+)$", page.url)
+    assert found is not None, page.url
+    return int(found.group(1))
+
+
+def _running_vm(server: str) -> dict[str, Any]:
+    with httpx.Client(base_url=server + API, auth=("admin", ADMIN_PASSWORD)) as api:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            vms = api.get(
+                "/resources/", params={"resource_type": "virtual_machine", "state": "running"}
+            ).json()["results"]
+            name = vms[-1]["name"]
+            # The search index is filled by a background thread: wait for this one.
+            if api.get("/resources/", params={"search": name}).json()["count"]:
+                return dict(vms[-1])
+            time.sleep(0.2)
+    raise AssertionError("the VM never became searchable")
+
+
+def test_an_operator_collects_finds_and_powers_off_and_a_viewer_cannot(
+    browser: Browser, server: str
+) -> None:
+    _add_viewer(server)
+    page, watch = _open(browser, server, "admin", ADMIN_PASSWORD)
+    provider_id = _create_provider(page)
+
+    # Collect from the provider's page; the progress arrives over the page's stream.
+    page.get_by_role("button", name="Collect now").click()
+    expect(page.locator("#latest-run #run-status")).to_have_text("completed", timeout=SLOW)
+    assert int(page.locator("#latest-run #found").inner_text()) > 0
+    expect(page.locator("#latest-run #new")).not_to_have_text("0")
+
+    # Find a running VM by search and open it.
+    vm = _running_vm(server)
+    page.get_by_role("link", name="Resources").click()
+    page.get_by_label("Search").fill(vm["name"])
+    page.get_by_role("button", name="Filter").click()
+    page.locator("#resources").get_by_role("link", name=vm["name"], exact=True).click()
+    expect(page.get_by_role("heading", name=vm["name"])).to_be_visible()
+    expect(page.locator("#resource-state")).to_have_text("running")
+    expect(page.locator("#history .kind.created")).to_be_visible()
+
+    # Power it off: confirm, then the stream shows the new state and the history diff.
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.locator("button[data-action=power_off]").click()
+    expect(page.locator("#flash")).to_have_text("power_off started")
+    expect(page.locator("#resource-state")).to_have_text("stopped", timeout=SLOW)
+    expect(page.locator("#action-runs .status").first).to_have_text("completed", timeout=SLOW)
+    page.reload()
+    diff = page.locator("#history li.modified table.diff").first
+    state = diff.locator("tr").filter(has=page.get_by_role("cell", name="state", exact=True))
+    expect(state.locator("td.from")).to_have_text('"running"')
+    expect(state.locator("td.to")).to_have_text('"stopped"')
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.locator("#running")).to_contain_text("Nothing is running")
+    assert watch.errors == [] and watch.foreign == []
+
+    # A viewer sees the same pages without a button, and the API refuses them anyway.
+    viewer, viewer_watch = _open(browser, server, "vera", "vera-password-1")
+    viewer.goto(f"/providers/{provider_id}")
+    expect(viewer.locator("#latest-run #run-status")).to_have_text("completed")
+    expect(viewer.get_by_role("button", name="Collect now")).to_have_count(0)
+    expect(viewer.get_by_role("link", name="Edit")).to_have_count(0)
+    viewer.goto(f"/resources/{vm['id']}")
+    expect(viewer.locator("#resource-state")).to_have_text("stopped")
+    expect(viewer.locator("form.action")).to_have_count(0)
+    csrf = json.loads(viewer.locator("body").get_attribute("hx-headers") or "{}")
+    refused = viewer.request.post(
+        f"{API}/providers/{provider_id}/collect/",
+        headers={**csrf, "Content-Type": "application/json"},
+        data="{}",
+    )
+    assert refused.status == 403 and "operator" in refused.json()["detail"]
+    assert viewer.request.get(f"/resources/{vm['id']}/actions").status == 403
+    assert viewer_watch.errors == [] and viewer_watch.foreign == []
+    for opened in (page, viewer):
+        opened.context.close()  # their event streams end before the server does
