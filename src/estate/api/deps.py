@@ -1,4 +1,8 @@
-"""Dependencies of the routes, as ``Annotated`` aliases."""
+"""Dependencies of the routes, as ``Annotated`` aliases.
+
+A dependency that does no I/O is ``async def``: FastAPI runs a plain ``def`` one in a
+worker thread, and each such hop costs ~90 µs of CPU (a request made a dozen of them).
+"""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from .access import USER_KEY, client_of
 from .audit_log import USER_ID_KEY
 
 
-def refuse_unstorable_parameters(request: Request) -> None:
+async def refuse_unstorable_parameters(request: Request) -> None:
     """400 for a path or query parameter no database can compare with (a NUL character).
 
     Every route has this dependency: a lookup or filter with such a value would fail
@@ -74,7 +78,7 @@ def _declared(route: APIRoute) -> frozenset[str] | None:
     return declared
 
 
-def refuse_unknown_parameters(request: Request) -> None:
+async def refuse_unknown_parameters(request: Request) -> None:
     """400 for a query parameter the route does not take, naming the closest one.
 
     Every route has this dependency: a misspelt filter (``?type=``, ``?sate=``) would
@@ -116,12 +120,12 @@ def one_of(name: str, value: str | None, allowed: Collection[str]) -> str | None
     return value
 
 
-def get_context(request: Request) -> Context:
+async def get_context(request: Request) -> Context:
     context: Context = request.app.state.context
     return context
 
 
-def get_executor(request: Request) -> LocalExecutor:
+async def get_executor(request: Request) -> LocalExecutor:
     executor: LocalExecutor = request.app.state.executor
     return executor
 
@@ -142,7 +146,7 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers=_CHALLENGE)
 
 
-def get_throttle(request: Request) -> Throttle:
+async def get_throttle(request: Request) -> Throttle:
     throttle: Throttle = request.app.state.throttle
     return throttle
 
