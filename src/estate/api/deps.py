@@ -27,7 +27,7 @@ from ..context import Context
 from ..db.models import ApiToken, Base, Organization, User
 from ..db.states import Role
 from ..db.storable import text_problem
-from ..jobs.executor import LocalExecutor
+from ..jobs.forward import Submitter
 from .access import USER_KEY, client_of
 from .audit_log import USER_ID_KEY
 
@@ -125,8 +125,10 @@ async def get_context(request: Request) -> Context:
     return context
 
 
-async def get_executor(request: Request) -> LocalExecutor:
-    executor: LocalExecutor = request.app.state.executor
+async def get_executor(request: Request) -> Submitter:
+    """The process's executor: the local one, or in an API worker one that forwards
+    jobs to the primary process (jobs/forward.py)."""
+    executor: Submitter = request.app.state.executor
     return executor
 
 
@@ -136,7 +138,7 @@ def get_session(context: Annotated[Context, Depends(get_context)]) -> Iterator[S
 
 
 ContextDep = Annotated[Context, Depends(get_context)]
-ExecutorDep = Annotated[LocalExecutor, Depends(get_executor)]
+ExecutorDep = Annotated[Submitter, Depends(get_executor)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="estate", Bearer'}
@@ -243,14 +245,19 @@ def _basic_user(attempt: _Attempt, value: str) -> User:
 
 def _token_user(attempt: _Attempt, value: str) -> User:
     attempt.check(None)
-    token = None
+    found = None
     if value.startswith(TOKEN_PREFIX):
-        token = attempt.session.scalar(
-            select(ApiToken).where(ApiToken.token_hash == token_digest(value))
-        )
-    if token is None:
+        # The token and its user in one query (a second one for token.user cost more
+        # than hashing the token).
+        found = attempt.session.execute(
+            select(ApiToken, User)
+            .join(User, ApiToken.user_id == User.id)
+            .where(ApiToken.token_hash == token_digest(value))
+        ).first()
+    if found is None:
         raise attempt.refuse(None, None, "unknown token", "invalid credentials")
-    user, now = token.user, datetime.now(UTC)
+    token, user = found
+    now = datetime.now(UTC)
     # A known token that expired or whose user was deactivated is no guess: it counts
     # against the client only, never against the user's name.
     if token.expires_at <= now:

@@ -18,7 +18,7 @@ from ...db.states import Role
 from ...inventory.providers import ProviderStat, ProviderStats, provider_stats
 from ...inventory.search import like_pattern
 from ...jobs.collect import ACTIVE, run_collection
-from ...jobs.executor import LocalExecutor
+from ...jobs.forward import Submitter
 from ...registry.manifest import (
     Manifest,
     check_connection_config,
@@ -367,7 +367,7 @@ def _lock(session: Session, provider: Provider) -> None:
 
 def start_collection(
     session: Session,
-    executor: LocalExecutor,
+    executor: Submitter,
     provider: Provider,
     *,
     trigger: str,
