@@ -1,6 +1,6 @@
 """CPU per request: the API's hot routes called in-process, one after another.
 
-Throughput under many clients is per-request CPU × processes; wall-clock latency on a
+Throughput under many clients is per-request CPU times processes; wall-clock latency on a
 shared machine is noisy, CPU time much less so. This loads N resources as
 ``bench/api.py`` does (default 20,000: per-request CPU hardly depends on N once counts
 and pages come from indexes), starts the app with its lifespan (executor, scheduler,
@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from api import Estate, load, queries, tokens  # bench/api.py, beside this script
 from ingest import database  # bench/ingest.py
 
+from api import Estate, load, queries, tokens  # bench/api.py, beside this script
 from estate.api.app import create_app
 from estate.bootstrap import prepare
 from estate.config import Settings
@@ -101,7 +101,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     access = logging.getLogger("estate.access")
-    access.addHandler(logging.StreamHandler(open(os.devnull, "w")))  # noqa: SIM115
+    access.addHandler(logging.StreamHandler(Path(os.devnull).open("w")))  # noqa: SIM115
     access.setLevel(logging.INFO)
     access.propagate = False
     with (
