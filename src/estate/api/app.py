@@ -78,7 +78,7 @@ def create_app(
     serve`` prepares before the server starts, to report a bad database or key in
     one line); without it, start-up builds and prepares one.
 
-    With ``estate serve --workers N`` (docs/deployment.md), ``jobs`` is the pipe
+    With ``estate serve --workers N`` (docs/cli.md), ``jobs`` is the pipe
     between the processes: the primary (``is_primary``) runs the background parts
     and the jobs the others send on it; another process (``is_primary=False``) only
     answers requests, sends the jobs its routes start, and neither migrates nor
