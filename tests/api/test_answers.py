@@ -16,7 +16,9 @@ def _as_the_model_writes_it(model: type[BaseModel], content: bytes) -> bytes:
     return model.model_validate_json(content).model_dump_json().encode()
 
 
-def test_resource_answers_are_their_models_serialization(client: TestClient, tmp_path: Path) -> None:
+def test_resource_answers_are_their_models_serialization(
+    client: TestClient, tmp_path: Path
+) -> None:
     dc = create_provider(
         client, name="dc", connection_config={"clusters": 1, "hosts_per_cluster": 2}
     )
