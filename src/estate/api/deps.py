@@ -9,11 +9,12 @@ from __future__ import annotations
 import base64
 import binascii
 import difflib
-from collections.abc import Collection, Iterator
+from collections.abc import AsyncIterator, Collection
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy import select
@@ -132,9 +133,14 @@ async def get_executor(request: Request) -> Submitter:
     return executor
 
 
-def get_session(context: Annotated[Context, Depends(get_context)]) -> Iterator[Session]:
-    with context.sessions() as session:
+async def get_session(context: Annotated[Context, Depends(get_context)]) -> AsyncIterator[Session]:
+    """The request's session: made here (no I/O), closed in a worker thread (closing
+    returns its connection to the pool, a rollback: I/O the event loop must not wait on)."""
+    session = context.sessions()
+    try:
         yield session
+    finally:
+        await run_in_threadpool(session.close)
 
 
 ContextDep = Annotated[Context, Depends(get_context)]

@@ -66,17 +66,22 @@ _COLUMN_OF = {
     "last_seen_run": "last_seen_run_id",
 }
 _MADE = {"is_deleted", "resource_type_name", "provider_name", "organization", "tags"}
-# (field, column) in the model's order; column None: made by _item.
-_LAYOUT = tuple(
-    (name, None if name in _MADE else _COLUMN_OF.get(name, name))
-    for name in ResourcePublic.model_fields
-)
-# A page's rows are read as plain rows of these columns, not as ORM objects.
-_COLUMNS = tuple(
-    Resource.__table__.c[column]
-    for column in sorted(
-        {c for _, c in _LAYOUT if c is not None} | {"resource_type", "provider_id", "deleted_at"}
+# A page's rows are read as plain tuples of these columns, not as ORM objects.
+_COLUMN_NAMES = tuple(
+    sorted(
+        {_COLUMN_OF.get(name, name) for name in ResourcePublic.model_fields if name not in _MADE}
+        | {"resource_type", "provider_id", "deleted_at"}
     )
+)
+_COLUMNS = tuple(Resource.__table__.c[name] for name in _COLUMN_NAMES)
+_AT = {name: i for i, name in enumerate(_COLUMN_NAMES)}
+_ID, _PROVIDER, _TYPE, _DELETED = (
+    _AT[c] for c in ("id", "provider_id", "resource_type", "deleted_at")
+)
+# (field, position in a row) in the model's order; None: made by _item.
+_LAYOUT = tuple(
+    (name, None if name in _MADE else _AT[_COLUMN_OF.get(name, name)])
+    for name in ResourcePublic.model_fields
 )
 # An empty JSON column is NULL; the API shows [] or {}, as the field's type says.
 _EMPTY = {
@@ -117,24 +122,30 @@ def providers_of(session: Session, ids: set[int]) -> ProviderOf:
     return {pid: (name, organization) for pid, name, organization in rows}
 
 
-def _item(resource: Any, providers: ProviderOf, tags: list[dict[str, Any]]) -> dict[str, Any]:
-    """A list item as ResourcePublic serializes it, in its field order, from a
-    ``Resource`` or a row of its table's columns (both read by attribute)."""
+def _item(row: Sequence[Any], providers: ProviderOf, tags: list[dict[str, Any]]) -> dict[str, Any]:
+    """A list item as ResourcePublic serializes it, in its field order, from a row of
+    :data:`_COLUMNS` (read by position: a Row's attributes cost far more)."""
+    resource_type = row[_TYPE]
     made = {
-        "is_deleted": resource.deleted_at is not None,
-        "resource_type_name": _TYPE_NAMES.get(resource.resource_type, resource.resource_type),
+        "is_deleted": row[_DELETED] is not None,
+        "resource_type_name": _TYPE_NAMES.get(resource_type, resource_type),
         "tags": tags,
     }
-    made["provider_name"], made["organization"] = providers[resource.provider_id]
+    made["provider_name"], made["organization"] = providers[row[_PROVIDER]]
     out = {}
-    for name, column in _LAYOUT:
-        value = made[name] if column is None else getattr(resource, column)
+    for name, at in _LAYOUT:
+        value = made[name] if at is None else row[at]
         if value is None and name in _EMPTY:
             value = _EMPTY[name]()
         out[name] = value
     if out["disk_gb"] is not None:
         out["disk_gb"] = float(out["disk_gb"])
     return out
+
+
+def row_of(resource: Resource) -> tuple[Any, ...]:
+    """A loaded ``Resource`` as a row of :data:`_COLUMNS`."""
+    return tuple(getattr(resource, name) for name in _COLUMN_NAMES)
 
 
 def tag_item(tag: Any) -> dict[str, Any]:
@@ -151,17 +162,18 @@ def tag_public(tag: Any) -> TagPublic:
     return TagPublic.model_validate(tag_item(tag))
 
 
-def resource_items(session: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
-    """List items of ``rows`` as plain dicts (see api/answers.py): their providers and
-    tags read in one query each for the whole page."""
-    providers = providers_of(session, {r.provider_id for r in rows})
-    tags = tags_of(session, [r.id for r in rows])
-    return [_item(r, providers, [tag_item(t) for t in tags[r.id]]) for r in rows]
+def resource_items(session: Session, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """List items of ``rows`` (of :data:`_COLUMNS`) as plain dicts (see api/answers.py):
+    their providers and tags read in one query each for the whole page."""
+    providers = providers_of(session, {r[_PROVIDER] for r in rows})
+    tags = tags_of(session, [r[_ID] for r in rows])
+    return [_item(r, providers, [tag_item(t) for t in tags[r[_ID]]]) for r in rows]
 
 
-def resources_public(session: Session, rows: Sequence[Any]) -> list[ResourcePublic]:
-    """List items of ``rows`` as models, for routes that answer models."""
-    return [ResourcePublic.model_validate(item) for item in resource_items(session, rows)]
+def resources_public(session: Session, resources: Sequence[Resource]) -> list[ResourcePublic]:
+    """List items of loaded resources as models, for routes that answer models."""
+    items = resource_items(session, [row_of(r) for r in resources])
+    return [ResourcePublic.model_validate(item) for item in items]
 
 
 @router.get("/", response_model=Page[ResourcePublic])
@@ -214,7 +226,7 @@ def _rows(session: Session, ids_query: Select[Any]) -> list[Row[Any]]:
     ids = list(session.scalars(ids_query))
     if not ids:
         return []
-    found = {r.id: r for r in session.execute(select(*_COLUMNS).where(Resource.id.in_(ids)))}
+    found = {r[_ID]: r for r in session.execute(select(*_COLUMNS).where(Resource.id.in_(ids)))}
     return [found[i] for i in ids if i in found]
 
 
@@ -243,9 +255,9 @@ def _cursor_page(
         has_more = True
     next_url = previous = None
     if rows and has_more:
-        next_url = str(request.url.include_query_params(cursor=encode_cursor(rows[-1].id, "n")))
+        next_url = str(request.url.include_query_params(cursor=encode_cursor(rows[-1][_ID], "n")))
     if rows and has_less:
-        previous = str(request.url.include_query_params(cursor=encode_cursor(rows[0].id, "p")))
+        previous = str(request.url.include_query_params(cursor=encode_cursor(rows[0][_ID], "p")))
     return page_answer(total, next_url, previous, resource_items(session, rows))
 
 
@@ -257,7 +269,7 @@ def _get(session: SessionDep, user: User, resource_id: int) -> Resource:
 def get_resource(resource_id: int, session: SessionDep, user: CurrentUser) -> Response:
     resource = _get(session, user, resource_id)
     edges, complete = relationships_of(session, resource)
-    (item,) = resource_items(session, [resource])
+    (item,) = resource_items(session, [row_of(resource)])
     return json_answer({**item, "relationships": edges, "relationships_complete": complete})
 
 
