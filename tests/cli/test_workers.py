@@ -58,6 +58,11 @@ def test_a_worker_answers_while_the_primary_is_frozen_and_the_primary_runs_its_j
     with serving(tmp_path, "--workers", "2", **env) as service:
         workers = [p for p, cmd in _children(service.pid).items() if "spawn_main" in cmd]
         assert len(workers) == 1, _children(service.pid)
+        # The settings reached the worker over its pipe, not through its environment.
+        environ = (Path("/proc") / str(workers[0]) / "environ").read_bytes()
+        secrets = [SECRET_KEY, ADMIN_PASSWORD] + [env[k] for k in env if k.endswith("_URL")]
+        for secret in secrets:
+            assert secret.encode() not in environ
         time.sleep(1)  # the primary's start-up chores (the indexer's first look) end
 
         os.kill(service.pid, signal.SIGSTOP)
