@@ -238,7 +238,7 @@ MEMBER_QUERIES = ("list", "list_state", "list_tag", "list_search", "deep_page_nu
 
 
 @contextmanager
-def serving(workdir: Path, settings: Settings, workers: int = 1) -> Iterator[str]:
+def serving(workdir: Path, settings: Settings, workers: int = 1) -> Iterator[tuple[str, int]]:
     """``estate serve`` on a free port against the bench's database; killed on the way
     out. ``workers`` > 1: ``estate serve --workers N``."""
     import socket
@@ -278,10 +278,26 @@ def serving(workdir: Path, settings: Settings, workers: int = 1) -> Iterator[str
                 if time.monotonic() > deadline:
                     raise SystemExit("estate serve did not answer within 120 s")
                 time.sleep(0.2)
-            yield url
+            yield url, process.pid
         finally:
             os.killpg(process.pid, 9)
             process.wait(timeout=10)
+
+
+def service_cpu(session: int) -> float:
+    """CPU seconds (user + system, ended children's included) of every process of the
+    service's session: the primary, its workers, its plugin processes."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[3]) == session:
+            ticks += sum(int(f) for f in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def settle(url: str, token: str) -> None:
@@ -506,7 +522,7 @@ def main() -> None:
                         }
                     )
                 )
-        with serving(workdir, settings, args.workers) as service:
+        with serving(workdir, settings, args.workers) as (service, service_pid):
             paths = queries(estate)
             settle(service, admin_token)
             progress("serving; 1 client")
@@ -516,7 +532,13 @@ def main() -> None:
             )
             raw = raw_first_page(context, args.repeat)
             progress(f"{args.clients} clients for {args.duration} s, collections running")
+            cpu_before = service_cpu(service_pid)
             loaded = under_load(service, admin_token, paths, estate, args.clients, args.duration)
+            cpu = service_cpu(service_pid) - cpu_before
+            requests = loaded["requests_per_s"] * loaded["mix_seconds"]
+            loaded["service_cpu_s"] = round(cpu, 1)
+            loaded["service_cores_used"] = round(cpu / loaded["mix_seconds"], 2)
+            loaded["service_cpu_ms_per_request"] = round(cpu * 1000 / max(1.0, requests), 1)
         with context.sessions() as session:
             runs = session.scalar(select(func.count()).select_from(CollectionRun))
         context.close()
