@@ -65,10 +65,6 @@ class JobPipe:
     def recv(self) -> Any:
         return self.reader.recv()
 
-    def close(self) -> None:
-        self.reader.close()
-        self.writer.close()
-
 
 class Submitter(Protocol):
     def submit(self, job: Job, job_id: int) -> object: ...
