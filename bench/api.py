@@ -41,7 +41,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -238,8 +238,9 @@ MEMBER_QUERIES = ("list", "list_state", "list_tag", "list_search", "deep_page_nu
 
 
 @contextmanager
-def serving(workdir: Path, settings: Settings) -> Iterator[str]:
-    """``estate serve`` on a free port against the bench's database; killed on the way out."""
+def serving(workdir: Path, settings: Settings, workers: int = 1) -> Iterator[tuple[str, int]]:
+    """``estate serve`` on a free port against the bench's database; killed on the way
+    out. ``workers`` > 1: ``estate serve --workers N``."""
     import socket
 
     with socket.socket() as sock:
@@ -256,7 +257,8 @@ def serving(workdir: Path, settings: Settings) -> Iterator[str]:
     log_path = workdir / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [str(ESTATE), "serve", "--port", str(port)],
+            [str(ESTATE), "serve", "--port", str(port)]
+            + (["--workers", str(workers)] if workers > 1 else []),
             env=env,
             cwd=workdir,
             stdout=log,
@@ -276,10 +278,26 @@ def serving(workdir: Path, settings: Settings) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise SystemExit("estate serve did not answer within 120 s")
                 time.sleep(0.2)
-            yield url
+            yield url, process.pid
         finally:
             os.killpg(process.pid, 9)
             process.wait(timeout=10)
+
+
+def service_cpu(session: int) -> float:
+    """CPU seconds (user + system, ended children's included) of every process of the
+    service's session: the primary, its workers, its plugin processes."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[3]) == session:
+            ticks += sum(int(f) for f in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def settle(url: str, token: str) -> None:
@@ -453,33 +471,58 @@ def main() -> None:
         "--no-vacuum", action="store_true", help="PostgreSQL: measure right after the load"
     )
     parser.add_argument("--repeat", type=int, default=30, help="calls per query, 1 client")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes answering: estate serve --workers N"
+    )
+    parser.add_argument(
+        "--keep",
+        help="SQLite: load into this folder once and reuse it on later runs (for A/B runs: "
+        "each run's collections change 1%% more of the big provider)",
+    )
     args = parser.parse_args()
     load_average = os.getloadavg()[0]
     with (
         tempfile.TemporaryDirectory(prefix="estate-bench-api-") as tmp,
         database(args.db, Path(tmp)) as url,
     ):
+        workdir = Path(args.keep) if args.keep and args.db == "sqlite" else Path(tmp)
+        kept = workdir / "estate.json"
         settings = Settings(
-            data_dir=Path(tmp) / "data",
-            database_url=url,
+            data_dir=workdir / "data",
+            database_url=f"sqlite:///{workdir / 'bench.db'}" if workdir != Path(tmp) else url,
             admin_password="bench-password",
             run_timeout=7200,
         )
         context = Context.from_settings(settings)
-        prepare(context)
-        progress(f"loading {args.resources} resources into {args.db}")
-        estate, seconds = load(context, args.resources)
-        # Ingest only queues resources for the search index; the service's indexer
-        # fills it in the background. Timed here, apart, so that search is measured
-        # on the index (not on queued rows) and the indexing cost is a figure.
-        started = time.perf_counter()
-        index_all(context.engine)
-        seconds["load_search_index_s"] = time.perf_counter() - started
-        if args.db == "postgresql" and not args.no_vacuum:
-            seconds["load_vacuum_analyze_s"] = vacuum(context)
-        progress(f"loaded: {json.dumps({k: round(v, 1) for k, v in seconds.items()})}")
-        admin_token, member_token = tokens(context)
-        with serving(Path(tmp), settings) as service:
+        if kept.exists():
+            saved = json.loads(kept.read_text())
+            estate, seconds = Estate(**saved["estate"]), saved["seconds"]
+            admin_token, member_token = saved["tokens"]
+        else:
+            prepare(context)
+            progress(f"loading {args.resources} resources into {args.db}")
+            estate, seconds = load(context, args.resources)
+            # Ingest only queues resources for the search index; the service's indexer
+            # fills it in the background. Timed here, apart, so that search is measured
+            # on the index (not on queued rows) and the indexing cost is a figure.
+            started = time.perf_counter()
+            index_all(context.engine)
+            seconds["load_search_index_s"] = time.perf_counter() - started
+            if args.db == "postgresql" and not args.no_vacuum:
+                seconds["load_vacuum_analyze_s"] = vacuum(context)
+            progress(f"loaded: {json.dumps({k: round(v, 1) for k, v in seconds.items()})}")
+            admin_token, member_token = tokens(context)
+            if workdir != Path(tmp):
+                kept.write_text(
+                    json.dumps(
+                        {
+                            "estate": asdict(estate),
+                            "seconds": seconds,
+                            "tokens": [admin_token, member_token],
+                        }
+                    )
+                )
+        with serving(workdir, settings, args.workers) as (service, service_pid):
             paths = queries(estate)
             settle(service, admin_token)
             progress("serving; 1 client")
@@ -489,7 +532,13 @@ def main() -> None:
             )
             raw = raw_first_page(context, args.repeat)
             progress(f"{args.clients} clients for {args.duration} s, collections running")
+            cpu_before = service_cpu(service_pid)
             loaded = under_load(service, admin_token, paths, estate, args.clients, args.duration)
+            cpu = service_cpu(service_pid) - cpu_before
+            requests = loaded["requests_per_s"] * loaded["mix_seconds"]
+            loaded["service_cpu_s"] = round(cpu, 1)
+            loaded["service_cores_used"] = round(cpu / loaded["mix_seconds"], 2)
+            loaded["service_cpu_ms_per_request"] = round(cpu * 1000 / max(1.0, requests), 1)
         with context.sessions() as session:
             runs = session.scalar(select(func.count()).select_from(CollectionRun))
         context.close()
@@ -512,6 +561,7 @@ def main() -> None:
                 "tagged": estate.tagged,
                 "collection_runs": runs,
                 "clients": args.clients,
+                "workers": args.workers,
                 "repeat": args.repeat,
                 "load_average_1m_at_start": round(load_average, 2),
                 "load_average_1m_at_end": round(os.getloadavg()[0], 2),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -52,14 +53,15 @@ class Service:
 
 
 @contextmanager
-def serving(root: Path, **env: str) -> Iterator[Service]:
-    """Start ``estate serve`` in ``root`` on a free port; kill it on the way out."""
+def serving(root: Path, *args: str, **env: str) -> Iterator[Service]:
+    """Start ``estate serve [ARGS]`` in ``root`` on a free port; kill it (and what it
+    started) on the way out."""
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (root / "server.log").open("wb")
     process = subprocess.Popen(
-        [str(ESTATE), "serve", "--port", str(port)],
+        [str(ESTATE), "serve", "--port", str(port), *args],
         env=clean_env(**env),
         cwd=root,
         stdout=log,
@@ -79,7 +81,8 @@ def serving(root: Path, **env: str) -> Iterator[Service]:
             time.sleep(0.1)
         yield Service(url, root, process.pid)
     finally:
-        os.killpg(process.pid, 9)
+        with contextlib.suppress(ProcessLookupError):  # a test may have stopped it
+            os.killpg(process.pid, 9)
         process.wait(timeout=10)
         log.close()
 

@@ -56,6 +56,13 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="Seconds a crash-looping plugin is left stopped"
     )
     workers: int = Field(default=4, ge=1, description="Concurrent jobs of the local executor")
+    api_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Processes answering the API (estate serve --workers); only the first "
+        "runs jobs, schedules and the search indexer",
+    )
     schedule_interval: float = Field(
         default=1.0,
         gt=0,

@@ -19,6 +19,7 @@ from ..config import Settings, scrub_environment
 from ..context import Context
 from ..jobs.collect import run_collection
 from ..jobs.executor import LocalExecutor
+from ..jobs.forward import ForwardedJobs, ForwardingExecutor, JobPipe, Sender
 from ..jobs.indexer import SearchIndexer
 from ..jobs.prepare import prepare_version
 from ..jobs.schedule import Scheduler
@@ -71,12 +72,20 @@ def create_app(
     on_start: StartHook | None = None,
     *,
     prepared: tuple[Context, AdminLogin] | None = None,
+    jobs: JobPipe | Sender | None = None,
+    is_primary: bool = True,
 ) -> FastAPI:
     """The service; ``on_start`` runs once everything is ready (the demo uses it).
 
     ``prepared`` is a context on which ``bootstrap.prepare`` ran already (``estate
     serve`` prepares before the server starts, to report a bad database or key in
     one line); without it, start-up builds and prepares one.
+
+    With ``estate serve --workers N`` (docs/cli.md), ``jobs`` is the pipe
+    between the processes: the primary (``is_primary``) runs the background parts
+    and the jobs the others send on it; another process (``is_primary=False``) only
+    answers requests, sends the jobs its routes start, and neither migrates nor
+    recovers anything (the primary did, before it started the others).
     """
     if settings is None:
         settings = Settings()
@@ -84,32 +93,47 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        login: AdminLogin | None
         if prepared is not None:
             context, login = prepared
         else:
             context = Context.from_settings(settings)
-            login = prepare(context)
+            login = prepare(context) if is_primary else None
         context.supervisor.start()
+        app.state.context = context
+        app.state.admin_login = login
+        if not is_primary:
+            assert jobs is not None, "an API worker needs the pipe to the primary"
+            app.state.executor = ForwardingExecutor(jobs)
+            try:
+                yield
+            finally:
+                context.close()
+            return
         executor = LocalExecutor(context)
         for run_id in recover_runs(context):
             executor.submit(run_collection, run_id)
         with context.sessions() as session:
             for version_id in preparing_versions(session):
                 executor.submit(prepare_version, version_id)
-        app.state.context = context
         app.state.executor = executor
-        app.state.admin_login = login
+        forwarded = ForwardedJobs(jobs, executor) if isinstance(jobs, JobPipe) else None
+        if forwarded is not None:
+            forwarded.start()
         scheduler = Scheduler(context, lambda run_id: executor.submit(run_collection, run_id))
         scheduler.start()
         indexer = SearchIndexer(context)
         indexer.start()
         if on_start is not None:
+            assert login is not None
             on_start(context, executor, login)
         try:
             yield
         finally:
             scheduler.stop()
             indexer.stop()
+            if forwarded is not None:
+                forwarded.stop()
             executor.shutdown()
             context.close()
 

@@ -6,7 +6,7 @@ The only CLI module that imports the service's layers, inside its functions.
 from __future__ import annotations
 
 import signal
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -45,11 +45,23 @@ def serve(
             "--demo", help="Create and collect a demo provider on first start", metavar=""
         ),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Processes answering the API (default ESTATE_API_WORKERS, 1); the first "
+            "also runs jobs, schedules and the search indexer",
+            min=1,
+            max=64,
+            metavar="N",
+        ),
+    ] = None,
 ) -> None:
-    """Run the API and a local job executor in one process."""
+    """Run the API and a local job executor (in one process, or in --workers N)."""
     from ..logs import configure
 
     settings = _settings()
+    if workers is not None:
+        settings.api_workers = workers
     configure(settings.log_level, settings.log_format)
     context, login = _prepare(settings)
 
@@ -67,31 +79,70 @@ def serve(
         if demo:
             start_demo(context, executor)
 
-    application = create_app(settings, on_start=on_start, prepared=(context, login))
-    _remove_on_sigterm(service_file)
+    if settings.api_workers == 1:
+        application = create_app(settings, on_start=on_start, prepared=(context, login))
+        _on_sigterm(lambda: service_file.unlink(missing_ok=True))
+        try:
+            uvicorn.run(
+                application,
+                host=host,
+                port=port,
+                log_config=None,
+                access_log=False,
+                log_level="warning",
+                timeout_graceful_shutdown=3,  # open pages' event streams would hold it forever
+            )
+        finally:
+            service_file.unlink(missing_ok=True)
+        return
+    _serve_with_workers(settings, host, port, (context, login), on_start)
+
+
+def _serve_with_workers(
+    settings: Settings, host: str, port: int, prepared: Any, on_start: Any
+) -> None:
+    """The primary: bind once, start the workers, serve beside them (cli/workers.py)."""
+    import uvicorn
+
+    from ..api.app import create_app
+    from .workers import Workers, bind
+
     try:
-        uvicorn.run(
-            application,
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-            log_level="warning",
-            timeout_graceful_shutdown=3,  # open pages' event streams would hold it forever
-        )
-    finally:
+        sock = bind(host, port)
+    except OSError as exc:
+        raise fail(f"cannot listen on {host}:{port} ({exc.strerror})") from None
+    workers = Workers(settings, sock, settings.api_workers)
+    service_file = settings.resolved_data_dir / credentials.SERVICE_FILE
+    application = create_app(settings, on_start=on_start, prepared=prepared, jobs=workers.jobs)
+
+    def stop() -> None:
         service_file.unlink(missing_ok=True)
+        workers.stop()
+
+    _on_sigterm(stop)
+    workers.start()
+    config = uvicorn.Config(
+        application,
+        log_config=None,
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=3,  # open pages' event streams would hold it forever
+    )
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        stop()
 
 
-def _remove_on_sigterm(path: Path) -> None:
-    """Remove ``path`` when SIGTERM ends the process, then die of it as before.
+def _on_sigterm(cleanup: Callable[[], None]) -> None:
+    """Run ``cleanup`` when SIGTERM ends the process, then die of it as before.
 
     uvicorn shuts down on SIGTERM and then raises the signal again to its previous
     handler, which by default ends the process before any ``finally`` runs.
     """
 
     def handler(signum: int, frame: object) -> None:
-        path.unlink(missing_ok=True)
+        cleanup()
         signal.signal(signum, signal.SIG_DFL)
         signal.raise_signal(signum)
 

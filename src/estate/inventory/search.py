@@ -37,11 +37,12 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    text,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import Boolean
 
@@ -175,7 +176,22 @@ def _index_sqlite(connection: Connection, limit: int) -> int:
     return len(ids)
 
 
+SEARCH_LOCK = 0x45535341  # "ESSA": the advisory lock between indexers and deleters
+
+
+def lock_out_indexers(session: Session) -> None:
+    """Before deleting resources (a provider's removal): wait for the indexers'
+    batches in flight and hold new ones off until commit. An indexer locks queue rows,
+    then reads and references resources; a delete locks resources, then its cascade
+    reaches the queue rows: on PostgreSQL the two deadlocked and the delete could be
+    the victim. SQLite has one writer at a time: nothing to do."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEARCH_LOCK})
+
+
 def _index_postgresql(connection: Connection, limit: int) -> int:
+    # Shared: indexers run side by side; a deleter (lock_out_indexers) waits for them.
+    connection.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": SEARCH_LOCK})
     # SKIP LOCKED: several service processes index side by side, never the same rows.
     taken = (
         select(QUEUE.c.resource_id)

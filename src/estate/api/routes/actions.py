@@ -23,7 +23,7 @@ from ...db.models import ActionRun, PluginVersion, Provider, Resource, User
 from ...db.states import Role
 from ...db.storable import INT_MAX
 from ...jobs.action import run_action
-from ...jobs.executor import LocalExecutor
+from ...jobs.forward import Submitter
 from ...registry.versions import active_version
 from ...runtime.errors import PluginRuntimeError
 from ...secretbox import ENCRYPTED, SecretKeyError
@@ -160,7 +160,7 @@ def run_provider_action(
 def _start(
     context: Context,
     session: Session,
-    executor: LocalExecutor,
+    executor: Submitter,
     user: User,
     provider: Provider,
     resource: Resource | None,

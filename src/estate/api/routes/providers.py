@@ -16,9 +16,9 @@ from ...context import Context
 from ...db.models import CollectionRun, PluginVersion, Provider, User
 from ...db.states import Role
 from ...inventory.providers import ProviderStat, ProviderStats, provider_stats
-from ...inventory.search import like_pattern
+from ...inventory.search import like_pattern, lock_out_indexers
 from ...jobs.collect import ACTIVE, run_collection
-from ...jobs.executor import LocalExecutor
+from ...jobs.forward import Submitter
 from ...registry.manifest import (
     Manifest,
     check_connection_config,
@@ -343,6 +343,7 @@ def delete_provider(
         raise HTTPException(
             409, detail=f"collection run {running.id} is {running.status}; cancel it first"
         )
+    lock_out_indexers(session)
     session.delete(provider)
     session.commit()
     for slot in provider_slots(provider_id):
@@ -368,7 +369,7 @@ def _lock(session: Session, provider: Provider) -> None:
 
 def start_collection(
     session: Session,
-    executor: LocalExecutor,
+    executor: Submitter,
     provider: Provider,
     *,
     trigger: str,

@@ -1,0 +1,134 @@
+"""``estate serve --workers N``: the primary process and the API worker processes it starts.
+
+The primary (the ``estate serve`` process) opens the database, migrates it and seeds it
+once, binds the listening socket, then starts N-1 worker processes (``spawn``: a fresh
+interpreter each, never a fork of a process with threads and open connections). Every
+process accepts connections on the same socket, so the kernel spreads the clients over
+them. Only the primary runs the executor, the scheduler and the search indexer; the
+workers send the jobs their routes start to it (``jobs/forward.py``).
+
+Settings reach a worker pickled over its start-up pipe, never through the environment
+(``serve`` has scrubbed the secrets from it). A worker dies with the primary
+(``PR_SET_PDEATHSIG``), a worker that dies alone is started again, and SIGTERM to the
+primary stops the workers before the primary ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import multiprocessing
+import signal
+import socket
+import threading
+from typing import TYPE_CHECKING
+
+from ..jobs.forward import JobPipe
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import SpawnProcess
+
+    from ..config import Settings
+
+logger = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+_RESTART_PAUSE = 1.0  # seconds before a worker that died is started again
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket every process accepts on.
+
+    Made with ``IPPROTO_TCP`` spelt out: asyncio sets ``TCP_NODELAY`` only on sockets
+    whose ``proto`` says TCP, and with ``proto`` 0 every small answer waited for the
+    client's delayed ACK (40 ms a request on a kept-alive connection).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+class Workers:
+    """The N-1 API worker processes beside the primary."""
+
+    def __init__(self, settings: Settings, sock: socket.socket, count: int) -> None:
+        self._spawn = multiprocessing.get_context("spawn")
+        self.settings = settings
+        self.sock = sock
+        self.count = count
+        self.jobs = JobPipe.open()
+        self._processes: list[SpawnProcess] = []
+        self._stopping = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="estate-workers", daemon=True)
+
+    def start(self) -> None:
+        self._processes = [self._start(index) for index in range(1, self.count)]
+        self._watcher.start()
+
+    def _start(self, index: int) -> SpawnProcess:
+        process = self._spawn.Process(
+            target=run_worker,
+            args=(self.settings, self.sock, self.jobs.writer),
+            name=f"estate-api-{index}",
+        )
+        process.start()
+        return process
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(_RESTART_PAUSE):
+            for i, process in enumerate(self._processes):
+                if not process.is_alive() and not self._stopping.is_set():
+                    logger.error(
+                        "API worker %s (pid %s) ended with %s; starting it again",
+                        process.name, process.pid, process.exitcode,
+                    )  # fmt: skip
+                    self._processes[i] = self._start(i + 1)
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._processes if p.pid is not None]
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM to every worker (uvicorn finishes the requests in flight), then a
+        kill for any still there after ``timeout`` seconds."""
+        self._stopping.set()
+        for process in self._processes:
+            if process.is_alive():
+                process.terminate()
+        for process in self._processes:
+            process.join(timeout)
+            if process.is_alive():
+                process.kill()
+                process.join(1)
+
+
+def run_worker(settings: Settings, sock: socket.socket, jobs: Connection) -> None:
+    """A worker process: answer requests on ``sock``; send jobs to the primary."""
+    _die_with_parent()
+    import uvicorn
+
+    from ..api.app import create_app
+    from ..logs import configure
+
+    configure(settings.log_level, settings.log_format)
+    application = create_app(settings, jobs=jobs, is_primary=False)
+    config = uvicorn.Config(
+        application,
+        log_config=None,
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=3,  # open pages' event streams would hold it forever
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _die_with_parent() -> None:
+    """SIGTERM when the primary ends, however it ends (a kill included)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)

@@ -1,0 +1,60 @@
+"""Answers built as plain dicts (api/answers.py) are exactly what their response_model
+would serialize: byte for byte, for the resources list in both walks and the detail."""
+
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+from estate.api.pagination import Page
+from estate.api.schemas import ResourceDetail, ResourcePublic
+from factories import API, collect, create_provider, fixture_plugin, tarball, upload
+
+
+def _as_the_model_writes_it(model: type[BaseModel], content: bytes) -> bytes:
+    return model.model_validate_json(content).model_dump_json().encode()
+
+
+def test_resource_answers_are_their_models_serialization(
+    client: TestClient, tmp_path: Path
+) -> None:
+    dc = create_provider(
+        client, name="dc", connection_config={"clusters": 1, "hosts_per_cluster": 2}
+    )
+    assert collect(client, dc["id"])["status"] == "completed"
+    # The seed's plugin leaves most optional columns empty (NULL JSON, NULL numbers).
+    assert upload(client, tarball(fixture_plugin("seed", tmp_path / "seed"))).status_code == 201
+    seed = create_provider(client, name="seed", vendor="myvendor", provider_type="myplatform")
+    assert collect(client, seed["id"])["status"] == "completed"
+    first = client.get(f"{API}/resources/", params={"page_size": 5}).json()["results"][0]
+    tagged = client.post(
+        f"{API}/resources/{first['id']}/tags/add/", json=[{"key": "env", "value": "prod"}]
+    )
+    assert tagged.status_code == 200, tagged.text
+
+    pages: list[dict[str, Any]] = [
+        {"page_size": 7},
+        {"page_size": 7, "page": 2},
+        {"page_size": 7, "ordering": "-name"},
+        {"provider": seed["id"]},
+    ]
+    cursor = client.get(f"{API}/resources/", params={"page_size": 7}).json()["next"]
+    for params in pages:
+        answer = client.get(f"{API}/resources/", params=params)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.content == _as_the_model_writes_it(Page[ResourcePublic], answer.content)
+    walked = client.get(cursor)
+    assert walked.content == _as_the_model_writes_it(Page[ResourcePublic], walked.content)
+
+    items = client.get(f"{API}/resources/", params={"page_size": 1000}).json()["results"]
+    assert {"env"} == {t["key"] for item in items for t in item["tags"]}
+    assert any(item["disk_gb"] is not None for item in items)
+    assert any(item["cpu_count"] is None for item in items)
+    # A tagged one, one of each provider, one with incoming and outgoing edges.
+    chosen = {items[0]["id"], items[-1]["id"], first["id"]}
+    chosen |= {next(i["id"] for i in items if i["resource_type"] == "hypervisor_host")}
+    for resource_id in chosen:
+        detail = client.get(f"{API}/resources/{resource_id}/")
+        assert detail.content == _as_the_model_writes_it(ResourceDetail, detail.content)

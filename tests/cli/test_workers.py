@@ -1,0 +1,107 @@
+"""``estate serve --workers N``: worker processes answer beside the primary, which
+runs the jobs they start; SIGTERM stops them all. Real processes, both databases."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import ADMIN_PASSWORD, BACKENDS, REPO, SECRET_KEY, _truncate
+from factories import API
+from served import serving
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid``, with their command lines."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:  # ended meanwhile
+            continue
+        if int(stat.rpartition(")")[2].split()[1]) == pid:
+            found[int(entry.name)] = command
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_worker_answers_while_the_primary_is_frozen_and_the_primary_runs_its_job(
+    backend: str, request: pytest.FixtureRequest, environments_dir: Path, tmp_path: Path
+) -> None:
+    env = {
+        "ESTATE_SECRET_KEY": SECRET_KEY,
+        "ESTATE_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "ESTATE_BUILTIN_PLUGINS_DIR": str(REPO / "plugins"),
+        "ESTATE_ENVIRONMENTS_DIR": str(environments_dir),
+    }
+    if backend == "postgresql":
+        url = request.getfixturevalue("postgresql_url")
+        _truncate(url)
+        env["ESTATE_DATABASE_URL"] = url
+    auth = ("admin", ADMIN_PASSWORD)
+    with serving(tmp_path, "--workers", "2", **env) as service:
+        workers = [p for p, cmd in _children(service.pid).items() if "spawn_main" in cmd]
+        assert len(workers) == 1, _children(service.pid)
+        # The settings reached the worker over its pipe, not through its environment.
+        environ = (Path("/proc") / str(workers[0]) / "environ").read_bytes()
+        secrets = [SECRET_KEY, ADMIN_PASSWORD] + [env[k] for k in env if k.endswith("_URL")]
+        for secret in secrets:
+            assert secret.encode() not in environ
+        time.sleep(1)  # the primary's start-up chores (the indexer's first look) end
+
+        os.kill(service.pid, signal.SIGSTOP)
+        try:
+            # New connections only: the frozen primary accepts none, the worker does.
+            with httpx.Client(base_url=service.url, auth=auth, timeout=20) as client:
+                provider = client.post(
+                    f"{API}/providers/",
+                    json={
+                        "name": "dc",
+                        "vendor": "simulated",
+                        "provider_type": "datacenter",
+                        "connection_config": {"clusters": 1, "hosts_per_cluster": 2},
+                    },
+                )
+                assert provider.status_code == 201, provider.text
+                started = client.post(f"{API}/providers/{provider.json()['id']}/collect/")
+                assert started.status_code == 202, started.text
+                assert started.json()["status"] == "pending"
+        finally:
+            os.kill(service.pid, signal.SIGCONT)
+
+        with httpx.Client(base_url=service.url, auth=auth, timeout=20) as client:
+            deadline = time.monotonic() + 60
+            while (run := client.get(f"{API}/collection-runs/{started.json()['id']}/").json())[
+                "status"
+            ] in ("pending", "running"):
+                assert time.monotonic() < deadline, run
+                time.sleep(0.2)
+            assert run["status"] == "completed", run
+            assert run["resources_created"] > 2
+            listed = client.get(f"{API}/resources/", params={"provider": provider.json()["id"]})
+            assert listed.json()["count"] == run["resources_created"]
+
+        os.kill(service.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while _alive(service.pid) or any(_alive(w) for w in workers):
+            assert time.monotonic() < deadline, "SIGTERM did not stop every process"
+            time.sleep(0.1)
+    log = (tmp_path / "server.log").read_text()
+    assert log.count("Estate is serving on") == 1  # the primary's start-up, once
+    assert "Traceback" not in log
