@@ -109,6 +109,7 @@ def test_every_list_pages_by_number_and_by_cursor_to_the_same_items(client: Test
         "resource_id": resource["id"],
         "user_id": 1,
         "provider_id": provider["id"],
+        "key": "simulated:datacenter",
     }
     lists = _lists(client, ids)
     assert len(lists) >= 12, lists
