@@ -100,6 +100,10 @@ def test_a_wrong_request_is_refused_by_name_and_stores_nothing(client: TestClien
     other = create_provider(
         client, name="Other", vendor="acme", provider_type="cloud", connection_config={}
     )
+    bmc = create_provider(
+        client, name="BMC", infrastructure="bare_metal", vendor="ipmi", provider_type="bmc",
+        endpoint="127.0.0.1", connection_config={"username": "u", "password": "p"},
+    )  # fmt: skip
     pid = provider["id"]
 
     cases = [
@@ -108,10 +112,10 @@ def test_a_wrong_request_is_refused_by_name_and_stores_nothing(client: TestClien
         (SIMULATED, {"provider": other["id"]}, 400, "uses acme:cloud, not simulated:datacenter"),
         (SIMULATED, {"provider": pid, "profiles": ["snapshots"]}, 400, "did you mean 'snapshot'"),
         (
-            SIMULATED,
-            {"provider": pid, "profiles": ["image"]},
+            "ipmi:bmc",
+            {"provider": bmc["id"], "profiles": ["snapshot"]},
             400,
-            "does not claim profile 'image'",
+            "does not claim profile 'snapshot'",
         ),
         (SIMULATED, {"provider": pid, "profiles": ["core", "core"]}, 400, "named twice"),
         (SIMULATED, {"provider": pid, "profile": ["core"]}, 400, "profile"),

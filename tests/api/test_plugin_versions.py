@@ -46,7 +46,8 @@ def test_an_upload_over_a_builtin_version_survives_a_refresh(
         provider=(source / "provider.py").read_text(),
         manifest_data=data,
         extra_files={
-            name: (source / name).read_text() for name in ("machines.py", "operations.py")
+            name: (source / name).read_text()
+            for name in ("machines.py", "operations.py", "images.py")
         },
     )
     response = upload(client, tarball(folder), force=True)

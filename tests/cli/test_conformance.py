@@ -63,7 +63,7 @@ def test_conformance_run_writes_junit_json_and_markdown(offline: Estate, tmp_pat
     assert data["plugin"] == {"key": "simulated:datacenter", "version": "1.0.0"}
     assert {k: v["status"] for k, v in data["profiles"].items()} == {
         "base": "pass", "snapshot": "pass", "core": "not_tested", "clone": "not_tested",
-        "advanced": "not_tested",
+        "image": "not_tested", "advanced": "not_tested",
     }  # fmt: skip
     assert {c["status"] for c in checks} == {"pass"}
     root = ET.fromstring(junit.read_text())
@@ -96,10 +96,10 @@ def test_conformance_run_exits_1_naming_the_failed_check(offline: Estate, tmp_pa
     ("plugin", "config", "extra", "message"),
     [
         (
-            "simulated:datacenter",
+            "ipmi:bmc",
             "{}",
-            ["--profile", "image"],
-            "profile 'image': not claimed by simulated:datacenter",
+            ["--profile", "snapshot"],
+            "profile 'snapshot': not claimed by ipmi:bmc",
         ),
         (
             "simulated:datacenter",
