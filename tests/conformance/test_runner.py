@@ -59,8 +59,8 @@ def test_a_plugin_that_ignores_snapshot_revert_fails_naming_the_check() -> None:
     ("profiles", "message"),
     [
         (
-            ["image"],
-            r"profile 'image': not claimed by simulated:datacenter \(its manifest claims: core, snapshot, clone, advanced\)",
+            ["snapshot"],
+            r"profile 'snapshot': not claimed by ipmi:bmc \(its manifest claims: core, advanced\)",
         ),
         (["snapshots"], r"profile 'snapshots': no such profile"),
         ("core", r"not the string 'core'"),
@@ -70,7 +70,7 @@ def test_a_profile_the_plugin_does_not_claim_is_refused_by_name(
     profiles: object, message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        run_suite(SIMULATED, SMALL, profiles=profiles)  # type: ignore[arg-type]
+        run_suite(REPO / "plugins" / "ipmi" / "bmc", {}, profiles=profiles)  # type: ignore[arg-type]
 
 
 def test_a_folder_without_a_manifest_is_refused(tmp_path: Path) -> None:
