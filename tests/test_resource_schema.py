@@ -19,7 +19,7 @@ import msgspec
 import pytest
 from sqlalchemy import JSON, Float, Integer, String
 
-from estate.api.routes.resources import _fields
+from estate.api.routes.resources import _item, row_of
 from estate.api.schemas import ResourceDetail, ResourcePublic
 from estate.db.models import Resource
 from estate.inventory.records import WireRelationship, WireResource
@@ -151,7 +151,7 @@ def test_a_field_has_one_kind_everywhere(name: str) -> None:
 def test_the_route_fills_exactly_the_apis_fields() -> None:
     row = Resource(id=1, provider_id=2, ems_ref="vm-1", resource_type="virtual_machine")
 
-    shown = _fields(row, {2: ("dc", 1)})
+    shown = _item(row_of(row), {2: ("dc", 1)}, [])
 
     assert set(shown) == set(ResourcePublic.model_fields)
     assert shown["provider"] == 2
