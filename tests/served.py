@@ -25,6 +25,39 @@ ESTATE = Path(sys.executable).with_name("estate")
 SIM = ["-c", "clusters=1", "-c", "hosts_per_cluster=2", "-c", "vms_per_host=3"]
 
 
+@contextmanager
+def in_thread(settings: Any) -> Iterator[str]:
+    """The app of ``settings`` on a real loopback socket, served by uvicorn in a thread
+    of this process (for a real browser); its URL. Open event streams are cut a second
+    into the shut-down."""
+    import threading
+
+    import uvicorn
+
+    from estate.api.app import create_app
+
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        timeout_graceful_shutdown=1,
+    )
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not instance.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert instance.started
+    port = instance.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        instance.should_exit = True
+        thread.join(30)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -3,18 +3,15 @@
 import re
 import shutil
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import PurePosixPath
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
-from estate.api.app import create_app
 from estate.config import Settings
+from served import in_thread
 
 ASSET = re.compile(r'(?:src|href)="([^"]+)"')
 CONTENT_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
@@ -44,18 +41,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 @pytest.fixture
 def server(settings: Settings) -> Iterator[str]:
     """The app on a real socket, for a real browser."""
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not instance.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert instance.started
-    port = instance.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(30)
+    with in_thread(settings) as url:
+        yield url
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the pages, not the data

@@ -12,20 +12,18 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expect, sync_playwright
 
 from conftest import ADMIN_PASSWORD
-from estate.api.app import create_app
 from estate.config import Settings
 from factories import API
+from served import in_thread
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SLOW = 60_000  # ms: a collection on a loaded CI machine
@@ -49,24 +47,8 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 @pytest.fixture
 def server(settings: Settings) -> Iterator[str]:
     """The service on a real socket; its event streams are cut at shut-down."""
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        timeout_graceful_shutdown=1,
-    )
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not instance.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert instance.started
-    port = instance.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(30)
+    with in_thread(settings) as url:
+        yield url
 
 
 class Watch:
