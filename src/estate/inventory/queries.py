@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -61,13 +62,24 @@ def resource_query(filters: ResourceFilter) -> Select[Resource]:
     return query
 
 
-def rows_in_order(session: Session, ids_query: Select[Any]) -> list[Resource]:
+def rows_in_order(
+    session: Session, ids_query: Select[Any], columns: Sequence[Any] = (), id_at: int = 0
+) -> list[Any]:
     """The rows of the ids ``ids_query`` selects, in its order. A page's ids come
     first, from an index alone (PostgreSQL then picks the index that holds the
     filter's rows in id order, where for whole rows it walks the primary key past
-    other providers' rows: 1 s at 1M), and only then a page of rows."""
+    other providers' rows: 1 s at 1M), and only then a page of rows: ``Resource``
+    objects, or with ``columns`` plain rows of those columns (the id at ``id_at``),
+    which cost ~25 µs less each."""
     ids = list(session.scalars(ids_query))
-    found = {r.id: r for r in session.scalars(select(Resource).where(Resource.id.in_(ids)))}
+    if not ids:
+        return []
+    where = Resource.id.in_(ids)
+    found: dict[int, Any]
+    if columns:
+        found = {r[id_at]: r for r in session.execute(select(*columns).where(where))}
+    else:
+        found = {r.id: r for r in session.scalars(select(Resource).where(where))}
     return [found[i] for i in ids if i in found]
 
 

@@ -23,6 +23,7 @@ from ...inventory.queries import (
     providers_of_organizations,
     relationships_of,
     resource_query,
+    rows_in_order,
 )
 from ...inventory.sightings import SightingFilter
 from ...inventory.tags import tags_of
@@ -218,16 +219,9 @@ def _numbered(
 
 
 def _rows(session: Session, ids_query: Select[Any]) -> list[Row[Any]]:
-    """The rows of the ids ``ids_query`` selects, in its order. A page's ids come
-    first, from an index alone (PostgreSQL then picks the index that holds the
-    filter's rows in id order, where for whole rows it walks the primary key past
-    other providers' rows: 1 s at 1M), and only then a page of rows: plain rows of
-    the columns an item shows (ORM objects cost ~25 µs more each)."""
-    ids = list(session.scalars(ids_query))
-    if not ids:
-        return []
-    found = {r[_ID]: r for r in session.execute(select(*_COLUMNS).where(Resource.id.in_(ids)))}
-    return [found[i] for i in ids if i in found]
+    """The page's rows in order, ids first (``rows_in_order``), as plain rows of the
+    columns an item shows."""
+    return rows_in_order(session, ids_query, _COLUMNS, _ID)
 
 
 def _cursor_page(
