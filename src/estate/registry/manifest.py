@@ -108,23 +108,25 @@ def _known_type(value: str) -> str:
     return value
 
 
-def _profile_name(value: str) -> str:
-    if value not in PROFILE_NAMES:
-        close = difflib.get_close_matches(value, PROFILE_NAMES, n=1)
+def one_of(kind: str, value: str, allowed: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``allowed``; else ``ValueError`` naming the nearest."""
+    if value not in allowed:
+        close = difflib.get_close_matches(value, allowed, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown profile {value!r}{hint} (one of {', '.join(PROFILE_NAMES)})")
+        raise ValueError(f"unknown {kind} {value!r}{hint} (one of {', '.join(allowed)})")
     return value
+
+
+def profile_name(value: str) -> str:
+    """A standard capability profile's name; ``ValueError`` for another word."""
+    return one_of("profile", value, PROFILE_NAMES)
 
 
 MATURITIES = ("experimental", "alpha", "beta", "stable")
 
 
 def _maturity(value: str) -> str:
-    if value not in MATURITIES:
-        close = difflib.get_close_matches(value, MATURITIES, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown maturity {value!r}{hint} (one of {', '.join(MATURITIES)})")
-    return value
+    return one_of("maturity", value, MATURITIES)
 
 
 def _param_name(value: str) -> str:
@@ -223,7 +225,7 @@ class Manifest(BaseModel):
     runtime: Runtime | None = None
     # The capability profiles the plugin claims (inventory_providers.profiles); install
     # checks that its define answer implements each one.
-    profiles: list[Annotated[str, AfterValidator(_profile_name)]] = []
+    profiles: list[Annotated[str, AfterValidator(profile_name)]] = []
     # For the catalog: how far along the plugin is, and words to find it by.
     maturity: Annotated[str, AfterValidator(_maturity)] | None = None
     tags: list[Annotated[str, AfterValidator(_slug)]] = []

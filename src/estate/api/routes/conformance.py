@@ -8,7 +8,6 @@ read of it is the catalog's summary (routes/catalog.py).
 
 from __future__ import annotations
 
-import difflib
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -16,12 +15,11 @@ from fastapi import status as http
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from inventory_providers.profiles import PROFILE_NAMES
-
 from ...db.models import ConformanceRun, PluginVersion, Provider
 from ...db.states import RunStatus
 from ...jobs.conformance import run_conformance
 from ...registry.errors import PluginNotFound
+from ...registry.manifest import profile_name
 from ...registry.versions import active_version, versions_of
 from ..deps import AdminUser, ExecutorDep, IdFilter, SessionDep, get_or_404, one_of
 from ..openapi import conflict
@@ -72,13 +70,10 @@ def _profiles(version: PluginVersion, asked: list[str] | None) -> list[str] | No
     seen: set[str] = set()
     for index, name in enumerate(asked):
         where = f"profiles[{index}]"
-        if name not in PROFILE_NAMES:
-            close = difflib.get_close_matches(name, PROFILE_NAMES, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise HTTPException(
-                400,
-                detail=f"{where}: unknown profile {name!r}{hint} (one of {', '.join(PROFILE_NAMES)})",
-            )
+        try:
+            profile_name(name)
+        except ValueError as exc:
+            raise HTTPException(400, detail=f"{where}: {exc}") from None
         if name not in claimed:
             raise HTTPException(
                 400,
