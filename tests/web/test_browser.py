@@ -181,3 +181,44 @@ def test_an_operator_collects_finds_and_powers_off_and_a_viewer_cannot(
     assert viewer_watch.errors == [] and viewer_watch.foreign == []
     for opened in (page, viewer):
         opened.context.close()  # their event streams end before the server does
+
+
+def test_an_administrator_schedules_tests_and_deletes_a_provider(
+    browser: Browser, server: str
+) -> None:
+    page, watch = _open(browser, server, "admin", ADMIN_PASSWORD)
+    provider_id = _create_provider(page)
+    page.on("dialog", lambda dialog: dialog.accept())
+    schedules = page.locator("#schedules tbody tr[data-schedule]")
+
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.locator("#flash")).to_have_class("shown")  # the plugin's own answer
+    expect(page.locator("#flash")).not_to_be_empty()
+
+    # A cron expression the API refuses is told, and nothing is added.
+    page.get_by_label("Name", exact=True).fill("nightly")
+    page.get_by_label("Cron (UTC)").fill("61 2 * * *")
+    page.get_by_role("button", name="Add schedule").click()
+    expect(page.locator("#flash")).to_have_class("shown error")
+    expect(page.locator("#flash")).to_contain_text("cron_expression")
+    expect(schedules).to_have_count(0)
+
+    page.get_by_label("Cron (UTC)").fill("0 2 * * *")
+    page.get_by_role("button", name="Add schedule").click()
+    expect(schedules).to_have_count(1)
+    expect(schedules.first).to_contain_text("nightly")
+    expect(schedules.first.locator("td").nth(2)).to_have_text("yes")
+    schedules.first.get_by_role("button", name="Disable").click()
+    expect(schedules.first.locator("td").nth(2)).to_have_text("no")
+    expect(schedules.first.locator("td").nth(4)).to_have_text("—")  # never fires while off
+    schedules.first.get_by_role("button", name="Delete").click()
+    expect(schedules).to_have_count(0)
+
+    page.locator("#delete-provider").click()  # confirmed
+    expect(page).to_have_url(re.compile(r"/providers$"))
+    expect(page.get_by_role("link", name="Lab")).to_have_count(0)
+    assert page.request.get(f"/providers/{provider_id}").status == 404
+    # chromium logs the one refused request (the bad cron expression) itself; no other
+    refused = "Failed to load resource: the server responded with a status of 400 (Bad Request)"
+    assert watch.errors == [refused] and watch.foreign == []
+    page.context.close()

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from croniter import CroniterError, croniter  # type: ignore[import-untyped]
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from ..context import Context
@@ -57,6 +57,45 @@ def next_run(expression: str, after: datetime) -> datetime:
     """The first firing of ``expression`` strictly after ``after`` (UTC)."""
     moment: datetime = croniter(expression, after.astimezone(UTC)).get_next(datetime)
     return moment.astimezone(UTC)
+
+
+def behind_schedule(
+    session: Session, provider_ids: list[int], now: datetime, late_after: timedelta
+) -> list[tuple[CollectionSchedule, str]]:
+    """Enabled schedules of these providers that did not run when they should have,
+    each with why (at most 50, the latest first).
+
+    - due for longer than ``late_after``: no scheduler fired it (the service was down
+      or stopped, or the primary process is busy);
+    - its last firing was skipped (the provider had a run in progress, or was
+      disabled) and no firing ran since.
+    """
+    if not provider_ids:
+        return []
+    late = now - late_after
+    rows = session.scalars(
+        select(CollectionSchedule)
+        .where(
+            CollectionSchedule.provider_id.in_(provider_ids),
+            CollectionSchedule.enabled.is_(True),
+            or_(
+                CollectionSchedule.next_run_at < late,
+                CollectionSchedule.last_skipped_at > CollectionSchedule.last_run_at,
+                CollectionSchedule.last_run_at.is_(None)
+                & CollectionSchedule.last_skipped_at.is_not(None),
+            ),
+        )
+        .order_by(CollectionSchedule.id.desc())
+        .limit(50)
+    ).all()
+    found = []
+    for schedule in rows:
+        due = schedule.next_run_at
+        if due is not None and due < late:
+            found.append((schedule, f"due since {due:%Y-%m-%d %H:%M:%S} UTC, not fired"))
+        else:
+            found.append((schedule, schedule.last_result or "its last firing was skipped"))
+    return found
 
 
 def schedule_trigger(schedule_id: int) -> str:

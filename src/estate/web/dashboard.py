@@ -8,6 +8,7 @@ from the change feed's index; the running work is a live part.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,6 +24,7 @@ from ..db.states import RunStatus
 from ..inventory.drift import DriftFilter, drift_item, drift_query
 from ..inventory.providers import provider_stats
 from ..jobs.collect import ACTIVE
+from ..jobs.schedule import behind_schedule
 from . import live
 from .deps import LiveVisitor, PageSession, PageVisitor, Visitor
 from .templating import fragment, page
@@ -89,6 +91,10 @@ def dashboard(request: Request, session: PageSession, visitor: PageVisitor) -> H
     counts = _counts(session, ids)
     stats = provider_stats(session, ids)
     failing = [p for p in providers if stats[p.id].last_collection_status in _FAILED]
+    late_after = timedelta(
+        seconds=max(60.0, 5 * request.app.state.context.settings.schedule_interval)
+    )
+    behind = behind_schedule(session, ids, datetime.now(UTC), late_after)
     scope = None if visitor.visible is None else in_visible(Resource.provider_id, visitor.visible)
     changes = [
         drift_item(row)
@@ -104,6 +110,7 @@ def dashboard(request: Request, session: PageSession, visitor: PageVisitor) -> H
         by_provider=counts["provider"].most_common(),
         type_names=TYPE_NAMES,
         failing=failing,
+        behind=behind,
         stats=stats,
         changes=changes,
         running=running(session, visitor.visible),

@@ -16,14 +16,21 @@
     return text;
   }
 
-  // A provider's form: data-field inputs are the body's fields, data-config ones its
-  // connection_config ("$encrypted$" in a secret's field keeps the stored secret).
-  function providerBody(form) {
-    var body = { connection_config: {} };
+  // A form whose data-field inputs are the whole body (a schedule's fields).
+  function fieldsBody(form) {
+    var body = {};
     form.querySelectorAll("[data-field]").forEach(function (input) {
       var value = typed(input);
       if (value !== undefined) body[input.dataset.field] = value;
     });
+    return body;
+  }
+
+  // A provider's form: data-field inputs are the body's fields, data-config ones its
+  // connection_config ("$encrypted$" in a secret's field keeps the stored secret).
+  function providerBody(form) {
+    var body = fieldsBody(form);
+    body.connection_config = {};
     form.querySelectorAll("[data-config]").forEach(function (input) {
       var value = typed(input);
       if (value !== undefined) body.connection_config[input.dataset.config] = value;
@@ -44,7 +51,9 @@
     encodeParameters: function (xhr, parameters, elt) {
       xhr.overrideMimeType("application/json");
       var form = elt.closest("form");
+      if (elt.dataset.json) return elt.dataset.json;
       if (form && form.dataset.body === "provider") return JSON.stringify(providerBody(form));
+      if (form && form.dataset.body === "fields") return JSON.stringify(fieldsBody(form));
       if (!form || form.dataset.body !== "params") return "{}";
       var params = {};
       form.querySelectorAll("[data-type]").forEach(function (input) {
@@ -67,7 +76,16 @@
     var xhr = evt.detail.xhr;
     if (!xhr || !elt.closest("[hx-ext~='estate-json']")) return;
     if (xhr.status < 400) {
+      if (elt.dataset.show) {
+        // An answer that tells its own outcome ({"ok": false, "message": ...}: a
+        // connection test) is shown as it is, an error when it says so.
+        var told = {};
+        try { told = JSON.parse(xhr.responseText); } catch (e) { /* no body */ }
+        flash(String(told[elt.dataset.show] || "done"), told.ok === false);
+        return;
+      }
       if (elt.dataset.done) flash(elt.dataset.done, false);
+      if (elt.hasAttribute("data-reload")) { window.location.reload(); return; }
       if (elt.dataset.then) {
         var answer = {};
         try { answer = JSON.parse(xhr.responseText); } catch (e) { /* no body */ }
