@@ -16,19 +16,19 @@ from factories import API
 ME = f"{API}/users/me/"
 
 
+QUICK = {
+    "login_max_failures": 3,
+    "login_max_failures_per_client": 6,
+    "login_failure_window": 60.0,
+    "login_backoff": 1.0,
+    "login_backoff_max": 2.0,
+}
+
+
 @pytest.fixture
 def guarded(settings: Settings) -> Iterator[TestClient]:
     """The app with a throttle quick enough to wait out: 3 failures, 1 s, then 2 s."""
-    quick = settings.model_copy(
-        update={
-            "login_max_failures": 3,
-            "login_max_failures_per_client": 6,
-            "login_failure_window": 60.0,
-            "login_backoff": 1.0,
-            "login_backoff_max": 2.0,
-        }
-    )
-    with TestClient(create_app(quick)) as client:
+    with TestClient(create_app(settings.model_copy(update=QUICK))) as client:
         yield client
 
 
@@ -105,3 +105,24 @@ def test_unknown_user_names_take_as_long_as_real_ones(settings: Settings) -> Non
 
     ratio = statistics.median(times["nobody-here"]) / statistics.median(times["admin"])
     assert 0.5 < ratio < 2, times
+
+
+def test_every_service_process_counts_every_failure(settings: Settings) -> None:
+    """Two services on one database (``--workers 2``, or two hosts): the guesses
+    spread over both count as one, and either refuses the right password after."""
+    quick = settings.model_copy(update=QUICK)
+    with TestClient(create_app(quick)) as first, TestClient(create_app(quick)) as second:
+        spread = [first, second, first]
+        answers = [
+            c.get(ME, auth=("admin", f"guess-{i}")).status_code for i, c in enumerate(spread)
+        ]
+
+        assert answers == [401, 401, 401]
+        assert second.get(ME, auth=("admin", ADMIN_PASSWORD)).status_code == 429
+        assert first.get(ME, auth=("admin", ADMIN_PASSWORD)).status_code == 429
+
+        for attempt in range(3):  # three more bad tokens (6 from this address in all)
+            bad = second.get(ME, headers={"Authorization": f"Bearer est_guess{attempt}"})
+            assert bad.status_code in (401, 429)
+        token = first.get(ME, headers={"Authorization": "Bearer est_guess"})
+        assert token.status_code == 429  # the address, throttled by the other process

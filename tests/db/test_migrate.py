@@ -365,3 +365,17 @@ def test_0013_adds_web_sessions_and_downgrades(empty_engine: Engine) -> None:
     command.downgrade(alembic_config(empty_engine), "0012")
     with empty_engine.connect() as conn:
         assert "web_sessions" not in inspect(conn).get_table_names()
+
+
+def test_0016_adds_the_shared_login_throttle_and_downgrades(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0016")
+    with empty_engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+        blocks = {c["name"] for c in inspect(conn).get_columns("login_blocks")}
+
+    assert {"login_failures", "login_blocks"} <= tables
+    assert {"kind", "name", "blocked_until", "level"} <= blocks
+
+    command.downgrade(alembic_config(empty_engine), "0013")
+    with empty_engine.connect() as conn:
+        assert not {"login_failures", "login_blocks"} & set(inspect(conn).get_table_names())

@@ -102,6 +102,7 @@ def create_app(
         context.supervisor.start()
         app.state.context = context
         app.state.admin_login = login
+        app.state.throttle = Throttle.from_settings(settings, context.sessions)
         if not is_primary:
             assert jobs is not None, "an API worker needs the pipe to the primary"
             app.state.executor = ForwardingExecutor(jobs)
@@ -176,7 +177,6 @@ def create_app(
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     _add_error_handlers(app)
-    app.state.throttle = Throttle.from_settings(settings)
     app.add_middleware(AuditLog, prefix=API_PREFIX)
     faults.install(app)
     app.add_middleware(BodyLimits, settings=settings)

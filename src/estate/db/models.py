@@ -112,6 +112,31 @@ class WebSession(Base):
     user: Mapped[User] = relationship()
 
 
+class LoginFailure(Base):
+    """One refused login, counted against a user name or a client address
+    (auth/throttle.py): in the database, so every service process counts them all."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_kind_name_at", "kind", "name", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "user" | "client"
+    name: Mapped[str] = mapped_column(String(200))
+    at: Mapped[float] = mapped_column(Float, index=True)  # seconds since the epoch
+
+
+class LoginBlock(Base):
+    """A user name or client address throttled until ``blocked_until`` (epoch seconds);
+    ``level`` is how many throttles followed each other (each lasts twice as long)."""
+
+    __tablename__ = "login_blocks"
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    blocked_until: Mapped[float] = mapped_column(Float, index=True)
+    level: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class AuditEntry(Base):
     """Who did what to which object, when, from where; never a body or a secret.
 
