@@ -154,7 +154,7 @@ def upload_plugin(
 
 @router.post("/refresh/")
 def refresh_plugins(context: ContextDep, session: SessionDep, user: AdminUser) -> dict[str, object]:
-    problems = register_managed(session, context.settings)
+    problems = register_managed(session, context.settings, context.box)
     removed = remove_unreferenced(session, context.settings)
     keys = session.scalars(select(PluginVersion.key).distinct().order_by(PluginVersion.key)).all()
     return {"plugins": list(keys), "problems": problems, "removed_folders": removed}
