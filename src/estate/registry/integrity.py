@@ -16,6 +16,7 @@ What is checked when (docs/repository.md, "Integrity and trust"):
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import Settings
-from ..db.models import Event, PluginVersion
+from ..db.models import Event, PluginVersion, SigningKey
 from ..db.states import SignatureStatus, Trust, VersionSource
 from ..runtime.environments import plugin_folder
 from ..runtime.integrity import FileList, file_list, files_digest
@@ -60,21 +61,28 @@ class Assessment:
 
 def assess(session: Session, folder: Path, key: str, version: str) -> Assessment:
     """List ``folder``'s files and check its ``SIGNATURE`` against the keyring."""
+    return assess_with(folder, key, version, lambda key_id: lookup(session, key_id))
+
+
+def assess_with(
+    folder: Path, key: str, version: str, find: Callable[[str], SigningKey | None]
+) -> Assessment:
+    """List ``folder``'s files and check its ``SIGNATURE`` with the keys ``find`` gives
+    (the keyring's, or those a command line names: ``estate plugin verify``)."""
     files = file_list(folder)
     found = Assessment(files, files_digest(files))
     signature = read_signature(folder)
     if signature is not None:
-        judge(session, found, signature, key, version)
+        judge(found, signature, key, version, find(signature.key_id))
     return found
 
 
 def judge(
-    session: Session, found: Assessment, signature: Signature, key: str, version: str
+    found: Assessment, signature: Signature, key: str, version: str, signer: SigningKey | None
 ) -> None:
-    """Set ``found``'s status and trust from ``signature`` and the keyring."""
+    """Set ``found``'s status and trust from ``signature`` and the key it names."""
     found.signature = dict[str, Any](signature.as_json())
     found.status, found.problem = SignatureStatus.INVALID, ""
-    signer = lookup(session, signature.key_id)
     if signature.files_digest != found.files_digest:
         found.status = SignatureStatus.MODIFIED
         found.problem = "the files differ from the ones that were signed"
