@@ -47,8 +47,9 @@ def file_list(folder: Path) -> FileList:
 
 
 def _covered(folder: Path) -> list[str]:
+    """The covered files' relative paths; ``OSError`` when ``folder`` cannot be read."""
     found = []
-    for directory, subdirs, names in os.walk(folder):
+    for directory, subdirs, names in os.walk(folder, onerror=_raise):
         subdirs[:] = [d for d in subdirs if d != _BYTECODE_FOLDER]
         base = Path(directory).relative_to(folder)
         for name in names:
@@ -58,6 +59,10 @@ def _covered(folder: Path) -> list[str]:
             if relative != SIGNATURE_FILE:
                 found.append(relative)
     return found
+
+
+def _raise(error: OSError) -> None:
+    raise error
 
 
 def _sha256(path: Path) -> str:
