@@ -147,7 +147,9 @@ def test_unsigned_uploads_follow_the_policy_and_bad_signatures_are_always_refuse
     assert sorted(v["version"] for v in versions) == ["1.0.0", "2.0.0"]
 
 
-def test_built_in_plugins_are_managed_and_valid(client: TestClient) -> None:
+def test_built_in_plugins_are_managed_and_valid_and_a_revoked_managed_key_is_replaced(
+    client: TestClient,
+) -> None:
     version = _version(client, "simulated:datacenter")
     assert (version["signature_status"], version["trust"]) == ("valid", "managed")
     keys = client.get(f"{API}/signing-keys/").json()["results"]
@@ -155,6 +157,19 @@ def test_built_in_plugins_are_managed_and_valid(client: TestClient) -> None:
     assert version["signed_by"] == managed["key_id"]
     assert "private" not in str(managed).lower()
     provider = create_provider(client)
+    assert collect(client, provider["id"])["status"] == "completed"
+
+    # Revoking the managed key stops the built-ins; the next refresh signs them anew.
+    revoked = client.post(
+        f"{API}/signing-keys/{managed['key_id']}/revoke/", json={"reason": "rotate"}
+    )
+    assert revoked.status_code == 200, revoked.text
+    assert _version(client, "simulated:datacenter")["signature_status"] == "invalid"
+    assert collect(client, provider["id"])["status"] == "failed"
+    assert client.post(f"{API}/provider-plugins/refresh/").status_code == 200
+    renewed = _version(client, "simulated:datacenter")
+    assert (renewed["signature_status"], renewed["trust"]) == ("valid", "managed")
+    assert renewed["signed_by"] not in (None, managed["key_id"])
     assert collect(client, provider["id"])["status"] == "completed"
 
 

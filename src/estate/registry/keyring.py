@@ -4,7 +4,8 @@ Keys are installation-wide (``organization_id`` None) or an organization's. One 
 them is the installation's own *managed* key: generated at the first start, its
 private half sealed with the secret box in ``<data dir>/managed-signing.key`` (never in
 the database, never answered by the API), it signs the built-in plugins as they are
-registered. Revoking a key makes every version it signed ``invalid`` at once, and
+registered; revoking it makes a new one at the next registration (start or refresh),
+which signs the built-ins again. Revoking a key makes every version it signed ``invalid`` at once, and
 such a version is refused at its next start.
 """
 
@@ -110,12 +111,19 @@ def managed_private_key(session: Session, settings: Settings, box: Sealer) -> Ed
     if path.is_file():
         sealed = box.open(path.read_text().strip())
         private = load_private(str(sealed.get("pem", "")).encode(), str(path))
-    else:
-        private = new_private_key()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write((box.seal({"pem": private_pem(private).decode()}) or "") + "\n")
+        known = lookup(session, key_id_of(private.public_key()))
+        if known is None or known.revoked_at is None:
+            _ensure_managed_public(session, private)
+            return private
+        # Revoked through the API: that is how the managed key is rotated.
+        logger.warning("the managed signing key %s was revoked; making a new one", known.key_id)
+    private = new_private_key()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.with_name(path.name + ".new")
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write((box.seal({"pem": private_pem(private).decode()}) or "") + "\n")
+    staged.rename(path)
     _ensure_managed_public(session, private)
     return private
 

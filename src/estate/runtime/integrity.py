@@ -3,9 +3,10 @@
 The list covers the plugin's own files (its code, ``manifest.yml``, requirements files,
 bundled ``wheels/``): what the plugin folder holds, relative paths with ``/``. It leaves
 out ``SIGNATURE`` at the root (the signature is over the list, so it cannot be in it)
-and bytecode (``__pycache__``, ``*.pyc``): uploads are stored without it and plugin
-processes never write it, but a built-in's folder in a checkout gains it whenever tests
-import the plugin. The version's virtual environment (``venv/`` beside the plugin
+and bytecode (``__pycache__``, ``*.pyc``): the service compiles an upload's files
+when it prepares the version, after the list is made (a signature is over the source),
+and a built-in's folder in a checkout gains it whenever it is compiled; a rewritten
+``.pyc`` is not caught (docs/repository.md says so). The version's virtual environment (``venv/`` beside the plugin
 folder, or a shared one) is not covered: it is built here by uv from the requirements
 the list does cover, holds thousands of files, and hashing it would cost a second per
 start; it is written by the service alone (docs/repository.md).
