@@ -8,7 +8,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from estate.config import Settings
 from estate.registry.signed_package import sign_package
@@ -227,3 +229,8 @@ def test_an_organization_admin_manages_only_that_organizations_keys(client: Test
     assert mine.json()["key_id"] in seen
     audit = client.get(f"{API}/audit/", params={"action": "signing-keys.create"}).json()
     assert {e["status"] for e in audit["results"]} >= {201, 403}
+
+
+def test_a_typo_in_the_unsigned_policy_stops_the_start() -> None:
+    with pytest.raises(ValidationError, match="'refuse', 'warn' or 'allow'"):
+        Settings(unsigned_plugins="warm")
