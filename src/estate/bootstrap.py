@@ -24,6 +24,7 @@ from .db.models import (
 from .db.states import RunStatus, VersionSource, VersionState
 from .inventory.ingest import link_new
 from .registry.install import define_recorded
+from .registry.integrity import list_unlisted
 from .registry.managed import register_managed, remove_unreferenced
 from .runtime.confinement import confinement_of, sweep
 
@@ -62,7 +63,8 @@ def prepare(context: Context) -> AdminLogin:
                 )
             session.commit()
         login = _ensure_admin(context)
-        register_managed(session, context.settings)
+        register_managed(session, context.settings, context.box)
+        list_unlisted(session)
         remove_unreferenced(session, context.settings)
         define_recorded(session, context.settings)
     swept = sweep(confinement_of(context.settings))

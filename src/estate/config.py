@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         "each run of its provider (0: kept for ever)",
     )
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    unsigned_plugins: Literal["refuse", "warn", "allow"] = Field(
+        default="warn",
+        description="What an upload without a signature gets: refused, installed with a "
+        "warning in its install log, or installed silently (a bad or revoked signature "
+        "is always refused)",
+    )
     max_body_bytes: int = Field(
         default=4 * 1024 * 1024,
         ge=1024,

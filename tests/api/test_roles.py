@@ -79,6 +79,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("post", "/provider-plugins/{key}/test/"): SYSTEM,
     ("post", "/provider-plugins/{key}/conformance/"): SYSTEM,
     ("get", "/provider-plugins/{key}/conformance/"): SYSTEM,
+    ("get", "/signing-keys/"): ANY,
+    ("post", "/signing-keys/"): Role.ADMIN,  # of the body's organization; none: SYSTEM
+    ("post", "/signing-keys/{key_id}/revoke/"): Role.ADMIN,  # installation-wide: SYSTEM
     ("get", "/conformance-runs/"): SYSTEM,
     ("get", "/conformance-runs/{conformance_run_id}/"): SYSTEM,
     ("get", "/catalog/"): ANY,
@@ -154,6 +157,10 @@ PARAMETERS = {("delete", "/users/{user_id}/"): {"user_id": "doomed_id"}}
 ABSENT_ALLOWED = {("delete", "/tokens/{token_id}/")} | {
     (method, "/plugin-apis/{key}/{path}") for method in ("get", "post", "put", "patch", "delete")
 }
+
+# Two Ed25519 public keys (base64 of the raw 32 bytes): A's, and one an allowed import adds.
+A_KEY = "1EyJYh3ALahY7zzzlG+RBLzo/MUcgtwU3ja44PUb8VM="
+NEW_KEY = "L2jSascg37LTk9qtwzhzhDvVMdTYKjPwm56T53YHEqQ="
 
 PROVIDER = {
     "name": "A's cloud",
@@ -273,6 +280,9 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
     token = client.post(f"{API}/tokens/", json={"name": "system's"}).json()["id"]
     tag = client.post(f"{API}/tags/", json={"namespace": "ops", "key": "env", "organization": a})
     watchlist = client.post(f"{API}/watchlists/", json={"name": "A's", "organization": a})
+    signing_key = client.post(
+        f"{API}/signing-keys/", json={"name": "A's", "public_key": A_KEY, "organization": a}
+    )
     params = {
         "organization_id": a,
         "provider_id": provider["id"],
@@ -286,6 +296,7 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
         "doomed_id": doomed_id,
         "tag_id": tag.json()["id"],
         "watchlist_id": watchlist.json()["id"],
+        "key_id": signing_key.json()["key_id"],
         "category": "compute",
         "mapping_id": vendor_types.BUILT_IN[0].id,
         "definition_id": properties.PROPERTY_DEFINITIONS[0].id,
@@ -331,6 +342,11 @@ def _bodies(
         ("patch", "/providers/{provider_id}/schedules/{schedule_id}/"): {"json": {}},
         # The provider is another plugin's: an allowed request answers 400, nothing runs.
         ("post", "/provider-plugins/{key}/conformance/"): {"json": {"provider": provider_id}},
+        # The first allowed caller imports or revokes; the next ones answer 409.
+        ("post", "/signing-keys/"): {
+            "json": {"name": "new", "public_key": NEW_KEY, "organization": a}
+        },
+        ("post", "/signing-keys/{key_id}/revoke/"): {"json": {"reason": "rotated"}},
         ("post", "/provider-plugins/upload/"): {
             "files": {"plugin": ("p.tar.gz", b"not an archive", "application/gzip")}
         },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,8 @@ from estate.db.migrate import alembic_config, current, upgrade
 from estate.inventory.counts import counted
 from estate.inventory.queries import ResourceFilter, resource_query
 from estate.inventory.search import queued
+from estate.registry.integrity import list_unlisted
+from estate.runtime.integrity import files_digest
 
 
 @pytest.fixture(params=BACKENDS)
@@ -367,6 +370,56 @@ def test_0013_adds_web_sessions_and_downgrades(empty_engine: Engine) -> None:
         assert "web_sessions" not in inspect(conn).get_table_names()
 
 
+def test_0015_adds_file_lists_and_the_keyring_and_the_next_start_lists_old_versions(
+    empty_engine: Engine, tmp_path: Path
+) -> None:
+    upgrade(empty_engine, "0013")
+    folder = tmp_path / "1.0.0-abc" / "plugin"
+    folder.mkdir(parents=True)
+    (folder / "provider.py").write_text("X = 1\n")
+    (folder / "manifest.yml").write_text("name: x\n")
+    with empty_engine.begin() as conn:
+        for row, (key, path) in enumerate(
+            [("a:b", folder.parent), ("gone:away", tmp_path / "missing")], start=1
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO plugin_versions (id, key, vendor, provider_type, version, sha256, "
+                    "class_path, manifest, source, state, path, install_log, created_at) "
+                    f"VALUES ({row}, '{key}', 'a', 'b', '1.0.0', 'x', 'provider.P', '{{}}', "
+                    f"'local', 'ready', '{path}', '', '2026-01-01 00:00:00')"
+                )
+            )
+
+    upgrade(empty_engine, "0015")
+
+    with empty_engine.connect() as conn:
+        statuses = conn.execute(
+            text("SELECT signature_status, trust, files FROM plugin_versions ORDER BY id")
+        ).all()
+        assert "signing_keys" in inspect(conn).get_table_names()
+    assert [tuple(s) for s in statuses] == [("unsigned", "unsigned", None)] * 2
+    with Session(empty_engine) as session:
+        assert list_unlisted(session) == 2
+    with empty_engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT files, files_digest, signature_status FROM plugin_versions ORDER BY id")
+        ).all()
+    listed, gone = ((_json(files), digest, status) for files, digest, status in rows)
+    assert listed[0] == {
+        "manifest.yml": hashlib.sha256(b"name: x\n").hexdigest(),
+        "provider.py": hashlib.sha256(b"X = 1\n").hexdigest(),
+    }
+    assert (listed[1], listed[2]) == (files_digest(listed[0]), "unsigned")
+    assert gone == ({}, None, "modified")
+
+    command.downgrade(alembic_config(empty_engine), "0013")
+    with empty_engine.connect() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("plugin_versions")}
+        assert "signing_keys" not in inspect(conn).get_table_names()
+    assert not {"files", "signature", "signature_status", "trust"} & columns
+
+
 def test_0016_adds_the_shared_login_throttle_and_downgrades(empty_engine: Engine) -> None:
     upgrade(empty_engine, "0016")
     with empty_engine.connect() as conn:
@@ -376,6 +429,6 @@ def test_0016_adds_the_shared_login_throttle_and_downgrades(empty_engine: Engine
     assert {"login_failures", "login_blocks"} <= tables
     assert {"kind", "name", "blocked_until", "level"} <= blocks
 
-    command.downgrade(alembic_config(empty_engine), "0013")
+    command.downgrade(alembic_config(empty_engine), "0015")
     with empty_engine.connect() as conn:
         assert not {"login_failures", "login_blocks"} & set(inspect(conn).get_table_names())

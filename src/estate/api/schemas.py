@@ -9,7 +9,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from ..db.states import Role
+from ..db.states import Role, SignatureStatus, Trust
 from ..db.storable import describe, unstorable
 
 Slug = Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=100)
@@ -466,6 +466,12 @@ class PluginVersionPublic(BaseModel):
     created_at: datetime
     is_active: bool
     install_log: str
+    signature_status: SignatureStatus = Field(
+        description="valid | invalid | modified | unsigned: what the last check of its files "
+        "and signature found (docs/repository.md)"
+    )
+    trust: Trust = Field(description="managed | trusted | unsigned")
+    signed_by: str | None = Field(description="The id of the key of its signature, if any")
 
 
 class PluginPublic(BaseModel):
@@ -485,6 +491,8 @@ class PluginPublic(BaseModel):
     configured_instances: int = Field(description="The UIS's name for provider_count")
     name: str = Field(description="The UIS's name for display_name")
     created_at: datetime
+    signature_status: SignatureStatus = Field(description="Of the version shown")
+    trust: Trust = Field(description="Of the version shown")
 
 
 class PluginDetail(PluginPublic):
@@ -504,6 +512,8 @@ class PluginUploaded(BaseModel):
     supported_resource_types: list[str]
     sha256: str
     replaced: bool
+    signature_status: SignatureStatus
+    trust: Trust
 
 
 class ConnectionResult(BaseModel):

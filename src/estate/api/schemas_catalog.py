@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ..db.states import SignatureStatus, Trust
 from .schemas import _Strict
 
 ProfileStatus = Literal["pass", "partial", "fail", "not_tested"]
@@ -30,6 +31,10 @@ class CatalogEntry(BaseModel):
     sha256: str
     source: str
     state: str
+    signature_status: SignatureStatus = Field(
+        description="valid | invalid | modified | unsigned (docs/repository.md)"
+    )
+    trust: Trust = Field(description="managed | trusted | unsigned")
     maintainers: list[str]
     license: list[str]
     maturity: str | None

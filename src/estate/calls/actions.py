@@ -18,7 +18,7 @@ from ..db.models import PluginVersion, Provider, Resource
 from ..runtime.errors import PluginCallError
 from .events import EventRecorder
 from .runlog import RunLog
-from .specs import credential_params, provider_slot, provider_spec
+from .specs import credential_params, noting_modified, provider_slot, provider_spec
 
 
 @dataclass(frozen=True)
@@ -66,16 +66,19 @@ def provider_call(
     error) or ``SecretKeyError`` when the provider's secrets cannot be opened.
     """
     credential = credential_params(context, provider, log)
-    spec = provider_spec(context.settings, version, provider, credential, log.secrets)
-    return context.supervisor.call(
-        slot or provider_slot(provider.id),
-        spec,
-        method,
-        params,
-        timeout=timeout,
-        on_notification=events.notified,
-        on_log=log.add,
-    )
+    with noting_modified(
+        context, version, provider_id=provider.id, action_run_id=events.action_run_id
+    ):
+        spec = provider_spec(context.settings, version, provider, credential, log.secrets)
+        return context.supervisor.call(
+            slot or provider_slot(provider.id),
+            spec,
+            method,
+            params,
+            timeout=timeout,
+            on_notification=events.notified,
+            on_log=log.add,
+        )
 
 
 def offered_actions(

@@ -14,7 +14,7 @@ from ..runtime.errors import PluginRuntimeError
 from ..secretbox import SecretKeyError
 from .events import EventRecorder
 from .runlog import RunLog
-from .specs import credential_params, provider_slot, provider_spec
+from .specs import credential_params, noting_modified, provider_slot, provider_spec
 
 
 def check_connection(
@@ -25,10 +25,11 @@ def check_connection(
     events = EventRecorder(log, provider_id=provider.id, run_id=None, plugin_key=provider.key)
     try:
         credential = credential_params(context, provider, log)
-        spec = provider_spec(context.settings, version, provider, credential, log.secrets)
-        result = context.supervisor.call(
-            provider_slot(provider.id), spec, "validate", {}, on_notification=events.notified
-        )
+        with noting_modified(context, version, provider_id=provider.id):
+            spec = provider_spec(context.settings, version, provider, credential, log.secrets)
+            result = context.supervisor.call(
+                provider_slot(provider.id), spec, "validate", {}, on_notification=events.notified
+            )
     except (PluginRuntimeError, SecretKeyError) as exc:
         return False, log.mask(str(exc))
     finally:

@@ -23,7 +23,7 @@ from ..db.models import PluginVersion
 from ..runtime.errors import PluginRuntimeError
 from .events import EventRecorder
 from .runlog import RunLog
-from .specs import version_slot, version_spec
+from .specs import noting_modified, version_slot, version_spec
 
 logger = logging.getLogger(__name__)
 
@@ -84,13 +84,14 @@ def forward(context: Context, version: PluginVersion, request: ApiRequest) -> Ap
     key = version.key
     events = EventRecorder(RunLog(), provider_id=None, run_id=None, plugin_key=key)
     try:
-        answer = context.supervisor.call(
-            version_slot(version.id),
-            version_spec(context.settings, version),
-            "api.request",
-            request.params(),
-            on_notification=events.notified,
-        )
+        with noting_modified(context, version):
+            answer = context.supervisor.call(
+                version_slot(version.id),
+                version_spec(context.settings, version),
+                "api.request",
+                request.params(),
+                on_notification=events.notified,
+            )
     except PluginRuntimeError as exc:
         raise PluginApiError(_STATUS_OF_KIND.get(exc.kind, 502), f"plugin {key}: {exc}") from None
     finally:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,10 @@ from inventory_providers.base import ProviderCredential
 from ..config import Settings
 from ..context import Context
 from ..db.models import PluginVersion, Provider
+from ..db.states import SignatureStatus
+from ..registry.integrity import mark_modified
 from ..runtime.environments import PluginEnvironment, environment_at
+from ..runtime.errors import PluginModified, PluginUntrusted
 from ..runtime.host import LogSink, PluginProcess
 from ..runtime.supervisor import ProcessSpec
 from .runlog import RunLog
@@ -39,8 +44,47 @@ def plugin_process(
 
 
 def environment_of(version: PluginVersion, settings: Settings) -> PluginEnvironment:
-    """Where a stored version's code is and the interpreter that runs it."""
-    return environment_at(Path(version.path), version.manifest, settings)
+    """Where a stored version's code is, the interpreter that runs it, and its file list,
+    which every start of a process checks (``confinement.launch``).
+
+    Raises ``PluginUntrusted`` for a version whose signature is invalid (its key was
+    revoked): it is not started at all.
+    """
+    if version.signature_status == SignatureStatus.INVALID:
+        problem = (version.signature or {}).get("problem") or "its signature does not verify"
+        raise PluginUntrusted(
+            f"{version.key} {version.version} is not started: its signature is invalid ({problem})"
+        )
+    environment = environment_at(Path(version.path), version.manifest, settings)
+    if version.files is None:  # listed at the next start (registry.integrity.list_unlisted)
+        return environment
+    return replace(environment, files=tuple(sorted(version.files.items())))
+
+
+@contextmanager
+def noting_modified(
+    context: Context,
+    version: PluginVersion,
+    *,
+    provider_id: int | None = None,
+    run_id: int | None = None,
+    action_run_id: int | None = None,
+) -> Iterator[None]:
+    """Around anything that may start ``version``'s process: a start refused because a
+    file changed marks the version ``modified`` and records an event naming the file."""
+    try:
+        yield
+    except PluginModified as exc:
+        with context.sessions() as session:
+            mark_modified(
+                session,
+                version.id,
+                str(exc),
+                provider_id=provider_id,
+                run_id=run_id,
+                action_run_id=action_run_id,
+            )
+        raise
 
 
 def state_dir_of(settings: Settings, provider_id: int) -> Path:
@@ -146,5 +190,7 @@ def _spec(
 def _fingerprint(version: PluginVersion, configure: dict[str, Any] | None) -> str:
     digest = hashlib.blake2b(digest_size=16)
     digest.update(f"{version.id}:{version.sha256}:{version.class_path}".encode())
+    # A revoked key or a new file list replaces the process at its next call.
+    digest.update(f"{version.signature_status}:{version.files_digest}".encode())
     digest.update(orjson.dumps(configure, option=orjson.OPT_SORT_KEYS, default=str))
     return digest.hexdigest()

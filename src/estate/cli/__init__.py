@@ -25,6 +25,7 @@ from . import (
     resources,
     runs,
     serve,
+    signing,
 )
 from .client import Options, remember
 
@@ -73,6 +74,7 @@ def root(
 
 for module in (
     plugins,
+    signing,
     catalog,
     providers,
     runs,

@@ -100,3 +100,111 @@ def plugin_folder(plugin: str) -> Path:
     raise LocalError(
         [f"{plugin}: neither a plugin folder nor a built-in plugin's key ({', '.join(keys)})"]
     )
+
+
+@dataclass
+class Keys:
+    key_id: str
+    private: Path
+    public: Path
+    public_pem: Path
+
+
+def keygen(out: Path, name: str) -> Keys:
+    """A new Ed25519 key pair in ``out``: ``<name>.pem`` (private, mode 0600),
+    ``<name>.pub`` (base64 of the raw public key) and ``<name>.pub.pem``."""
+    import os
+
+    from ..registry import signing
+
+    private = signing.new_private_key()
+    out.mkdir(parents=True, exist_ok=True)
+    keys = Keys(
+        signing.key_id_of(private.public_key()),
+        out / f"{name}.pem",
+        out / f"{name}.pub",
+        out / f"{name}.pub.pem",
+    )
+    if keys.private.exists():
+        raise LocalError([f"{keys.private}: exists already; keygen never overwrites a key"])
+    fd = os.open(keys.private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(signing.private_pem(private))
+    keys.public.write_text(signing.public_text(private.public_key()) + "\n")
+    keys.public_pem.write_bytes(signing.public_pem(private.public_key()))
+    return keys
+
+
+def sign(path: Path, key: Path, output: Path | None) -> tuple[str, Path]:
+    """Sign a plugin folder (``SIGNATURE`` written in it) or archive (a signed copy
+    written); returns the key id and what was written."""
+    from ..registry.errors import InvalidSigningKey, RegistryError
+    from ..registry.signed_package import sign_package
+    from ..registry.signing import load_private
+
+    try:
+        private = load_private(key.read_bytes(), str(key))
+        signature, written = sign_package(path, private, output)
+    except (InvalidSigningKey, RegistryError) as exc:
+        raise LocalError([str(exc)]) from None
+    except OSError as exc:
+        raise LocalError([f"{exc.filename or path}: {exc.strerror}"]) from None
+    return signature.key_id, written
+
+
+@dataclass
+class Verified:
+    key: str
+    version: str
+    status: str
+    trust: str
+    checks: list[tuple[str, bool, str]]
+
+
+def verify(path: Path, public_keys: list[str], keyring: list[dict[str, object]]) -> Verified:
+    """Check a plugin folder's or archive's files and signature with ``public_keys``
+    (PEM or base64 texts) and the service's ``keyring`` (``GET signing-keys/`` items)."""
+    from datetime import UTC, datetime
+
+    from ..db.models import SigningKey
+    from ..registry.errors import RegistryError
+    from ..registry.signed_package import verify_package
+    from ..registry.signing import key_id_of, load_public, public_text
+
+    known: dict[str, SigningKey] = {}
+    try:
+        for text in public_keys:
+            public = load_public(text, "--key")
+            known[key_id_of(public)] = SigningKey(
+                public_key=public_text(public), managed=False, organization_id=None,
+                revoked_at=None, revoked_reason="",
+            )  # fmt: skip
+        for item in keyring:
+            revoked = item.get("revoked_at")
+            known[str(item["key_id"])] = SigningKey(
+                public_key=str(item["public_key"]), managed=bool(item.get("managed")),
+                organization_id=item.get("organization"), revoked_reason=item.get("revoked_reason"),
+                revoked_at=datetime.now(UTC) if revoked else None,
+            )  # fmt: skip
+        manifest, found = verify_package(path, known.get)
+    except RegistryError as exc:
+        raise LocalError([str(exc)]) from None
+    except OSError as exc:
+        raise LocalError([f"{exc.filename or path}: {exc.strerror}"]) from None
+    return Verified(manifest.key, manifest.version, found.status, found.trust, _checks(found))
+
+
+def _checks(found: object) -> list[tuple[str, bool, str]]:
+    from ..registry.integrity import Assessment
+
+    assert isinstance(found, Assessment)
+    signature = found.signature or {}
+    checks = [("files listed", True, f"{len(found.files)} file(s), digest {found.files_digest}")]
+    if not signature:
+        return [*checks, ("signature", False, "no SIGNATURE in the plugin's root")]
+    same = signature.get("files_digest") == found.files_digest
+    checks.append(("files match the signed list", same, "" if same else found.problem))
+    if same:
+        ok = found.status == "valid"
+        checks.append((f"signature by key {signature.get('key_id')}", ok, found.problem))
+    return checks

@@ -24,6 +24,7 @@ LIST_COLUMNS: list[Column] = [
     ("version", "version"),
     ("source", "source"),
     ("state", "state"),
+    ("trust", "trust"),
     ("providers", "provider_count"),
     ("resource types", lambda p: ", ".join(p["supported_resource_types"])),
 ]
@@ -33,6 +34,8 @@ VERSION_COLUMNS: list[Column] = [
     ("active", "is_active"),
     ("source", "source"),
     ("sha256", lambda v: v["sha256"][:12]),
+    ("signature", "signature_status"),
+    ("trust", "trust"),
     ("error", "error"),
 ]
 SHOWN = ["key", "display_name", "description", "version", "sha256", "class_path", "source"]

@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from .states import Role, RunStatus, VersionSource, VersionState
+from .states import Role, RunStatus, SignatureStatus, Trust, VersionSource, VersionState
 from .types import JSONType, NullableJSON, UTCDateTime, utcnow
 
 # Primary keys: BIGINT on PostgreSQL, INTEGER (rowid alias) on SQLite.
@@ -180,7 +180,38 @@ class PluginVersion(Base):
     # What the plugin's ``define`` said of its actions and profiles (the catalog's
     # source): ``{"actions": [...], "profiles": [...]}``; None until it is defined.
     definition: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON, nullable=True)
+    # Integrity and trust (registry/integrity.py): the sha256 of each of the plugin's
+    # files, the digest of that list, its signature ({key_id, algorithm, signature,
+    # files_digest} or None) and what the last check found.
+    files: Mapped[dict[str, str] | None] = mapped_column(NullableJSON, nullable=True)
+    files_digest: Mapped[str | None] = mapped_column(String(64))
+    signature: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON, nullable=True)
+    signature_status: Mapped[str] = mapped_column(String(20), default=SignatureStatus.UNSIGNED)
+    trust: Mapped[str] = mapped_column(String(20), default=Trust.UNSIGNED)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SigningKey(Base):
+    """An Ed25519 public key plugin signatures are checked against (registry/keyring.py).
+
+    ``organization_id`` None is installation-wide; ``managed`` marks the installation's
+    own key, whose private half never leaves the data directory.
+    """
+
+    __tablename__ = "signing_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    public_key: Mapped[str] = mapped_column(String(100))
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    managed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(150), default="")
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class Provider(Base):

@@ -35,6 +35,23 @@ class VersionSource(enum.StrEnum):
     LOCAL = "local"
 
 
+class SignatureStatus(enum.StrEnum):
+    """What the last check of a version's files and signature found (docs/repository.md)."""
+
+    VALID = "valid"  # files match their list, signed by a known key that is not revoked
+    INVALID = "invalid"  # a bad signature, or one by an unknown or revoked key
+    MODIFIED = "modified"  # a file changed, was added or removed since the list was made
+    UNSIGNED = "unsigned"  # files match their list; no signature
+
+
+class Trust(enum.StrEnum):
+    """Who vouches for a version (Grafana's signature levels)."""
+
+    MANAGED = "managed"  # signed with this installation's own key: a built-in
+    TRUSTED = "trusted"  # signed with a key an administrator imported
+    UNSIGNED = "unsigned"  # no valid signature
+
+
 class Role(enum.StrEnum):
     """A user's role in one organization, lowest first: each role may do what the
     roles before it may (``Role.OPERATOR.covers(Role.VIEWER)``)."""

@@ -19,7 +19,7 @@ from inventory_providers.protocol import BATCH_METHOD
 
 from ..calls.events import EventRecorder
 from ..calls.runlog import RunLog
-from ..calls.specs import credential_params, plugin_process, provider_model
+from ..calls.specs import credential_params, noting_modified, plugin_process, provider_model
 from ..context import Context
 from ..db.models import CollectionRun, PluginVersion, Provider
 from ..db.states import RunStatus
@@ -217,9 +217,12 @@ class _CollectionJob:
             raise RunFailed("provider is disabled; enable it before collecting")
         settings = self.context.settings
         credential = credential_params(self.context, self.provider, self.log)
-        self.process = plugin_process(settings, self.version, self.log.add, self.provider.id)
         self.log.add("info", f"starting {self.provider.key} {self.version.version}")
-        self.process.start()
+        with noting_modified(
+            self.context, self.version, provider_id=self.provider.id, run_id=self.run_id
+        ):
+            self.process = plugin_process(settings, self.version, self.log.add, self.provider.id)
+            self.process.start()
         self.process.call(
             "configure",
             {"provider": provider_model(self.provider), "credential": credential},

@@ -24,7 +24,10 @@ from ..context import Context
 from ..db.models import ConformanceRun, PluginVersion, Provider
 from ..db.states import RunStatus, VersionState
 from ..redaction import mask, maskable
+from ..registry.integrity import mark_modified
 from ..runtime.environments import plugin_folder
+from ..runtime.errors import PluginModified, PluginStartError
+from ..runtime.integrity import verify
 from ..secretbox import SecretKeyError
 
 logger = logging.getLogger(__name__)
@@ -52,8 +55,17 @@ def run_conformance(context: Context, run_id: int) -> None:
         config: dict[str, Any] = {**provider.connection_config, **secrets}
         if provider.endpoint:
             config.setdefault("endpoint", provider.endpoint)
-        environment = environment_of(version, context.settings)
         plugin_dir = plugin_folder(Path(version.path))
+        try:
+            # The suite starts its own processes from the folder: checked here, once.
+            environment = environment_of(version, context.settings)
+            if version.files is not None:
+                verify(plugin_dir, version.files)
+        except PluginStartError as exc:
+            if isinstance(exc, PluginModified):
+                mark_modified(session, version.id, str(exc), provider_id=provider.id)
+            _end(context, run_id, error=str(exc))
+            return
         profiles = list(run.profiles) if run.profiles is not None else None
         run.status = RunStatus.RUNNING
         run.started_at = datetime.now(UTC)

@@ -43,6 +43,8 @@ def catalog_entry(session: Session, key: str) -> dict[str, Any] | None:
         "description": manifest.get("description") or "",
         "version": version.version,
         "sha256": version.sha256,
+        "signature_status": version.signature_status,
+        "trust": version.trust,
         "source": version.source,
         "state": version.state,
         "maintainers": list(manifest.get("authors") or []),

@@ -6,6 +6,12 @@
     ├── InvalidPackage            400  bad archive or manifest; .problems lists each fault
     │   └── InstallFailed         400  its requirements did not install; .log is the installer's
     ├── PackageTooLarge           413  upload or unpacked content over the size limit
+    ├── UntrustedPackage          400  its signature is bad, by an unknown or revoked key, or
+    │                                  missing where the trust policy refuses unsigned plugins
+    ├── InvalidSigningKey         400  a public or private key that cannot be used
+    ├── SigningKeyExists          409  that key is in the keyring already
+    ├── SigningKeyNotFound        404  no key with that id (that the caller may see)
+    ├── SigningKeyRevoked         409  that key is revoked already
     ├── PluginExists              409  that version is installed and force was not given
     ├── PluginNotFound            404  no plugin (or version) with that key
     └── PluginInUse               409  providers still use the plugin that is to be removed
@@ -44,6 +50,30 @@ class InstallFailed(InvalidPackage):
     def __init__(self, problem: str, log: str = "") -> None:
         super().__init__(problem)
         self.log = log
+
+
+class UntrustedPackage(RegistryError):
+    """The package's signature is not one the trust policy accepts (docs/repository.md)."""
+
+    status_code: ClassVar[int] = 400
+
+
+class InvalidSigningKey(RegistryError):
+    """A key that cannot be used: not Ed25519, bad base64, the wrong length."""
+
+    status_code: ClassVar[int] = 400
+
+
+class SigningKeyExists(RegistryError):
+    status_code: ClassVar[int] = 409
+
+
+class SigningKeyNotFound(RegistryError):
+    status_code: ClassVar[int] = 404
+
+
+class SigningKeyRevoked(RegistryError):
+    status_code: ClassVar[int] = 409
 
 
 class PackageTooLarge(RegistryError):

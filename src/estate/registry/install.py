@@ -1,6 +1,7 @@
 """Install a plugin package: check, store immutably, prepare its environment, define, record.
 
-Nothing is half-installed: the package is unpacked and prepared in a staging folder
+The package's files are listed and its signature checked against the keyring before
+anything is prepared (``integrity.assess``, ``integrity.admit``). Nothing is half-installed: the package is unpacked and prepared in a staging folder
 inside the plugins directory, renamed into place in one step, and recorded in the
 database last; any failure removes the staging folder and leaves the registry as it was.
 """
@@ -37,6 +38,7 @@ from ..runtime.environments import (
 from ..runtime.errors import PluginEnvironmentError, PluginStartError
 from .archive import extract, find_root, sha256_of
 from .errors import InstallFailed, InvalidPackage, PackageTooLarge, PluginExists
+from .integrity import Assessment, admit, assess
 from .manifest import Manifest, parse_manifest
 
 logger = logging.getLogger(__name__)
@@ -94,14 +96,17 @@ def install_archive(
     try:
         root, manifest = _unpack(data, stage / "unpacked", settings)
         existing = _installed(session, manifest, force=force)
+        found = assess(session, root, manifest.key, manifest.version)
+        admit(found, settings, VersionSource.LOCAL, f"{manifest.key} {manifest.version}")
         version_dir = stage / "version"
         version_dir.mkdir()
         root.rename(version_dir / PLUGIN_SUBDIR)
         defined, install_log, state = _prepared(version_dir, manifest, settings, wait=wait)
         with STORE_LOCK:
             record = _store(
-                session, settings, version_dir, manifest, defined, sha, existing, install_log, state
-            )
+                session, settings, version_dir, manifest, defined, sha, existing, found,
+                "\n".join([*found.notes, install_log]).strip(), state,
+            )  # fmt: skip
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return record, existing is not None
@@ -168,6 +173,7 @@ def _store(
     defined: Defined,
     sha: str,
     existing: PluginVersion | None,
+    found: Assessment,
     install_log: str,
     state: str = VersionState.READY,
 ) -> PluginVersion:
@@ -185,6 +191,7 @@ def _store(
             session.flush()
         record = _record(manifest, defined, sha, final, source=VersionSource.LOCAL, log=install_log)
         record.state = state
+        found.apply(record)
         session.add(record)
         session.commit()
     except Exception:  # whatever failed, the folder must not outlive the missing record

@@ -1,6 +1,7 @@
 """Built-in ("managed") plugins: the folders under ``plugins/``, registered at start-up.
 
-A managed plugin runs from its folder in place. It is registered again only when its
+A managed plugin runs from its folder in place, its files listed and signed with the
+installation's managed key as it is registered (``integrity.sign_managed``). It is registered again only when its
 content changed (its sha256 covers the packed folder), so start-up stays fast. One with
 requirements (a platform's client library) runs in an environment made of them in the
 environments folder; until that is built the version is ``preparing`` and a background
@@ -31,6 +32,8 @@ from ..runtime.errors import PluginEnvironmentError
 from .archive import pack, sha256_of
 from .errors import InstallFailed, InvalidPackage
 from .install import INCOMING, STALE_STAGING_SECONDS, STORE_LOCK, Defined, _record, define
+from .integrity import is_signed_by_managed, sign_managed
+from .keyring import Sealer
 from .manifest import Manifest, parse_manifest
 
 NOT_DEFINED = Defined(class_path="", metadata={})
@@ -45,7 +48,7 @@ def plugin_folders(root: Path) -> list[Path]:
     return sorted(path.parent for path in root.glob("*/*/manifest.yml"))
 
 
-def register_managed(session: Session, settings: Settings) -> list[str]:
+def register_managed(session: Session, settings: Settings, box: Sealer) -> list[str]:
     """Register or refresh every managed plugin; returns the problems found.
 
     A plugin whose environment is still to be built is recorded ``preparing``:
@@ -55,7 +58,7 @@ def register_managed(session: Session, settings: Settings) -> list[str]:
     problems = []
     for folder in plugin_folders(settings.managed_plugins_dir):
         try:
-            register_folder(session, settings, folder)
+            register_folder(session, settings, box, folder)
         except InvalidPackage as exc:
             session.rollback()
             problems.append(f"{folder}: {exc}")
@@ -63,7 +66,9 @@ def register_managed(session: Session, settings: Settings) -> list[str]:
     return problems
 
 
-def register_folder(session: Session, settings: Settings, folder: Path) -> PluginVersion:
+def register_folder(
+    session: Session, settings: Settings, box: Sealer, folder: Path
+) -> PluginVersion:
     """Record ``folder`` as the managed version of its plugin, if it is new or changed."""
     manifest = parse_manifest((folder / "manifest.yml").read_bytes())
     sha = sha256_of(pack(folder))
@@ -87,7 +92,13 @@ def register_folder(session: Session, settings: Settings, folder: Path) -> Plugi
         and current.state == VersionState.READY
         and current.definition is not None  # recorded before definitions were kept
     ):
+        if not is_signed_by_managed(session, current):  # listed before 0015, or key replaced
+            sign_managed(session, settings, box, folder, manifest.key, manifest.version).apply(
+                current
+            )
+            session.commit()
         return current
+    signed = sign_managed(session, settings, box, folder, manifest.key, manifest.version)
     requirements = managed_requirements(folder, _as_json(manifest))
     if requirements is not None and not _built(settings, requirements):
         record = _record(manifest, NOT_DEFINED, sha, folder, source=VersionSource.MANAGED, log="")
@@ -101,6 +112,7 @@ def register_folder(session: Session, settings: Settings, folder: Path) -> Plugi
     else:
         defined = _define(folder, manifest, settings, sha)
         record = _record(manifest, defined, sha, folder, source=VersionSource.MANAGED, log="")
+    signed.apply(record)
     if current is not None:
         session.delete(current)
         session.flush()

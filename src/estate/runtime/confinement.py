@@ -38,6 +38,7 @@ from inventory_providers.provider import STATE_DIR_VARIABLE
 from ..config import Settings
 from . import sandbox
 from .errors import PluginStartError
+from .integrity import verify
 from .plugin_users import UserPool, UserRange, grant_search, pool_of
 
 if TYPE_CHECKING:
@@ -163,7 +164,10 @@ class Launch:
 
 def launch(environment: PluginEnvironment, *verb: str) -> Launch:
     """How to start ``environment``'s plugin with ``verb``: the one place a plugin's
-    command line is built. Raises ``PluginStartError`` for a missing program."""
+    command line is built. Raises ``PluginStartError`` for a missing program,
+    ``PluginModified`` naming a file changed since the version's file list was made."""
+    if environment.files is not None:
+        verify(environment.plugin_dir, dict(environment.files))
     plugin_argv = environment.argv(*verb)
     if not os.access(plugin_argv[0], os.X_OK):  # said here: inside the sandbox it is a line
         reason = "not executable" if Path(plugin_argv[0]).exists() else "no such file"

@@ -61,6 +61,8 @@ class PluginEnvironment:
     ``confinement`` is how its processes are confined (``confinement.launch``).
     ``state_dir`` is a folder that outlives the process (one per provider): every
     process of that provider may write it, and finds it as ``STATE_DIR_VARIABLE``.
+    ``files`` is the stored version's file list (``integrity.file_list`` as sorted
+    pairs): ``confinement.launch`` checks ``plugin_dir`` against it before every start.
     """
 
     plugin_dir: Path
@@ -69,6 +71,7 @@ class PluginEnvironment:
     command: tuple[str, ...] | None = None
     confinement: Confinement = DEFAULT
     state_dir: Path | None = None
+    files: tuple[tuple[str, str], ...] | None = None
 
     def argv(self, *verb: str) -> list[str]:
         """The command line of one verb; raises ``PluginStartError`` for a missing program."""

@@ -2,6 +2,8 @@
 
 PluginRuntimeError            kind from the wire (see inventory_providers.errors.KINDS)
 ├── PluginStartError          the process could not start or did not complete the handshake
+│   ├── PluginModified        a stored plugin's file changed since its file list was made
+│   └── PluginUntrusted       its signature is invalid (a revoked or unknown key, a bad one)
 ├── PluginEnvironmentError    its environment could not be prepared (``log``: the installer's output)
 ├── PluginCallError           the plugin answered a call with an error
 ├── PluginProtocolError       garbage, an oversized line or an unexpected message on the socket
@@ -25,6 +27,22 @@ class PluginRuntimeError(Exception):
 
 class PluginStartError(PluginRuntimeError):
     kind = "invalid_plugin"
+
+
+class PluginModified(PluginStartError):
+    """A stored plugin's files differ from its file list; ``path`` names the first one."""
+
+    kind = "modified"
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class PluginUntrusted(PluginStartError):
+    """The version's signature is invalid: the trust policy refuses to start it."""
+
+    kind = "untrusted"
 
 
 class PluginCallError(PluginRuntimeError):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ...calls.connection import check_connection
 from ...db.models import PluginVersion, Provider
-from ...db.states import VersionSource, VersionState
+from ...db.states import SignatureStatus, Trust, VersionSource, VersionState
 from ...jobs.prepare import prepare_version
 from ...registry.errors import PackageTooLarge, PluginInUse, PluginNotFound
 from ...registry.install import install_archive
@@ -75,6 +75,8 @@ def _public(
         "configured_instances": count,
         "name": manifest.get("display_name") or version.key,
         "created_at": version.created_at,
+        "signature_status": version.signature_status,
+        "trust": version.trust,
     }
 
 
@@ -149,12 +151,14 @@ def upload_plugin(
         supported_resource_types=version.manifest.get("supported_resource_types", []),
         sha256=version.sha256,
         replaced=replaced,
+        signature_status=SignatureStatus(version.signature_status),
+        trust=Trust(version.trust),
     )
 
 
 @router.post("/refresh/")
 def refresh_plugins(context: ContextDep, session: SessionDep, user: AdminUser) -> dict[str, object]:
-    problems = register_managed(session, context.settings)
+    problems = register_managed(session, context.settings, context.box)
     removed = remove_unreferenced(session, context.settings)
     keys = session.scalars(select(PluginVersion.key).distinct().order_by(PluginVersion.key)).all()
     return {"plugins": list(keys), "problems": problems, "removed_folders": removed}
@@ -173,6 +177,9 @@ def get_plugin(key: str, session: SessionDep, user: CurrentUser, visible: Visibl
             created_at=v.created_at,
             is_active=v.id == version.id and v.state == VersionState.READY,
             install_log=v.install_log,
+            signature_status=SignatureStatus(v.signature_status),
+            trust=Trust(v.trust),
+            signed_by=(v.signature or {}).get("key_id"),
         )
         for v in versions_of(session, key)
     ]
