@@ -73,8 +73,12 @@ def layout(found: Neighbourhood) -> Drawing:
     order = {r.id: i for i, r in enumerate(first)}
     second = sorted(second, key=lambda r: (order.get(found.parent.get(r.id, 0), 0), r.id))
     if second and first:
-        # Start where the first parent sits, minus half a group, to line groups up.
-        start = angle[first[0].id] - math.pi / max(len(second), 1)
+        # Evenly spaced, in groups by parent; the first group centred on its parent.
+        first_group = sum(
+            1 for r in second if found.parent.get(r.id) == found.parent.get(second[0].id)
+        )
+        parent = found.parent.get(second[0].id, first[0].id)
+        start = angle.get(parent, 0.0) - (first_group - 1) * math.pi / len(second)
         angle.update(zip((r.id for r in second), _angles(len(second), start), strict=True))
     else:
         angle.update(zip((r.id for r in second), _angles(len(second)), strict=True))
