@@ -14,7 +14,8 @@ from ..db.models import Resource
 from ..inventory.neighbourhood import Neighbourhood
 
 NODE_RADIUS = 11
-_RING = (0.0, 150.0, 300.0)  # radius of each depth's ring
+_RING = (150.0, 150.0)  # the least radius of ring 1, and the least gap to ring 2
+_PER_NODE = (100.0, 50.0)  # room along its ring each node of ring 1, ring 2 gets
 _MARGIN = 90.0  # room for the outer ring's labels
 _LABEL = 22  # characters of a node's name shown under it
 
@@ -64,9 +65,16 @@ def _label(resource: Resource) -> str:
     return text if len(text) <= _LABEL else text[: _LABEL - 1] + "…"
 
 
+def _radii(first: int, second: int) -> tuple[float, float, float]:
+    """Each ring's radius: wide enough for its nodes, ring 2 well outside ring 1."""
+    inner = max(_RING[0], first * _PER_NODE[0] / (2 * math.pi))
+    return 0.0, inner, max(inner + _RING[1], second * _PER_NODE[1] / (2 * math.pi))
+
+
 def layout(found: Neighbourhood) -> Drawing:
     """Where each resource of ``found`` sits, and each edge's line and label."""
     center, first, second = found.rings
+    radius = _radii(len(first), len(second))
     angle: dict[int, float] = {center[0].id: 0.0}
     angle.update(zip((r.id for r in first), _angles(len(first)), strict=True))
     # The outer ring in the order of the inner one, so each sits near its parent.
@@ -87,7 +95,7 @@ def layout(found: Neighbourhood) -> Drawing:
     for depth, ring in enumerate((center, first, second)):
         for resource in ring:
             a = angle[resource.id]
-            x, y = _RING[depth] * math.cos(a), _RING[depth] * math.sin(a)
+            x, y = radius[depth] * math.cos(a), radius[depth] * math.sin(a)
             place[resource.id] = (x, y)
             name = resource.name or resource.ems_ref
             nodes.append(
@@ -99,7 +107,7 @@ def layout(found: Neighbourhood) -> Drawing:
         _edge(link.source, link.target, link.relationship_type, place, names)
         for link in found.links
     ]
-    size = 2 * (_RING[2 if second else 1 if first else 0] + _MARGIN)
+    size = 2 * (radius[2 if second else 1 if first else 0] + _MARGIN)
     return Drawing(center[0].id, nodes, edges, size, found.hidden, found.exact)
 
 
