@@ -67,7 +67,7 @@ def test_depth_two_through_typed_edges_both_ways_and_never_another_provider(
         found = neighbourhood(session, _ref(session, ours, "v0"))
         refs = [sorted(r.ems_ref for r in ring) for ring in found.rings]
         by_id = {r.id: r.ems_ref for ring in found.rings for r in ring}
-        providers = {r.provider_id for ring in found.rings for r in ring}
+        providers = set(session.scalars(select(Resource.provider_id).where(Resource.id.in_(by_id))))
         links = {(by_id[x.source], x.relationship_type, by_id[x.target]) for x in found.links}
         parents = {by_id[child]: by_id[parent] for child, parent in found.parent.items()}
 

@@ -12,8 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from estate.api.resource_filters import filters_from
-from estate.db.models import Resource
-from estate.inventory.neighbourhood import Link, Neighbourhood
+from estate.inventory.neighbourhood import Link, Neighbour, Neighbourhood
 from estate.inventory.watchlists import stored_filters
 from estate.web.graph import NODE_RADIUS, layout
 from factories import API, HTML, all_resources, collect, create_provider, log_in
@@ -153,8 +152,10 @@ def test_the_pages_read_a_stored_filter_query_as_the_api_does(query: dict[str, A
     assert stored_filters(query) == filters_from(query)
 
 
-def _resource(id: int, name: str) -> Resource:
-    return Resource(id=id, name=name, ems_ref=name, resource_type="virtual_machine")
+def _resource(id: int, name: str) -> Neighbour:
+    return Neighbour(
+        id=id, ems_ref=name, name=name, resource_type="virtual_machine", relationships=None
+    )
 
 
 def test_the_layout_puts_rings_around_the_resource_and_children_near_their_parent() -> None:

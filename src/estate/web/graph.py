@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..db.models import Resource
-from ..inventory.neighbourhood import Neighbourhood
+from ..inventory.neighbourhood import Neighbour, Neighbourhood
 
 NODE_RADIUS = 11
 _RING = (150.0, 150.0)  # the least radius of ring 1, and the least gap to ring 2
@@ -60,7 +59,7 @@ def _angles(count: int, offset: float = -math.pi / 2) -> list[float]:
     return [offset + 2 * math.pi * i / count for i in range(count)]
 
 
-def _label(resource: Resource) -> str:
+def _label(resource: Neighbour) -> str:
     text = resource.name or resource.ems_ref
     return text if len(text) <= _LABEL else text[: _LABEL - 1] + "…"
 
