@@ -461,7 +461,7 @@ WEB_PAGES = {
     "/providers/{provider_id}/edit", "/runs", "/runs/{run_id}",
     "/resources", "/resources/{resource_id}", "/resources/{resource_id}/actions",
     "/live/dashboard", "/live/providers/{provider_id}", "/live/runs/{run_id}",
-    "/live/resources/{resource_id}",
+    "/live/resources/{resource_id}", "/watchlists", "/watchlists/{watchlist_id}",
 }  # fmt: skip
 
 

@@ -8,19 +8,40 @@ resources' own history rows (``resource_changes``): there is no second history.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from ..db.models import Resource, ResourceChange, Watchlist, WatchlistResource
 from .queries import ResourceFilter, changes_query, in_organization, resource_query
+from .tags import parse_tag
 
 STATIC = "static"
 DYNAMIC = "dynamic"
 TYPES = (STATIC, DYNAMIC)
+# The resource list's other names for its filters (the UIS's), as api/resource_filters.py.
+_ALIASES = {"provider__id": "provider", "resource_type__slug": "resource_type"}
+_FILTER = TypeAdapter(ResourceFilter)
+_FILTER_NAMES = {f.name for f in fields(ResourceFilter)} - {"tags", "providers"} | {"tag"}
+
+
+def stored_filters(filter_query: Mapping[str, Any]) -> ResourceFilter:
+    """The filters of a dynamic watchlist's stored ``filter_query``, which the API
+    checked when it was saved (api/resource_filters.filters_from, whose answer this
+    equals); ValueError if it no longer reads."""
+    values = {_ALIASES.get(k, k): v for k, v in filter_query.items() if v is not None}
+    unknown = sorted(set(values) - _FILTER_NAMES)
+    if unknown:
+        raise ValueError(f"filter_query: {', '.join(unknown)}: not a resource filter")
+    tags = values.pop("tag", None) or []
+    values["tags"] = tuple(parse_tag(str(t)) for t in ([tags] if isinstance(tags, str) else tags))
+    filters: ResourceFilter = _FILTER.validate_python(values)
+    return filters
 
 
 def members_query(watchlist: Watchlist, filters: ResourceFilter | None) -> Select[Any]:

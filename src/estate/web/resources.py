@@ -1,6 +1,7 @@
 """Resources: the inventory as a table (the API's filters, search and counts; a page's
-ids first, from an index, then its rows) and a resource's page: fields, properties,
-history as a diff timeline, relationships as links, and its actions as forms."""
+ids first, from an index, then its rows; rows picked for tags and watchlists) and a
+resource's page: fields, properties, tags, sightings, history as a diff timeline,
+relationships as a graph and as links, and its actions as forms."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from sqlalchemy.orm import Session
 from .. import taxonomy
 from ..calls.actions import offered_actions
 from ..context import Context
-from ..db.models import ActionRun, Resource
+from ..db.models import ActionRun, Resource, Watchlist
 from ..db.states import Role, RunStatus
+from ..inventory import watchlists
 from ..inventory.counts import counted
+from ..inventory.neighbourhood import neighbourhood
 from ..inventory.queries import (
     ResourceFilter,
     created_entry,
@@ -26,19 +29,22 @@ from ..inventory.queries import (
     resource_query,
     rows_in_order,
 )
-from ..inventory.tags import tags_of
+from ..inventory.sightings import SightingFilter, ordered, sighting_item, sighting_query
+from ..inventory.tags import parse_tag, tags_of
 from ..registry.versions import active_version
 from ..runtime.errors import PluginRuntimeError
 from ..secretbox import SecretKeyError
 from . import live
 from .dashboard import TYPE_NAMES, visible_providers
 from .deps import LiveVisitor, PageError, PageSession, PageVisitor, Visitor, visible_or_404
+from .graph import layout
 from .templating import fragment, page
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 MAX_PAGE = 2000
 HISTORY = 50
+SIGHTINGS = 10
 SORTABLE = {
     "id": Resource.id,
     "name": Resource.name,
@@ -86,6 +92,7 @@ def resource_list(
     provider: Text = None,  # text: the form sends "" for every provider
     resource_type: Text = None,
     state: Text = None,
+    tag: Text = None,
     sort: Annotated[str, Query(max_length=40)] = "id",
     page_number: Annotated[int, Query(alias="page", ge=1, le=MAX_PAGE)] = 1,
 ) -> HTMLResponse:
@@ -93,7 +100,7 @@ def resource_list(
         raise PageError(400, f"provider: {provider!r} is not a provider id")
     filters = _filters(
         visitor, session, search=search, provider=int(provider) if provider else None, resource_type=resource_type,
-        state=state,
+        state=state, tags=_tag_filter(tag),
     )  # fmt: skip
     query = resource_query(filters)
     total = counted(session, filters)
@@ -107,7 +114,9 @@ def resource_list(
         "provider": int(provider) if provider else "",
         "resource_type": resource_type or "",
         "state": state or "",
+        "tag": tag or "",
     }
+    pickable = {r.id for r in rows if _may_operate(session, visitor, providers, r.provider_id)}
     return page(
         request,
         "resources.html",
@@ -122,7 +131,32 @@ def resource_list(
         types=taxonomy.RESOURCE_TYPES,
         states=STATES,
         tags=tags_of(session, [r.id for r in rows]),
+        pickable=pickable,
+        watchlists=_static_watchlists(session, visitor) if pickable else [],
     )
+
+
+def _tag_filter(tag: str | None) -> tuple[Any, ...] | None:
+    if not tag:
+        return None
+    try:
+        return (parse_tag(tag),)
+    except ValueError as exc:
+        raise PageError(400, f"tag: {exc}") from None
+
+
+def _may_operate(session: Session, visitor: Visitor, providers: dict[int, Any], pid: int) -> bool:
+    provider = providers.get(pid)
+    return provider is not None and visitor.may(session, Role.OPERATOR, provider.organization_id)
+
+
+def _static_watchlists(session: Session, visitor: Visitor) -> list[Watchlist]:
+    """The static watchlists the visitor may add resources to (the API checks again)."""
+    query = select(Watchlist).where(Watchlist.watchlist_type == watchlists.STATIC)
+    if visitor.visible is not None:
+        query = query.where(Watchlist.organization_id.in_(visitor.visible))
+    rows = session.scalars(query.order_by(Watchlist.name, Watchlist.id).limit(200))
+    return [w for w in rows if visitor.may(session, Role.OPERATOR, w.organization_id)]
 
 
 def _resource(session: Session, visitor: Visitor, resource_id: int) -> Resource:
@@ -150,6 +184,13 @@ def _action_runs(session: Session, resource_id: int) -> list[ActionRun]:
     )
 
 
+def _sightings(session: Session, resource_id: int) -> list[dict[str, Any]]:
+    """The latest sightings, as ``resources/{id}/sightings/`` lists them."""
+    sightings = sighting_query(SightingFilter(resource=resource_id), None)
+    rows = session.execute(ordered(sightings, "-seen_at").limit(SIGHTINGS))
+    return [sighting_item(row) for row in rows]
+
+
 def _parts(session: Session, resource: Resource) -> dict[str, str]:
     return {
         "summary": fragment("_resource_summary.html", resource=resource, type_names=TYPE_NAMES),
@@ -172,6 +213,8 @@ def resource_page(
         history=_history(session, resource),
         edges=edges,
         edges_complete=complete,
+        graph=layout(neighbourhood(session, resource)),
+        sightings=_sightings(session, resource.id),
         tags=tags_of(session, [resource.id])[resource.id],
         parts=_parts(session, resource),
         type_names=TYPE_NAMES,

@@ -102,4 +102,164 @@
   document.addEventListener("htmx:beforeSwap", function (evt) {
     if (evt.detail.xhr.status >= 400) { evt.detail.shouldSwap = false; evt.detail.isError = false; }
   });
+  // -- Writes made from plain forms and buttons (tags, watchlists): fetch, as JSON, to
+  // the API with the session cookie and the page's CSRF token; the API checks the role.
+
+  var API = "/api/inventory/v1/";
+
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"]; }
+    catch (e) { return ""; }
+  }
+
+  function callApi(path, body) {
+    return fetch(API + path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json",
+                 "X-CSRF-Token": csrfToken() },
+      body: JSON.stringify(body)
+    }).then(function (response) {
+      return response.text().then(function (text) {
+        var answer = {};
+        try { answer = JSON.parse(text); } catch (e) { /* no body */ }
+        if (!response.ok) {
+          var detail = answer.detail || ("the request failed (" + response.status + ")");
+          throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
+        }
+        return answer;
+      });
+    });
+  }
+
+  // A message that survives the reload showing the change it announces.
+  function reloadWith(text) {
+    try { sessionStorage.setItem("estate-flash", text); } catch (e) { /* private mode */ }
+    window.location.reload();
+  }
+
+  function failed(error) { flash(error.message, true); }
+
+  // The resource list's tag grammar (inventory/tags.py): [namespace/]key[:value], "="
+  // as ":"; the namespace is "user" when none is written.
+  function parseTag(text) {
+    var rest = text.trim();
+    var tag = { namespace: "user", key: "", value: "" };
+    var slash = rest.indexOf("/");
+    if (slash > 0 && !/[:=]/.test(rest.slice(0, slash))) {
+      tag.namespace = rest.slice(0, slash);
+      rest = rest.slice(slash + 1);
+    }
+    var sep = rest.search(/[:=]/);
+    tag.key = sep < 0 ? rest : rest.slice(0, sep);
+    if (sep >= 0) tag.value = rest.slice(sep + 1);
+    if (!tag.key) throw new Error("tag: write key:value or namespace/key=value");
+    return tag;
+  }
+
+  function each(ids, call) {  // one request after another: a page has at most 50 rows
+    return ids.reduce(function (done, id) {
+      return done.then(function () { return call(id); });
+    }, Promise.resolve());
+  }
+
+  function picked() {
+    return Array.prototype.map.call(
+      document.querySelectorAll("#resources input.pick:checked"),
+      function (box) { return box.value; });
+  }
+
+  function addTags(ids, text) {
+    var tag;
+    try { tag = parseTag(text); } catch (e) { return failed(e); }
+    if (!ids.length) return flash("Select resources first.", true);
+    each(ids, function (id) { return callApi("resources/" + id + "/tags/add/", [tag]); })
+      .then(function () { reloadWith("Tagged " + ids.length + " resource(s)."); }, failed);
+  }
+
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (form.matches("form.add-tag")) {
+      evt.preventDefault();
+      addTags([form.dataset.resources], form.elements.tag.value);
+    } else if (form.matches("#new-watchlist")) {
+      evt.preventDefault();
+      var body = { name: form.elements.name.value,
+                   watchlist_type: form.elements.watchlist_type.value,
+                   organization: parseInt(form.elements.organization.value, 10),
+                   description: form.elements.description.value };
+      var filters = form.elements.filter_query.value.trim();
+      if (filters) {
+        try { body.filter_query = JSON.parse(filters); }
+        catch (e) { return flash("filter_query: not JSON: " + e.message, true); }
+      }
+      callApi("watchlists/", body).then(function (answer) {
+        window.location.assign("/watchlists/" + answer.id);
+      }, failed);
+    }
+  });
+
+  document.addEventListener("click", function (evt) {
+    var target = evt.target.closest("button");
+    if (!target) return;
+    var data = target.dataset;
+    if (target.matches("button.remove-tag")) {
+      var ref = { namespace: data.namespace, key: data.key, value: data.value };
+      callApi("resources/" + data.resource + "/tags/remove/", [ref])
+        .then(function () { reloadWith("Tag removed."); }, failed);
+    } else if (target.id === "bulk-add-tag") {
+      addTags(picked(), document.getElementById("bulk-tag").value);
+    } else if (target.id === "bulk-add-watchlist") {
+      var ids = picked();
+      var watchlist = document.getElementById("bulk-watchlist").value;
+      if (!watchlist) return flash("Choose a watchlist first.", true);
+      if (!ids.length) return flash("Select resources first.", true);
+      var members = { resource_ids: ids.map(Number) };
+      callApi("watchlists/" + watchlist + "/resources/add/", members)
+        .then(function (answer) { flash(answer.detail, false); }, failed);
+    } else if (target.matches("button.remove-member")) {
+      callApi("watchlists/" + data.watchlist + "/resources/remove/",
+              { resource_ids: [Number(data.resource)] })
+        .then(function (answer) { reloadWith(answer.detail); }, failed);
+    }
+  });
+
+  document.addEventListener("change", function (evt) {
+    var box = evt.target;
+    if (box.id === "pick-all") {
+      document.querySelectorAll("#resources input.pick").forEach(function (one) {
+        one.checked = box.checked;
+      });
+    }
+    var count = document.getElementById("picked");
+    if (count && (box.id === "pick-all" || box.matches("input.pick"))) {
+      count.textContent = picked().length + " selected";
+    }
+  });
+
+  // The graph: hovering a node lights its edges and dims the others.
+  function light(node, on) {
+    var svg = node.closest("svg");
+    var id = node.dataset.id;
+    svg.classList.toggle("hovering", on);
+    svg.querySelectorAll(".edge").forEach(function (edge) {
+      var touches = edge.dataset.source === id || edge.dataset.target === id;
+      edge.classList.toggle("lit", on && touches);
+    });
+  }
+  document.addEventListener("mouseover", function (evt) {
+    var node = evt.target.closest && evt.target.closest("#graph a.node");
+    if (node) light(node, true);
+  });
+  document.addEventListener("mouseout", function (evt) {
+    var node = evt.target.closest && evt.target.closest("#graph a.node");
+    if (node) light(node, false);
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var text = null;
+    try { text = sessionStorage.getItem("estate-flash"); sessionStorage.removeItem("estate-flash"); }
+    catch (e) { /* private mode */ }
+    if (text) flash(text, false);
+  });
 })();
