@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
-from browsing import Watch, open_as
+from browsing import open_as
 from conftest import ADMIN_PASSWORD
 from factories import API, fixture_plugin, manifest, plugin_dir, tarball
 
