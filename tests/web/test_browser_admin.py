@@ -3,8 +3,8 @@ Playwright) against the real service on a socket, on SQLite and PostgreSQL: a sy
 administrator drops a plugin archive on the upload zone and watches the new version
 go preparing → ready on the page, finds it in the catalog, and is shown the API's
 refusal of a bad archive; a viewer is offered no upload; a user and an API token are
-made (and the token revoked) through the administration pages, and the token works
-against the API until then. Every page is watched for console errors and for
+made (the user's role changed and removed, the token revoked) through the
+administration pages, and the token works against the API until then. Every page is watched for console errors and for
 requests leaving the origin."""
 
 from __future__ import annotations
@@ -120,6 +120,18 @@ def test_an_administrator_makes_a_user_and_a_token_on_the_admin_pages(
     form.get_by_role("button", name="Create user").click()
     olga = page.locator("#users [data-user='olga']")
     expect(olga).to_contain_text("1: viewer")
+
+    # Her role in the default organization, changed and then taken away on its page.
+    page.goto("/admin/organizations/1")
+    member = page.locator("#members [data-member='olga']")
+    member.get_by_label("Role of olga").select_option("operator")
+    with page.expect_navigation():  # the page reloads once the API said yes
+        member.get_by_role("button", name="Change").click()
+    page.goto("/admin/users")
+    expect(olga).to_contain_text("1: operator")
+    page.goto("/admin/organizations/1")
+    member.get_by_role("button", name="Remove").click()
+    expect(member).to_have_count(0)
 
     page.goto("/admin/tokens")
     page.locator("#new-token").get_by_label("Name").fill("ci")
