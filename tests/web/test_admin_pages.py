@@ -56,7 +56,9 @@ def test_plugins_show_every_role_the_plugins_and_only_administrators_the_upload(
     assert 'id="dropzone"' in shown.text and 'id="processes"' in shown.text
     assert 'data-upload="/api/inventory/v1/provider-plugins/upload/"' in shown.text
     assert 'data-key="simulated:datacenter"' in seen.text
+    assert 'hx-delete="/api/inventory/v1/provider-plugins/simulated:datacenter/"' in shown.text
     assert "dropzone" not in seen.text and 'id="processes"' not in seen.text
+    assert "hx-delete" not in seen.text
     # Providers using the plugin are counted within what each may see.
     count = re.compile(r'data-key="simulated:datacenter".*?<td class="num">(\d+)</td>', re.S)
     assert count.search(shown.text).group(1) == "2"  # type: ignore[union-attr]

@@ -1,11 +1,11 @@
 """The plugins, catalog and administration pages in a real browser (Debian's chromium,
 Playwright) against the real service on a socket, on SQLite and PostgreSQL: a system
 administrator drops a plugin archive on the upload zone and watches the new version
-go preparing → ready on the page, finds it in the catalog, and is shown the API's
-refusal of a bad archive; a viewer is offered no upload; a user and an API token are
-made (the user's role changed and removed, the token revoked) through the
-administration pages, and the token works against the API until then. Every page is watched for console errors and for
-requests leaving the origin."""
+go preparing → ready on the page, finds it in the catalog, is shown the API's refusal
+of a bad archive, and deletes the plugin; a viewer is offered neither. A user and an
+API token are made (the user's role changed and removed, the token revoked) through
+the administration pages, and the token works against the API until then. Every page
+is watched for console errors and for requests leaving the origin."""
 
 from __future__ import annotations
 
@@ -85,13 +85,22 @@ def test_an_administrator_uploads_a_plugin_by_drag_and_drop(
     expect(status).to_have_class("error")
     expect(status).to_contain_text("supported_resource_types")
     expect(status).to_contain_text("vm")
+
+    # Deleted from its row: every version goes, from the page and from the API.
+    page.once("dialog", lambda dialog: dialog.accept())
+    uploaded = page.locator("#plugins [data-key='myvendor:myplatform']")
+    uploaded.get_by_role("button", name="Delete").click()
+    expect(uploaded).to_have_count(0)
+    with httpx.Client(base_url=server + API, auth=("admin", ADMIN_PASSWORD)) as api:
+        assert api.get("/provider-plugins/myvendor:myplatform/").status_code == 404
     assert [e for e in watch.errors if not e.startswith(REFUSED)] == [], watch.errors
     assert len(watch.errors) <= 1 and watch.foreign == []
 
     viewer, viewer_watch = open_as(browser, server, "vera", "vera-password-1")
     viewer.goto("/plugins")
-    expect(viewer.locator("#plugins [data-key='myvendor:myplatform']")).to_be_visible()
+    expect(viewer.locator("#plugins [data-key='simulated:datacenter']")).to_be_visible()
     expect(viewer.locator("#dropzone")).to_have_count(0)
+    expect(viewer.locator("#plugins").get_by_role("button", name="Delete")).to_have_count(0)
     expect(viewer.locator("#processes")).to_have_count(0)
     expect(viewer.get_by_role("link", name="Admin", exact=True)).to_have_count(0)
     assert viewer_watch.errors == [] and viewer_watch.foreign == []

@@ -65,8 +65,9 @@ def _versions_key(session: Session) -> tuple[Any, ...]:
     return tuple((row.id, row.state) for row in rows)
 
 
-def _table(session: Session, visible: frozenset[int] | None) -> str:
-    return fragment("_plugins_table.html", plugins=installed(session, visible), log_chars=LOG_CHARS)
+def _table(session: Session, visible: frozenset[int] | None, is_admin: bool) -> str:
+    plugins = installed(session, visible)
+    return fragment("_plugins_table.html", plugins=plugins, log_chars=LOG_CHARS, is_admin=is_admin)
 
 
 @router.get("/plugins")
@@ -76,7 +77,7 @@ def plugin_list(request: Request, session: PageSession, visitor: PageVisitor) ->
     return page(
         request,
         "plugins.html",
-        table=_table(session, visitor.visible),
+        table=_table(session, visitor.visible, is_admin),
         processes=sorted(processes, key=lambda p: str(p["key"])),
         is_admin=is_admin,
     )
@@ -84,11 +85,11 @@ def plugin_list(request: Request, session: PageSession, visitor: PageVisitor) ->
 
 @router.get("/live/plugins")
 def plugins_live(request: Request, visitor: LiveVisitor) -> StreamingResponse:
-    visible = visitor.visible
+    visible, is_admin = visitor.visible, visitor.user.is_admin
 
     def render(context: Context) -> dict[str, str]:
         with context.sessions() as session:
-            return {"plugins": _table(session, visible)}
+            return {"plugins": _table(session, visible, is_admin)}
 
     def look(context: Context) -> live.Snapshot:
         with context.sessions() as session:
