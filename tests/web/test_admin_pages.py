@@ -121,7 +121,12 @@ def test_events_are_filtered_to_the_visitors_organizations_and_paginated(
     for page in (first, second, moved):
         assert "theirs-0" not in page.text and "Hidden" not in page.text
     assert "theirs-0" in every_moved.text and "moved-ours" in every_moved.text
-    for bad, named in (("severity=loud", "severity"), ("provider=abc", "provider")):
+    for bad, named in (
+        ("severity=loud", "severity"),
+        ("provider=abc", "provider"),
+        ("sevrity=info", "did you mean &#39;severity&#39;"),  # a typo is refused, not ignored
+        ("type=%00", "type"),  # no database compares a NUL
+    ):
         refused = viewer.get(f"/events?{bad}", headers=HTML)
         assert refused.status_code == 400 and named in refused.text, bad
 

@@ -18,11 +18,11 @@ from ..auth.audit import AuditFilter, audit_query
 from ..auth.roles import members_of
 from ..db.models import ApiToken, Organization, User
 from ..db.states import Role
-from .deps import PageError, PageSession, PageVisitor, Visitor, visible_or_404
+from .deps import CHECKS, PageError, PageSession, PageVisitor, Visitor, visible_or_404
 from .events import MAX_PAGE, PAGE_SIZE, window
 from .templating import page
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=CHECKS)
 PageNumber = Annotated[int, Query(alias="page", ge=1, le=MAX_PAGE)]
 Text = Annotated[str | None, Query(max_length=200)]
 ROLES = [role.value for role in Role]

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from ..registry.catalog import catalog_entry, catalog_keys
-from .deps import PageError, PageSession, PageVisitor
+from .deps import CHECKS, PageError, PageSession, PageVisitor
 from .templating import page
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=CHECKS)
 
 
 @router.get("/catalog")

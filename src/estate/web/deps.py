@@ -14,6 +14,11 @@ from ..auth.sessions import COOKIE, session_of
 from ..context import Context
 from ..db.models import Base, User
 from ..db.states import Role
+from ..request_checks import refuse_unknown_parameters, refuse_unstorable_parameters
+
+CHECKS = [Depends(refuse_unstorable_parameters), Depends(refuse_unknown_parameters)]
+"""A page router's checks of its query: a NUL character or a misspelt filter is a 400
+page naming it, as the API answers them."""
 
 
 class LoginRequired(Exception):

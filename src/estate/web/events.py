@@ -15,10 +15,10 @@ from ..auth.roles import in_visible
 from ..db.models import Event
 from ..inventory.events import EventFilter, event_query
 from .dashboard import visible_providers
-from .deps import PageError, PageSession, PageVisitor
+from .deps import CHECKS, PageError, PageSession, PageVisitor
 from .templating import page
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=CHECKS)
 PAGE_SIZE = 50
 MAX_PAGE = 2000
 

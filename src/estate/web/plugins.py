@@ -20,10 +20,10 @@ from ..db.states import VersionState
 from ..registry.catalog import catalog_keys
 from ..registry.versions import active_version, providers_using, versions_of
 from . import live
-from .deps import LiveVisitor, PageSession, PageVisitor
+from .deps import CHECKS, LiveVisitor, PageSession, PageVisitor
 from .templating import fragment, page
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=CHECKS)
 LOG_CHARS = 20_000  # an install log's tail on the page; the API has it whole
 
 
