@@ -27,7 +27,13 @@ REPO = Path(__file__).resolve().parents[1]
 IMAGES = REPO / "docs" / "images"
 API = "/api/inventory/v1"
 PASSWORD = "screenshot-admin-password"
-PAGES = {"dashboard": "/", "providers": "/providers/1", "resources": "/resources"}
+PAGES = {
+    "dashboard": "/",
+    "providers": "/providers/1",
+    "resources": "/resources",
+    "plugins": "/plugins",
+    "catalog": "/catalog",
+}
 
 
 def _free_port() -> int:

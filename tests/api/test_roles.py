@@ -462,6 +462,9 @@ WEB_PAGES = {
     "/resources", "/resources/{resource_id}", "/resources/{resource_id}/actions",
     "/live/dashboard", "/live/providers/{provider_id}", "/live/runs/{run_id}",
     "/live/resources/{resource_id}", "/watchlists", "/watchlists/{watchlist_id}",
+    "/plugins", "/live/plugins", "/catalog", "/catalog/{key}", "/events",
+    "/admin", "/admin/users", "/admin/organizations", "/admin/organizations/{organization_id}",
+    "/admin/tokens", "/admin/audit",
 }  # fmt: skip
 
 

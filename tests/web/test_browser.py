@@ -11,73 +11,17 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
+from browsing import open_as
 from conftest import ADMIN_PASSWORD
-from estate.config import Settings
 from factories import API
-from served import in_thread
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SLOW = 60_000  # ms: a collection on a loaded CI machine
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    """One chromium for the module: Debian's, never a downloaded one."""
-    assert CHROMIUM is not None, "chromium is not installed: `make system` installs it (apt)"
-    instance = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-    yield instance
-    instance.close()
-
-
-@pytest.fixture
-def server(settings: Settings) -> Iterator[str]:
-    """The service on a real socket; its event streams are cut at shut-down."""
-    with in_thread(settings) as url:
-        yield url
-
-
-class Watch:
-    """What a page did that it must not: console errors, requests to another origin."""
-
-    def __init__(self, page: Page, origin: str) -> None:
-        self.errors: list[str] = []
-        self.foreign: list[str] = []
-        page.on("console", self._console)
-        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        page.on(
-            "request", lambda r: None if r.url.startswith(origin) else self.foreign.append(r.url)
-        )
-
-    def _console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.errors.append(message.text)
-
-
-def _open(browser: Browser, server: str, username: str, password: str) -> tuple[Page, Watch]:
-    page = browser.new_context(base_url=server).new_page()
-    watch = Watch(page, server)
-    page.goto("/")
-    expect(page).to_have_url(re.compile(r"/login\?next=/$"))
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-    return page, watch
 
 
 def _add_viewer(server: str) -> None:
@@ -127,7 +71,7 @@ def test_an_operator_collects_finds_and_powers_off_and_a_viewer_cannot(
     browser: Browser, server: str
 ) -> None:
     _add_viewer(server)
-    page, watch = _open(browser, server, "admin", ADMIN_PASSWORD)
+    page, watch = open_as(browser, server, "admin", ADMIN_PASSWORD)
     provider_id = _create_provider(page)
 
     # Collect from the provider's page; the progress arrives over the page's stream.
@@ -162,7 +106,7 @@ def test_an_operator_collects_finds_and_powers_off_and_a_viewer_cannot(
     assert watch.errors == [] and watch.foreign == []
 
     # A viewer sees the same pages without a button, and the API refuses them anyway.
-    viewer, viewer_watch = _open(browser, server, "vera", "vera-password-1")
+    viewer, viewer_watch = open_as(browser, server, "vera", "vera-password-1")
     viewer.goto(f"/providers/{provider_id}")
     expect(viewer.locator("#latest-run #run-status")).to_have_text("completed")
     expect(viewer.get_by_role("button", name="Collect now")).to_have_count(0)
@@ -186,7 +130,7 @@ def test_an_operator_collects_finds_and_powers_off_and_a_viewer_cannot(
 def test_an_administrator_schedules_tests_and_deletes_a_provider(
     browser: Browser, server: str
 ) -> None:
-    page, watch = _open(browser, server, "admin", ADMIN_PASSWORD)
+    page, watch = open_as(browser, server, "admin", ADMIN_PASSWORD)
     provider_id = _create_provider(page)
     page.on("dialog", lambda dialog: dialog.accept())
     schedules = page.locator("#schedules tbody tr[data-schedule]")

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
+from browsing import open_as
 from conftest import ADMIN_PASSWORD
 from factories import API, FINISHED
-from web.test_browser import Watch, _open, browser, playwright, server  # noqa: F401
 
 
 def _collected(url: str) -> dict[str, list[dict[str, Any]]]:
@@ -43,10 +43,10 @@ def _node(page: Page, resource_id: int) -> Any:
     return page.locator(f"#graph a.node[data-id='{resource_id}']")
 
 
-def test_follow_a_relationship_in_the_graph(browser: Browser, server: str) -> None:  # noqa: F811
+def test_follow_a_relationship_in_the_graph(browser: Browser, server: str) -> None:
     resources = _collected(server)
     vm = resources["virtual_machine"][0]
-    page, watch = _open(browser, server, "admin", ADMIN_PASSWORD)
+    page, watch = open_as(browser, server, "admin", ADMIN_PASSWORD)
     page.goto(f"/resources/{vm['id']}")
     expect(page.locator("#graph a.node.current")).to_have_attribute("data-id", str(vm["id"]))
     host_id = next(
@@ -69,9 +69,9 @@ def test_follow_a_relationship_in_the_graph(browser: Browser, server: str) -> No
     page.context.close()
 
 
-def test_tag_rows_and_fill_a_watchlist_from_the_table(browser: Browser, server: str) -> None:  # noqa: F811
+def test_tag_rows_and_fill_a_watchlist_from_the_table(browser: Browser, server: str) -> None:
     vms = _collected(server)["virtual_machine"][:2]
-    page, watch = _open(browser, server, "admin", ADMIN_PASSWORD)
+    page, watch = open_as(browser, server, "admin", ADMIN_PASSWORD)
 
     # A static watchlist, created from its page.
     page.get_by_role("link", name="Watchlists").click()

@@ -25,12 +25,12 @@ from ..jobs.prepare import prepare_version
 from ..jobs.schedule import Scheduler
 from ..registry.errors import InvalidPackage, RegistryError
 from ..registry.managed import preparing_versions
+from ..request_checks import refuse_unknown_parameters, refuse_unstorable_parameters
 from ..secretbox import SecretKeyError
 from ..web import app as web
 from . import docs_ui, faults, openapi
 from .access import AccessLog
 from .audit_log import AuditLog
-from .deps import refuse_unknown_parameters, refuse_unstorable_parameters
 from .limits import BodyLimits
 from .routes import (
     action_runs,

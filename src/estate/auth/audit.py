@@ -7,6 +7,11 @@ a status and a short detail; never a request body, a password or a token.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ..db.models import AuditEntry
@@ -45,3 +50,36 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the audit log is narrowed to: ``user`` is a user name or id; ``since`` keeps
+    entries at or after it."""
+
+    user: str | None = None
+    action: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+    since: datetime | None = None
+
+
+def audit_query(filters: AuditFilter) -> Select[Any]:
+    """The audit log, newest first, narrowed by ``filters``."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc())
+    if filters.user is not None:
+        by_id = filters.user.isdigit() and int(filters.user) < 2**31
+        query = query.where(
+            AuditEntry.user_id == int(filters.user)
+            if by_id
+            else AuditEntry.username == filters.user
+        )
+    if filters.action is not None:
+        query = query.where(AuditEntry.action == filters.action)
+    if filters.object_type is not None:
+        query = query.where(AuditEntry.object_type == filters.object_type)
+    if filters.object_id is not None:
+        query = query.where(AuditEntry.object_id == filters.object_id)
+    if filters.since is not None:
+        query = query.where(AuditEntry.created_at >= filters.since)
+    return query

@@ -34,8 +34,10 @@ from ..db.states import Role
 
 __all__ = [
     "Role",
+    "administered_organizations",
     "can",
     "in_visible",
+    "members_of",
     "organization_of",
     "role_in",
     "visible_organizations",
@@ -49,6 +51,19 @@ def visible_organizations(session: Session, user: User) -> frozenset[int] | None
         return None
     ids = session.scalars(
         select(Membership.organization_id).where(Membership.user_id == user.id)
+    ).all()
+    return frozenset(ids)
+
+
+def administered_organizations(session: Session, user: User) -> frozenset[int] | None:
+    """The ids of the organizations whose members ``user`` manages (holds admin in);
+    None means all of them (a system administrator)."""
+    if user.is_admin:
+        return None
+    ids = session.scalars(
+        select(Membership.organization_id).where(
+            Membership.user_id == user.id, Membership.role == Role.ADMIN
+        )
     ).all()
     return frozenset(ids)
 
@@ -104,3 +119,14 @@ def in_visible(
     if visible is None:
         return true()
     return column.in_(select(Provider.id).where(Provider.organization_id.in_(visible)))
+
+
+def members_of(session: Session, organization_id: int) -> list[tuple[Membership, str]]:
+    """The organization's memberships with each member's user name, by user id."""
+    rows = session.execute(
+        select(Membership, User.username)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.organization_id == organization_id)
+        .order_by(Membership.user_id)
+    ).all()
+    return [(membership, username) for membership, username in rows]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..db.models import PluginVersion
+from ..db.models import PluginVersion, Provider
 from ..db.states import VersionState
 
 
@@ -57,3 +57,14 @@ def shown_version(session: Session, key: str) -> PluginVersion | None:
         return active
     versions = versions_of(session, key)
     return versions[0] if versions else None
+
+
+def providers_using(session: Session, key: str, visible: frozenset[int] | None = None) -> int:
+    """How many providers use ``key``: of the ``visible`` organizations, or all (None)."""
+    vendor, _, provider_type = key.partition(":")
+    query = select(func.count()).where(
+        Provider.vendor == vendor, Provider.provider_type == provider_type
+    )
+    if visible is not None:
+        query = query.where(Provider.organization_id.in_(visible))
+    return int(session.scalar(query) or 0)

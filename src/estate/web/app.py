@@ -11,7 +11,19 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import dashboard, login, provider_form, providers, resources, runs, watchlists
+from . import (
+    admin,
+    catalog,
+    dashboard,
+    events,
+    login,
+    plugins,
+    provider_form,
+    providers,
+    resources,
+    runs,
+    watchlists,
+)
 from .deps import LoginRequired, PageError
 from .live import Signal, SignalOnWrites
 from .templating import page
@@ -24,15 +36,8 @@ _NOT_PAGES = ("/api/", "/static/", "/openapi", "/docs", "/redoc", "/live/")
 def install(app: FastAPI) -> None:
     """Serve the UI at ``/`` beside the API (which keeps its JSON answers)."""
     app.mount(ASSETS, StaticFiles(directory=STATIC), name="web-assets")
-    for module in (
-        login,
-        dashboard,
-        provider_form,
-        providers,
-        runs,
-        resources,
-        watchlists,
-    ):  # /new first
+    pages = (login, dashboard, provider_form, providers, runs, resources, watchlists, plugins)
+    for module in (*pages, catalog, events, admin):  # /new first
         app.include_router(module.router)
     app.state.live_signal = Signal()
     app.add_middleware(SignalOnWrites, signal=app.state.live_signal)

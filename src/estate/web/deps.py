@@ -14,6 +14,11 @@ from ..auth.sessions import COOKIE, session_of
 from ..context import Context
 from ..db.models import Base, User
 from ..db.states import Role
+from ..request_checks import refuse_unknown_parameters, refuse_unstorable_parameters
+
+CHECKS = [Depends(refuse_unstorable_parameters), Depends(refuse_unknown_parameters)]
+"""A page router's checks of its query: a NUL character or a misspelt filter is a 400
+page naming it, as the API answers them."""
 
 
 class LoginRequired(Exception):
@@ -44,6 +49,7 @@ class Visitor:
     user: User
     csrf: str
     visible: frozenset[int] | None  # the organizations they see; None: all
+    managed: frozenset[int] | None  # the organizations whose members they manage; None: all
     _roles: dict[int, Role | None] = field(default_factory=dict)
 
     def may(self, session: Session, need: Role, organization_id: int | None) -> bool:
@@ -57,12 +63,22 @@ class Visitor:
         role = self._roles[organization_id]
         return role is not None and role.covers(need)
 
+    @property
+    def manages(self) -> bool:
+        """Whether any administration page is theirs (the nav offers "Admin")."""
+        return self.managed is None or bool(self.managed)
+
 
 def get_visitor(request: Request, session: PageSession) -> Visitor:
     row = session_of(session, request.cookies.get(COOKIE))
     if row is None:
         raise LoginRequired
-    visitor = Visitor(row.user, row.csrf_token, roles.visible_organizations(session, row.user))
+    visitor = Visitor(
+        row.user,
+        row.csrf_token,
+        roles.visible_organizations(session, row.user),
+        roles.administered_organizations(session, row.user),
+    )
     request.state.visitor = visitor
     return visitor
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 
+from ...auth.audit import AuditFilter, audit_query
 from ...db.models import AuditEntry
 from ..deps import AdminUser, SessionDep
 from ..pagination import Page, PageNumber, PageSize, page_of
@@ -30,20 +30,8 @@ def list_audit_entries(
 ) -> Page[AuditEntryPublic]:
     """Who did what to which object, when, from where. ``user`` is a user name or id;
     ``since`` an ISO 8601 time (entries at or after it)."""
-    query = select(AuditEntry).order_by(AuditEntry.id.desc())
-    if user is not None:
-        by_id = user.isdigit() and int(user) < 2**31
-        query = query.where(
-            AuditEntry.user_id == int(user) if by_id else AuditEntry.username == user
-        )
-    if action is not None:
-        query = query.where(AuditEntry.action == action)
-    if object_type is not None:
-        query = query.where(AuditEntry.object_type == object_type)
-    if object_id is not None:
-        query = query.where(AuditEntry.object_id == object_id)
-    if since is not None:
-        query = query.where(AuditEntry.created_at >= since)
+    filters = AuditFilter(user, action, object_type, object_id, since)
+    query = audit_query(filters)
     count, rows, next_url, previous = page_of(session, request, query, page, page_size)
     return Page(count=count, next=next_url, previous=previous, results=[_public(e) for e in rows])
 

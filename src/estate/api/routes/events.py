@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import select
 
 from inventory_providers.base import EVENT_SEVERITIES
 
 from ...auth.roles import in_visible
 from ...db.models import Event
 from ...db.storable import INT_MAX
+from ...inventory.events import EventFilter, event_query
 from ..deps import CurrentUser, IdFilter, SessionDep, Visible, get_in_scope_or_404, one_of
 from ..pagination import Page, PageNumber, PageSize, page_of
 from ..schemas import EventPublic
@@ -52,18 +52,14 @@ def list_events(
     page: PageNumber = 1,
     page_size: PageSize = 100,
 ) -> Page[EventPublic]:
-    query = select(Event).order_by(Event.created_at.desc(), Event.id.desc())
-    query = query.where(in_visible(Event.provider_id, visible))
-    if provider is not None:
-        query = query.where(Event.provider_id == provider)
-    if run is not None:
-        query = query.where(Event.run_id == run)
-    if action_run is not None:
-        query = query.where(Event.action_run_id == action_run)
-    if type is not None:
-        query = query.where(Event.type == type)
-    if one_of("severity", severity, EVENT_SEVERITIES) is not None:
-        query = query.where(Event.severity == severity)
+    filters = EventFilter(
+        provider=provider,
+        run=run,
+        action_run=action_run,
+        type=type,
+        severity=one_of("severity", severity, EVENT_SEVERITIES),
+    )
+    query = event_query(filters, in_visible(Event.provider_id, visible))
     count, rows, next_url, previous = page_of(session, request, query, page, page_size)
     return Page(
         count=count, next=next_url, previous=previous, results=[event_public(e) for e in rows]

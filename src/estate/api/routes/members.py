@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ...auth.roles import members_of
 from ...db.models import Membership, Organization, User
 from ...db.states import Role
 from ..deps import CurrentUser, SessionDep, fits, get_in_scope_or_404
@@ -62,12 +63,7 @@ def list_members(
     page_size: PageSize = 100,
 ) -> Page[MembershipPublic]:
     _managed(session, user, organization_id)
-    rows = session.execute(
-        select(Membership, User.username)
-        .join(User, User.id == Membership.user_id)
-        .where(Membership.organization_id == organization_id)
-        .order_by(Membership.user_id)
-    ).all()
+    rows = members_of(session, organization_id)
     results = [_public(membership, username) for membership, username in rows]
     return page_list(request, results, page, page_size)
 

@@ -14,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from ...calls.plugin_api import MAX_BODY_BYTES, ApiRequest, PluginApiError, forward, serves_api
 from ...db.models import PluginVersion
 from ...registry.versions import active_version
-from ..deps import ContextDep, CurrentUser, SessionDep, accept_any_query_parameters
+from ...request_checks import accept_any_query_parameters
+from ..deps import ContextDep, CurrentUser, SessionDep
 
 # The query string is the plugin's: it is forwarded whole, never checked here.
 router = APIRouter(

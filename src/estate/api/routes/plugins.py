@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, HTTPException, Query, Request, Response, UploadFile, status
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...calls.connection import check_connection
@@ -16,7 +16,7 @@ from ...jobs.prepare import prepare_version
 from ...registry.errors import PackageTooLarge, PluginInUse, PluginNotFound
 from ...registry.install import install_archive
 from ...registry.managed import register_managed, remove_unreferenced
-from ...registry.versions import active_version, shown_version, versions_of
+from ...registry.versions import active_version, providers_using, shown_version, versions_of
 from ...runtime.environments import plugin_folder
 from ..deps import AdminUser, ContextDep, CurrentUser, ExecutorDep, SessionDep, Visible
 from ..openapi import conflict
@@ -42,22 +42,11 @@ Wait = Annotated[
 ]
 
 
-def _providers_using(session: Session, key: str, visible: frozenset[int] | None = None) -> int:
-    """How many providers use ``key``: of the ``visible`` organizations, or all (None)."""
-    vendor, _, provider_type = key.partition(":")
-    query = select(func.count()).where(
-        Provider.vendor == vendor, Provider.provider_type == provider_type
-    )
-    if visible is not None:
-        query = query.where(Provider.organization_id.in_(visible))
-    return int(session.scalar(query) or 0)
-
-
 def _public(
     session: Session, version: PluginVersion, visible: frozenset[int] | None
 ) -> dict[str, object]:
     manifest = version.manifest
-    count = _providers_using(session, version.key, visible)
+    count = providers_using(session, version.key, visible)
     return {
         "key": version.key,
         "vendor": version.vendor,
@@ -224,7 +213,7 @@ def delete_plugin(
     versions = versions_of(session, key)
     if not versions:
         raise PluginNotFound(f"no plugin is installed with key {key!r}")
-    using = _providers_using(session, key)
+    using = providers_using(session, key)
     if using and not force:
         raise PluginInUse(f"{using} provider(s) use {key}; delete them first or use ?force=true")
     if any(v.source == VersionSource.MANAGED for v in versions) and not force:

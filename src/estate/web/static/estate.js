@@ -71,6 +71,16 @@
     box.className = isError ? "shown error" : "shown";
   }
 
+  // data-reveal="#box": the answer's field named by the box's data-field (a new token,
+  // shown this once) is written into the box, which is then shown.
+  function reveal(selector, answer) {
+    var box = document.querySelector(selector);
+    if (!box) return;
+    var value = answer[box.dataset.show];
+    box.querySelector("code").textContent = value === undefined ? "" : String(value);
+    box.hidden = false;
+  }
+
   document.addEventListener("htmx:afterRequest", function (evt) {
     var elt = evt.detail.elt;
     var xhr = evt.detail.xhr;
@@ -84,11 +94,12 @@
         flash(String(told[elt.dataset.show] || "done"), told.ok === false);
         return;
       }
+      var answer = {};
+      try { answer = JSON.parse(xhr.responseText); } catch (e) { /* no body */ }
       if (elt.dataset.done) flash(elt.dataset.done, false);
       if (elt.hasAttribute("data-reload")) { window.location.reload(); return; }
-      if (elt.dataset.then) {
-        var answer = {};
-        try { answer = JSON.parse(xhr.responseText); } catch (e) { /* no body */ }
+      if (elt.dataset.reveal) reveal(elt.dataset.reveal, answer);
+      else if (elt.dataset.then) {
         window.location.assign(elt.dataset.then.replace("{id}", String(answer.id)));
       }
       return;
@@ -256,7 +267,67 @@
     if (node) light(node, false);
   });
 
+  // The plugins page's drop zone: the archive goes to the API's upload endpoint as
+  // multipart (field "plugin", as `estate plugin upload` sends it) without waiting for
+  // its environment; the bar follows the upload, the live table then shows the new
+  // version preparing → ready, and a refusal shows the API's detail.
+  function upload(zone, file) {
+    var status = document.getElementById("upload-status");
+    var bar = document.getElementById("upload-progress");
+    var force = document.getElementById("upload-force");
+    var body = new FormData();
+    body.append("plugin", file, file.name);
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", zone.dataset.upload + "?wait=false" + (force.checked ? "&force=true" : ""));
+    xhr.setRequestHeader("X-CSRF-Token", csrfToken());
+    xhr.setRequestHeader("Accept", "application/json");
+    bar.hidden = false;
+    bar.value = 0;
+    status.className = "";
+    status.textContent = "Uploading " + file.name + "…";
+    xhr.upload.addEventListener("progress", function (evt) {
+      if (evt.lengthComputable) bar.value = Math.round((100 * evt.loaded) / evt.total);
+    });
+    xhr.addEventListener("load", function () {
+      var answer = {};
+      try { answer = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+      if (xhr.status < 400) {
+        bar.value = 100;
+        status.className = "done";
+        status.textContent = "Uploaded " + answer.key + " " + answer.version + ": " + answer.state;
+        return;
+      }
+      var detail = answer.detail || "the upload failed (" + xhr.status + ")";
+      status.className = "error";
+      status.textContent = typeof detail === "string" ? detail : JSON.stringify(detail);
+    });
+    xhr.addEventListener("error", function () {
+      status.className = "error";
+      status.textContent = "the upload did not reach the service";
+    });
+    xhr.send(body);
+  }
+
+  function dropZone(zone) {
+    var input = zone.querySelector("input[type=file]");
+    input.addEventListener("change", function () {
+      if (input.files.length) upload(zone, input.files[0]);
+      input.value = "";
+    });
+    ["dragenter", "dragover"].forEach(function (name) {
+      zone.addEventListener(name, function (evt) { evt.preventDefault(); zone.classList.add("over"); });
+    });
+    zone.addEventListener("dragleave", function () { zone.classList.remove("over"); });
+    zone.addEventListener("drop", function (evt) {
+      evt.preventDefault();
+      zone.classList.remove("over");
+      var files = evt.dataTransfer && evt.dataTransfer.files;
+      if (files && files.length) upload(zone, files[0]);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-upload]").forEach(dropZone);
     var text = null;
     try { text = sessionStorage.getItem("estate-flash"); sessionStorage.removeItem("estate-flash"); }
     catch (e) { /* private mode */ }
