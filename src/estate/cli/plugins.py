@@ -81,7 +81,12 @@ def package(
 def upload(
     path: Annotated[Path, typer.Argument(help="Plugin folder or archive", metavar="PATH")],
     force: Annotated[
-        bool, typer.Option("--force", help="Replace an installed version", metavar="")
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace a version that failed to prepare (installed versions are immutable)",
+            metavar="",
+        ),
     ] = False,
     output: Output = Format.table,
 ) -> None:
@@ -94,9 +99,8 @@ def upload(
         files = {"plugin": ("plugin.tar.gz", data, "application/gzip")}
         answer = client.post("provider-plugins/upload/", params={"force": force}, files=files)
     types = ", ".join(answer["supported_resource_types"])
-    summary = (
-        f"installed {answer['key']} {answer['version']} ({answer['class_path']}); types: {types}"
-    )
+    done = "already installed" if answer.get("outcome") == "existing" else "installed"
+    summary = f"{done} {answer['key']} {answer['version']} ({answer['class_path']}); types: {types}"
     emit(answer, output, lambda _: Text(summary))
 
 

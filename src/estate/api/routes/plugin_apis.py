@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ...calls.plugin_api import MAX_BODY_BYTES, ApiRequest, PluginApiError, forward, serves_api
 from ...db.models import PluginVersion
-from ...registry.versions import active_version
+from ...registry.versions import latest_compatible
 from ..deps import ContextDep, CurrentUser, SessionDep, accept_any_query_parameters
 
 # The query string is the plugin's: it is forwarded whole, never checked here.
@@ -62,7 +62,7 @@ for _method in METHODS:
 
 
 def _serving_version(session: Session, key: str) -> PluginVersion:
-    version = active_version(session, key)
+    version = latest_compatible(session, key)
     if version is None:
         raise HTTPException(404, detail=f"no plugin is installed with key {key!r}")
     if not serves_api(version):
