@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StrictBool
 
 from .schemas import _Strict
 
@@ -45,7 +45,7 @@ class YankRequest(_Strict):
 
 
 class CompatibilityOverride(_Strict):
-    override: bool = Field(description="true: resolve it although its requirements are not met")
+    override: StrictBool = Field(description="true: resolve it although its requirements are not met")
     reason: Reason
 
 
@@ -55,7 +55,7 @@ class PinRequest(_Strict):
 
 class UpgradeRequest(_Strict):
     to: VersionText = Field(description="An exact version or a policy (~1.5, >=1.5,<2)")
-    dry_run: bool = Field(default=False, description="Only show what would change")
+    dry_run: StrictBool = Field(default=False, description="Only show what would change")
 
 
 class MovePublic(BaseModel):
