@@ -45,7 +45,9 @@ class YankRequest(_Strict):
 
 
 class CompatibilityOverride(_Strict):
-    override: StrictBool = Field(description="true: resolve it although its requirements are not met")
+    override: StrictBool = Field(
+        description="true: resolve it although its requirements are not met"
+    )
     reason: Reason
 
 
