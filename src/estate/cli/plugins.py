@@ -193,3 +193,58 @@ def processes(output: Output = Format.table) -> None:
 def _health(process: dict[str, Any]) -> str:
     value = process["health_ms"]
     return f"{value:.2f}" if value is not None else "-"
+
+
+Version = Annotated[
+    str, typer.Argument(help="A version of the plugin, such as 1.4.2", metavar="VERSION")
+]
+VERSIONS_COLUMNS: list[Column] = [
+    ("version", "version"),
+    ("state", "state"),
+    ("source", "source"),
+    ("pre", lambda v: "yes" if v["prerelease"] else ""),
+    ("yanked", lambda v: v["yanked_reason"] if v["yanked"] else ""),
+    ("compatible", lambda v: "yes" if v["compatibility"]["usable"] else "no"),
+    ("used by", lambda v: ", ".join(map(str, v["used_by"]))),
+    ("sha256", lambda v: v["sha256"][:12]),
+]
+
+
+@app.command("versions")
+def versions(key: Key, output: Output = Format.table) -> None:
+    """Every stored version of a plugin, highest first: yanked, compatible, used by."""
+    with api() as client:
+        found = client.get(f"provider-plugins/{key}/versions/")
+    emit(found, output, lambda vs: rows(vs, VERSIONS_COLUMNS, title=key))
+
+
+@app.command("yank")
+def yank(
+    key: Key,
+    version: Version,
+    reason: Annotated[str, typer.Option("--reason", help="Why (required)", metavar="TEXT")],
+    output: Output = Format.table,
+) -> None:
+    """Yank a version: no new pin or range chooses it; exact pins keep it, warned."""
+    with api() as client:
+        answer = client.post(
+            f"provider-plugins/{key}/versions/{version}/yank/", json={"reason": reason}
+        )
+    emit(answer, output, lambda a: Text(f"yanked {key} {a['version']}: {a['yanked_reason']}"))
+
+
+@app.command("unyank")
+def unyank(key: Key, version: Version, output: Output = Format.table) -> None:
+    """Take a yank back."""
+    with api() as client:
+        answer = client.post(f"provider-plugins/{key}/versions/{version}/unyank/")
+    emit(answer, output, lambda a: Text(f"unyanked {key} {a['version']}"))
+
+
+@app.command("delete-version")
+def delete_version(key: Key, version: Version, yes: Yes = False) -> None:
+    """Delete one version (refused while a provider uses it)."""
+    confirm(f"Delete {key} {version}?", yes)
+    with api() as client:
+        client.call("DELETE", f"provider-plugins/{key}/versions/{version}/")
+    info(f"deleted {key} {version}")
