@@ -41,6 +41,13 @@ def names(client: TestClient, provider_id: int) -> list[str]:
     return sorted(r["name"] for r in page["results"])
 
 
+def slot_pid(client: TestClient, provider_id: int) -> int:
+    """The pid of the provider's long-lived process (connection tests)."""
+    processes = client.get(f"{API}/plugin-processes/").json()["results"]
+    pid: int = next(p["pid"] for p in processes if p["slot"] == f"provider:{provider_id}")
+    return pid
+
+
 def test_policies_resolve_ranges_pins_and_prereleases(client: TestClient, tmp_path: Path) -> None:
     for version in ("1.0.0", "1.1.0", "1.2.0-rc.1", "2.0.0"):
         release(client, tmp_path, version)
@@ -177,6 +184,9 @@ def test_rollback_returns_a_provider_to_the_version_it_ran_before(
         hashlib.sha256(newer).hexdigest(),
     )
 
+    assert client.post(f"{API}/providers/{made['id']}/test/").json()["ok"] is True
+    newer_pid = slot_pid(client, made["id"])
+
     back = client.post(f"{API}/providers/{made['id']}/rollback/")
     assert back.status_code == 200, back.text
     assert (back.json()["from_version"], back.json()["to_version"]) == ("1.1.0", "1.0.0")
@@ -186,6 +196,9 @@ def test_rollback_returns_a_provider_to_the_version_it_ran_before(
     assert third["plugin_version"] == "1.0.0", third
     assert "starting hot:load 1.0.0" in third["log"]
     assert names(client, made["id"]) == ["v100-vm-0", "v100-vm-1", "v100-vm-2"]
+    # The provider's long-lived process of 1.1.0 is not reused for 1.0.0: replaced.
+    assert client.post(f"{API}/providers/{made['id']}/test/").json()["ok"] is True
+    assert slot_pid(client, made["id"]) != newer_pid
 
     # A rollback is undone by another: back to the version used before it.
     again = client.post(f"{API}/providers/{made['id']}/rollback/").json()
@@ -240,6 +253,8 @@ def test_yank_unyank_and_delete_of_a_version(client: TestClient, tmp_path: Path)
     new_pin = client.post(f"{API}/providers/{latest['id']}/pin/", json={"version": "1.1.0"})
     assert new_pin.status_code == 400 and "yanked" in new_pin.json()["detail"]
 
+    audit = client.get(f"{API}/audit/", params={"action": "provider-plugins.yank"}).json()
+    assert [(e["object_id"], e["status"]) for e in audit["results"]][0] == (KEY, 200)
     assert client.post(f"{VERSIONS}/1.1.0/unyank/").json()["yanked"] is False
     assert shown(client, latest["id"])["resolved_plugin_version"] == "1.1.0"
 
