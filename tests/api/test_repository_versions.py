@@ -70,6 +70,10 @@ def test_policies_resolve_ranges_pins_and_prereleases(client: TestClient, tmp_pa
     pinned = client.post(f"{API}/providers/{made['id']}/pin/", json={"version": "1.0.0"})
     assert pinned.status_code == 200, pinned.text
     assert (pinned.json()["from_version"], pinned.json()["to_version"]) == ("2.0.0", "1.0.0")
+    # A PUT that does not name plugin_version (as a seed client sends it) keeps the pin.
+    body = {k: made[k] for k in ("name", "vendor", "provider_type", "endpoint", "organization")}
+    put = client.put(f"{API}/providers/{made['id']}/", json={**body, "enabled": True})
+    assert put.status_code == 200 and put.json()["plugin_version"] == "1.0.0", put.text
     run = collect(client, made["id"])
     assert run["status"] == "completed", run
     detail = client.get(f"{API}/provider-plugins/{KEY}/").json()
@@ -254,7 +258,8 @@ def test_yank_unyank_and_delete_of_a_version(client: TestClient, tmp_path: Path)
     assert new_pin.status_code == 400 and "yanked" in new_pin.json()["detail"]
 
     audit = client.get(f"{API}/audit/", params={"action": "provider-plugins.yank"}).json()
-    assert [(e["object_id"], e["status"]) for e in audit["results"]][0] == (KEY, 200)
+    newest = audit["results"][0]
+    assert (newest["object_id"], newest["status"]) == (KEY, 200)
     assert client.post(f"{VERSIONS}/1.1.0/unyank/").json()["yanked"] is False
     assert shown(client, latest["id"])["resolved_plugin_version"] == "1.1.0"
 

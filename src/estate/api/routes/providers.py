@@ -343,7 +343,10 @@ def put_provider(
     session: SessionDep,
     user: CurrentUser,
 ) -> ProviderPublic:
-    return _update(provider_id, ProviderUpdate(**body.model_dump()), context, session, user)
+    # A PUT without plugin_version (a seed client knows none) keeps the provider's policy.
+    kept = set() if "plugin_version" in body.model_fields_set else {"plugin_version"}
+    update = ProviderUpdate(**body.model_dump(exclude=kept))
+    return _update(provider_id, update, context, session, user)
 
 
 def _active_run(session: Session, provider_id: int) -> CollectionRun | None:
