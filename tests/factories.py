@@ -317,7 +317,7 @@ def wait_for_action(client: TestClient, run_id: int, timeout: float = 60) -> dic
         if run["status"] in ("completed", "failed", "canceled"):
             return run
         time.sleep(0.05)
-    raise AssertionError(f"action run {run_id} did not finish in {timeout}s")
+    raise AssertionError(f"action run {run_id} did not finish in {timeout}s: {run}")
 
 
 CSRF = re.compile(r'"X-CSRF-Token": "([^"]+)"')
