@@ -10,8 +10,8 @@ A policy is text (docs/repository.md, "Version policies"):
 None           the latest compatible version
 ============== ==========================================
 
-Pre-releases (``2.0.0-rc.1``) match only a policy that names one itself
-(``2.0.0-rc.1``, ``>=2.0.0-rc.1``). The same grammar reads a manifest's
+Pre-releases (``2.0.0-rc.1``) match only a policy that names a pre-release of the
+same release itself (``2.0.0-rc.1``; ``>=2.0.0-rc.1`` admits ``2.0.0-rc.2``). The same grammar reads a manifest's
 ``requires_estate``, checked against the service's own version.
 """
 
@@ -54,7 +54,6 @@ class Policy:
     text: str | None
     exact: str | None = None
     bounds: tuple[tuple[str, str], ...] = ()
-    allows_prerelease: bool = False
 
     @property
     def is_exact(self) -> bool:
@@ -64,13 +63,23 @@ class Policy:
         """Whether ``version`` (a SemVer string) satisfies the policy."""
         if self.exact is not None:
             return version == self.exact
-        if is_prerelease(version) and not self.allows_prerelease:
+        if is_prerelease(version) and _core(version) not in self._prerelease_cores():
             return False
         key = semver_key(version)
         return all(_OPERATORS[op](key, semver_key(bound)) for op, bound in self.bounds)
 
+    def _prerelease_cores(self) -> set[str]:
+        """The X.Y.Z of the pre-releases the policy names: as npm does, those are the
+        only releases whose pre-releases it admits (``>=2.0.0-rc.1,<3`` admits
+        ``2.0.0-rc.2``, not ``2.1.0-rc.1``)."""
+        return {_core(bound) for _, bound in self.bounds if is_prerelease(bound)}
+
 
 LATEST = Policy(text=None)
+
+
+def _core(version: str) -> str:
+    return version.split("+", 1)[0].partition("-")[0]
 
 
 def semver_key(version: str) -> tuple[Any, ...]:
@@ -100,7 +109,7 @@ def parse_policy(text: str | None) -> Policy:
     if len(raw) > MAX_POLICY_LENGTH:
         raise PolicyError(f"longer than {MAX_POLICY_LENGTH} characters")
     if _FULL.fullmatch(raw):
-        return Policy(text=raw, exact=raw, allows_prerelease=is_prerelease(raw))
+        return Policy(text=raw, exact=raw)
     if raw[0] in "~^":
         return _shorthand(raw)
     return _comparators(raw)
@@ -135,8 +144,7 @@ def _comparators(raw: str) -> Policy:
             )
         op, version = found.groups()
         bounds.append((op, _full(version, raw)))
-    prerelease = any(is_prerelease(version) for _, version in bounds)
-    return Policy(text=raw, bounds=tuple(bounds), allows_prerelease=prerelease)
+    return Policy(text=raw, bounds=tuple(bounds))
 
 
 def _full(version: str, raw: str) -> str:
