@@ -54,6 +54,16 @@ def fixture_plugin(
     return dest
 
 
+def as_release(folder: Path, dest: Path, version: str) -> Path:
+    """A copy of the plugin ``folder`` at ``dest`` whose manifest says ``version``: a
+    built-in plugin released anew, since a stored version is never replaced."""
+    shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("__pycache__", "*.tar.gz"))
+    path = dest / "manifest.yml"
+    data = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**data, "version": version}, sort_keys=False))
+    return dest
+
+
 def manifest(**overrides: Any) -> dict[str, Any]:
     """The seed fixture's manifest.yml as a dict, with ``overrides``."""
     base: dict[str, Any] = yaml.safe_load((FIXTURE_PLUGINS / "seed" / "manifest.yml").read_text())
@@ -307,7 +317,7 @@ def wait_for_action(client: TestClient, run_id: int, timeout: float = 60) -> dic
         if run["status"] in ("completed", "failed", "canceled"):
             return run
         time.sleep(0.05)
-    raise AssertionError(f"action run {run_id} did not finish in {timeout}s")
+    raise AssertionError(f"action run {run_id} did not finish in {timeout}s: {run}")
 
 
 CSRF = re.compile(r'"X-CSRF-Token": "([^"]+)"')

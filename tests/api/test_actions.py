@@ -79,6 +79,9 @@ def test_power_off_is_stopped_in_the_next_listing_with_history_of_the_refresh(
     assert run["result"]["changed"] is True
     assert run["requested_by"] == "admin"
     refresh = client.get(f"{API}/collection-runs/{run['refresh_run']}/").json()
+    # The action and its refresh record the exact version they ran, as every run does.
+    assert run["plugin_version"] == refresh["plugin_version"] is not None
+    assert run["plugin_sha256"] == refresh["plugin_sha256"] is not None
     assert refresh["collection_type"] == "targeted"
     assert refresh["target_resource_types"] == ["virtual_machine"]
     assert refresh["trigger"] == f"action:{run['id']}"

@@ -72,13 +72,13 @@ def test_a_new_version_is_used_by_the_next_run_without_restart(
     assert second["resources_updated"] == 3
     assert names_of(client, provider["id"]) == ["v11-vm-0", "v11-vm-1", "v11-vm-2"]
 
-    forced = hot_plugin(tmp_path / "forced", "forced", "1.1.0")
-    assert upload(client, forced, force=True).status_code == 201
+    patched = hot_plugin(tmp_path / "patched", "patched", "1.1.1")
+    assert upload(client, patched).status_code == 201
     third = collect(client, provider["id"])
     assert third["status"] == "completed", third
-    assert third["plugin_version"] == "1.1.0"
-    assert third["plugin_sha256"] == hashlib.sha256(forced).hexdigest()
-    assert names_of(client, provider["id"]) == ["forced-vm-0", "forced-vm-1", "forced-vm-2"]
+    assert third["plugin_version"] == "1.1.1"
+    assert third["plugin_sha256"] == hashlib.sha256(patched).hexdigest()
+    assert names_of(client, provider["id"]) == ["patched-vm-0", "patched-vm-1", "patched-vm-2"]
 
     # The service never imported the stored plugin code itself: every run had its own process.
     store = str(settings.plugins_dir)

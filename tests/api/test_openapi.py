@@ -43,6 +43,13 @@ def test_the_document_lists_the_error_answers_the_api_gives(client: TestClient) 
     assert conflicts == {
         ("post", f"{API_PREFIX}/provider-plugins/upload/"),
         ("delete", f"{API_PREFIX}/provider-plugins/{{key}}/"),
+        ("post", f"{API_PREFIX}/provider-plugins/{{key}}/rollback/"),
+        *(
+            ("post", f"{API_PREFIX}/provider-plugins/{{key}}/versions/{{version}}/{verb}/")
+            for verb in ("yank", "unyank", "compatibility")
+        ),
+        ("delete", f"{API_PREFIX}/provider-plugins/{{key}}/versions/{{version}}/"),
+        ("post", f"{API_PREFIX}/providers/{{provider_id}}/rollback/"),
         ("delete", f"{API_PREFIX}/providers/{{provider_id}}/"),
         ("post", f"{API_PREFIX}/providers/{{provider_id}}/collect/"),
         ("post", f"{API_PREFIX}/providers/{{provider_id}}/schedules/{{schedule_id}}/trigger/"),

@@ -32,9 +32,7 @@ def test_a_release_outranks_its_release_candidate(client: TestClient, tmp_path: 
     assert client.get(f"{API}/provider-plugins/myvendor:myplatform/").json()["version"] == "2.0.0"
 
 
-def test_an_upload_over_a_builtin_version_survives_a_refresh(
-    client: TestClient, tmp_path: Path
-) -> None:
+def test_a_builtin_version_is_read_only(client: TestClient, tmp_path: Path) -> None:
     from pathlib import Path
 
     import yaml
@@ -50,12 +48,10 @@ def test_an_upload_over_a_builtin_version_survives_a_refresh(
             for name in ("machines.py", "operations.py", "images.py")
         },
     )
+    before = client.get(f"{API}/provider-plugins/simulated:datacenter/").json()
+
     response = upload(client, tarball(folder), force=True)
-    assert response.status_code == 201, response.text
-    uploaded_sha = response.json()["sha256"]
 
-    assert client.post(f"{API}/provider-plugins/refresh/").status_code == 200
-
-    detail = client.get(f"{API}/provider-plugins/simulated:datacenter/").json()
-    assert detail["sha256"] == uploaded_sha
-    assert detail["source"] == "local"
+    assert response.status_code == 409, response.text
+    assert "built-in (managed) version and read-only" in response.json()["detail"]
+    assert client.get(f"{API}/provider-plugins/simulated:datacenter/").json() == before

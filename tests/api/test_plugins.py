@@ -1,4 +1,4 @@
-"""The seed's "Plugin management API": list, detail, upload, force, versions, delete, test, refresh.
+"""The seed's "Plugin management API": list, detail, upload, immutability, versions, delete, test, refresh.
 
 Every upload goes through the real app; every plugin is defined, tested and collected
 by a real child process. Requirements come from wheels shipped in the archive with
@@ -139,34 +139,24 @@ def test_unknown_manifest_keys_are_kept_and_shown(client: TestClient, tmp_path: 
     assert detail["manifest"]["build_ignore"] == ["tests"]
 
 
-def test_reupload_of_an_installed_version_needs_force(
+def test_an_installed_version_is_immutable_even_with_force(
     client: TestClient, settings: Settings, tmp_path: Path
 ) -> None:
     first = seed_plugin(tmp_path / "a")
     assert upload(client, first).status_code == 201
     before = client.get(f"{PLUGINS}/{KEY}/").json()
-    old_folder = settings.plugins_dir / "myvendor" / "myplatform" / f"1.0.0-{before['sha256'][:12]}"
     files_before = stored_files(settings.plugins_dir)
 
     second = seed_plugin(tmp_path / "b", count=5)
-    response = upload(client, second)
-    assert response.status_code == 409
-    assert "?force=true" in response.json()["detail"]
-    assert "1.0.0" in response.json()["detail"]
-    assert client.get(f"{PLUGINS}/{KEY}/").json() == before
-    assert stored_files(settings.plugins_dir) == files_before
-
-    response = upload(client, second, force=True)
-    assert response.status_code == 201, response.text
-    assert response.json()["replaced"] is True
-    assert response.json()["sha256"] == hashlib.sha256(second).hexdigest()
-    detail = client.get(f"{PLUGINS}/{KEY}/").json()
-    assert detail["sha256"] == hashlib.sha256(second).hexdigest()
-    assert [v["version"] for v in detail["versions"]] == ["1.0.0"]
-    # The replaced version's files were not rewritten: the new one has a folder of its own.
-    assert "COUNT = 3" in (old_folder / "plugin" / "provider.py").read_text()
-    new_folder = old_folder.with_name(f"1.0.0-{detail['sha256'][:12]}")
-    assert "COUNT = 5" in (new_folder / "plugin" / "provider.py").read_text()
+    for force in (False, True):
+        response = upload(client, second, force=force)
+        assert response.status_code == 409, response.text
+        detail = response.json()["detail"]
+        assert "myvendor:myplatform 1.0.0" in detail and "immutable" in detail
+        assert before["sha256"] in detail
+        assert hashlib.sha256(second).hexdigest() in detail
+        assert client.get(f"{PLUGINS}/{KEY}/").json() == before
+        assert stored_files(settings.plugins_dir) == files_before
 
 
 def test_new_version_becomes_active_and_older_stays_stored(
@@ -314,7 +304,7 @@ def test_two_plugins_pin_different_versions_of_one_package(
     assert importlib.util.find_spec("tinydep") is None
 
 
-def test_forced_reupload_of_identical_bytes_keeps_the_stored_folder(
+def test_reupload_of_identical_bytes_answers_the_stored_version(
     client: TestClient, settings: Settings, tmp_path: Path
 ) -> None:
     data = seed_plugin(tmp_path / "a")
@@ -322,17 +312,15 @@ def test_forced_reupload_of_identical_bytes_keeps_the_stored_folder(
     folder = settings.plugins_dir / "myvendor" / "myplatform" / f"1.0.0-{first['sha256'][:12]}"
     marker = (folder / "plugin" / "provider.py").stat().st_ino
 
-    response = upload(client, data, force=True)
-    assert response.status_code == 201, response.text
-    assert response.json()["replaced"] is True
-    # A stored version is never rewritten in place: a job may be running from it.
+    for force in (False, True):
+        response = upload(client, data, force=force)
+        assert response.status_code == 200, response.text
+        assert response.json()["replaced"] is False
+        assert response.json()["sha256"] == first["sha256"]
+    # Nothing was installed again: the stored folder is the one it was.
     assert (folder / "plugin" / "provider.py").stat().st_ino == marker
-
-    provider = create_provider(client, name="Mine", vendor="myvendor", provider_type="myplatform")
-    run = collect(client, provider["id"])
-    assert run["status"] == "completed", run
-    assert client.post(f"{PLUGINS}/refresh/").json()["removed_folders"] == 1
-    assert collect(client, provider["id"])["status"] == "completed"
+    assert len(client.get(f"{PLUGINS}/{KEY}/").json()["versions"]) == 1
+    assert client.post(f"{PLUGINS}/refresh/").json()["removed_folders"] == 0
 
 
 def test_zip_upload_with_a_top_level_folder(client: TestClient, tmp_path: Path) -> None:

@@ -19,6 +19,8 @@ from factories import (
 JSON = {"content-type": "application/json"}
 PUBLIC_FIELDS = {
     "id",
+    "plugin_version",
+    "resolved_plugin_version",
     "created",
     "modified",
     "credential_ref",

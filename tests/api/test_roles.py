@@ -77,6 +77,17 @@ RULES: dict[tuple[str, str], Rule] = {
     ("post", "/provider-plugins/refresh/"): SYSTEM,
     ("delete", "/provider-plugins/{key}/"): SYSTEM,
     ("post", "/provider-plugins/{key}/test/"): SYSTEM,
+    ("get", "/provider-plugins/{key}/versions/"): ANY,
+    ("get", "/provider-plugins/{key}/versions/{version}/"): ANY,
+    ("post", "/provider-plugins/{key}/versions/{version}/yank/"): SYSTEM,
+    ("post", "/provider-plugins/{key}/versions/{version}/unyank/"): SYSTEM,
+    ("post", "/provider-plugins/{key}/versions/{version}/compatibility/"): SYSTEM,
+    ("delete", "/provider-plugins/{key}/versions/{version}/"): SYSTEM,
+    ("post", "/provider-plugins/{key}/rollback/"): SYSTEM,
+    ("post", "/providers/{provider_id}/pin/"): SYSTEM,
+    ("post", "/providers/{provider_id}/unpin/"): SYSTEM,
+    ("post", "/providers/{provider_id}/upgrade/"): SYSTEM,
+    ("post", "/providers/{provider_id}/rollback/"): SYSTEM,
     ("post", "/provider-plugins/{key}/conformance/"): SYSTEM,
     ("get", "/provider-plugins/{key}/conformance/"): SYSTEM,
     ("get", "/signing-keys/"): ANY,
@@ -289,6 +300,7 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
         "user_id": spare_id,
         "token_id": token,
         "key": "simulated:datacenter",
+        "version": "1.0.0",  # built in: read-only, so an allowed write answers 409
         "slug": "virtual_machine",
         "path": "status",
         "name": "power_off",  # the plugin-less provider answers 409: nothing runs
@@ -347,6 +359,13 @@ def _bodies(
             "json": {"name": "new", "public_key": NEW_KEY, "organization": a}
         },
         ("post", "/signing-keys/{key_id}/revoke/"): {"json": {"reason": "rotated"}},
+        # The provider is another plugin's (none installed): an allowed request answers 400.
+        ("post", "/providers/{provider_id}/pin/"): {"json": {"version": "1.0.0"}},
+        ("post", "/providers/{provider_id}/upgrade/"): {"json": {"to": "1.0.0", "dry_run": True}},
+        ("post", "/provider-plugins/{key}/versions/{version}/yank/"): {"json": {"reason": "r"}},
+        ("post", "/provider-plugins/{key}/versions/{version}/compatibility/"): {
+            "json": {"override": True, "reason": "r"}
+        },
         ("post", "/provider-plugins/upload/"): {
             "files": {"plugin": ("p.tar.gz", b"not an archive", "application/gzip")}
         },

@@ -25,7 +25,7 @@ def test_list_and_show_the_built_in_plugin(estate: Estate) -> None:
     assert "no plugin is installed with key 'nosuch:plugin'" in words(missing)
 
 
-def test_upload_replace_test_and_delete(estate: Estate, tmp_path: Path) -> None:
+def test_upload_again_test_and_delete(estate: Estate, tmp_path: Path) -> None:
     folder = fixture_plugin("clitest_box", tmp_path / "box")
 
     uploaded = estate.json("plugin", "upload", str(folder))
@@ -34,11 +34,12 @@ def test_upload_replace_test_and_delete(estate: Estate, tmp_path: Path) -> None:
         "1.0.0",
         False,
     )
-    again = estate("plugin", "upload", str(folder))
-    assert again.exit_code == 2
-    assert "--force" in words(again) or "force=true" in words(again)
-    replaced = estate.ok("plugin", "upload", str(folder), "--force")
-    assert "installed clitest:box 1.0.0" in words(replaced)
+    again = estate.ok("plugin", "upload", str(folder))  # the same bytes: nothing changes
+    assert "already installed clitest:box 1.0.0" in words(again)
+    (folder / "provider.py").write_text((folder / "provider.py").read_text() + "\n# changed\n")
+    changed = estate("plugin", "upload", str(folder), "--force")
+    assert changed.exit_code == 2
+    assert "immutable" in words(changed)
 
     provider_id = estate.provider("box", "-c", "username=u", key="clitest:box")
     tested = estate.json("plugin", "test", "clitest:box")

@@ -370,6 +370,46 @@ def test_0013_adds_web_sessions_and_downgrades(empty_engine: Engine) -> None:
         assert "web_sessions" not in inspect(conn).get_table_names()
 
 
+def test_0014_adds_version_policies_keeps_data_and_downgrades(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0013")
+    with empty_engine.begin() as conn:
+        for statement in _AT_0002[:4]:  # organization, provider, runs 1 and 2
+            conn.execute(text(statement))
+        conn.execute(text("UPDATE collection_runs SET plugin_version = '1.0.' || id"))
+        conn.execute(
+            text(
+                "INSERT INTO plugin_versions (id, key, vendor, provider_type, version, sha256, "
+                "class_path, manifest, source, state, path, install_log, created_at) VALUES "
+                "(1, 'simulated:datacenter', 'simulated', 'datacenter', '1.0.2', 'ab', 'p.C', "
+                "'{}', 'local', 'ready', '/x', '', '2026-01-01 00:00:00')"
+            )
+        )
+
+    upgrade(empty_engine, "0014")
+
+    with empty_engine.connect() as conn:
+        provider = conn.execute(
+            text(
+                "SELECT plugin_version, used_plugin_version, previous_plugin_version "
+                "FROM providers WHERE id = 1"
+            )
+        ).one()
+        version = conn.execute(
+            text("SELECT yanked, yanked_reason, compatibility_override FROM plugin_versions")
+        ).one()
+        action_columns = {c["name"] for c in inspect(conn).get_columns("action_runs")}
+    # The provider's last run says which version it used: a rollback's starting point.
+    assert tuple(provider) == (None, "1.0.2", None)
+    assert (bool(version[0]), version[1], version[2]) == (False, None, None)
+    assert {"plugin_version", "plugin_sha256"} <= action_columns
+
+    command.downgrade(alembic_config(empty_engine), "0013")
+    with empty_engine.connect() as conn:
+        assert "yanked" not in {c["name"] for c in inspect(conn).get_columns("plugin_versions")}
+        assert "plugin_version" not in {c["name"] for c in inspect(conn).get_columns("providers")}
+        assert conn.execute(text("SELECT count(*) FROM plugin_versions")).scalar_one() == 1
+
+
 def test_0015_adds_file_lists_and_the_keyring_and_the_next_start_lists_old_versions(
     empty_engine: Engine, tmp_path: Path
 ) -> None:

@@ -151,6 +151,12 @@ class ProviderCreate(_Strict):
     organization: int = 1
     connection_config: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
+    plugin_version: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The version policy: an exact version (1.4.2), a range (~1.4, ^1.4, "
+        ">=1.2,<2) or null for the latest compatible version (docs/repository.md)",
+    )
 
     _bounded = field_validator("connection_config")(_bounded_config)
 
@@ -164,6 +170,12 @@ class ProviderUpdate(_Strict):
     organization: int | None = None
     connection_config: dict[str, Any] | None = None
     enabled: bool | None = None
+    plugin_version: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The version policy: an exact version (1.4.2), a range (~1.4, ^1.4, "
+        ">=1.2,<2) or null for the latest compatible version (docs/repository.md)",
+    )
 
     _bounded = field_validator("connection_config")(_bounded_config)
 
@@ -179,6 +191,13 @@ class ProviderPublic(BaseModel):
     connection_config: dict[str, Any]
     enabled: bool
     plugin_installed: bool
+    plugin_version: str | None = Field(
+        default=None, description="The version policy; null: the latest compatible version"
+    )
+    resolved_plugin_version: str | None = Field(
+        default=None,
+        description="The version its next job runs; null when none resolves (warnings say why)",
+    )
     warnings: list[str] = Field(
         description="What stands in the provider's way, such as a plugin not installed; "
         "empty normally"
@@ -514,6 +533,16 @@ class PluginUploaded(BaseModel):
     replaced: bool
     signature_status: SignatureStatus
     trust: Trust
+    outcome: str = Field(
+        default="installed",
+        description="installed; replaced (a version that had failed to prepare); existing "
+        "(the same bytes were installed already: nothing changed)",
+    )
+    compatibility: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Whether this service can run it (requires_estate, protocol_versions); "
+        "an incompatible version is stored but never resolved until overridden",
+    )
 
 
 class ConnectionResult(BaseModel):

@@ -66,6 +66,10 @@ class ActionRunPublic(BaseModel):
     error_kind: str | None
     requested_by: str
     refresh_run: int | None = Field(description="The collection run that refreshed the inventory")
+    plugin_version: str | None = Field(
+        default=None, description="The exact plugin version the action ran (null before it started)"
+    )
+    plugin_sha256: str | None = Field(default=None, description="That version's archive digest")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

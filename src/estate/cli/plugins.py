@@ -84,7 +84,12 @@ def package(
 def upload(
     path: Annotated[Path, typer.Argument(help="Plugin folder or archive", metavar="PATH")],
     force: Annotated[
-        bool, typer.Option("--force", help="Replace an installed version", metavar="")
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace a version that failed to prepare (installed versions are immutable)",
+            metavar="",
+        ),
     ] = False,
     output: Output = Format.table,
 ) -> None:
@@ -97,9 +102,8 @@ def upload(
         files = {"plugin": ("plugin.tar.gz", data, "application/gzip")}
         answer = client.post("provider-plugins/upload/", params={"force": force}, files=files)
     types = ", ".join(answer["supported_resource_types"])
-    summary = (
-        f"installed {answer['key']} {answer['version']} ({answer['class_path']}); types: {types}"
-    )
+    done = "already installed" if answer.get("outcome") == "existing" else "installed"
+    summary = f"{done} {answer['key']} {answer['version']} ({answer['class_path']}); types: {types}"
     emit(answer, output, lambda _: Text(summary))
 
 
@@ -192,3 +196,58 @@ def processes(output: Output = Format.table) -> None:
 def _health(process: dict[str, Any]) -> str:
     value = process["health_ms"]
     return f"{value:.2f}" if value is not None else "-"
+
+
+Version = Annotated[
+    str, typer.Argument(help="A version of the plugin, such as 1.4.2", metavar="VERSION")
+]
+VERSIONS_COLUMNS: list[Column] = [
+    ("version", "version"),
+    ("state", "state"),
+    ("source", "source"),
+    ("pre", lambda v: "yes" if v["prerelease"] else ""),
+    ("yanked", lambda v: v["yanked_reason"] if v["yanked"] else ""),
+    ("compatible", lambda v: "yes" if v["compatibility"]["usable"] else "no"),
+    ("used by", lambda v: ", ".join(map(str, v["used_by"]))),
+    ("sha256", lambda v: v["sha256"][:12]),
+]
+
+
+@app.command("versions")
+def versions(key: Key, output: Output = Format.table) -> None:
+    """Every stored version of a plugin, highest first: yanked, compatible, used by."""
+    with api() as client:
+        found = client.get(f"provider-plugins/{key}/versions/")
+    emit(found, output, lambda vs: rows(vs, VERSIONS_COLUMNS, title=key))
+
+
+@app.command("yank")
+def yank(
+    key: Key,
+    version: Version,
+    reason: Annotated[str, typer.Option("--reason", help="Why (required)", metavar="TEXT")],
+    output: Output = Format.table,
+) -> None:
+    """Yank a version: no new pin or range chooses it; exact pins keep it, warned."""
+    with api() as client:
+        answer = client.post(
+            f"provider-plugins/{key}/versions/{version}/yank/", json={"reason": reason}
+        )
+    emit(answer, output, lambda a: Text(f"yanked {key} {a['version']}: {a['yanked_reason']}"))
+
+
+@app.command("unyank")
+def unyank(key: Key, version: Version, output: Output = Format.table) -> None:
+    """Take a yank back."""
+    with api() as client:
+        answer = client.post(f"provider-plugins/{key}/versions/{version}/unyank/")
+    emit(answer, output, lambda a: Text(f"unyanked {key} {a['version']}"))
+
+
+@app.command("delete-version")
+def delete_version(key: Key, version: Version, yes: Yes = False) -> None:
+    """Delete one version (refused while a provider uses it)."""
+    confirm(f"Delete {key} {version}?", yes)
+    with api() as client:
+        client.call("DELETE", f"provider-plugins/{key}/versions/{version}/")
+    info(f"deleted {key} {version}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 from rich.text import Text
 
 from . import runs
@@ -194,3 +195,84 @@ def test(provider_id: ProviderId, output: Output = Format.table) -> None:
     emit(answer, output, lambda a: Text(f"{word} {a['name']}: {a['message']}"))
     if not answer["ok"]:
         raise typer.Exit(FAILED)
+
+
+def _moved(answer: dict[str, Any], output: Format) -> None:
+    for warning in answer.get("warnings") or []:
+        warn(warning)
+    emit(
+        answer,
+        output,
+        lambda a: Text(f"provider {a['provider']}: {a['from_version']} → {a['to_version']}"),
+    )
+
+
+@app.command("pin")
+def pin(
+    provider_id: ProviderId,
+    version: Annotated[str, typer.Argument(help="An exact version", metavar="VERSION")],
+    output: Output = Format.table,
+) -> None:
+    """Run exactly one installed version of the provider's plugin."""
+    with api() as client:
+        answer = client.post(f"providers/{provider_id}/pin/", json={"version": version})
+    _moved(answer, output)
+
+
+@app.command("unpin")
+def unpin(provider_id: ProviderId, output: Output = Format.table) -> None:
+    """Back to the latest compatible version."""
+    with api() as client:
+        answer = client.post(f"providers/{provider_id}/unpin/")
+    _moved(answer, output)
+
+
+@app.command("upgrade")
+def upgrade(
+    provider_id: ProviderId,
+    to: Annotated[str, typer.Argument(help="A version or a policy (~1.5)", metavar="TO")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; change nothing", metavar="")
+    ] = False,
+    output: Output = Format.table,
+) -> None:
+    """Move the provider to another version or policy; --dry-run shows the manifest diff."""
+    with api() as client:
+        answer = client.post(
+            f"providers/{provider_id}/upgrade/", json={"to": to, "dry_run": dry_run}
+        )
+    for warning in answer["warnings"]:
+        warn(warning)
+    emit(answer, output, _diff_table)
+
+
+def _diff_table(answer: dict[str, Any]) -> Table:
+    verb = "would move" if answer["dry_run"] else "moved"
+    title = (
+        f"provider {answer['provider']} {verb} {answer['from_version']} → {answer['to_version']}"
+    )
+    table = Table("what", "added", "removed", "changed", title=title)
+    diff = answer["diff"]
+    for name in ("resource_types", "profiles", "actions", "requirements"):
+        part = diff[name]
+        table.add_row(name, ", ".join(part["added"]), ", ".join(part["removed"]), "")
+    params = diff["connection_parameters"]
+    changed = [c["name"] for c in params["changed"]]
+    required = [f"{n} (required)" for n in params["newly_required"]]
+    table.add_row(
+        "connection_parameters",
+        ", ".join(params["added"]),
+        ", ".join(params["removed"]),
+        ", ".join(changed + required),
+    )
+    for key, change in diff["compatibility"].items():
+        table.add_row(key, "", "", f"{change['from']} → {change['to']}")
+    return table
+
+
+@app.command("rollback")
+def rollback(provider_id: ProviderId, output: Output = Format.table) -> None:
+    """Back to the exact version the provider ran before its version last changed."""
+    with api() as client:
+        answer = client.post(f"providers/{provider_id}/rollback/")
+    _moved(answer, output)

@@ -189,6 +189,16 @@ class PluginVersion(Base):
     signature_status: Mapped[str] = mapped_column(String(20), default=SignatureStatus.UNSIGNED)
     trust: Mapped[str] = mapped_column(String(20), default=Trust.UNSIGNED)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Yanked: never chosen by a new pin, a range or "latest"; an exact pin keeps it, warned.
+    yanked: Mapped[bool] = mapped_column(Boolean, default=False)
+    yanked_reason: Mapped[str | None] = mapped_column(Text)
+    yanked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An administrator's word on a version whose manifest's requirements (requires_estate,
+    # protocol_versions) this service does not meet: True lets it be resolved anyway.
+    compatibility_override: Mapped[bool | None] = mapped_column(Boolean)
+    compatibility_override_reason: Mapped[str | None] = mapped_column(Text)
+    compatibility_override_by: Mapped[str | None] = mapped_column(String(150))
+    compatibility_override_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class SigningKey(Base):
@@ -235,6 +245,13 @@ class Provider(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_refresh_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The version policy (registry/policy.py): an exact version, a range, or None for
+    # the latest compatible; registry/versions.resolve_for turns it into a version.
+    plugin_version: Mapped[str | None] = mapped_column(String(100))
+    # The exact version its last job ran, and the one it ran before that changed:
+    # what a rollback returns to (kept by jobs, registry/versions.note_used).
+    used_plugin_version: Mapped[str | None] = mapped_column(String(100))
+    previous_plugin_version: Mapped[str | None] = mapped_column(String(100))
 
     @property
     def key(self) -> str:
@@ -637,6 +654,8 @@ class ActionRun(Base):
     refresh_run_id: Mapped[int | None] = mapped_column(
         ForeignKey("collection_runs.id", ondelete="SET NULL")
     )
+    plugin_version: Mapped[str | None] = mapped_column(String(100))
+    plugin_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

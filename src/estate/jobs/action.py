@@ -25,7 +25,7 @@ from ..calls.specs import action_slot
 from ..context import Context
 from ..db.models import ActionRun, CollectionRun, PluginVersion, Provider, Resource
 from ..db.states import RunStatus
-from ..registry.versions import active_version
+from ..registry.versions import resolve_for_job
 from ..runtime.errors import PluginRuntimeError
 from ..secretbox import SecretKeyError
 from .collect import ACTIVE, run_collection
@@ -44,13 +44,20 @@ def run_action(context: Context, run_id: int) -> None:
             return
         provider = session.get(Provider, run.provider_id)
         assert provider is not None  # the run's foreign key cascades with its provider
-        version = active_version(session, provider.key)
+        resolution = resolve_for_job(session, provider)
+        version = resolution.version
+        if version is not None:
+            run.plugin_version, run.plugin_sha256 = version.version, version.sha256
         resource = session.get(Resource, run.resource_id) if run.resource_id else None
         run.status = RunStatus.RUNNING
         run.started_at = datetime.now(UTC)
         session.commit()
         session.expunge_all()
-    _ActionJob(context, run, provider, version, resource).run()
+    job = _ActionJob(context, run, provider, version, resource)
+    job.unresolved = resolution.reason
+    for warning in resolution.warnings:
+        job.log.add("warning", warning)
+    job.run()
 
 
 class _ActionJob:
@@ -81,6 +88,7 @@ class _ActionJob:
         )
         self._done = threading.Event()
         self._cancel_requested = False
+        self.unresolved: str | None = None  # why no version resolved, when none did
 
     def run(self) -> None:
         values: dict[str, Any] = {}
@@ -121,7 +129,9 @@ class _ActionJob:
 
     def _act(self) -> Any:
         if self.version is None:
-            raise PluginRuntimeError(f"no plugin is installed for {self.provider.key!r}")
+            raise PluginRuntimeError(
+                self.unresolved or f"no plugin is installed for {self.provider.key!r}"
+            )
         secrets = self.context.box.open(self.sealed)
         self.log.redact(secrets.values())
         params = {**{k: v for k, v in self.parameters.items() if k not in secrets}, **secrets}

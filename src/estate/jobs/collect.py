@@ -24,7 +24,7 @@ from ..context import Context
 from ..db.models import CollectionRun, PluginVersion, Provider
 from ..db.states import RunStatus
 from ..inventory.ingest import Ingestor
-from ..registry.versions import active_version
+from ..registry.versions import Resolution, resolve_for_job
 from ..runtime.errors import PluginRuntimeError
 from ..runtime.host import PluginProcess
 from ..secretbox import SecretKeyError
@@ -46,7 +46,8 @@ def run_collection(context: Context, run_id: int) -> None:
         if run is None or run.status != RunStatus.PENDING:
             return
         provider = session.get(Provider, run.provider_id)
-        version = active_version(session, provider.key) if provider else None
+        resolution = resolve_for_job(session, provider) if provider else Resolution(None)
+        version = resolution.version
         run.status = RunStatus.RUNNING
         run.started_at = datetime.now(UTC)
         if version is not None:
@@ -62,6 +63,9 @@ def run_collection(context: Context, run_id: int) -> None:
         f", targeted at {', '.join(sorted(targets))}" if targets else "",
     )
     job = _CollectionJob(context, run_id, provider, version, targets)
+    job.unresolved = resolution.reason
+    for warning in resolution.warnings:
+        job.log.add("warning", warning)
     job.run()
 
 
@@ -128,6 +132,7 @@ class _CollectionJob:
             warn=lambda line: self.log.add("warning", line),
         )
         self.process: PluginProcess | None = None
+        self.unresolved: str | None = None  # why no version resolved, when none did
         self._driver_error: type[Exception] = context.engine.dialect.loaded_dbapi.Error
         self._canceled = threading.Event()
         self._cancel_requested = False
@@ -210,7 +215,8 @@ class _CollectionJob:
     def _collect(self) -> dict[str, Any]:
         if self.version is None:
             raise RunFailed(
-                f"no plugin is installed for {self.provider.key!r}; upload one with "
+                self.unresolved
+                or f"no plugin is installed for {self.provider.key!r}; upload one with "
                 "POST /api/inventory/v1/provider-plugins/upload/ (or `estate plugin upload`)"
             )
         if not self.provider.enabled:

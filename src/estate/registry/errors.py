@@ -6,15 +6,17 @@
     ├── InvalidPackage            400  bad archive or manifest; .problems lists each fault
     │   └── InstallFailed         400  its requirements did not install; .log is the installer's
     ├── PackageTooLarge           413  upload or unpacked content over the size limit
+    ├── InvalidPolicy             400  a version policy that cannot be read or that nothing satisfies
     ├── UntrustedPackage          400  its signature is bad, by an unknown or revoked key, or
     │                                  missing where the trust policy refuses unsigned plugins
     ├── InvalidSigningKey         400  a public or private key that cannot be used
     ├── SigningKeyExists          409  that key is in the keyring already
     ├── SigningKeyNotFound        404  no key with that id (that the caller may see)
     ├── SigningKeyRevoked         409  that key is revoked already
-    ├── PluginExists              409  that version is installed and force was not given
+    ├── PluginExists              409  that version is installed with other bytes (versions are immutable)
     ├── PluginNotFound            404  no plugin (or version) with that key
-    └── PluginInUse               409  providers still use the plugin that is to be removed
+    ├── PluginInUse               409  providers still use the plugin (or version) that is to be removed
+    └── NothingToRollBack         409  a provider has no earlier version to return to
 """
 
 from __future__ import annotations
@@ -82,8 +84,14 @@ class PackageTooLarge(RegistryError):
     status_code: ClassVar[int] = 413
 
 
+class InvalidPolicy(RegistryError):
+    """A version policy that cannot be read, or that no installed version satisfies."""
+
+    status_code: ClassVar[int] = 400
+
+
 class PluginExists(RegistryError):
-    """The plugin version is already installed and overwriting was not asked for."""
+    """The plugin version is installed with other bytes: a version is never replaced."""
 
     status_code: ClassVar[int] = 409
 
@@ -96,5 +104,11 @@ class PluginNotFound(RegistryError):
 
 class PluginInUse(RegistryError):
     """The plugin cannot be removed because providers still use it."""
+
+    status_code: ClassVar[int] = 409
+
+
+class NothingToRollBack(RegistryError):
+    """A provider has no earlier version to return to (or it was deleted)."""
 
     status_code: ClassVar[int] = 409

@@ -8,6 +8,7 @@ database last; any failure removes the staging folder and leaves the registry as
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import shutil
@@ -69,6 +70,15 @@ class Defined:
         return {"actions": actions, "profiles": profiles}
 
 
+class Outcome(enum.StrEnum):
+    """What an upload did: installed a new version, replaced a failed one, or found
+    the very same bytes installed already (and did nothing)."""
+
+    INSTALLED = "installed"
+    REPLACED = "replaced"
+    EXISTING = "existing"
+
+
 def install_archive(
     session: Session,
     settings: Settings,
@@ -76,14 +86,17 @@ def install_archive(
     *,
     force: bool = False,
     wait: bool = True,
-) -> tuple[PluginVersion, bool]:
+) -> tuple[PluginVersion, Outcome]:
     """Install an uploaded archive as a new stored version and commit it.
 
     With ``wait`` the version's environment is prepared and the plugin defined before
     anything is stored, and any failure stores nothing. Without it the version is stored
     ``preparing`` right after the archive and manifest checks; the job
-    ``estate.jobs.prepare.prepare_version`` finishes it. Returns the version and whether it replaced an installed
-    one (``force``).
+    ``estate.jobs.prepare.prepare_version`` finishes it.
+
+    A stored ``(key, version)`` is immutable: the same bytes again answer the stored
+    version (``Outcome.EXISTING``), other bytes are refused (``PluginExists``). Only a
+    version that failed to prepare, which never ran, is replaced, with ``force``.
     """
     if len(data) > settings.max_upload_bytes:
         raise PackageTooLarge(
@@ -95,7 +108,9 @@ def install_archive(
     stage = Path(tempfile.mkdtemp(dir=incoming))
     try:
         root, manifest = _unpack(data, stage / "unpacked", settings)
-        existing = _installed(session, manifest, force=force)
+        existing = _installed(session, manifest, sha, force=force)
+        if existing is not None and existing.state != VersionState.FAILED:
+            return existing, Outcome.EXISTING
         found = assess(session, root, manifest.key, manifest.version)
         admit(found, settings, VersionSource.LOCAL, f"{manifest.key} {manifest.version}")
         version_dir = stage / "version"
@@ -109,7 +124,7 @@ def install_archive(
             )  # fmt: skip
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    return record, existing is not None
+    return record, Outcome.INSTALLED if existing is None else Outcome.REPLACED
 
 
 def _unpack(data: bytes, unpacked: Path, settings: Settings) -> tuple[Path, Manifest]:
@@ -123,19 +138,37 @@ def _unpack(data: bytes, unpacked: Path, settings: Settings) -> tuple[Path, Mani
     return root, manifest
 
 
-def _installed(session: Session, manifest: Manifest, *, force: bool) -> PluginVersion | None:
-    """The stored version the upload replaces; refused unless ``force``."""
+def _installed(
+    session: Session, manifest: Manifest, sha: str, *, force: bool
+) -> PluginVersion | None:
+    """The stored version of the upload's key and version: the same bytes, or a failed
+    version ``force`` replaces; anything else is refused (versions are immutable)."""
     existing = session.scalar(
         select(PluginVersion).where(
             PluginVersion.key == manifest.key, PluginVersion.version == manifest.version
         )
     )
-    if existing is not None and not force:
+    if existing is None:
+        return None
+    what = f"{manifest.key} {manifest.version}"
+    if existing.state == VersionState.FAILED and existing.source != VersionSource.MANAGED:
+        if force:
+            return existing
         raise PluginExists(
-            f"{manifest.key} version {manifest.version} is already installed; "
-            "upload with ?force=true to replace it"
+            f"{what} is installed but failed to prepare ({existing.error}); it never ran: "
+            "upload with ?force=true to replace it, or delete it first"
         )
-    return existing
+    if existing.sha256 == sha:
+        return existing
+    if existing.source == VersionSource.MANAGED:
+        raise PluginExists(
+            f"{what} is a built-in (managed) version and read-only (sha256 "
+            f"{existing.sha256}; this upload's is {sha}); release yours as a new version"
+        )
+    raise PluginExists(
+        f"{what} is installed with sha256 {existing.sha256}; this upload's is {sha}. "
+        "Versions are immutable: release the change as a new version"
+    )
 
 
 def _prepared(
@@ -204,7 +237,7 @@ def _store(
 def _new_version_path(settings: Settings, manifest: Manifest, sha: str) -> Path:
     """A folder no stored version uses yet.
 
-    A forced re-upload of identical bytes must not rewrite the folder of the version it
+    A forced re-upload over a failed version must not rewrite the folder of the version it
     replaces: a job may be running from it, and if recording the new version fails the
     old record still points at it. The old folder goes at the next ``refresh``.
     """

@@ -32,6 +32,7 @@ from inventory_providers.profiles import PROFILE_NAMES
 
 from .. import taxonomy
 from .errors import InvalidPackage
+from .policy import PolicyError, parse_policy
 
 MANIFEST_NAME = "manifest.yml"
 MAX_MANIFEST_BYTES = 1024 * 1024
@@ -99,6 +100,20 @@ def _slug(value: str) -> str:
 def _semver(value: str) -> str:
     if not _SEMVER.fullmatch(value):
         raise ValueError(f"{value!r} is not a SemVer version such as 1.2.3 or 1.2.3-rc.1")
+    return value
+
+
+def _estate_range(value: str) -> str:
+    try:
+        parse_policy(value)
+    except PolicyError as exc:
+        raise ValueError(f"{exc} (a range over Estate's version, such as '>=0.1,<1')") from None
+    return value
+
+
+def _protocol_version(value: int) -> int:
+    if value < 1:
+        raise ValueError(f"{value} is not a protocol version (1, 2, ...)")
     return value
 
 
@@ -229,6 +244,13 @@ class Manifest(BaseModel):
     # For the catalog: how far along the plugin is, and words to find it by.
     maturity: Annotated[str, AfterValidator(_maturity)] | None = None
     tags: list[Annotated[str, AfterValidator(_slug)]] = []
+    # Compatibility (registry/compatibility.py): the Estate versions it runs on and the
+    # wire-protocol versions it speaks.
+    requires_estate: Annotated[str, AfterValidator(_estate_range)] | None = None
+    protocol_versions: (
+        Annotated[list[Annotated[int, AfterValidator(_protocol_version)]], Field(min_length=1)]
+        | None
+    ) = None
 
     @field_validator("connection_parameters")
     @classmethod

@@ -9,7 +9,7 @@ from .. import taxonomy
 from ..db.models import PluginVersion
 from ..db.states import VersionState
 from ..taxonomy.vendor_types import VendorTypeMapping
-from .versions import active_version
+from .versions import latest_compatible
 
 
 def declared_mappings(session: Session) -> list[VendorTypeMapping]:
@@ -24,7 +24,7 @@ def declared_mappings(session: Session) -> list[VendorTypeMapping]:
     ).all()
     found: list[VendorTypeMapping] = []
     for key in sorted(keys):
-        version = active_version(session, key)
+        version = latest_compatible(session, key)
         if version is None:
             continue
         declared = (version.manifest or {}).get("vendor_type_mappings") or {}

@@ -18,7 +18,7 @@ from ..context import Context
 from ..db.models import PluginVersion
 from ..db.states import VersionState
 from ..registry.catalog import catalog_keys
-from ..registry.versions import active_version, providers_using, versions_of
+from ..registry.versions import latest_compatible, providers_using, versions_of
 from . import live
 from .deps import CHECKS, LiveVisitor, PageSession, PageVisitor
 from .templating import fragment, page
@@ -43,7 +43,7 @@ def installed(session: Session, visible: frozenset[int] | None) -> list[Installe
     found = []
     for key in catalog_keys(session):
         versions = versions_of(session, key)
-        active = active_version(session, key)
+        active = latest_compatible(session, key)
         shown = active or versions[0]
         found.append(
             Installed(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Organization, PluginVersion, Provider
 from ..db.states import Role, VersionState
-from ..registry.versions import active_version
+from ..registry.versions import latest_compatible, resolve
 from ..secretbox import ENCRYPTED
 from .deps import PageError, PageSession, PageVisitor, Visitor
 from .providers import provider_of
@@ -36,10 +36,15 @@ def _organizations(session: Session, visitor: Visitor) -> list[Organization]:
     return [o for o in found if visitor.may(session, Role.ADMIN, o.id)]
 
 
-def _parameters(session: Session, key: str, config: dict[str, Any]) -> list[dict[str, Any]]:
+def _parameters(
+    session: Session, key: str, config: dict[str, Any], policy: str | None = None
+) -> list[dict[str, Any]]:
     """The form's fields of the plugin's parameters, with the stored values (secrets:
-    ``$encrypted$`` when one is stored, never the value)."""
-    version = active_version(session, key)
+    ``$encrypted$`` when one is stored, never the value): those of the version the
+    provider's ``policy`` resolves to (a new provider's: the latest compatible)."""
+    version = (
+        latest_compatible(session, key) if policy is None else resolve(session, key, policy).version
+    )
     if version is None:
         raise PageError(404, f"no plugin is installed for {key!r}")
     fields = []
@@ -97,5 +102,7 @@ def edit_provider(
         keys=[provider.key],
         key=provider.key,
         organizations=_organizations(session, visitor),
-        parameters=_parameters(session, provider.key, provider.connection_config or {}),
+        parameters=_parameters(
+            session, provider.key, provider.connection_config or {}, provider.plugin_version
+        ),
     )

@@ -31,7 +31,7 @@ from ..inventory.queries import (
 )
 from ..inventory.sightings import SightingFilter, ordered, sighting_item, sighting_query
 from ..inventory.tags import parse_tag, tags_of
-from ..registry.versions import active_version
+from ..registry.versions import resolve_for
 from ..runtime.errors import PluginRuntimeError
 from ..secretbox import SecretKeyError
 from . import live
@@ -230,11 +230,12 @@ def resource_actions(
     resource = _resource(session, visitor, resource_id)
     if not visitor.may(session, Role.OPERATOR, resource.provider.organization_id):
         raise PageError(403, "running actions needs the operator role")
-    version = active_version(session, resource.provider.key)
+    resolution = resolve_for(session, resource.provider)
+    version = resolution.version
     actions: list[dict[str, Any]] = []
     message = ""
     if version is None:
-        message = f"no plugin is installed for {resource.provider.key!r}"
+        message = resolution.reason or ""
     elif resource.deleted_at is not None:
         message = "the resource is deleted on its platform"
     else:

@@ -3,21 +3,24 @@ uploaded, installed with boto3 in an environment of its own, and collecting."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
 from emulators.moto import MotoServer
-from factories import API, collect, tarball, upload
+from factories import API, as_release, collect, tarball, upload
 from platforms.aws import plugin
 from platforms.aws.estate import small
 from platforms.aws.plugin import seed_provider
 
 
 def test_the_folder_uploads_installs_and_collects_like_a_third_party_plugin(
-    client: TestClient, aws: MotoServer
+    client: TestClient, aws: MotoServer, tmp_path: Path
 ) -> None:
     instance, bucket = small(aws)
 
-    response = upload(client, tarball(plugin.FOLDER), force=True)  # over the built-in 1.0.0
+    # The built-in 1.0.0 is read-only: the folder is released as the next version.
+    response = upload(client, tarball(as_release(plugin.FOLDER, tmp_path / "aws", "1.0.1")))
 
     assert response.status_code in (200, 201), response.text
     uploaded = response.json()

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from emulators.libvirt_host import Domain, LibvirtHost, domain_uuid
 from emulators.sushy import Sushy
-from factories import API, all_resources, collect, tarball, upload
+from factories import API, all_resources, as_release, collect, tarball, upload
 
 USER, PASSWORD = "redfish-reader", "Bmc-s3cret-pass"
 
@@ -138,18 +138,20 @@ def test_a_wrong_password_fails_the_test_and_the_run(client: TestClient, bmc: Su
 
 
 def test_the_plugin_folder_uploads_and_collects_like_a_third_party_one(
-    client: TestClient, bmc: Sushy
+    client: TestClient, bmc: Sushy, tmp_path: Path
 ) -> None:
-    """Packed as seed 000's curl line packs a folder, uploaded over the built-in version:
-    the upload builds its own environment from requirements.txt."""
+    """Packed as seed 000's curl line packs a folder, released as the version after the
+    built-in one (which is read-only): the upload builds its own environment from
+    requirements.txt."""
     folder = Path(__file__).resolve().parents[3] / "plugins" / "redfish" / "bmc"
 
-    response = upload(client, tarball(folder), force=True)
+    response = upload(client, tarball(as_release(folder, tmp_path / "bmc", "1.0.1")))
 
     assert response.status_code == 201, response.text
     assert response.json()["key"] == "redfish:bmc"
-    (version,) = client.get(f"{API}/provider-plugins/redfish:bmc/").json()["versions"]
-    assert (version["source"], version["state"]) == ("local", "ready")
+    versions = client.get(f"{API}/provider-plugins/redfish:bmc/").json()["versions"]
+    [version] = [v for v in versions if v["version"] == "1.0.1"]
+    assert (version["source"], version["state"], version["is_active"]) == ("local", "ready", True)
     provider = create_bmc(client, bmc.url)
     run = collect(client, provider["id"])
     assert run["status"] == "completed", run

@@ -43,6 +43,8 @@ def _fields(run: ActionRun) -> dict[str, object]:
         "error_kind": run.error_kind,
         "requested_by": run.requested_by,
         "refresh_run": run.refresh_run_id,
+        "plugin_version": run.plugin_version,
+        "plugin_sha256": run.plugin_sha256,
         "created_at": run.created_at,
         "started_at": run.started_at,
         "finished_at": run.finished_at,

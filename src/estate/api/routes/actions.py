@@ -24,7 +24,7 @@ from ...db.states import Role
 from ...db.storable import INT_MAX
 from ...jobs.action import run_action
 from ...jobs.forward import Submitter
-from ...registry.versions import active_version
+from ...registry.versions import resolve_for
 from ...runtime.errors import PluginRuntimeError
 from ...secretbox import ENCRYPTED, SecretKeyError
 from ..deps import ContextDep, CurrentUser, ExecutorDep, SessionDep, get_in_scope_or_404
@@ -63,7 +63,8 @@ def _offer(
 def _listing(
     context: Context, session: Session, provider: Provider, resource: Resource | None
 ) -> ActionListPublic:
-    version = active_version(session, provider.key)
+    resolution = resolve_for(session, provider)
+    version = resolution.version
     empty = ActionListPublic(
         resource=resource.id if resource else None,
         provider=provider.id,
@@ -72,7 +73,7 @@ def _listing(
         actions=[],
     )
     if version is None:
-        return empty.model_copy(update={"message": f"no plugin is installed for {provider.key!r}"})
+        return empty.model_copy(update={"message": resolution.reason})
     offer = _offer(context, provider, version, resource)
     message = "" if offer.actions else f"{provider.key} offers no action here"
     return ActionListPublic.model_validate(
@@ -167,9 +168,10 @@ def _start(
     name: str,
     request: ActionRequest,
 ) -> ActionRun:
-    version = active_version(session, provider.key)
+    resolution = resolve_for(session, provider)
+    version = resolution.version
     if version is None:
-        raise HTTPException(409, detail=f"no plugin is installed for {provider.key!r}")
+        raise HTTPException(409, detail=resolution.reason)
     if not provider.enabled:
         raise HTTPException(409, detail=f"provider {provider.id} is disabled; enable it first")
     _refuse_busy(session, provider, resource)  # before asking the plugin, which is busy too

@@ -20,7 +20,7 @@ from ...db.states import RunStatus
 from ...jobs.conformance import run_conformance
 from ...registry.errors import PluginNotFound
 from ...registry.manifest import profile_name
-from ...registry.versions import active_version, versions_of
+from ...registry.versions import latest_compatible, versions_of
 from ..deps import AdminUser, ExecutorDep, IdFilter, SessionDep, get_or_404, one_of
 from ..openapi import conflict
 from ..pagination import Page, PageNumber, PageSize, page_of
@@ -103,7 +103,7 @@ def start_conformance_run(
     It acts on that provider's platform: run it against a lab or an emulator. The
     report is stored against the version, and the catalog shows its profiles' status.
     """
-    version = active_version(session, key)
+    version = latest_compatible(session, key)
     if version is None:
         raise PluginNotFound(f"no ready plugin is installed with key {key!r}")
     provider = get_or_404(session, Provider, body.provider, "provider")

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ...calls.plugin_api import MAX_BODY_BYTES, ApiRequest, PluginApiError, forward, serves_api
 from ...db.models import PluginVersion
-from ...registry.versions import active_version
+from ...registry.versions import latest_compatible
 from ...request_checks import accept_any_query_parameters
 from ..deps import ContextDep, CurrentUser, SessionDep
 
@@ -63,7 +63,7 @@ for _method in METHODS:
 
 
 def _serving_version(session: Session, key: str) -> PluginVersion:
-    version = active_version(session, key)
+    version = latest_compatible(session, key)
     if version is None:
         raise HTTPException(404, detail=f"no plugin is installed with key {key!r}")
     if not serves_api(version):

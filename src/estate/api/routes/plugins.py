@@ -10,13 +10,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...calls.connection import check_connection
-from ...db.models import PluginVersion, Provider
+from ...db.models import PluginVersion
 from ...db.states import SignatureStatus, Trust, VersionSource, VersionState
 from ...jobs.prepare import prepare_version
+from ...registry.compatibility import compatibility
 from ...registry.errors import PackageTooLarge, PluginInUse, PluginNotFound
-from ...registry.install import install_archive
+from ...registry.install import Outcome, install_archive
+from ...registry.lifecycle import providers_of
 from ...registry.managed import register_managed, remove_unreferenced
-from ...registry.versions import active_version, providers_using, shown_version, versions_of
+from ...registry.versions import (
+    latest_compatible,
+    providers_using,
+    resolve_for,
+    shown_version,
+    versions_of,
+)
 from ...runtime.environments import plugin_folder
 from ..deps import AdminUser, ContextDep, CurrentUser, ExecutorDep, SessionDep, Visible
 from ..openapi import conflict
@@ -32,7 +40,13 @@ from ..schemas import (
 
 router = APIRouter(prefix="/provider-plugins", tags=["provider plugins"])
 
-Force = Annotated[bool, Query(description="Replace an installed version / remove a plugin in use")]
+Force = Annotated[
+    bool,
+    Query(
+        description="Upload: replace a version that failed to prepare (versions are immutable "
+        "otherwise); delete: remove a plugin in use"
+    ),
+]
 Wait = Annotated[
     bool,
     Query(
@@ -70,7 +84,7 @@ def _public(
 
 
 def _active(session: Session, key: str) -> PluginVersion:
-    version = active_version(session, key)
+    version = latest_compatible(session, key)
     if version is None:
         raise PluginNotFound(f"no plugin is installed with key {key!r}")
     return version
@@ -110,7 +124,13 @@ def list_plugins(
 @router.post(
     "/upload/",
     status_code=status.HTTP_201_CREATED,
-    responses=conflict("That version is installed already (upload with ?force=true)"),
+    responses=conflict(
+        "That version is installed with other bytes (versions are immutable), is built in, "
+        "or failed to prepare (upload with ?force=true to replace it)"
+    ),
+    description="Upload a plugin archive. The same bytes of an installed version again "
+    "answer 200 with the stored version and change nothing; other bytes under an installed "
+    "version answer 409 (release a new version).",
 )
 def upload_plugin(
     context: ContextDep,
@@ -128,8 +148,10 @@ def upload_plugin(
     data = plugin.file.read(limit + 1)
     if len(data) > limit:
         raise PackageTooLarge(f"upload is over the {limit // (1024 * 1024)} MB limit")
-    version, replaced = install_archive(session, context.settings, data, force=force, wait=wait)
-    if not wait:
+    version, outcome = install_archive(session, context.settings, data, force=force, wait=wait)
+    if outcome == Outcome.EXISTING:
+        response.status_code = status.HTTP_200_OK
+    elif not wait:
         executor.submit(prepare_version, version.id)
         response.status_code = status.HTTP_202_ACCEPTED
     return PluginUploaded(
@@ -139,7 +161,9 @@ def upload_plugin(
         class_path=version.class_path,
         supported_resource_types=version.manifest.get("supported_resource_types", []),
         sha256=version.sha256,
-        replaced=replaced,
+        replaced=outcome == Outcome.REPLACED,
+        outcome=outcome,
+        compatibility=compatibility(version),
         signature_status=SignatureStatus(version.signature_status),
         trust=Trust(version.trust),
     )
@@ -232,16 +256,15 @@ def delete_plugin(
 def test_plugin(
     key: str, context: ContextDep, session: SessionDep, user: AdminUser
 ) -> PluginTestResult:
-    version = _active(session, key)
-    vendor, _, provider_type = key.partition(":")
-    providers = session.scalars(
-        select(Provider)
-        .where(Provider.vendor == vendor, Provider.provider_type == provider_type)
-        .order_by(Provider.id)
-    ).all()
+    _active(session, key)
     results = []
-    for provider in providers:
-        ok, message = check_connection(context, provider, version)
+    for provider in providers_of(session, key):
+        # Each provider with the version its own policy resolves to.
+        resolution = resolve_for(session, provider)
+        if resolution.version is None:
+            ok, message = False, resolution.reason or ""
+        else:
+            ok, message = check_connection(context, provider, resolution.version)
         results.append(
             ConnectionResult(provider=provider.id, name=provider.name, ok=ok, message=message)
         )

@@ -25,7 +25,7 @@ from ...registry.manifest import (
     check_connection_keys,
     secret_names,
 )
-from ...registry.versions import active_version
+from ...registry.versions import Resolution, check_policy, resolve, resolve_for
 from ...secretbox import ENCRYPTED
 from ..deps import (
     ContextDep,
@@ -67,9 +67,10 @@ _SORTABLE: dict[str, QueryableAttribute[Any]] = {
 
 
 def provider_public(
-    provider: Provider, version: PluginVersion | None, stats: ProviderStats
+    provider: Provider, resolution: Resolution, stats: ProviderStats
 ) -> ProviderPublic:
     count, status, schedules = stats.get(provider.id, ProviderStat(0, None, 0))
+    version = resolution.version
     return ProviderPublic(
         id=provider.id,
         name=provider.name,
@@ -81,7 +82,9 @@ def provider_public(
         connection_config=dict(provider.connection_config),
         enabled=provider.enabled,
         plugin_installed=version is not None,
-        warnings=_warnings(provider, version),
+        plugin_version=provider.plugin_version,
+        resolved_plugin_version=version.version if version is not None else None,
+        warnings=_warnings(resolution),
         created_at=provider.created_at,
         updated_at=provider.updated_at,
         last_refresh_at=provider.last_refresh_at,
@@ -94,14 +97,15 @@ def provider_public(
     )
 
 
-def _public(session: Session, provider: Provider, version: PluginVersion | None) -> ProviderPublic:
-    return provider_public(provider, version, provider_stats(session, [provider.id]))
+def _public(session: Session, provider: Provider) -> ProviderPublic:
+    resolution = resolve_for(session, provider)
+    return provider_public(provider, resolution, provider_stats(session, [provider.id]))
 
 
-def _warnings(provider: Provider, version: PluginVersion | None) -> list[str]:
-    if version is None:
-        return [f"no plugin is installed for {provider.key!r}; upload one before collecting"]
-    return []
+def _warnings(resolution: Resolution) -> list[str]:
+    return (
+        [resolution.reason, *resolution.warnings] if resolution.reason else [*resolution.warnings]
+    )
 
 
 def _manifest(version: PluginVersion | None) -> Manifest | None:
@@ -154,6 +158,16 @@ def _check_name(
     if found is not None and found != exclude:
         raise HTTPException(
             400, detail=f"name: a provider named {name!r} exists in organization {organization_id}"
+        )
+
+
+def _check_policy_role(user: User, before: str | None, after: str | None) -> None:
+    """403 unless a system administrator changes a provider's version policy: which
+    installed code runs is theirs to choose, as installing it is."""
+    if before != after and not user.is_admin:
+        raise HTTPException(
+            403,
+            detail="plugin_version: only system administrators choose a provider's plugin version",
         )
 
 
@@ -222,9 +236,10 @@ def list_providers(
             )
         )
     count, rows, next_url, previous = page_of(session, request, query, page, page_size)
-    versions = {key: active_version(session, key) for key in {p.key for p in rows}}
+    wanted = {(p.key, p.plugin_version) for p in rows}
+    resolved = {(key, policy): resolve(session, key, policy) for key, policy in wanted}
     stats = provider_stats(session, [p.id for p in rows])
-    results = [provider_public(p, versions[p.key], stats) for p in rows]
+    results = [provider_public(p, resolved[p.key, p.plugin_version], stats) for p in rows]
     return Page(count=count, next=next_url, previous=previous, results=results)
 
 
@@ -233,8 +248,13 @@ def create_provider(
     body: ProviderCreate, context: ContextDep, session: SessionDep, user: CurrentUser
 ) -> ProviderPublic:
     require_role(session, user, body.organization, Role.ADMIN)
+    _check_policy_role(user, None, body.plugin_version)
     _check_name(session, body.organization, body.name)
-    version = active_version(session, f"{body.vendor}:{body.provider_type}")
+    key = f"{body.vendor}:{body.provider_type}"
+    if body.plugin_version is not None:
+        version = check_policy(session, key, body.plugin_version).version
+    else:
+        version = resolve(session, key, None).version
     public, sealed = _split_config(context, body.connection_config, _manifest(version), None)
     provider = Provider(
         name=body.name,
@@ -246,16 +266,17 @@ def create_provider(
         connection_config=public,
         secrets=sealed,
         enabled=body.enabled,
+        plugin_version=body.plugin_version,
     )
     session.add(provider)
     session.commit()
-    return _public(session, provider, version)
+    return _public(session, provider)
 
 
 @router.get("/{provider_id}/")
 def get_provider(provider_id: int, session: SessionDep, user: CurrentUser) -> ProviderPublic:
     provider = _get(session, user, provider_id)
-    return _public(session, provider, active_version(session, provider.key))
+    return _public(session, provider)
 
 
 def _update(
@@ -271,7 +292,12 @@ def _update(
         require_role(session, user, organization, Role.ADMIN)
     _check_name(session, organization, changes.get("name", provider.name), exclude=provider.id)
     key = f"{changes.get('vendor', provider.vendor)}:{changes.get('provider_type', provider.provider_type)}"
-    version = active_version(session, key)
+    policy = changes.get("plugin_version", provider.plugin_version)
+    _check_policy_role(user, provider.plugin_version, policy)
+    if policy is not None and (key != provider.key or policy != provider.plugin_version):
+        version = check_policy(session, key, policy).version
+    else:
+        version = resolve(session, key, policy).version
     config = changes.pop("connection_config", None)
     stored = provider.secrets
     if key != provider.key:
@@ -285,6 +311,8 @@ def _update(
             stored,
         )
         provider.connection_config, provider.secrets = public, sealed
+    if "plugin_version" in changes:
+        provider.plugin_version = changes.pop("plugin_version")
     for field, value in changes.items():
         if value is not None or field in ("infrastructure", "endpoint"):
             setattr(
@@ -293,7 +321,7 @@ def _update(
                 value if value is not None else "",
             )
     session.commit()
-    return _public(session, provider, version)
+    return _public(session, provider)
 
 
 @router.patch("/{provider_id}/")
@@ -315,7 +343,10 @@ def put_provider(
     session: SessionDep,
     user: CurrentUser,
 ) -> ProviderPublic:
-    return _update(provider_id, ProviderUpdate(**body.model_dump()), context, session, user)
+    # A PUT without plugin_version (a seed client knows none) keeps the provider's policy.
+    kept = set() if "plugin_version" in body.model_fields_set else {"plugin_version"}
+    update = ProviderUpdate(**body.model_dump(exclude=kept))
+    return _update(provider_id, update, context, session, user)
 
 
 def _active_run(session: Session, provider_id: int) -> CollectionRun | None:
@@ -416,7 +447,7 @@ def _targets(session: Session, provider: Provider, request: CollectRequest) -> l
         raise HTTPException(
             400, detail="target_resource_types: a targeted collection needs at least one type"
         )
-    version = active_version(session, provider.key)
+    version = resolve_for(session, provider).version
     supported = version.manifest.get("supported_resource_types") if version else None
     for index, slug in enumerate(types):
         if not taxonomy.is_known(slug):
@@ -461,13 +492,11 @@ def test_provider(
     provider_id: int, context: ContextDep, session: SessionDep, user: CurrentUser
 ) -> ConnectionResult:
     provider = _get(session, user, provider_id, Role.OPERATOR)
-    version = active_version(session, provider.key)
+    resolution = resolve_for(session, provider)
+    version = resolution.version
     if version is None:
         return ConnectionResult(
-            provider=provider.id,
-            name=provider.name,
-            ok=False,
-            message=f"no plugin is installed for {provider.key!r}",
+            provider=provider.id, name=provider.name, ok=False, message=resolution.reason or ""
         )
     ok, message = check_connection(context, provider, version)
     return ConnectionResult(provider=provider.id, name=provider.name, ok=ok, message=message)
