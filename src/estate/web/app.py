@@ -27,7 +27,8 @@ def install(app: FastAPI) -> None:
     for module in (login, dashboard, provider_form, providers, runs, resources):  # /new first
         app.include_router(module.router)
     app.state.live_signal = Signal()
-    app.add_middleware(SignalOnWrites, signal=app.state.live_signal)
+    app.state.bell.listen(app.state.live_signal.bump_from_any_thread)
+    app.add_middleware(SignalOnWrites, bell=app.state.bell)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:

@@ -14,6 +14,7 @@ from ..auth.sessions import COOKIE, session_of
 from ..context import Context
 from ..db.models import Base, User
 from ..db.states import Role
+from ..logs import ACCESS_USER
 
 
 class LoginRequired(Exception):
@@ -64,6 +65,7 @@ def get_visitor(request: Request, session: PageSession) -> Visitor:
         raise LoginRequired
     visitor = Visitor(row.user, row.csrf_token, roles.visible_organizations(session, row.user))
     request.state.visitor = visitor
+    setattr(request.state, ACCESS_USER, row.user.username)  # for the access log
     return visitor
 
 
