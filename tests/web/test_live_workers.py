@@ -14,10 +14,9 @@ import httpx
 import pytest
 
 from conftest import ADMIN_PASSWORD, BACKENDS, REPO, SECRET_KEY, _truncate
+from estate.web.live import IDLE_SECONDS
 from factories import API
 from served import Service, serving
-
-from estate.web.live import IDLE_SECONDS
 
 
 def _serving_process(service: Service, client_port: int) -> int:
@@ -32,13 +31,14 @@ def _serving_process(service: Service, client_port: int) -> int:
             inode = fields[9]
     assert inode, f"no server socket for client port {client_port}"
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and os.getsid(int(entry.name)) == service.pid:
-            try:
-                links = [os.readlink(fd) for fd in (entry / "fd").iterdir()]
-            except OSError:  # ended meanwhile, or not ours to read
+        try:
+            if not entry.name.isdigit() or os.getsid(int(entry.name)) != service.pid:
                 continue
-            if f"socket:[{inode}]" in links:
-                return int(entry.name)
+            links = [str(fd.readlink()) for fd in (entry / "fd").iterdir()]
+        except OSError:  # ended meanwhile
+            continue
+        if f"socket:[{inode}]" in links:
+            return int(entry.name)
     raise AssertionError(f"no process of the service holds socket {inode}")
 
 
