@@ -124,22 +124,19 @@ def first_load(url: str, cookies: httpx.Cookies, path: str) -> dict[str, Any]:
     headers = {"Accept-Encoding": "gzip, br"}
     with httpx.Client(base_url=url, cookies=cookies, headers=headers, timeout=600) as client:
         answer = client.get(path)
-        html = answer.num_bytes_downloaded
         assets: dict[str, dict[str, Any]] = {}
         for asset in dict.fromkeys(_ASSET.findall(answer.text)):
-            if urlsplit(asset).path.startswith("/live/"):
-                continue
             got = client.get(asset)
             if got.status_code != 200:
                 raise SystemExit(f"GET {asset} (named by {path}): {got.status_code}")
-            assets[asset] = {
+            assets[urlsplit(asset).path] = {
                 "bytes": got.num_bytes_downloaded,
                 "encoding": got.headers.get("content-encoding", "identity"),
                 "cache_control": got.headers.get("cache-control", ""),
             }
-    total = html + sum(a["bytes"] for a in assets.values())
+    total = answer.num_bytes_downloaded + sum(a["bytes"] for a in assets.values())
     return {
-        "html_bytes": html,
+        "html_bytes": answer.num_bytes_downloaded,
         "html_encoding": answer.headers.get("content-encoding", "identity"),
         "assets": assets,
         "total_kb": round(total / 1024, 1),
@@ -225,6 +222,7 @@ def main() -> None:
             progress(f"serving; {len(paths)} pages, {args.repeat} calls each")
             times = server_times(url, cookies, paths, args.repeat)
             loads = {name: first_load(url, cookies, path) for name, path in paths.items()}
+            assets = {path: a for load in loads.values() for path, a in load.pop("assets").items()}
             progress(f"{args.idle_seconds} s with no page open, then {args.streams} open")
             baseline_cpu = idle_cpu(pid, args.idle_seconds)
             opened = asyncio.run(
@@ -244,6 +242,7 @@ def main() -> None:
                 "load_seconds": {k: round(v, 1) for k, v in bench.seconds.items()},
                 "server_time_ms": times,
                 "first_load": loads,
+                "assets": assets,
                 "absent": absent,
                 "idle_pages": {
                     "seconds": args.idle_seconds,
