@@ -1,10 +1,11 @@
 """Live pages across ``estate serve --workers 2``: a collection started through the API
-wakes the open pages' event streams in every process at once (the bell, jobs/bell.py),
-not at their next idle look. Real processes, real HTTP, both databases."""
+on the primary wakes the open pages' event streams of the worker too (the bell,
+jobs/bell.py), not at their next idle look. Real processes, real HTTP, both databases."""
 
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -86,7 +87,7 @@ class Page:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_collection_started_on_one_worker_wakes_open_pages_on_every_worker(
+def test_a_collection_started_on_the_primary_wakes_the_workers_open_page_at_once(
     backend: str, request: pytest.FixtureRequest, environments_dir: Path, tmp_path: Path
 ) -> None:
     env = {
@@ -115,26 +116,34 @@ def test_a_collection_started_on_one_worker_wakes_open_pages_on_every_worker(
                 },
             ).json()
             path = f"/live/providers/{provider['id']}"
-            # New connections until one page is served by each of the two processes.
-            pages: dict[int, Page] = {}
-            for _ in range(30):
-                page = Page(service, cookies, path)
-                if page.pid in pages:
-                    page.close()
-                else:
-                    pages[page.pid] = page
-                if len(pages) == 2:
-                    break
-            assert len(pages) == 2, "every new connection went to the same process"
+            # One page on each process: the second is opened while the first page's
+            # process is stopped, so that only the other one can accept it.
+            first = Page(service, cookies, path)
+            os.kill(first.pid, signal.SIGSTOP)
+            try:
+                second = Page(service, cookies, path)
+            finally:
+                os.kill(first.pid, signal.SIGCONT)
+            pages = {first.pid: first, second.pid: second}
+            assert service.pid in pages and len(pages) == 2
+            worker = next(pid for pid in pages if pid != service.pid)
             opened = time.monotonic()
             for page in pages.values():
                 page.wait_for("Never collected", opened + 20)
 
-            started = api.post(f"{API}/providers/{provider['id']}/collect/")
+            # The collection is started on the primary (the worker, stopped, accepts
+            # nothing): only the bell can tell the worker's page before its next
+            # idle look, IDLE_SECONDS after its first.
+            os.kill(worker, signal.SIGSTOP)
+            try:
+                with httpx.Client(
+                    base_url=service.url, auth=("admin", ADMIN_PASSWORD), timeout=20
+                ) as fresh:
+                    started = fresh.post(f"{API}/providers/{provider['id']}/collect/")
+            finally:
+                os.kill(worker, signal.SIGCONT)
             assert started.status_code == 202, started.text
             run_id = started.json()["id"]
-            # Without the bell the process that did not answer the POST would look
-            # again only IDLE_SECONDS after its first look: the run shows up long before.
             seen = [
                 page.wait_for(f"Run #{run_id}", opened + IDLE_SECONDS) for page in pages.values()
             ]

@@ -134,7 +134,6 @@ def create_app(
         forwarded = None
         if isinstance(jobs, JobPipe):
             forwarded = ForwardedJobs(jobs, executor, on_ring=_ringing(bell, rings))
-        if forwarded is not None:
             forwarded.start()
         scheduler = Scheduler(context, lambda run_id: executor.submit(run_collection, run_id))
         scheduler.start()
