@@ -5,8 +5,8 @@ within each value, as ``ix_resources_alive_state`` has it for the state: the web
 table sorted by one of these columns reads the first page's entries off the index
 instead of sorting every row (3 s at 1,000,000 resources on SQLite, before).
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-11-30 11:00:00.000000
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
