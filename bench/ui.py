@@ -125,14 +125,15 @@ def server_times(
 
 
 def quiet(pid: int, limit: float = 600.0) -> float:
-    """Wait until the service uses under 2% of a core over 10 s (its start-up chores —
-    the managed plugins' environments, the search indexer — are done); seconds waited."""
+    """Wait until the service uses under 2% of a core over three 10 s windows in a row
+    (its start-up chores — the managed plugins' environments, the search indexer —
+    are done, not merely between two steps); seconds waited."""
     started = time.monotonic()
-    while time.monotonic() - started < limit:
+    calm = 0
+    while calm < 3 and time.monotonic() - started < limit:
         before = service_cpu(pid)
         time.sleep(10)
-        if service_cpu(pid) - before < 0.2:
-            break
+        calm = calm + 1 if service_cpu(pid) - before < 0.2 else 0
     return round(time.monotonic() - started, 1)
 
 
