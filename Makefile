@@ -91,6 +91,8 @@ bench: setup platforms
 	$(BIN)/python bench/api.py --resources 1000000 --db sqlite
 	$(BIN)/python bench/api.py --resources 1000000 --db postgresql
 	$(BIN)/python bench/actions.py
+	$(BIN)/python bench/ui.py --resources 1000000 --db sqlite
+	$(BIN)/python bench/ui.py --resources 1000000 --db postgresql
 
 clean:
 	rm -rf $(VENV) .estate .pytest_cache .mypy_cache .ruff_cache

@@ -233,6 +233,73 @@ def queries(estate: Estate) -> dict[str, list[str]]:
     }
 
 
+@dataclass
+class Loaded:
+    """A loaded bench database: what the benches (api.py, ui.py) serve and query."""
+
+    context: Context
+    settings: Settings
+    workdir: Path
+    estate: Estate
+    seconds: dict[str, float]
+    tokens: tuple[str, str]  # the system administrator's and the member's
+
+
+@contextmanager
+def loaded_estate(
+    db: str, resources: int, keep: str | None, vacuumed: bool = True
+) -> Iterator[Loaded]:
+    """N resources loaded as :func:`load` does, indexed for search (and, on PostgreSQL,
+    vacuumed), with the two tokens; the database is dropped on the way out. ``keep``
+    (SQLite): load into that folder once and reuse it on later runs."""
+    with (
+        tempfile.TemporaryDirectory(prefix="estate-bench-") as tmp,
+        database(db, Path(tmp)) as url,
+    ):
+        workdir = Path(keep) if keep and db == "sqlite" else Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        kept = workdir / "estate.json"
+        settings = Settings(
+            data_dir=workdir / "data",
+            database_url=f"sqlite:///{workdir / 'bench.db'}" if workdir != Path(tmp) else url,
+            admin_password="bench-password",
+            run_timeout=7200,
+        )
+        context = Context.from_settings(settings)
+        if kept.exists():
+            saved = json.loads(kept.read_text())
+            estate, seconds = Estate(**saved["estate"]), saved["seconds"]
+            admin_token, member_token = saved["tokens"]
+        else:
+            prepare(context)
+            progress(f"loading {resources} resources into {db}")
+            estate, seconds = load(context, resources)
+            # Ingest only queues resources for the search index; the service's indexer
+            # fills it in the background. Timed here, apart, so that search is measured
+            # on the index (not on queued rows) and the indexing cost is a figure.
+            started = time.perf_counter()
+            index_all(context.engine)
+            seconds["load_search_index_s"] = time.perf_counter() - started
+            if db == "postgresql" and vacuumed:
+                seconds["load_vacuum_analyze_s"] = vacuum(context)
+            progress(f"loaded: {json.dumps({k: round(v, 1) for k, v in seconds.items()})}")
+            admin_token, member_token = tokens(context)
+            if workdir != Path(tmp):
+                kept.write_text(
+                    json.dumps(
+                        {
+                            "estate": asdict(estate),
+                            "seconds": seconds,
+                            "tokens": [admin_token, member_token],
+                        }
+                    )
+                )
+        try:
+            yield Loaded(context, settings, workdir, estate, seconds, (admin_token, member_token))
+        finally:
+            context.close()
+
+
 BASELINES = ("ping", "users_me")  # the service's floor, not figures of the issue
 MEMBER_QUERIES = ("list", "list_state", "list_tag", "list_search", "deep_page_number", "drift_run")
 
@@ -481,47 +548,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     load_average = os.getloadavg()[0]
-    with (
-        tempfile.TemporaryDirectory(prefix="estate-bench-api-") as tmp,
-        database(args.db, Path(tmp)) as url,
-    ):
-        workdir = Path(args.keep) if args.keep and args.db == "sqlite" else Path(tmp)
-        kept = workdir / "estate.json"
-        settings = Settings(
-            data_dir=workdir / "data",
-            database_url=f"sqlite:///{workdir / 'bench.db'}" if workdir != Path(tmp) else url,
-            admin_password="bench-password",
-            run_timeout=7200,
-        )
-        context = Context.from_settings(settings)
-        if kept.exists():
-            saved = json.loads(kept.read_text())
-            estate, seconds = Estate(**saved["estate"]), saved["seconds"]
-            admin_token, member_token = saved["tokens"]
-        else:
-            prepare(context)
-            progress(f"loading {args.resources} resources into {args.db}")
-            estate, seconds = load(context, args.resources)
-            # Ingest only queues resources for the search index; the service's indexer
-            # fills it in the background. Timed here, apart, so that search is measured
-            # on the index (not on queued rows) and the indexing cost is a figure.
-            started = time.perf_counter()
-            index_all(context.engine)
-            seconds["load_search_index_s"] = time.perf_counter() - started
-            if args.db == "postgresql" and not args.no_vacuum:
-                seconds["load_vacuum_analyze_s"] = vacuum(context)
-            progress(f"loaded: {json.dumps({k: round(v, 1) for k, v in seconds.items()})}")
-            admin_token, member_token = tokens(context)
-            if workdir != Path(tmp):
-                kept.write_text(
-                    json.dumps(
-                        {
-                            "estate": asdict(estate),
-                            "seconds": seconds,
-                            "tokens": [admin_token, member_token],
-                        }
-                    )
-                )
+    with loaded_estate(args.db, args.resources, args.keep, not args.no_vacuum) as bench:
+        context, settings, estate = bench.context, bench.settings, bench.estate
+        seconds = bench.seconds
+        admin_token, member_token = bench.tokens
+        workdir = bench.workdir
         with serving(workdir, settings, args.workers) as (service, service_pid):
             paths = queries(estate)
             settle(service, admin_token)
@@ -541,7 +572,6 @@ def main() -> None:
             loaded["service_cpu_ms_per_request"] = round(cpu * 1000 / max(1.0, requests), 1)
         with context.sessions() as session:
             runs = session.scalar(select(func.count()).select_from(CollectionRun))
-        context.close()
     missed_one = sorted(q for q, f in one.items() if q not in BASELINES and not f["pass"])
     missed_member = sorted(q for q, f in member.items() if not f["pass"])
     missed_load = sorted(

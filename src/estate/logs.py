@@ -14,8 +14,11 @@ from typing import Literal, TextIO
 
 import orjson
 
-__all__ = ["TEXT_FORMAT", "JsonFormatter", "configure"]
+__all__ = ["ACCESS_USER", "TEXT_FORMAT", "JsonFormatter", "configure"]
 
+ACCESS_USER = "access_user"
+"""Where in a request's state the face that authenticated its caller (the API's
+authentication, the web UI's session) leaves the user name for the access log."""
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error")
 # Chatter at INFO that says nothing to an operator: alembic lists its autogenerate

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from factories import API
+from factories import API, log_in
 
 Records = Callable[[], list[logging.LogRecord]]
 
@@ -64,3 +64,18 @@ def test_no_credential_reaches_the_log(
     assert [(r.status, r.user) for r in access()][2:] == [(200, "admin"), (401, "-")]
     for secret in ("hunter22", "k3y-value", token, "not-the-password", basic):
         assert secret not in caplog.text
+
+
+def test_a_page_and_its_live_stream_are_logged_with_the_session_user(
+    anonymous: TestClient, access: Records
+) -> None:
+    log_in(anonymous)
+    anonymous.get("/providers")
+    with anonymous.stream("GET", "/live/dashboard") as stream:
+        next(stream.iter_lines())
+
+    lines = [(r.method, r.path, r.status, r.user) for r in access()]
+    assert ("POST", "/login", 303, "-") in lines  # before the session exists
+    assert ("GET", "/", 200, "admin") in lines
+    assert ("GET", "/providers", 200, "admin") in lines
+    assert ("GET", "/live/dashboard", 200, "admin") in lines

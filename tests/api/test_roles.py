@@ -474,7 +474,7 @@ def _restore(client: TestClient, name: str, params: dict[str, Any], organization
 
 
 PUBLIC_PAGES = {"/docs", "/redoc", "/openapi.json", "/static/docs", "/static/web", "/login"}
-# The web UI (docs/web.md): every page and stream needs a session; its buttons call the API.
+# The web UI (docs/ui.md): every page and stream needs a session; its buttons call the API.
 WEB_PAGES = {
     "/", "/logout", "/providers", "/providers/{provider_id}", "/providers/new",
     "/providers/{provider_id}/edit", "/runs", "/runs/{run_id}",

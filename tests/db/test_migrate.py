@@ -472,3 +472,32 @@ def test_0016_adds_the_shared_login_throttle_and_downgrades(empty_engine: Engine
     command.downgrade(alembic_config(empty_engine), "0015")
     with empty_engine.connect() as conn:
         assert not {"login_failures", "login_blocks"} & set(inspect(conn).get_table_names())
+
+
+def test_0017_adds_the_sort_indexes_over_live_resources_and_downgrades(
+    empty_engine: Engine,
+) -> None:
+    upgrade(empty_engine, "0017")
+    with empty_engine.connect() as conn:
+        indexes = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("resources")}
+        plan = " ".join(
+            str(row)
+            for row in conn.execute(
+                text(
+                    ("EXPLAIN QUERY PLAN " if empty_engine.dialect.name == "sqlite" else "EXPLAIN ")
+                    + "SELECT id FROM resources WHERE deleted_at IS NULL "
+                    "ORDER BY name DESC, id DESC LIMIT 50"
+                )
+            )
+        )
+
+    assert indexes["ix_resources_alive_name"] == ["name", "id"]
+    assert indexes["ix_resources_alive_type"] == ["resource_type", "id"]
+    assert indexes["ix_resources_alive_last_seen"] == ["last_seen_at", "id"]
+    if empty_engine.dialect.name == "sqlite":  # an empty table: PostgreSQL would scan it
+        assert "ix_resources_alive_name" in plan and "TEMP B-TREE" not in plan, plan
+
+    command.downgrade(alembic_config(empty_engine), "0016")
+    with empty_engine.connect() as conn:
+        names = {i["name"] for i in inspect(conn).get_indexes("resources")}
+        assert not {"ix_resources_alive_name", "ix_resources_alive_type"} & names

@@ -4,7 +4,8 @@
 
 The path is logged as the client sent it (percent-encoded, so a line stays one line),
 with the value of any query parameter whose name speaks of a secret masked. The user
-is the one :func:`~estate.api.deps.get_current_user` authenticated (``-`` if none).
+is the one :func:`~estate.api.deps.get_current_user` authenticated, or the web UI's
+session user (``web/deps.py``), ``-`` if none.
 Each record also carries its fields as attributes (``method``, ``path``, ``status``,
 ``duration_ms``, ``user``, ``client``) for a structured formatter.
 """
@@ -17,11 +18,12 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..logs import ACCESS_USER
 from ..redaction import MASK
 
 logger = logging.getLogger("estate.access")
 
-USER_KEY = "access_user"
+USER_KEY = ACCESS_USER
 """Where in the request's state the authenticated user's name is left."""
 
 _SECRET_WORDS = ("password", "passwd", "secret", "token", "key", "credential", "auth")

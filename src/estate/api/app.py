@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from multiprocessing.connection import Connection
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -17,6 +18,7 @@ from ..auth.throttle import Throttle
 from ..bootstrap import AdminLogin, prepare, recover_runs
 from ..config import Settings, scrub_environment
 from ..context import Context
+from ..jobs.bell import RING, Bell, RingPipes, hear
 from ..jobs.collect import run_collection
 from ..jobs.executor import LocalExecutor
 from ..jobs.forward import ForwardedJobs, ForwardingExecutor, JobPipe, Sender
@@ -76,6 +78,8 @@ def create_app(
     *,
     prepared: tuple[Context, AdminLogin] | None = None,
     jobs: JobPipe | Sender | None = None,
+    rings: RingPipes | Connection | None = None,
+    worker: int = 0,
     is_primary: bool = True,
 ) -> FastAPI:
     """The service; ``on_start`` runs once everything is ready (the demo uses it).
@@ -88,7 +92,9 @@ def create_app(
     between the processes: the primary (``is_primary``) runs the background parts
     and the jobs the others send on it; another process (``is_primary=False``) only
     answers requests, sends the jobs its routes start, and neither migrates nor
-    recovers anything (the primary did, before it started the others).
+    recovers anything (the primary did, before it started the others). ``rings``
+    carries the bell (``jobs/bell.py``) from the primary to the workers: the primary's
+    pipes to all of them, or worker number ``worker``'s end.
     """
     if settings is None:
         settings = Settings()
@@ -106,23 +112,31 @@ def create_app(
         app.state.context = context
         app.state.admin_login = login
         app.state.throttle = Throttle.from_settings(settings, context.sessions)
+        bell: Bell = app.state.bell
         if not is_primary:
             assert jobs is not None, "an API worker needs the pipe to the primary"
             app.state.executor = ForwardingExecutor(jobs)
+            if isinstance(rings, Connection):
+                channel = jobs
+                bell.send = lambda: channel.send((RING, worker))
+                hear(rings, bell)
             try:
                 yield
             finally:
                 context.close()
             return
-        executor = LocalExecutor(context)
+        if isinstance(rings, RingPipes):
+            bell.send = rings.send_all
+        executor = LocalExecutor(context, on_change=bell.ring)
         for run_id in recover_runs(context):
             executor.submit(run_collection, run_id)
         with context.sessions() as session:
             for version_id in preparing_versions(session):
                 executor.submit(prepare_version, version_id)
         app.state.executor = executor
-        forwarded = ForwardedJobs(jobs, executor) if isinstance(jobs, JobPipe) else None
-        if forwarded is not None:
+        forwarded = None
+        if isinstance(jobs, JobPipe):
+            forwarded = ForwardedJobs(jobs, executor, on_ring=_ringing(bell, rings))
             forwarded.start()
         scheduler = Scheduler(context, lambda run_id: executor.submit(run_collection, run_id))
         scheduler.start()
@@ -183,6 +197,7 @@ def create_app(
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     _add_error_handlers(app)
+    app.state.bell = Bell()
     app.add_middleware(AuditLog, prefix=API_PREFIX)
     faults.install(app)
     app.add_middleware(BodyLimits, settings=settings)
@@ -191,6 +206,17 @@ def create_app(
     docs_ui.install(app)
     web.install(app)  # the pages, at /
     return app
+
+
+def _ringing(bell: Bell, rings: RingPipes | Connection | None) -> Callable[[int], None]:
+    """The primary's answer to a worker's ring: its own pages, and the other workers'."""
+
+    def ring(worker: int) -> None:
+        bell.ring_here()
+        if isinstance(rings, RingPipes):
+            rings.send_all(sender=worker)
+
+    return ring
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -113,7 +113,9 @@ def _serve_with_workers(
         raise fail(f"cannot listen on {host}:{port} ({exc.strerror})") from None
     workers = Workers(settings, sock, settings.api_workers)
     service_file = settings.resolved_data_dir / credentials.SERVICE_FILE
-    application = create_app(settings, on_start=on_start, prepared=prepared, jobs=workers.jobs)
+    application = create_app(
+        settings, on_start=on_start, prepared=prepared, jobs=workers.jobs, rings=workers.rings
+    )
 
     def stop() -> None:
         service_file.unlink(missing_ok=True)

@@ -5,7 +5,8 @@ once, binds the listening socket, then starts N-1 worker processes (``spawn``: a
 interpreter each, never a fork of a process with threads and open connections). Every
 process accepts connections on the same socket, so the kernel spreads the clients over
 them. Only the primary runs the executor, the scheduler and the search indexer; the
-workers send the jobs their routes start to it (``jobs/forward.py``).
+workers send the jobs their routes start to it (``jobs/forward.py``), and every
+process hears the others' bell (``jobs/bell.py``: open pages look again at once).
 
 Settings reach a worker pickled over its start-up pipe, never through the environment
 (``serve`` has scrubbed the secrets from it). A worker dies with the primary
@@ -24,6 +25,7 @@ import socket
 import threading
 from typing import TYPE_CHECKING
 
+from ..jobs.bell import RingPipes
 from ..jobs.forward import JobPipe
 
 if TYPE_CHECKING:
@@ -63,6 +65,7 @@ class Workers:
         self.sock = sock
         self.count = count
         self.jobs = JobPipe.open()
+        self.rings = RingPipes(count - 1)
         self._processes: list[SpawnProcess] = []
         self._stopping = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="estate-workers", daemon=True)
@@ -74,7 +77,7 @@ class Workers:
     def _start(self, index: int) -> SpawnProcess:
         process = self._spawn.Process(
             target=run_worker,
-            args=(self.settings, self.sock, self.jobs.writer),
+            args=(self.settings, self.sock, self.jobs.writer, self.rings.reader(index), index),
             name=f"estate-api-{index}",
         )
         process.start()
@@ -108,8 +111,11 @@ class Workers:
                 process.join(1)
 
 
-def run_worker(settings: Settings, sock: socket.socket, jobs: Connection) -> None:
-    """A worker process: answer requests on ``sock``; send jobs to the primary."""
+def run_worker(
+    settings: Settings, sock: socket.socket, jobs: Connection, rings: Connection, index: int
+) -> None:
+    """A worker process: answer requests on ``sock``; send jobs and bell rings to the
+    primary; hear the others' rings on ``rings``."""
     _die_with_parent()
     import uvicorn
 
@@ -117,7 +123,7 @@ def run_worker(settings: Settings, sock: socket.socket, jobs: Connection) -> Non
     from ..logs import configure
 
     configure(settings.log_level, settings.log_format)
-    application = create_app(settings, jobs=jobs, is_primary=False)
+    application = create_app(settings, jobs=jobs, rings=rings, worker=index, is_primary=False)
     config = uvicorn.Config(
         application,
         log_config=None,

@@ -352,6 +352,10 @@ class Resource(Base):
                 ("ix_resources_alive_provider", ("provider_id", "id")),
                 ("ix_resources_alive_state", ("state", "id")),
                 ("ix_resources_alive_os_type", ("os_type", "id")),
+                # The web UI's sortable columns (migration 0017).
+                ("ix_resources_alive_name", ("name", "id")),
+                ("ix_resources_alive_type", ("resource_type", "id")),
+                ("ix_resources_alive_last_seen", ("last_seen_at", "id")),
             )
         ),
         # Search: on PostgreSQL a pg_trgm GIN index on the searched text

@@ -19,10 +19,12 @@ Job = Callable[[Context, int], None]
 
 
 class LocalExecutor:
-    """Runs jobs on ``settings.workers`` threads of this process."""
+    """Runs jobs on ``settings.workers`` threads of this process; ``on_change`` is
+    called as each job starts and ends (the bell: open pages look again)."""
 
-    def __init__(self, context: Context) -> None:
+    def __init__(self, context: Context, on_change: Callable[[], None] = lambda: None) -> None:
         self.context = context
+        self._on_change = on_change
         self._futures: set[Future[None]] = set()
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(
@@ -41,10 +43,13 @@ class LocalExecutor:
             self._futures.discard(future)
 
     def _run(self, job: Job, job_id: int) -> None:
+        self._on_change()
         try:
             job(self.context, job_id)
         except Exception:  # process boundary: a job bug must not kill the worker thread
             logger.exception("job %s(%s) failed", getattr(job, "__name__", job), job_id)
+        finally:
+            self._on_change()
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Drop queued jobs and give running ones ``timeout`` seconds to end.

@@ -8,6 +8,9 @@ sends the job's name and row id to the primary over a pipe (:class:`JobPipe`, on
 for all the workers), and the primary submits it to its own executor. Nothing else
 crosses: the job reads everything from the database, as it does on Celery.
 
+The same pipe carries the workers' bell rings to the primary (``jobs/bell.py``):
+``(RING, worker)``, which the primary passes to its ``on_ring``.
+
 A job whose message is lost with a stopped primary stays ``pending`` and is submitted
 again at the next start (``bootstrap.recover_runs``).
 """
@@ -17,11 +20,13 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from .action import run_action
+from .bell import RING
 from .collect import run_collection
 from .conformance import run_conformance
 from .executor import Job
@@ -89,11 +94,18 @@ class ForwardingExecutor:
 
 
 class ForwardedJobs:
-    """The primary's thread that submits the jobs the workers send."""
+    """The primary's thread that submits the jobs the workers send (and passes their
+    bell rings to ``on_ring``, with the worker's number)."""
 
-    def __init__(self, channel: JobPipe, executor: Submitter) -> None:
+    def __init__(
+        self,
+        channel: JobPipe,
+        executor: Submitter,
+        on_ring: Callable[[int], None] = lambda worker: None,
+    ) -> None:
         self._channel = channel
         self._executor = executor
+        self._on_ring = on_ring
         self._thread = threading.Thread(target=self._loop, name="estate-forwarded", daemon=True)
 
     def start(self) -> None:
@@ -107,6 +119,9 @@ class ForwardedJobs:
         while (message := self._channel.recv()) is not None:
             try:
                 name, job_id = message
+                if name == RING:
+                    self._on_ring(int(job_id))
+                    continue
                 job = JOBS[name]
             except (KeyError, TypeError, ValueError):
                 logger.error("a worker sent a message that names no job: %r", message)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import (
@@ -24,23 +22,24 @@ from . import (
     runs,
     watchlists,
 )
+from .assets import PREFIX, STATIC, Assets, CompressPages
 from .deps import LoginRequired, PageError
 from .live import Signal, SignalOnWrites
 from .templating import page
 
-STATIC = Path(__file__).parent / "static"
-ASSETS = "/static/web"
 _NOT_PAGES = ("/api/", "/static/", "/openapi", "/docs", "/redoc", "/live/")
 
 
 def install(app: FastAPI) -> None:
     """Serve the UI at ``/`` beside the API (which keeps its JSON answers)."""
-    app.mount(ASSETS, StaticFiles(directory=STATIC), name="web-assets")
+    app.mount(PREFIX, Assets(directory=STATIC), name="web-assets")
     pages = (login, dashboard, provider_form, providers, runs, resources, watchlists, plugins)
     for module in (*pages, catalog, events, admin):  # /new first
         app.include_router(module.router)
     app.state.live_signal = Signal()
-    app.add_middleware(SignalOnWrites, signal=app.state.live_signal)
+    app.state.bell.listen(app.state.live_signal.bump_from_any_thread)
+    app.add_middleware(SignalOnWrites, bell=app.state.bell)
+    app.add_middleware(CompressPages)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:

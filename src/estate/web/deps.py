@@ -14,6 +14,7 @@ from ..auth.sessions import COOKIE, session_of
 from ..context import Context
 from ..db.models import Base, User
 from ..db.states import Role
+from ..logs import ACCESS_USER
 from ..request_checks import refuse_unknown_parameters, refuse_unstorable_parameters
 
 CHECKS = [Depends(refuse_unstorable_parameters), Depends(refuse_unknown_parameters)]
@@ -80,6 +81,7 @@ def get_visitor(request: Request, session: PageSession) -> Visitor:
         roles.administered_organizations(session, row.user),
     )
     request.state.visitor = visitor
+    setattr(request.state, ACCESS_USER, row.user.username)  # for the access log
     return visitor
 
 

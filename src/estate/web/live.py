@@ -6,11 +6,13 @@ what the part shows has changed. How often the server looks:
 
 - every second while something the page watches is pending or running (a run's
   counters change in the database, written by the job);
-- otherwise it sleeps until a state-changing request of this process succeeds (the
-  :class:`Signal` middleware wakes every stream at once: a click on "collect" shows
-  the new run at once), or at most ``IDLE_SECONDS``, then looks once (a run started
-  by the scheduler or another process). A page left open costs one cheap query
-  every ``IDLE_SECONDS``, nothing per second.
+- otherwise it sleeps until the service's bell rings (``jobs/bell.py``: a
+  state-changing request succeeded, or a job started or ended, in this process or
+  any other of ``estate serve --workers N``; :class:`SignalOnWrites` rings it for
+  requests) and wakes every stream at once — a click on "collect" shows the new run
+  at once, on every page open on any worker — or at most ``IDLE_SECONDS``, then
+  looks once (for what rings no bell: a Celery worker on another host). A page left
+  open costs one cheap query every ``IDLE_SECONDS``, nothing per second.
 
 A stream ends after ``STREAM_SECONDS``; the browser reconnects by itself (and so a
 server that stops is not held open by its pages).
@@ -30,6 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..context import Context
+from ..jobs.bell import Bell
 
 ACTIVE_SECONDS = 1.0
 IDLE_SECONDS = 30.0
@@ -41,17 +44,25 @@ watched is active, and how to render its parts (event name → HTML)."""
 
 
 class Signal:
-    """Wakes every waiting stream when a state-changing request succeeded."""
+    """Wakes every waiting stream of this process when the bell rings."""
 
     def __init__(self) -> None:
         self._event: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def bump(self) -> None:
         if self._event is not None:
             self._event.set()
             self._event = None
 
+    def bump_from_any_thread(self) -> None:
+        """The bell's listener: rings come from the loop, job threads and pipe readers."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.bump)
+
     async def wait(self, timeout: float) -> None:
+        self._loop = asyncio.get_running_loop()
         if self._event is None:
             self._event = asyncio.Event()
         event = self._event
@@ -60,10 +71,10 @@ class Signal:
 
 
 class SignalOnWrites:
-    """ASGI middleware: a successful POST, PUT, PATCH or DELETE bumps the signal."""
+    """ASGI middleware: a successful POST, PUT, PATCH or DELETE rings the bell."""
 
-    def __init__(self, app: ASGIApp, signal: Signal) -> None:
-        self.app, self.signal = app, signal
+    def __init__(self, app: ASGIApp, bell: Bell) -> None:
+        self.app, self.bell = app, bell
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -72,7 +83,7 @@ class SignalOnWrites:
 
         async def noting(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] < 400:
-                self.signal.bump()
+                self.bell.ring()
             await send(message)
 
         await self.app(scope, receive, noting)

@@ -76,11 +76,14 @@ def _filters(visitor: Visitor, session: Session, **given: Any) -> ResourceFilter
 
 
 def _order(sort: str) -> list[Any]:
+    """The column, then the id in the same direction: one index (``ix_resources_alive_*``,
+    read backwards for a descending sort) gives the page without sorting any row."""
     column = SORTABLE.get(sort.removeprefix("-"))
     if column is None:
         raise PageError(400, f"sort: {sort!r} is not one of {', '.join(SORTABLE)}")
-    first = column.desc() if sort.startswith("-") else column.asc()
-    return [first] if column is Resource.id else [first, Resource.id.asc()]
+    if sort.startswith("-"):
+        return [column.desc()] if column is Resource.id else [column.desc(), Resource.id.desc()]
+    return [column.asc()] if column is Resource.id else [column.asc(), Resource.id.asc()]
 
 
 @router.get("/resources")
@@ -103,11 +106,15 @@ def resource_list(
         state=state, tags=_tag_filter(tag),
     )  # fmt: skip
     query = resource_query(filters)
-    total = counted(session, filters)
-    if total is None:
-        total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
     ids = query.with_only_columns(Resource.id).order_by(*_order(sort))
-    rows = rows_in_order(session, ids.offset((page_number - 1) * PAGE_SIZE).limit(PAGE_SIZE))
+    offset = (page_number - 1) * PAGE_SIZE
+    rows = rows_in_order(session, ids.offset(offset).limit(PAGE_SIZE + 1))
+    total = counted(session, filters)
+    if total is None and (offset == 0 or rows) and len(rows) <= PAGE_SIZE:
+        total = offset + len(rows)  # the last page: its rows are the count (a search's few)
+    elif total is None:
+        total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    rows = rows[:PAGE_SIZE]
     providers = {p.id: p for p in visible_providers(session, visitor)}
     values = {
         "search": search or "",

@@ -16,6 +16,8 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from .assets import asset_url
+
 TEMPLATES = Path(__file__).parent / "templates"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -61,6 +63,7 @@ environment = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+environment.globals["asset"] = asset_url
 environment.filters.update(ago=ago, stamp=stamp, number=_number, log_level=log_level)
 
 

@@ -1,0 +1,154 @@
+"""Live pages across ``estate serve --workers 2``: a collection started through the API
+on the primary wakes the open pages' event streams of the worker too (the bell,
+jobs/bell.py), not at their next idle look. Real processes, real HTTP, both databases."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import ADMIN_PASSWORD, BACKENDS, REPO, SECRET_KEY, _truncate
+from estate.web.live import IDLE_SECONDS
+from factories import API
+from served import Service, serving
+
+
+def _serving_process(service: Service, client_port: int) -> int:
+    """The pid of the service's process that holds the server end of the connection
+    whose client port is ``client_port`` (the kernel, not the service, says which)."""
+    server_port = int(service.url.rsplit(":", 1)[1])
+    inode = ""
+    for line in Path(f"/proc/{service.pid}/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = (int(a.split(":")[1], 16) for a in fields[1:3])
+        if (local, remote) == (server_port, client_port):
+            inode = fields[9]
+    assert inode, f"no server socket for client port {client_port}"
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or os.getsid(int(entry.name)) != service.pid:
+                continue
+            links = [str(fd.readlink()) for fd in (entry / "fd").iterdir()]
+        except OSError:  # ended meanwhile
+            continue
+        if f"socket:[{inode}]" in links:
+            return int(entry.name)
+    raise AssertionError(f"no process of the service holds socket {inode}")
+
+
+class Page:
+    """A page's event stream read as a browser's EventSource reads it, in a thread."""
+
+    def __init__(self, service: Service, cookies: httpx.Cookies, path: str) -> None:
+        self.events: list[tuple[float, str]] = []  # (when, data) of each event
+        self._client = httpx.Client(
+            base_url=service.url, cookies=cookies, timeout=httpx.Timeout(20, read=None)
+        )
+        self._answer = self._client.send(
+            self._client.build_request("GET", path, headers={"Accept": "text/event-stream"}),
+            stream=True,
+        )
+        assert self._answer.status_code == 200
+        sock = self._answer.extensions["network_stream"].get_extra_info("socket")
+        self.pid = _serving_process(service, sock.getsockname()[1])
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        data: list[str] = []
+        try:
+            for line in self._answer.iter_lines():
+                if line.startswith("data: "):
+                    data.append(line[6:])
+                elif not line and data:
+                    self.events.append((time.monotonic(), "\n".join(data)))
+                    data = []
+        except (httpx.HTTPError, httpx.StreamError):  # closed by the test
+            return
+
+    def wait_for(self, text: str, until: float) -> float:
+        while time.monotonic() < until:
+            for when, data in list(self.events):
+                if text in data:
+                    return when
+            time.sleep(0.05)
+        raise AssertionError(f"no event with {text!r} on pid {self.pid}: {self.events}")
+
+    def close(self) -> None:
+        self._answer.close()
+        self._client.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_collection_started_on_the_primary_wakes_the_workers_open_page_at_once(
+    backend: str, request: pytest.FixtureRequest, environments_dir: Path, tmp_path: Path
+) -> None:
+    env = {
+        "ESTATE_SECRET_KEY": SECRET_KEY,
+        "ESTATE_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "ESTATE_BUILTIN_PLUGINS_DIR": str(REPO / "plugins"),
+        "ESTATE_ENVIRONMENTS_DIR": str(environments_dir),
+    }
+    if backend == "postgresql":
+        url = request.getfixturevalue("postgresql_url")
+        _truncate(url)
+        env["ESTATE_DATABASE_URL"] = url
+    with serving(tmp_path, "--workers", "2", **env) as service:
+        with httpx.Client(base_url=service.url, timeout=20) as browser:
+            login = browser.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD})
+            assert login.status_code == 303
+            cookies = browser.cookies
+        with httpx.Client(base_url=service.url, auth=("admin", ADMIN_PASSWORD), timeout=20) as api:
+            provider: Any = api.post(
+                f"{API}/providers/",
+                json={
+                    "name": "dc",
+                    "vendor": "simulated",
+                    "provider_type": "datacenter",
+                    "connection_config": {"clusters": 1, "hosts_per_cluster": 2},
+                },
+            ).json()
+            path = f"/live/providers/{provider['id']}"
+            # One page on each process: the second is opened while the first page's
+            # process is stopped, so that only the other one can accept it.
+            first = Page(service, cookies, path)
+            os.kill(first.pid, signal.SIGSTOP)
+            try:
+                second = Page(service, cookies, path)
+            finally:
+                os.kill(first.pid, signal.SIGCONT)
+            pages = {first.pid: first, second.pid: second}
+            assert service.pid in pages and len(pages) == 2
+            worker = next(pid for pid in pages if pid != service.pid)
+            opened = time.monotonic()
+            for page in pages.values():
+                page.wait_for("Never collected", opened + 20)
+
+            # The collection is started on the primary (the worker, stopped, accepts
+            # nothing): only the bell can tell the worker's page before its next
+            # idle look, IDLE_SECONDS after its first.
+            os.kill(worker, signal.SIGSTOP)
+            try:
+                with httpx.Client(
+                    base_url=service.url, auth=("admin", ADMIN_PASSWORD), timeout=20
+                ) as fresh:
+                    started = fresh.post(f"{API}/providers/{provider['id']}/collect/")
+            finally:
+                os.kill(worker, signal.SIGCONT)
+            assert started.status_code == 202, started.text
+            run_id = started.json()["id"]
+            seen = [
+                page.wait_for(f"Run #{run_id}", opened + IDLE_SECONDS) for page in pages.values()
+            ]
+            assert max(seen) - opened < IDLE_SECONDS / 2, (seen, opened)
+            for page in pages.values():
+                page.close()
+    log = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in log
