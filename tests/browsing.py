@@ -1,12 +1,16 @@
 """What the browser tests share: Debian's chromium, a page that watches itself for
-console errors and requests leaving the origin, and logging in through the form."""
+console errors and requests leaving the origin, logging in through the form, a viewer."""
 
 from __future__ import annotations
 
 import re
 import shutil
 
+import httpx
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+
+from conftest import ADMIN_PASSWORD
+from factories import API
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -39,3 +43,12 @@ def open_as(browser: Browser, server: str, username: str, password: str) -> tupl
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     return page, watch
+
+
+def add_viewer(server: str) -> None:
+    """``vera``, a viewer in the default organization (API calls as admin)."""
+    with httpx.Client(base_url=server + API, auth=("admin", ADMIN_PASSWORD)) as api:
+        viewer = api.post("/users/", json={"username": "vera", "password": "vera-password-1"})
+        assert viewer.status_code == 201, viewer.text
+        member = {"user": viewer.json()["id"], "role": "viewer"}
+        assert api.post("/organizations/1/members/", json=member).status_code == 201

@@ -81,6 +81,24 @@ def _truncate(url: str) -> None:
     engine.dispose()
 
 
+def service_env(
+    backend: str, request: pytest.FixtureRequest, environments_dir: Path
+) -> dict[str, str]:
+    """The environment of an ``estate serve`` child process on ``backend`` (a
+    PostgreSQL database emptied first; SQLite in the process's data directory)."""
+    env = {
+        "ESTATE_SECRET_KEY": SECRET_KEY,
+        "ESTATE_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "ESTATE_BUILTIN_PLUGINS_DIR": str(REPO / "plugins"),
+        "ESTATE_ENVIRONMENTS_DIR": str(environments_dir),
+    }
+    if backend == "postgresql":
+        url = request.getfixturevalue("postgresql_url")
+        _truncate(url)
+        env["ESTATE_DATABASE_URL"] = url
+    return env
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, migrated, empty database: SQLite and PostgreSQL in turn."""

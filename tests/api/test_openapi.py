@@ -62,6 +62,8 @@ def test_the_document_lists_the_error_answers_the_api_gives(client: TestClient) 
         ("post", f"{API_PREFIX}/watchlists/{{watchlist_id}}/resources/add/"),
         ("post", f"{API_PREFIX}/watchlists/{{watchlist_id}}/resources/remove/"),
         ("post", f"{API_PREFIX}/provider-plugins/{{key}}/conformance/"),
+        ("post", f"{API_PREFIX}/signing-keys/"),
+        ("post", f"{API_PREFIX}/signing-keys/{{key_id}}/revoke/"),
     }
     schemas = document["components"]["schemas"]
     assert "HTTPValidationError" not in schemas

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ADMIN_PASSWORD, BACKENDS, REPO, SECRET_KEY, _truncate
+from conftest import ADMIN_PASSWORD, BACKENDS, SECRET_KEY, service_env
 from factories import API
 from served import serving
 
@@ -44,16 +44,7 @@ def _alive(pid: int) -> bool:
 def test_a_worker_answers_while_the_primary_is_frozen_and_the_primary_runs_its_job(
     backend: str, request: pytest.FixtureRequest, environments_dir: Path, tmp_path: Path
 ) -> None:
-    env = {
-        "ESTATE_SECRET_KEY": SECRET_KEY,
-        "ESTATE_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "ESTATE_BUILTIN_PLUGINS_DIR": str(REPO / "plugins"),
-        "ESTATE_ENVIRONMENTS_DIR": str(environments_dir),
-    }
-    if backend == "postgresql":
-        url = request.getfixturevalue("postgresql_url")
-        _truncate(url)
-        env["ESTATE_DATABASE_URL"] = url
+    env = service_env(backend, request, environments_dir)
     auth = ("admin", ADMIN_PASSWORD)
     with serving(tmp_path, "--workers", "2", **env) as service:
         workers = [p for p, cmd in _children(service.pid).items() if "spawn_main" in cmd]

@@ -17,20 +17,11 @@ from typing import Any
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
-from browsing import open_as
+from browsing import add_viewer, open_as
 from conftest import ADMIN_PASSWORD
 from factories import API
 
 SLOW = 60_000  # ms: a collection on a loaded CI machine
-
-
-def _add_viewer(server: str) -> None:
-    """A user with the viewer role in the default organization (API calls as admin)."""
-    with httpx.Client(base_url=server + API, auth=("admin", ADMIN_PASSWORD)) as api:
-        viewer = api.post("/users/", json={"username": "vera", "password": "vera-password-1"})
-        assert viewer.status_code == 201, viewer.text
-        member = {"user": viewer.json()["id"], "role": "viewer"}
-        assert api.post("/organizations/1/members/", json=member).status_code == 201
 
 
 def _create_provider(page: Page) -> int:
@@ -70,7 +61,7 @@ def _running_vm(server: str) -> dict[str, Any]:
 def test_an_operator_collects_finds_and_powers_off_and_a_viewer_cannot(
     browser: Browser, server: str
 ) -> None:
-    _add_viewer(server)
+    add_viewer(server)
     page, watch = open_as(browser, server, "admin", ADMIN_PASSWORD)
     provider_id = _create_provider(page)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Browser, Page, expect
 
-from browsing import open_as
+from browsing import add_viewer, open_as
 from conftest import ADMIN_PASSWORD
 from factories import API, fixture_plugin, manifest, plugin_dir, tarball
 
@@ -41,18 +41,10 @@ def _drop(page: Page, selector: str, name: str, data: bytes) -> None:
     page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
 
 
-def _add_viewer(server: str) -> None:
-    with httpx.Client(base_url=server + API, auth=("admin", ADMIN_PASSWORD)) as api:
-        viewer = api.post("/users/", json={"username": "vera", "password": "vera-password-1"})
-        assert viewer.status_code == 201, viewer.text
-        member = {"user": viewer.json()["id"], "role": "viewer"}
-        assert api.post("/organizations/1/members/", json=member).status_code == 201
-
-
 def test_an_administrator_uploads_a_plugin_by_drag_and_drop(
     browser: Browser, server: str, tmp_path: Path
 ) -> None:
-    _add_viewer(server)
+    add_viewer(server)
     good = tarball(fixture_plugin("seed", tmp_path / "good", version="1.2.0"))
     bad_manifest = manifest(supported_resource_types=["vm"])
     bad = tarball(plugin_dir(tmp_path / "bad", manifest_data=bad_manifest))

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import ADMIN_PASSWORD, BACKENDS, REPO, SECRET_KEY, _truncate
+from conftest import ADMIN_PASSWORD, BACKENDS, service_env
 from estate.web.live import IDLE_SECONDS
 from factories import API
 from served import Service, serving
@@ -90,16 +90,7 @@ class Page:
 def test_a_collection_started_on_the_primary_wakes_the_workers_open_page_at_once(
     backend: str, request: pytest.FixtureRequest, environments_dir: Path, tmp_path: Path
 ) -> None:
-    env = {
-        "ESTATE_SECRET_KEY": SECRET_KEY,
-        "ESTATE_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "ESTATE_BUILTIN_PLUGINS_DIR": str(REPO / "plugins"),
-        "ESTATE_ENVIRONMENTS_DIR": str(environments_dir),
-    }
-    if backend == "postgresql":
-        url = request.getfixturevalue("postgresql_url")
-        _truncate(url)
-        env["ESTATE_DATABASE_URL"] = url
+    env = service_env(backend, request, environments_dir)
     with serving(tmp_path, "--workers", "2", **env) as service:
         with httpx.Client(base_url=service.url, timeout=20) as browser:
             login = browser.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD})
