@@ -118,11 +118,17 @@ def _shoot(chromium: str, url: str, pages: dict[str, str]) -> dict[str, int]:
             answer = page.goto(path)
             assert answer is not None and answer.status == 200, (path, answer)
             page.wait_for_timeout(1500)  # the lazy parts (actions) and the first live event
-            target = IMAGES / f"{name}.png"
-            page.screenshot(path=target)
-            if optipng := shutil.which("optipng"):
-                subprocess.run([optipng, "-quiet", "-o2", str(target)], check=True)
-            sizes[str(target.relative_to(REPO))] = target.stat().st_size
+            shots = [(IMAGES / f"{name}.png", None)]
+            if name == "resource":  # its graph is below the fold: a picture of its own
+                shots.append((IMAGES / "graph.png", "#graph"))
+            for target, part in shots:
+                if part is None:
+                    page.screenshot(path=target)
+                else:
+                    page.locator(part).screenshot(path=target)
+                if optipng := shutil.which("optipng"):
+                    subprocess.run([optipng, "-quiet", "-o2", str(target)], check=True)
+                sizes[str(target.relative_to(REPO))] = target.stat().st_size
         browser.close()
     return sizes
 
