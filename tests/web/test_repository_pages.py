@@ -136,7 +136,9 @@ def test_the_provider_page_shows_its_policy_and_resolution_and_offers_moves_to_a
 
     for page in (after, seen):
         assert re.search(r'id="version-policy"><code>1.0.0</code><', page)
-        assert re.search(r'id="resolved-version"><code>1.0.0</code> <span class="status yanked"', page)
+        assert re.search(
+            r'id="resolved-version"><code>1.0.0</code> <span class="status yanked"', page
+        )
         assert f"{HOT} 1.0.0 is yanked ({REASON}); pinned, it still runs" in page
     assert f'hx-post="{api}/unpin/"' in after
     assert '<option value="1.0.0" disabled selected>' in after  # no new pin to a yanked one
