@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from browsing import open_as
 from conftest import ADMIN_PASSWORD
@@ -19,6 +19,20 @@ HOT = "hot:load"
 # Chromium logs every answer >= 400 to the console itself: the two refusals the page
 # expects (and shows in its flash) are the only such lines allowed.
 REFUSED = "Failed to load resource: the server responded with a status of 409"
+
+
+# The plugins table is live: its stream sends the table once on connect, which replaces
+# the rows (and an inline form being typed in). Each page marks the swap on <html>
+# (read as an attribute: the pages' CSP refuses the eval of wait_for_function).
+MARK_SWAPS = (
+    'document.addEventListener("htmx:sseMessage", function () {'
+    ' document.documentElement.setAttribute("data-swapped", "yes"); });'
+)
+
+
+def _plugins_settled(page: Page) -> None:
+    """Wait until the live table has been swapped in once since the page loaded."""
+    expect(page.locator("html")).to_have_attribute("data-swapped", "yes")
 
 
 def test_an_administrator_yanks_pins_and_is_told_the_refusals(
@@ -37,13 +51,16 @@ def test_an_administrator_yanks_pins_and_is_told_the_refusals(
         assert made.status_code == 201, made.text
         provider = made.json()["id"]
     page, watch = open_as(browser, server, "admin", ADMIN_PASSWORD)
+    page.add_init_script(MARK_SWAPS)
 
     page.goto("/plugins")
+    _plugins_settled(page)
     newest = page.locator(f"#plugins [data-key='{HOT}'] [data-version='1.1.0']")
     newest.get_by_placeholder("why yank it").fill("loses disks on resize")
     newest.get_by_role("button", name="Yank").click()
     expect(newest.locator("[data-yanked]")).to_be_visible()
     expect(newest).to_contain_text("loses disks on resize")
+    _plugins_settled(page)
     newest.get_by_role("button", name="Unyank").click()
     expect(newest.locator("[data-yanked]")).to_have_count(0)
     expect(newest.get_by_role("button", name="Yank")).to_be_visible()
@@ -61,6 +78,7 @@ def test_an_administrator_yanks_pins_and_is_told_the_refusals(
     expect(page.locator("#version-policy")).to_have_text("1.0.0")
 
     page.goto("/plugins")
+    _plugins_settled(page)
     pinned = page.locator(f"#plugins [data-key='{HOT}'] [data-version='1.0.0']")
     page.once("dialog", lambda dialog: dialog.accept())
     pinned.get_by_role("button", name="Delete version").click()
