@@ -12,7 +12,16 @@ from fastapi.testclient import TestClient
 
 from estate.registry.signed_package import sign_package
 from estate.registry.signing import new_private_key, public_pem
-from factories import API, HTML, create_provider, fixture_plugin, log_in, tarball, upload
+from factories import (
+    API,
+    HTML,
+    collect,
+    create_provider,
+    fixture_plugin,
+    log_in,
+    tarball,
+    upload,
+)
 
 HOT = "hot:load"
 REASON = "loses disks on resize"
@@ -120,12 +129,14 @@ def test_the_provider_page_shows_its_policy_and_resolution_and_offers_moves_to_a
     for page in (before, seen):
         assert re.search(r'id="version-policy">latest compatible<', page)
         assert re.search(r'id="resolved-version"><code>1.1.0</code>', page)
-    assert f'hx-post="{api}/pin/"' in before and f'hx-post="{api}/rollback/"' in before
+    assert f'hx-post="{api}/pin/"' in before
+    assert '<button id="rollback" disabled' in before  # no job ran: nothing to return to
     assert '<option value="1.0.0">' in before and '<option value="1.1.0" selected>' in before
     assert 'id="unpin"' not in before  # nothing pinned
     for control in ("pin-form", "rollback", "unpin", "/pin/"):
         assert control not in seen, control
 
+    assert collect(client, provider["id"])["status"] == "completed"  # it ran 1.1.0
     pinned = client.post(f"{API}/providers/{provider['id']}/pin/", json={"version": "1.0.0"})
     assert pinned.status_code == 200, pinned.text
     yank = f"{API}/provider-plugins/{HOT}/versions/1.0.0/yank/"
@@ -141,4 +152,5 @@ def test_the_provider_page_shows_its_policy_and_resolution_and_offers_moves_to_a
         )
         assert f"{HOT} 1.0.0 is yanked ({REASON}); pinned, it still runs" in page
     assert f'hx-post="{api}/unpin/"' in after
+    assert f'hx-post="{api}/rollback/"' in after and "Rollback to 1.1.0" in after
     assert '<option value="1.0.0" disabled selected>' in after  # no new pin to a yanked one

@@ -18,7 +18,7 @@ from ..db.states import Role
 from ..inventory.providers import provider_stats
 from ..jobs.collect import ACTIVE
 from ..registry.compatibility import is_usable
-from ..registry.versions import ready_versions, resolve_for
+from ..registry.versions import ready_versions, resolve_for, rollback_target
 from . import live
 from .dashboard import visible_providers
 from .deps import LiveVisitor, PageSession, PageVisitor, Visitor, visible_or_404
@@ -95,11 +95,13 @@ def provider_page(
         select(CollectionSchedule).where(CollectionSchedule.provider_id == provider.id)
     ).all()
     is_admin = visitor.user.is_admin
+    resolution = resolve_for(session, provider)
     return page(
         request,
         "provider.html",
         provider=provider,
-        resolution=resolve_for(session, provider),
+        resolution=resolution,
+        rollback_to=rollback_target(provider, resolution.version),
         pinnable=[
             (v.version, not v.yanked and is_usable(v))
             for v in (ready_versions(session, provider.key) if is_admin else [])
