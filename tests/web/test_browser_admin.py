@@ -81,7 +81,7 @@ def test_an_administrator_uploads_a_plugin_by_drag_and_drop(
     # Deleted from its row: every version goes, from the page and from the API.
     page.once("dialog", lambda dialog: dialog.accept())
     uploaded = page.locator("#plugins [data-key='myvendor:myplatform']")
-    uploaded.get_by_role("button", name="Delete").click()
+    uploaded.get_by_role("button", name="Delete", exact=True).click()
     expect(uploaded).to_have_count(0)
     with httpx.Client(base_url=server + API, auth=("admin", ADMIN_PASSWORD)) as api:
         assert api.get("/provider-plugins/myvendor:myplatform/").status_code == 404

@@ -1,8 +1,10 @@
 """Plugins: every installed plugin with its versions (ready / preparing / failed, their
-install logs), where each came from and how many providers use it; the supervised
-plugin processes (system administrators, as the API has it); and for system
-administrators the upload drop zone, whose archive estate.js posts to the API's
-upload endpoint. The versions' table is live: a new upload shows preparing → ready."""
+install logs, signature status and trust, yanked or not, compatibility), where each
+came from and how many providers use it; the supervised plugin processes (system
+administrators, as the API has it); and for system administrators the upload drop
+zone, whose archive estate.js posts to the API's upload endpoint, and per uploaded
+version Yank / Unyank / Delete, which post to the versions API. The versions' table is
+live: a new upload shows preparing → ready."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from ..context import Context
 from ..db.models import PluginVersion
 from ..db.states import VersionState
 from ..registry.catalog import catalog_keys
+from ..registry.compatibility import is_usable, problems_of
 from ..registry.versions import latest_compatible, providers_using, versions_of
 from . import live
 from .deps import CHECKS, LiveVisitor, PageSession, PageVisitor
@@ -28,12 +31,22 @@ LOG_CHARS = 20_000  # an install log's tail on the page; the API has it whole
 
 
 @dataclass
+class VersionRow:
+    """One stored version as the page shows it: the record, and what this service
+    lacks to run it (empty when compatible) and whether it may be resolved anyway."""
+
+    version: PluginVersion
+    problems: list[str]
+    usable: bool
+
+
+@dataclass
 class Installed:
     """One plugin as the page shows it."""
 
     key: str
     name: str
-    versions: list[PluginVersion]
+    versions: list[VersionRow]
     active_id: int | None
     provider_count: int
 
@@ -49,7 +62,7 @@ def installed(session: Session, visible: frozenset[int] | None) -> list[Installe
             Installed(
                 key=key,
                 name=shown.manifest.get("display_name") or key,
-                versions=versions,
+                versions=[VersionRow(v, problems_of(v.manifest), is_usable(v)) for v in versions],
                 active_id=None if active is None else active.id,
                 provider_count=providers_using(session, key, visible),
             )
@@ -58,11 +71,18 @@ def installed(session: Session, visible: frozenset[int] | None) -> list[Installe
 
 
 def _versions_key(session: Session) -> tuple[Any, ...]:
-    """What the table shows changes only when this does: each version's id and state."""
+    """What the table shows changes only when this does: each version's id, state,
+    signature status, yank and compatibility override."""
     rows = session.execute(
-        select(PluginVersion.id, PluginVersion.state).order_by(PluginVersion.id)
+        select(
+            PluginVersion.id,
+            PluginVersion.state,
+            PluginVersion.signature_status,
+            PluginVersion.yanked,
+            PluginVersion.compatibility_override,
+        ).order_by(PluginVersion.id)
     ).all()
-    return tuple((row.id, row.state) for row in rows)
+    return tuple(tuple(row) for row in rows)
 
 
 def _table(session: Session, visible: frozenset[int] | None, is_admin: bool) -> str:
@@ -94,7 +114,7 @@ def plugins_live(request: Request, visitor: LiveVisitor) -> StreamingResponse:
     def look(context: Context) -> live.Snapshot:
         with context.sessions() as session:
             key = _versions_key(session)
-        preparing = any(state == VersionState.PREPARING for _, state in key)
+        preparing = any(row[1] == VersionState.PREPARING for row in key)
         return key, preparing, lambda: render(context)
 
     return live.stream(request, look)

@@ -1,5 +1,7 @@
 """Providers: the list with resource counts and last runs; a provider's page with its
-collect button (operators and above) and its latest run, live."""
+collect button (operators and above), its plugin version policy and what it resolves
+to (registry.versions.resolve_for; pin, unpin and rollback for system administrators)
+and its latest run, live."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from ..db.models import CollectionRun, CollectionSchedule, Provider
 from ..db.states import Role
 from ..inventory.providers import provider_stats
 from ..jobs.collect import ACTIVE
+from ..registry.compatibility import is_usable
+from ..registry.versions import ready_versions, resolve_for, rollback_target
 from . import live
 from .dashboard import visible_providers
 from .deps import LiveVisitor, PageSession, PageVisitor, Visitor, visible_or_404
@@ -90,10 +94,19 @@ def provider_page(
     schedules = session.scalars(
         select(CollectionSchedule).where(CollectionSchedule.provider_id == provider.id)
     ).all()
+    is_admin = visitor.user.is_admin
+    resolution = resolve_for(session, provider)
     return page(
         request,
         "provider.html",
         provider=provider,
+        resolution=resolution,
+        rollback_to=rollback_target(provider, resolution.version),
+        pinnable=[
+            (v.version, not v.yanked and is_usable(v))
+            for v in (ready_versions(session, provider.key) if is_admin else [])
+        ],
+        may_move=is_admin,
         stat=provider_stats(session, [provider.id])[provider.id],
         run=runs[0] if runs else None,
         runs=runs,
