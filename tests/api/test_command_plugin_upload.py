@@ -200,4 +200,5 @@ def test_a_run_whose_program_went_missing_fails_naming_it(
     run = collect(client, provider["id"])
 
     assert run["status"] == "failed"
-    assert "runtime.command: 'bin/run' not found in the plugin folder" in run["error_message"]
+    # The file list of the version (checked before every start) names it first.
+    assert "plugin file bin/run was removed" in run["error_message"]

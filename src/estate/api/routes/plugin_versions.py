@@ -148,6 +148,8 @@ def delete_version(
     "its version last changed, all or none, in one transaction.",
 )
 def rollback_plugin(key: str, session: SessionDep, user: AdminUser) -> RollbackPublic:
+    if not versions_of(session, key):
+        raise PluginNotFound(f"no plugin is installed with key {key!r}")
     moves = upgrades.rollback_key(session, key)
     session.commit()
     return RollbackPublic(key=key, providers=[MovePublic(**m.answer()) for m in moves])
