@@ -12,14 +12,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from ..auth.audit import AuditFilter, audit_query
 from ..auth.roles import members_of
 from ..db.models import ApiToken, Organization, User
 from ..db.states import Role
 from .deps import CHECKS, PageError, PageSession, PageVisitor, Visitor, visible_or_404
-from .events import MAX_PAGE, PAGE_SIZE, window
+from .events import MAX_PAGE, one_page
 from .templating import page
 
 router = APIRouter(include_in_schema=False, dependencies=CHECKS)
@@ -33,12 +33,6 @@ def _system_admin(visitor: Visitor) -> None:
         raise PageError(403, "this page is for system administrators")
 
 
-def _paged(session: Session, query: Select[Any], number: int) -> tuple[list[Any], bool]:
-    offset = (number - 1) * PAGE_SIZE
-    rows, has_next = window(list(session.scalars(query.offset(offset).limit(PAGE_SIZE + 1))))
-    return rows, has_next and number < MAX_PAGE
-
-
 @router.get("/admin")
 def admin_index(request: Request, visitor: PageVisitor) -> HTMLResponse:
     return page(request, "admin.html")
@@ -50,7 +44,7 @@ def user_list(
 ) -> HTMLResponse:
     _system_admin(visitor)
     query = select(User).options(selectinload(User.memberships)).order_by(User.id)
-    users, has_next = _paged(session, query, number)
+    users, has_next = one_page(session, query, number)
     organizations = session.scalars(select(Organization).order_by(Organization.id).limit(200))
     return page(
         request,
@@ -76,7 +70,7 @@ def organization_list(
 ) -> HTMLResponse:
     if not visitor.manages:
         raise PageError(403, "this page is for organization admins and system administrators")
-    organizations, has_next = _paged(session, _organization_query(visitor), number)
+    organizations, has_next = one_page(session, _organization_query(visitor), number)
     return page(
         request,
         "admin_organizations.html",
@@ -117,7 +111,7 @@ def token_list(
     has_next = False
     if visitor.user.is_admin:
         query = select(ApiToken).options(selectinload(ApiToken.user)).order_by(ApiToken.id)
-        everyone, has_next = _paged(session, query, number)
+        everyone, has_next = one_page(session, query, number)
     return page(
         request,
         "admin_tokens.html",
@@ -146,7 +140,7 @@ def audit_list(
     filters = AuditFilter(
         user or None, action or None, object_type or None, object_id or None, moment
     )
-    entries, has_next = _paged(session, audit_query(filters), number)
+    entries, has_next = one_page(session, audit_query(filters), number)
     values = {
         "user": user or "",
         "action": action or "",

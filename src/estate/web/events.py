@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
 
 from inventory_providers.base import EVENT_SEVERITIES
 
@@ -34,9 +36,11 @@ def id_or_none(name: str, value: str | None) -> int | None:
     return int(value)
 
 
-def window(rows: list[Any]) -> tuple[list[Any], bool]:
-    """A page's rows and whether a next page exists (the query read one more)."""
-    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+def one_page(session: Session, query: Select[Any], number: int) -> tuple[list[Any], bool]:
+    """Page ``number`` of ``query`` without a count: its rows, and whether another page
+    follows (one row more is read; none follows page ``MAX_PAGE``)."""
+    rows = list(session.scalars(query.offset((number - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE and number < MAX_PAGE
 
 
 @router.get("/events")
@@ -61,8 +65,7 @@ def event_list(
         severity=severity or None,
     )
     query = event_query(filters, in_visible(Event.provider_id, visitor.visible))
-    offset = (page_number - 1) * PAGE_SIZE
-    rows, has_next = window(list(session.scalars(query.offset(offset).limit(PAGE_SIZE + 1))))
+    rows, has_next = one_page(session, query, page_number)
     values = {
         "type": type or "",
         "severity": severity or "",
@@ -78,5 +81,5 @@ def event_list(
         severities=EVENT_SEVERITIES,
         values=values,
         page_number=page_number,
-        has_next=has_next and page_number < MAX_PAGE,
+        has_next=has_next,
     )
