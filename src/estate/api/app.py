@@ -24,6 +24,7 @@ from ..jobs.executor import LocalExecutor
 from ..jobs.forward import ForwardedJobs, ForwardingExecutor, JobPipe, Sender
 from ..jobs.indexer import SearchIndexer
 from ..jobs.prepare import prepare_version
+from ..jobs.process_board import BoardPublisher, ProcessBoard
 from ..jobs.schedule import Scheduler
 from ..registry.errors import InvalidPackage, RegistryError
 from ..registry.managed import preparing_versions
@@ -109,6 +110,14 @@ def create_app(
             context = Context.from_settings(settings)
             login = prepare(context) if is_primary else None
         context.supervisor.start()
+        board = ProcessBoard.under(context.settings.resolved_data_dir)
+        app.state.process_board = board
+        publisher = None
+        if jobs is not None:  # one of several processes: show the others ours
+            if is_primary:
+                board.clear()
+            publisher = BoardPublisher(context.supervisor, board)
+            publisher.start()
         app.state.context = context
         app.state.admin_login = login
         app.state.throttle = Throttle.from_settings(settings, context.sessions)
@@ -123,6 +132,8 @@ def create_app(
             try:
                 yield
             finally:
+                if publisher is not None:
+                    publisher.stop()
                 context.close()
             return
         if isinstance(rings, RingPipes):
@@ -152,6 +163,8 @@ def create_app(
             indexer.stop()
             if forwarded is not None:
                 forwarded.stop()
+            if publisher is not None:
+                publisher.stop()
             executor.shutdown()
             context.close()
 

@@ -593,6 +593,9 @@ class PluginProcessPublic(BaseModel):
     idle_seconds: float
     last_error: str | None
     log: list[PluginLogLine]
+    service_pid: int = Field(
+        description="the estate serve process that keeps it (several with --workers N)"
+    )
 
 
 class AuditEntryPublic(BaseModel):

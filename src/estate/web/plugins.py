@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ..context import Context
 from ..db.models import PluginVersion
 from ..db.states import VersionState
+from ..jobs.process_board import every_process
 from ..registry.catalog import catalog_keys
 from ..registry.compatibility import is_usable, problems_of
 from ..registry.versions import latest_compatible, providers_using, versions_of
@@ -93,12 +94,13 @@ def _table(session: Session, visible: frozenset[int] | None, is_admin: bool) -> 
 @router.get("/plugins")
 def plugin_list(request: Request, session: PageSession, visitor: PageVisitor) -> HTMLResponse:
     is_admin = visitor.user.is_admin
-    processes = request.app.state.context.supervisor.status() if is_admin else []
+    state = request.app.state
+    processes = every_process(state.context.supervisor, state.process_board) if is_admin else []
     return page(
         request,
         "plugins.html",
         table=_table(session, visitor.visible, is_admin),
-        processes=sorted(processes, key=lambda p: str(p["key"])),
+        processes=processes,
         is_admin=is_admin,
     )
 

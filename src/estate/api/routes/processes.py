@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from ...jobs.process_board import every_process, slot_of
 from ..deps import AdminUser, ContextDep
 from ..pagination import Page, PageNumber, PageSize, page_list
 from ..schemas import PluginProcessPublic
@@ -24,10 +25,8 @@ def list_processes(
     (``provider-actions:<id>``) and plugin-version processes (API routes). Collection runs have processes of their
     own, shown on the run. System administrators only: it shows every organization's
     providers."""
+    entries = every_process(context.supervisor, request.app.state.process_board)
     results = [
-        PluginProcessPublic.model_validate(
-            {**entry, "slot": ":".join(str(part) for part in entry["key"])}
-        )
-        for entry in sorted(context.supervisor.status(), key=lambda e: str(e["key"]))
+        PluginProcessPublic.model_validate({**entry, "slot": slot_of(entry)}) for entry in entries
     ]
     return page_list(request, results, page, page_size)

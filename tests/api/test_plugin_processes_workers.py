@@ -1,0 +1,128 @@
+"""``GET plugin-processes/`` under ``estate serve --workers 2`` lists the plugin
+processes of every service process, whichever answers (jobs/process_board.py).
+
+Real processes, real HTTP: the test makes sure which process answers by stopping the
+other one (SIGSTOP: a stopped process accepts nothing on the shared socket).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import ADMIN_PASSWORD, BACKENDS, service_env
+from factories import API
+from served import Service, serving
+
+PUBLISHED = 4.0
+"""Longer than the board's one-second look, on a loaded machine."""
+
+
+def _workers(service: Service) -> list[int]:
+    """The API worker processes the primary started (spawned interpreters)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == service.pid and b"spawn_main" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@contextlib.contextmanager
+def _stopped(pid: int) -> Iterator[None]:
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def _api(service: Service) -> httpx.Client:
+    # A new connection each time, so the kernel hands it to a process still accepting.
+    return httpx.Client(base_url=service.url, auth=("admin", ADMIN_PASSWORD), timeout=30)
+
+
+def _listed(service: Service) -> dict[str, dict[str, Any]]:
+    with _api(service) as api:
+        page = api.get(f"{API}/plugin-processes/")
+    assert page.status_code == 200, page.text
+    body = page.json()
+    assert body["count"] == len(body["results"])
+    return {entry["slot"]: entry for entry in body["results"]}
+
+
+def _provider(service: Service, name: str) -> int:
+    with _api(service) as api:
+        answer = api.post(
+            f"{API}/providers/",
+            json={"name": name, "vendor": "simulated", "provider_type": "datacenter"},
+        )
+    assert answer.status_code == 201, answer.text
+    return int(answer.json()["id"])
+
+
+def _test_connection(service: Service, provider_id: int) -> None:
+    with _api(service) as api:
+        answer = api.post(f"{API}/providers/{provider_id}/test/")
+    assert answer.status_code == 200 and answer.json()["ok"] is True, answer.text
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_service_process_lists_the_plugin_processes_of_all(
+    backend: str, request: pytest.FixtureRequest, environments_dir: Path, tmp_path: Path
+) -> None:
+    env = service_env(backend, request, environments_dir)
+    with serving(tmp_path, "--workers", "2", **env) as service:
+        deadline = time.monotonic() + 30
+        while len(_workers(service)) != 1:
+            assert time.monotonic() < deadline, "the worker did not start"
+            time.sleep(0.1)
+        [worker] = _workers(service)
+        on_worker, on_primary = _provider(service, "w"), _provider(service, "p")
+
+        # Each provider's process is started by one process only: the other is stopped.
+        with _stopped(service.pid):
+            _test_connection(service, on_worker)
+        with _stopped(worker):
+            _test_connection(service, on_primary)
+        time.sleep(PUBLISHED)
+
+        for answering, other in ((service.pid, worker), (worker, service.pid)):
+            with _stopped(other):
+                listed = _listed(service)
+            assert set(listed) == {f"provider:{on_worker}", f"provider:{on_primary}"}, listed
+            held = listed[f"provider:{on_worker}"]
+            assert held["service_pid"] == worker and held["state"] == "running"
+            assert held["pid"] is not None and held["starts"] == 1
+            assert held["idle_seconds"] >= 0
+            assert listed[f"provider:{on_primary}"]["service_pid"] == service.pid
+            assert answering in {e["service_pid"] for e in listed.values()}
+
+        # A worker killed without a goodbye: its processes leave the list (the primary
+        # starts another worker, which has none).
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while True:
+            listed = _listed(service)
+            if f"provider:{on_worker}" not in listed:
+                break
+            assert time.monotonic() < deadline, listed
+            time.sleep(0.2)
+        assert set(listed) == {f"provider:{on_primary}"}
+    log = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in log
