@@ -10,10 +10,7 @@ import json
 import logging
 import shutil
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +25,7 @@ from estate.config import Settings
 from estate.registry.signed_package import sign_package
 from estate.registry.signing import new_private_key, public_text
 from factories import API, collect, create_provider, fixture_plugin, tarball
-from served import ESTATE, clean_env, free_port, serving
+from served import ESTATE, clean_env, serving, static_server
 
 HOT = "hot:load"
 
@@ -40,32 +37,6 @@ class Remote:
     public_key: str  # the key its hot:load 1.1.0 and 1.2.0-rc.1 are signed with
     site: Path  # the static index exported from its data directory
     shas: dict[str, str]  # hot:load version -> sha256 of its archive
-
-
-@contextmanager
-def static_server(site: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``python -m http.server`` serving ``site`` on a free port, as a child process."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", str(site)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/index.json", timeout=1).is_success:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "http.server did not answer"
-            time.sleep(0.05)
-        yield url, process
-    finally:
-        process.kill()
-        process.wait(timeout=10)
 
 
 def _hot(root: Path, version: str) -> Path:
