@@ -5,12 +5,16 @@ http.server`` in a child process. Register, sync, list, install, trust, tamper, 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import shutil
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,7 @@ from estate.config import Settings
 from estate.registry.signed_package import sign_package
 from estate.registry.signing import new_private_key, public_text
 from factories import API, collect, create_provider, fixture_plugin, tarball
-from served import ESTATE, clean_env, serving, static_server
+from served import ESTATE, clean_env, free_port, serving, static_server
 
 HOT = "hot:load"
 
@@ -308,3 +312,80 @@ def test_offline_never_contacts_a_repository(client: TestClient, settings: Setti
     assert sync.status_code == 503 and "ESTATE_OFFLINE=1" in sync.text
     assert install.status_code == 503 and "ESTATE_OFFLINE=1" in install.text
     assert client.get(f"{API}/repositories/{created['id']}/").json()["last_sync_at"] is None
+
+
+RECORDING = """
+import functools, http.server, sys
+port, folder, log = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        with open(log, "a") as out:
+            out.write(f"{self.path} {self.headers.get('Authorization')}\\n")
+        super().do_GET()
+    def log_message(self, *args):
+        pass
+handler = functools.partial(Handler, directory=folder)
+http.server.ThreadingHTTPServer(("127.0.0.1", port), handler).serve_forever()
+"""
+
+
+@contextmanager
+def recording_server(site: Path, log: Path) -> Iterator[str]:
+    """A file server that writes each request's path and Authorization header to ``log``."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-c", RECORDING, str(port), str(site), str(log)])
+    try:
+        deadline = time.monotonic() + 20
+        while not log.exists():
+            with contextlib.suppress(httpx.TransportError):
+                httpx.get(f"http://127.0.0.1:{port}/probe", timeout=1)
+            assert time.monotonic() < deadline, "the recording server did not answer"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def test_an_index_signature_vouches_for_an_archive_without_one_and_the_token_stays_home(
+    client: TestClient, tmp_path: Path
+) -> None:
+    private = new_private_key()
+    folder = _hot(tmp_path / "box", "3.0.0")
+    sign_package(folder, private)
+    signature = json.loads((folder / "SIGNATURE").read_text())
+    (folder / "SIGNATURE").unlink()  # as a built-in's: the signature is in the index only
+    data = tarball(folder)
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "hot-3.0.0.tar.gz").write_bytes(data)
+    with (
+        recording_server(home, tmp_path / "home.log") as home_url,
+        recording_server(elsewhere, tmp_path / "elsewhere.log") as elsewhere_url,
+    ):
+        version = {
+            "version": "3.0.0", "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+            "signature": signature, "archive": f"{elsewhere_url}/hot-3.0.0.tar.gz",
+        }  # fmt: skip
+        plugin = {"key": HOT, "vendor": "hot", "provider_type": "load", "versions": [version]}
+        (home / "index.json").write_text(json.dumps({"schema": 1, "plugins": [plugin]}))
+        static = _register(client, name="home", kind="static", url=home_url, token="home-token")
+        assert _sync(client, static).status_code == 200
+        _import(client, public_text(private.public_key()))
+
+        installed = _install(client, version="3.0.0")
+
+        assert installed.status_code == 201, installed.text
+        assert (installed.json()["signature_status"], installed.json()["trust"]) == (
+            "valid", "trusted",
+        )  # fmt: skip
+        # A file:// archive is refused at sync, naming it; the cache stays.
+        version["archive"] = "file:///etc/passwd"
+        (home / "index.json").write_text(json.dumps({"schema": 1, "plugins": [plugin]}))
+        refused = _sync(client, static)
+        assert refused.status_code == 502, refused.text
+        assert "plugins[0].versions[0].archive: not an http(s) URL" in refused.text
+        assert client.get(f"{API}/repositories/{static['id']}/").json()["offered"] == 1
+    assert "/index.json Token home-token" in (tmp_path / "home.log").read_text()
+    assert (tmp_path / "elsewhere.log").read_text().splitlines()[-1] == "/hot-3.0.0.tar.gz None"

@@ -18,6 +18,7 @@ policy for remote sources (refuse) and the local keyring apply.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +33,11 @@ from .install import Outcome, install_archive
 from .keyring import Sealer
 from .policy import LATEST, Policy, PolicyError, parse_policy, semver_key
 from .remotes import check_online, fetch, token_of
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
 
 
 @dataclass(frozen=True)
@@ -148,7 +154,9 @@ def install_remote(
     check_online(settings, f"installing {key} from a repository")
     choice = choose(session, key, policy_text, source)
     offered, repository = choice.offered, choice.repository
-    token = token_of(box, repository)
+    # The token goes to the repository's own origin only, never to a host its index names.
+    same = _origin(offered.archive_url) == _origin(repository.url)
+    token = token_of(box, repository) if same else None
     data = fetch(offered.archive_url, token, settings, settings.max_upload_bytes)
     got = sha256_of(data)
     if got != offered.sha256:

@@ -124,14 +124,30 @@ def sync(session: Session, settings: Settings, box: Sealer, repository: PluginRe
     except RemoteFailed as exc:
         _record(session, repository, ERROR, str(exc))
         raise
-    url = index_url(repository)
+    try:
+        rows = _rows(repository, index)
+    except RemoteFailed as exc:
+        _record(session, repository, ERROR, str(exc))
+        raise
     session.execute(
         delete(RemotePluginVersion).where(RemotePluginVersion.repository_id == repository.id)
     )
-    count = 0
-    for plugin in index.plugins:
-        for version in plugin.versions:
-            session.add(
+    session.add_all(rows)
+    _record(session, repository, OK, None)
+    return len(rows)
+
+
+def _rows(repository: PluginRepository, index: Index) -> list[RemotePluginVersion]:
+    """The cache rows of ``index``; archive URLs resolved against the index's URL and
+    refused unless http(s)."""
+    url = index_url(repository)
+    rows = []
+    for p, plugin in enumerate(index.plugins):
+        for v, version in enumerate(plugin.versions):
+            columns = _version_columns(version.model_dump(), url)
+            if urlsplit(str(columns["archive_url"])).scheme not in ("http", "https"):
+                raise RemoteFailed(f"{url}: plugins[{p}].versions[{v}].archive: not an http(s) URL")
+            rows.append(
                 RemotePluginVersion(
                     repository_id=repository.id,
                     key=plugin.key,
@@ -139,12 +155,10 @@ def sync(session: Session, settings: Settings, box: Sealer, repository: PluginRe
                     provider_type=plugin.provider_type,
                     name=plugin.name,
                     description=plugin.description,
-                    **_version_columns(version.model_dump(), url),
+                    **columns,
                 )
             )
-            count += 1
-    _record(session, repository, OK, None)
-    return count
+    return rows
 
 
 def _version_columns(version: Mapping[str, object], url: str) -> dict[str, object]:
