@@ -53,6 +53,7 @@ def test_add_sync_install_update_and_remove_a_repository(estate: Estate, tmp_pat
 
         untrusted = estate("plugin", "install", KEY, "--source", "mirror")
         assert untrusted.exit_code == 2 and "not in the keyring" in words(untrusted)
+        assert "import the public key (`estate signing-key import`" in words(untrusted)
         estate.ok("signing-key", "import", "mirror", str(tmp_path / "keys" / "mirror.pub"))
         installed = words(estate.ok("plugin", "install", KEY, "--version", "~2.0"))
         assert f"installed {KEY} 2.0.0 from mirror" in installed
