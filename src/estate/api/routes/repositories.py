@@ -37,17 +37,14 @@ def _public(session: Session, repository: PluginRepository) -> RepositoryPublic:
         .select_from(RemotePluginVersion)
         .where(RemotePluginVersion.repository_id == repository.id)
     )
-    return RepositoryPublic.model_validate(
-        {
-            **{
-                c: getattr(repository, c)
-                for c in RepositoryPublic.model_fields
-                if hasattr(repository, c)
-            },
-            "token_set": repository.token is not None,
-            "offered": offered or 0,
-        }
-    )
+    return RepositoryPublic(
+        id=repository.id, name=repository.name, kind=repository.kind, url=repository.url,
+        token_set=repository.token is not None, priority=repository.priority,
+        enabled=repository.enabled, last_sync_at=repository.last_sync_at,
+        last_sync_status=repository.last_sync_status, last_error=repository.last_error,
+        offered=offered or 0, created_at=repository.created_at,
+        modified_at=repository.modified_at,
+    )  # fmt: skip
 
 
 def _get(session: Session, repository_id: int) -> PluginRepository:
