@@ -89,7 +89,12 @@ class Settings(BaseSettings):
         description="Largest request body but a plugin upload's (413 above it)",
     )
     offline: bool = Field(
-        default=False, description="Install plugin requirements from wheels only, no index"
+        default=False,
+        description="No network for plugins: requirements from wheels only, no package "
+        "index; repository sync and install from a repository refused (503)",
+    )
+    remote_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds a repository's index or archive may take"
     )
     wheelhouse: Path | None = Field(
         default=None, description="A folder of wheels plugin requirements may install from"

@@ -32,7 +32,13 @@ class VersionPublic(BaseModel):
     compatibility: dict[str, Any] = Field(
         description="compatible, problems (requires_estate, protocol_versions), override, usable"
     )
-    source: str = Field(description="managed (built in, read-only) or local (uploaded)")
+    source: str = Field(
+        description="managed (built in, read-only), local (uploaded) or remote (installed "
+        "from a repository)"
+    )
+    repository: str | None = Field(
+        default=None, description="For a remote version: the repository it was installed from"
+    )
     state: str = Field(description="preparing, ready or failed")
     error: str | None
     used_by: list[int] = Field(

@@ -29,10 +29,19 @@ class VersionState(enum.StrEnum):
 
 
 class VersionSource(enum.StrEnum):
-    """Where a plugin version came from: built in (``plugins/``) or uploaded."""
+    """Where a plugin version came from: built in (``plugins/``), uploaded, or installed
+    from a remote repository (``PluginVersion.repository`` names it)."""
 
     MANAGED = "managed"
     LOCAL = "local"
+    REMOTE = "remote"
+
+
+class RepositoryKind(enum.StrEnum):
+    """A remote plugin repository: another Estate's API, or a static index."""
+
+    ESTATE = "estate"
+    STATIC = "static"
 
 
 class SignatureStatus(enum.StrEnum):

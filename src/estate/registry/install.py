@@ -41,6 +41,7 @@ from .archive import extract, find_root, sha256_of
 from .errors import InstallFailed, InvalidPackage, PackageTooLarge, PluginExists
 from .integrity import Assessment, admit, assess
 from .manifest import Manifest, parse_manifest
+from .signing import read_signature, signature_from, write_signature
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,9 @@ STORE_LOCK = threading.Lock()
 """Held while a version folder is moved into place and recorded, and while unreferenced
 folders are swept, so neither sees the other half done (one service process uploads)."""
 INCOMING = ".incoming"
+KEPT_ARCHIVE = "package.tar.gz"
+"""The uploaded archive as it came, kept beside the version's ``plugin/`` folder (outside
+its file list): the exact bytes, of the version's sha256, that the repository index serves."""
 STALE_STAGING_SECONDS = 3600.0
 """A staging folder this old belongs to no upload still running (uv is cut off at 600 s)."""
 
@@ -86,6 +90,10 @@ def install_archive(
     *,
     force: bool = False,
     wait: bool = True,
+    source: VersionSource = VersionSource.LOCAL,
+    repository: str | None = None,
+    signature: dict[str, Any] | None = None,
+    expected: tuple[str, str] | None = None,
 ) -> tuple[PluginVersion, Outcome]:
     """Install an uploaded archive as a new stored version and commit it.
 
@@ -97,6 +105,11 @@ def install_archive(
     A stored ``(key, version)`` is immutable: the same bytes again answer the stored
     version (``Outcome.EXISTING``), other bytes are refused (``PluginExists``). Only a
     version that failed to prepare, which never ran, is replaced, with ``force``.
+
+    ``source`` decides the unsigned policy (``integrity.unsigned_policy``); a ``remote``
+    install names its ``repository`` and may bring the index's detached ``signature``,
+    used when the archive has no ``SIGNATURE`` of its own (a remote's built-ins), and
+    the ``expected`` ``(key, version)`` its index offered: an archive holding another is refused.
     """
     if len(data) > settings.max_upload_bytes:
         raise PackageTooLarge(
@@ -108,19 +121,27 @@ def install_archive(
     stage = Path(tempfile.mkdtemp(dir=incoming))
     try:
         root, manifest = _unpack(data, stage / "unpacked", settings)
+        if expected is not None and (manifest.key, manifest.version) != expected:
+            raise InvalidPackage(
+                f"the archive holds {manifest.key} {manifest.version}, not the "
+                f"{expected[0]} {expected[1]} its index offers; nothing installed"
+            )
         existing = _installed(session, manifest, sha, force=force)
         if existing is not None and existing.state != VersionState.FAILED:
             return existing, Outcome.EXISTING
+        if signature is not None and read_signature(root) is None:
+            write_signature(root, signature_from(signature, "the index's signature"))
         found = assess(session, root, manifest.key, manifest.version)
-        admit(found, settings, VersionSource.LOCAL, f"{manifest.key} {manifest.version}")
+        admit(found, settings, source, f"{manifest.key} {manifest.version}")
         version_dir = stage / "version"
         version_dir.mkdir()
         root.rename(version_dir / PLUGIN_SUBDIR)
+        (version_dir / KEPT_ARCHIVE).write_bytes(data)
         defined, install_log, state = _prepared(version_dir, manifest, settings, wait=wait)
         with STORE_LOCK:
             record = _store(
                 session, settings, version_dir, manifest, defined, sha, existing, found,
-                "\n".join([*found.notes, install_log]).strip(), state,
+                "\n".join([*found.notes, install_log]).strip(), state, source, repository,
             )  # fmt: skip
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -209,6 +230,8 @@ def _store(
     found: Assessment,
     install_log: str,
     state: str = VersionState.READY,
+    source: VersionSource = VersionSource.LOCAL,
+    repository: str | None = None,
 ) -> PluginVersion:
     """Move the prepared version into place and record it; undo the move if recording fails.
 
@@ -222,8 +245,8 @@ def _store(
         if existing is not None:
             session.delete(existing)
             session.flush()
-        record = _record(manifest, defined, sha, final, source=VersionSource.LOCAL, log=install_log)
-        record.state = state
+        record = _record(manifest, defined, sha, final, source=source, log=install_log)
+        record.state, record.repository = state, repository
         found.apply(record)
         session.add(record)
         session.commit()

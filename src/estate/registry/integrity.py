@@ -49,6 +49,7 @@ class Assessment:
     trust: Trust = Trust.UNSIGNED
     problem: str = ""
     notes: list[str] = field(default_factory=list)
+    unknown_signer: bool = False
 
     def apply(self, version: PluginVersion) -> None:
         """Record this assessment on ``version``."""
@@ -88,6 +89,7 @@ def judge(
         found.problem = "the files differ from the ones that were signed"
     elif signer is None:
         found.problem = f"signed by key {signature.key_id}, which is not in the keyring"
+        found.unknown_signer = True
     elif signer.revoked_at is not None:
         found.problem = f"signed by key {signature.key_id}, revoked: {signer.revoked_reason}"
     elif not is_genuine(
@@ -117,7 +119,13 @@ def admit(found: Assessment, settings: Settings, source: str, what: str) -> None
     """Refuse (``UntrustedPackage``) a package the trust policy does not accept; a
     warning for an unsigned one under ``warn`` goes to ``found.notes``."""
     if found.status in (SignatureStatus.INVALID, SignatureStatus.MODIFIED):
-        raise UntrustedPackage(f"SIGNATURE: {what}: {found.problem}; refused")
+        hint = ""
+        if found.unknown_signer:
+            hint = (
+                "; to trust its signer, import the public key (`estate signing-key import`, "
+                "POST signing-keys/)"
+            )
+        raise UntrustedPackage(f"SIGNATURE: {what}: {found.problem}; refused{hint}")
     if found.status != SignatureStatus.UNSIGNED:
         return
     policy = unsigned_policy(settings, source)
