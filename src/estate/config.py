@@ -8,10 +8,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+BOOLEAN_WORDS = frozenset({"1", "0", "true", "false"})
 
 
 class Settings(BaseSettings):
@@ -89,10 +90,14 @@ class Settings(BaseSettings):
         description="Largest request body but a plugin upload's (413 above it)",
     )
     offline: bool = Field(
-        default=False, description="Install plugin requirements from wheels only, no index"
+        default=False,
+        description="Never reach the network: plugin requirements install from wheels only "
+        "(the wheelhouse, a plugin's wheels/), never from an index (1/0/true/false)",
     )
     wheelhouse: Path | None = Field(
-        default=None, description="A folder of wheels plugin requirements may install from"
+        default=None,
+        description="A folder of wheels plugin requirements install from, where `estate "
+        "plugin bundle import` puts a bundle's (default: <data dir>/wheels)",
     )
     environments_dir: Path | None = Field(
         default=None,
@@ -186,6 +191,15 @@ class Settings(BaseSettings):
         default="text", description="serve's log lines: text, or one JSON object per line"
     )
 
+    @field_validator("offline", mode="before")
+    @classmethod
+    def _one_of_four(cls, value: object) -> object:
+        """Only 1/0/true/false: a typo (``ture``, ``yes please``) stops the start, and
+        no other spelling is taken for one either."""
+        if isinstance(value, str) and value.strip().lower() not in BOOLEAN_WORDS:
+            raise ValueError(f"{value!r} is not one of 1, 0, true, false")
+        return value
+
     @cached_property
     def resolved_data_dir(self) -> Path:
         return self.data_dir.expanduser().resolve()
@@ -206,6 +220,13 @@ class Settings(BaseSettings):
         if self.environments_dir is not None:
             return self.environments_dir.expanduser().resolve()
         return self.resolved_data_dir / "environments"
+
+    @property
+    def resolved_wheelhouse(self) -> Path:
+        """The wheelhouse: ``ESTATE_WHEELHOUSE``, or ``<data dir>/wheels``."""
+        if self.wheelhouse is not None:
+            return self.wheelhouse.expanduser().resolve()
+        return self.resolved_data_dir / "wheels"
 
     @property
     def resolved_scratch_dir(self) -> Path:
