@@ -22,6 +22,7 @@ from . import (
     login,
     plugins,
     providers,
+    repositories,
     resources,
     runs,
     serve,
@@ -75,6 +76,7 @@ def root(
 for module in (
     plugins,
     signing,
+    repositories,
     catalog,
     providers,
     runs,

@@ -208,3 +208,44 @@ def _checks(found: object) -> list[tuple[str, bool, str]]:
         ok = found.status == "valid"
         checks.append((f"signature by key {signature.get('key_id')}", ok, found.problem))
     return checks
+
+
+@dataclass
+class Exported:
+    plugins: int
+    versions: int
+    index: Path
+
+
+def export_index(dest: Path, keys: list[str]) -> Exported:
+    """Write a static index of the data directory's ready versions (``ESTATE_DATA_DIR``,
+    ``ESTATE_DATABASE_URL``) into ``dest``: ``index.json`` and ``archives/``."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..config import Settings
+    from ..context import sqlite_file
+    from ..db.engine import make_engine, make_sessionmaker
+    from ..registry.errors import RegistryError
+    from ..registry.index import INDEX_FILE, write_static_index
+
+    settings = Settings()
+    database = sqlite_file(settings.database)
+    if database is not None and not database.is_file():
+        raise LocalError(
+            [f"{database}: no database here; set ESTATE_DATA_DIR to the service's data directory"]
+        )
+    engine = make_engine(settings.database)
+    try:
+        with make_sessionmaker(engine)() as session:
+            document = write_static_index(session, settings, dest, keys or None)
+    except RegistryError as exc:
+        raise LocalError([str(exc)]) from None
+    except SQLAlchemyError as exc:
+        raise LocalError([f"cannot read the database: {exc.__class__.__name__}: {exc}"]) from None
+    except OSError as exc:
+        raise LocalError([f"{exc.filename or dest}: {exc.strerror}"]) from None
+    finally:
+        engine.dispose()
+    plugins = document["plugins"]
+    versions = sum(len(p["versions"]) for p in plugins)
+    return Exported(len(plugins), versions, dest / INDEX_FILE)

@@ -4,7 +4,8 @@
 
     RegistryError                 (500 unless a subclass says otherwise)
     ├── InvalidPackage            400  bad archive or manifest; .problems lists each fault
-    │   └── InstallFailed         400  its requirements did not install; .log is the installer's
+    │   ├── InstallFailed         400  its requirements did not install; .log is the installer's
+    │   └── InvalidIndex          400  a repository index (index.json) that does not read; names the field
     ├── PackageTooLarge           413  upload or unpacked content over the size limit
     ├── InvalidPolicy             400  a version policy that cannot be read or that nothing satisfies
     ├── UntrustedPackage          400  its signature is bad, by an unknown or revoked key, or
@@ -52,6 +53,10 @@ class InstallFailed(InvalidPackage):
     def __init__(self, problem: str, log: str = "") -> None:
         super().__init__(problem)
         self.log = log
+
+
+class InvalidIndex(InvalidPackage):
+    """A repository index that does not read: ``index.json: plugins[2].versions[0].sha256: …``."""
 
 
 class UntrustedPackage(RegistryError):

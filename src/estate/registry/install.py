@@ -48,6 +48,9 @@ STORE_LOCK = threading.Lock()
 """Held while a version folder is moved into place and recorded, and while unreferenced
 folders are swept, so neither sees the other half done (one service process uploads)."""
 INCOMING = ".incoming"
+KEPT_ARCHIVE = "package.tar.gz"
+"""The uploaded archive as it came, kept beside the version's ``plugin/`` folder (outside
+its file list): the exact bytes, of the version's sha256, that the repository index serves."""
 STALE_STAGING_SECONDS = 3600.0
 """A staging folder this old belongs to no upload still running (uv is cut off at 600 s)."""
 
@@ -116,6 +119,7 @@ def install_archive(
         version_dir = stage / "version"
         version_dir.mkdir()
         root.rename(version_dir / PLUGIN_SUBDIR)
+        (version_dir / KEPT_ARCHIVE).write_bytes(data)
         defined, install_log, state = _prepared(version_dir, manifest, settings, wait=wait)
         with STORE_LOCK:
             record = _store(
