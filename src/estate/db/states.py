@@ -29,10 +29,12 @@ class VersionState(enum.StrEnum):
 
 
 class VersionSource(enum.StrEnum):
-    """Where a plugin version came from: built in (``plugins/``) or uploaded."""
+    """Where a plugin version came from: built in (``plugins/``), uploaded, or imported
+    from an air-gapped bundle (``estate plugin bundle import``)."""
 
     MANAGED = "managed"
     LOCAL = "local"
+    BUNDLE = "bundle"
 
 
 class SignatureStatus(enum.StrEnum):

@@ -39,7 +39,7 @@ from ..runtime.environments import (
 from ..runtime.errors import PluginEnvironmentError, PluginStartError
 from .archive import extract, find_root, sha256_of
 from .errors import InstallFailed, InvalidPackage, PackageTooLarge, PluginExists
-from .integrity import Assessment, admit, assess
+from .integrity import Assessment, Policy, admit, assess
 from .manifest import Manifest, parse_manifest
 
 logger = logging.getLogger(__name__)
@@ -89,6 +89,8 @@ def install_archive(
     *,
     force: bool = False,
     wait: bool = True,
+    source: str = VersionSource.LOCAL,
+    unsigned: Policy | None = None,
 ) -> tuple[PluginVersion, Outcome]:
     """Install an uploaded archive as a new stored version and commit it.
 
@@ -100,6 +102,10 @@ def install_archive(
     A stored ``(key, version)`` is immutable: the same bytes again answer the stored
     version (``Outcome.EXISTING``), other bytes are refused (``PluginExists``). Only a
     version that failed to prepare, which never ran, is replaced, with ``force``.
+
+    ``source`` is recorded on the version and decides what an unsigned package gets
+    (``integrity.unsigned_policy``), unless ``unsigned`` says (``bundle import
+    --allow-unsigned``).
     """
     if len(data) > settings.max_upload_bytes:
         raise PackageTooLarge(
@@ -115,7 +121,8 @@ def install_archive(
         if existing is not None and existing.state != VersionState.FAILED:
             return existing, Outcome.EXISTING
         found = assess(session, root, manifest.key, manifest.version)
-        admit(found, settings, VersionSource.LOCAL, f"{manifest.key} {manifest.version}")
+        what = f"{manifest.key} {manifest.version}"
+        admit(found, settings, source, what, unsigned=unsigned)
         version_dir = stage / "version"
         version_dir.mkdir()
         root.rename(version_dir / PLUGIN_SUBDIR)
@@ -124,7 +131,7 @@ def install_archive(
         with STORE_LOCK:
             record = _store(
                 session, settings, version_dir, manifest, defined, sha, existing, found,
-                "\n".join([*found.notes, install_log]).strip(), state,
+                "\n".join([*found.notes, install_log]).strip(), state, source,
             )  # fmt: skip
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -213,6 +220,7 @@ def _store(
     found: Assessment,
     install_log: str,
     state: str = VersionState.READY,
+    source: str = VersionSource.LOCAL,
 ) -> PluginVersion:
     """Move the prepared version into place and record it; undo the move if recording fails.
 
@@ -226,7 +234,7 @@ def _store(
         if existing is not None:
             session.delete(existing)
             session.flush()
-        record = _record(manifest, defined, sha, final, source=VersionSource.LOCAL, log=install_log)
+        record = _record(manifest, defined, sha, final, source=source, log=install_log)
         record.state = state
         found.apply(record)
         session.add(record)

@@ -1,0 +1,374 @@
+"""Air-gapped bundles: chosen plugin versions, their wheels and their signers' keys in one tar.
+
+A bundle is a static repository index (``index.json`` and ``archives/``, written by
+``index.write_static_index`` for exactly the chosen versions) plus:
+
+- ``wheels/``: a wheel of every requirement of every version, dependencies included,
+  for the exporting host's Python and platform (``runtime.wheels.download``);
+- ``keys/<key id>.pub``: the public key of each signature, as ``estate plugin keygen``
+  writes it and ``estate signing-key import`` reads it;
+- ``SHA256SUMS``: ``<sha256>  <path>`` of every other file (``sha256sum -c SHA256SUMS``
+  checks an unpacked bundle).
+
+Importing checks ``SHA256SUMS`` before anything else (a changed, missing or extra file
+refuses the whole bundle, naming the file), reads the index (``index.parse_index``),
+copies the wheels into the wheelhouse and installs each archive through
+``install.install_archive``: integrity, signatures, the trust policy and immutability
+apply as to any upload. Bundled keys are trusted only when the importer asks
+(``trust_keys``); unsigned plugins are refused unless the importer allows them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from sqlalchemy.orm import Session
+
+from ..config import Settings
+from ..db.models import PluginVersion
+from ..db.states import SignatureStatus, VersionSource
+from ..runtime.environments import has_requirements, plugin_folder
+from ..runtime.errors import PluginEnvironmentError
+from ..runtime.wheels import download
+from .archive import extract_file
+from .errors import InvalidBundle, InvalidPackage, RegistryError
+from .index import ARCHIVES_DIR, INDEX_FILE, Index, parse_index, write_static_index
+from .install import Outcome, install_archive, read_manifest, requirements_name
+from .integrity import Policy as UnsignedPolicy
+from .keyring import import_key, lookup
+from .policy import Policy, PolicyError, parse_policy
+from .signing import key_id_of, load_public, public_text
+from .versions import resolve, versions_of
+
+SUMS = "SHA256SUMS"
+WHEELS_DIR = "wheels"
+KEYS_DIR = "keys"
+MAX_BUNDLE_BYTES = 8 * 1024**3
+MAX_BUNDLE_MEMBERS = 100_000
+_KEY = re.compile(r"[^:\s@]+:[^:\s@]+")
+_SUM_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
+
+Step = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One ``KEY[@RANGE]`` argument of ``bundle export``."""
+
+    text: str
+    key: str
+    policy: Policy
+
+
+def parse_wanted(text: str) -> Wanted:
+    """``vendor:type`` or ``vendor:type@RANGE`` (the policy grammar); ``InvalidBundle``
+    naming the argument otherwise."""
+    key, at, policy = text.partition("@")
+    if not _KEY.fullmatch(key):
+        raise InvalidBundle(f"{text!r}: not KEY or KEY@RANGE (a key is vendor:provider_type)")
+    if at and not policy.strip():
+        raise InvalidBundle(f"{text!r}: nothing after '@' (KEY@1.2.0, KEY@~1.2, KEY@>=1,<2)")
+    try:
+        return Wanted(text, key, parse_policy(policy if at else None))
+    except PolicyError as exc:
+        raise InvalidBundle(f"{text!r}: {exc}") from None
+
+
+def choose(session: Session, wanted: Sequence[Wanted]) -> list[PluginVersion]:
+    """The installed version each argument resolves to (as a provider's policy would:
+    no range is the latest compatible version, pre-releases only when the range names
+    one); ``InvalidBundle`` naming every argument that resolves to none."""
+    chosen: dict[int, PluginVersion] = {}
+    problems = []
+    for item in wanted:
+        if not versions_of(session, item.key):
+            problems.append(f"{item.text!r}: no version of {item.key} is installed here")
+            continue
+        resolution = resolve(session, item.key, item.policy)
+        found = resolution.version
+        if found is None:
+            problems.append(f"{item.text!r}: {resolution.reason}")
+        elif found.signature_status in (SignatureStatus.INVALID, SignatureStatus.MODIFIED):
+            problem = (found.signature or {}).get("problem") or "its files changed"
+            problems.append(
+                f"{item.text!r}: {found.key} {found.version} is {found.signature_status} "
+                f"({problem}); any import would refuse it"
+            )
+        else:
+            chosen[found.id] = found
+    if problems:
+        raise InvalidBundle(problems)
+    return list(chosen.values())
+
+
+@dataclass
+class Exported:
+    """What ``export`` wrote."""
+
+    versions: list[tuple[str, str, str]]  # key, version, trust
+    wheels: list[str]
+    keys: list[str]
+    size: int
+
+
+def export(
+    session: Session,
+    settings: Settings,
+    chosen: Sequence[PluginVersion],
+    target: Path,
+    *,
+    find_links: Sequence[str] = (),
+    index_url: str | None = None,
+    step: Step = _quiet,
+) -> Exported:
+    """Write the bundle of ``chosen`` to ``target`` (a tar, written whole or not at all).
+
+    ``find_links`` and ``index_url`` are where the requirements' wheels come from
+    (besides each version's own ``wheels/`` and the wheelhouse); raises
+    ``InvalidBundle`` naming the version whose requirements cannot be had as wheels.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".bundle-", dir=target.parent))
+    try:
+        step(f"writing the index and {len(chosen)} archive(s)")
+        write_static_index(session, settings, stage, versions=chosen)
+        wheels = _wheels(settings, chosen, stage / WHEELS_DIR, find_links, index_url, step)
+        keys = _keys(session, chosen, stage / KEYS_DIR)
+        step("writing SHA256SUMS and the bundle")
+        write_sums(stage)
+        partial = target.with_name(f".{target.name}.partial")
+        _pack(stage, partial)
+        partial.rename(target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    versions = [(v.key, v.version, v.trust) for v in chosen]
+    return Exported(versions, wheels, keys, target.stat().st_size)
+
+
+def _wheels(
+    settings: Settings,
+    chosen: Iterable[PluginVersion],
+    dest: Path,
+    find_links: Sequence[str],
+    index_url: str | None,
+    step: Step,
+) -> list[str]:
+    dest.mkdir(parents=True, exist_ok=True)
+    for version in chosen:
+        folder = plugin_folder(Path(version.path))
+        requirements = folder / requirements_name(read_manifest(folder))
+        if not has_requirements(requirements):
+            continue
+        step(f"wheels of {version.key} {version.version}")
+        local = [folder / "wheels", settings.resolved_wheelhouse]
+        links = [str(p) for p in local if p.is_dir()] + list(find_links)
+        what = f"{version.key} {version.version}: {requirements.name}"
+        try:
+            download(
+                requirements, dest, find_links=links, index_url=index_url,
+                offline=settings.offline, name=what,
+            )  # fmt: skip
+        except PluginEnvironmentError as exc:
+            raise InvalidBundle(str(exc)) from None
+    return sorted(path.name for path in dest.iterdir())
+
+
+def _keys(session: Session, chosen: Iterable[PluginVersion], dest: Path) -> list[str]:
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    for version in chosen:
+        key_id = (version.signature or {}).get("key_id")
+        signer = lookup(session, key_id) if isinstance(key_id, str) else None
+        if signer is not None and not (dest / f"{signer.key_id}.pub").exists():
+            (dest / f"{signer.key_id}.pub").write_text(signer.public_key + "\n")
+            written.append(signer.key_id)
+    return written
+
+
+def write_sums(folder: Path) -> None:
+    """``folder/SHA256SUMS``: ``<sha256>  <path>`` of every other file, sorted by path."""
+    lines = [f"{_sha256(path)}  {name}\n" for name, path in _files(folder).items()]
+    (folder / SUMS).write_text("".join(lines), encoding="utf-8")
+
+
+def _files(folder: Path) -> dict[str, Path]:
+    """Every file under ``folder`` but ``SHA256SUMS`` by its relative POSIX path, sorted."""
+    found = {
+        path.relative_to(folder).as_posix(): path
+        for path in folder.rglob("*")
+        if path.is_file() and path != folder / SUMS
+    }
+    return dict(sorted(found.items()))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _pack(folder: Path, target: Path) -> None:
+    """A plain tar of ``folder``'s files (wheels and archives are compressed already)."""
+    with tarfile.open(target, "w", format=tarfile.PAX_FORMAT) as tar:
+        for name, path in [(SUMS, folder / SUMS), *_files(folder).items()]:
+            info = tar.gettarinfo(str(path), arcname=name)
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mode = 0o644
+            with path.open("rb") as source:
+                tar.addfile(info, source)
+
+
+def unpack(bundle: Path, dest: Path) -> Index:
+    """Unpack ``bundle`` into the empty folder ``dest`` and check it: its ``SHA256SUMS``
+    first, then its index and archives. ``InvalidBundle`` names every problem."""
+    try:
+        extract_file(bundle, dest, max_bytes=MAX_BUNDLE_BYTES, max_members=MAX_BUNDLE_MEMBERS)
+    except InvalidPackage as exc:
+        raise InvalidBundle([f"{bundle.name}: {p}" for p in exc.problems]) from None
+    check_sums(dest)
+    try:
+        data = json.loads((dest / INDEX_FILE).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise InvalidBundle(f"{INDEX_FILE}: cannot be read: {exc}") from None
+    index = parse_index(data)
+    _check_archives(dest, index)
+    return index
+
+
+def check_sums(folder: Path) -> None:
+    """Every file listed with its sha256, none missing, none more; else ``InvalidBundle``."""
+    sums = folder / SUMS
+    if not sums.is_file():
+        raise InvalidBundle(f"{SUMS}: missing: not a bundle (`estate plugin bundle export`)")
+    listed: dict[str, str] = {}
+    for number, line in enumerate(sums.read_text("utf-8", "replace").splitlines(), 1):
+        found = _SUM_LINE.fullmatch(line)
+        if found is None:
+            raise InvalidBundle(f"{SUMS}: line {number}: not '<sha256>  <file>'")
+        listed[found.group(2)] = found.group(1)
+    present = _files(folder)
+    problems = [f"{name}: listed in {SUMS} but missing" for name in listed if name not in present]
+    for name, path in present.items():
+        if name not in listed:
+            problems.append(f"{name}: not listed in {SUMS} (a file was added)")
+        elif _sha256(path) != listed[name]:
+            problems.append(f"{name}: its sha256 is not the one {SUMS} lists (changed or damaged)")
+    if problems:
+        raise InvalidBundle([*problems, "nothing was installed"])
+
+
+def _check_archives(folder: Path, index: Index) -> None:
+    problems = []
+    for plugin in index.plugins:
+        for version in plugin.versions:
+            where = PurePosixPath(version.archive)
+            name = f"{plugin.key} {version.version}: archive {version.archive!r}"
+            if where.is_absolute() or ".." in where.parts or where.parts[0] != ARCHIVES_DIR:
+                problems.append(f"{name}: not a file under {ARCHIVES_DIR}/")
+            elif not (folder / where).is_file():
+                problems.append(f"{name}: not in the bundle")
+            elif _sha256(folder / where) != version.sha256:
+                problems.append(f"{name}: its sha256 is not the index's {version.sha256}")
+    if problems:
+        raise InvalidBundle([*problems, "nothing was installed"])
+
+
+def trust_keys(session: Session, folder: Path, *, created_by: str) -> list[str]:
+    """Import the bundle's ``keys/`` into the keyring (those it lacks); returns a line per
+    key: imported, already there, or revoked there (a revoked key is never re-admitted)."""
+    notes = []
+    for path in sorted((folder / KEYS_DIR).glob("*.pub")):
+        text = path.read_text("utf-8", "replace")
+        key_id = key_id_of(load_public(text, f"{KEYS_DIR}/{path.name}"))
+        known = lookup(session, key_id)
+        if known is not None:
+            state = "revoked here: not trusted" if known.revoked_at else "already trusted"
+            notes.append(f"key {key_id}: {state}")
+            continue
+        name = f"bundle key {key_id[:12]}"
+        import_key(
+            session, name=name, public_key=public_text(load_public(text)),
+            organization_id=None, created_by=created_by,
+        )  # fmt: skip
+        notes.append(f"key {key_id}: imported and trusted")
+    return notes
+
+
+def copy_wheels(folder: Path, settings: Settings) -> int:
+    """Copy the bundle's wheels into the wheelhouse; returns how many were new there.
+
+    A wheel of the same name with other bytes is refused: a wheel's name is its identity
+    for an installer, and it would take whichever it found first."""
+    house = settings.resolved_wheelhouse
+    house.mkdir(parents=True, exist_ok=True)
+    clashes = []
+    wheels = sorted((folder / WHEELS_DIR).glob("*.whl"))
+    for wheel in wheels:
+        there = house / wheel.name
+        if there.is_file() and _sha256(there) != _sha256(wheel):
+            clashes.append(f"{WHEELS_DIR}/{wheel.name}: the wheelhouse {house} has other bytes")
+    if clashes:
+        raise InvalidBundle([*clashes, "nothing was installed"])
+    new = 0
+    for wheel in wheels:
+        if not (house / wheel.name).exists():
+            shutil.copyfile(wheel, house / wheel.name)
+            new += 1
+    return new
+
+
+@dataclass
+class Imported:
+    """What importing one version of a bundle did: ``installed``, ``existing`` (the same
+    bytes were installed already) or ``refused`` (``detail`` says why)."""
+
+    key: str
+    version: str
+    outcome: str
+    detail: str = ""
+    sha256: str = ""
+
+
+def install_all(
+    session: Session,
+    settings: Settings,
+    folder: Path,
+    index: Index,
+    *,
+    unsigned: UnsignedPolicy | None = None,
+    step: Step = _quiet,
+) -> list[Imported]:
+    """Install every version of the checked bundle in ``folder``, one by one, as uploads
+    (source ``bundle``); a refused one leaves the others and the registry as they were."""
+    done = []
+    for plugin in index.plugins:
+        for entry in plugin.versions:
+            step(f"{plugin.key} {entry.version}")
+            data = (folder / entry.archive).read_bytes()
+            try:
+                record, outcome = install_archive(
+                    session, settings, data, source=VersionSource.BUNDLE, unsigned=unsigned
+                )
+            except RegistryError as exc:
+                session.rollback()
+                done.append(Imported(plugin.key, entry.version, "refused", str(exc)))
+                continue
+            shown = "existing" if outcome is Outcome.EXISTING else "installed"
+            detail = f"signature {record.signature_status}, trust {record.trust}"
+            done.append(Imported(record.key, record.version, shown, detail, record.sha256))
+    return done
