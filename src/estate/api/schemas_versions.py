@@ -32,7 +32,10 @@ class VersionPublic(BaseModel):
     compatibility: dict[str, Any] = Field(
         description="compatible, problems (requires_estate, protocol_versions), override, usable"
     )
-    source: str = Field(description="managed (built in, read-only) or local (uploaded)")
+    source: str = Field(
+        description="managed (built in, read-only), local (uploaded) or bundle (imported "
+        "with estate plugin bundle import)"
+    )
     state: str = Field(description="preparing, ready or failed")
     error: str | None
     used_by: list[int] = Field(

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 
 class LocalError(Exception):
@@ -318,7 +318,7 @@ def import_bundle(
                 who = f"{getpass.getuser()} (estate plugin bundle import)"
                 keys = bundles.trust_keys(session, stage, created_by=who) if trust_keys else []
                 bundled = len(list((stage / bundles.KEYS_DIR).glob("*.pub")))
-                unsigned = "warn" if allow_unsigned else None
+                unsigned: Literal["warn"] | None = "warn" if allow_unsigned else None
                 results = bundles.install_all(
                     session, settings, stage, index, unsigned=unsigned, step=step
                 )

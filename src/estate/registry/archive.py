@@ -206,10 +206,10 @@ def _unpack_tar(data: bytes, writer: _Writer, max_members: int) -> None:
 
 
 def _unpack_tar_stream(
-    source: IO[bytes], mode: Literal["r|gz", "r|"], writer: _Writer, max_members: int
+    stream: IO[bytes], mode: Literal["r|gz", "r|"], writer: _Writer, max_members: int
 ) -> None:
     # Stream mode reads each member once, in order, and never seeks back.
-    with tarfile.open(fileobj=source, mode=mode) as tar:
+    with tarfile.open(fileobj=stream, mode=mode) as tar:
         count = 0
         for member in tar:
             count += 1

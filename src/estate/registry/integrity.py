@@ -114,11 +114,11 @@ def unsigned_policy(settings: Settings, source: str) -> Policy:
     return "refuse"
 
 
-_WHY_REFUSED = {
+_WHY_REFUSED: dict[str, str] = {
     VersionSource.LOCAL: "ESTATE_UNSIGNED_PLUGINS=refuse",
     VersionSource.BUNDLE: "unless `estate plugin bundle import --allow-unsigned` admits them",
 }
-_WHY_WARNED = {
+_WHY_WARNED: dict[str, str] = {
     VersionSource.LOCAL: "as ESTATE_UNSIGNED_PLUGINS=warn allows",
     VersionSource.BUNDLE: "as `estate plugin bundle import --allow-unsigned` asked",
 }
