@@ -36,7 +36,7 @@ from estate.db.engine import make_engine, make_sessionmaker
 from estate.db.models import AuditEntry, PluginVersion
 from estate.registry.bundles import write_sums
 from estate.registry.signed_package import sign_package
-from estate.registry.signing import new_private_key, public_text
+from estate.registry.signing import new_private_key, private_pem, public_text
 from factories import API, collect, create_provider, fixture_plugin, tarball, upload, wheel
 from served import ESTATE, clean_env, free_port
 
@@ -180,6 +180,13 @@ def installed(url: str, key: str = KEY) -> int:
         engine.dispose()
 
 
+def bundle_signing_key(tmp_path: Path) -> Path:
+    """A private key file as `estate plugin keygen` writes it."""
+    path = tmp_path / "bundle-key.pem"
+    path.write_bytes(private_pem(new_private_key()))
+    return path
+
+
 def target_settings(tmp_path: Path, url: str, environments_dir: Path) -> Settings:
     return Settings(
         data_dir=tmp_path / "target",
@@ -205,14 +212,15 @@ def test_a_bundle_carries_a_signed_plugin_and_its_wheel_to_a_site_without_networ
 ) -> None:
     signed_plugin(tmp_path / "plugin", client)
     bundle = tmp_path / "carried" / "plugins.tar"
+    bundle_key = bundle_signing_key(tmp_path)
 
     exported = estate(
         "plugin", "bundle", "export", f"{KEY}@~1.0", "-o", str(bundle), "--index-url", index_url,
-        env=source_env(settings),
+        "--key", str(bundle_key), env=source_env(settings),
     )  # fmt: skip
 
     assert exported.returncode == 0, exported.stderr
-    assert "1 wheel(s), 1 key(s)" in exported.stdout
+    assert "1 wheel(s), 2 key(s)" in exported.stdout
     with tarfile.open(bundle) as tar:
         names = set(tar.getnames())
     assert {"index.json", "SHA256SUMS", ARCHIVE, WHEEL} <= names
@@ -238,6 +246,8 @@ def test_a_bundle_carries_a_signed_plugin_and_its_wheel_to_a_site_without_networ
     assert imported.returncode == 0, imported.stderr
     assert "Traceback" not in imported.stderr
     assert "imported and trusted" in imported.stderr
+    assert "SHA256SUMS signed by key " in imported.stderr
+    assert "is not signed" not in imported.stderr
     [result] = json.loads(imported.stdout)
     assert (result["key"], result["version"], result["outcome"]) == (KEY, "1.0.0", "installed")
     assert result["detail"] == "signature valid, trust trusted"
@@ -366,6 +376,7 @@ def test_unsigned_and_untrusted_plugins_are_refused_unless_the_importer_says_so(
         "(unless `estate plugin bundle import --allow-unsigned` admits them)"
     )
     assert "1 public key(s) in the bundle were not imported: pass --trust-keys" in refused.stderr
+    assert "warning: the bundle is not signed (export --key)" in refused.stderr
     assert installed(target_url, KEY) == installed(target_url, UNSIGNED) == 0
 
     # The importer vouches: the key trusted, the unsigned one admitted with a warning.
@@ -486,4 +497,45 @@ def test_an_unreadable_index_is_refused_naming_the_field(
 
     assert done.returncode == 2, done.stderr
     assert "index.json: plugins[0].versions[0].sha256: String should match pattern" in done.stderr
+    assert installed(target_url) == 0
+
+
+def test_a_signed_bundle_vouches_for_its_wheels(
+    client: TestClient, settings: Settings, target_url: str, tmp_path: Path
+) -> None:
+    """SHA256SUMS alone guards against damage; a bundle rewritten whole (a wheel swapped,
+    the sums made again) is caught by the bundle's signature."""
+    signed_plugin(tmp_path / "plugin", client)
+    bundle = tmp_path / "plugins.tar"
+    exported = estate(
+        "plugin", "bundle", "export", KEY, "-o", str(bundle), "--find-links",
+        str(settings.wheelhouse), "--key", str(bundle_signing_key(tmp_path)),
+        env=source_env(settings),
+    )  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+
+    def swap_the_wheel(folder: Path) -> None:
+        wheel(folder / "wheels", "tinydep", "4.2", "import os  # something else\n")
+        write_sums(folder)
+
+    swapped = rewrite(bundle, tmp_path / "swapped" / "b.tar", swap_the_wheel)
+    done = estate(
+        "plugin", "bundle", "import", str(swapped), "--trust-keys",
+        env=target_env(tmp_path, target_url),
+    )  # fmt: skip
+
+    assert done.returncode == 2, done.stderr
+    assert "SHA256SUMS.sig: the signature by key " in done.stderr
+    assert "does not verify (SHA256SUMS was changed after the bundle was signed)" in done.stderr
+    assert installed(target_url) == 0
+    assert not list((tmp_path / "target" / "wheels").glob("*.whl"))
+
+    # The untouched bundle, its keys not trusted: the bundle's own signer is unknown.
+    unknown = estate(
+        "plugin", "bundle", "import", str(bundle), env=target_env(tmp_path, target_url)
+    )
+    assert unknown.returncode == 2, unknown.stderr
+    assert "which is not in the keyring: import it (`estate signing-key import`) or pass " in (
+        unknown.stderr
+    )
     assert installed(target_url) == 0

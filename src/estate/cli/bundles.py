@@ -73,12 +73,26 @@ def export(
         str | None,
         typer.Option(help="The package index (default: pip's configuration)", metavar="URL"),
     ] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            "--key",
+            help="A private key (PEM, `estate plugin keygen`) to sign the bundle's SHA256SUMS "
+            "with, so its wheels are vouched for too",
+            metavar="FILE",
+        ),
+    ] = None,
 ) -> None:
     """Write one bundle: the chosen versions, a wheel of every requirement, their keys."""
     with _progress() as step:
         try:
             done = local.export_bundle(
-                wanted, output, find_links=find_links or [], index_url=index_url, step=step
+                wanted,
+                output,
+                find_links=find_links or [],
+                index_url=index_url,
+                key=key,
+                step=step,
             )
         except local.LocalError as exc:
             for problem in exc.problems:
@@ -87,6 +101,7 @@ def export(
     answer = {
         "bundle": str(output),
         "size": done.size,
+        "sha256": done.sha256,
         "versions": [{"key": k, "version": v, "trust": t} for k, v, t in done.versions],
         "wheels": done.wheels,
         "keys": done.keys,
@@ -101,7 +116,7 @@ def _exported(answer: dict[str, Any]) -> Any:
     columns: list[Column] = [("plugin", "key"), ("version", "version"), ("trust", "trust")]
     title = (
         f"{answer['bundle']}: {answer['size']} bytes, {len(answer['wheels'])} wheel(s), "
-        f"{len(answer['keys'])} key(s)"
+        f"{len(answer['keys'])} key(s), sha256 {answer['sha256']}"
     )
     return rows(answer["versions"], columns, title=title)
 
@@ -136,6 +151,14 @@ def import_(
             for problem in exc.problems:
                 error(problem)
             raise typer.Exit(USAGE) from None
+    info(f"{bundle}: sha256 {done.sha256}")
+    if done.signed_by is None:
+        warn(
+            "the bundle is not signed (export --key): its wheels are checked against "
+            "SHA256SUMS, which guards against damage, not against a changed bundle"
+        )
+    else:
+        info(f"SHA256SUMS signed by key {done.signed_by}: valid")
     for note in done.keys:
         info(note)
     if done.untrusted_keys:

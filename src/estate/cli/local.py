@@ -256,6 +256,8 @@ def export_index(dest: Path, keys: list[str]) -> Exported:
 
 @dataclass
 class BundleImport:
+    sha256: str
+    signed_by: str | None
     keys: list[str]
     untrusted_keys: int
     new_wheels: int
@@ -268,21 +270,25 @@ def export_bundle(
     *,
     find_links: list[str],
     index_url: str | None,
+    key: Path | None,
     step: Callable[[str], None],
 ) -> Any:
     """Write the bundle of the data directory's versions ``wanted`` (``KEY[@RANGE]``) to
-    ``target``; returns ``registry.bundles.Exported``."""
+    ``target``, signed with the private ``key`` when given; returns
+    ``registry.bundles.Exported``."""
     from ..registry import bundles
     from ..registry.errors import RegistryError
+    from ..registry.signing import load_private
 
     settings = _data_settings()
     try:
+        signer = load_private(key.read_bytes(), str(key)) if key is not None else None
         parsed = [bundles.parse_wanted(text) for text in wanted]
         with _data_session(settings, migrate=False) as session:
             chosen = bundles.choose(session, parsed)
             return bundles.export(
                 session, settings, chosen, target, find_links=find_links, index_url=index_url,
-                step=step,
+                signer=signer, step=step,
             )  # fmt: skip
     except RegistryError as exc:
         raise LocalError(_problems(exc)) from None
@@ -314,6 +320,7 @@ def import_bundle(
             try:
                 step(f"checking {path.name} against its SHA256SUMS")
                 index = bundles.unpack(path, stage)
+                signed_by = bundles.check_sums_signature(session, stage, trust_bundled=trust_keys)
                 new_wheels = bundles.copy_wheels(stage, settings)
                 who = f"{getpass.getuser()} (estate plugin bundle import)"
                 keys = bundles.trust_keys(session, stage, created_by=who) if trust_keys else []
@@ -329,7 +336,9 @@ def import_bundle(
         raise LocalError(_problems(exc)) from None
     except OSError as exc:
         raise LocalError([f"{exc.filename or path}: {exc.strerror}"]) from None
-    return BundleImport(keys, 0 if trust_keys else bundled, new_wheels, results)
+    sha256 = bundles.file_sha256(path)
+    untrusted = 0 if trust_keys else bundled
+    return BundleImport(sha256, signed_by, keys, untrusted, new_wheels, results)
 
 
 def _audit_import(session: Any, path: Path, results: list[Any], who: str) -> None:

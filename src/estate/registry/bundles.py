@@ -8,10 +8,14 @@ A bundle is a static repository index (``index.json`` and ``archives/``, written
 - ``keys/<key id>.pub``: the public key of each signature, as ``estate plugin keygen``
   writes it and ``estate signing-key import`` reads it;
 - ``SHA256SUMS``: ``<sha256>  <path>`` of every other file (``sha256sum -c SHA256SUMS``
-  checks an unpacked bundle).
+  checks an unpacked bundle);
+- ``SHA256SUMS.sig``, when the exporter signs the bundle: an Ed25519 signature over
+  ``estate-bundle-v1\0`` and ``SHA256SUMS``. Plugin archives carry signatures of their
+  own; this one vouches for the wheels too, which nothing else does.
 
 Importing checks ``SHA256SUMS`` before anything else (a changed, missing or extra file
-refuses the whole bundle, naming the file), reads the index (``index.parse_index``),
+refuses the whole bundle, naming the file) and its signature when there is one (a bad
+one, or one by a key the keyring does not trust, refuses the bundle), reads the index (``index.parse_index``),
 copies the wheels into the wheelhouse and installs each archive through
 ``install.install_archive``: integrity, signatures, the trust policy and immutability
 apply as to any upload. Bundled keys are trusted only when the importer asks
@@ -20,6 +24,8 @@ apply as to any upload. Bundled keys are trusted only when the importer asks
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import re
@@ -30,6 +36,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy.orm import Session
 
 from ..config import Settings
@@ -45,10 +53,12 @@ from .install import Outcome, install_archive, read_manifest, requirements_name
 from .integrity import Policy as UnsignedPolicy
 from .keyring import import_key, lookup
 from .policy import Policy, PolicyError, parse_policy
-from .signing import key_id_of, load_public, public_text
+from .signing import ALGORITHM, key_id_of, load_public, public_text
 from .versions import resolve, versions_of
 
 SUMS = "SHA256SUMS"
+SUMS_SIGNATURE = "SHA256SUMS.sig"
+BUNDLE_DOMAIN = b"estate-bundle-v1\0"
 WHEELS_DIR = "wheels"
 KEYS_DIR = "keys"
 MAX_BUNDLE_BYTES = 8 * 1024**3
@@ -121,6 +131,7 @@ class Exported:
     wheels: list[str]
     keys: list[str]
     size: int
+    sha256: str
 
 
 def export(
@@ -131,13 +142,15 @@ def export(
     *,
     find_links: Sequence[str] = (),
     index_url: str | None = None,
+    signer: Ed25519PrivateKey | None = None,
     step: Step = _quiet,
 ) -> Exported:
     """Write the bundle of ``chosen`` to ``target`` (a tar, written whole or not at all).
 
     ``find_links`` and ``index_url`` are where the requirements' wheels come from
-    (besides each version's own ``wheels/`` and the wheelhouse); raises
-    ``InvalidBundle`` naming the version whose requirements cannot be had as wheels.
+    (besides each version's own ``wheels/`` and the wheelhouse); ``signer`` signs
+    ``SHA256SUMS`` (its public key goes in ``keys/``). Raises ``InvalidBundle`` naming
+    the version whose requirements cannot be had as wheels.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".bundle-", dir=target.parent))
@@ -146,15 +159,19 @@ def export(
         write_static_index(session, settings, stage, versions=chosen)
         wheels = _wheels(settings, chosen, stage / WHEELS_DIR, find_links, index_url, step)
         keys = _keys(session, chosen, stage / KEYS_DIR)
+        if signer is not None:
+            keys = sorted({*keys, _write_key(stage / KEYS_DIR, signer.public_key())})
         step("writing SHA256SUMS and the bundle")
         write_sums(stage)
+        if signer is not None:
+            sign_sums(stage, signer)
         partial = target.with_name(f".{target.name}.partial")
         _pack(stage, partial)
         partial.rename(target)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     versions = [(v.key, v.version, v.trust) for v in chosen]
-    return Exported(versions, wheels, keys, target.stat().st_size)
+    return Exported(versions, wheels, keys, target.stat().st_size, file_sha256(target))
 
 
 def _wheels(
@@ -197,23 +214,85 @@ def _keys(session: Session, chosen: Iterable[PluginVersion], dest: Path) -> list
     return written
 
 
+def _write_key(dest: Path, public: Ed25519PublicKey) -> str:
+    key_id = key_id_of(public)
+    (dest / f"{key_id}.pub").write_text(public_text(public) + "\n")
+    return key_id
+
+
+def sign_sums(folder: Path, private: Ed25519PrivateKey) -> None:
+    """``folder/SHA256SUMS.sig``: ``{key_id, algorithm, signature}`` over the sums."""
+    signed = private.sign(BUNDLE_DOMAIN + (folder / SUMS).read_bytes())
+    document = {
+        "key_id": key_id_of(private.public_key()),
+        "algorithm": ALGORITHM,
+        "signature": base64.b64encode(signed).decode(),
+    }
+    (folder / SUMS_SIGNATURE).write_text(json.dumps(document) + "\n", encoding="utf-8")
+
+
+def check_sums_signature(session: Session, folder: Path, *, trust_bundled: bool) -> str | None:
+    """The id of the key that signed the bundle's ``SHA256SUMS``, None when unsigned.
+
+    The key must be in the keyring and not revoked (or, with ``trust_bundled``, among
+    the bundle's ``keys/``); else, or when the signature does not verify,
+    ``InvalidBundle``."""
+    path = folder / SUMS_SIGNATURE
+    if not path.is_file():
+        return None
+    try:
+        document = json.loads(path.read_bytes())
+        key_id, algorithm = str(document["key_id"]), document["algorithm"]
+        signed = base64.b64decode(str(document["signature"]), validate=True)
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise InvalidBundle(f"{SUMS_SIGNATURE}: not a bundle signature ({exc})") from None
+    if algorithm != ALGORITHM:
+        raise InvalidBundle(f"{SUMS_SIGNATURE}: algorithm {algorithm!r} is not {ALGORITHM}")
+    known = lookup(session, key_id)
+    bundled = folder / KEYS_DIR / f"{key_id}.pub"
+    if known is not None and known.revoked_at is not None:
+        raise InvalidBundle(
+            f"{SUMS_SIGNATURE}: signed by key {key_id}, revoked: {known.revoked_reason}; "
+            "nothing was installed"
+        )
+    if known is not None:
+        public = load_public(known.public_key)
+    elif trust_bundled and bundled.is_file():
+        public = load_public(bundled.read_text("utf-8", "replace"), f"{KEYS_DIR}/{bundled.name}")
+    else:
+        raise InvalidBundle(
+            f"{SUMS_SIGNATURE}: signed by key {key_id}, which is not in the keyring: import "
+            "it (`estate signing-key import`) or pass --trust-keys; nothing was installed"
+        )
+    try:
+        public.verify(signed, BUNDLE_DOMAIN + (folder / SUMS).read_bytes())
+    except InvalidSignature:
+        raise InvalidBundle(
+            f"{SUMS_SIGNATURE}: the signature by key {key_id} does not verify (SHA256SUMS "
+            "was changed after the bundle was signed); nothing was installed"
+        ) from None
+    return key_id
+
+
 def write_sums(folder: Path) -> None:
     """``folder/SHA256SUMS``: ``<sha256>  <path>`` of every other file, sorted by path."""
-    lines = [f"{_sha256(path)}  {name}\n" for name, path in _files(folder).items()]
+    lines = [f"{file_sha256(path)}  {name}\n" for name, path in _files(folder).items()]
     (folder / SUMS).write_text("".join(lines), encoding="utf-8")
 
 
 def _files(folder: Path) -> dict[str, Path]:
-    """Every file under ``folder`` but ``SHA256SUMS`` by its relative POSIX path, sorted."""
+    """Every file under ``folder`` but ``SHA256SUMS`` and its signature by its relative
+    POSIX path, sorted."""
     found = {
         path.relative_to(folder).as_posix(): path
         for path in folder.rglob("*")
-        if path.is_file() and path != folder / SUMS
+        if path.is_file() and path not in (folder / SUMS, folder / SUMS_SIGNATURE)
     }
     return dict(sorted(found.items()))
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of a file, read in chunks (a bundle may be large)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(1024 * 1024):
@@ -224,7 +303,9 @@ def _sha256(path: Path) -> str:
 def _pack(folder: Path, target: Path) -> None:
     """A plain tar of ``folder``'s files (wheels and archives are compressed already)."""
     with tarfile.open(target, "w", format=tarfile.PAX_FORMAT) as tar:
-        for name, path in [(SUMS, folder / SUMS), *_files(folder).items()]:
+        signature = [(SUMS_SIGNATURE, folder / SUMS_SIGNATURE)]
+        firsts = [(SUMS, folder / SUMS), *(signature if signature[0][1].is_file() else [])]
+        for name, path in [*firsts, *_files(folder).items()]:
             info = tar.gettarinfo(str(path), arcname=name)
             info.uid = info.gid = 0
             info.uname = info.gname = ""
@@ -266,7 +347,7 @@ def check_sums(folder: Path) -> None:
     for name, path in present.items():
         if name not in listed:
             problems.append(f"{name}: not listed in {SUMS} (a file was added)")
-        elif _sha256(path) != listed[name]:
+        elif file_sha256(path) != listed[name]:
             problems.append(f"{name}: its sha256 is not the one {SUMS} lists (changed or damaged)")
     if problems:
         raise InvalidBundle([*problems, "nothing was installed"])
@@ -282,7 +363,7 @@ def _check_archives(folder: Path, index: Index) -> None:
                 problems.append(f"{name}: not a file under {ARCHIVES_DIR}/")
             elif not (folder / where).is_file():
                 problems.append(f"{name}: not in the bundle")
-            elif _sha256(folder / where) != version.sha256:
+            elif file_sha256(folder / where) != version.sha256:
                 problems.append(f"{name}: its sha256 is not the index's {version.sha256}")
     if problems:
         raise InvalidBundle([*problems, "nothing was installed"])
@@ -320,7 +401,7 @@ def copy_wheels(folder: Path, settings: Settings) -> int:
     wheels = sorted((folder / WHEELS_DIR).glob("*.whl"))
     for wheel in wheels:
         there = house / wheel.name
-        if there.is_file() and _sha256(there) != _sha256(wheel):
+        if there.is_file() and file_sha256(there) != file_sha256(wheel):
             clashes.append(f"{WHEELS_DIR}/{wheel.name}: the wheelhouse {house} has other bytes")
     if clashes:
         raise InvalidBundle([*clashes, "nothing was installed"])
