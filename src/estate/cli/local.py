@@ -276,7 +276,7 @@ def export_bundle(
     """Write the bundle of the data directory's versions ``wanted`` (``KEY[@RANGE]``) to
     ``target``, signed with the private ``key`` when given; returns
     ``registry.bundles.Exported``."""
-    from ..registry import bundles
+    from ..registry import bundle_export as bundles
     from ..registry.errors import RegistryError
     from ..registry.signing import load_private
 
