@@ -120,6 +120,32 @@ def serving(root: Path, *args: str, **env: str) -> Iterator[Service]:
         log.close()
 
 
+@contextmanager
+def static_server(site: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``python -m http.server`` serving ``site`` on a free port, as a child process."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", str(site)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{url}/index.json", timeout=1).is_success:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "http.server did not answer"
+            time.sleep(0.05)
+        yield url, process
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
 class Estate:
     """Runs ``estate ARGS`` in this process (a real HTTP client against the real service)."""
 

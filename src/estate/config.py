@@ -91,8 +91,12 @@ class Settings(BaseSettings):
     )
     offline: bool = Field(
         default=False,
-        description="Never reach the network: plugin requirements install from wheels only "
-        "(the wheelhouse, a plugin's wheels/), never from an index (1/0/true/false)",
+        description="Never reach the network: plugin requirements from wheels only (the "
+        "wheelhouse, a plugin's wheels/), no package index; repository sync and install "
+        "from a repository refused (503); 1/0/true/false",
+    )
+    remote_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds a repository's index or archive may take"
     )
     wheelhouse: Path | None = Field(
         default=None,

@@ -64,6 +64,11 @@ def test_the_document_lists_the_error_answers_the_api_gives(client: TestClient) 
         ("post", f"{API_PREFIX}/provider-plugins/{{key}}/conformance/"),
         ("post", f"{API_PREFIX}/signing-keys/"),
         ("post", f"{API_PREFIX}/signing-keys/{{key_id}}/revoke/"),
+        ("post", f"{API_PREFIX}/provider-plugins/install/"),
+        ("post", f"{API_PREFIX}/repositories/"),
+        ("put", f"{API_PREFIX}/repositories/{{repository_id}}/"),
+        ("patch", f"{API_PREFIX}/repositories/{{repository_id}}/"),
+        ("post", f"{API_PREFIX}/repositories/{{repository_id}}/sync/"),
     }
     schemas = document["components"]["schemas"]
     assert "HTTPValidationError" not in schemas

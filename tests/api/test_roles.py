@@ -24,6 +24,7 @@ from estate.db.models import (
     ConformanceRun,
     Event,
     Membership,
+    PluginRepository,
     Resource,
     ResourceChange,
     Tag,
@@ -84,6 +85,17 @@ RULES: dict[tuple[str, str], Rule] = {
     ("post", "/provider-plugins/{key}/versions/{version}/compatibility/"): SYSTEM,
     ("delete", "/provider-plugins/{key}/versions/{version}/"): SYSTEM,
     ("post", "/provider-plugins/{key}/rollback/"): SYSTEM,
+    ("get", "/provider-plugins/index/"): ANY,
+    ("get", "/provider-plugins/{key}/versions/{version}/archive/"): ANY,
+    ("post", "/provider-plugins/install/"): SYSTEM,
+    ("get", "/repositories/"): SYSTEM,
+    ("post", "/repositories/"): SYSTEM,
+    ("get", "/repositories/{repository_id}/"): SYSTEM,
+    ("put", "/repositories/{repository_id}/"): SYSTEM,
+    ("patch", "/repositories/{repository_id}/"): SYSTEM,
+    ("delete", "/repositories/{repository_id}/"): SYSTEM,
+    ("post", "/repositories/{repository_id}/sync/"): SYSTEM,
+    ("get", "/repositories/{repository_id}/plugins/"): SYSTEM,
     ("post", "/providers/{provider_id}/pin/"): SYSTEM,
     ("post", "/providers/{provider_id}/unpin/"): SYSTEM,
     ("post", "/providers/{provider_id}/upgrade/"): SYSTEM,
@@ -172,6 +184,8 @@ ABSENT_ALLOWED = {("delete", "/tokens/{token_id}/")} | {
 # Two Ed25519 public keys (base64 of the raw 32 bytes): A's, and one an allowed import adds.
 A_KEY = "1EyJYh3ALahY7zzzlG+RBLzo/MUcgtwU3ja44PUb8VM="
 NEW_KEY = "L2jSascg37LTk9qtwzhzhDvVMdTYKjPwm56T53YHEqQ="
+
+REPOSITORY = {"name": "upstream", "kind": "static", "url": "http://127.0.0.1:9/", "enabled": False}
 
 PROVIDER = {
     "name": "A's cloud",
@@ -294,7 +308,10 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
     signing_key = client.post(
         f"{API}/signing-keys/", json={"name": "A's", "public_key": A_KEY, "organization": a}
     )
+    # Disabled: an allowed sync answers 409 and contacts nothing.
+    repository = client.post(f"{API}/repositories/", json=REPOSITORY).json()
     params = {
+        "repository_id": repository["id"],
         "organization_id": a,
         "provider_id": provider["id"],
         "user_id": spare_id,
@@ -366,6 +383,12 @@ def _bodies(
         ("post", "/provider-plugins/{key}/versions/{version}/compatibility/"): {
             "json": {"override": True, "reason": "r"}
         },
+        # The first allowed caller registers it; the next ones answer 409 (the name is taken).
+        ("post", "/repositories/"): {"json": {**REPOSITORY, "name": "second"}},
+        ("put", "/repositories/{repository_id}/"): {"json": REPOSITORY},
+        ("patch", "/repositories/{repository_id}/"): {"json": {}},
+        # An unreadable version policy: an allowed request answers 400, nothing is fetched.
+        ("post", "/provider-plugins/install/"): {"json": {"key": "hot:load", "version": "~x"}},
         ("post", "/provider-plugins/upload/"): {
             "files": {"plugin": ("p.tar.gz", b"not an archive", "application/gzip")}
         },
@@ -458,13 +481,19 @@ def _restore_schedule(client: TestClient, params: dict[str, Any]) -> None:
         session.commit()
 
 
-_RESTORED = {"/tags/{tag_id}/": "tag_id", "/watchlists/{watchlist_id}/": "watchlist_id"}
+_RESTORED = {
+    "/tags/{tag_id}/": "tag_id",
+    "/watchlists/{watchlist_id}/": "watchlist_id",
+    "/repositories/{repository_id}/": "repository_id",
+}
 
 
 def _restore(client: TestClient, name: str, params: dict[str, Any], organization: int) -> None:
-    """Put back, under its id, the tag or watchlist an allowed DELETE removed."""
+    """Put back, under its id, the tag, watchlist or repository an allowed DELETE removed."""
     with client.app.state.context.sessions() as session:  # type: ignore[attr-defined]
-        if name == "tag_id":
+        if name == "repository_id":
+            session.add(PluginRepository(id=params[name], **REPOSITORY))
+        elif name == "tag_id":
             session.add(
                 Tag(id=params[name], organization_id=organization, namespace="ops", key="env")
             )

@@ -103,7 +103,11 @@ def test_every_list_pages_by_number_and_by_cursor_to_the_same_items(client: Test
         f"{API}/watchlists/",
         json={"name": "dynamic", "watchlist_type": "dynamic", "filter_query": {}},
     ).json()
+    repository = client.post(
+        f"{API}/repositories/", json={"name": "r", "kind": "static", "url": "http://127.0.0.1:9/"}
+    ).json()
     ids = {
+        "repository_id": repository["id"],
         "watchlist_id": watchlist["id"],
         "organization_id": 1,
         "resource_id": resource["id"],

@@ -439,6 +439,7 @@ def test_0015_adds_file_lists_and_the_keyring_and_the_next_start_lists_old_versi
         ).all()
         assert "signing_keys" in inspect(conn).get_table_names()
     assert [tuple(s) for s in statuses] == [("unsigned", "unsigned", None)] * 2
+    upgrade(empty_engine)  # the models are the head's: the start that lists them runs at head
     with Session(empty_engine) as session:
         assert list_unlisted(session) == 2
     with empty_engine.connect() as conn:
@@ -501,3 +502,34 @@ def test_0017_adds_the_sort_indexes_over_live_resources_and_downgrades(
     with empty_engine.connect() as conn:
         names = {i["name"] for i in inspect(conn).get_indexes("resources")}
         assert not {"ix_resources_alive_name", "ix_resources_alive_type"} & names
+
+
+def test_0018_adds_plugin_repositories_keeps_versions_and_downgrades(
+    empty_engine: Engine,
+) -> None:
+    upgrade(empty_engine, "0017")
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO plugin_versions (id, key, vendor, provider_type, version, sha256, "
+                "class_path, manifest, source, state, path, install_log, signature_status, "
+                "trust, created_at, yanked) VALUES (1, 'hot:load', 'hot', 'load', '1.0.0', "
+                "'ab', 'p:P', '{}', 'local', 'ready', '/x', '', 'unsigned', 'unsigned', "
+                "'2026-01-01 00:00:00', false)"
+            )
+        )
+    upgrade(empty_engine, "0018")
+    with empty_engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+        kept = conn.execute(text("SELECT key, source, repository FROM plugin_versions")).all()
+        cached = {c["name"] for c in inspect(conn).get_columns("remote_plugin_versions")}
+
+    assert {"plugin_repositories", "remote_plugin_versions"} <= tables
+    assert kept == [("hot:load", "local", None)]
+    assert {"repository_id", "sha256", "archive_url", "signature"} <= cached
+
+    command.downgrade(alembic_config(empty_engine), "0017")
+    with empty_engine.connect() as conn:
+        assert "plugin_repositories" not in inspect(conn).get_table_names()
+        columns = {c["name"] for c in inspect(conn).get_columns("plugin_versions")}
+        assert "repository" not in columns

@@ -481,7 +481,10 @@ class PluginVersionPublic(BaseModel):
     state: str
     """``preparing`` while its environment is built, then ``ready`` or ``failed``."""
     error: str | None
-    source: str
+    source: str = Field(description="managed, local or remote")
+    repository: str | None = Field(
+        default=None, description="The repository a remote version was installed from"
+    )
     created_at: datetime
     is_active: bool
     install_log: str
@@ -502,7 +505,10 @@ class PluginPublic(BaseModel):
     version: str
     sha256: str
     class_path: str
-    source: str
+    source: str = Field(description="Of the version shown: managed, local or remote")
+    repository: str | None = Field(
+        default=None, description="Of the version shown: the repository it came from (remote)"
+    )
     state: str
     supported_resource_types: list[str]
     connection_parameters: list[dict[str, Any]]

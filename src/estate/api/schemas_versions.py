@@ -33,8 +33,11 @@ class VersionPublic(BaseModel):
         description="compatible, problems (requires_estate, protocol_versions), override, usable"
     )
     source: str = Field(
-        description="managed (built in, read-only), local (uploaded) or bundle (imported "
-        "with estate plugin bundle import)"
+        description="managed (built in, read-only), local (uploaded), remote (installed "
+        "from a repository) or bundle (imported with estate plugin bundle import)"
+    )
+    repository: str | None = Field(
+        default=None, description="For a remote version: the repository it was installed from"
     )
     state: str = Field(description="preparing, ready or failed")
     error: str | None

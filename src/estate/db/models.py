@@ -199,6 +199,61 @@ class PluginVersion(Base):
     compatibility_override_reason: Mapped[str | None] = mapped_column(Text)
     compatibility_override_by: Mapped[str | None] = mapped_column(String(150))
     compatibility_override_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # For a version installed from a remote repository (source ``remote``): that
+    # repository's name, kept when the repository is removed.
+    repository: Mapped[str | None] = mapped_column(String(100))
+
+
+class PluginRepository(Base):
+    """A remote plugin source: another Estate (``estate``) or a static index (``static``).
+
+    ``token`` is sealed with the secret box and never shown; ``priority`` orders
+    repositories offering the same key (lower is preferred, registry/remotes.py).
+    """
+
+    __tablename__ = "plugin_repositories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    url: Mapped[str] = mapped_column(String(1000))
+    token: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(Integer, default=100)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_sync_status: Mapped[str | None] = mapped_column(String(20))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class RemotePluginVersion(Base):
+    """One version a repository offered at its last successful sync (its index, cached)."""
+
+    __tablename__ = "remote_plugin_versions"
+    __table_args__ = (UniqueConstraint("repository_id", "key", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("plugin_repositories.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    vendor: Mapped[str] = mapped_column(String(100))
+    provider_type: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    prerelease: Mapped[bool] = mapped_column(Boolean, default=False)
+    yanked: Mapped[bool] = mapped_column(Boolean, default=False)
+    yanked_reason: Mapped[str | None] = mapped_column(Text)
+    requires_estate: Mapped[str | None] = mapped_column(String(200))
+    protocol_versions: Mapped[list[int] | None] = mapped_column(NullableJSON, nullable=True)
+    files_digest: Mapped[str | None] = mapped_column(String(64))
+    signature: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON, nullable=True)
+    archive_url: Mapped[str] = mapped_column(Text)
 
 
 class SigningKey(Base):

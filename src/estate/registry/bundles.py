@@ -282,7 +282,9 @@ def install_all(
     step: Step = _quiet,
 ) -> list[Imported]:
     """Install every version of the checked bundle in ``folder``, one by one, as uploads
-    (source ``bundle``); a refused one leaves the others and the registry as they were."""
+    (source ``bundle``); a refused one leaves the others and the registry as they were.
+    As from a remote, the index's signature stands in for an archive without
+    ``SIGNATURE`` (a built-in's), and each archive must hold the version the index names."""
     done = []
     for plugin in index.plugins:
         for entry in plugin.versions:
@@ -292,8 +294,10 @@ def install_all(
             data = (folder / entry.archive).read_bytes()
             try:
                 record, outcome = install_archive(
-                    session, settings, data, source=VersionSource.BUNDLE, unsigned=unsigned
-                )
+                    session, settings, data, source=VersionSource.BUNDLE, unsigned=unsigned,
+                    signature=entry.signature.model_dump() if entry.signature else None,
+                    expected=(plugin.key, entry.version),
+                )  # fmt: skip
             except RegistryError as exc:
                 session.rollback()
                 done.append(Imported(plugin.key, entry.version, "refused", str(exc)))

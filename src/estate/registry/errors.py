@@ -18,7 +18,13 @@
     ├── PluginExists              409  that version is installed with other bytes (versions are immutable)
     ├── PluginNotFound            404  no plugin (or version) with that key
     ├── PluginInUse               409  providers still use the plugin (or version) that is to be removed
-    └── NothingToRollBack         409  a provider has no earlier version to return to
+    ├── NothingToRollBack         409  a provider has no earlier version to return to
+    ├── NotOffered                400  no (enabled) repository offers what an install asks for; or no such source
+    ├── RepositoryExists          409  a repository with that name is registered already
+    ├── RepositoryDisabled        409  a disabled repository is not synced
+    ├── AmbiguousSource           409  equally preferred repositories offer the key: name a source
+    ├── RemoteFailed              502  a repository could not be reached, refused, or answered badly
+    └── Offline                   503  ESTATE_OFFLINE=1: no repository is contacted
 """
 
 from __future__ import annotations
@@ -123,3 +129,35 @@ class NothingToRollBack(RegistryError):
     """A provider has no earlier version to return to (or it was deleted)."""
 
     status_code: ClassVar[int] = 409
+
+
+class NotOffered(RegistryError):
+    """An install names a source that is not registered, or nothing offers what it asks."""
+
+    status_code: ClassVar[int] = 400
+
+
+class RepositoryExists(RegistryError):
+    status_code: ClassVar[int] = 409
+
+
+class RepositoryDisabled(RegistryError):
+    status_code: ClassVar[int] = 409
+
+
+class AmbiguousSource(RegistryError):
+    """Repositories of the same priority offer the key and no source was named."""
+
+    status_code: ClassVar[int] = 409
+
+
+class RemoteFailed(RegistryError):
+    """A remote repository was unreachable, refused, or sent a bad index or archive."""
+
+    status_code: ClassVar[int] = 502
+
+
+class Offline(RegistryError):
+    """``ESTATE_OFFLINE=1``: the service contacts no repository."""
+
+    status_code: ClassVar[int] = 503

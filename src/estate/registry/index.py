@@ -103,9 +103,19 @@ def parse_index(data: Any, where: str = INDEX_FILE) -> Index:
         index = Index.model_validate(data)
     except ValidationError as exc:
         raise InvalidIndex([f"{where}: {_problem(e)}" for e in exc.errors()]) from None
+    seen: set[str] = set()
     for p, plugin in enumerate(index.plugins):
         if plugin.key != f"{plugin.vendor}:{plugin.provider_type}":
             raise InvalidIndex([f"{where}: plugins[{p}].key: is not vendor:provider_type"])
+        if plugin.key in seen:
+            raise InvalidIndex([f"{where}: plugins[{p}].key: {plugin.key} is listed twice"])
+        seen.add(plugin.key)
+        versions = [v.version for v in plugin.versions]
+        for v, name in enumerate(versions):
+            if name in versions[:v]:
+                raise InvalidIndex(
+                    [f"{where}: plugins[{p}].versions[{v}].version: {name} is listed twice"]
+                )
     return index
 
 

@@ -41,6 +41,7 @@ from .archive import extract, find_root, sha256_of
 from .errors import InstallFailed, InvalidPackage, PackageTooLarge, PluginExists
 from .integrity import Assessment, Policy, admit, assess
 from .manifest import Manifest, parse_manifest
+from .signing import read_signature, signature_from, write_signature
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,10 @@ def install_archive(
     *,
     force: bool = False,
     wait: bool = True,
-    source: str = VersionSource.LOCAL,
+    source: VersionSource = VersionSource.LOCAL,
+    repository: str | None = None,
+    signature: dict[str, Any] | None = None,
+    expected: tuple[str, str] | None = None,
     unsigned: Policy | None = None,
 ) -> tuple[PluginVersion, Outcome]:
     """Install an uploaded archive as a new stored version and commit it.
@@ -103,9 +107,12 @@ def install_archive(
     version (``Outcome.EXISTING``), other bytes are refused (``PluginExists``). Only a
     version that failed to prepare, which never ran, is replaced, with ``force``.
 
-    ``source`` is recorded on the version and decides what an unsigned package gets
-    (``integrity.unsigned_policy``), unless ``unsigned`` says (``bundle import
-    --allow-unsigned``).
+    ``source`` decides the unsigned policy (``integrity.unsigned_policy``) unless
+    ``unsigned`` says (``bundle import --allow-unsigned``); a ``remote``
+    install names its ``repository``. A remote or bundle install may bring the index's
+    detached ``signature``, used when the archive has no ``SIGNATURE`` of its own (a
+    built-in's), and the ``expected`` ``(key, version)`` its index offered: an archive
+    holding another is refused.
     """
     if len(data) > settings.max_upload_bytes:
         raise PackageTooLarge(
@@ -117,9 +124,16 @@ def install_archive(
     stage = Path(tempfile.mkdtemp(dir=incoming))
     try:
         root, manifest = _unpack(data, stage / "unpacked", settings)
+        if expected is not None and (manifest.key, manifest.version) != expected:
+            raise InvalidPackage(
+                f"the archive holds {manifest.key} {manifest.version}, not the "
+                f"{expected[0]} {expected[1]} its index offers; nothing installed"
+            )
         existing = _installed(session, manifest, sha, force=force)
         if existing is not None and existing.state != VersionState.FAILED:
             return existing, Outcome.EXISTING
+        if signature is not None and read_signature(root) is None:
+            write_signature(root, signature_from(signature, "the index's signature"))
         found = assess(session, root, manifest.key, manifest.version)
         what = f"{manifest.key} {manifest.version}"
         admit(found, settings, source, what, unsigned=unsigned)
@@ -131,7 +145,7 @@ def install_archive(
         with STORE_LOCK:
             record = _store(
                 session, settings, version_dir, manifest, defined, sha, existing, found,
-                "\n".join([*found.notes, install_log]).strip(), state, source,
+                "\n".join([*found.notes, install_log]).strip(), state, source, repository,
             )  # fmt: skip
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -220,7 +234,8 @@ def _store(
     found: Assessment,
     install_log: str,
     state: str = VersionState.READY,
-    source: str = VersionSource.LOCAL,
+    source: VersionSource = VersionSource.LOCAL,
+    repository: str | None = None,
 ) -> PluginVersion:
     """Move the prepared version into place and record it; undo the move if recording fails.
 
@@ -235,7 +250,7 @@ def _store(
             session.delete(existing)
             session.flush()
         record = _record(manifest, defined, sha, final, source=source, log=install_log)
-        record.state = state
+        record.state, record.repository = state, repository
         found.apply(record)
         session.add(record)
         session.commit()

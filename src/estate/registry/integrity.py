@@ -136,7 +136,7 @@ def admit(
         return
     policy = unsigned or unsigned_policy(settings, source)
     if policy == "refuse":
-        why = _WHY_REFUSED.get(source, "always")
+        why = _WHY_REFUSED.get(source, "always, whatever ESTATE_UNSIGNED_PLUGINS says")
         raise UntrustedPackage(
             f"{what} is not signed, and unsigned plugins from {source} sources are refused "
             f"({why}); sign it with `estate plugin sign` and import "

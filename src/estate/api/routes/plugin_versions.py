@@ -45,6 +45,7 @@ def version_public(
         yanked_at=version.yanked_at,
         compatibility=compatibility(version),
         source=version.source,
+        repository=version.repository,
         state=version.state,
         error=version.error,
         used_by=[p.id for p in users if visible is None or p.organization_id in visible],

@@ -1,0 +1,107 @@
+"""This installation as a plugin repository (its index and archives), and installing from
+remote ones (docs/repository.md, "Remote repositories").
+
+Any authenticated user may read the index and the archives, as they may read the
+version list: plugin code is no secret within an installation, and another Estate syncs
+with an ordinary API token. Installing is for system administrators, and audited.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+
+from ...db.models import PluginVersion
+from ...db.states import VersionState
+from ...registry import index, lifecycle
+from ...registry.errors import PluginNotFound
+from ...registry.install import Outcome
+from ...registry.remote_install import install_remote
+from ..deps import AdminUser, ContextDep, CurrentUser, SessionDep
+from ..openapi import conflict
+from ..schemas_repositories import InstallPublic, InstallRequest
+
+router = APIRouter(prefix="/provider-plugins", tags=["plugin repositories"])
+
+GZIP = "application/gzip"
+
+
+@router.get(
+    "/index/",
+    description="The repository index of this installation's ready versions (schema 1, "
+    "docs/repository.md): what another Estate syncs from. Archive URLs are absolute.",
+)
+def plugin_index(
+    request: Request, context: ContextDep, session: SessionDep, user: CurrentUser
+) -> dict[str, object]:
+    def archive_url(version: PluginVersion) -> str:
+        return str(request.url_for("version_archive", key=version.key, version=version.version))
+
+    return index.index_document(session, context.settings, archive_url=archive_url)
+
+
+@router.get(
+    "/{key}/versions/{version}/archive/",
+    name="version_archive",
+    response_class=Response,
+    responses={200: {"content": {GZIP: {}}, "description": "The version's exact archive"}},
+    description="The exact archive of a ready version, as the index describes it; "
+    "`X-Checksum-Sha256` is its sha256.",
+)
+def version_archive(key: str, version: str, session: SessionDep, user: CurrentUser) -> Response:
+    found = lifecycle.stored_version(session, key, version)
+    if found.state != VersionState.READY:
+        raise PluginNotFound(f"{key} {version} is {found.state}: only ready versions are served")
+    data = index.archive_bytes(found)
+    sha, _ = index.archive_facts(found)
+    name = index.archive_file_name(key, version)
+    return Response(
+        content=data,
+        media_type=GZIP,
+        headers={
+            "X-Checksum-Sha256": sha,
+            "Content-Disposition": f'attachment; filename="{name}"',
+        },
+    )
+
+
+@router.post(
+    "/install/",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **conflict(
+            "Repositories of equal priority offer the key (name a source), or the version is "
+            "installed with other bytes (versions are immutable)"
+        ),
+        502: {"description": "The repository failed, or the archive is not what its index says"},
+        503: {"description": "The service is offline (ESTATE_OFFLINE=1)"},
+    },
+    description="Install a plugin version from a synced remote repository: the archive is "
+    "downloaded, checked against the index's sha256, and installed as a `remote` version "
+    "(unsigned packages refused; the signer's key must be in the keyring). The same version "
+    "installed with the same bytes answers 200 and changes nothing.",
+)
+def install_plugin(
+    body: InstallRequest,
+    context: ContextDep,
+    session: SessionDep,
+    user: AdminUser,
+    response: Response,
+) -> InstallPublic:
+    version, outcome, choice = install_remote(
+        session, context.settings, context.box, body.key, body.version, body.source
+    )
+    if outcome == Outcome.EXISTING:
+        response.status_code = status.HTTP_200_OK
+    return InstallPublic(
+        key=version.key,
+        version=version.version,
+        sha256=version.sha256,
+        state=version.state,
+        outcome=outcome,
+        source=version.source,
+        repository=version.repository,
+        chosen_source=choice.repository.name,
+        reason=choice.reason,
+        signature_status=version.signature_status,
+        trust=version.trust,
+    )
