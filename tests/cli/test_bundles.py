@@ -539,3 +539,34 @@ def test_a_signed_bundle_vouches_for_its_wheels(
         unknown.stderr
     )
     assert installed(target_url) == 0
+
+
+def test_a_built_in_travels_with_the_signature_its_index_carries(
+    client: TestClient, settings: Settings, target_url: str, tmp_path: Path
+) -> None:
+    """A built-in's signature (by its installation's managed key) is in the database and
+    the index, not in its archive: the import checks the index's."""
+    bundle = tmp_path / "builtin.tar"
+    exported = estate(
+        "plugin", "bundle", "export", "simulated:datacenter", "-o", str(bundle),
+        env=source_env(settings),
+    )  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    assert "0 wheel(s), 1 key(s)" in exported.stdout
+
+    untrusted = estate(
+        "plugin", "bundle", "import", str(bundle), "-o", "json",
+        env=target_env(tmp_path, target_url),
+    )  # fmt: skip
+    assert untrusted.returncode == 2, untrusted.stderr
+    [refused] = json.loads(untrusted.stdout)
+    assert "which is not in the keyring" in refused["detail"]
+
+    trusted = estate(
+        "plugin", "bundle", "import", str(bundle), "--trust-keys", "-o", "json",
+        env=target_env(tmp_path, target_url),
+    )  # fmt: skip
+    assert trusted.returncode == 0, trusted.stderr
+    [result] = json.loads(trusted.stdout)
+    assert (result["key"], result["outcome"]) == ("simulated:datacenter", "installed")
+    assert result["detail"] == "signature valid, trust trusted"
