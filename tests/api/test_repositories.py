@@ -9,7 +9,10 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -43,6 +46,16 @@ class Remote:
     shas: dict[str, str]  # hot:load version -> sha256 of its archive
 
 
+def _remote_env(environments_dir: Path) -> dict[str, str]:
+    """A remote ``estate serve``'s environment: SQLite in its own data directory."""
+    return {
+        "ESTATE_SECRET_KEY": SECRET_KEY,
+        "ESTATE_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "ESTATE_BUILTIN_PLUGINS_DIR": str(REPO / "plugins"),
+        "ESTATE_ENVIRONMENTS_DIR": str(environments_dir),
+    }
+
+
 def _hot(root: Path, version: str) -> Path:
     return fixture_plugin("hot_load", root, constants={"PREFIX": version}, version=version)
 
@@ -52,17 +65,13 @@ def remote(tmp_path_factory: pytest.TempPathFactory, environments_dir: Path) -> 
     """A real remote Estate: hot:load 1.0.0 unsigned, 1.1.0 and 1.2.0-rc.1 signed by a key
     in its keyring; and a static index exported from its data directory."""
     root = tmp_path_factory.mktemp("remote")
-    env = {
-        "ESTATE_SECRET_KEY": SECRET_KEY,
-        "ESTATE_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "ESTATE_BUILTIN_PLUGINS_DIR": str(REPO / "plugins"),
-        "ESTATE_ENVIRONMENTS_DIR": str(environments_dir),
-    }
     private = new_private_key()
-    with serving(root / "service", **env) as service:
-        api = httpx.Client(
+    with (
+        serving(root / "service", **_remote_env(environments_dir)) as service,
+        httpx.Client(
             base_url=f"{service.url}{API}", auth=("admin", ADMIN_PASSWORD), timeout=60
-        )
+        ) as api,
+    ):
         public = public_text(private.public_key())
         assert api.post("/signing-keys/", json={"name": "rel", "public_key": public}).is_success
         shas = {}
@@ -134,6 +143,12 @@ def test_install_from_a_remote_estate_follows_the_trust_policy_and_the_version_r
     offered = client.get(f"{API}/repositories/{upstream['id']}/plugins/", params={"key": HOT})
     assert [v["version"] for v in offered.json()["results"]] == ["1.1.0", "1.0.0"]
     assert offered.json()["count"] == 2
+    first = client.get(
+        f"{API}/repositories/{upstream['id']}/plugins/", params={"key": HOT, "page_size": 1}
+    ).json()
+    second = client.get(first["next"]).json()
+    assert (first["count"], second["count"], second["next"]) == (2, 2, None)
+    assert [first["results"][0]["version"], second["results"][0]["version"]] == ["1.1.0", "1.0.0"]
     with_rc = client.get(
         f"{API}/repositories/{upstream['id']}/plugins/", params={"key": HOT, "prerelease": "true"}
     ).json()
@@ -389,3 +404,54 @@ def test_an_index_signature_vouches_for_an_archive_without_one_and_the_token_sta
         assert client.get(f"{API}/repositories/{static['id']}/").json()["offered"] == 1
     assert "/index.json Token home-token" in (tmp_path / "home.log").read_text()
     assert (tmp_path / "elsewhere.log").read_text().splitlines()[-1] == "/hot-3.0.0.tar.gz None"
+
+
+def _wait_refused(url: str) -> None:
+    """Until a connection to ``url`` is refused: a killed server's socket closes as it dies."""
+    port = int(url.rsplit(":", 1)[1])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except ConnectionRefusedError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{url} still accepts connections")
+
+
+def test_a_stopped_remote_estate_breaks_nothing_installed_and_its_sync_says_so(
+    client: TestClient, tmp_path: Path, environments_dir: Path
+) -> None:
+    private = new_private_key()
+    public = public_text(private.public_key())
+    folder = _hot(tmp_path / "v4", "4.0.0")
+    sign_package(folder, private)
+    with (
+        serving(tmp_path / "remote", **_remote_env(environments_dir)) as service,
+        httpx.Client(
+            base_url=f"{service.url}{API}", auth=("admin", ADMIN_PASSWORD), timeout=60
+        ) as api,
+    ):
+        assert api.post("/signing-keys/", json={"name": "rel", "public_key": public}).is_success
+        files = {"plugin": ("p.tar.gz", tarball(folder), "application/gzip")}
+        assert api.post("/provider-plugins/upload/", files=files).status_code == 201
+        token = api.post("/tokens/", json={"name": "mirror"}).json()["token"]
+        upstream = _register(client, name="upstream", url=service.url, token=token)
+        assert _sync(client, upstream).status_code == 200
+        _import(client, public)
+        assert _install(client, version="4.0.0").status_code == 201
+        os.killpg(service.pid, signal.SIGKILL)  # the remote is gone
+        _wait_refused(service.url)
+
+        down = _sync(client, upstream)
+
+    index_url = f"{service.url}/api/inventory/v1/provider-plugins/index/"
+    assert down.status_code == 502, down.text
+    assert down.json()["detail"] == f"connection refused to {index_url}"
+    shown = client.get(f"{API}/repositories/{upstream['id']}/").json()
+    assert (shown["last_sync_status"], shown["last_error"]) == ("error", down.json()["detail"])
+    assert shown["offered"] > 0  # what the last sync cached stays
+    provider = create_provider(client, name="Hot", vendor="hot", provider_type="load")
+    assert collect(client, provider["id"])["status"] == "completed"
+    names = {r["name"] for r in client.get(f"{API}/resources/").json()["results"]}
+    assert "4.0.0-vm-0" in names

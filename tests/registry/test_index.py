@@ -126,6 +126,12 @@ def _good() -> dict[str, object]:
         (lambda d: d["plugins"][0].pop("versions"), "plugins[0].versions"),
         (lambda d: d["plugins"][0].update(key="hot:other"), "plugins[0].key"),
         (lambda d: d["plugins"][0]["versions"][0].update(size=-1), "plugins[0].versions[0].size"),
+        (lambda d: d["plugins"][0].update(description="a\x00b"), "plugins[0].description"),
+        (
+            lambda d: d["plugins"][0]["versions"][0].update(version="1" * 101),
+            "plugins[0].versions[0].version",
+        ),
+        (lambda d: d["plugins"].append(d["plugins"][0]), "plugins[1].key"),
     ],
 )
 def test_a_bad_index_is_refused_naming_the_field(damage, named) -> None:  # type: ignore[no-untyped-def]

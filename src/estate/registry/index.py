@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from ..config import Settings
 from ..db.models import PluginVersion
 from ..db.states import VersionState
+from ..db.storable import describe, unstorable
 from ..runtime.environments import plugin_folder
 from .archive import pack, sha256_of
 from .errors import InvalidIndex
@@ -50,7 +51,8 @@ ARCHIVES_DIR = "archives"
 SIGNATURE_FIELDS = ("key_id", "algorithm", "signature", "files_digest")
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+Short = Annotated[str, StringConstraints(min_length=1, max_length=100)]  # as the columns
 
 
 class _Model(BaseModel):
@@ -66,14 +68,14 @@ class IndexSignature(_Model):
 
 
 class IndexVersion(_Model):
-    version: Text
+    version: Short
     sha256: Sha256
-    size: int = Field(ge=0)
+    size: int = Field(ge=0, le=2**62)
     created_at: datetime | None = None
     prerelease: bool = False
     yanked: bool = False
     yanked_reason: str | None = None
-    requires_estate: str | None = None
+    requires_estate: Annotated[str, StringConstraints(max_length=200)] | None = None
     protocol_versions: list[int] | None = None
     files_digest: Sha256 | None = None
     signature: IndexSignature | None = None
@@ -83,8 +85,8 @@ class IndexVersion(_Model):
 
 class IndexPlugin(_Model):
     key: Annotated[str, StringConstraints(pattern=r"^[^:\s]+:[^:\s]+$", max_length=200)]
-    vendor: Text
-    provider_type: Text
+    vendor: Short
+    provider_type: Short
     name: str = ""
     description: str = ""
     versions: list[IndexVersion]
@@ -99,6 +101,9 @@ class Index(_Model):
 def parse_index(data: Any, where: str = INDEX_FILE) -> Index:
     """The index ``data`` (parsed JSON) as a checked ``Index``; ``InvalidIndex`` names the
     first bad field as ``<where>: plugins[2].versions[0].sha256: <why>``."""
+    bad = unstorable(data)
+    if bad is not None:
+        raise InvalidIndex([f"{where}: {describe(*bad)}"])
     try:
         index = Index.model_validate(data)
     except ValidationError as exc:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from ..config import Settings
 from ..db.models import PluginRepository, RemotePluginVersion
 from ..db.states import RepositoryKind
+from ..db.storable import MAX_DEPTH, too_deep
 from .errors import InvalidIndex, Offline, RemoteFailed, RepositoryDisabled
 from .index import Index, parse_index
 from .keyring import Sealer
@@ -101,6 +102,8 @@ def read_index(repository: PluginRepository, box: Sealer, settings: Settings) ->
     """Fetch and check ``repository``'s index."""
     url = index_url(repository)
     data = fetch(url, token_of(box, repository), settings, MAX_INDEX_BYTES)
+    if too_deep(data):
+        raise RemoteFailed(f"{url}: nested deeper than {MAX_DEPTH} levels")
     try:
         document = json.loads(data)
     except ValueError as exc:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request, Response, status
 from ...db.models import PluginVersion
 from ...db.states import VersionState
 from ...registry import index, lifecycle
+from ...registry.archive import sha256_of
 from ...registry.errors import PluginNotFound
 from ...registry.install import Outcome
 from ...registry.remote_install import install_remote
@@ -52,7 +53,7 @@ def version_archive(key: str, version: str, session: SessionDep, user: CurrentUs
     if found.state != VersionState.READY:
         raise PluginNotFound(f"{key} {version} is {found.state}: only ready versions are served")
     data = index.archive_bytes(found)
-    sha, _ = index.archive_facts(found)
+    sha = sha256_of(data)
     name = index.archive_file_name(key, version)
     return Response(
         content=data,
