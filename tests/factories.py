@@ -151,8 +151,11 @@ def collect(client: TestClient, provider_id: int, timeout: float = 60) -> dict[s
     return wait_for_run(client, response.json()["id"], timeout)
 
 
-def wheel(dest: Path, name: str, version: str, module_source: str) -> Path:
-    """A pure-Python wheel of one module ``name`` (distribution ``name``), written by hand.
+def wheel(
+    dest: Path, name: str, version: str, module_source: str, requires: tuple[str, ...] = ()
+) -> Path:
+    """A pure-Python wheel of one module ``name`` (distribution ``name``), written by hand,
+    depending on ``requires`` (requirement strings).
 
     A wheel is a zip with the module and a ``.dist-info`` (METADATA, WHEEL, RECORD).
     """
@@ -165,6 +168,7 @@ def wheel(dest: Path, name: str, version: str, module_source: str) -> Path:
         f"{name}.py": textwrap.dedent(module_source).encode(),
         f"{dist_info}/METADATA": (
             f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+            + "".join(f"Requires-Dist: {r}\n" for r in requires)
         ).encode(),
         f"{dist_info}/WHEEL": (
             b"Wheel-Version: 1.0\nGenerator: estate-tests\nRoot-Is-Purelib: true\n"

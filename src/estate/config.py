@@ -8,10 +8,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+BOOLEAN_WORDS = frozenset({"1", "0", "true", "false"})
 
 
 class Settings(BaseSettings):
@@ -90,14 +91,17 @@ class Settings(BaseSettings):
     )
     offline: bool = Field(
         default=False,
-        description="No network for plugins: requirements from wheels only, no package "
-        "index; repository sync and install from a repository refused (503)",
+        description="Never reach the network: plugin requirements from wheels only (the "
+        "wheelhouse, a plugin's wheels/), no package index; repository sync and install "
+        "from a repository refused (503); 1/0/true/false",
     )
     remote_timeout: float = Field(
         default=30.0, gt=0, description="Seconds a repository's index or archive may take"
     )
     wheelhouse: Path | None = Field(
-        default=None, description="A folder of wheels plugin requirements may install from"
+        default=None,
+        description="A folder of wheels plugin requirements install from, where `estate "
+        "plugin bundle import` puts a bundle's (default: <data dir>/wheels)",
     )
     environments_dir: Path | None = Field(
         default=None,
@@ -191,6 +195,15 @@ class Settings(BaseSettings):
         default="text", description="serve's log lines: text, or one JSON object per line"
     )
 
+    @field_validator("offline", mode="before")
+    @classmethod
+    def _one_of_four(cls, value: object) -> object:
+        """Only 1/0/true/false: a typo (``ture``, ``yes please``) stops the start, and
+        no other spelling is taken for one either."""
+        if isinstance(value, str) and value.strip().lower() not in BOOLEAN_WORDS:
+            raise ValueError(f"{value!r} is not one of 1, 0, true, false")
+        return value
+
     @cached_property
     def resolved_data_dir(self) -> Path:
         return self.data_dir.expanduser().resolve()
@@ -211,6 +224,13 @@ class Settings(BaseSettings):
         if self.environments_dir is not None:
             return self.environments_dir.expanduser().resolve()
         return self.resolved_data_dir / "environments"
+
+    @property
+    def resolved_wheelhouse(self) -> Path:
+        """The wheelhouse: ``ESTATE_WHEELHOUSE``, or ``<data dir>/wheels``."""
+        if self.wheelhouse is not None:
+            return self.wheelhouse.expanduser().resolve()
+        return self.resolved_data_dir / "wheels"
 
     @property
     def resolved_scratch_dir(self) -> Path:

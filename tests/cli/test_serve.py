@@ -73,6 +73,15 @@ def test_an_unknown_log_format(tmp_path: Path) -> None:
     assert one_line(result) == "error: ESTATE_LOG_FORMAT: Input should be 'text' or 'json'"
 
 
+def test_a_typo_in_offline_stops_the_start(tmp_path: Path) -> None:
+    result = serve(tmp_path, ESTATE_OFFLINE="ture")
+
+    assert result.returncode == 2
+    assert one_line(result) == (
+        "error: ESTATE_OFFLINE: Value error, 'ture' is not one of 1, 0, true, false"
+    )
+
+
 def test_json_logs_and_the_service_file(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(

@@ -130,6 +130,46 @@ def test_offline_a_missing_wheel_fails_fast_and_says_why(offline: Settings, tmp_
     assert "not-shipped-anywhere" in caught.value.log
 
 
+def test_offline_a_missing_requirement_is_named_with_what_to_do(
+    offline: Settings, tmp_path: Path
+) -> None:
+    root, plugin = version_folder(tmp_path / "v", "tinydep==1.0\nnot-in-the-house==2.0\n")
+    wheel(offline.resolved_wheelhouse, "tinydep", "1.0", 'VERSION = "1.0"\n')
+
+    with pytest.raises(PluginEnvironmentError) as caught:
+        prepare_environment(root, plugin, REQUIREMENTS, offline)
+
+    advice = str(caught.value).splitlines()[-1]
+    assert advice == (
+        "offline (ESTATE_OFFLINE=1): requirements install only from the wheelhouse "
+        f"{offline.resolved_wheelhouse} and the plugin's wheels/, and not-in-the-house is in "
+        "neither: import a bundle that contains it (`estate plugin bundle import`)"
+    )
+
+
+def test_the_wheelhouse_is_in_the_data_directory_unless_set(tmp_path: Path) -> None:
+    assert Settings(data_dir=tmp_path).resolved_wheelhouse == tmp_path.resolve() / "wheels"
+    elsewhere = Settings(data_dir=tmp_path, wheelhouse=tmp_path / "house")
+    assert elsewhere.resolved_wheelhouse == tmp_path.resolve() / "house"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("1", True), ("0", False), ("true", True), ("False", False)]
+)
+def test_offline_reads_four_words(text: str, value: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ESTATE_OFFLINE", text)
+
+    assert Settings().offline is value
+
+
+@pytest.mark.parametrize("typo", ["ture", "yes", "on", "2", ""])
+def test_offline_refuses_anything_else(typo: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ESTATE_OFFLINE", typo)
+
+    with pytest.raises(ValueError, match="is not one of 1, 0, true, false"):
+        Settings()
+
+
 def test_the_environment_runs_on_the_services_python(offline: Settings, tmp_path: Path) -> None:
     root, plugin = version_folder(tmp_path / "v", "tinydep==1.0\n")
     wheel(plugin / "wheels", "tinydep", "1.0", 'VERSION = "1.0"\n')

@@ -33,8 +33,8 @@ class VersionPublic(BaseModel):
         description="compatible, problems (requires_estate, protocol_versions), override, usable"
     )
     source: str = Field(
-        description="managed (built in, read-only), local (uploaded) or remote (installed "
-        "from a repository)"
+        description="managed (built in, read-only), local (uploaded), remote (installed "
+        "from a repository) or bundle (imported with estate plugin bundle import)"
     )
     repository: str | None = Field(
         default=None, description="For a remote version: the repository it was installed from"

@@ -6,8 +6,11 @@ inside the functions, so moving those modules touches this file alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 
 class LocalError(Exception):
@@ -249,3 +252,157 @@ def export_index(dest: Path, keys: list[str]) -> Exported:
     plugins = document["plugins"]
     versions = sum(len(p["versions"]) for p in plugins)
     return Exported(len(plugins), versions, dest / INDEX_FILE)
+
+
+@dataclass
+class BundleImport:
+    sha256: str
+    signed_by: str | None
+    keys: list[str]
+    untrusted_keys: int
+    new_wheels: int
+    results: list[Any]  # registry.bundles.Imported
+
+
+def export_bundle(
+    wanted: list[str],
+    target: Path,
+    *,
+    find_links: list[str],
+    index_url: str | None,
+    key: Path | None,
+    step: Callable[[str], None],
+) -> Any:
+    """Write the bundle of the data directory's versions ``wanted`` (``KEY[@RANGE]``) to
+    ``target``, signed with the private ``key`` when given; returns
+    ``registry.bundles.Exported``."""
+    from ..registry import bundle_export as bundles
+    from ..registry.errors import RegistryError
+    from ..registry.signing import load_private
+
+    settings = _data_settings()
+    try:
+        signer = load_private(key.read_bytes(), str(key)) if key is not None else None
+        parsed = [bundles.parse_wanted(text) for text in wanted]
+        with _data_session(settings, migrate=False) as session:
+            chosen = bundles.choose(session, parsed)
+            return bundles.export(
+                session, settings, chosen, target, find_links=find_links, index_url=index_url,
+                signer=signer, step=step,
+            )  # fmt: skip
+    except RegistryError as exc:
+        raise LocalError(_problems(exc)) from None
+    except OSError as exc:
+        raise LocalError([f"{exc.filename or target}: {exc.strerror}"]) from None
+
+
+def import_bundle(
+    path: Path, *, trust_keys: bool, allow_unsigned: bool, step: Callable[[str], None]
+) -> BundleImport:
+    """Check and install the bundle ``path`` into the data directory (migrated first):
+    nothing is installed unless every file matches its ``SHA256SUMS``."""
+    import getpass
+    import shutil
+    import tempfile
+
+    from ..registry import bundles
+    from ..registry.errors import RegistryError
+    from ..registry.install import INCOMING
+
+    settings = _data_settings()
+    if not path.is_file():
+        raise LocalError([f"{path}: no such file"])
+    incoming = settings.plugins_dir / INCOMING
+    try:
+        with _data_session(settings, migrate=True) as session:
+            incoming.mkdir(parents=True, exist_ok=True)
+            stage = Path(tempfile.mkdtemp(prefix=".bundle-", dir=incoming))
+            try:
+                step(f"checking {path.name} against its SHA256SUMS")
+                index = bundles.unpack(path, stage)
+                signed_by = bundles.check_sums_signature(session, stage, trust_bundled=trust_keys)
+                new_wheels = bundles.copy_wheels(stage, settings)
+                who = f"{getpass.getuser()} (estate plugin bundle import)"
+                keys = bundles.trust_keys(session, stage, created_by=who) if trust_keys else []
+                bundled = len(list((stage / bundles.KEYS_DIR).glob("*.pub")))
+                unsigned: Literal["warn"] | None = "warn" if allow_unsigned else None
+                results = bundles.install_all(
+                    session, settings, stage, index, unsigned=unsigned, step=step
+                )
+                _audit_import(session, path, results, who)
+            finally:
+                shutil.rmtree(stage, ignore_errors=True)
+    except RegistryError as exc:
+        raise LocalError(_problems(exc)) from None
+    except OSError as exc:
+        raise LocalError([f"{exc.filename or path}: {exc.strerror}"]) from None
+    sha256 = bundles.file_sha256(path)
+    untrusted = 0 if trust_keys else bundled
+    return BundleImport(sha256, signed_by, keys, untrusted, new_wheels, results)
+
+
+def _audit_import(session: Any, path: Path, results: list[Any], who: str) -> None:
+    """One audit entry per version, as an upload through the API would write."""
+    from ..auth.audit import record
+
+    statuses = {"installed": 201, "existing": 200, "refused": 400}
+    for result in results:
+        detail = f"{result.version} {result.outcome} from {path.name}: {result.detail}"
+        record(
+            session, action="provider-plugins.bundle-import", status=statuses[result.outcome],
+            client="local", username=who, object_type="provider-plugins",
+            object_id=result.key, detail=detail,
+        )  # fmt: skip
+    session.commit()
+
+
+def _problems(exc: Exception) -> list[str]:
+    problems = getattr(exc, "problems", None)
+    return list(problems) if problems else [str(exc)]
+
+
+def _data_settings() -> Any:
+    """The service's settings (``ESTATE_*``), or ``LocalError`` naming each bad one."""
+    from pydantic import ValidationError
+
+    from ..config import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise LocalError(
+            [
+                f"ESTATE_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+                for error in exc.errors()
+            ]
+        ) from None
+
+
+@contextmanager
+def _data_session(settings: Any, *, migrate: bool) -> Iterator[Any]:
+    """A session on the data directory's database; ``migrate`` brings its schema up to
+    date first (a data directory the service never started gets one)."""
+    from sqlalchemy.exc import OperationalError
+
+    from ..context import prepare_data_dir, sqlite_file
+    from ..db.engine import make_engine, make_sessionmaker
+    from ..db.migrate import upgrade
+
+    database = sqlite_file(settings.database)
+    if not migrate and database is not None and not database.is_file():
+        raise LocalError(
+            [f"{database}: no database here; set ESTATE_DATA_DIR to the service's data directory"]
+        )
+    if migrate:
+        prepare_data_dir(settings)
+    engine = make_engine(settings.database)
+    try:
+        if migrate:
+            upgrade(engine)
+        with make_sessionmaker(engine)() as session:
+            yield session
+    except OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise LocalError([f"cannot use the database: {reason}"]) from None
+    finally:
+        engine.dispose()

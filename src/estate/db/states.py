@@ -29,12 +29,14 @@ class VersionState(enum.StrEnum):
 
 
 class VersionSource(enum.StrEnum):
-    """Where a plugin version came from: built in (``plugins/``), uploaded, or installed
-    from a remote repository (``PluginVersion.repository`` names it)."""
+    """Where a plugin version came from: built in (``plugins/``), uploaded, installed
+    from a remote repository (``PluginVersion.repository`` names it), or imported from
+    an air-gapped bundle (``estate plugin bundle import``)."""
 
     MANAGED = "managed"
     LOCAL = "local"
     REMOTE = "remote"
+    BUNDLE = "bundle"
 
 
 class RepositoryKind(enum.StrEnum):

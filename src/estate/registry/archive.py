@@ -67,6 +67,28 @@ def extract(data: bytes, dest: Path, *, max_bytes: int, max_members: int = MAX_M
         raise
 
 
+def extract_file(path: Path, dest: Path, *, max_bytes: int, max_members: int = MAX_MEMBERS) -> None:
+    """:func:`extract` for a tar or tar.gz on disk, read as a stream: an air-gapped
+    bundle holds wheels, more than memory should hold at once. The same checks apply."""
+    if dest.exists() and any(dest.iterdir()):
+        raise ValueError(f"{dest} is not empty")
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        with path.open("rb") as source:
+            head = source.read(512)
+            source.seek(0)
+            if not (head.startswith(_GZIP_MAGIC) or head[257:262] == b"ustar"):
+                raise InvalidPackage("not a tar or tar.gz archive")
+            mode: Literal["r|gz", "r|"] = "r|gz" if head.startswith(_GZIP_MAGIC) else "r|"
+            try:
+                _unpack_tar_stream(source, mode, _Writer(dest, max_bytes), max_members)
+            except _READ_ERRORS as exc:
+                raise InvalidPackage(f"a damaged tar archive: {exc}") from None
+    except BaseException:
+        _empty(dest)
+        raise
+
+
 def find_root(dest: Path, *, require_provider: bool = True) -> Path:
     """Return the plugin root of an unpacked archive: the folder holding ``manifest.yml``.
 
@@ -180,8 +202,14 @@ def _unpack(data: bytes, writer: _Writer, max_members: int) -> None:
 
 def _unpack_tar(data: bytes, writer: _Writer, max_members: int) -> None:
     mode: Literal["r|gz", "r|"] = "r|gz" if data.startswith(_GZIP_MAGIC) else "r|"
+    _unpack_tar_stream(io.BytesIO(data), mode, writer, max_members)
+
+
+def _unpack_tar_stream(
+    stream: IO[bytes], mode: Literal["r|gz", "r|"], writer: _Writer, max_members: int
+) -> None:
     # Stream mode reads each member once, in order, and never seeks back.
-    with tarfile.open(fileobj=io.BytesIO(data), mode=mode) as tar:
+    with tarfile.open(fileobj=stream, mode=mode) as tar:
         count = 0
         for member in tar:
             count += 1

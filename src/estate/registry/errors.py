@@ -5,7 +5,8 @@
     RegistryError                 (500 unless a subclass says otherwise)
     ├── InvalidPackage            400  bad archive or manifest; .problems lists each fault
     │   ├── InstallFailed         400  its requirements did not install; .log is the installer's
-    │   └── InvalidIndex          400  a repository index (index.json) that does not read; names the field
+    │   ├── InvalidIndex          400  a repository index (index.json) that does not read; names the field
+    │   └── InvalidBundle         400  an air-gapped bundle that is changed, damaged or asks for what is not there
     ├── PackageTooLarge           413  upload or unpacked content over the size limit
     ├── InvalidPolicy             400  a version policy that cannot be read or that nothing satisfies
     ├── UntrustedPackage          400  its signature is bad, by an unknown or revoked key, or
@@ -63,6 +64,11 @@ class InstallFailed(InvalidPackage):
 
 class InvalidIndex(InvalidPackage):
     """A repository index that does not read: ``index.json: plugins[2].versions[0].sha256: …``."""
+
+
+class InvalidBundle(InvalidPackage):
+    """An air-gapped bundle refused before anything is installed, or one that cannot be
+    made: ``archives/hot-load-1.1.0.tar.gz: its sha256 … is not the one SHA256SUMS lists``."""
 
 
 class UntrustedPackage(RegistryError):

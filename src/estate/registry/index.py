@@ -163,10 +163,12 @@ def index_document(
     *,
     archive_url: Callable[[PluginVersion], str],
     keys: Iterable[str] | None = None,
+    versions: Iterable[PluginVersion] | None = None,
 ) -> dict[str, Any]:
-    """The index of this installation's ready versions (``keys`` only, when given)."""
+    """The index of this installation's ready versions (``keys`` only, when given; exactly
+    ``versions``, when given: an air-gapped bundle's chosen versions)."""
     plugins: dict[str, dict[str, Any]] = {}
-    for version in offered(session, keys):
+    for version in versions if versions is not None else offered(session, keys):
         plugin = plugins.setdefault(version.key, _plugin_entry(version))
         plugin["versions"].append(_version_entry(version, archive_url(version)))
     for plugin in plugins.values():
@@ -221,12 +223,17 @@ def archive_file_name(key: str, version: str) -> str:
 
 
 def write_static_index(
-    session: Session, settings: Settings, dest: Path, keys: Iterable[str] | None = None
+    session: Session,
+    settings: Settings,
+    dest: Path,
+    keys: Iterable[str] | None = None,
+    versions: Iterable[PluginVersion] | None = None,
 ) -> dict[str, Any]:
     """Write ``dest/index.json`` and ``dest/archives/*.tar.gz`` (relative URLs): a static
-    index any file server can host. Returns the document written."""
+    index any file server can host (of ``keys``, or of exactly ``versions``). Returns the
+    document written."""
     wanted = list(keys) if keys is not None else None
-    versions = offered(session, wanted)
+    versions = list(versions) if versions is not None else offered(session, wanted)
     missing = sorted(set(wanted or ()) - {v.key for v in versions})
     if missing:
         raise InvalidIndex([f"no ready version of {key} to export" for key in missing])
@@ -239,7 +246,7 @@ def write_static_index(
     def relative(version: PluginVersion) -> str:
         return f"{ARCHIVES_DIR}/{archive_file_name(version.key, version.version)}"
 
-    document = index_document(session, settings, archive_url=relative, keys=wanted)
+    document = index_document(session, settings, archive_url=relative, versions=versions)
     text = json.dumps(document, indent=2, sort_keys=False) + "\n"
     (dest / INDEX_FILE).write_text(text, encoding="utf-8")
     return document

@@ -39,7 +39,7 @@ from ..runtime.environments import (
 from ..runtime.errors import PluginEnvironmentError, PluginStartError
 from .archive import extract, find_root, sha256_of
 from .errors import InstallFailed, InvalidPackage, PackageTooLarge, PluginExists
-from .integrity import Assessment, admit, assess
+from .integrity import Assessment, Policy, admit, assess
 from .manifest import Manifest, parse_manifest
 from .signing import read_signature, signature_from, write_signature
 
@@ -94,6 +94,7 @@ def install_archive(
     repository: str | None = None,
     signature: dict[str, Any] | None = None,
     expected: tuple[str, str] | None = None,
+    unsigned: Policy | None = None,
 ) -> tuple[PluginVersion, Outcome]:
     """Install an uploaded archive as a new stored version and commit it.
 
@@ -106,10 +107,12 @@ def install_archive(
     version (``Outcome.EXISTING``), other bytes are refused (``PluginExists``). Only a
     version that failed to prepare, which never ran, is replaced, with ``force``.
 
-    ``source`` decides the unsigned policy (``integrity.unsigned_policy``); a ``remote``
-    install names its ``repository`` and may bring the index's detached ``signature``,
-    used when the archive has no ``SIGNATURE`` of its own (a remote's built-ins), and
-    the ``expected`` ``(key, version)`` its index offered: an archive holding another is refused.
+    ``source`` decides the unsigned policy (``integrity.unsigned_policy``) unless
+    ``unsigned`` says (``bundle import --allow-unsigned``); a ``remote``
+    install names its ``repository``. A remote or bundle install may bring the index's
+    detached ``signature``, used when the archive has no ``SIGNATURE`` of its own (a
+    built-in's), and the ``expected`` ``(key, version)`` its index offered: an archive
+    holding another is refused.
     """
     if len(data) > settings.max_upload_bytes:
         raise PackageTooLarge(
@@ -132,7 +135,8 @@ def install_archive(
         if signature is not None and read_signature(root) is None:
             write_signature(root, signature_from(signature, "the index's signature"))
         found = assess(session, root, manifest.key, manifest.version)
-        admit(found, settings, source, f"{manifest.key} {manifest.version}")
+        what = f"{manifest.key} {manifest.version}"
+        admit(found, settings, source, what, unsigned=unsigned)
         version_dir = stage / "version"
         version_dir.mkdir()
         root.rename(version_dir / PLUGIN_SUBDIR)

@@ -107,7 +107,8 @@ def judge(
 
 def unsigned_policy(settings: Settings, source: str) -> Policy:
     """What a package without a signature from ``source`` gets: uploads follow
-    ``ESTATE_UNSIGNED_PLUGINS``; any other source (remote repositories) is refused."""
+    ``ESTATE_UNSIGNED_PLUGINS``; any other source (remote repositories, air-gapped
+    bundles) is refused, unless the installer overrides it (``admit``'s ``unsigned``)."""
     if source == VersionSource.LOCAL:
         return settings.unsigned_plugins
     if source == VersionSource.MANAGED:
@@ -115,9 +116,22 @@ def unsigned_policy(settings: Settings, source: str) -> Policy:
     return "refuse"
 
 
-def admit(found: Assessment, settings: Settings, source: str, what: str) -> None:
+_WHY_REFUSED: dict[str, str] = {
+    VersionSource.LOCAL: "ESTATE_UNSIGNED_PLUGINS=refuse",
+    VersionSource.BUNDLE: "unless `estate plugin bundle import --allow-unsigned` admits them",
+}
+_WHY_WARNED: dict[str, str] = {
+    VersionSource.LOCAL: "as ESTATE_UNSIGNED_PLUGINS=warn allows",
+    VersionSource.BUNDLE: "as `estate plugin bundle import --allow-unsigned` asked",
+}
+
+
+def admit(
+    found: Assessment, settings: Settings, source: str, what: str, unsigned: Policy | None = None
+) -> None:
     """Refuse (``UntrustedPackage``) a package the trust policy does not accept; a
-    warning for an unsigned one under ``warn`` goes to ``found.notes``."""
+    warning for an unsigned one under ``warn`` goes to ``found.notes``. ``unsigned``
+    overrides the source's policy for unsigned packages (never for a bad signature)."""
     if found.status in (SignatureStatus.INVALID, SignatureStatus.MODIFIED):
         hint = ""
         if found.unknown_signer:
@@ -128,15 +142,17 @@ def admit(found: Assessment, settings: Settings, source: str, what: str) -> None
         raise UntrustedPackage(f"SIGNATURE: {what}: {found.problem}; refused{hint}")
     if found.status != SignatureStatus.UNSIGNED:
         return
-    policy = unsigned_policy(settings, source)
+    policy = unsigned or unsigned_policy(settings, source)
     if policy == "refuse":
+        why = _WHY_REFUSED.get(source, "always, whatever ESTATE_UNSIGNED_PLUGINS says")
         raise UntrustedPackage(
             f"{what} is not signed, and unsigned plugins from {source} sources are refused "
-            "(ESTATE_UNSIGNED_PLUGINS=refuse); sign it with `estate plugin sign` and import "
+            f"({why}); sign it with `estate plugin sign` and import "
             "the public key with `estate signing-key import`"
         )
     if policy == "warn":
-        note = f"warning: {what} is not signed (installed as ESTATE_UNSIGNED_PLUGINS=warn allows)"
+        why = _WHY_WARNED.get(source, "as allowed")
+        note = f"warning: {what} is not signed (installed {why})"
         found.notes.append(note)
         logger.warning("%s", note)
 

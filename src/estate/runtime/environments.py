@@ -18,8 +18,9 @@ Environments are made with ``uv venv --relocatable`` on the service's own Python
 SDK is added the way an editable install adds it, with a ``.pth`` file naming the
 folder ``inventory_providers`` is imported from: the plugin's side of the wire
 protocol must be the very code the service speaks with. Requirements come from the
-plugin's ``wheels/`` folder and ``settings.wheelhouse`` first; with ``settings.offline``
-those are the only sources and no index is ever reached.
+plugin's ``wheels/`` folder and the wheelhouse (``settings.resolved_wheelhouse``, where a
+bundle's wheels are imported) first; with ``settings.offline`` those are the only
+sources, no index is ever reached, and a requirement in neither is named with what to do.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import fcntl
 import functools
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -347,7 +349,14 @@ def _fill(venv: Path, requirements: Path, plugin_dir: Path, settings: Settings) 
     argv = [_uv(), "pip", "install", "--no-progress", "--compile-bytecode"]
     argv += ["--python", str(venv / "bin" / "python")]
     argv += ["-r", str(requirements), *_sources(plugin_dir, settings)]
-    installed = _run(argv, name, "installing the requirements")
+    try:
+        installed = _run(argv, name, "installing the requirements")
+    except PluginEnvironmentError as exc:
+        if not settings.offline:
+            raise
+        raise PluginEnvironmentError(
+            f"{exc}\n{_offline_advice(exc.log, settings)}", exc.log
+        ) from None
     _add_accelerator(venv)
     return "\n".join(part for part in (made, installed) if part)
 
@@ -355,12 +364,26 @@ def _fill(venv: Path, requirements: Path, plugin_dir: Path, settings: Settings) 
 def _sources(plugin_dir: Path, settings: Settings) -> list[str]:
     """Where packages come from: the plugin's wheels, the service's wheelhouse, an index."""
     sources = []
-    for folder in (plugin_dir / "wheels", settings.wheelhouse):
-        if folder is not None and folder.is_dir():
+    for folder in (plugin_dir / "wheels", settings.resolved_wheelhouse):
+        if folder.is_dir():
             sources += ["--find-links", str(folder)]
     if settings.offline:
         sources += ["--offline", "--no-index"]
     return sources
+
+
+_MISSING = re.compile(r"(?:Because|no version of|no versions of) ([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def _offline_advice(log: str, settings: Settings) -> str:
+    """What an operator does about a requirement offline installs cannot find."""
+    names = sorted({found.group(1) for found in _MISSING.finditer(log)} - {"you", "the"})
+    missing = ", ".join(names) or "a requirement"
+    return (
+        f"offline (ESTATE_OFFLINE=1): requirements install only from the wheelhouse "
+        f"{settings.resolved_wheelhouse} and the plugin's wheels/, and {missing} is in "
+        "neither: import a bundle that contains it (`estate plugin bundle import`)"
+    )
 
 
 def _site_packages(venv: Path) -> Path:
