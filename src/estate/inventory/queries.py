@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from ..db.models import CollectionRun, Provider, Resource, ResourceChange, ResourceRelationship
@@ -70,17 +71,25 @@ def rows_in_order(
     filter's rows in id order, where for whole rows it walks the primary key past
     other providers' rows: 1 s at 1M), and only then a page of rows: ``Resource``
     objects, or with ``columns`` plain rows of those columns (the id at ``id_at``),
-    which cost ~25 µs less each."""
+    which cost ~25 µs less each, and are read through the session's connection, not
+    the ORM's result machinery (a third of the page's CPU)."""
     ids = list(session.scalars(ids_query))
     if not ids:
         return []
-    where = Resource.id.in_(ids)
     found: dict[int, Any]
     if columns:
-        found = {r[id_at]: r for r in session.execute(select(*columns).where(where))}
+        rows = session.connection().execute(_of_ids(tuple(columns)), {"ids": ids}).all()
+        found = {r[id_at]: r for r in rows}
     else:
-        found = {r.id: r for r in session.scalars(select(Resource).where(where))}
+        found = {r.id: r for r in session.scalars(select(Resource).where(Resource.id.in_(ids)))}
     return [found[i] for i in ids if i in found]
+
+
+@cache
+def _of_ids(columns: tuple[Any, ...]) -> Select[Any]:
+    """``columns`` of the resources of the ids bound as ``ids``: built once (building it
+    per call coerced each of a page's ids into a literal, ~10 % of a page's CPU)."""
+    return select(*columns).where(Resource.id.in_(bindparam("ids", expanding=True)))
 
 
 def providers_of_organizations(session: Session, organizations: frozenset[int]) -> tuple[int, ...]:
