@@ -336,7 +336,7 @@ def resource_automations(
     return Page(count=count, next=next_url, previous=previous, results=results)
 
 
-@router.get("/{resource_id}/drift/")
+@router.get("/{resource_id}/drift/", response_model=Page[ResourceDriftPublic])
 def resource_drift(
     request: Request,
     resource_id: int,
@@ -347,7 +347,7 @@ def resource_drift(
     detected_before: Before = None,
     page: PageNumber = 1,
     page_size: PageSize = 100,
-) -> Page[ResourceDriftPublic]:
+) -> Response:
     """The resource's changes, newest first: ``resource-drift/?resource=`` of one."""
     resource = _get(session, user, resource_id)
     filters = DriftFilter(
