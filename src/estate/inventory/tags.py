@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, delete, select
+from sqlalchemy import ColumnElement, Select, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from ..db.models import Resource, ResourceTag, Tag
@@ -78,10 +78,10 @@ _TAGS_OF = (
 )
 
 
-def tags_of(session: Session, resource_ids: Sequence[int]) -> dict[int, list[Row[Any]]]:
+def tags_of(session: Session, resource_ids: Sequence[int]) -> dict[int, list[Any]]:
     """The tags of each resource, in one query for a whole page (never one per row):
     rows with a Tag's ``id``, ``organization_id``, ``namespace``, ``key``, ``value``."""
-    found: dict[int, list[Row[Any]]] = {rid: [] for rid in resource_ids}
+    found: dict[int, list[Any]] = {rid: [] for rid in resource_ids}
     if not resource_ids:
         return found
     rows = session.connection().execute(_TAGS_OF, {"ids": list(resource_ids)}).all()

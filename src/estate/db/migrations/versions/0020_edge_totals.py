@@ -91,7 +91,7 @@ def _sqlite(with_edges: bool) -> None:
         added += f"{_edges('new')}) ON CONFLICT ({columns}) DO UPDATE SET n = n + 1, "
         added += "edges = edges + excluded.edges"
         removed = f"UPDATE resource_counts SET n = n - 1, edges = edges - {_edges('old')} "
-        watched = (*_COUNTED, "relationships")
+        watched: tuple[str, ...] = (*_COUNTED, "relationships")
         changed = [f"old.{c} IS NOT new.{c}" for c in (*_COUNTED, "relationship_count")]
     else:
         added = f"INSERT INTO resource_counts ({columns}, n) VALUES ({_key('new')}, 1) "
@@ -120,7 +120,8 @@ def _postgresql(with_edges: bool) -> None:
     matched = " AND ".join(f"c.{column} = g.k{i}" for i, column in enumerate(_KEY))
     # The fragments that add edges to 0009's statements (none when downgrading).
     e = dict.fromkeys(("into", "sum", "add", "removed", "subtract", "old", "new"), "")
-    watched, changed_columns = _COUNTED, _COUNTED
+    watched: tuple[str, ...] = _COUNTED
+    changed_columns: tuple[str, ...] = _COUNTED
     if with_edges:
         e = {
             "into": ", edges",
