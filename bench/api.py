@@ -230,6 +230,7 @@ def queries(estate: Estate) -> dict[str, list[str]]:
         "detail_network": [f"{API}/resources/{i}/" for i in estate.networks],
         "history": [f"{API}/resources/{i}/history/" for i in estate.changed],
         "drift_run": [f"{API}/resource-drift/?collection_run={estate.drift_run}"],
+        "relationships": [f"{API}/resource-relationships/?page_size=100"],
     }
 
 
@@ -301,7 +302,15 @@ def loaded_estate(
 
 
 BASELINES = ("ping", "users_me")  # the service's floor, not figures of the issue
-MEMBER_QUERIES = ("list", "list_state", "list_tag", "list_search", "deep_page_number", "drift_run")
+MEMBER_QUERIES = (
+    "list",
+    "list_state",
+    "list_tag",
+    "list_search",
+    "deep_page_number",
+    "drift_run",
+    "relationships",
+)
 
 
 @contextmanager

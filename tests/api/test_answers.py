@@ -1,5 +1,6 @@
 """Answers built as plain dicts (api/answers.py) are exactly what their response_model
-would serialize: byte for byte, for the resources list in both walks and the detail."""
+would serialize: byte for byte, for the resources list in both walks and the detail,
+and for the change feed (resource-drift/ and a resource's drift)."""
 
 from pathlib import Path
 from typing import Any
@@ -8,8 +9,16 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from estate.api.pagination import Page
-from estate.api.schemas import ResourceDetail, ResourcePublic
-from factories import API, collect, create_provider, fixture_plugin, tarball, upload
+from estate.api.schemas import ResourceDetail, ResourceDriftPublic, ResourcePublic
+from factories import (
+    API,
+    collect,
+    create_provider,
+    fixture_plugin,
+    patch_config,
+    tarball,
+    upload,
+)
 
 
 def _as_the_model_writes_it(model: type[BaseModel], content: bytes) -> bytes:
@@ -58,3 +67,33 @@ def test_resource_answers_are_their_models_serialization(
     for resource_id in chosen:
         detail = client.get(f"{API}/resources/{resource_id}/")
         assert detail.content == _as_the_model_writes_it(ResourceDetail, detail.content)
+
+
+def test_drift_answers_are_their_models_serialization(client: TestClient) -> None:
+    estate = {"clusters": 1, "hosts_per_cluster": 2, "vms_per_host": 20, "churn_percent": 20}
+    dc = create_provider(client, name="dc", connection_config={**estate, "generation": 0})
+    first = collect(client, dc["id"])
+    patch_config(client, dc["id"], **estate, generation=1)
+    second = collect(client, dc["id"])
+    patch_config(client, dc["id"], **{**estate, "vms_per_host": 15}, generation=1)
+    collect(client, dc["id"])  # some deleted: their changes are empty
+    assert first["status"] == second["status"] == "completed"
+    model = Page[ResourceDriftPublic]
+    feeds: list[dict[str, Any]] = [
+        {},
+        {"collection_run": second["id"]},
+        {"drift_type": "deleted", "page_size": 3, "page": 2},
+        {"ordering": "drift_type"},
+    ]
+    for params in feeds:
+        answer = client.get(f"{API}/resource-drift/", params=params)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["results"], params
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.content == _as_the_model_writes_it(model, answer.content)
+    changed = client.get(f"{API}/resource-drift/", params={"drift_type": "modified"}).json()
+    resource = changed["results"][0]["resource"]
+    assert changed["results"][0]["changes"]
+    one = client.get(f"{API}/resources/{resource}/drift/")
+    assert one.status_code == 200, one.text
+    assert one.content == _as_the_model_writes_it(model, one.content)

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -533,3 +534,64 @@ def test_0018_adds_plugin_repositories_keeps_versions_and_downgrades(
         assert "plugin_repositories" not in inspect(conn).get_table_names()
         columns = {c["name"] for c in inspect(conn).get_columns("plugin_versions")}
         assert "repository" not in columns
+
+
+def test_0020_sums_existing_edges_keeps_them_current_and_downgrades(
+    empty_engine: Engine,
+) -> None:
+    upgrade(empty_engine, "0018")
+    columns = (
+        "INSERT INTO resources (id, provider_id, ems_ref, resource_type, state, content_hash, "
+        "first_seen_at, last_seen_at, updated_at, deleted_at, relationships) VALUES "
+    )
+    at = "'2026-01-03 00:00:00'"
+    two = """'[["host-1", "runs_on"], ["ds-1", "attached_to"]]'"""
+    with empty_engine.begin() as conn:
+        for statement in _AT_0002[:3]:  # organization, provider, run
+            conn.execute(text(statement))
+        conn.execute(
+            text(
+                f"{columns} (1, 1, 'vm-1', 'virtual_machine', 'active', 'h', {at}, {at}, {at}, "
+                f"NULL, {two}), "
+                f"(2, 1, 'vm-2', 'virtual_machine', 'active', 'h', {at}, {at}, {at}, NULL, {two}), "
+                f"(3, 1, 'gone', 'virtual_machine', 'active', 'h', {at}, {at}, {at}, {at}, {two}), "
+                f"(4, 1, 'host', 'hypervisor_host', 'active', 'h', {at}, {at}, {at}, NULL, NULL)"
+            )
+        )
+
+    def edges(conn: Any) -> dict[tuple[str, bool], int]:
+        rows = conn.execute(text("SELECT resource_type, deleted, edges FROM resource_counts"))
+        return {(kind, bool(deleted)): n for kind, deleted, n in rows if n}
+
+    upgrade(empty_engine, "0020")
+
+    with empty_engine.begin() as conn:
+        assert edges(conn) == {("virtual_machine", False): 4, ("virtual_machine", True): 2}
+        # The triggers keep it: edges changed, a resource deleted, restored, inserted.
+        conn.execute(text("""UPDATE resources SET relationships = '[["x", "member_of"]]' """
+                          "WHERE id = 4"))  # fmt: skip
+        conn.execute(text("UPDATE resources SET relationships = NULL WHERE id = 1"))
+        conn.execute(text(f"UPDATE resources SET deleted_at = {at} WHERE id = 2"))
+        conn.execute(text("UPDATE resources SET deleted_at = NULL WHERE id = 3"))
+        conn.execute(
+            text(
+                f"{columns} (5, 1, 'vm-5', 'virtual_machine', 'active', 'h', {at}, {at}, {at}, "
+                f"NULL, {two})"
+            )
+        )
+        assert edges(conn) == {
+            ("hypervisor_host", False): 1,
+            ("virtual_machine", False): 4,
+            ("virtual_machine", True): 2,
+        }
+        conn.execute(text("DELETE FROM resources WHERE id IN (2, 5)"))
+        assert edges(conn) == {("hypervisor_host", False): 1, ("virtual_machine", False): 2}
+
+    command.downgrade(alembic_config(empty_engine), "0018")
+
+    with empty_engine.begin() as conn:
+        assert "edges" not in {c["name"] for c in inspect(conn).get_columns("resource_counts")}
+        # 0009's triggers are back: counts still kept.
+        conn.execute(text("DELETE FROM resources WHERE id = 4"))
+        kept = conn.execute(text("SELECT sum(n) FROM resource_counts WHERE NOT deleted"))
+        assert kept.scalar_one() == 2

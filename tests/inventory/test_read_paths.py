@@ -1,6 +1,6 @@
 """The read paths of migration 0009 on a real database (SQLite and PostgreSQL):
-``resource_counts`` stays exact through every kind of write, and ``search`` finds
-what a substring match finds, from the index."""
+``resource_counts`` (its resources and, since 0020, their edges) stays exact through
+every kind of write, and ``search`` finds what a substring match finds, from the index."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from estate.db.models import (
     ResourceTag,
     Tag,
 )
-from estate.inventory.counts import counted
+from estate.inventory.counts import counted, edges_counted
 from estate.inventory.ingest import Ingestor
 from estate.inventory.queries import (
     INCOMING_LIMIT,
@@ -81,6 +81,10 @@ def collect(engine: Engine, provider_id: int, batch: Sequence[dict[str, Any]]) -
     ingestor.finish(complete=True)
 
 
+def edge(target: str, kind: str) -> dict[str, str]:
+    return {"target_ems_ref": target, "relationship_type": kind}
+
+
 def vm(ref: str, **fields: Any) -> dict[str, Any]:
     return {
         "ems_ref": ref,
@@ -133,6 +137,20 @@ def assert_counts_exact(engine: Engine) -> None:
                 filters,
                 visible,
             )
+        # resource_counts.edges: every edge the living resources declare (migration 0020).
+        for visible, provider in itertools.product(scopes, providers):
+            mine = None if visible is None else providers_of_organizations(session, visible)
+            query = select(func.coalesce(func.sum(Resource.relationship_count), 0)).where(
+                Resource.deleted_at.is_(None)
+            )
+            if mine is not None:
+                query = query.where(Resource.provider_id.in_(mine))
+            if provider is not None:
+                query = query.where(Resource.provider_id == provider)
+            assert edges_counted(session, provider, mine) == session.scalar(query), (
+                visible,
+                provider,
+            )
 
 
 def _fields(filters: ResourceFilter) -> dict[str, Any]:
@@ -143,17 +161,27 @@ def test_counts_stay_exact_through_inserts_changes_deletions_and_restores(engine
     dc = new_provider(engine, "dc")
     cloud = new_provider(engine, "cloud", vendor="aws", org="other")
     fleet = [
-        vm(f"vm-{i}", os_type=("linux", "windows", None)[i % 3], region=("eu-1", None)[i % 2])
+        vm(
+            f"vm-{i}",
+            os_type=("linux", "windows", None)[i % 3],
+            region=("eu-1", None)[i % 2],
+            relationships=[edge(f"h-{i % 3}", "runs_on"), edge("ds", "attached_to")][: i % 3],
+        )
         for i in range(30)
     ]
     hosts = [{"ems_ref": f"h-{i}", "resource_type_slug": "hypervisor_host"} for i in range(3)]
     collect(engine, dc, fleet + hosts)
     collect(engine, cloud, fleet[:10])
     assert_counts_exact(engine)
-    # State, os_type and region change; some disappear (deleted); a host goes.
+    # State, os_type and region change; edges come and go; some disappear (deleted);
+    # a host goes.
     changed = [
         {**r, "state": "stopped", "os_type": "windows", "region": "eu-1"} if i % 4 == 0 else r
         for i, r in enumerate(fleet[:20])
+    ]
+    changed = [
+        {**r, "relationships": [edge("h-2", "runs_on")] * (i % 2)} if i % 5 == 0 else r
+        for i, r in enumerate(changed)
     ]
     collect(engine, dc, changed + hosts[:2])
     assert_counts_exact(engine)
@@ -164,6 +192,11 @@ def test_counts_stay_exact_through_inserts_changes_deletions_and_restores(engine
     with Session(engine) as session, session.begin():
         session.execute(update(Resource).where(Resource.ems_ref == "vm-3").values(state="error"))
         session.execute(delete(Resource).where(Resource.ems_ref == "vm-5"))
+        session.execute(
+            update(Resource)
+            .where(Resource.ems_ref == "vm-7")
+            .values(relationships=[["h-0", "runs_on"], ["h-1", "depends_on"], ["ds", "backs_up"]])
+        )
     assert_counts_exact(engine)
     with Session(engine) as session, session.begin():
         session.execute(delete(Provider).where(Provider.id == cloud))

@@ -480,6 +480,8 @@ class ResourceCount(Base):
     Kept exact by triggers on ``resources`` (migration 0009), in the transaction of
     every write, so a list's ``count`` is a sum over a few rows (inventory.counts).
     An absent ``os_type`` or ``region`` is ``''``; a key may remain with ``n`` 0.
+    ``edges`` sums the resources' ``relationship_count`` (migration 0020): the
+    relationship list's count.
     """
 
     __tablename__ = "resource_counts"
@@ -492,6 +494,7 @@ class ResourceCount(Base):
     region: Mapped[str] = mapped_column(String(100), primary_key=True)
     deleted: Mapped[bool] = mapped_column(Boolean, primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger)
+    edges: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class ResourceChange(Base):

@@ -6,6 +6,9 @@ models.ResourceCount) when the list is filtered only by provider, vendor, type,
 state, os_type, region and deletion, and by the providers the caller may see —
 every list but ``search`` and ``tag``. Those two are counted from their indexes
 (the search index, the tag index): exact too, at the cost of the matching rows.
+
+The same rows sum the edges of living resources (``edges``), the count of the
+``resource-relationships/`` list unless it is filtered by source, target or type.
 """
 
 from __future__ import annotations
@@ -40,4 +43,17 @@ def counted(session: Session, filters: ResourceFilter) -> int | None:
             query = query.where(column == value)
     if not filters.include_deleted:
         query = query.where(ResourceCount.deleted.is_(False))
+    return int(session.scalar(query) or 0)
+
+
+def edges_counted(session: Session, provider: int | None, providers: tuple[int, ...] | None) -> int:
+    """The number of edges the living resources declare: of ``provider`` when given,
+    of ``providers`` (those the caller may see; None: all)."""
+    query = select(func.coalesce(func.sum(ResourceCount.edges), 0)).where(
+        ResourceCount.deleted.is_(False)
+    )
+    if provider is not None:
+        query = query.where(ResourceCount.provider_id == provider)
+    if providers is not None:
+        query = query.where(ResourceCount.provider_id.in_(providers))
     return int(session.scalar(query) or 0)

@@ -134,14 +134,17 @@ def edge_page(
     offset: int,
     limit: int,
     by_type: str | None = None,
+    total: int | None = None,
 ) -> tuple[int, list[Edge]]:
     """The total number of matching edges and those of ``[offset, offset + limit)``.
 
     ``by_type`` orders them by relationship type (``-`` descending), then as usual: it
     holds every matching edge in memory, where the usual order holds one page.
+    ``total``: the count, when the caller has it from ``counts.edges_counted`` (the
+    list filtered by provider and scope alone).
     """
     if by_type is None and filters.relationship_type is None and filters.target is None:
-        return _counted_page(session, _where(filters, scope), offset, limit)
+        return _counted_page(session, _where(filters, scope), offset, limit, total)
     total = 0
     page: list[Edge] = []
     edges: Iterable[Edge] = _edges(session, filters, scope)
@@ -155,9 +158,14 @@ def edge_page(
 
 
 def _counted_page(
-    session: Session, where: list[ColumnElement[bool]], offset: int, limit: int
+    session: Session,
+    where: list[ColumnElement[bool]],
+    offset: int,
+    limit: int,
+    total: int | None,
 ) -> tuple[int, list[Edge]]:
-    """A page where every edge of the sources matches: the database counts them.
+    """A page where every edge of the sources matches: the database counts them, when
+    ``total`` is not given already.
 
     Each source's number of edges is the database's generated ``relationship_count``,
     read with the id from one partial index (``ix_resources_edges``): neither the count
@@ -165,7 +173,9 @@ def _counted_page(
     through are loaded.
     """
     length = func.coalesce(Resource.relationship_count, 0)
-    total = int(session.scalar(select(func.coalesce(func.sum(length), 0)).where(*where)) or 0)
+    if total is None:
+        summed = select(func.coalesce(func.sum(length), 0)).where(*where)
+        total = int(session.scalar(summed) or 0)
     wanted: list[int] = []
     skip = 0
     seen = last = 0

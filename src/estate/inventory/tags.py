@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, select
+from sqlalchemy import ColumnElement, Select, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from ..db.models import Resource, ResourceTag, Tag
@@ -60,19 +61,32 @@ def tagged(match: TagMatch) -> ColumnElement[bool]:
     return Resource.id.in_(tags)
 
 
-def tags_of(session: Session, resource_ids: Sequence[int]) -> dict[int, list[Tag]]:
-    """The tags of each resource, in one query for a whole page (never one per row)."""
-    found: dict[int, list[Tag]] = {rid: [] for rid in resource_ids}
+# A page's tags: plain rows of the tag's columns (read as a Tag's attributes are),
+# by the statement built once, through the session's connection (no ORM objects).
+_TAGS_OF = (
+    select(
+        ResourceTag.resource_id,
+        Tag.id,
+        Tag.organization_id,
+        Tag.namespace,
+        Tag.key,
+        Tag.value,
+    )
+    .join(Tag, Tag.id == ResourceTag.tag_id)
+    .where(ResourceTag.resource_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Tag.namespace, Tag.key, Tag.value, Tag.id)
+)
+
+
+def tags_of(session: Session, resource_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """The tags of each resource, in one query for a whole page (never one per row):
+    rows with a Tag's ``id``, ``organization_id``, ``namespace``, ``key``, ``value``."""
+    found: dict[int, list[Any]] = {rid: [] for rid in resource_ids}
     if not resource_ids:
         return found
-    rows = session.execute(
-        select(ResourceTag.resource_id, Tag)
-        .join(Tag, Tag.id == ResourceTag.tag_id)
-        .where(ResourceTag.resource_id.in_(resource_ids))
-        .order_by(Tag.namespace, Tag.key, Tag.value, Tag.id)
-    ).all()
-    for resource_id, tag in rows:
-        found[resource_id].append(tag)
+    rows = session.connection().execute(_TAGS_OF, {"ids": list(resource_ids)}).all()
+    for row in rows:
+        found[row[0]].append(row)
     return found
 
 

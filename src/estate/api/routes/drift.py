@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from ...auth.roles import in_visible
 from ...db.models import Resource, ResourceChange
@@ -17,6 +17,7 @@ from ...inventory.drift import (
     drift_item,
     drift_query,
 )
+from ..answers import page_answer
 from ..deps import CurrentUser, IdFilter, SessionDep, Visible, one_of
 from ..pagination import Page, PageNumber, PageSize, page_of
 from ..resource_filters import TYPE_SLUGS, TypeFilter
@@ -46,8 +47,9 @@ def drift_page(
     ordering: str,
     page: int,
     page_size: int,
-) -> Page[ResourceDriftPublic]:
-    """One numbered page of the changes matching ``filters`` that the caller may see."""
+) -> Response:
+    """One numbered page of the changes matching ``filters`` that the caller may see,
+    as its ``Page[ResourceDriftPublic]`` would serialize (built once: api/answers.py)."""
     one_of("drift_type", filters.drift_type, DRIFT_TYPES)
     one_of("ordering", ordering, ORDERINGS)
     scope = None if visible is None else in_visible(Resource.provider_id, visible)
@@ -56,11 +58,10 @@ def drift_page(
     count, rows, next_url, previous = page_of(
         session, request, query, page, page_size, total=total, rows_of=True
     )
-    results = [ResourceDriftPublic.model_validate(drift_item(row)) for row in rows]
-    return Page(count=count, next=next_url, previous=previous, results=results)
+    return page_answer(count, next_url, previous, [drift_item(row) for row in rows])
 
 
-@router.get("/")
+@router.get("/", response_model=Page[ResourceDriftPublic])
 def list_drift(
     request: Request,
     session: SessionDep,
@@ -79,7 +80,7 @@ def list_drift(
     ordering: Ordering = "-detected_at",
     page: PageNumber = 1,
     page_size: PageSize = 100,
-) -> Page[ResourceDriftPublic]:
+) -> Response:
     """Every change across the resources the caller may see, newest first."""
     if provider is not None and resource__provider is not None and provider != resource__provider:
         raise HTTPException(400, detail="resource__provider: differs from provider; send one")

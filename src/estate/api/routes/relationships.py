@@ -13,6 +13,8 @@ from ...auth import roles
 from ...auth.roles import in_visible
 from ...db.models import Resource
 from ...db.storable import INT_MAX
+from ...inventory.counts import edges_counted
+from ...inventory.queries import providers_of_organizations
 from ...inventory.relationship_list import Edge, EdgeFilter, edge_page, find_edge, parse_edge_id
 from ..deps import CurrentUser, SessionDep, Visible, fits, one_of
 from ..pagination import Page, PageNumber, PageSize, page_links
@@ -73,7 +75,13 @@ def list_relationships(
             return Page(count=0, next=None, previous=None, results=[])
     filters = EdgeFilter(source, target_row, relationship_type, provider or provider__id)
     offset = (page - 1) * page_size
-    total, edges = edge_page(session, filters, scope, offset, page_size, ordering)
+    total = None
+    if source is None and target is None and relationship_type is None:
+        # Every edge of the visible (or one) provider's living resources: a few rows
+        # of resource_counts, whatever the inventory's size.
+        providers = None if visible is None else providers_of_organizations(session, visible)
+        total = edges_counted(session, filters.provider, providers)
+    total, edges = edge_page(session, filters, scope, offset, page_size, ordering, total)
     next_url, previous = page_links(request, page, page_size, total)
     return Page(count=total, next=next_url, previous=previous, results=[_public(e) for e in edges])
 

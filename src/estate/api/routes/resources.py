@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from operator import itemgetter
 from typing import Annotated, Any, get_origin
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from ... import taxonomy
@@ -66,7 +67,9 @@ _COLUMN_OF = {
     "first_discovered_at": "first_seen_at",
     "last_seen_run": "last_seen_run_id",
 }
-_MADE = {"is_deleted", "resource_type_name", "provider_name", "organization", "tags"}
+# (_item appends them to a row in this order.)
+_MADE_ORDER = ("is_deleted", "resource_type_name", "provider_name", "organization", "tags")
+_MADE = frozenset(_MADE_ORDER)
 # A page's rows are read as plain tuples of these columns, not as ORM objects.
 _COLUMN_NAMES = tuple(
     sorted(
@@ -79,10 +82,16 @@ _AT = {name: i for i, name in enumerate(_COLUMN_NAMES)}
 _ID, _PROVIDER, _TYPE, _DELETED = (
     _AT[c] for c in ("id", "provider_id", "resource_type", "deleted_at")
 )
-# (field, position in a row) in the model's order; None: made by _item.
-_LAYOUT = tuple(
-    (name, None if name in _MADE else _AT[_COLUMN_OF.get(name, name)])
-    for name in ResourcePublic.model_fields
+# _item reads a row of _COLUMNS followed by the made values (_MADE_ORDER), picking
+# each field's value by position, in the model's field order.
+_FIELDS = tuple(ResourcePublic.model_fields)
+_PICK = itemgetter(
+    *(
+        len(_COLUMN_NAMES) + _MADE_ORDER.index(name)
+        if name in _MADE
+        else _AT[_COLUMN_OF.get(name, name)]
+        for name in _FIELDS
+    )
 )
 # An empty JSON column is NULL; the API shows [] or {}, as the field's type says.
 _EMPTY = {
@@ -117,28 +126,37 @@ def providers_of(session: Session, ids: set[int]) -> ProviderOf:
     """Each provider's ``(name, organization)``: one query for a whole page."""
     if not ids:
         return {}
-    rows = session.execute(
-        select(Provider.id, Provider.name, Provider.organization_id).where(Provider.id.in_(ids))
-    )
+    rows = session.connection().execute(_PROVIDERS_OF, {"ids": list(ids)})
     return {pid: (name, organization) for pid, name, organization in rows}
+
+
+_PROVIDERS_OF = select(Provider.id, Provider.name, Provider.organization_id).where(
+    Provider.id.in_(bindparam("ids", expanding=True))
+)
 
 
 def _item(row: Sequence[Any], providers: ProviderOf, tags: list[dict[str, Any]]) -> dict[str, Any]:
     """A list item as ResourcePublic serializes it, in its field order, from a row of
     :data:`_COLUMNS` (read by position: a Row's attributes cost far more)."""
     resource_type = row[_TYPE]
-    made = {
-        "is_deleted": row[_DELETED] is not None,
-        "resource_type_name": _TYPE_NAMES.get(resource_type, resource_type),
-        "tags": tags,
-    }
-    made["provider_name"], made["organization"] = providers[row[_PROVIDER]]
-    out = {}
-    for name, at in _LAYOUT:
-        value = made[name] if at is None else row[at]
-        if value is None and name in _EMPTY:
-            value = _EMPTY[name]()
-        out[name] = value
+    out = dict(
+        zip(
+            _FIELDS,
+            _PICK(
+                (
+                    *row,
+                    row[_DELETED] is not None,
+                    _TYPE_NAMES.get(resource_type, resource_type),
+                    *providers[row[_PROVIDER]],
+                    tags,
+                )
+            ),
+            strict=True,
+        )
+    )
+    for name, empty in _EMPTY.items():
+        if out[name] is None:
+            out[name] = empty()
     if out["disk_gb"] is not None:
         out["disk_gb"] = float(out["disk_gb"])
     return out
@@ -318,7 +336,7 @@ def resource_automations(
     return Page(count=count, next=next_url, previous=previous, results=results)
 
 
-@router.get("/{resource_id}/drift/")
+@router.get("/{resource_id}/drift/", response_model=Page[ResourceDriftPublic])
 def resource_drift(
     request: Request,
     resource_id: int,
@@ -329,7 +347,7 @@ def resource_drift(
     detected_before: Before = None,
     page: PageNumber = 1,
     page_size: PageSize = 100,
-) -> Page[ResourceDriftPublic]:
+) -> Response:
     """The resource's changes, newest first: ``resource-drift/?resource=`` of one."""
     resource = _get(session, user, resource_id)
     filters = DriftFilter(
