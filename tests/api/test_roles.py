@@ -86,6 +86,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("delete", "/provider-plugins/{key}/versions/{version}/"): SYSTEM,
     ("post", "/provider-plugins/{key}/rollback/"): SYSTEM,
     ("get", "/provider-plugins/index/"): ANY,
+    ("get", "/provider-plugins/available/"): SYSTEM,
     ("get", "/provider-plugins/{key}/versions/{version}/archive/"): ANY,
     ("post", "/provider-plugins/install/"): SYSTEM,
     ("get", "/repositories/"): SYSTEM,
