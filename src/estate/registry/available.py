@@ -135,9 +135,7 @@ def _installed(session: Session, key: str | None) -> list[PluginVersion]:
 def _offered(
     session: Session, repository_ids: list[int], key: str | None
 ) -> list[RemotePluginVersion]:
-    query = select(RemotePluginVersion).where(
-        RemotePluginVersion.repository_id.in_(repository_ids)
-    )
+    query = select(RemotePluginVersion).where(RemotePluginVersion.repository_id.in_(repository_ids))
     if key is not None:
         query = query.where(RemotePluginVersion.key == key)
     return list(session.scalars(query))

@@ -9,12 +9,17 @@ before any connection is made.
 A sync replaces the repository's cached versions (``RemotePluginVersion``) as a whole,
 in one transaction; a failed one changes nothing but the repository's
 ``last_sync_status``/``last_error`` and raises ``RemoteFailed`` (502) with the same text.
+Syncs of one repository never overlap: while one runs in this service process, another
+is refused at once (``SyncRunning``, 409, "a sync of X is running") rather than queued
+behind a remote that may take the whole timeout to answer.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -26,13 +31,15 @@ from ..config import Settings
 from ..db.models import PluginRepository, RemotePluginVersion
 from ..db.states import RepositoryKind
 from ..db.storable import MAX_DEPTH, too_deep
-from .errors import InvalidIndex, Offline, RemoteFailed, RepositoryDisabled
+from .errors import InvalidIndex, Offline, RemoteFailed, RepositoryDisabled, SyncRunning
 from .index import Index, parse_index
 from .keyring import Sealer
 
 API_INDEX = "/api/inventory/v1/provider-plugins/index/"
 MAX_INDEX_BYTES = 16 * 1024 * 1024
 OK, ERROR = "ok", "error"
+_syncing: set[int] = set()  # repository ids with a sync running in this process
+_syncing_guard = threading.Lock()
 
 
 def check_online(settings: Settings, what: str) -> None:
@@ -122,11 +129,32 @@ def sync(session: Session, settings: Settings, box: Sealer, repository: PluginRe
             f"repository {repository.name} is disabled; enable it (PATCH enabled: true) to sync"
         )
     check_online(settings, f"syncing repository {repository.name}")
+    with _only_sync(repository):
+        try:
+            index = read_index(repository, box, settings)
+        except RemoteFailed as exc:
+            _record(session, repository, ERROR, str(exc))
+            raise
+        return _replace(session, repository, index)
+
+
+@contextmanager
+def _only_sync(repository: PluginRepository) -> Iterator[None]:
+    """Hold ``repository``'s sync slot, or refuse: a sync of it is running."""
+    with _syncing_guard:
+        if repository.id in _syncing:
+            raise SyncRunning(
+                f"a sync of {repository.name} is running; try again when it has finished"
+            )
+        _syncing.add(repository.id)
     try:
-        index = read_index(repository, box, settings)
-    except RemoteFailed as exc:
-        _record(session, repository, ERROR, str(exc))
-        raise
+        yield
+    finally:
+        with _syncing_guard:
+            _syncing.discard(repository.id)
+
+
+def _replace(session: Session, repository: PluginRepository, index: Index) -> int:
     try:
         rows = _rows(repository, index)
     except RemoteFailed as exc:

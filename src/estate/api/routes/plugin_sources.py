@@ -58,7 +58,8 @@ def available_plugins(
     user: AdminUser,
     key: Annotated[str | None, Query(max_length=200, description="Only this key")] = None,
     source: Annotated[
-        Literal["managed", "local", "bundle", "remote"] | None, Query(description="Only this source")
+        Literal["managed", "local", "bundle", "remote"] | None,
+        Query(description="Only this source"),
     ] = None,
     repository: Annotated[
         str | None, Query(max_length=100, description="Only rows of this repository")
