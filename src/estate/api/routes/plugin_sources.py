@@ -15,8 +15,8 @@ from fastapi import APIRouter, Query, Request, Response, status
 from ...db.models import PluginVersion
 from ...db.states import VersionState
 from ...registry import index, lifecycle
-from ...registry.available import Available, AvailableFilter, available
 from ...registry.archive import sha256_of
+from ...registry.available import Available, AvailableFilter, available
 from ...registry.errors import PluginNotFound
 from ...registry.install import Outcome
 from ...registry.remote_install import install_remote
