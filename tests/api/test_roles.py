@@ -513,7 +513,7 @@ WEB_PAGES = {
     "/live/resources/{resource_id}", "/watchlists", "/watchlists/{watchlist_id}",
     "/plugins", "/live/plugins", "/catalog", "/catalog/{key}", "/events",
     "/admin", "/admin/users", "/admin/organizations", "/admin/organizations/{organization_id}",
-    "/admin/tokens", "/admin/audit",
+    "/admin/tokens", "/admin/audit", "/admin/repositories", "/admin/repositories/{repository_id}",
 }  # fmt: skip
 
 
