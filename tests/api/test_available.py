@@ -66,6 +66,8 @@ def test_sources_merge_with_exact_counts_and_the_choice_is_never_silent(
     assert _rows(client, source="local") == [("1.0.0", "local", None, True)]
     assert _listed(client, repository="beta")["count"] == 2
     assert _listed(client, key="other:key")["count"] == 0
+    states = {(r["source"], r["installed"], r["state"]) for r in _listed(client)["results"]}
+    assert states == {("local", True, "ready"), ("remote", True, None), ("remote", False, None)}
     everything = _listed(client, key=None, source="managed")["results"]
     assert everything and all(r["installed"] and r["repository"] is None for r in everything)
     last = _listed(client, page_size=2, page=3)
@@ -114,4 +116,5 @@ def test_a_key_offered_by_no_repository_says_so(client: TestClient, tmp_path: Pa
     assert upload(client, _archive(tmp_path, "1.0.0")).status_code == 201
     (row,) = _listed(client, key=HOT)["results"]
     assert (row["source"], row["installed"], row["chosen_source"]) == ("local", True, None)
+    assert row["state"] == "ready"
     assert row["reason"] == f"no enabled repository offers a compatible release of {HOT}"

@@ -176,6 +176,9 @@ class AvailablePublic(BaseModel):
     sha256: str
     created_at: datetime | None
     installed: bool = Field(description="This key and version is installed here")
+    state: str | None = Field(
+        description="An installed row's state (ready, preparing, failed); null when only offered"
+    )
     chosen: bool = Field(description="This row is what `install` with no source would take")
     chosen_source: str | None = Field(
         description="The repository `install` of the key with neither source nor version "

@@ -54,6 +54,7 @@ class Available:
     sha256: str
     created_at: datetime | None
     installed: bool
+    state: str | None  # an installed row's state (ready, preparing, failed); None: offered only
     verdict: Verdict
 
     @property
@@ -100,7 +101,7 @@ def available(session: Session, wanted: AvailableFilter) -> list[Available]:
                 key=row.key, version=row.version, source="remote", repository=repository.name,
                 priority=repository.priority, prerelease=row.prerelease, yanked=row.yanked,
                 sha256=row.sha256, created_at=row.created_at,
-                installed=(row.key, row.version) in have, verdict=verdicts[row.key],
+                installed=(row.key, row.version) in have, state=None, verdict=verdicts[row.key],
             )  # fmt: skip
     listed = [r for r in rows.values() if _wanted(r, wanted)]
     return _ordered(listed)
@@ -149,7 +150,8 @@ def _row_of_installed(
         key=version.key, version=version.version, source=version.source,
         repository=version.repository, priority=priority,
         prerelease=is_prerelease(version.version), yanked=version.yanked,
-        sha256=version.sha256, created_at=version.created_at, installed=True, verdict=verdict_,
+        sha256=version.sha256, created_at=version.created_at, installed=True,
+        state=version.state, verdict=verdict_,
     )  # fmt: skip
 
 

@@ -79,7 +79,7 @@ def _available(row: Available) -> AvailablePublic:
     return AvailablePublic(
         key=row.key, version=row.version, source=row.source, repository=row.repository,
         priority=row.priority, prerelease=row.prerelease, yanked=row.yanked, sha256=row.sha256,
-        created_at=row.created_at, installed=row.installed, chosen=row.chosen,
+        created_at=row.created_at, installed=row.installed, state=row.state, chosen=row.chosen,
         chosen_source=verdict.source, chosen_version=verdict.version, reason=verdict.reason,
         ambiguous=verdict.ambiguous,
     )  # fmt: skip
