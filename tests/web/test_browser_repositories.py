@@ -3,7 +3,8 @@ service on a socket: a system administrator registers a static index served by
 ``python -m http.server`` through the form (the token typed in a password field and
 never shown back), syncs it, is told in the flash why an unsigned version is refused,
 installs the signed one, sees it on /plugins as installed from that repository, and is
-told the sync's 502 once the index server is gone."""
+told the sync's 502 once the index server is gone; then edits, disables and deletes
+it, and what was installed from it stays installed."""
 
 from __future__ import annotations
 
@@ -81,11 +82,30 @@ def test_an_administrator_registers_syncs_and_installs_from_a_static_index(
         expect(page.locator("#flash")).to_have_class("shown error")
         expect(page.locator("#flash")).to_have_text(f"connection refused to {url}/index.json")
 
+    # Edit (the empty token field keeps the stored token), disable, then delete.
+    edit = page.locator("#edit-repository")
+    edit.get_by_label("Priority").fill("20")
+    edit.get_by_role("button", name="Save").click()
+    expect(page.locator("#flash")).to_have_text("Saved mirror")
+    expect(page.locator("#repository-facts")).to_contain_text("20")
+    expect(page.locator("[data-token]")).to_have_text("set")
+    page.locator("#repository-facts").get_by_role("button", name="Disable").click()
+    expect(page.locator("#repository-facts").get_by_role("button", name="Enable")).to_be_visible()
+    expect(
+        page.locator("#repository-facts").get_by_role("button", name="Sync now")
+    ).to_be_disabled()
+
     page.goto("/admin/repositories")
     row = page.locator("#repositories [data-repository='mirror']")
     expect(row.locator("[data-sync-status]")).to_have_text("error")
     expect(row).to_contain_text(f"connection refused to {url}/index.json")
+    expect(row.locator("td").nth(4)).to_have_text("no")
     assert TOKEN not in page.content()
+    row.get_by_role("link", name="mirror").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#repository-facts").get_by_role("button", name="Delete").click()
+    expect(page).to_have_url(re.compile(r"/admin/repositories$"))
+    expect(page.locator("#repositories")).to_contain_text("No repository is registered.")
 
     page.goto("/plugins")
     version = page.locator(f"#plugins [data-key='{HOT}'] [data-version='1.1.0']")
