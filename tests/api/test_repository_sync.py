@@ -1,7 +1,10 @@
-"""Syncs of one repository never overlap: against the real service on a socket, a
-second ``POST repositories/{id}/sync/`` while the first waits on a slow index is
-refused at once (409, naming the repository); the first completes, and a sync after
-it runs. The slow index is a real HTTP server in a thread that answers when told."""
+"""Syncs of one repository never overlap, across service processes: against two real
+services on sockets sharing one database, a second ``POST repositories/{id}/sync/``
+— to the same service or to the other — while the first waits on a slow index is
+refused at once (409, naming the repository; the repository shows ``running``); the
+first completes, and a sync after it runs. A claim left by a process that died is
+taken over once stale. The slow index is a real HTTP server in a thread that answers
+when told."""
 
 from __future__ import annotations
 
@@ -10,12 +13,16 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+from fastapi.testclient import TestClient
 
 from conftest import ADMIN_PASSWORD
 from estate.config import Settings
+from estate.db.models import PluginRepository
+from estate.registry.remotes import stale_after
 from factories import API
 from served import in_thread
 
@@ -57,7 +64,11 @@ def test_a_second_sync_of_a_repository_while_one_runs_is_refused(settings: Setti
     with (
         held_index(asked, answer) as index,
         in_thread(settings) as url,
+        in_thread(settings) as other_url,
         httpx.Client(base_url=url + API, auth=("admin", ADMIN_PASSWORD), timeout=60) as api,
+        httpx.Client(
+            base_url=other_url + API, auth=("admin", ADMIN_PASSWORD), timeout=60
+        ) as other_service,
         ThreadPoolExecutor(1) as pool,
     ):
         body = {"name": "slow", "kind": "static", "url": index + "/"}
@@ -72,6 +83,10 @@ def test_a_second_sync_of_a_repository_while_one_runs_is_refused(settings: Setti
         assert second.json()["detail"] == (
             "a sync of slow is running; try again when it has finished"
         )
+        elsewhere = other_service.post(sync)
+        assert elsewhere.status_code == 409, elsewhere.text
+        shown = api.get(f"/repositories/{repository['id']}/").json()
+        assert shown["last_sync_status"] == "running"
         answer.set()  # another repository is not held up by it
         assert api.post(f"/repositories/{other['id']}/sync/").status_code == 200
 
@@ -80,3 +95,26 @@ def test_a_second_sync_of_a_repository_while_one_runs_is_refused(settings: Setti
         assert api.post(sync).status_code == 200
         shown = api.get(f"/repositories/{repository['id']}/").json()
         assert (shown["last_sync_status"], shown["last_error"]) == ("ok", None)
+
+
+def test_a_claim_left_by_a_dead_process_is_taken_over_once_stale(
+    client: TestClient, settings: Settings
+) -> None:
+    body = {"name": "gone", "kind": "static", "url": "http://127.0.0.1:9/"}
+    repository = client.post(f"{API}/repositories/", json=body).json()
+    sync = f"{API}/repositories/{repository['id']}/sync/"
+    sessions = client.app.state.context.sessions  # type: ignore[attr-defined]
+
+    def left_running(ago: timedelta) -> None:
+        with sessions() as session:
+            row = session.get(PluginRepository, repository["id"])
+            row.last_sync_status, row.last_sync_at = "running", datetime.now(UTC) - ago
+            session.commit()
+
+    left_running(timedelta(seconds=10))
+    assert client.post(sync).status_code == 409
+    left_running(stale_after(settings) + timedelta(seconds=1))
+    taken = client.post(sync)
+    assert taken.status_code == 502, taken.text  # it ran: the index server is not there
+    shown = client.get(f"{API}/repositories/{repository['id']}/").json()
+    assert (shown["last_sync_status"], shown["last_error"]) == ("error", taken.json()["detail"])

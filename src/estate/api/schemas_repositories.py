@@ -92,7 +92,9 @@ class RepositoryPublic(BaseModel):
     priority: int
     enabled: bool
     last_sync_at: datetime | None
-    last_sync_status: Literal["ok", "error"] | None
+    last_sync_status: Literal["ok", "error", "running"] | None = Field(
+        description="`running` while a sync of it runs (another is refused, 409)"
+    )
     last_error: str | None
     offered: int = Field(description="Versions its last successful sync offered")
     created_at: datetime
