@@ -4,9 +4,12 @@ Starts ``estate serve --demo`` on a fresh data directory (SQLite), waits for the
 collection, powers one VM off so the change feed shows something, logs in with
 Debian's chromium (Playwright) and saves each main page into docs/images/ at
 1280x800 (losslessly recompressed by ``optipng`` when it is installed: Debian's
-``optipng``). Prints one JSON line: each file and its size.
+``optipng``). Prints one JSON line: each file and its size. The plugin repositories'
+pages show the service registered as a repository of itself (kind ``estate``, with an
+API token of its admin), synced: what it offers is its own built-ins, all installed.
 
-    python bench/screenshots.py
+    python bench/screenshots.py                          # every page
+    python bench/screenshots.py repositories repository  # only these
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ PAGES = {
     "catalog": "/catalog",
     "events": "/events",
     "watchlists": "/watchlists",
+    "repositories": "/admin/repositories",
 }
 
 
@@ -61,8 +65,18 @@ def _wait(client: httpx.Client, path: str, done: object, timeout: float = 120) -
     raise SystemExit(f"timed out waiting for {path}")
 
 
-def _prepare(url: str) -> int:
-    """Wait for the demo's collection, power one VM off; the VM's id."""
+def _repository(api: httpx.Client, url: str) -> int:
+    """The service registered as a repository of itself, synced; its id."""
+    token = api.post("/tokens/", json={"name": "self-repository"}).json()["token"]
+    body = {"name": "central", "kind": "estate", "url": url, "token": token, "priority": 10}
+    repository = api.post("/repositories/", json=body).json()["id"]
+    api.post(f"/repositories/{repository}/sync/").raise_for_status()
+    return int(repository)
+
+
+def _prepare(url: str) -> tuple[int, int]:
+    """Wait for the demo's collection, power one VM off, register a repository; the
+    VM's id and the repository's."""
     with httpx.Client(base_url=url + API, auth=("admin", PASSWORD), timeout=30) as api:
         _wait(
             api,
@@ -75,7 +89,7 @@ def _prepare(url: str) -> int:
         vm = vms.json()["results"][0]["id"]
         run = api.post(f"/resources/{vm}/actions/power_off/").json()["id"]
         _wait(api, f"/action-runs/{run}/", lambda b: b["status"] == "completed")
-        return int(vm)
+        return int(vm), _repository(api, url)
 
 
 def main() -> None:
@@ -94,8 +108,14 @@ def main() -> None:
             cwd=data,
         )
         try:
-            vm = _prepare(url)
-            pages = {**PAGES, "resource": f"/resources/{vm}"}
+            vm, repository = _prepare(url)
+            pages = {
+                **PAGES,
+                "resource": f"/resources/{vm}",
+                "repository": f"/admin/repositories/{repository}",
+            }
+            if only := sys.argv[1:]:
+                pages = {name: path for name, path in pages.items() if name in only}
             sizes = _shoot(chromium, url, pages)
         finally:
             server.terminate()

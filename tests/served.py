@@ -146,6 +146,33 @@ def static_server(site: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         process.wait(timeout=10)
 
 
+def static_site(site: Path, key: str, archives: dict[str, bytes]) -> Path:
+    """Write ``site/index.json`` and ``site/archives/`` offering ``key`` in the versions
+    of ``archives`` (version -> the archive's bytes), as ``estate plugin index export``
+    lays a static index out; ``site``."""
+    import hashlib
+
+    vendor, provider_type = key.split(":")
+    (site / "archives").mkdir(parents=True, exist_ok=True)
+    versions = []
+    for version, data in archives.items():
+        name = f"{vendor}-{provider_type}-{version}.tar.gz"
+        (site / "archives" / name).write_bytes(data)
+        versions.append(
+            {
+                "version": version,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+                "prerelease": "-" in version,
+                "archive": f"archives/{name}",
+            }
+        )
+    plugin = {"key": key, "vendor": vendor, "provider_type": provider_type, "versions": versions}
+    document = {"schema": 1, "plugins": [plugin]}
+    (site / "index.json").write_text(json.dumps(document, indent=2))
+    return site
+
+
 class Estate:
     """Runs ``estate ARGS`` in this process (a real HTTP client against the real service)."""
 

@@ -86,6 +86,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("delete", "/provider-plugins/{key}/versions/{version}/"): SYSTEM,
     ("post", "/provider-plugins/{key}/rollback/"): SYSTEM,
     ("get", "/provider-plugins/index/"): ANY,
+    ("get", "/provider-plugins/available/"): SYSTEM,
     ("get", "/provider-plugins/{key}/versions/{version}/archive/"): ANY,
     ("post", "/provider-plugins/install/"): SYSTEM,
     ("get", "/repositories/"): SYSTEM,
@@ -512,7 +513,7 @@ WEB_PAGES = {
     "/live/resources/{resource_id}", "/watchlists", "/watchlists/{watchlist_id}",
     "/plugins", "/live/plugins", "/catalog", "/catalog/{key}", "/events",
     "/admin", "/admin/users", "/admin/organizations", "/admin/organizations/{organization_id}",
-    "/admin/tokens", "/admin/audit",
+    "/admin/tokens", "/admin/audit", "/admin/repositories", "/admin/repositories/{repository_id}",
 }  # fmt: skip
 
 

@@ -50,6 +50,9 @@ def test_add_sync_install_update_and_remove_a_repository(estate: Estate, tmp_pat
         synced = words(estate.ok("repository", "sync", "mirror"))
         assert "synced mirror: 1 version(s) offered" in synced
         assert KEY in words(estate.ok("repository", "plugins", "mirror"))
+        table = words(estate.ok("plugin", "available", "--key", KEY))
+        assert "1 version(s)" in table and "mirror" in table and "this" in table
+        assert f"the only enabled repository offering {KEY} as asked" in table
 
         untrusted = estate("plugin", "install", KEY, "--source", "mirror")
         assert untrusted.exit_code == 2 and "not in the keyring" in words(untrusted)
@@ -62,6 +65,11 @@ def test_add_sync_install_update_and_remove_a_repository(estate: Estate, tmp_pat
         assert again["outcome"] == "existing"
         (listed,) = estate.json("plugin", "versions", KEY)
         assert (listed["source"], listed["repository"]) == ("remote", "mirror")
+        merged = estate.json("plugin", "available", "--key", KEY, "--installed")
+        assert [(r["version"], r["repository"], r["chosen"]) for r in merged["results"]] == [
+            ("2.0.0", "mirror", True)
+        ]
+        assert estate.json("plugin", "available", "--source", "local", "--key", KEY)["count"] == 0
 
         changed = estate.json("repository", "update", "mirror", "--priority", "5", "--no-token")
         assert (changed["priority"], changed["token_set"]) == (5, False)

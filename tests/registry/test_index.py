@@ -17,6 +17,7 @@ from estate.db.models import PluginVersion
 from estate.registry.errors import InvalidIndex
 from estate.registry.index import (
     archive_bytes,
+    archive_facts,
     index_document,
     parse_index,
     write_static_index,
@@ -101,6 +102,36 @@ def test_an_upload_stored_before_archives_were_kept_is_packed_and_reported_as_su
     (version,) = document["plugins"][0]["versions"]
     assert version["sha256"] == hashlib.sha256(packed).hexdigest()
     assert version["size"] == len(packed)
+
+
+def test_the_served_index_caches_packed_archives_and_answers_their_exact_bytes(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """Built-ins are packed for the index; the facts are cached, so the second index is
+    the first, each matches the archive route's bytes, and a version stored anew (a new
+    file list) is packed anew."""
+    first = client.get("/api/inventory/v1/provider-plugins/index/").json()
+    second = client.get("/api/inventory/v1/provider-plugins/index/").json()
+    assert [p["versions"] for p in first["plugins"]] == [p["versions"] for p in second["plugins"]]
+    for plugin in second["plugins"]:
+        for version in plugin["versions"]:
+            served = client.get(version["archive"])
+            assert served.status_code == 200, served.text
+            assert hashlib.sha256(served.content).hexdigest() == version["sha256"]
+            assert len(served.content) == version["size"]
+
+    folder = fixture_plugin("hot_load", tmp_path / "v1", constants={"PREFIX": "1"}, version="1.0.0")
+    assert upload(client, tarball(folder)).status_code == 201
+    with _sessions(client)() as session:
+        stored = session.query(PluginVersion).filter_by(key="hot:load").one()
+        (Path(stored.path) / KEPT_ARCHIVE).unlink()
+        before = archive_facts(stored)
+        assert before == archive_facts(stored)  # cached
+        (Path(stored.path) / "plugin" / "NOTES.txt").write_text("a file list of its own")
+        stored.files_digest = "0" * 64  # as a version stored anew would have
+        after = archive_facts(stored)
+    assert after != before
+    assert after == (hashlib.sha256(archive_bytes(stored)).hexdigest(), len(archive_bytes(stored)))
 
 
 def _good() -> dict[str, object]:

@@ -92,7 +92,9 @@ class RepositoryPublic(BaseModel):
     priority: int
     enabled: bool
     last_sync_at: datetime | None
-    last_sync_status: Literal["ok", "error"] | None
+    last_sync_status: Literal["ok", "error", "running"] | None = Field(
+        description="`running` while a sync of it runs (another is refused, 409)"
+    )
     last_error: str | None
     offered: int = Field(description="Versions its last successful sync offered")
     created_at: datetime
@@ -159,3 +161,34 @@ class InstallPublic(BaseModel):
     reason: str
     signature_status: str
     trust: str
+
+
+class AvailablePublic(BaseModel):
+    """One row of ``provider-plugins/available/``: a version from one source."""
+
+    key: str
+    version: str
+    source: str = Field(description="managed, local, bundle (installed here) or remote")
+    repository: str | None = Field(
+        description="The repository it is offered by (remote), or was installed from"
+    )
+    priority: int | None = Field(description="That repository's priority (lower preferred)")
+    prerelease: bool
+    yanked: bool
+    sha256: str
+    created_at: datetime | None
+    installed: bool = Field(description="This key and version is installed here")
+    state: str | None = Field(
+        description="An installed row's state (ready, preparing, failed); null when only offered"
+    )
+    chosen: bool = Field(description="This row is what `install` with no source would take")
+    chosen_source: str | None = Field(
+        description="The repository `install` of the key with neither source nor version "
+        "would choose (null: none, or ambiguous)"
+    )
+    chosen_version: str | None
+    reason: str = Field(description="Why that repository, or why none")
+    ambiguous: bool = Field(
+        description="Repositories of equal priority offer the key: `install` refuses "
+        "(409) until a source is named; `reason` names them"
+    )

@@ -25,6 +25,7 @@ def register(root: typer.Typer, epilog: str) -> None:
     index_app.info.epilog = epilog
     plugins.app.add_typer(index_app, name="index")
     plugins.app.command("install")(install)
+    plugins.app.command("available")(available)
     repos_app.info.epilog = epilog
     root.add_typer(repos_app, name="repository")
 
@@ -229,3 +230,41 @@ def install(
         f"({answer['reason']}); signature {answer['signature_status']}, trust {answer['trust']}"
     )
     emit(answer, output, lambda _: Text(summary))
+
+
+AVAILABLE_COLUMNS: list[Column] = [
+    ("key", "key"),
+    ("version", "version"),
+    ("source", "source"),
+    ("repository", lambda v: v["repository"] or ""),
+    ("installed", "installed"),
+    ("yanked", "yanked"),
+    ("install takes", lambda v: "this" if v["chosen"] else ""),
+    ("why", "reason"),
+]
+
+
+def available(
+    key: Annotated[str | None, typer.Option(help="Only this plugin key", metavar="KEY")] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="Only this source: managed, local, bundle or remote", metavar="SOURCE"),
+    ] = None,
+    repository: Annotated[
+        str | None, typer.Option(help="Only rows of this repository", metavar="NAME")
+    ] = None,
+    installed: Annotated[
+        bool | None, typer.Option("--installed/--not-installed", help="Only (not) installed")
+    ] = None,
+    prerelease: Annotated[bool, typer.Option("--prerelease", help="Also pre-releases")] = False,
+    output: Output = Format.table,
+) -> None:
+    """Every version from every source, merged (installed ones and what each enabled
+    repository offers), with what `estate plugin install KEY` would take and why."""
+    query = {"key": key, "source": source, "repository": repository, "installed": installed}
+    wanted = {name: value for name, value in query.items() if value is not None}
+    with api() as client:
+        answer = client.get(
+            "provider-plugins/available/", prerelease=prerelease, page_size=1000, **wanted
+        )
+    emit(answer, output, lambda p: page(p, AVAILABLE_COLUMNS, "version(s)"))

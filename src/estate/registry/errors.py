@@ -22,6 +22,7 @@
     ├── NotOffered                400  no (enabled) repository offers what an install asks for; or no such source
     ├── RepositoryExists          409  a repository with that name is registered already
     ├── RepositoryDisabled        409  a disabled repository is not synced
+    ├── SyncRunning               409  a sync of that repository is running already
     ├── AmbiguousSource           409  equally preferred repositories offer the key: name a source
     ├── RemoteFailed              502  a repository could not be reached, refused, or answered badly
     └── Offline                   503  ESTATE_OFFLINE=1: no repository is contacted
@@ -142,6 +143,12 @@ class RepositoryExists(RegistryError):
 
 
 class RepositoryDisabled(RegistryError):
+    status_code: ClassVar[int] = 409
+
+
+class SyncRunning(RegistryError):
+    """A sync of the repository is running already (in this service process)."""
+
     status_code: ClassVar[int] = 409
 
 

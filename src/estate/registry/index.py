@@ -26,6 +26,7 @@ in the database, not in its folder).
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +50,9 @@ SCHEMA = 1
 INDEX_FILE = "index.json"
 ARCHIVES_DIR = "archives"
 SIGNATURE_FIELDS = ("key_id", "algorithm", "signature", "files_digest")
+PACKED_CACHE_SIZE = 4096
+_packed: dict[tuple[int, str, str | None], tuple[str, int]] = {}
+_packed_guard = threading.Lock()
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
@@ -141,12 +145,27 @@ def archive_bytes(version: PluginVersion) -> bytes:
 
 
 def archive_facts(version: PluginVersion) -> tuple[str, int]:
-    """``(sha256, size)`` of :func:`archive_bytes` for ``version``."""
+    """``(sha256, size)`` of :func:`archive_bytes` for ``version``.
+
+    A packed archive's facts are cached in this process per ``(id, path, files_digest)``:
+    a stored version's files never change (a changed file is refused at every process
+    start), and a version replaced or stored anew has another id, path or file list, so
+    the cache needs no other invalidation. Without it, every index request packed every
+    built-in (docs/benchmarks.md, ``bench/index.py``)."""
     kept = Path(version.path) / KEPT_ARCHIVE
     if kept.is_file():
         return version.sha256, kept.stat().st_size
+    cache_key = (version.id, version.path, version.files_digest)
+    if version.files_digest is not None and cache_key in _packed:
+        return _packed[cache_key]
     data = archive_bytes(version)
-    return sha256_of(data), len(data)
+    facts = sha256_of(data), len(data)
+    if version.files_digest is not None:
+        with _packed_guard:
+            if len(_packed) >= PACKED_CACHE_SIZE:
+                _packed.pop(next(iter(_packed)))  # the oldest entry
+            _packed[cache_key] = facts
+    return facts
 
 
 def offered(session: Session, keys: Iterable[str] | None = None) -> list[PluginVersion]:

@@ -17,6 +17,7 @@ policy for remote sources (refuse) and the local keyring apply.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -56,26 +57,44 @@ def choose(session: Session, key: str, policy_text: str | None, source: str | No
     except PolicyError as exc:
         raise InvalidPolicy(f"version {policy_text!r}: {exc}") from None
     repositories = _repositories(session, source)
+    offered = {r.id: _offered(session, r.id, key) for r in repositories}
+    choice = pick(key, policy, repositories, offered, named=source is not None)
+    if choice is None:
+        raise NotOffered(_nothing(session, key, policy, repositories, source))
+    return choice
+
+
+def pick(
+    key: str,
+    policy: Policy,
+    repositories: list[PluginRepository],
+    offered: Mapping[int, list[RemotePluginVersion]],
+    *,
+    named: bool = False,
+) -> Choice | None:
+    """The choice among ``repositories`` (``offered``: each one's cached versions of
+    ``key``, newest first): None when none offers a match, ``AmbiguousSource`` when
+    equally preferred ones do. The one resolver: ``install`` and the merged listing
+    (``available.py``) both ask it."""
     candidates = []
     for repository in repositories:
-        offered = _offered(session, repository.id, key)
-        best = _best(offered, policy)
+        best = _best(offered.get(repository.id, []), policy)
         if best is not None:
             candidates.append((repository, best))
     if not candidates:
-        raise NotOffered(_nothing(session, key, policy, repositories, source))
+        return None
     candidates.sort(key=lambda c: (c[0].priority, c[0].name))
     chosen, best = candidates[0]
-    if source is not None:
+    if named:
         return Choice(chosen, best, f"named as the source; it offers {key} {best.version}")
     if len(candidates) == 1:
         return Choice(chosen, best, f"the only enabled repository offering {key} as asked")
     tied = [c for c in candidates if c[0].priority == chosen.priority]
     if len(tied) > 1:
-        named = ", ".join(f"{r.name} ({v.version})" for r, v in tied)
+        names = ", ".join(f"{r.name} ({v.version})" for r, v in tied)
         raise AmbiguousSource(
             f"{key} is offered by repositories of the same priority {chosen.priority}: "
-            f"{named}; name one as source"
+            f"{names}; name one as source"
         )
     others = ", ".join(f"{r.name} (priority {r.priority}, {v.version})" for r, v in candidates[1:])
     return Choice(

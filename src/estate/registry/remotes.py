@@ -9,30 +9,37 @@ before any connection is made.
 A sync replaces the repository's cached versions (``RemotePluginVersion``) as a whole,
 in one transaction; a failed one changes nothing but the repository's
 ``last_sync_status``/``last_error`` and raises ``RemoteFailed`` (502) with the same text.
+Syncs of one repository never overlap, across every service process on the database: a
+sync first claims the repository (one conditional ``UPDATE``: ``last_sync_status``
+becomes ``running``, committed), and while it is claimed another is refused at once
+(``SyncRunning``, 409, "a sync of X is running") rather than queued behind a remote that
+may take the whole timeout to answer. A claim older than :func:`stale_after` (a process
+that died mid-sync) is taken over.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-from sqlalchemy import delete
+from sqlalchemy import delete, or_, update
 from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..db.models import PluginRepository, RemotePluginVersion
 from ..db.states import RepositoryKind
 from ..db.storable import MAX_DEPTH, too_deep
-from .errors import InvalidIndex, Offline, RemoteFailed, RepositoryDisabled
+from .errors import InvalidIndex, Offline, RemoteFailed, RepositoryDisabled, SyncRunning
 from .index import Index, parse_index
 from .keyring import Sealer
 
 API_INDEX = "/api/inventory/v1/provider-plugins/index/"
 MAX_INDEX_BYTES = 16 * 1024 * 1024
-OK, ERROR = "ok", "error"
+OK, ERROR, RUNNING = "ok", "error", "running"
+STALE_FLOOR_SECONDS = 300
 
 
 def check_online(settings: Settings, what: str) -> None:
@@ -122,22 +129,50 @@ def sync(session: Session, settings: Settings, box: Sealer, repository: PluginRe
             f"repository {repository.name} is disabled; enable it (PATCH enabled: true) to sync"
         )
     check_online(settings, f"syncing repository {repository.name}")
+    _claim(session, settings, repository)
     try:
-        index = read_index(repository, box, settings)
+        rows = _rows(repository, read_index(repository, box, settings))
+        session.execute(
+            delete(RemotePluginVersion).where(RemotePluginVersion.repository_id == repository.id)
+        )
+        session.add_all(rows)
+        _record(session, repository, OK, None)
     except RemoteFailed as exc:
         _record(session, repository, ERROR, str(exc))
         raise
-    try:
-        rows = _rows(repository, index)
-    except RemoteFailed as exc:
-        _record(session, repository, ERROR, str(exc))
+    except BaseException as exc:  # the claim must not outlive this request, whatever ended it
+        _record(session, repository, ERROR, f"the sync was interrupted ({type(exc).__name__})")
         raise
-    session.execute(
-        delete(RemotePluginVersion).where(RemotePluginVersion.repository_id == repository.id)
-    )
-    session.add_all(rows)
-    _record(session, repository, OK, None)
     return len(rows)
+
+
+def stale_after(settings: Settings) -> timedelta:
+    """How old a ``running`` claim is when it is taken over: a sync lasts at most a few
+    remote timeouts, so an older claim is one whose process died."""
+    return timedelta(seconds=max(STALE_FLOOR_SECONDS, 4 * settings.remote_timeout))
+
+
+def _claim(session: Session, settings: Settings, repository: PluginRepository) -> None:
+    """Mark ``repository``'s sync running (committed), or refuse: one is running."""
+    now = datetime.now(UTC)
+    claimed = session.execute(
+        update(PluginRepository)
+        .where(
+            PluginRepository.id == repository.id,
+            or_(
+                PluginRepository.last_sync_status.is_(None),
+                PluginRepository.last_sync_status != RUNNING,
+                PluginRepository.last_sync_at.is_(None),
+                PluginRepository.last_sync_at < now - stale_after(settings),
+            ),
+        )
+        .values(last_sync_status=RUNNING, last_sync_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    if getattr(claimed, "rowcount", 0) != 1:
+        raise SyncRunning(f"a sync of {repository.name} is running; try again when it has finished")
+    session.refresh(repository)  # the row as claimed, so that its end is written over it
 
 
 def _rows(repository: PluginRepository, index: Index) -> list[RemotePluginVersion]:

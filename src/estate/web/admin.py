@@ -28,7 +28,7 @@ Text = Annotated[str | None, Query(max_length=200)]
 ROLES = [role.value for role in Role]
 
 
-def _system_admin(visitor: Visitor) -> None:
+def require_system_admin(visitor: Visitor) -> None:
     if not visitor.user.is_admin:
         raise PageError(403, "this page is for system administrators")
 
@@ -42,7 +42,7 @@ def admin_index(request: Request, visitor: PageVisitor) -> HTMLResponse:
 def user_list(
     request: Request, session: PageSession, visitor: PageVisitor, number: PageNumber = 1
 ) -> HTMLResponse:
-    _system_admin(visitor)
+    require_system_admin(visitor)
     query = select(User).options(selectinload(User.memberships)).order_by(User.id)
     users, has_next = one_page(session, query, number)
     organizations = session.scalars(select(Organization).order_by(Organization.id).limit(200))
@@ -135,7 +135,7 @@ def audit_list(
     since: Text = None,
     number: PageNumber = 1,
 ) -> HTMLResponse:
-    _system_admin(visitor)
+    require_system_admin(visitor)
     moment = _moment(since)
     filters = AuditFilter(
         user or None, action or None, object_type or None, object_id or None, moment

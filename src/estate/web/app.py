@@ -18,6 +18,7 @@ from . import (
     plugins,
     provider_form,
     providers,
+    repositories,
     resources,
     runs,
     watchlists,
@@ -34,7 +35,7 @@ def install(app: FastAPI) -> None:
     """Serve the UI at ``/`` beside the API (which keeps its JSON answers)."""
     app.mount(PREFIX, Assets(directory=STATIC), name="web-assets")
     pages = (login, dashboard, provider_form, providers, runs, resources, watchlists, plugins)
-    for module in (*pages, catalog, events, admin):  # /new first
+    for module in (*pages, catalog, events, admin, repositories):  # /new first
         app.include_router(module.router)
     app.state.live_signal = Signal()
     app.state.bell.listen(app.state.live_signal.bump_from_any_thread)

@@ -8,18 +8,22 @@ with an ordinary API token. Installing is for system administrators, and audited
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response, status
 
 from ...db.models import PluginVersion
 from ...db.states import VersionState
 from ...registry import index, lifecycle
 from ...registry.archive import sha256_of
+from ...registry.available import Available, AvailableFilter, available
 from ...registry.errors import PluginNotFound
 from ...registry.install import Outcome
 from ...registry.remote_install import install_remote
 from ..deps import AdminUser, ContextDep, CurrentUser, SessionDep
 from ..openapi import conflict
-from ..schemas_repositories import InstallPublic, InstallRequest
+from ..pagination import Page, PageNumber, PageSize, page_list
+from ..schemas_repositories import AvailablePublic, InstallPublic, InstallRequest
 
 router = APIRouter(prefix="/provider-plugins", tags=["plugin repositories"])
 
@@ -38,6 +42,47 @@ def plugin_index(
         return str(request.url_for("version_archive", key=version.key, version=version.version))
 
     return index.index_document(session, context.settings, archive_url=archive_url)
+
+
+@router.get(
+    "/available/",
+    description="Every version known from any source, merged: installed ones (managed, "
+    "local, bundle, remote) and what each enabled repository offered at its last sync, one "
+    "row per (key, version, source, repository). Each row says what `install` of its key "
+    "with no source would choose and why (`chosen_source`, `reason`), or that equally "
+    "preferred repositories make it `ambiguous`. Pre-releases are hidden unless asked for.",
+)
+def available_plugins(
+    request: Request,
+    session: SessionDep,
+    user: AdminUser,
+    key: Annotated[str | None, Query(max_length=200, description="Only this key")] = None,
+    source: Annotated[
+        Literal["managed", "local", "bundle", "remote"] | None,
+        Query(description="Only this source"),
+    ] = None,
+    repository: Annotated[
+        str | None, Query(max_length=100, description="Only rows of this repository")
+    ] = None,
+    prerelease: Annotated[bool, Query(description="Also list pre-releases")] = False,
+    installed: Annotated[bool | None, Query(description="Only installed (or not) ones")] = None,
+    page: PageNumber = 1,
+    page_size: PageSize = 100,
+) -> Page[AvailablePublic]:
+    wanted = AvailableFilter(key, source, repository, prerelease, installed)
+    rows = [_available(row) for row in available(session, wanted)]
+    return page_list(request, rows, page, page_size)
+
+
+def _available(row: Available) -> AvailablePublic:
+    verdict = row.verdict
+    return AvailablePublic(
+        key=row.key, version=row.version, source=row.source, repository=row.repository,
+        priority=row.priority, prerelease=row.prerelease, yanked=row.yanked, sha256=row.sha256,
+        created_at=row.created_at, installed=row.installed, state=row.state, chosen=row.chosen,
+        chosen_source=verdict.source, chosen_version=verdict.version, reason=verdict.reason,
+        ambiguous=verdict.ambiguous,
+    )  # fmt: skip
 
 
 @router.get(

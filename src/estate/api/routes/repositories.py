@@ -162,7 +162,7 @@ def delete_repository(repository_id: int, session: SessionDep, user: AdminUser) 
 @router.post(
     "/{repository_id}/sync/",
     responses={
-        **conflict("The repository is disabled"),
+        **conflict("The repository is disabled, or a sync of it is running (syncs never overlap)"),
         502: {"description": "The repository could not be reached or sent a bad index"},
         503: {"description": "The service is offline (ESTATE_OFFLINE=1)"},
     },

@@ -96,8 +96,11 @@
       }
       var answer = {};
       try { answer = JSON.parse(xhr.responseText); } catch (e) { /* no body */ }
+      if (elt.hasAttribute("data-reload")) {
+        if (elt.dataset.done) reloadWith(elt.dataset.done); else window.location.reload();
+        return;
+      }
       if (elt.dataset.done) flash(elt.dataset.done, false);
-      if (elt.hasAttribute("data-reload")) { window.location.reload(); return; }
       if (elt.dataset.reveal) reveal(elt.dataset.reveal, answer);
       else if (elt.dataset.then) {
         window.location.assign(elt.dataset.then.replace("{id}", String(answer.id)));
