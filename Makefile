@@ -87,6 +87,7 @@ bench: setup platforms
 	$(BIN)/python bench/ingest.py --resources 100000 --db postgresql
 	$(BIN)/python bench/runtime.py
 	$(BIN)/python bench/upload.py
+	$(BIN)/python bench/index.py
 	$(BIN)/python bench/providers.py
 	$(BIN)/python bench/api.py --resources 1000000 --db sqlite
 	$(BIN)/python bench/api.py --resources 1000000 --db postgresql

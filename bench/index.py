@@ -4,7 +4,10 @@ report its sha256 and size), the first request and the p50 of the next ones.
 
 Prints one JSON line. The archive facts of a packed version are cached per
 ``(version id, path, files_digest)`` in the service process, so only the first request
-packs; before that cache every request packed every built-in.
+packs; before that cache every request packed every built-in. The baseline, in the same
+run: the same requests with that cache emptied before each (``uncached_ms_p50``).
+The built-ins' environments are prepared first (``ready`` waited for), so every one is
+in the index.
 
     python bench/index.py --requests 20
 """
@@ -22,6 +25,7 @@ from fastapi.testclient import TestClient
 
 from estate.api.app import create_app
 from estate.config import Settings
+from estate.registry import index
 
 PATH = "/api/inventory/v1/provider-plugins/index/"
 
@@ -40,11 +44,15 @@ def main() -> None:
         )
         with TestClient(create_app(settings)) as client:
             client.auth = ("admin", "bench-password")
-            times = []
-            for _ in range(args.requests + 1):
+            _wait_ready(client)
+            times, uncached = [], []
+            for n in range(2 * args.requests + 1):
+                if n % 2 == 0 and n:
+                    index._packed.clear()  # the baseline: every request packs again
                 started = time.perf_counter()
                 answer = client.get(PATH)
-                times.append((time.perf_counter() - started) * 1000)
+                elapsed = (time.perf_counter() - started) * 1000
+                (uncached if n % 2 == 0 and n else times).append(elapsed)
                 assert answer.status_code == 200, answer.text
             versions = sum(len(p["versions"]) for p in answer.json()["plugins"])
     figures = {
@@ -52,8 +60,27 @@ def main() -> None:
         "versions": versions,
         "first_ms": round(times[0], 1),
         "next_ms_p50": round(statistics.median(times[1:]), 1),
+        "uncached_ms_p50": round(statistics.median(uncached), 1),
+        "cached_over_uncached": round(
+            statistics.median(times[1:]) / statistics.median(uncached), 3
+        ),
     }
     print(json.dumps(figures))
+
+
+def _wait_ready(client: TestClient, timeout: float = 600.0) -> None:
+    """Until no built-in version is still preparing its environment."""
+    deadline = time.monotonic() + timeout
+    while True:
+        plugins = client.get("/api/inventory/v1/provider-plugins/?page_size=100").json()["results"]
+        states = {p["state"] for p in plugins} | {
+            v["state"] for p in plugins for v in p.get("versions") or []
+        }
+        if "preparing" not in states:
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"built-ins still preparing after {timeout:g}s")
+        time.sleep(0.5)
 
 
 if __name__ == "__main__":
