@@ -405,9 +405,8 @@ def test_unsigned_and_untrusted_plugins_are_refused_unless_the_importer_says_so(
     engine.dispose()
 
 
-def test_a_bundle_without_a_requirements_wheel_fails_offline_naming_it(
-    client: TestClient, settings: Settings, target_url: str, tmp_path: Path
-) -> None:
+def exported_bundle(tmp_path: Path, client: TestClient, settings: Settings) -> Path:
+    """A bundle of the signed plugin ``KEY`` and its wheel from the wheelhouse."""
     signed_plugin(tmp_path / "plugin", client)
     bundle = tmp_path / "plugins.tar"
     exported = estate(
@@ -415,6 +414,13 @@ def test_a_bundle_without_a_requirements_wheel_fails_offline_naming_it(
         "--find-links", str(settings.wheelhouse), env=source_env(settings),
     )  # fmt: skip
     assert exported.returncode == 0, exported.stderr
+    return bundle
+
+
+def test_a_bundle_without_a_requirements_wheel_fails_offline_naming_it(
+    client: TestClient, settings: Settings, target_url: str, tmp_path: Path
+) -> None:
+    bundle = exported_bundle(tmp_path, client, settings)
 
     def drop_the_wheel(folder: Path) -> None:
         (folder / WHEEL).unlink()
@@ -478,13 +484,7 @@ def test_bad_arguments_exit_2_with_a_clear_error(
 def test_an_unreadable_index_is_refused_naming_the_field(
     client: TestClient, settings: Settings, target_url: str, tmp_path: Path
 ) -> None:
-    signed_plugin(tmp_path / "plugin", client)
-    bundle = tmp_path / "plugins.tar"
-    exported = estate(
-        "plugin", "bundle", "export", KEY, "-o", str(bundle),
-        "--find-links", str(settings.wheelhouse), env=source_env(settings),
-    )  # fmt: skip
-    assert exported.returncode == 0, exported.stderr
+    bundle = exported_bundle(tmp_path, client, settings)
 
     def bad_sha(folder: Path) -> None:
         index = folder / "index.json"
