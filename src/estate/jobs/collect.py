@@ -227,7 +227,9 @@ class _CollectionJob:
         with noting_modified(
             self.context, self.version, provider_id=self.provider.id, run_id=self.run_id
         ):
-            self.process = plugin_process(settings, self.version, self.log.add, self.provider.id)
+            self.process = plugin_process(
+                settings, self.version, self.log.add, self.provider.id, background=True
+            )
             self.process.start()
         self.process.call(
             "configure",
