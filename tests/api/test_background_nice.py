@@ -1,9 +1,12 @@
-"""A collection's plugin runs at ``background_nice``; the supervised processes that
-answer requests do not: real runs through the service, niceness read from ``/proc``."""
+"""A collection's plugin and its ingest writer thread run at ``background_nice``; the
+supervised processes and the threads that answer requests do not: real runs through
+the service, niceness read from ``/proc``."""
 
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,15 +34,34 @@ NICE = 7
 
 def niceness(pid: int) -> int:
     """Field 19 of ``/proc/<pid>/stat``."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return niceness_of(Path(f"/proc/{pid}/stat"))
+
+
+def thread_niceness() -> dict[str, list[int]]:
+    """This (test and service) process's Python threads by name: their niceness."""
+    found: dict[str, list[int]] = {}
+    for thread in threading.enumerate():
+        if thread.native_id is None:
+            continue  # not started yet
+        try:
+            nice = niceness_of(Path(f"/proc/self/task/{thread.native_id}/stat"))
+        except OSError:
+            continue  # ended meanwhile
+        found.setdefault(thread.name, []).append(nice)
+    return found
+
+
+def niceness_of(stat: Path) -> int:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return int(fields[16])
 
 
-def plugin_processes(root: int) -> dict[int, int]:
+def plugin_processes(root: int, besides: frozenset[int] = frozenset()) -> dict[int, int]:
     """``{pid: niceness}`` of ``root`` and its descendants that run a plugin (their
-    command line names a class path: the launcher, the namespace's init, the plugin)."""
+    command line names a class path: the launcher, the namespace's init, the plugin),
+    except those in ``besides``."""
     found = {}
-    for pid in [root, *descendants(root)]:
+    for pid in {root, *descendants(root)} - besides:
         try:
             if b"--class-path" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 found[pid] = niceness(pid)
@@ -48,12 +70,22 @@ def plugin_processes(root: int) -> dict[int, int]:
     return found
 
 
+def wait_collecting(client: TestClient, run_id: int) -> None:
+    """Until the run has stored a batch: its plugin runs, and so does its ingest writer."""
+    deadline = time.monotonic() + 30
+    while not client.get(f"{API}/collection-runs/{run_id}/").json()["resources_found"]:
+        assert time.monotonic() < deadline, "no batch stored in 30 s"
+        time.sleep(0.05)
+
+
 @pytest.fixture(params=["confined", "unconfined"])
 def niced(request: pytest.FixtureRequest, settings: Settings) -> Iterator[TestClient]:
     confined = request.param == "confined"
     if confined and not landlock_abi():
         pytest.skip("the kernel has no Landlock")  # the unconfined case runs everywhere
-    changed = settings.model_copy(update={"background_nice": NICE, "confine": confined})
+    changed = settings.model_copy(
+        update={"background_nice": NICE, "confine": confined, "batch_size": 5}
+    )
     with TestClient(create_app(changed)) as client:
         client.auth = ("admin", ADMIN_PASSWORD)
         yield client
@@ -66,11 +98,16 @@ def test_a_collections_plugin_is_niced_and_a_supervised_process_is_not(
     assert upload(niced, tarball(fixture_plugin("slow_collect", tmp_path / "p"))).status_code == 201
     slow = create_provider(niced, name="Slow", vendor="test", provider_type="plugin")
     run = start_run(niced, slow["id"])
-    wait_for_status(niced, run["id"], "running")
+    wait_collecting(niced, run["id"])
 
     collecting = plugin_processes(os.getpid())
     assert collecting  # the launcher (confined) and the plugin itself
     assert set(collecting.values()) == {min(19, own + NICE)}, collecting
+
+    # Its ingest writer too; no other thread of the service.
+    threads = thread_niceness()
+    assert threads.pop("ingest-writer") == [min(19, own + NICE)]
+    assert {n for values in threads.values() for n in values} == {own}, threads
 
     # A connection test is answered by a supervised process: at the service's own niceness.
     simulated = create_provider(niced, connection_config=SIMULATED)
@@ -90,16 +127,22 @@ def test_a_collections_plugin_is_niced_and_a_supervised_process_is_not(
 
 def test_no_niceness_when_set_to_zero(settings: Settings, tmp_path: Path) -> None:
     own = os.getpriority(os.PRIO_PROCESS, 0)
-    with TestClient(create_app(settings.model_copy(update={"background_nice": 0}))) as client:
+    before = frozenset(descendants(os.getpid()))
+    with TestClient(
+        create_app(settings.model_copy(update={"background_nice": 0, "batch_size": 5}))
+    ) as client:
         client.auth = ("admin", ADMIN_PASSWORD)
         folder = fixture_plugin("slow_collect", tmp_path / "p")
         assert upload(client, tarball(folder)).status_code == 201
         slow = create_provider(client, name="Slow", vendor="test", provider_type="plugin")
         run = start_run(client, slow["id"])
-        wait_for_status(client, run["id"], "running")
+        wait_collecting(client, run["id"])
 
-        collecting = plugin_processes(os.getpid())
+        collecting = plugin_processes(os.getpid(), before)
         assert collecting and set(collecting.values()) == {own}, collecting
+        threads = thread_niceness()
+        assert "ingest-writer" in threads
+        assert {n for values in threads.values() for n in values} == {own}, threads
 
         assert client.post(f"{API}/collection-runs/{run['id']}/cancel/").status_code in (200, 202)
         wait_for_status(client, run["id"], "canceled")

@@ -130,6 +130,7 @@ class _CollectionJob:
             sighting_retention_days=context.settings.sighting_retention_days,
             target_types=targets,
             warn=lambda line: self.log.add("warning", line),
+            nice=context.settings.background_nice,
         )
         self.process: PluginProcess | None = None
         self.unresolved: str | None = None  # why no version resolved, when none did
