@@ -78,13 +78,19 @@ def wait_collecting(client: TestClient, run_id: int) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture(params=["confined", "unconfined"])
+@pytest.fixture(params=["native launcher", "python launcher", "unconfined"])
 def niced(request: pytest.FixtureRequest, settings: Settings) -> Iterator[TestClient]:
-    confined = request.param == "confined"
+    confined = request.param != "unconfined"
     if confined and not landlock_abi():
         pytest.skip("the kernel has no Landlock")  # the unconfined case runs everywhere
+    launcher = "python" if request.param == "python launcher" else "auto"
     changed = settings.model_copy(
-        update={"background_nice": NICE, "confine": confined, "batch_size": 5}
+        update={
+            "background_nice": NICE,
+            "confine": confined,
+            "plugin_launcher": launcher,
+            "batch_size": 5,
+        }
     )
     with TestClient(create_app(changed)) as client:
         client.auth = ("admin", ADMIN_PASSWORD)
