@@ -314,9 +314,12 @@ MEMBER_QUERIES = (
 
 
 @contextmanager
-def serving(workdir: Path, settings: Settings, workers: int = 1) -> Iterator[tuple[str, int]]:
+def serving(
+    workdir: Path, settings: Settings, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
     """``estate serve`` on a free port against the bench's database; killed on the way
-    out. ``workers`` > 1: ``estate serve --workers N``."""
+    out. ``workers`` > 1: ``estate serve --workers N``; ``extra_env``: more settings
+    (``ESTATE_…``) for the service."""
     import socket
 
     with socket.socket() as sock:
@@ -329,6 +332,7 @@ def serving(workdir: Path, settings: Settings, workers: int = 1) -> Iterator[tup
         ESTATE_RUN_TIMEOUT="7200",
         ESTATE_ADMIN_PASSWORD="bench-password",
     )
+    env.update(extra_env or {})
     url = f"http://127.0.0.1:{port}"
     log_path = workdir / "server.log"
     with log_path.open("wb") as log:
@@ -480,11 +484,17 @@ async def mix(
 
 
 def under_load(
-    url: str, token: str, paths: dict[str, list[str]], estate: Estate, clients: int, duration: float
+    url: str,
+    token: str,
+    paths: dict[str, list[str]],
+    estate: Estate,
+    clients: int,
+    duration: float,
+    collecting: bool = True,
 ) -> dict[str, Any]:
     """The mix for ``duration`` seconds while the big provider is collected (1% churn,
     a new generation each time) in the service: one collection after another, started
-    through the API, so that one always runs."""
+    through the API, so that one always runs (``collecting`` False: none runs)."""
     headers = {"Authorization": f"Bearer {token}"}
     stop = threading.Event()
     done: list[tuple[dict[str, Any], float]] = []
@@ -513,7 +523,7 @@ def under_load(
 
         def collections() -> None:
             generation = 3
-            while not stop.is_set():
+            while collecting and not stop.is_set():
                 collection(generation)
                 generation += 1
 
@@ -555,14 +565,29 @@ def main() -> None:
         help="SQLite: load into this folder once and reuse it on later runs (for A/B runs: "
         "each run's collections change 1%% more of the big provider)",
     )
+    parser.add_argument(
+        "--no-collection",
+        action="store_true",
+        help="no collection runs during the mix (what the collections cost the requests)",
+    )
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="ESTATE_NAME=VALUE",
+        help="a setting for the service (repeatable), e.g. ESTATE_BACKGROUND_NICE=0",
+    )
     args = parser.parse_args()
+    extra_env = dict(item.partition("=")[::2] for item in args.service_env)
+    if any(not key.startswith("ESTATE_") for key in extra_env):
+        parser.error("--service-env takes ESTATE_NAME=VALUE")
     load_average = os.getloadavg()[0]
     with loaded_estate(args.db, args.resources, args.keep, not args.no_vacuum) as bench:
         context, settings, estate = bench.context, bench.settings, bench.estate
         seconds = bench.seconds
         admin_token, member_token = bench.tokens
         workdir = bench.workdir
-        with serving(workdir, settings, args.workers) as (service, service_pid):
+        with serving(workdir, settings, args.workers, extra_env) as (service, service_pid):
             paths = queries(estate)
             settle(service, admin_token)
             progress("serving; 1 client")
@@ -573,7 +598,15 @@ def main() -> None:
             raw = raw_first_page(context, args.repeat)
             progress(f"{args.clients} clients for {args.duration} s, collections running")
             cpu_before = service_cpu(service_pid)
-            loaded = under_load(service, admin_token, paths, estate, args.clients, args.duration)
+            loaded = under_load(
+                service,
+                admin_token,
+                paths,
+                estate,
+                args.clients,
+                args.duration,
+                collecting=not args.no_collection,
+            )
             cpu = service_cpu(service_pid) - cpu_before
             requests = loaded["requests_per_s"] * loaded["mix_seconds"]
             loaded["service_cpu_s"] = round(cpu, 1)
@@ -601,6 +634,8 @@ def main() -> None:
                 "collection_runs": runs,
                 "clients": args.clients,
                 "workers": args.workers,
+                "service_env": extra_env,
+                "collecting": not args.no_collection,
                 "repeat": args.repeat,
                 "load_average_1m_at_start": round(load_average, 2),
                 "load_average_1m_at_end": round(os.getloadavg()[0], 2),

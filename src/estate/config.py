@@ -71,6 +71,13 @@ class Settings(BaseSettings):
         description="Seconds between two looks of the scheduler for due collection schedules",
     )
     batch_size: int = Field(default=1000, ge=1, le=10000)
+    background_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="Niceness added to the plugin processes of collections and conformance "
+        "runs, so that they yield the CPU to the processes answering requests (0: none)",
+    )
     sighting_retention_days: int = Field(
         default=90,
         ge=0,

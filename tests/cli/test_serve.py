@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 from served import ESTATE, clean_env, free_port
 
@@ -80,6 +81,23 @@ def test_a_typo_in_offline_stops_the_start(tmp_path: Path) -> None:
     assert one_line(result) == (
         "error: ESTATE_OFFLINE: Value error, 'ture' is not one of 1, 0, true, false"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("20", "Input should be less than or equal to 19"),
+        ("-1", "Input should be greater than or equal to 0"),
+        ("ten", "Input should be a valid integer, unable to parse string as an integer"),
+    ],
+)
+def test_a_background_niceness_out_of_range_stops_the_start(
+    tmp_path: Path, value: str, why: str
+) -> None:
+    result = serve(tmp_path, ESTATE_BACKGROUND_NICE=value)
+
+    assert result.returncode == 2
+    assert one_line(result) == f"error: ESTATE_BACKGROUND_NICE: {why}"
 
 
 def test_json_logs_and_the_service_file(tmp_path: Path) -> None:

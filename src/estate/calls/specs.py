@@ -26,10 +26,16 @@ from .runlog import RunLog
 
 
 def plugin_process(
-    settings: Settings, version: PluginVersion, on_log: LogSink, provider_id: int | None = None
+    settings: Settings,
+    version: PluginVersion,
+    on_log: LogSink,
+    provider_id: int | None = None,
+    *,
+    background: bool = False,
 ) -> PluginProcess:
     """A (not yet started) process for ``version``, with the service's timeouts; for a
-    provider's job (``provider_id``), with the provider's state folder."""
+    provider's job (``provider_id``), with the provider's state folder; for a background
+    job (a collection), at ``settings.background_nice``."""
     environment = environment_of(version, settings)
     if provider_id is not None:
         environment = replace(environment, state_dir=state_dir_of(settings, provider_id))
@@ -40,6 +46,7 @@ def plugin_process(
         start_timeout=settings.start_timeout,
         call_timeout=settings.call_timeout,
         log_level=settings.log_level,
+        nice=settings.background_nice if background else 0,
     )
 
 

@@ -130,6 +130,7 @@ class _CollectionJob:
             sighting_retention_days=context.settings.sighting_retention_days,
             target_types=targets,
             warn=lambda line: self.log.add("warning", line),
+            nice=context.settings.background_nice,
         )
         self.process: PluginProcess | None = None
         self.unresolved: str | None = None  # why no version resolved, when none did
@@ -227,7 +228,9 @@ class _CollectionJob:
         with noting_modified(
             self.context, self.version, provider_id=self.provider.id, run_id=self.run_id
         ):
-            self.process = plugin_process(settings, self.version, self.log.add, self.provider.id)
+            self.process = plugin_process(
+                settings, self.version, self.log.add, self.provider.id, background=True
+            )
             self.process.start()
         self.process.call(
             "configure",

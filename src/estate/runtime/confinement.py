@@ -137,6 +137,7 @@ class Launch:
     cgroup: Path | None = None
     pool: UserPool | None = None
     uid: int | None = None
+    nice: int = 0
 
     def close(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
@@ -162,9 +163,11 @@ class Launch:
         self.close()
 
 
-def launch(environment: PluginEnvironment, *verb: str) -> Launch:
+def launch(environment: PluginEnvironment, *verb: str, nice: int = 0) -> Launch:
     """How to start ``environment``'s plugin with ``verb``: the one place a plugin's
-    command line is built. Raises ``PluginStartError`` for a missing program,
+    command line is built. ``nice`` is added to the niceness of the plugin and all it
+    starts (a background job's: ``settings.background_nice``); the launcher applies it,
+    or, unconfined, the host right after the start (``Launch.nice``). Raises ``PluginStartError`` for a missing program,
     ``PluginModified`` naming a file changed since the version's file list was made."""
     if environment.files is not None:
         verify(environment.plugin_dir, dict(environment.files))
@@ -180,7 +183,9 @@ def launch(environment: PluginEnvironment, *verb: str) -> Launch:
         if pool is not None and uid is not None:
             pool.give_back(uid)
         raise
-    started = Launch(plugin_argv, {}, environment.plugin_dir, scratch, confinement, None, pool, uid)
+    started = Launch(
+        plugin_argv, {}, environment.plugin_dir, scratch, confinement, None, pool, uid, nice
+    )
     try:
         started.env = environment.env()
         started.env.update(
@@ -197,6 +202,8 @@ def launch(environment: PluginEnvironment, *verb: str) -> Launch:
             if uid is not None and gid is not None:
                 _reachable(gid, [*readable, *(str(path) for path in writable)])
             policy = _policy(confinement, readable, writable, started.cgroup, uid, gid)
+            if nice:
+                policy.append(f"nice={nice}")
             started.argv = [*launcher_argv(confinement.launcher), *policy, "--", *plugin_argv]
         else:
             _warn_unconfined()

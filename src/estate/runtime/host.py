@@ -9,6 +9,7 @@ plugin starts outlives its job, not even a ``setsid`` daemon.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -56,8 +57,10 @@ class PluginProcess:
         start_timeout: float = 30.0,
         call_timeout: float = 60.0,
         log_level: str = "info",
+        nice: int = 0,
     ) -> None:
         self.environment = environment
+        self.nice = nice
         self.class_path = class_path
         self.on_log = on_log or (lambda level, line: None)
         self.start_timeout = start_timeout
@@ -97,6 +100,7 @@ class PluginProcess:
                 self.class_path,
                 "--log-level",
                 self.log_level,
+                nice=self.nice,
             )
             self.process = self._popen(child_sock)
         except PluginStartError:
@@ -116,7 +120,7 @@ class PluginProcess:
         """The confined child (``self._launch``), given ``child_sock``."""
         assert self._launch is not None
         # Its own session: the whole process group is killed when the host stops it.
-        return subprocess.Popen(
+        process = subprocess.Popen(
             self._launch.argv,
             pass_fds=[child_sock.fileno()],
             stdin=subprocess.DEVNULL,
@@ -126,6 +130,12 @@ class PluginProcess:
             cwd=self._launch.cwd,
             start_new_session=True,
         )
+        if self._launch.nice and not self._launch.confinement.enabled:
+            # No launcher to apply it: the plugin itself, as soon as it runs.
+            with contextlib.suppress(ProcessLookupError):  # ended already: it is read later
+                current = os.getpriority(os.PRIO_PROCESS, process.pid)
+                os.setpriority(os.PRIO_PROCESS, process.pid, min(19, current + self._launch.nice))
+        return process
 
     def _attach(self, host_sock: socket.socket) -> None:
         """Read the channel from ``host_sock``, and the child's output into its log."""

@@ -62,6 +62,7 @@ struct policy {
     unsigned long long memory, cpu, file, processes;
     int have_limits, require_landlock;
     long uid, gid; /* -1: not given */
+    int nice; /* added to the niceness (a background job's plugin) */
     const char *pids_cgroup;
     const char *read[MAX_PATHS];
     int nread;
@@ -131,6 +132,10 @@ static void parse(int argc, char **argv, struct policy *p) {
             p->have_limits = 1;
         } else if (key == 8 && !strncmp(arg, "landlock", 8)) {
             p->require_landlock = !strcmp(value, "required");
+        } else if (key == 4 && !strncmp(arg, "nice", 4)) {
+            unsigned long long n = number(value, arg);
+            if (n > 19) refuse(message, 0);
+            p->nice = (int)n;
         } else if (key == 11 && !strncmp(arg, "pids_cgroup", 11)) {
             p->pids_cgroup = value;
         } else {
@@ -311,6 +316,11 @@ int main(int argc, char **argv) {
         refuse("Landlock is not available on this kernel, so the plugin cannot be confined; "
                "enable it (CONFIG_SECURITY_LANDLOCK, lsm=landlock) or set "
                "ESTATE_PLUGIN_REQUIRE_LANDLOCK=false to run plugins without it", 0);
+    if (p.nice) {
+        /* A background job's plugin: everything it starts inherits the niceness. */
+        errno = 0;
+        if (nice(p.nice) == -1 && errno) refuse("nice", errno);
+    }
     if (p.pids_cgroup) {
         char path[4200];
         char pid[32];

@@ -291,7 +291,7 @@ def parse(arguments: list[str]) -> dict[str, Any]:
         key, _, value = argument.partition("=")
         if key in ("read", "write"):
             policy[key].append(value)
-        elif key in ("uid", "gid"):
+        elif key in ("uid", "gid", "nice"):
             policy[key] = int(value)
         elif key == "limits":
             memory, cpu, file, processes = (int(part) for part in value.split(","))
@@ -318,6 +318,8 @@ def main(argv: list[str]) -> None:
                 "enable it (CONFIG_SECURITY_LANDLOCK, lsm=landlock) or set "
                 "ESTATE_PLUGIN_REQUIRE_LANDLOCK=false to run plugins without it"
             )
+        if policy.get("nice"):
+            os.nice(policy["nice"])  # a background job's plugin: inherited by all it starts
         if policy.get("pids_cgroup"):
             join_cgroup(policy["pids_cgroup"])
         child = enter_pid_namespace()
