@@ -121,8 +121,11 @@ def serving(root: Path, *args: str, **env: str) -> Iterator[Service]:
 
 
 @contextmanager
-def static_server(site: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``python -m http.server`` serving ``site`` on a free port, as a child process."""
+def static_server(
+    site: Path, ready: str = "index.json"
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``python -m http.server`` serving ``site`` on a free port, as a child process,
+    once it answers ``ready`` (a path under ``site``)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", str(site)],
@@ -134,7 +137,7 @@ def static_server(site: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         deadline = time.monotonic() + 20
         while True:
             try:
-                if httpx.get(f"{url}/index.json", timeout=1).is_success:
+                if httpx.get(f"{url}/{ready}", timeout=1).is_success:
                     break
             except httpx.TransportError:
                 pass

@@ -15,15 +15,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tarfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -38,7 +35,7 @@ from estate.registry.bundles import write_sums
 from estate.registry.signed_package import sign_package
 from estate.registry.signing import new_private_key, private_pem, public_text
 from factories import API, collect, create_provider, fixture_plugin, tarball, upload, wheel
-from served import ESTATE, clean_env, free_port
+from served import ESTATE, clean_env, free_port, static_server
 
 KEY = "bundlevendor:bundletype"
 UNSIGNED = "bundlevendor:unsigned"
@@ -62,25 +59,8 @@ def index_url(tmp_path: Path) -> Iterator[str]:
     """A package index of one wheel, served by ``python -m http.server``."""
     root = tmp_path / "index"
     wheel(root / "simple" / "tinydep", "tinydep", "4.2", 'VERSION = "4.2"\n')
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", str(root)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/simple"
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{url}/", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with static_server(root, ready="simple/") as (url, _):
+        yield f"{url}/simple"
 
 
 @pytest.fixture
