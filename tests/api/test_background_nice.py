@@ -82,7 +82,11 @@ def wait_collecting(client: TestClient, run_id: int) -> None:
 def niced(request: pytest.FixtureRequest, settings: Settings) -> Iterator[TestClient]:
     confined = request.param != "unconfined"
     if confined and not landlock_abi():
-        pytest.skip("the kernel has no Landlock")  # the unconfined case runs everywhere
+        # As the service itself (ESTATE_PLUGIN_REQUIRE_LANDLOCK): a missing part fails.
+        pytest.fail(
+            "the kernel has no Landlock, so plugins cannot be confined here; enable it "
+            "(CONFIG_SECURITY_LANDLOCK, lsm=landlock)"
+        )
     launcher = "python" if request.param == "python launcher" else "auto"
     changed = settings.model_copy(
         update={
