@@ -308,6 +308,7 @@ def import_bundle(
     from ..registry import bundles
     from ..registry.errors import RegistryError
     from ..registry.install import INCOMING
+    from ..runtime.integrity import file_sha256
 
     settings = _data_settings()
     if not path.is_file():
@@ -336,7 +337,7 @@ def import_bundle(
         raise LocalError(_problems(exc)) from None
     except OSError as exc:
         raise LocalError([f"{exc.filename or path}: {exc.strerror}"]) from None
-    sha256 = bundles.file_sha256(path)
+    sha256 = file_sha256(path)
     untrusted = 0 if trust_keys else bundled
     return BundleImport(sha256, signed_by, keys, untrusted, new_wheels, results)
 

@@ -19,8 +19,9 @@ from ..db.models import PluginVersion
 from ..db.states import SignatureStatus
 from ..runtime.environments import has_requirements, plugin_folder
 from ..runtime.errors import PluginEnvironmentError
+from ..runtime.integrity import file_sha256
 from ..runtime.wheels import download
-from .bundles import KEYS_DIR, WHEELS_DIR, Step, file_sha256, pack_bundle, sign_sums, write_sums
+from .bundles import KEYS_DIR, WHEELS_DIR, Step, pack_bundle, sign_sums, write_sums
 from .errors import InvalidBundle
 from .index import write_static_index
 from .install import read_manifest, requirements_name

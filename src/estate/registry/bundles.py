@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import os
 import re
@@ -43,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..db.states import VersionSource
+from ..runtime.integrity import file_sha256, sha256sums
 from .archive import extract_file
 from .errors import InvalidBundle, InvalidPackage, RegistryError
 from .index import ARCHIVES_DIR, INDEX_FILE, Index, parse_index
@@ -123,8 +123,8 @@ def check_sums_signature(session: Session, folder: Path, *, trust_bundled: bool)
 
 def write_sums(folder: Path) -> None:
     """``folder/SHA256SUMS``: ``<sha256>  <path>`` of every other file, sorted by path."""
-    lines = [f"{file_sha256(path)}  {name}\n" for name, path in _files(folder).items()]
-    (folder / SUMS).write_text("".join(lines), encoding="utf-8")
+    sums = {name: file_sha256(path) for name, path in _files(folder).items()}
+    (folder / SUMS).write_text(sha256sums(sums), encoding="utf-8")
 
 
 def _files(folder: Path) -> dict[str, Path]:
@@ -136,15 +136,6 @@ def _files(folder: Path) -> dict[str, Path]:
         if path.is_file() and path not in (folder / SUMS, folder / SUMS_SIGNATURE)
     }
     return dict(sorted(found.items()))
-
-
-def file_sha256(path: Path) -> str:
-    """The hex sha256 of a file, read in chunks (a bundle may be large)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def pack_bundle(folder: Path, target: Path) -> None:

@@ -43,7 +43,7 @@ def file_list(folder: Path) -> FileList:
     """
     files: FileList = {}
     for relative in sorted(_covered(folder)):
-        files[relative] = _sha256(folder / relative)
+        files[relative] = file_sha256(folder / relative)
     return files
 
 
@@ -66,16 +66,21 @@ def _raise(error: OSError) -> None:
     raise error
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of a file, read in chunks."""
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+def sha256sums(files: Mapping[str, str]) -> str:
+    """``files`` (path → hex sha256) in ``sha256sum``'s format: one ``<sha256>  <path>``
+    line per file, sorted by path (a file list's canonical form, a bundle's SHA256SUMS)."""
+    return "".join(f"{files[path]}  {path}\n" for path in sorted(files))
+
+
 def files_digest(files: Mapping[str, str]) -> str:
-    """The sha256 over a canonical serialisation of ``files``: one ``<sha256>  <path>\\n``
-    line per file (``sha256sum``'s format), sorted by path, UTF-8."""
-    lines = "".join(f"{files[path]}  {path}\n" for path in sorted(files))
-    return hashlib.sha256(lines.encode()).hexdigest()
+    """The sha256 over ``files`` in their canonical form (:func:`sha256sums`), UTF-8."""
+    return hashlib.sha256(sha256sums(files).encode()).hexdigest()
 
 
 def verify(folder: Path, expected: Mapping[str, str]) -> None:
@@ -91,7 +96,7 @@ def verify(folder: Path, expected: Mapping[str, str]) -> None:
         if relative not in present:
             _refuse(folder, relative, "was removed")
         try:
-            actual = _sha256(folder / relative)
+            actual = file_sha256(folder / relative)
         except OSError as exc:
             _refuse(folder, relative, f"cannot be read ({exc.strerror})")
         if actual != expected[relative]:
