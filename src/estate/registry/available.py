@@ -113,8 +113,6 @@ def verdict(
     offered: dict[int, list[RemotePluginVersion]],
 ) -> Verdict:
     """What ``install`` with neither source nor version would choose for ``key``."""
-    for rows in offered.values():
-        rows.sort(key=lambda r: semver_key(r.version), reverse=True)
     try:
         choice = pick(key, LATEST, repositories, offered)
     except AmbiguousSource as exc:

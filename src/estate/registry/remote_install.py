@@ -73,7 +73,7 @@ def pick(
     named: bool = False,
 ) -> Choice | None:
     """The choice among ``repositories`` (``offered``: each one's cached versions of
-    ``key``, newest first): None when none offers a match, ``AmbiguousSource`` when
+    ``key``, in any order): None when none offers a match, ``AmbiguousSource`` when
     equally preferred ones do. The one resolver: ``install`` and the merged listing
     (``available.py``) both ask it."""
     candidates = []
@@ -122,16 +122,21 @@ def _offered(session: Session, repository_id: int, key: str) -> list[RemotePlugi
             RemotePluginVersion.repository_id == repository_id, RemotePluginVersion.key == key
         )
     ).all()
-    return sorted(rows, key=lambda r: semver_key(r.version), reverse=True)
+    return list(rows)
 
 
 def _best(offered: list[RemotePluginVersion], policy: Policy) -> RemotePluginVersion | None:
+    """The highest version of ``offered`` the policy takes."""
     if policy.exact is not None:
         return next((r for r in offered if r.version == policy.exact), None)
-    for row in offered:
+    for row in _newest_first(offered):
         if policy.matches(row.version) and not row.yanked and not _problems(row):
             return row
     return None
+
+
+def _newest_first(rows: list[RemotePluginVersion]) -> list[RemotePluginVersion]:
+    return sorted(rows, key=lambda r: semver_key(r.version), reverse=True)
 
 
 def _problems(row: RemotePluginVersion) -> list[str]:
@@ -151,7 +156,8 @@ def _nothing(
     if not repositories:
         return f"no enabled repository is registered; register one (repositories/) to install {key}"
     offered = [
-        f"{r.name}: {', '.join(v.version + (' (yanked)' if v.yanked else '') for v in rows)}"
+        f"{r.name}: "
+        f"{', '.join(v.version + (' (yanked)' if v.yanked else '') for v in _newest_first(rows))}"
         for r in repositories
         if (rows := _offered(session, r.id, key))
     ]
