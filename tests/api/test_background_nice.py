@@ -1,6 +1,7 @@
-"""A collection's plugin and its ingest writer thread run at ``background_nice``; the
-supervised processes and the threads that answer requests do not: real runs through
-the service, niceness read from ``/proc``."""
+"""A collection's thread, its plugin and its ingest writer run at the service's niceness
+plus ``background_nice``; the supervised processes, the job executor's threads and the
+threads that answer requests do not: real runs through the service, niceness read from
+``/proc``."""
 
 from __future__ import annotations
 
@@ -114,9 +115,15 @@ def test_a_collections_plugin_is_niced_and_a_supervised_process_is_not(
     assert collecting  # the launcher (confined) and the plugin itself
     assert set(collecting.values()) == {min(19, own + NICE)}, collecting
 
-    # Its ingest writer too; no other thread of the service.
+    # The collection's own thread and its ingest writer too (the threads it started:
+    # its cancel watchdog, its plugin's output readers); the job executor's thread,
+    # which goes on to run other jobs, and the threads answering requests are not.
     threads = thread_niceness()
-    assert threads.pop("ingest-writer") == [min(19, own + NICE)]
+    for name in (f"collection-{run['id']}", "ingest-writer"):
+        assert threads.pop(name) == [min(19, own + NICE)], name
+    assert threads.pop("run-cancel") == [min(19, own + NICE)]
+    threads.pop("plugin-output")  # the collection's plugin's (niced), a supervised one's (not)
+    assert any(name.startswith("estate-job") for name in threads), threads
     assert {n for values in threads.values() for n in values} == {own}, threads
 
     # A connection test is answered by a supervised process: at the service's own niceness.

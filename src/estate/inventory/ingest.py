@@ -11,9 +11,7 @@ outside the vocabularies (``records.Record.words``) is passed to ``warn`` once a
 from __future__ import annotations
 
 import logging
-import os
 import queue
-import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -86,15 +84,13 @@ class Ingestor:
         target_types: Iterable[str] | None = None,
         warn: Callable[[str], None] | None = None,
         sighting_retention_days: int = 0,
-        nice: int = 0,
     ) -> None:
         """``target_types``: a targeted run's types; records of others are dropped
         unread (``skipped``), and only resources of these types may be marked deleted.
         ``warn`` receives one line per distinct word outside the vocabularies.
-        ``nice``: added to the writer thread's niceness (a background job's ingest, so
-        that the threads answering requests get the CPU first; Linux only)."""
+        The writer thread runs at the niceness of the thread that sends the first batch
+        (a collection's: background, runtime/niceness.py)."""
         self.engine = engine
-        self.nice = nice
         self.target_types = frozenset(target_types) if target_types else None
         self.skipped = 0
         self.sighting_retention_days = sighting_retention_days
@@ -180,8 +176,6 @@ class Ingestor:
             raise failure
 
     def _write(self) -> None:
-        if self.nice:
-            lower_this_thread(self.nice)
         while (raw := self._queue.get()) is not None:
             if self._failure is not None:
                 continue  # keep draining so the producer never blocks forever
@@ -494,12 +488,3 @@ def _ref_of(item: Any) -> str | None:
             return None
     ref = item.get("ems_ref") if isinstance(item, dict) else None
     return str(ref) if ref is not None else None
-
-
-def lower_this_thread(nice: int) -> None:
-    """Add ``nice`` to the calling thread's niceness, on Linux, where niceness is per
-    thread (elsewhere ``setpriority`` would lower the whole process: nothing is done)."""
-    if not sys.platform.startswith("linux"):
-        return
-    thread = threading.get_native_id()
-    os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + nice))

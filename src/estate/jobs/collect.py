@@ -27,6 +27,7 @@ from ..inventory.ingest import Ingestor
 from ..registry.versions import Resolution, resolve_for_job
 from ..runtime.errors import PluginRuntimeError
 from ..runtime.host import PluginProcess
+from ..runtime.niceness import run_niced
 from ..secretbox import SecretKeyError
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,9 @@ def run_collection(context: Context, run_id: int) -> None:
     job.unresolved = resolution.reason
     for warning in resolution.warnings:
         job.log.add("warning", warning)
-    job.run()
+    # Background work: the job, its plugin and its ingest writer yield the CPU to the
+    # threads answering requests (runtime/niceness.py).
+    run_niced(context.settings.background_nice, job.run, f"collection-{run_id}")
 
 
 def failure_message(exc: Exception, run_id: int, driver_error: type[Exception]) -> str:
@@ -130,7 +133,6 @@ class _CollectionJob:
             sighting_retention_days=context.settings.sighting_retention_days,
             target_types=targets,
             warn=lambda line: self.log.add("warning", line),
-            nice=context.settings.background_nice,
         )
         self.process: PluginProcess | None = None
         self.unresolved: str | None = None  # why no version resolved, when none did

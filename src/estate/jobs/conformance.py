@@ -28,6 +28,7 @@ from ..registry.integrity import mark_modified
 from ..runtime.environments import plugin_folder
 from ..runtime.errors import PluginModified, PluginStartError
 from ..runtime.integrity import verify
+from ..runtime.niceness import run_niced
 from ..secretbox import SecretKeyError
 
 logger = logging.getLogger(__name__)
@@ -84,13 +85,17 @@ def run_conformance(context: Context, run_id: int) -> None:
             )
 
     try:
-        report = run_suite(
-            plugin_dir,
-            config,
-            profiles=profiles,
-            python=Path(environment.python),
-            progress=progress,
-            settings=context.settings,
+        report = run_niced(  # background work, as a collection (runtime/niceness.py)
+            context.settings.background_nice,
+            lambda: run_suite(
+                plugin_dir,
+                config,
+                profiles=profiles,
+                python=Path(environment.python),
+                progress=progress,
+                settings=context.settings,
+            ),
+            f"conformance-{run_id}",
         )
     except ValueError as exc:
         _end(context, run_id, error=mask(str(exc), hidden))

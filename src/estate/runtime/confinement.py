@@ -39,6 +39,7 @@ from ..config import Settings
 from . import sandbox
 from .errors import PluginStartError
 from .integrity import verify
+from .niceness import background_level
 from .plugin_users import UserPool, UserRange, grant_search, pool_of
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ class Launch:
     cgroup: Path | None = None
     pool: UserPool | None = None
     uid: int | None = None
-    nice: int = 0
+    nice: int = 0  # the niceness the plugin runs at, at least (0: the service's)
 
     def close(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
@@ -165,10 +166,12 @@ class Launch:
 
 def launch(environment: PluginEnvironment, *verb: str, nice: int = 0) -> Launch:
     """How to start ``environment``'s plugin with ``verb``: the one place a plugin's
-    command line is built. ``nice`` is added to the niceness of the plugin and all it
-    starts (a background job's: ``settings.background_nice``); the launcher applies it,
-    or, unconfined, the host right after the start (``Launch.nice``). Raises ``PluginStartError`` for a missing program,
-    ``PluginModified`` naming a file changed since the version's file list was made."""
+    command line is built. ``nice`` > 0 (a background job's: ``settings.background_nice``)
+    starts the plugin, and all it starts, at the service's niceness plus ``nice``
+    (``Launch.nice``: that level, applied by the launcher, or, unconfined, by the host
+    right after the start; runtime/niceness.py). Raises ``PluginStartError`` for a
+    missing program, ``PluginModified`` naming a file changed since the version's file
+    list was made."""
     if environment.files is not None:
         verify(environment.plugin_dir, dict(environment.files))
     plugin_argv = environment.argv(*verb)
@@ -183,8 +186,9 @@ def launch(environment: PluginEnvironment, *verb: str, nice: int = 0) -> Launch:
         if pool is not None and uid is not None:
             pool.give_back(uid)
         raise
+    level = max(0, background_level(nice)) if nice else 0  # (0: as the service)
     started = Launch(
-        plugin_argv, {}, environment.plugin_dir, scratch, confinement, None, pool, uid, nice
+        plugin_argv, {}, environment.plugin_dir, scratch, confinement, None, pool, uid, level
     )
     try:
         started.env = environment.env()
@@ -202,8 +206,8 @@ def launch(environment: PluginEnvironment, *verb: str, nice: int = 0) -> Launch:
             if uid is not None and gid is not None:
                 _reachable(gid, [*readable, *(str(path) for path in writable)])
             policy = _policy(confinement, readable, writable, started.cgroup, uid, gid)
-            if nice:
-                policy.append(f"nice={nice}")
+            if level:
+                policy.append(f"nice={level}")
             started.argv = [*launcher_argv(confinement.launcher), *policy, "--", *plugin_argv]
         else:
             _warn_unconfined()

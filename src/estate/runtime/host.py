@@ -32,6 +32,7 @@ from .errors import (
     PluginStartError,
     PluginTimeout,
 )
+from .niceness import raise_niceness
 from .protocol import LineReader, notification, request
 
 logger = logging.getLogger(__name__)
@@ -133,8 +134,7 @@ class PluginProcess:
         if self._launch.nice and not self._launch.confinement.enabled:
             # No launcher to apply it: the plugin itself, as soon as it runs.
             with contextlib.suppress(ProcessLookupError):  # ended already: it is read later
-                current = os.getpriority(os.PRIO_PROCESS, process.pid)
-                os.setpriority(os.PRIO_PROCESS, process.pid, min(19, current + self._launch.nice))
+                raise_niceness(process.pid, self._launch.nice)
         return process
 
     def _attach(self, host_sock: socket.socket) -> None:

@@ -62,7 +62,7 @@ struct policy {
     unsigned long long memory, cpu, file, processes;
     int have_limits, require_landlock;
     long uid, gid; /* -1: not given */
-    int nice; /* added to the niceness (a background job's plugin) */
+    int nice; /* the niceness to run at, at least (a background job's plugin) */
     const char *pids_cgroup;
     const char *read[MAX_PATHS];
     int nread;
@@ -317,9 +317,12 @@ int main(int argc, char **argv) {
                "enable it (CONFIG_SECURITY_LANDLOCK, lsm=landlock) or set "
                "ESTATE_PLUGIN_REQUIRE_LANDLOCK=false to run plugins without it", 0);
     if (p.nice) {
-        /* A background job's plugin: everything it starts inherits the niceness. */
+        /* A background job's plugin runs at this niceness at least (never lowered):
+           everything it starts inherits it. */
         errno = 0;
-        if (nice(p.nice) == -1 && errno) refuse("nice", errno);
+        int now = getpriority(PRIO_PROCESS, 0);
+        if (now == -1 && errno) refuse("getpriority", errno);
+        if (now < p.nice && setpriority(PRIO_PROCESS, 0, p.nice) == -1) refuse("setpriority", errno);
     }
     if (p.pids_cgroup) {
         char path[4200];

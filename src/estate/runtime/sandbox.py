@@ -318,8 +318,9 @@ def main(argv: list[str]) -> None:
                 "enable it (CONFIG_SECURITY_LANDLOCK, lsm=landlock) or set "
                 "ESTATE_PLUGIN_REQUIRE_LANDLOCK=false to run plugins without it"
             )
-        if policy.get("nice"):
-            os.nice(policy["nice"])  # a background job's plugin: inherited by all it starts
+        # A background job's plugin runs at this niceness at least: all it starts too.
+        if policy.get("nice") and os.getpriority(os.PRIO_PROCESS, 0) < policy["nice"]:
+            os.setpriority(os.PRIO_PROCESS, 0, policy["nice"])
         if policy.get("pids_cgroup"):
             join_cgroup(policy["pids_cgroup"])
         child = enter_pid_namespace()
