@@ -61,8 +61,15 @@ class Settings(BaseSettings):
         default=1,
         ge=1,
         le=64,
-        description="Processes answering the API (estate serve --workers); only the first "
-        "runs jobs, schedules and the search indexer",
+        description="Processes answering the API (estate serve --workers); with more than "
+        "one, the primary answers none and runs jobs, schedules and the search indexer",
+    )
+    api_concurrency: int = Field(
+        default=4,
+        ge=0,
+        le=256,
+        description="Requests one API process works on at once; the others wait their turn "
+        "in arrival order (0: no limit)",
     )
     schedule_interval: float = Field(
         default=1.0,
@@ -75,8 +82,9 @@ class Settings(BaseSettings):
         default=10,
         ge=0,
         le=19,
-        description="Niceness added to the plugin processes of collections and conformance "
-        "runs, so that they yield the CPU to the processes answering requests (0: none)",
+        description="Niceness added to collections and conformance runs (their thread, "
+        "their plugin process), so that they yield the CPU to the processes and threads "
+        "answering requests (0: none)",
     )
     sighting_retention_days: int = Field(
         default=90,

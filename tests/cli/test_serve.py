@@ -100,6 +100,21 @@ def test_a_background_niceness_out_of_range_stops_the_start(
     assert one_line(result) == f"error: ESTATE_BACKGROUND_NICE: {why}"
 
 
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("-1", "Input should be greater than or equal to 0"),
+        ("257", "Input should be less than or equal to 256"),
+        ("four", "Input should be a valid integer, unable to parse string as an integer"),
+    ],
+)
+def test_a_bad_api_concurrency_stops_the_start(tmp_path: Path, value: str, why: str) -> None:
+    result = serve(tmp_path, ESTATE_API_CONCURRENCY=value)
+
+    assert result.returncode == 2
+    assert one_line(result) == f"error: ESTATE_API_CONCURRENCY: {why}"
+
+
 def test_json_logs_and_the_service_file(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(

@@ -33,7 +33,9 @@ from ..secretbox import SecretKeyError
 from ..web import app as web
 from . import docs_ui, faults, openapi
 from .access import AccessLog
+from .admission import Admission
 from .audit_log import AuditLog
+from .interpreter import tune_for_requests
 from .limits import BodyLimits
 from .routes import (
     action_runs,
@@ -84,6 +86,7 @@ def create_app(
     rings: RingPipes | Connection | None = None,
     worker: int = 0,
     is_primary: bool = True,
+    tuned: bool = False,
 ) -> FastAPI:
     """The service; ``on_start`` runs once everything is ready (the demo uses it).
 
@@ -98,6 +101,9 @@ def create_app(
     recovers anything (the primary did, before it started the others). ``rings``
     carries the bell (``jobs/bell.py``) from the primary to the workers: the primary's
     pipes to all of them, or worker number ``worker``'s end.
+
+    ``tuned``: the app is the process's own (``estate serve`` and its workers): once
+    started, the interpreter is tuned for answering requests (``api/interpreter.py``).
     """
     if settings is None:
         settings = Settings()
@@ -131,6 +137,8 @@ def create_app(
                 channel = jobs
                 bell.send = lambda: channel.send((RING, worker))
                 hear(rings, bell)
+            if tuned:
+                tune_for_requests()
             try:
                 yield
             finally:
@@ -158,6 +166,8 @@ def create_app(
         if on_start is not None:
             assert login is not None
             on_start(context, executor, login)
+        if tuned:
+            tune_for_requests()
         try:
             yield
         finally:
@@ -218,6 +228,7 @@ def create_app(
     app.add_middleware(AuditLog, prefix=API_PREFIX)
     faults.install(app)
     app.add_middleware(BodyLimits, settings=settings)
+    app.add_middleware(Admission, slots=settings.api_concurrency)
     app.add_middleware(AccessLog)
     openapi.install(app, public=frozenset({f"{API_PREFIX}/ping/"}))
     docs_ui.install(app)
