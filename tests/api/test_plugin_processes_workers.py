@@ -1,8 +1,9 @@
 """``GET plugin-processes/`` under ``estate serve --workers 2`` lists the plugin
 processes of every service process, whichever answers (jobs/process_board.py).
 
-Real processes, real HTTP: the test makes sure which process answers by stopping the
-other one (SIGSTOP: a stopped process accepts nothing on the shared socket).
+Real processes, real HTTP: the test makes sure which worker answers by stopping the
+other one (SIGSTOP: a stopped process accepts nothing on the shared socket; the
+primary accepts nothing at all).
 """
 
 from __future__ import annotations
@@ -89,40 +90,40 @@ def test_every_service_process_lists_the_plugin_processes_of_all(
     env = service_env(backend, request, environments_dir)
     with serving(tmp_path, "--workers", "2", **env) as service:
         deadline = time.monotonic() + 30
-        while len(_workers(service)) != 1:
-            assert time.monotonic() < deadline, "the worker did not start"
+        while len(_workers(service)) != 2:
+            assert time.monotonic() < deadline, "the workers did not start"
             time.sleep(0.1)
-        [worker] = _workers(service)
-        on_worker, on_primary = _provider(service, "w"), _provider(service, "p")
+        first, second = _workers(service)
+        on_first, on_second = _provider(service, "one"), _provider(service, "two")
 
-        # Each provider's process is started by one process only: the other is stopped.
-        with _stopped(service.pid):
-            _test_connection(service, on_worker)
-        with _stopped(worker):
-            _test_connection(service, on_primary)
+        # Each provider's process is started by one worker only: the other is stopped.
+        with _stopped(second):
+            _test_connection(service, on_first)
+        with _stopped(first):
+            _test_connection(service, on_second)
         time.sleep(PUBLISHED)
 
-        for answering, other in ((service.pid, worker), (worker, service.pid)):
+        for answering, other in ((first, second), (second, first)):
             with _stopped(other):
                 listed = _listed(service)
-            assert set(listed) == {f"provider:{on_worker}", f"provider:{on_primary}"}, listed
-            held = listed[f"provider:{on_worker}"]
-            assert held["service_pid"] == worker and held["state"] == "running"
+            assert set(listed) == {f"provider:{on_first}", f"provider:{on_second}"}, listed
+            held = listed[f"provider:{on_first}"]
+            assert held["service_pid"] == first and held["state"] == "running"
             assert held["pid"] is not None and held["starts"] == 1
             assert held["idle_seconds"] >= 0
-            assert listed[f"provider:{on_primary}"]["service_pid"] == service.pid
+            assert listed[f"provider:{on_second}"]["service_pid"] == second
             assert answering in {e["service_pid"] for e in listed.values()}
 
         # A worker killed without a goodbye: its processes leave the list (the primary
         # starts another worker, which has none).
-        os.kill(worker, signal.SIGKILL)
+        os.kill(first, signal.SIGKILL)
         deadline = time.monotonic() + 30
         while True:
             listed = _listed(service)
-            if f"provider:{on_worker}" not in listed:
+            if f"provider:{on_first}" not in listed:
                 break
             assert time.monotonic() < deadline, listed
             time.sleep(0.2)
-        assert set(listed) == {f"provider:{on_primary}"}
+        assert set(listed) == {f"provider:{on_second}"}
     log = (tmp_path / "server.log").read_text()
     assert "Traceback" not in log

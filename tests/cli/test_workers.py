@@ -1,5 +1,5 @@
-"""``estate serve --workers N``: worker processes answer beside the primary, which
-runs the jobs they start; SIGTERM stops them all. Real processes, both databases."""
+"""``estate serve --workers N``: N worker processes answer; the primary answers none
+and runs the jobs they start; SIGTERM stops them all. Real processes, both databases."""
 
 from __future__ import annotations
 
@@ -41,24 +41,35 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_worker_answers_while_the_primary_is_frozen_and_the_primary_runs_its_job(
+def test_the_workers_answer_while_the_primary_is_frozen_and_the_primary_runs_their_job(
     backend: str, request: pytest.FixtureRequest, environments_dir: Path, tmp_path: Path
 ) -> None:
     env = service_env(backend, request, environments_dir)
     auth = ("admin", ADMIN_PASSWORD)
     with serving(tmp_path, "--workers", "2", **env) as service:
         workers = [p for p, cmd in _children(service.pid).items() if "spawn_main" in cmd]
-        assert len(workers) == 1, _children(service.pid)
-        # The settings reached the worker over its pipe, not through its environment.
-        environ = (Path("/proc") / str(workers[0]) / "environ").read_bytes()
+        assert len(workers) == 2, _children(service.pid)
+        # The settings reached the workers over their pipes, not through the environment.
         secrets = [SECRET_KEY, ADMIN_PASSWORD] + [env[k] for k in env if k.endswith("_URL")]
-        for secret in secrets:
-            assert secret.encode() not in environ
+        for worker in workers:
+            environ = (Path("/proc") / str(worker) / "environ").read_bytes()
+            for secret in secrets:
+                assert secret.encode() not in environ
         time.sleep(1)  # the primary's start-up chores (the indexer's first look) end
+
+        # The primary answers no request: with both workers frozen nobody does.
+        for worker in workers:
+            os.kill(worker, signal.SIGSTOP)
+        try:
+            with pytest.raises(httpx.ReadTimeout):
+                httpx.get(f"{service.url}{API}/ping/", timeout=2)
+        finally:
+            for worker in workers:
+                os.kill(worker, signal.SIGCONT)
 
         os.kill(service.pid, signal.SIGSTOP)
         try:
-            # New connections only: the frozen primary accepts none, the worker does.
+            # The workers answer, and the frozen primary is sent the job they start.
             with httpx.Client(base_url=service.url, auth=auth, timeout=20) as client:
                 provider = client.post(
                     f"{API}/providers/",

@@ -1,6 +1,7 @@
 """Live pages across ``estate serve --workers 2``: a collection started through the API
-on the primary wakes the open pages' event streams of the worker too (the bell,
-jobs/bell.py), not at their next idle look. Real processes, real HTTP, both databases."""
+on one worker (run by the primary, which answers no request) wakes the open pages'
+event streams of the other worker too (the bell, jobs/bell.py), not at their next idle
+look. Real processes, real HTTP, both databases."""
 
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ class Page:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_collection_started_on_the_primary_wakes_the_workers_open_page_at_once(
+def test_a_collection_started_through_one_worker_wakes_the_others_open_page_at_once(
     backend: str, request: pytest.FixtureRequest, environments_dir: Path, tmp_path: Path
 ) -> None:
     env = service_env(backend, request, environments_dir)
@@ -107,7 +108,7 @@ def test_a_collection_started_on_the_primary_wakes_the_workers_open_page_at_once
                 },
             ).json()
             path = f"/live/providers/{provider['id']}"
-            # One page on each process: the second is opened while the first page's
+            # One page on each worker: the second is opened while the first page's
             # process is stopped, so that only the other one can accept it.
             first = Page(service, cookies, path)
             os.kill(first.pid, signal.SIGSTOP)
@@ -116,23 +117,24 @@ def test_a_collection_started_on_the_primary_wakes_the_workers_open_page_at_once
             finally:
                 os.kill(first.pid, signal.SIGCONT)
             pages = {first.pid: first, second.pid: second}
-            assert service.pid in pages and len(pages) == 2
-            worker = next(pid for pid in pages if pid != service.pid)
+            # Two workers; the primary (the jobs' process) answers no request.
+            assert service.pid not in pages and len(pages) == 2
             opened = time.monotonic()
             for page in pages.values():
                 page.wait_for("Never collected", opened + 20)
 
-            # The collection is started on the primary (the worker, stopped, accepts
-            # nothing): only the bell can tell the worker's page before its next
-            # idle look, IDLE_SECONDS after its first.
-            os.kill(worker, signal.SIGSTOP)
+            # The collection is started through the first page's worker (the other,
+            # stopped, accepts nothing) and run by the primary: only the bell can tell
+            # the other worker's page before its next idle look, IDLE_SECONDS after
+            # its first.
+            os.kill(second.pid, signal.SIGSTOP)
             try:
                 with httpx.Client(
                     base_url=service.url, auth=("admin", ADMIN_PASSWORD), timeout=20
                 ) as fresh:
                     started = fresh.post(f"{API}/providers/{provider['id']}/collect/")
             finally:
-                os.kill(worker, signal.SIGCONT)
+                os.kill(second.pid, signal.SIGCONT)
             assert started.status_code == 202, started.text
             run_id = started.json()["id"]
             seen = [

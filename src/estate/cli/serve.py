@@ -48,8 +48,9 @@ def serve(
     workers: Annotated[
         int | None,
         typer.Option(
-            help="Processes answering the API (default ESTATE_API_WORKERS, 1); the first "
-            "also runs jobs, schedules and the search indexer",
+            help="Processes answering the API (default ESTATE_API_WORKERS, 1); with more "
+            "than one, the primary process answers none and runs jobs, schedules and the "
+            "search indexer",
             min=1,
             max=64,
             metavar="N",
@@ -80,7 +81,7 @@ def serve(
             start_demo(context, executor)
 
     if settings.api_workers == 1:
-        application = create_app(settings, on_start=on_start, prepared=(context, login))
+        application = create_app(settings, on_start=on_start, prepared=(context, login), tuned=True)
         _on_sigterm(lambda: service_file.unlink(missing_ok=True))
         try:
             uvicorn.run(
@@ -101,7 +102,9 @@ def serve(
 def _serve_with_workers(
     settings: Settings, host: str, port: int, prepared: Any, on_start: Any
 ) -> None:
-    """The primary: bind once, start the workers, serve beside them (cli/workers.py)."""
+    """The primary: bind once, start the workers, run the background parts and answer
+    no request itself (cli/workers.py): a collection's ingest never holds the
+    interpreter lock of a process that answers requests."""
     import uvicorn
 
     from ..api.app import create_app
@@ -114,7 +117,12 @@ def _serve_with_workers(
     workers = Workers(settings, sock, settings.api_workers)
     service_file = settings.resolved_data_dir / credentials.SERVICE_FILE
     application = create_app(
-        settings, on_start=on_start, prepared=prepared, jobs=workers.jobs, rings=workers.rings
+        settings,
+        on_start=on_start,
+        prepared=prepared,
+        jobs=workers.jobs,
+        rings=workers.rings,
+        tuned=True,
     )
 
     def stop() -> None:
@@ -131,7 +139,7 @@ def _serve_with_workers(
         timeout_graceful_shutdown=3,  # open pages' event streams would hold it forever
     )
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        uvicorn.Server(config).run(sockets=[])  # the lifespan only: no listener
     finally:
         stop()
 

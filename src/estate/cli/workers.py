@@ -1,12 +1,14 @@
-"""``estate serve --workers N``: the primary process and the API worker processes it starts.
+"""``estate serve --workers N``: the primary process and the N API worker processes it starts.
 
 The primary (the ``estate serve`` process) opens the database, migrates it and seeds it
-once, binds the listening socket, then starts N-1 worker processes (``spawn``: a fresh
-interpreter each, never a fork of a process with threads and open connections). Every
-process accepts connections on the same socket, so the kernel spreads the clients over
-them. Only the primary runs the executor, the scheduler and the search indexer; the
-workers send the jobs their routes start to it (``jobs/forward.py``), and every
-process hears the others' bell (``jobs/bell.py``: open pages look again at once).
+once, binds the listening socket, then starts N worker processes (``spawn``: a fresh
+interpreter each, never a fork of a process with threads and open connections). The
+workers accept connections on the same socket, so the kernel spreads the clients over
+them; the primary accepts none. It runs the executor, the scheduler and the search
+indexer, so that a collection's ingest never holds the interpreter lock of a process
+that answers requests; the workers send the jobs their routes start to it
+(``jobs/forward.py``), and every process hears the others' bell (``jobs/bell.py``:
+open pages look again at once).
 
 Settings reach a worker pickled over its start-up pipe, never through the environment
 (``serve`` has scrubbed the secrets from it). A worker dies with the primary
@@ -57,7 +59,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 class Workers:
-    """The N-1 API worker processes beside the primary."""
+    """The N API worker processes the primary starts (numbered 1 to N)."""
 
     def __init__(self, settings: Settings, sock: socket.socket, count: int) -> None:
         self._spawn = multiprocessing.get_context("spawn")
@@ -65,13 +67,13 @@ class Workers:
         self.sock = sock
         self.count = count
         self.jobs = JobPipe.open()
-        self.rings = RingPipes(count - 1)
+        self.rings = RingPipes(count)
         self._processes: list[SpawnProcess] = []
         self._stopping = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="estate-workers", daemon=True)
 
     def start(self) -> None:
-        self._processes = [self._start(index) for index in range(1, self.count)]
+        self._processes = [self._start(index) for index in range(1, self.count + 1)]
         self._watcher.start()
 
     def _start(self, index: int) -> SpawnProcess:
@@ -123,7 +125,9 @@ def run_worker(
     from ..logs import configure
 
     configure(settings.log_level, settings.log_format)
-    application = create_app(settings, jobs=jobs, rings=rings, worker=index, is_primary=False)
+    application = create_app(
+        settings, jobs=jobs, rings=rings, worker=index, is_primary=False, tuned=True
+    )
     config = uvicorn.Config(
         application,
         log_config=None,
