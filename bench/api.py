@@ -364,10 +364,11 @@ def serving(
             process.wait(timeout=10)
 
 
-def service_cpu(session: int) -> float:
+def service_cpu(session: int) -> tuple[float, float]:
     """CPU seconds (user + system, ended children's included) of every process of the
-    service's session: the primary, its workers, its plugin processes."""
-    ticks = 0
+    service's session (the primary, its workers, its plugin processes), and of the
+    primary alone."""
+    ticks = primary = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -376,8 +377,10 @@ def service_cpu(session: int) -> float:
         except OSError:  # ended meanwhile
             continue
         if int(fields[3]) == session:
-            ticks += sum(int(f) for f in fields[11:15])
-    return ticks / os.sysconf("SC_CLK_TCK")
+            spent = sum(int(f) for f in fields[11:15])
+            ticks += spent
+            primary += spent if int(entry.name) == session else 0
+    return ticks / os.sysconf("SC_CLK_TCK"), primary / os.sysconf("SC_CLK_TCK")
 
 
 def settle(url: str, token: str) -> None:
@@ -531,15 +534,17 @@ def under_load(
         collector.start()
         timer = threading.Timer(duration, stop.set)
         timer.start()
-        started = time.perf_counter()
+        started, client_cpu = time.perf_counter(), time.process_time()
         samples, errors = asyncio.run(mix(url, token, paths, clients, stop))
         mixed = time.perf_counter() - started
+        client_cpu = time.process_time() - client_cpu
         collector.join()
     return {
         "queries": {name: figures(s, TARGET_LOAD_MS) for name, s in samples.items()},
         "errors": errors,
         "mix_seconds": round(mixed, 1),
         "requests_per_s": round(sum(len(s) for s in samples.values()) / mixed, 1),
+        "client_cores_used": round(client_cpu / mixed, 2),
         "collections": len(done),
         "collection_statuses": sorted({run["status"] for run, _ in done}),
         "collection_seconds": [round(seconds, 1) for _, seconds in done],
@@ -607,11 +612,16 @@ def main() -> None:
                 args.duration,
                 collecting=not args.no_collection,
             )
-            cpu = service_cpu(service_pid) - cpu_before
+            cpu_after = service_cpu(service_pid)
+            cpu, primary_cpu = (a - b for a, b in zip(cpu_after, cpu_before, strict=True))
             requests = loaded["requests_per_s"] * loaded["mix_seconds"]
             loaded["service_cpu_s"] = round(cpu, 1)
             loaded["service_cores_used"] = round(cpu / loaded["mix_seconds"], 2)
             loaded["service_cpu_ms_per_request"] = round(cpu * 1000 / max(1.0, requests), 1)
+            if args.workers > 1:  # the primary answers none: what the workers spent
+                loaded["workers_cpu_ms_per_request"] = round(
+                    (cpu - primary_cpu) * 1000 / max(1.0, requests), 1
+                )
         with context.sessions() as session:
             runs = session.scalar(select(func.count()).select_from(CollectionRun))
     missed_one = sorted(q for q, f in one.items() if q not in BASELINES and not f["pass"])
