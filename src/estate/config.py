@@ -65,7 +65,7 @@ class Settings(BaseSettings):
         "one, the primary answers none and runs jobs, schedules and the search indexer",
     )
     api_concurrency: int = Field(
-        default=4,
+        default=2,
         ge=0,
         le=256,
         description="Requests one API process works on at once; the others wait their turn "

@@ -57,6 +57,17 @@ def niceness_of(stat: Path) -> int:
     return int(fields[16])
 
 
+def group_niceness(pid: int) -> int | None:
+    """The niceness of ``pid``'s session's autogroup (None: a kernel without them)."""
+    try:
+        return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+    except FileNotFoundError:
+        return None
+
+
+AUTOGROUPS = Path("/proc/self/autogroup").exists()
+
+
 def plugin_processes(root: int, besides: frozenset[int] = frozenset()) -> dict[int, int]:
     """``{pid: niceness}`` of ``root`` and its descendants that run a plugin (their
     command line names a class path: the launcher, the namespace's init, the plugin),
@@ -114,6 +125,10 @@ def test_a_collections_plugin_is_niced_and_a_supervised_process_is_not(
     collecting = plugin_processes(os.getpid())
     assert collecting  # the launcher (confined) and the plugin itself
     assert set(collecting.values()) == {min(19, own + NICE)}, collecting
+    # In a session of its own: the kernel weighs its autogroup against the service's
+    # as a whole, so the group is niced too.
+    groups = {group_niceness(pid) for pid in collecting}
+    assert groups == ({min(19, own + NICE)} if AUTOGROUPS else {None}), groups
 
     # The collection's own thread and its ingest writer too (the threads it started:
     # its cancel watchdog, its plugin's output readers); the job executor's thread,
@@ -137,6 +152,7 @@ def test_a_collections_plugin_is_niced_and_a_supervised_process_is_not(
     supervised = plugin_processes(entry["pid"])
     assert entry["pid"] in supervised
     assert set(supervised.values()) == {own}, supervised
+    assert group_niceness(entry["pid"]) == (0 if AUTOGROUPS else None)
 
     assert niced.post(f"{API}/collection-runs/{run['id']}/cancel/").status_code in (200, 202)
     wait_for_status(niced, run["id"], "canceled")

@@ -32,7 +32,7 @@ from .errors import (
     PluginStartError,
     PluginTimeout,
 )
-from .niceness import raise_niceness
+from .niceness import nice_session, raise_niceness
 from .protocol import LineReader, notification, request
 
 logger = logging.getLogger(__name__)
@@ -135,6 +135,7 @@ class PluginProcess:
             # No launcher to apply it: the plugin itself, as soon as it runs.
             with contextlib.suppress(ProcessLookupError):  # ended already: it is read later
                 raise_niceness(process.pid, self._launch.nice)
+                nice_session(process.pid, self._launch.nice)  # its own session's group
         return process
 
     def _attach(self, host_sock: socket.socket) -> None:

@@ -13,10 +13,12 @@ done there but for the plugin process.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -34,6 +36,14 @@ def raise_niceness(pid: int, level: int) -> None:
     or above (raising a niceness never needs a privilege; lowering one would)."""
     if os.getpriority(os.PRIO_PROCESS, pid) < level:
         os.setpriority(os.PRIO_PROCESS, pid, level)
+
+
+def nice_session(pid: int, level: int) -> None:
+    """Give the autogroup of session leader ``pid`` niceness ``level`` (Linux with
+    autogroups: each session is a group the kernel weighs as a whole against the
+    others, whatever the niceness of its processes; elsewhere nothing)."""
+    with contextlib.suppress(FileNotFoundError):
+        Path(f"/proc/{pid}/autogroup").write_text(str(level))
 
 
 def run_niced(added: int, work: Callable[[], T], name: str) -> T:

@@ -323,6 +323,14 @@ int main(int argc, char **argv) {
         int now = getpriority(PRIO_PROCESS, 0);
         if (now == -1 && errno) refuse("getpriority", errno);
         if (now < p.nice && setpriority(PRIO_PROCESS, 0, p.nice) == -1) refuse("setpriority", errno);
+        /* Its own session is its own autogroup, which the kernel weighs against the
+           service's as a whole whatever the niceness inside: the group too. A kernel
+           without autogroups has no such file. */
+        int group = open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC);
+        if (group >= 0) {
+            if (dprintf(group, "%d", p.nice) < 0) refuse("/proc/self/autogroup", errno);
+            close(group);
+        }
     }
     if (p.pids_cgroup) {
         char path[4200];

@@ -319,8 +319,18 @@ def main(argv: list[str]) -> None:
                 "ESTATE_PLUGIN_REQUIRE_LANDLOCK=false to run plugins without it"
             )
         # A background job's plugin runs at this niceness at least: all it starts too.
-        if policy.get("nice") and os.getpriority(os.PRIO_PROCESS, 0) < policy["nice"]:
-            os.setpriority(os.PRIO_PROCESS, 0, policy["nice"])
+        if policy.get("nice"):
+            if os.getpriority(os.PRIO_PROCESS, 0) < policy["nice"]:
+                os.setpriority(os.PRIO_PROCESS, 0, policy["nice"])
+            # Its own session is its own autogroup: the kernel weighs the group against
+            # the service's as a whole, whatever the niceness inside; niced too.
+            try:
+                group = os.open("/proc/self/autogroup", os.O_WRONLY | os.O_CLOEXEC)
+            except FileNotFoundError:  # a kernel without autogroups
+                pass
+            else:
+                os.write(group, str(policy["nice"]).encode())
+                os.close(group)
         if policy.get("pids_cgroup"):
             join_cgroup(policy["pids_cgroup"])
         child = enter_pid_namespace()
