@@ -9,6 +9,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -38,12 +39,30 @@ def niceness(pid: int) -> int:
     return niceness_of(Path(f"/proc/{pid}/stat"))
 
 
-def thread_niceness() -> dict[str, list[int]]:
-    """This (test and service) process's Python threads by name: their niceness."""
+@dataclass(frozen=True)
+class Earlier:
+    """What earlier tests of this process left running: their threads, their processes
+    (a cancelled run's thread may still be ending); the test looks at its own only."""
+
+    threads: frozenset[int]
+    processes: frozenset[int]
+
+
+@pytest.fixture
+def earlier() -> Earlier:
+    return Earlier(
+        frozenset(t.native_id for t in threading.enumerate() if t.native_id is not None),
+        frozenset(descendants(os.getpid())),
+    )
+
+
+def thread_niceness(earlier: Earlier) -> dict[str, list[int]]:
+    """This (test and service) process's Python threads by name, but ``earlier``'s:
+    their niceness."""
     found: dict[str, list[int]] = {}
     for thread in threading.enumerate():
-        if thread.native_id is None:
-            continue  # not started yet
+        if thread.native_id is None or thread.native_id in earlier.threads:
+            continue  # not started yet, or an earlier test's
         try:
             nice = niceness_of(Path(f"/proc/self/task/{thread.native_id}/stat"))
         except OSError:
@@ -91,7 +110,9 @@ def wait_collecting(client: TestClient, run_id: int) -> None:
 
 
 @pytest.fixture(params=["native launcher", "python launcher", "unconfined"])
-def niced(request: pytest.FixtureRequest, settings: Settings) -> Iterator[TestClient]:
+def niced(
+    request: pytest.FixtureRequest, settings: Settings, earlier: Earlier
+) -> Iterator[TestClient]:
     confined = request.param != "unconfined"
     if confined and not landlock_abi():
         # As the service itself (ESTATE_PLUGIN_REQUIRE_LANDLOCK): a missing part fails.
@@ -114,7 +135,7 @@ def niced(request: pytest.FixtureRequest, settings: Settings) -> Iterator[TestCl
 
 
 def test_a_collections_plugin_is_niced_and_a_supervised_process_is_not(
-    niced: TestClient, tmp_path: Path
+    niced: TestClient, earlier: Earlier, tmp_path: Path
 ) -> None:
     own = os.getpriority(os.PRIO_PROCESS, 0)
     assert upload(niced, tarball(fixture_plugin("slow_collect", tmp_path / "p"))).status_code == 201
@@ -122,7 +143,7 @@ def test_a_collections_plugin_is_niced_and_a_supervised_process_is_not(
     run = start_run(niced, slow["id"])
     wait_collecting(niced, run["id"])
 
-    collecting = plugin_processes(os.getpid())
+    collecting = plugin_processes(os.getpid(), earlier.processes)
     assert collecting  # the launcher (confined) and the plugin itself
     assert set(collecting.values()) == {min(19, own + NICE)}, collecting
     # In a session of its own: the kernel weighs its autogroup against the service's
@@ -133,7 +154,7 @@ def test_a_collections_plugin_is_niced_and_a_supervised_process_is_not(
     # The collection's own thread and its ingest writer too (the threads it started:
     # its cancel watchdog, its plugin's output readers); the job executor's thread,
     # which goes on to run other jobs, and the threads answering requests are not.
-    threads = thread_niceness()
+    threads = thread_niceness(earlier)
     for name in (f"collection-{run['id']}", "ingest-writer"):
         assert threads.pop(name) == [min(19, own + NICE)], name
     assert threads.pop("run-cancel") == [min(19, own + NICE)]
@@ -158,9 +179,8 @@ def test_a_collections_plugin_is_niced_and_a_supervised_process_is_not(
     wait_for_status(niced, run["id"], "canceled")
 
 
-def test_no_niceness_when_set_to_zero(settings: Settings, tmp_path: Path) -> None:
+def test_no_niceness_when_set_to_zero(settings: Settings, earlier: Earlier, tmp_path: Path) -> None:
     own = os.getpriority(os.PRIO_PROCESS, 0)
-    before = frozenset(descendants(os.getpid()))
     with TestClient(
         create_app(settings.model_copy(update={"background_nice": 0, "batch_size": 5}))
     ) as client:
@@ -171,9 +191,9 @@ def test_no_niceness_when_set_to_zero(settings: Settings, tmp_path: Path) -> Non
         run = start_run(client, slow["id"])
         wait_collecting(client, run["id"])
 
-        collecting = plugin_processes(os.getpid(), before)
+        collecting = plugin_processes(os.getpid(), earlier.processes)
         assert collecting and set(collecting.values()) == {own}, collecting
-        threads = thread_niceness()
+        threads = thread_niceness(earlier)
         assert "ingest-writer" in threads
         assert {n for values in threads.values() for n in values} == {own}, threads
 
