@@ -64,12 +64,13 @@ class Settings(BaseSettings):
         description="Processes answering the API (estate serve --workers); with more than "
         "one, the primary answers none and runs jobs, schedules and the search indexer",
     )
-    api_concurrency: int = Field(
-        default=2,
+    api_concurrency: int | None = Field(
+        default=None,
         ge=0,
         le=256,
         description="Requests one API process works on at once; the others wait their turn "
-        "in arrival order (0: no limit)",
+        "in arrival order (0: no limit; default: 2 on SQLite, 8 on PostgreSQL, where a "
+        "request waits on the database server more)",
     )
     schedule_interval: float = Field(
         default=1.0,
@@ -228,6 +229,13 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite:///{self.resolved_data_dir / 'estate.db'}"
+
+    @property
+    def admitted_requests(self) -> int:
+        """``api_concurrency``, or its default for the database (docs/cli.md)."""
+        if self.api_concurrency is not None:
+            return self.api_concurrency
+        return 2 if self.database.startswith("sqlite") else 8
 
     @property
     def plugins_dir(self) -> Path:

@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from conftest import ADMIN_PASSWORD, BACKENDS, service_env
 from estate.api.admission import Admission, Slots
+from estate.config import Settings
 from factories import API
 from served import serving
 
@@ -183,3 +184,20 @@ def test_the_service_answers_more_concurrent_requests_than_threads_and_connectio
     assert spent < 25, spent
     log = (tmp_path / "server.log").read_text()
     assert "Traceback" not in log and "QueuePool limit" not in log
+
+
+@pytest.mark.parametrize(
+    ("database_url", "setting", "admitted"),
+    [
+        (None, None, 2),  # the embedded SQLite
+        ("sqlite:////tmp/estate.db", None, 2),
+        ("postgresql+psycopg://estate@127.0.0.1/estate", None, 8),
+        ("postgresql+psycopg://estate@127.0.0.1/estate", 3, 3),
+        ("sqlite:////tmp/estate.db", 0, 0),  # no admission
+    ],
+)
+def test_the_default_admission_follows_the_database(
+    tmp_path: Path, database_url: str | None, setting: int | None, admitted: int
+) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=database_url, api_concurrency=setting)
+    assert settings.admitted_requests == admitted

@@ -228,7 +228,7 @@ def create_app(
     app.add_middleware(AuditLog, prefix=API_PREFIX)
     faults.install(app)
     app.add_middleware(BodyLimits, settings=settings)
-    app.add_middleware(Admission, slots=settings.api_concurrency)
+    app.add_middleware(Admission, slots=settings.admitted_requests)
     app.add_middleware(AccessLog)
     openapi.install(app, public=frozenset({f"{API_PREFIX}/ping/"}))
     docs_ui.install(app)
