@@ -5,8 +5,10 @@ processes and threads answering requests should get it first. Such a job runs in
 thread of its own at the service's niceness plus ``settings.background_nice``
 (:func:`run_niced`); every thread it starts (the plugin's output readers, the ingest
 writer) inherits that, and its plugin process is started at it too (the launcher, or
-the host when unconfined, raises the child to :func:`background_level`). The level is
-absolute, so nothing along the way adds the niceness twice. Linux keeps a niceness
+the host when unconfined, raises the child to :func:`background_level`), and so is
+the autogroup of its session (:func:`nice_session`: the kernel weighs a session's
+group as a whole against the service's). The level is absolute, so nothing along the
+way adds the niceness twice. Linux keeps a niceness
 per thread; elsewhere ``setpriority`` would lower the whole service, so nothing is
 done there but for the plugin process.
 """
@@ -41,8 +43,9 @@ def raise_niceness(pid: int, level: int) -> None:
 def nice_session(pid: int, level: int) -> None:
     """Give the autogroup of session leader ``pid`` niceness ``level`` (Linux with
     autogroups: each session is a group the kernel weighs as a whole against the
-    others, whatever the niceness of its processes; elsewhere nothing)."""
-    with contextlib.suppress(FileNotFoundError):
+    others, whatever the niceness of its processes; elsewhere nothing). Best effort:
+    a refusal costs the requests some CPU, never the plugin its start."""
+    with contextlib.suppress(OSError):
         Path(f"/proc/{pid}/autogroup").write_text(str(level))
 
 

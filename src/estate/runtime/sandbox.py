@@ -324,13 +324,14 @@ def main(argv: list[str]) -> None:
                 os.setpriority(os.PRIO_PROCESS, 0, policy["nice"])
             # Its own session is its own autogroup: the kernel weighs the group against
             # the service's as a whole, whatever the niceness inside; niced too.
-            try:
+            try:  # best effort: a kernel without autogroups, or a refusal, costs no start
                 group = os.open("/proc/self/autogroup", os.O_WRONLY | os.O_CLOEXEC)
-            except FileNotFoundError:  # a kernel without autogroups
+                try:
+                    os.write(group, str(policy["nice"]).encode())
+                finally:
+                    os.close(group)
+            except OSError:
                 pass
-            else:
-                os.write(group, str(policy["nice"]).encode())
-                os.close(group)
         if policy.get("pids_cgroup"):
             join_cgroup(policy["pids_cgroup"])
         child = enter_pid_namespace()
