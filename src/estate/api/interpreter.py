@@ -6,8 +6,9 @@ Measured with ``bench/api.py`` (docs/benchmarks.md, "The interpreter of an API p
   lock waits that long before it asks the thread holding it to let go. A request hops
   between the event loop and worker threads several times, and each hop could wait
   the whole interval behind another request's work: under 20 clients two processes
-  used one core of two and answered 150 requests/s. At 0.5 ms they answered 268/s,
-  p99 178 ms instead of 214 ms, with no collection beside them.
+  used one core of two and answered 150 requests/s. At 1 ms they answered 268/s,
+  p99 177 ms instead of 214 ms, with no collection beside them; with one, 0.5 ms
+  gave p99 276 ms against 300 ms at 1 ms, so 0.5 ms it is.
 - **Start-up's objects frozen** (``gc.freeze``): a full garbage collection walks every
   object the collector tracks; with start-up's ~190,000 among them (modules, the app,
   its routes and models) one took 150 to 320 ms under load, every few seconds, and

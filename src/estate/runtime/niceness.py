@@ -8,9 +8,9 @@ writer) inherits that, and its plugin process is started at it too (the launcher
 the host when unconfined, raises the child to :func:`background_level`), and so is
 the autogroup of its session (:func:`nice_session`: the kernel weighs a session's
 group as a whole against the service's). The level is absolute, so nothing along the
-way adds the niceness twice. Linux keeps a niceness
-per thread; elsewhere ``setpriority`` would lower the whole service, so nothing is
-done there but for the plugin process.
+way adds the niceness twice. Linux keeps a niceness per thread; elsewhere
+``setpriority`` would lower the whole service, so nothing is done there but for the
+plugin process.
 """
 
 from __future__ import annotations
