@@ -30,12 +30,10 @@ def plugin_process(
     version: PluginVersion,
     on_log: LogSink,
     provider_id: int | None = None,
-    *,
-    background: bool = False,
 ) -> PluginProcess:
     """A (not yet started) process for ``version``, with the service's timeouts; for a
-    provider's job (``provider_id``), with the provider's state folder; for a background
-    job (a collection), at ``settings.background_nice``."""
+    provider's job (``provider_id``), with the provider's state folder. It runs at the
+    starting thread's niceness (a background job's: runtime/niceness.py)."""
     environment = environment_of(version, settings)
     if provider_id is not None:
         environment = replace(environment, state_dir=state_dir_of(settings, provider_id))
@@ -46,7 +44,6 @@ def plugin_process(
         start_timeout=settings.start_timeout,
         call_timeout=settings.call_timeout,
         log_level=settings.log_level,
-        nice=settings.background_nice if background else 0,
     )
 
 

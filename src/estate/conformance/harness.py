@@ -127,7 +127,6 @@ class Harness:
             start_timeout=self.settings.start_timeout,
             call_timeout=self.settings.call_timeout,
             log_level=self.settings.log_level,
-            nice=self.settings.background_nice,
         )
 
     def configure(self, process: PluginProcess, connection: Connection) -> None:

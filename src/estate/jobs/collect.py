@@ -230,9 +230,7 @@ class _CollectionJob:
         with noting_modified(
             self.context, self.version, provider_id=self.provider.id, run_id=self.run_id
         ):
-            self.process = plugin_process(
-                settings, self.version, self.log.add, self.provider.id, background=True
-            )
+            self.process = plugin_process(settings, self.version, self.log.add, self.provider.id)
             self.process.start()
         self.process.call(
             "configure",

@@ -39,7 +39,6 @@ from ..config import Settings
 from . import sandbox
 from .errors import PluginStartError
 from .integrity import verify
-from .niceness import background_level
 from .plugin_users import UserPool, UserRange, grant_search, pool_of
 
 if TYPE_CHECKING:
@@ -138,7 +137,6 @@ class Launch:
     cgroup: Path | None = None
     pool: UserPool | None = None
     uid: int | None = None
-    nice: int = 0  # the niceness the plugin runs at, at least (0: the service's)
 
     def close(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
@@ -164,14 +162,10 @@ class Launch:
         self.close()
 
 
-def launch(environment: PluginEnvironment, *verb: str, nice: int = 0) -> Launch:
+def launch(environment: PluginEnvironment, *verb: str) -> Launch:
     """How to start ``environment``'s plugin with ``verb``: the one place a plugin's
-    command line is built. ``nice`` > 0 (a background job's: ``settings.background_nice``)
-    starts the plugin, and all it starts, at the service's niceness plus ``nice``
-    (``Launch.nice``: that level, applied by the launcher, or, unconfined, by the host
-    right after the start; runtime/niceness.py). Raises ``PluginStartError`` for a
-    missing program, ``PluginModified`` naming a file changed since the version's file
-    list was made."""
+    command line is built. Raises ``PluginStartError`` for a missing program,
+    ``PluginModified`` naming a file changed since the version's file list was made."""
     if environment.files is not None:
         verify(environment.plugin_dir, dict(environment.files))
     plugin_argv = environment.argv(*verb)
@@ -186,10 +180,7 @@ def launch(environment: PluginEnvironment, *verb: str, nice: int = 0) -> Launch:
         if pool is not None and uid is not None:
             pool.give_back(uid)
         raise
-    level = max(0, background_level(nice)) if nice else 0  # (0: as the service)
-    started = Launch(
-        plugin_argv, {}, environment.plugin_dir, scratch, confinement, None, pool, uid, level
-    )
+    started = Launch(plugin_argv, {}, environment.plugin_dir, scratch, confinement, None, pool, uid)
     try:
         started.env = environment.env()
         started.env.update(
@@ -206,8 +197,6 @@ def launch(environment: PluginEnvironment, *verb: str, nice: int = 0) -> Launch:
             if uid is not None and gid is not None:
                 _reachable(gid, [*readable, *(str(path) for path in writable)])
             policy = _policy(confinement, readable, writable, started.cgroup, uid, gid)
-            if level:
-                policy.append(f"nice={level}")
             started.argv = [*launcher_argv(confinement.launcher), *policy, "--", *plugin_argv]
         else:
             _warn_unconfined()

@@ -9,7 +9,6 @@ plugin starts outlives its job, not even a ``setsid`` daemon.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
@@ -32,7 +31,7 @@ from .errors import (
     PluginStartError,
     PluginTimeout,
 )
-from .niceness import nice_session, raise_niceness
+from .niceness import group_as_caller
 from .protocol import LineReader, notification, request
 
 logger = logging.getLogger(__name__)
@@ -58,10 +57,8 @@ class PluginProcess:
         start_timeout: float = 30.0,
         call_timeout: float = 60.0,
         log_level: str = "info",
-        nice: int = 0,
     ) -> None:
         self.environment = environment
-        self.nice = nice
         self.class_path = class_path
         self.on_log = on_log or (lambda level, line: None)
         self.start_timeout = start_timeout
@@ -101,7 +98,6 @@ class PluginProcess:
                 self.class_path,
                 "--log-level",
                 self.log_level,
-                nice=self.nice,
             )
             self.process = self._popen(child_sock)
         except PluginStartError:
@@ -131,11 +127,9 @@ class PluginProcess:
             cwd=self._launch.cwd,
             start_new_session=True,
         )
-        if self._launch.nice and not self._launch.confinement.enabled:
-            # No launcher to apply it: the plugin itself, as soon as it runs.
-            with contextlib.suppress(ProcessLookupError):  # ended already: it is read later
-                raise_niceness(process.pid, self._launch.nice)
-                nice_session(process.pid, self._launch.nice)  # its own session's group
+        # It runs at this thread's niceness (a background job's thread is niced), in an
+        # autogroup of its own, which the kernel weighs against the service's as a whole.
+        group_as_caller(process.pid)
         return process
 
     def _attach(self, host_sock: socket.socket) -> None:

@@ -3,14 +3,13 @@
 A collection or a conformance run is background work: when the CPU is short, the
 processes and threads answering requests should get it first. Such a job runs in a
 thread of its own at the service's niceness plus ``settings.background_nice``
-(:func:`run_niced`); every thread it starts (the plugin's output readers, the ingest
-writer) inherits that, and its plugin process is started at it too (the launcher, or
-the host when unconfined, raises the child to :func:`background_level`), and so is
-the autogroup of its session (:func:`nice_session`: the kernel weighs a session's
-group as a whole against the service's). The level is absolute, so nothing along the
-way adds the niceness twice. Linux keeps a niceness per thread; elsewhere
-``setpriority`` would lower the whole service, so nothing is done there but for the
-plugin process.
+(:func:`run_niced`); every thread and process it starts inherits that (the plugin's
+output readers, the ingest writer, the plugin process and all the plugin starts). One
+thing is not inherited: a plugin runs in a session of its own, which (Linux with
+autogroups) is a group the kernel weighs as a whole against the service's, whatever
+the niceness inside; the host gives that group the niceness of the thread that
+started it (:func:`group_as_caller`). Linux keeps a niceness per thread; elsewhere
+``setpriority`` would lower the whole service, so nothing is niced there.
 """
 
 from __future__ import annotations
@@ -40,13 +39,15 @@ def raise_niceness(pid: int, level: int) -> None:
         os.setpriority(os.PRIO_PROCESS, pid, level)
 
 
-def nice_session(pid: int, level: int) -> None:
-    """Give the autogroup of session leader ``pid`` niceness ``level`` (Linux with
-    autogroups: each session is a group the kernel weighs as a whole against the
-    others, whatever the niceness of its processes; elsewhere nothing). Best effort:
-    a refusal costs the requests some CPU, never the plugin its start."""
-    with contextlib.suppress(OSError):
-        Path(f"/proc/{pid}/autogroup").write_text(str(level))
+def group_as_caller(pid: int) -> None:
+    """Give the autogroup of session leader ``pid`` (a plugin just started by this
+    thread) this thread's niceness when it is above the service's. Best effort: a
+    kernel without autogroups has no such file, and a refusal (or a process ended
+    already) costs the requests some CPU, never the plugin its start."""
+    level = os.getpriority(os.PRIO_PROCESS, 0)  # Linux: the calling thread's
+    if level > background_level(0):
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{pid}/autogroup").write_text(str(level))
 
 
 def run_niced(added: int, work: Callable[[], T], name: str) -> T:

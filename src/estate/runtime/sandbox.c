@@ -62,7 +62,6 @@ struct policy {
     unsigned long long memory, cpu, file, processes;
     int have_limits, require_landlock;
     long uid, gid; /* -1: not given */
-    int nice; /* the niceness to run at, at least (a background job's plugin) */
     const char *pids_cgroup;
     const char *read[MAX_PATHS];
     int nread;
@@ -132,10 +131,6 @@ static void parse(int argc, char **argv, struct policy *p) {
             p->have_limits = 1;
         } else if (key == 8 && !strncmp(arg, "landlock", 8)) {
             p->require_landlock = !strcmp(value, "required");
-        } else if (key == 4 && !strncmp(arg, "nice", 4)) {
-            unsigned long long n = number(value, arg);
-            if (n > 19) refuse(message, 0);
-            p->nice = (int)n;
         } else if (key == 11 && !strncmp(arg, "pids_cgroup", 11)) {
             p->pids_cgroup = value;
         } else {
@@ -316,23 +311,6 @@ int main(int argc, char **argv) {
         refuse("Landlock is not available on this kernel, so the plugin cannot be confined; "
                "enable it (CONFIG_SECURITY_LANDLOCK, lsm=landlock) or set "
                "ESTATE_PLUGIN_REQUIRE_LANDLOCK=false to run plugins without it", 0);
-    if (p.nice) {
-        /* A background job's plugin runs at this niceness at least (never lowered):
-           everything it starts inherits it. */
-        errno = 0;
-        int now = getpriority(PRIO_PROCESS, 0);
-        if (now == -1 && errno) refuse("getpriority", errno);
-        if (now < p.nice && setpriority(PRIO_PROCESS, 0, p.nice) == -1) refuse("setpriority", errno);
-        /* Its own session is its own autogroup, which the kernel weighs against the
-           service's as a whole whatever the niceness inside: the group too. Best
-           effort: a kernel without autogroups has no such file, and a refusal only
-           costs the requests some CPU, never the plugin its start. */
-        int group = open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC);
-        if (group >= 0) {
-            (void)!dprintf(group, "%d", p.nice);
-            close(group);
-        }
-    }
     if (p.pids_cgroup) {
         char path[4200];
         char pid[32];

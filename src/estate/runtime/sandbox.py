@@ -291,7 +291,7 @@ def parse(arguments: list[str]) -> dict[str, Any]:
         key, _, value = argument.partition("=")
         if key in ("read", "write"):
             policy[key].append(value)
-        elif key in ("uid", "gid", "nice"):
+        elif key in ("uid", "gid"):
             policy[key] = int(value)
         elif key == "limits":
             memory, cpu, file, processes = (int(part) for part in value.split(","))
@@ -318,20 +318,6 @@ def main(argv: list[str]) -> None:
                 "enable it (CONFIG_SECURITY_LANDLOCK, lsm=landlock) or set "
                 "ESTATE_PLUGIN_REQUIRE_LANDLOCK=false to run plugins without it"
             )
-        # A background job's plugin runs at this niceness at least: all it starts too.
-        if policy.get("nice"):
-            if os.getpriority(os.PRIO_PROCESS, 0) < policy["nice"]:
-                os.setpriority(os.PRIO_PROCESS, 0, policy["nice"])
-            # Its own session is its own autogroup: the kernel weighs the group against
-            # the service's as a whole, whatever the niceness inside; niced too.
-            try:  # best effort: a kernel without autogroups, or a refusal, costs no start
-                group = os.open("/proc/self/autogroup", os.O_WRONLY | os.O_CLOEXEC)
-                try:
-                    os.write(group, str(policy["nice"]).encode())
-                finally:
-                    os.close(group)
-            except OSError:
-                pass
         if policy.get("pids_cgroup"):
             join_cgroup(policy["pids_cgroup"])
         child = enter_pid_namespace()
