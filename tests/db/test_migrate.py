@@ -595,3 +595,29 @@ def test_0020_sums_existing_edges_keeps_them_current_and_downgrades(
         conn.execute(text("DELETE FROM resources WHERE id = 4"))
         kept = conn.execute(text("SELECT sum(n) FROM resource_counts WHERE NOT deleted"))
         assert kept.scalar_one() == 2
+
+
+def test_0021_keeps_room_for_touches_on_postgresql_and_downgrades(empty_engine: Engine) -> None:
+    postgresql = empty_engine.dialect.name == "postgresql"
+
+    def state() -> tuple[set[str], str]:
+        with empty_engine.connect() as conn:
+            names = {i["name"] for i in inspect(conn).get_indexes("resources") if i["name"]}
+            options = (
+                conn.scalar(text("SELECT reloptions FROM pg_class WHERE relname = 'resources'"))
+                if postgresql
+                else None
+            )
+        return names, str(options)
+
+    upgrade(empty_engine, "0021")
+    names, options = state()
+    # On PostgreSQL no index holds last seen, and half of each page is kept free; SQLite
+    # keeps the sort index (its touches write only the indexes of changed columns).
+    assert ("ix_resources_alive_last_seen" in names) is not postgresql
+    assert ("fillfactor=50" in options) is postgresql
+
+    command.downgrade(alembic_config(empty_engine), "0020")
+    names, options = state()
+    assert "ix_resources_alive_last_seen" in names
+    assert "fillfactor" not in options

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session
 
 from estate.db.engine import make_engine
@@ -190,6 +191,56 @@ def test_the_same_data_again_is_unchanged_and_writes_no_history(
     assert after["vm-0"].first_seen_at == before["vm-0"].first_seen_at
     assert after["vm-0"].last_seen_run_id == second.run_id != first.run_id
     assert after["vm-0"].last_seen_at >= before["vm-0"].last_seen_at
+
+
+TOUCHED = {"last_seen_at", "last_seen_run_id", "seen_count"}
+
+
+def hot_updates(engine: Engine) -> int:
+    """PostgreSQL's count of the resources table's heap-only updates (no index written)."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_stat_clear_snapshot()"))
+        return int(
+            connection.scalar(
+                text("SELECT n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'resources'")
+            )
+        )
+
+
+def test_a_run_touches_unchanged_resources_without_writing_an_index(
+    engine: Engine, provider_id: int
+) -> None:
+    """A re-collection touches every unchanged resource (last seen, seen count). On
+    PostgreSQL that is a heap-only update when no index holds a touched column and the
+    page has room (migration 0021): no index entry is written. SQLite writes only the
+    indexes of the columns that change, and keeps last seen's sort index."""
+    batch = vms(60, state="running", properties={"owner": "ops"})
+    ingest(engine, provider_id, batch)
+    indexed = {
+        name: set(index["column_names"])
+        for index in inspect(engine).get_indexes("resources")
+        if (name := index["name"])
+    }
+    if engine.dialect.name == "sqlite":
+        assert indexed["ix_resources_alive_last_seen"] == {"last_seen_at", "id"}
+        return
+    assert not any(columns & TOUCHED for columns in indexed.values()), indexed
+    with engine.connect() as connection:
+        options = connection.scalar(
+            text("SELECT reloptions FROM pg_class WHERE relname = 'resources'")
+        )
+    assert "fillfactor=50" in options
+    engine.dispose()  # a backend's statistics are reported at the latest when it ends
+    before = hot_updates(engine)
+
+    second = ingest(engine, provider_id, batch)
+    engine.dispose()
+
+    assert counts(second) == {"found": 60, "unchanged": 60}
+    deadline = time.monotonic() + 10
+    while (grown := hot_updates(engine) - before) < 60 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert grown >= 60, grown
 
 
 def test_the_same_content_in_another_key_order_is_unchanged(

@@ -410,9 +410,16 @@ class Resource(Base):
                 # The web UI's sortable columns (migration 0017).
                 ("ix_resources_alive_name", ("name", "id")),
                 ("ix_resources_alive_type", ("resource_type", "id")),
-                ("ix_resources_alive_last_seen", ("last_seen_at", "id")),
             )
         ),
+        # SQLite only: on PostgreSQL an indexed last_seen_at would make every touch
+        # of an unchanged resource write all of the table's indexes (migration 0021).
+        Index(
+            "ix_resources_alive_last_seen",
+            "last_seen_at",
+            "id",
+            sqlite_where=text("deleted_at IS NULL"),
+        ).ddl_if(dialect="sqlite"),
         # Search: on PostgreSQL a pg_trgm GIN index on the searched text
         # (inventory.search); on SQLite the FTS5 table resources_search. Both, and
         # the triggers keeping ResourceCount, are made by migration 0009.
