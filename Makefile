@@ -6,16 +6,20 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: setup bytecode system platforms run test lint format bench clean
+.PHONY: setup bytecode system platforms lock run test lint format bench clean
 
 # Bytecode is compiled ahead: where PYTHONDONTWRITEBYTECODE is set (as on CI), every
 # process would otherwise recompile everything it imports (the service: ~5 s a start).
 setup: $(STAMP) bytecode $(BIN)/estate-sandbox
 
-$(STAMP): pyproject.toml sdk/pyproject.toml
+# Third-party packages at the versions of constraints.txt (the ones the tests ran with):
+# a fresh machine gets what CI tested, not whatever was released since.
+INSTALL := $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c constraints.txt
+
+$(STAMP): pyproject.toml sdk/pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e sdk -e '.[dev]'
+	$(INSTALL) -e sdk -e '.[dev]'
 	touch $(STAMP)
 
 bytecode: $(STAMP)
@@ -59,8 +63,22 @@ PLATFORMS := $(VENV)/.platforms
 platforms: $(PLATFORMS)
 
 $(PLATFORMS): $(STAMP) system
-	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e sdk -e '.[dev,platforms]'
+	$(INSTALL) -e sdk -e '.[dev,platforms]'
 	touch $(PLATFORMS)
+
+# The newest releases within pyproject.toml's ranges, pinned into constraints.txt (from
+# a venv of their own: nothing installed by hand comes along); run `make test` with
+# them before committing the new constraints.
+LOCK_VENV := .lock-venv
+lock: system
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv
+	$(LOCK_VENV)/bin/uv pip install --quiet --python $(LOCK_VENV)/bin/python -e sdk -e '.[dev,platforms]'
+	{ sed -n '/^#/p' constraints.txt; \
+		$(LOCK_VENV)/bin/uv pip freeze --python $(LOCK_VENV)/bin/python --exclude-editable; \
+	} > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf $(LOCK_VENV)
 
 # vcsim, govmomi's vCenter simulator, behind our small main (Debian ships the package,
 # not the command): built offline into the venv, with its GOPATH and cache in there too.
@@ -96,4 +114,4 @@ bench: setup platforms
 	$(BIN)/python bench/ui.py --resources 1000000 --db postgresql
 
 clean:
-	rm -rf $(VENV) .estate .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOCK_VENV) .estate .pytest_cache .mypy_cache .ruff_cache
