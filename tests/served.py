@@ -120,6 +120,55 @@ def serving(root: Path, *args: str, **env: str) -> Iterator[Service]:
         log.close()
 
 
+def serving_process(service: Service, client_port: int) -> int:
+    """The pid of the service's process that holds the server end of the connection
+    whose client port is ``client_port`` (the kernel, not the service, says which)."""
+    server_port = int(service.url.rsplit(":", 1)[1])
+    inode = ""
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{service.pid}/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote = (int(a.rsplit(":", 1)[1], 16) for a in fields[1:3])
+            if (local, remote) == (server_port, client_port):
+                inode = fields[9]
+    assert inode, f"no server socket for client port {client_port}"
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or os.getsid(int(entry.name)) != service.pid:
+                continue
+            links = [str(fd.readlink()) for fd in (entry / "fd").iterdir()]
+        except OSError:  # ended meanwhile
+            continue
+        if f"socket:[{inode}]" in links:
+            return int(entry.name)
+    raise AssertionError(f"no process of the service holds socket {inode}")
+
+
+def client_port(answer: httpx.Response) -> int:
+    """The client's port of the connection ``answer`` came over."""
+    return int(answer.extensions["network_stream"].get_extra_info("client_addr")[1])
+
+
+@contextmanager
+def worker_client(service: Service, worker: int, **options: Any) -> Iterator[httpx.Client]:
+    """A client whose kept-alive connection is held by API worker ``worker`` of
+    ``estate serve --workers N``, closed on the way out. Each worker accepts on a
+    socket of its own and the kernel hashes every new connection to one of them: new
+    connections until one lands there."""
+    for _ in range(60):
+        client = httpx.Client(base_url=service.url, **options)
+        answer = client.get("/api/inventory/v1/ping/")
+        assert answer.status_code == 200, answer.text
+        if serving_process(service, client_port(answer)) == worker:
+            try:
+                yield client
+            finally:
+                client.close()
+            return
+        client.close()
+    raise AssertionError(f"no connection of 60 reached worker {worker}")
+
+
 @contextmanager
 def static_server(
     site: Path, ready: str = "index.json"

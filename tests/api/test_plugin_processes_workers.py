@@ -1,9 +1,9 @@
 """``GET plugin-processes/`` under ``estate serve --workers 2`` lists the plugin
 processes of every service process, whichever answers (jobs/process_board.py).
 
-Real processes, real HTTP: the test makes sure which worker answers by stopping the
-other one (SIGSTOP: a stopped process accepts nothing on the shared socket; the
-primary accepts nothing at all).
+Real processes, real HTTP: the test makes sure which worker answers by talking over
+a connection that worker holds (``served.worker_client``; the primary accepts nothing
+at all).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ import pytest
 
 from conftest import ADMIN_PASSWORD, BACKENDS, service_env
 from factories import API
-from served import Service, serving
+from served import Service, serving, worker_client
 
 PUBLISHED = 4.0
 """Longer than the board's one-second look, on a loaded machine."""
@@ -44,22 +43,18 @@ def _workers(service: Service) -> list[int]:
     return found
 
 
-@contextlib.contextmanager
-def _stopped(pid: int) -> Iterator[None]:
-    os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(pid, signal.SIGCONT)
+def _api(
+    service: Service, worker: int | None = None
+) -> contextlib.AbstractContextManager[httpx.Client]:
+    """A client of ``worker``'s (any worker's: None)."""
+    options: dict[str, Any] = {"auth": ("admin", ADMIN_PASSWORD), "timeout": 30}
+    if worker is None:
+        return httpx.Client(base_url=service.url, **options)
+    return worker_client(service, worker, **options)
 
 
-def _api(service: Service) -> httpx.Client:
-    # A new connection each time, so the kernel hands it to a process still accepting.
-    return httpx.Client(base_url=service.url, auth=("admin", ADMIN_PASSWORD), timeout=30)
-
-
-def _listed(service: Service) -> dict[str, dict[str, Any]]:
-    with _api(service) as api:
+def _listed(service: Service, worker: int | None = None) -> dict[str, dict[str, Any]]:
+    with _api(service, worker) as api:
         page = api.get(f"{API}/plugin-processes/")
     assert page.status_code == 200, page.text
     body = page.json()
@@ -77,8 +72,8 @@ def _provider(service: Service, name: str) -> int:
     return int(answer.json()["id"])
 
 
-def _test_connection(service: Service, provider_id: int) -> None:
-    with _api(service) as api:
+def _test_connection(service: Service, provider_id: int, worker: int) -> None:
+    with _api(service, worker) as api:
         answer = api.post(f"{API}/providers/{provider_id}/test/")
     assert answer.status_code == 200 and answer.json()["ok"] is True, answer.text
 
@@ -96,16 +91,13 @@ def test_every_service_process_lists_the_plugin_processes_of_all(
         first, second = _workers(service)
         on_first, on_second = _provider(service, "one"), _provider(service, "two")
 
-        # Each provider's process is started by one worker only: the other is stopped.
-        with _stopped(second):
-            _test_connection(service, on_first)
-        with _stopped(first):
-            _test_connection(service, on_second)
+        # Each provider's process is started by one worker: the one asked.
+        _test_connection(service, on_first, first)
+        _test_connection(service, on_second, second)
         time.sleep(PUBLISHED)
 
-        for answering, other in ((first, second), (second, first)):
-            with _stopped(other):
-                listed = _listed(service)
+        for answering in (first, second):
+            listed = _listed(service, answering)
             assert set(listed) == {f"provider:{on_first}", f"provider:{on_second}"}, listed
             held = listed[f"provider:{on_first}"]
             assert held["service_pid"] == first and held["state"] == "running"

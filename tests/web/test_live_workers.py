@@ -5,8 +5,6 @@ look. Real processes, real HTTP, both databases."""
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
 import time
 from pathlib import Path
@@ -18,30 +16,7 @@ import pytest
 from conftest import ADMIN_PASSWORD, BACKENDS, service_env
 from estate.web.live import IDLE_SECONDS
 from factories import API
-from served import Service, serving
-
-
-def _serving_process(service: Service, client_port: int) -> int:
-    """The pid of the service's process that holds the server end of the connection
-    whose client port is ``client_port`` (the kernel, not the service, says which)."""
-    server_port = int(service.url.rsplit(":", 1)[1])
-    inode = ""
-    for line in Path(f"/proc/{service.pid}/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, remote = (int(a.split(":")[1], 16) for a in fields[1:3])
-        if (local, remote) == (server_port, client_port):
-            inode = fields[9]
-    assert inode, f"no server socket for client port {client_port}"
-    for entry in Path("/proc").iterdir():
-        try:
-            if not entry.name.isdigit() or os.getsid(int(entry.name)) != service.pid:
-                continue
-            links = [str(fd.readlink()) for fd in (entry / "fd").iterdir()]
-        except OSError:  # ended meanwhile
-            continue
-        if f"socket:[{inode}]" in links:
-            return int(entry.name)
-    raise AssertionError(f"no process of the service holds socket {inode}")
+from served import Service, client_port, serving, serving_process, worker_client
 
 
 class Page:
@@ -57,8 +32,7 @@ class Page:
             stream=True,
         )
         assert self._answer.status_code == 200
-        sock = self._answer.extensions["network_stream"].get_extra_info("socket")
-        self.pid = _serving_process(service, sock.getsockname()[1])
+        self.pid = serving_process(service, client_port(self._answer))
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
@@ -108,14 +82,14 @@ def test_a_collection_started_through_one_worker_wakes_the_others_open_page_at_o
                 },
             ).json()
             path = f"/live/providers/{provider['id']}"
-            # One page on each worker: the second is opened while the first page's
-            # process is stopped, so that only the other one can accept it.
+            # One page on each worker: the kernel hashes each new connection to one
+            # worker's socket, so pages are opened until one lands on the other.
             first = Page(service, cookies, path)
-            os.kill(first.pid, signal.SIGSTOP)
-            try:
+            for _ in range(60):
                 second = Page(service, cookies, path)
-            finally:
-                os.kill(first.pid, signal.SIGCONT)
+                if second.pid != first.pid:
+                    break
+                second.close()
             pages = {first.pid: first, second.pid: second}
             # Two workers; the primary (the jobs' process) answers no request.
             assert service.pid not in pages and len(pages) == 2
@@ -123,18 +97,13 @@ def test_a_collection_started_through_one_worker_wakes_the_others_open_page_at_o
             for page in pages.values():
                 page.wait_for("Never collected", opened + 20)
 
-            # The collection is started through the first page's worker (the other,
-            # stopped, accepts nothing) and run by the primary: only the bell can tell
-            # the other worker's page before its next idle look, IDLE_SECONDS after
-            # its first.
-            os.kill(second.pid, signal.SIGSTOP)
-            try:
-                with httpx.Client(
-                    base_url=service.url, auth=("admin", ADMIN_PASSWORD), timeout=20
-                ) as fresh:
-                    started = fresh.post(f"{API}/providers/{provider['id']}/collect/")
-            finally:
-                os.kill(second.pid, signal.SIGCONT)
+            # The collection is started through the first page's worker and run by the
+            # primary: only the bell can tell the other worker's page before its next
+            # idle look, IDLE_SECONDS after its first.
+            with worker_client(
+                service, first.pid, auth=("admin", ADMIN_PASSWORD), timeout=20
+            ) as fresh:
+                started = fresh.post(f"{API}/providers/{provider['id']}/collect/")
             assert started.status_code == 202, started.text
             run_id = started.json()["id"]
             seen = [

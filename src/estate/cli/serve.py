@@ -102,19 +102,19 @@ def serve(
 def _serve_with_workers(
     settings: Settings, host: str, port: int, prepared: Any, on_start: Any
 ) -> None:
-    """The primary: bind once, start the workers, run the background parts and answer
+    """The primary: open the workers' sockets, start the workers, run the background parts and answer
     no request itself (cli/workers.py): a collection's ingest never holds the
     interpreter lock of a process that answers requests."""
     import uvicorn
 
     from ..api.app import create_app
-    from .workers import Workers, bind
+    from .workers import Workers, listeners
 
     try:
-        sock = bind(host, port)
+        sockets = listeners(host, port, settings.api_workers)
     except OSError as exc:
         raise fail(f"cannot listen on {host}:{port} ({exc.strerror})") from None
-    workers = Workers(settings, sock, settings.api_workers)
+    workers = Workers(settings, sockets)
     service_file = settings.resolved_data_dir / credentials.SERVICE_FILE
     application = create_app(
         settings,
