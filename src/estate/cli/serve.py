@@ -102,9 +102,9 @@ def serve(
 def _serve_with_workers(
     settings: Settings, host: str, port: int, prepared: Any, on_start: Any
 ) -> None:
-    """The primary: open the workers' sockets, start the workers, run the background parts and answer
-    no request itself (cli/workers.py): a collection's ingest never holds the
-    interpreter lock of a process that answers requests."""
+    """The primary: open the workers' sockets, start the workers, run the background
+    parts and answer no request itself (cli/workers.py): a collection's ingest never
+    holds the interpreter lock of a process that answers requests."""
     import uvicorn
 
     from ..api.app import create_app

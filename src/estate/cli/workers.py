@@ -1,20 +1,23 @@
 """``estate serve --workers N``: the primary process and the N API worker processes it starts.
 
 The primary (the ``estate serve`` process) opens the database, migrates it and seeds it
-once, opens one listening socket per worker on the port, then starts N worker processes
-(``spawn``: a fresh interpreter each, never a fork of a process with threads and open
-connections), each accepting on its own socket; the primary accepts none. The sockets
-share the port (``SO_REUSEPORT``): the kernel hashes each new connection to one of
-them, so the clients spread evenly over the workers. (On one shared socket, the worker
-that woke first took every connection waiting, as asyncio accepts up to the backlog at
-once: 16, 18 and 19 of 20 clients opening together went to one worker, whose requests
-then waited behind each other while the other worker idled.) A socket outlives its
+once, opens one listening socket per worker on the port, then starts N worker
+processes (``spawn``: a fresh interpreter each, never a fork of a process with threads
+and open connections), each accepting on its own socket; the primary accepts none. The
+sockets share the port (``SO_REUSEPORT``): the kernel hashes each new connection to
+one of them, so the clients spread over the workers as a coin would spread them (20
+clients: 10/10, 13/7, 13/7; a connection stays where it landed). On one shared socket
+the worker that woke first took every connection waiting, as asyncio accepts up to
+the backlog at once: 16, 18 and 19 of 20 clients connecting together went to one
+worker, whose requests then queued while the other idled. A socket outlives its
 worker: the primary holds it, and a worker started again after dying answers the
-connections that waited on it meanwhile. It runs the executor, the scheduler and the search
-indexer, so that a collection's ingest never holds the interpreter lock of a process
-that answers requests; the workers send the jobs their routes start to it
-(``jobs/forward.py``), and every process hears the others' bell (``jobs/bell.py``:
-open pages look again at once).
+connections that waited on it meanwhile.
+
+The primary runs the executor, the scheduler and the search indexer, so that a
+collection's ingest never holds the interpreter lock of a process that answers
+requests; the workers send the jobs their routes start to it (``jobs/forward.py``),
+and every process hears the others' bell (``jobs/bell.py``: open pages look again at
+once).
 
 Settings reach a worker pickled over its start-up pipe, never through the environment
 (``serve`` has scrubbed the secrets from it). A worker dies with the primary
