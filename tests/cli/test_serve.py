@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -146,4 +147,33 @@ def test_json_logs_and_the_service_file(tmp_path: Path) -> None:
     assert any(
         e["logger"] == "estate.registry.managed" and "simulated:datacenter" in e["message"]
         for e in entries
+    )
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["plain", "SO_REUSEPORT"])
+def test_a_port_another_process_listens_on_stops_the_workers_start(
+    tmp_path: Path, shared: bool
+) -> None:
+    """The workers' sockets share their port (SO_REUSEPORT); another process's socket
+    on it, even one that would share it too, is never joined."""
+    with socket.socket() as taken:
+        if shared:
+            taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [str(ESTATE), "serve", "--port", str(port), "--workers", "2"],
+            cwd=tmp_path,
+            env=clean_env(ESTATE_DATA_DIR=str(tmp_path / "data"), COLUMNS="80"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: cannot listen on 127.0.0.1:{port} (Address already in use)"
     )
