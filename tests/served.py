@@ -120,6 +120,24 @@ def serving(root: Path, *args: str, **env: str) -> Iterator[Service]:
         log.close()
 
 
+def worker_pids(service: Service) -> list[int]:
+    """The API worker processes of ``estate serve --workers N``: the primary's
+    children that are spawned interpreters."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:  # ended meanwhile
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == service.pid and b"spawn_main" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
 def serving_process(service: Service, client_port: int) -> int:
     """The pid of the service's process that holds the server end of the connection
     whose client port is ``client_port`` (the kernel, not the service, says which)."""

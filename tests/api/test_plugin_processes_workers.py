@@ -20,27 +20,10 @@ import pytest
 
 from conftest import ADMIN_PASSWORD, BACKENDS, service_env
 from factories import API
-from served import Service, serving, worker_client
+from served import Service, serving, worker_client, worker_pids
 
 PUBLISHED = 4.0
 """Longer than the board's one-second look, on a loaded machine."""
-
-
-def _workers(service: Service) -> list[int]:
-    """The API worker processes the primary started (spawned interpreters)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == service.pid and b"spawn_main" in cmdline:
-            found.append(int(entry.name))
-    return found
 
 
 def _api(
@@ -85,10 +68,10 @@ def test_every_service_process_lists_the_plugin_processes_of_all(
     env = service_env(backend, request, environments_dir)
     with serving(tmp_path, "--workers", "2", **env) as service:
         deadline = time.monotonic() + 30
-        while len(_workers(service)) != 2:
+        while len(worker_pids(service)) != 2:
             assert time.monotonic() < deadline, "the workers did not start"
             time.sleep(0.1)
-        first, second = _workers(service)
+        first, second = worker_pids(service)
         on_first, on_second = _provider(service, "one"), _provider(service, "two")
 
         # Each provider's process is started by one worker: the one asked.

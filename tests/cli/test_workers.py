@@ -15,7 +15,7 @@ import pytest
 
 from conftest import ADMIN_PASSWORD, BACKENDS, SECRET_KEY, service_env
 from factories import API
-from served import client_port, serving, serving_process
+from served import client_port, serving, serving_process, worker_pids
 
 
 def _children(pid: int) -> dict[int, str]:
@@ -49,7 +49,7 @@ def test_the_workers_answer_while_the_primary_is_frozen_and_the_primary_runs_the
     env = service_env(backend, request, environments_dir)
     auth = ("admin", ADMIN_PASSWORD)
     with serving(tmp_path, "--workers", "2", **env) as service:
-        workers = [p for p, cmd in _children(service.pid).items() if "spawn_main" in cmd]
+        workers = worker_pids(service)
         assert len(workers) == 2, _children(service.pid)
         # The settings reached the workers over their pipes, not through the environment.
         secrets = [SECRET_KEY, ADMIN_PASSWORD] + [env[k] for k in env if k.endswith("_URL")]
@@ -119,7 +119,7 @@ def test_clients_connecting_together_are_spread_over_the_workers_and_wait_out_a_
     connection waiting (16 to 19 of 20, measured)."""
     env = service_env("sqlite", request, environments_dir)
     with serving(tmp_path, "--workers", "2", **env) as service:
-        workers = [p for p, cmd in _children(service.pid).items() if "spawn_main" in cmd]
+        workers = worker_pids(service)
         opened = threading.Barrier(20)
         clients = [httpx.Client(base_url=service.url, timeout=20) for _ in range(20)]
 
@@ -149,5 +149,5 @@ def test_clients_connecting_together_are_spread_over_the_workers_and_wait_out_a_
                 pool.map(lambda _: httpx.get(f"{service.url}{API}/ping/", timeout=30), range(10))
             )
         assert [a.status_code for a in answers] == [200] * 10
-        restarted = [p for p, cmd in _children(service.pid).items() if "spawn_main" in cmd]
+        restarted = worker_pids(service)
         assert len(restarted) == 2 and workers[0] not in restarted, restarted
