@@ -383,6 +383,23 @@ def service_cpu(session: int) -> tuple[float, float]:
     return ticks / os.sysconf("SC_CLK_TCK"), primary / os.sysconf("SC_CLK_TCK")
 
 
+def database_server_cpu() -> float:
+    """CPU seconds of this host's PostgreSQL server (every ``postgres`` process,
+    ended backends included through the postmaster's children's times); 0.0 with no
+    local server. The requests' queries and the collections' writes both run there."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            head, _, rest = (entry / "stat").read_text().rpartition(")")
+        except OSError:  # ended meanwhile
+            continue
+        if head.partition("(")[2] == "postgres":
+            ticks += sum(int(f) for f in rest.split()[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def settle(url: str, token: str) -> None:
     """Let the service finish what it does on its first authenticated request (the
     token's first use is written; the plugin supervisor's data directory is prepared)
@@ -603,6 +620,7 @@ def main() -> None:
             raw = raw_first_page(context, args.repeat)
             progress(f"{args.clients} clients for {args.duration} s, collections running")
             cpu_before = service_cpu(service_pid)
+            server_before = database_server_cpu()
             loaded = under_load(
                 service,
                 admin_token,
@@ -613,11 +631,15 @@ def main() -> None:
                 collecting=not args.no_collection,
             )
             cpu_after = service_cpu(service_pid)
+            server_cpu = database_server_cpu() - server_before
             cpu, primary_cpu = (a - b for a, b in zip(cpu_after, cpu_before, strict=True))
             requests = loaded["requests_per_s"] * loaded["mix_seconds"]
             loaded["service_cpu_s"] = round(cpu, 1)
             loaded["service_cores_used"] = round(cpu / loaded["mix_seconds"], 2)
             loaded["service_cpu_ms_per_request"] = round(cpu * 1000 / max(1.0, requests), 1)
+            if args.db == "postgresql":  # the server's share: queries and collections
+                loaded["database_server_cpu_s"] = round(server_cpu, 1)
+                loaded["database_server_cores_used"] = round(server_cpu / loaded["mix_seconds"], 2)
             if args.workers > 1:  # the primary answers none: what the workers spent
                 loaded["workers_cpu_ms_per_request"] = round(
                     (cpu - primary_cpu) * 1000 / max(1.0, requests), 1

@@ -87,6 +87,14 @@ class Settings(BaseSettings):
         "their plugin process), so that they yield the CPU to the processes and threads "
         "answering requests (0: none)",
     )
+    background_yield: float = Field(
+        default=1.0,
+        ge=0,
+        le=10,
+        allow_inf_nan=False,
+        description="While requests are being answered, a collection waits this many times "
+        "as long as its last batch took before the next one (at most 2 s; 0: never)",
+    )
     sighting_retention_days: int = Field(
         default=90,
         ge=0,

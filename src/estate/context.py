@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Settings
 from .db.engine import make_engine, make_sessionmaker
+from .runtime.demand import Demand
 from .runtime.supervisor import Supervisor, SupervisorPolicy
 from .secretbox import SecretBox
 
@@ -22,6 +23,8 @@ class Context:
     sessions: sessionmaker[Session]
     box: SecretBox = field(repr=False)
     supervisor: Supervisor = field(default_factory=Supervisor, repr=False)
+    demand: Demand = field(default_factory=Demand, repr=False)
+    """The requests the service's processes are answering (set by ``create_app``)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:

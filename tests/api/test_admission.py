@@ -25,6 +25,7 @@ from starlette.routing import Route
 from conftest import ADMIN_PASSWORD, BACKENDS, service_env
 from estate.api.admission import Admission, Slots
 from estate.config import Settings
+from estate.runtime.demand import Demand
 from factories import API
 from served import serving
 
@@ -201,3 +202,46 @@ def test_the_default_admission_follows_the_database(
 ) -> None:
     settings = Settings(data_dir=tmp_path, database_url=database_url, api_concurrency=setting)
     assert settings.admitted_requests == admitted
+
+
+@pytest.mark.parametrize("slots", [1, 0])
+def test_a_request_counts_in_the_demand_from_its_arrival_to_its_answer(slots: int) -> None:
+    """Waiting for admission included; a streamed answer stops counting as it starts
+    (an open page's event stream is not work in progress)."""
+    demand = Demand(2)
+    seen: list[int] = []
+
+    async def slow(request: Request) -> JSONResponse:
+        seen.append(demand.requests)
+        await asyncio.sleep(float(request.query_params["seconds"]))
+        return JSONResponse({})
+
+    async def stream(request: Request) -> StreamingResponse:
+        async def body() -> Any:
+            for _ in range(3):
+                yield b"tick\n"
+                await asyncio.sleep(0.2)
+
+        return StreamingResponse(body())
+
+    inner = Starlette(routes=[Route("/slow", slow), Route("/stream", stream)])
+    app = Admission(inner, slots=slots, demand=demand, counter=1)
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+            first = asyncio.create_task(client.get("/slow?seconds=0.3"))
+            second = asyncio.create_task(client.get("/slow?seconds=0.2"))
+            await asyncio.sleep(0.1)
+            assert demand.requests == 2  # one at work, one at work or waiting its turn
+            assert (await first).status_code == 200 and (await second).status_code == 200
+            assert demand.requests == 0
+            async with client.stream("GET", "/stream") as streamed:
+                assert streamed.status_code == 200
+                assert demand.requests == 0
+                assert [line async for line in streamed.aiter_lines()] == ["tick"] * 3
+
+    asyncio.run(scenario())
+    # With one slot the second request ran once the first one's answer had started;
+    # without admission it ran at once, beside the first.
+    assert seen == ([1, 1] if slots else [1, 2]), seen

@@ -105,6 +105,22 @@ def test_a_background_niceness_out_of_range_stops_the_start(
     ("value", "why"),
     [
         ("-1", "Input should be greater than or equal to 0"),
+        ("11", "Input should be less than or equal to 10"),
+        ("nan", "Input should be a finite number"),
+        ("half", "Input should be a valid number, unable to parse string as a number"),
+    ],
+)
+def test_a_bad_background_yield_stops_the_start(tmp_path: Path, value: str, why: str) -> None:
+    result = serve(tmp_path, ESTATE_BACKGROUND_YIELD=value)
+
+    assert result.returncode == 2
+    assert one_line(result) == f"error: ESTATE_BACKGROUND_YIELD: {why}"
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("-1", "Input should be greater than or equal to 0"),
         ("257", "Input should be less than or equal to 256"),
         ("four", "Input should be a valid integer, unable to parse string as an integer"),
     ],

@@ -151,3 +151,55 @@ def test_clients_connecting_together_are_spread_over_the_workers_and_wait_out_a_
         assert [a.status_code for a in answers] == [200] * 10
         restarted = worker_pids(service)
         assert len(restarted) == 2 and workers[0] not in restarted, restarted
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_primarys_collection_waits_while_the_workers_answer_requests(
+    backend: str, request: pytest.FixtureRequest, environments_dir: Path, tmp_path: Path
+) -> None:
+    """The workers count their requests in memory the primary shares with them
+    (runtime/demand.py); the collection, in the primary, waits between its batches
+    while they answer, and its log says how long."""
+    env = service_env(backend, request, environments_dir)
+    auth = ("admin", ADMIN_PASSWORD)
+    settings = {"ESTATE_BACKGROUND_YIELD": "3", "ESTATE_BATCH_SIZE": "5"}
+    with (
+        serving(tmp_path, "--workers", "2", **settings, **env) as service,
+        httpx.Client(base_url=service.url, auth=auth, timeout=30) as client,
+    ):
+        provider = client.post(
+            f"{API}/providers/",
+            json={
+                "name": "dc",
+                "vendor": "simulated",
+                "provider_type": "datacenter",
+                "connection_config": {"resources": 1000},
+            },
+        )
+        assert provider.status_code == 201, provider.text
+        stop = threading.Event()
+
+        def ask() -> int:
+            asked = 0
+            with httpx.Client(base_url=service.url, auth=auth, timeout=30) as mine:
+                while not stop.is_set():
+                    assert mine.get(f"{API}/resources/", params={"page_size": 5}).is_success
+                    asked += 1
+            return asked
+
+        with ThreadPoolExecutor(2) as pool:
+            asking = [pool.submit(ask) for _ in range(2)]
+            started = client.post(f"{API}/providers/{provider.json()['id']}/collect/")
+            assert started.status_code == 202, started.text
+            deadline = time.monotonic() + 120
+            while (run := client.get(f"{API}/collection-runs/{started.json()['id']}/").json())[
+                "status"
+            ] in ("pending", "running"):
+                assert time.monotonic() < deadline, run
+                time.sleep(0.3)
+            stop.set()
+            assert all(future.result() > 0 for future in asking)
+    assert run["status"] == "completed", run
+    assert run["resources_created"] == 1000
+    [line] = [line for line in run["log"].splitlines() if "between batches" in line]
+    assert "while the service answered requests (ESTATE_BACKGROUND_YIELD)" in line, line

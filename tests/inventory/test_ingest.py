@@ -680,3 +680,23 @@ def test_an_unchanged_record_twice_in_a_batch_is_rejected_once(
     assert again.problems == [
         {"ems_ref": "vm-1", "index": 3, "error": "ems_ref appears twice in this run"}
     ]
+
+
+def test_the_writer_pauses_after_each_stored_batch_for_the_time_it_took(
+    engine: Engine, provider_id: int
+) -> None:
+    worked: list[float] = []
+
+    def pause(seconds: float) -> float:
+        worked.append(seconds)
+        return 0.01
+
+    ingestor = Ingestor(
+        engine, provider_id=provider_id, run_id=new_run(engine, provider_id), pause=pause
+    )
+    for batch in (vms(3), [vm("vm-3")], [vm("vm-4")]):
+        ingestor.add_batch(batch)
+    ingestor.finish(complete=True)
+    assert len(worked) == 3 and all(0 < seconds < 5 for seconds in worked), worked
+    assert ingestor.paused == pytest.approx(0.03)
+    assert ingestor.counters.created == 5

@@ -13,6 +13,10 @@ before it, and no request's connection held while it waits for a thread (a pool 
 its answer starts (a page's event stream then runs outside it), or for
 ``HOLD_LIMIT`` seconds at most: a slow upload or a slow plugin call gives its slot
 back and goes on, so that no request waits behind one for longer than that.
+
+It also counts the process's requests in the service's :class:`Demand`, from their
+arrival (waiting included) to the start of their answer, admission or not: background
+work steps aside while any are counted (``runtime/demand.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import asyncio
 from collections import deque
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..runtime.demand import Demand
 
 HOLD_LIMIT = 1.0
 """Seconds a request holds its slot at most; it then goes on without one."""
@@ -63,18 +69,52 @@ class Slots:
 
 
 class Admission:
-    """ASGI middleware: at most ``slots`` HTTP requests work at once, in arrival order."""
+    """ASGI middleware: at most ``slots`` HTTP requests work at once, in arrival order;
+    each is counted in ``demand`` (this process's ``counter`` of it) until its answer
+    starts."""
 
-    def __init__(self, app: ASGIApp, slots: int, hold_limit: float = HOLD_LIMIT) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        slots: int,
+        hold_limit: float = HOLD_LIMIT,
+        demand: Demand | None = None,
+        counter: int = 0,
+    ) -> None:
         self.app = app
         self.slots = Slots(slots) if slots > 0 else None
         self.hold_limit = hold_limit
+        self.demand = demand if demand is not None else Demand()
+        self.counter = counter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        slots = self.slots
-        if slots is None or scope["type"] != "http":
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        demand, counter = self.demand, self.counter
+        demand.arrived(counter)
+        counted = True
+
+        def answered() -> None:
+            nonlocal counted
+            if counted:
+                counted = False
+                demand.answered(counter)
+
+        async def send_answered(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered()
+            await send(message)
+
+        try:
+            if self.slots is None:
+                await self.app(scope, receive, send_answered)
+            else:
+                await self._admitted(self.slots, scope, receive, send_answered)
+        finally:
+            answered()
+
+    async def _admitted(self, slots: Slots, scope: Scope, receive: Receive, send: Send) -> None:
         await slots.take()
         held = True
 

@@ -29,6 +29,7 @@ from ..jobs.schedule import Scheduler
 from ..registry.errors import InvalidPackage, RegistryError
 from ..registry.managed import preparing_versions
 from ..request_checks import refuse_unknown_parameters, refuse_unstorable_parameters
+from ..runtime.demand import Demand
 from ..secretbox import SecretKeyError
 from ..web import app as web
 from . import docs_ui, faults, openapi
@@ -87,6 +88,7 @@ def create_app(
     worker: int = 0,
     is_primary: bool = True,
     tuned: bool = False,
+    demand: Demand | None = None,
 ) -> FastAPI:
     """The service; ``on_start`` runs once everything is ready (the demo uses it).
 
@@ -102,12 +104,17 @@ def create_app(
     carries the bell (``jobs/bell.py``) from the primary to the workers: the primary's
     pipes to all of them, or worker number ``worker``'s end.
 
+    ``demand``: the counters of requests in progress the processes share (one per
+    process, ``worker`` this one's; ``runtime/demand.py``); a process alone has its own.
+
     ``tuned``: the app is the process's own (``estate serve`` and its workers): once
     started, the interpreter is tuned for answering requests (``api/interpreter.py``).
     """
     if settings is None:
         settings = Settings()
         scrub_environment()
+    if demand is None:
+        demand = Demand()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -117,6 +124,7 @@ def create_app(
         else:
             context = Context.from_settings(settings)
             login = prepare(context) if is_primary else None
+        context.demand = demand
         context.supervisor.start()
         board = ProcessBoard.under(context.settings.resolved_data_dir)
         app.state.process_board = board
@@ -228,7 +236,7 @@ def create_app(
     app.add_middleware(AuditLog, prefix=API_PREFIX)
     faults.install(app)
     app.add_middleware(BodyLimits, settings=settings)
-    app.add_middleware(Admission, slots=settings.admitted_requests)
+    app.add_middleware(Admission, slots=settings.admitted_requests, demand=demand, counter=worker)
     app.add_middleware(AccessLog)
     openapi.install(app, public=frozenset({f"{API_PREFIX}/ping/"}))
     docs_ui.install(app)

@@ -123,6 +123,7 @@ def _serve_with_workers(
         jobs=workers.jobs,
         rings=workers.rings,
         tuned=True,
+        demand=workers.demand,
     )
 
     def stop() -> None:

@@ -16,8 +16,9 @@ connections that waited on it meanwhile.
 The primary runs the executor, the scheduler and the search indexer, so that a
 collection's ingest never holds the interpreter lock of a process that answers
 requests; the workers send the jobs their routes start to it (``jobs/forward.py``),
-and every process hears the others' bell (``jobs/bell.py``: open pages look again at
-once).
+every process hears the others' bell (``jobs/bell.py``: open pages look again at
+once), and the workers count their requests in progress in shared memory the primary's
+collections read (``runtime/demand.py``: they wait between batches while there are any).
 
 Settings reach a worker pickled over its start-up pipe, never through the environment
 (``serve`` has scrubbed the secrets from it). A worker dies with the primary
@@ -38,6 +39,7 @@ from typing import TYPE_CHECKING
 
 from ..jobs.bell import RingPipes
 from ..jobs.forward import JobPipe
+from ..runtime.demand import Demand
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -94,6 +96,7 @@ class Workers:
         self.count = len(sockets)
         self.jobs = JobPipe.open()
         self.rings = RingPipes(self.count)
+        self.demand = Demand(self.count + 1)  # 0: the primary's (it answers none)
         self._processes: list[SpawnProcess] = []
         self._stopping = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="estate-workers", daemon=True)
@@ -103,6 +106,7 @@ class Workers:
         self._watcher.start()
 
     def _start(self, index: int) -> SpawnProcess:
+        self.demand.reset(index)  # what a dead worker counted is not in progress
         process = self._spawn.Process(
             target=run_worker,
             args=(
@@ -110,6 +114,7 @@ class Workers:
                 self.sockets[index - 1],
                 self.jobs.writer,
                 self.rings.reader(index),
+                self.demand,
                 index,
             ),
             name=f"estate-api-{index}",
@@ -146,10 +151,16 @@ class Workers:
 
 
 def run_worker(
-    settings: Settings, sock: socket.socket, jobs: Connection, rings: Connection, index: int
+    settings: Settings,
+    sock: socket.socket,
+    jobs: Connection,
+    rings: Connection,
+    demand: Demand,
+    index: int,
 ) -> None:
     """A worker process: answer requests on ``sock``; send jobs and bell rings to the
-    primary; hear the others' rings on ``rings``."""
+    primary; hear the others' rings on ``rings``; count its requests in progress in
+    ``demand`` (``runtime/demand.py``)."""
     _die_with_parent()
     import uvicorn
 
@@ -158,7 +169,13 @@ def run_worker(
 
     configure(settings.log_level, settings.log_format)
     application = create_app(
-        settings, jobs=jobs, rings=rings, worker=index, is_primary=False, tuned=True
+        settings,
+        jobs=jobs,
+        rings=rings,
+        worker=index,
+        is_primary=False,
+        tuned=True,
+        demand=demand,
     )
     config = uvicorn.Config(
         application,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -84,10 +85,14 @@ class Ingestor:
         target_types: Iterable[str] | None = None,
         warn: Callable[[str], None] | None = None,
         sighting_retention_days: int = 0,
+        pause: Callable[[float], float] | None = None,
     ) -> None:
         """``target_types``: a targeted run's types; records of others are dropped
         unread (``skipped``), and only resources of these types may be marked deleted.
         ``warn`` receives one line per distinct word outside the vocabularies.
+        ``pause`` is called after each stored batch with the seconds it took, and
+        returns the seconds it waited (``runtime/demand.py``: a background run steps
+        aside while requests are answered); ``paused`` adds them up.
         The writer thread runs at the niceness of the thread that sends the first batch
         (a collection's: background, runtime/niceness.py)."""
         self.engine = engine
@@ -113,6 +118,8 @@ class Ingestor:
         self._key = rules_key(self.allowed_types)
         self._warn = warn
         self._words: set[tuple[str, str]] = set()
+        self._pause = pause
+        self.paused = 0.0
 
     # -- batches -----------------------------------------------------------------
 
@@ -180,11 +187,15 @@ class Ingestor:
             if self._failure is not None:
                 continue  # keep draining so the producer never blocks forever
             try:
+                started = time.monotonic()
                 with self.engine.begin() as conn:
                     self._store_batch(conn, raw)
                 self._refresh_statistics()
             except Exception as exc:  # thread boundary: handed to the producer by flush()
                 self._failure = exc
+                continue
+            if self._pause is not None:
+                self.paused += self._pause(time.monotonic() - started)
 
     def _refresh_statistics(self) -> None:
         """ANALYZE on PostgreSQL each time this run has doubled what it inserted.

@@ -6,9 +6,11 @@ about once a second so the API shows progress while the run goes on.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +35,7 @@ from ..secretbox import SecretKeyError
 logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 1.0
+PAUSES_WORTH_A_LINE = 1.0  # seconds waited for requests, said in the run's log
 ACTIVE = (RunStatus.PENDING, RunStatus.RUNNING)
 
 
@@ -107,6 +110,15 @@ def incomplete_parts(reported: Any) -> list[dict[str, str]]:
     return [{"part": item["part"][:200], "error": item["error"][:2000]} for item in reported]
 
 
+def _yielding(context: Context) -> Callable[[float], float] | None:
+    """The ingest writer's pause between batches: wait while the service answers
+    requests (``runtime/demand.py``), ``ESTATE_BACKGROUND_YIELD`` times the batch."""
+    ratio = context.settings.background_yield
+    if ratio == 0:
+        return None
+    return functools.partial(context.demand.pause, ratio=ratio)
+
+
 class _CollectionJob:
     def __init__(
         self,
@@ -133,6 +145,7 @@ class _CollectionJob:
             sighting_retention_days=context.settings.sighting_retention_days,
             target_types=targets,
             warn=lambda line: self.log.add("warning", line),
+            pause=_yielding(context),
         )
         self.process: PluginProcess | None = None
         self.unresolved: str | None = None  # why no version resolved, when none did
@@ -148,6 +161,12 @@ class _CollectionJob:
         try:
             result = self._collect()
             self.ingestor.flush()
+            if self.ingestor.paused >= PAUSES_WORTH_A_LINE:
+                self.log.add(
+                    "info",
+                    f"waited {self.ingestor.paused:.1f} s between batches while the service "
+                    "answered requests (ESTATE_BACKGROUND_YIELD)",
+                )
             if self.ingestor.skipped:
                 self.log.add(
                     "info",
