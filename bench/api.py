@@ -77,6 +77,7 @@ TAG_EVERY = 200  # every 200th resource of the big provider carries the bench ta
 SLOW_MS, SLOW_REPEAT = 1000.0, 5
 SETTLE_S = 10.0  # after the first authenticated request, before timing anything
 SAMPLES = 30  # distinct resources the detail and history queries rotate over
+SPREAD_EVERY = 5.0  # seconds between two looks at the clients' connections per process
 
 
 @dataclass
@@ -400,6 +401,29 @@ def database_server_cpu() -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def connections_held(session: int, port: int) -> list[int]:
+    """The connections to ``port`` each process of the service's session holds open,
+    most first (the kernel's tables, not the service, say which): how the clients are
+    spread over ``--workers``."""
+    inodes = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":  # held
+                inodes.add(f"socket:[{fields[9]}]")
+    held = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or os.getsid(int(entry.name)) != session:
+                continue
+            links = [str(fd.readlink()) for fd in (entry / "fd").iterdir()]
+        except OSError:  # ended meanwhile
+            continue
+        if count := sum(link in inodes for link in links):
+            held.append(count)
+    return sorted(held, reverse=True)
+
+
 def settle(url: str, token: str) -> None:
     """Let the service finish what it does on its first authenticated request (the
     token's first use is written; the plugin supervisor's data directory is prepared)
@@ -511,13 +535,23 @@ def under_load(
     clients: int,
     duration: float,
     collecting: bool = True,
+    service_pid: int | None = None,
 ) -> dict[str, Any]:
     """The mix for ``duration`` seconds while the big provider is collected (1% churn,
     a new generation each time) in the service: one collection after another, started
-    through the API, so that one always runs (``collecting`` False: none runs)."""
+    through the API, so that one always runs (``collecting`` False: none runs). Every
+    ``SPREAD_EVERY`` seconds, how the clients' connections are spread over the service's
+    processes (``service_pid``'s session)."""
     headers = {"Authorization": f"Bearer {token}"}
     stop = threading.Event()
     done: list[tuple[dict[str, Any], float]] = []
+    spread: list[list[int]] = []
+
+    def look_at_spread() -> None:
+        port = int(url.rsplit(":", 1)[1])
+        while service_pid is not None and not stop.wait(SPREAD_EVERY):
+            spread.append(connections_held(service_pid, port))
+
     with httpx.Client(base_url=url, headers=headers, timeout=600) as admin:
         provider = admin.get(f"{API}/providers/{estate.big}/").json()
         config = provider["connection_config"]
@@ -549,6 +583,8 @@ def under_load(
 
         collector = threading.Thread(target=collections)
         collector.start()
+        spreader = threading.Thread(target=look_at_spread)
+        spreader.start()
         timer = threading.Timer(duration, stop.set)
         timer.start()
         started, client_cpu = time.perf_counter(), time.process_time()
@@ -556,6 +592,7 @@ def under_load(
         mixed = time.perf_counter() - started
         client_cpu = time.process_time() - client_cpu
         collector.join()
+        spreader.join()
     return {
         "queries": {name: figures(s, TARGET_LOAD_MS) for name, s in samples.items()},
         "errors": errors,
@@ -566,6 +603,7 @@ def under_load(
         "collection_statuses": sorted({run["status"] for run, _ in done}),
         "collection_seconds": [round(seconds, 1) for _, seconds in done],
         "collection_updated": [run.get("resources_updated") for run, _ in done],
+        "connections_held": spread,
     }
 
 
@@ -629,6 +667,7 @@ def main() -> None:
                 args.clients,
                 args.duration,
                 collecting=not args.no_collection,
+                service_pid=service_pid,
             )
             cpu_after = service_cpu(service_pid)
             server_cpu = database_server_cpu() - server_before

@@ -162,6 +162,11 @@ def serving_process(service: Service, client_port: int) -> int:
     raise AssertionError(f"no process of the service holds socket {inode}")
 
 
+def kept(answer: httpx.Response) -> bool:
+    """Whether the connection ``answer`` came over stays open after it."""
+    return answer.headers.get("connection", "").lower() != "close"
+
+
 def client_port(answer: httpx.Response) -> int:
     """The client's port of the connection ``answer`` came over."""
     return int(answer.extensions["network_stream"].get_extra_info("client_addr")[1])
@@ -172,12 +177,13 @@ def worker_client(service: Service, worker: int, **options: Any) -> Iterator[htt
     """A client whose kept-alive connection is held by API worker ``worker`` of
     ``estate serve --workers N``, closed on the way out. Each worker accepts on a
     socket of its own and the kernel hashes every new connection to one of them: new
-    connections until one lands there."""
+    connections until one lands there (and stays: a worker above its share of the
+    connections may close one after its answer, api/balance.py)."""
     for _ in range(60):
         client = httpx.Client(base_url=service.url, **options)
         answer = client.get("/api/inventory/v1/ping/")
         assert answer.status_code == 200, answer.text
-        if serving_process(service, client_port(answer)) == worker:
+        if kept(answer) and serving_process(service, client_port(answer)) == worker:
             try:
                 yield client
             finally:

@@ -36,6 +36,7 @@ from . import docs_ui, faults, openapi
 from .access import AccessLog
 from .admission import Admission
 from .audit_log import AuditLog
+from .balance import Connections, SpreadConnections
 from .interpreter import tune_for_requests
 from .limits import BodyLimits
 from .routes import (
@@ -89,6 +90,7 @@ def create_app(
     is_primary: bool = True,
     tuned: bool = False,
     demand: Demand | None = None,
+    connections: Connections | None = None,
 ) -> FastAPI:
     """The service; ``on_start`` runs once everything is ready (the demo uses it).
 
@@ -106,6 +108,9 @@ def create_app(
 
     ``demand``: the counters of requests in progress the processes share (one per
     process, ``worker`` this one's; ``runtime/demand.py``); a process alone has its own.
+    ``connections``: the worker's server's open connections, given to a worker of
+    several, which then asks a client to reconnect while it holds more than its share
+    (``api/balance.py``).
 
     ``tuned``: the app is the process's own (``estate serve`` and its workers): once
     started, the interpreter is tuned for answering requests (``api/interpreter.py``).
@@ -237,6 +242,14 @@ def create_app(
     faults.install(app)
     app.add_middleware(BodyLimits, settings=settings)
     app.add_middleware(Admission, slots=settings.admitted_requests, demand=demand, counter=worker)
+    if connections is not None:
+        app.add_middleware(
+            SpreadConnections,
+            connections=connections,
+            demand=demand,
+            counter=worker,
+            workers=settings.api_workers,
+        )
     app.add_middleware(AccessLog)
     openapi.install(app, public=frozenset({f"{API_PREFIX}/ping/"}))
     docs_ui.install(app)

@@ -6,12 +6,13 @@ processes (``spawn``: a fresh interpreter each, never a fork of a process with t
 and open connections), each accepting on its own socket; the primary accepts none. The
 sockets share the port (``SO_REUSEPORT``): the kernel hashes each new connection to
 one of them, so the clients spread over the workers as a coin would spread them (20
-clients: 10/10, 13/7, 13/7; a connection stays where it landed). On one shared socket
-the worker that woke first took every connection waiting, as asyncio accepts up to
-the backlog at once: 16, 18 and 19 of 20 clients connecting together went to one
-worker, whose requests then queued while the other idled. A socket outlives its
-worker: the primary holds it, and a worker started again after dying answers the
-connections that waited on it meanwhile.
+clients: 10/10, 13/7, 13/7; a kept-alive connection stays where it landed), and a
+worker holding more than one connection above its share asks a client to reconnect
+(``api/balance.py``). On one shared socket the worker that woke first took every
+connection waiting, as asyncio accepts up to the backlog at once: 16, 18 and 19 of
+20 clients connecting together went to one worker, whose requests then queued while
+the other idled. A socket outlives its worker: the primary holds it, and a worker
+started again after dying answers the connections that waited on it meanwhile.
 
 The primary runs the executor, the scheduler and the search indexer, so that a
 collection's ingest never holds the interpreter lock of a process that answers
@@ -165,9 +166,11 @@ def run_worker(
     import uvicorn
 
     from ..api.app import create_app
+    from ..api.balance import Connections
     from ..logs import configure
 
     configure(settings.log_level, settings.log_format)
+    connections = Connections()
     application = create_app(
         settings,
         jobs=jobs,
@@ -176,6 +179,7 @@ def run_worker(
         is_primary=False,
         tuned=True,
         demand=demand,
+        connections=connections,
     )
     config = uvicorn.Config(
         application,
@@ -184,7 +188,9 @@ def run_worker(
         log_level="warning",
         timeout_graceful_shutdown=3,  # open pages' event streams would hold it forever
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+    connections.of_server = server.server_state.connections
+    server.run(sockets=[sock])
 
 
 def _die_with_parent() -> None:

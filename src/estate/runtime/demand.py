@@ -1,5 +1,6 @@
 """Demand: how many requests the service's processes are answering, so that background
-work steps aside while there are any.
+work steps aside while there are any, and how many connections each holds, so that
+the API workers can even them out (``api/balance.py``).
 
 Niceness (:mod:`.niceness`) orders the service's own threads and its plugins, but a
 collection's statements also run in the database server (PostgreSQL's processes,
@@ -16,7 +17,8 @@ an event stream's long life after that is not demand). With ``estate serve --wor
 N`` the counters are shared memory, made by the primary before it starts the workers
 (counter 0 is the primary's, *i* worker *i*'s) and read by the primary's jobs. One
 writer per counter (its process's event loop) and readers that can take a figure a
-moment old: no lock.
+moment old: no lock. A worker also writes how many connections it holds each time it
+answers, which the others read to find their share.
 """
 
 from __future__ import annotations
@@ -34,26 +36,39 @@ MAX_PAUSE = 2.0
 
 
 class Demand:
-    """Requests arrived and not yet answered, one counter per process (``processes``)."""
+    """Per process of the service (``processes`` of them): its requests arrived and not
+    yet answered, and the connections it holds open."""
 
     def __init__(self, processes: int = 1) -> None:
-        # spawn's shared array: handed to the worker processes as they start
-        self._counts = multiprocessing.get_context("spawn").RawArray(ctypes.c_int, processes)
+        # spawn's shared arrays: handed to the worker processes as they start
+        shared = multiprocessing.get_context("spawn").RawArray
+        self._requests = shared(ctypes.c_int, processes)
+        self._connections = shared(ctypes.c_int, processes)
 
     def arrived(self, counter: int) -> None:
-        self._counts[counter] += 1
+        self._requests[counter] += 1
 
     def answered(self, counter: int) -> None:
-        self._counts[counter] -= 1
+        self._requests[counter] -= 1
 
     def reset(self, counter: int) -> None:
         """Zero: its process died with requests counted, and is started again."""
-        self._counts[counter] = 0
+        self._requests[counter] = 0
+        self._connections[counter] = 0
+
+    def hold(self, counter: int, connections: int) -> None:
+        """Process ``counter`` holds ``connections`` open (it says so as it answers)."""
+        self._connections[counter] = connections
+
+    @property
+    def connections(self) -> int:
+        """Connections open, in every process (each as it last said)."""
+        return sum(self._connections)
 
     @property
     def requests(self) -> int:
         """Requests in progress, in every process."""
-        return sum(self._counts)
+        return sum(self._requests)
 
     def pause(
         self, worked: float, ratio: float, sleep: Callable[[float], None] = time.sleep
