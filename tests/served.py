@@ -177,7 +177,7 @@ def worker_client(service: Service, worker: int, **options: Any) -> Iterator[htt
     """A client whose kept-alive connection is held by API worker ``worker`` of
     ``estate serve --workers N``, closed on the way out. Each worker accepts on a
     socket of its own and the kernel hashes every new connection to one of them: new
-    connections until one lands there (and stays: a worker above its share of the
+    connections until one lands there and stays (a worker above its share of the
     connections may close one after its answer, api/balance.py)."""
     for _ in range(60):
         client = httpx.Client(base_url=service.url, **options)

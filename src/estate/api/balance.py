@@ -4,8 +4,9 @@ Each worker accepts on a socket of its own and the kernel hashes each new connec
 to one of them (``cli/workers.py``), as a coin would: 20 clients connecting together
 split 10/10 but as often 13/7, and a kept-alive connection stays where it landed, so
 the thirteen clients of one worker wait on each other while the other worker's seven
-find it idle. So a worker holding more than one connection above its share of the
-service's connections answers one request with ``Connection: close``: the client (any HTTP/1.1 client)
+find it idle. So a worker holding more than its share of the service's connections
+(their number over N, rounded up; none while there are fewer than ``FEW`` a worker)
+answers one request with ``Connection: close``: the client (any HTTP/1.1 client)
 reads the whole answer, then opens a new connection for its next request, which the
 kernel hashes again. One such answer per worker every ``PAUSE`` seconds at most,
 until none holds more than its share (the workers' counts: ``runtime/demand.py``).
@@ -24,10 +25,9 @@ from ..runtime.demand import Demand
 PAUSE = 0.2
 """Seconds after a worker asked a client to reconnect before it asks another."""
 
-SLACK = 1
-"""Connections a worker may hold above its share (the total's 1/N, rounded up) before
-it asks a client to reconnect: 11/9 of 20 stays, and so do a few connections to one
-worker of an otherwise idle service (2/0, 3/0)."""
+FEW = 4
+"""Connections per worker below which none is asked to reconnect: a few clients of an
+otherwise idle service (2/0, 5/2) wait on nobody, and are left where they are."""
 
 CLOSE = (b"connection", b"close")
 
@@ -73,8 +73,10 @@ class SpreadConnections:
         held = len(self.connections)
         self.demand.hold(self.counter, held)
         now = time.monotonic()
-        share = math.ceil(self.demand.connections / self.workers)
-        if now < self._quiet_until or held <= share + SLACK:
+        total = self.demand.connections
+        if now < self._quiet_until or total < FEW * self.workers:
+            return False
+        if held <= math.ceil(total / self.workers):
             return False
         if CLOSE in scope["headers"]:
             return False  # the client closes it anyway

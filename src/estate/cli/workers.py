@@ -7,7 +7,7 @@ and open connections), each accepting on its own socket; the primary accepts non
 sockets share the port (``SO_REUSEPORT``): the kernel hashes each new connection to
 one of them, so the clients spread over the workers as a coin would spread them (20
 clients: 10/10, 13/7, 13/7; a kept-alive connection stays where it landed), and a
-worker holding more than one connection above its share asks a client to reconnect
+worker holding more than its share of the connections asks a client to reconnect
 (``api/balance.py``). On one shared socket the worker that woke first took every
 connection waiting, as asyncio accepts up to the backlog at once: 16, 18 and 19 of
 20 clients connecting together went to one worker, whose requests then queued while
