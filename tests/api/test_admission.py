@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,20 @@ def test_a_cancelled_waiter_loses_its_turn_and_never_loses_a_slot() -> None:
     asyncio.run(scenario())
 
 
+def ticking(every: float) -> Callable[[Request], Awaitable[StreamingResponse]]:
+    """A route streaming three lines ``tick``, ``every`` seconds apart."""
+
+    async def stream(request: Request) -> StreamingResponse:
+        async def body() -> Any:
+            for _ in range(3):
+                yield b"tick\n"
+                await asyncio.sleep(every)
+
+        return StreamingResponse(body())
+
+    return stream
+
+
 @pytest.fixture
 def slow_app() -> Iterator[str]:
     """Admission (one slot, 0.3 s hold limit) in front of routes that take their time,
@@ -88,15 +102,7 @@ def slow_app() -> Iterator[str]:
         await asyncio.sleep(float(request.query_params["seconds"]))
         return JSONResponse({"slept": request.query_params["seconds"]})
 
-    async def stream(request: Request) -> StreamingResponse:
-        async def body() -> Any:
-            for _ in range(3):
-                yield b"tick\n"
-                await asyncio.sleep(0.5)
-
-        return StreamingResponse(body())
-
-    inner = Starlette(routes=[Route("/slow", slow), Route("/stream", stream)])
+    inner = Starlette(routes=[Route("/slow", slow), Route("/stream", ticking(0.5))])
     config = uvicorn.Config(
         Admission(inner, slots=1, hold_limit=0.3), host="127.0.0.1", port=0, log_level="warning"
     )
@@ -216,15 +222,7 @@ def test_a_request_counts_in_the_demand_from_its_arrival_to_its_answer(slots: in
         await asyncio.sleep(float(request.query_params["seconds"]))
         return JSONResponse({})
 
-    async def stream(request: Request) -> StreamingResponse:
-        async def body() -> Any:
-            for _ in range(3):
-                yield b"tick\n"
-                await asyncio.sleep(0.2)
-
-        return StreamingResponse(body())
-
-    inner = Starlette(routes=[Route("/slow", slow), Route("/stream", stream)])
+    inner = Starlette(routes=[Route("/slow", slow), Route("/stream", ticking(0.2))])
     app = Admission(inner, slots=slots, demand=demand, counter=1)
 
     async def scenario() -> None:

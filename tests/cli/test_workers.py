@@ -8,8 +8,10 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -33,6 +35,33 @@ def _children(pid: int) -> dict[int, str]:
         if int(stat.rpartition(")")[2].split()[1]) == pid:
             found[int(entry.name)] = command
     return found
+
+
+def _simulated(client: httpx.Client, config: dict[str, int]) -> int:
+    """A provider of the simulated datacenter with ``config``: its id."""
+    answer = client.post(
+        f"{API}/providers/",
+        json={
+            "name": "dc",
+            "vendor": "simulated",
+            "provider_type": "datacenter",
+            "connection_config": config,
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    return int(answer.json()["id"])
+
+
+def _ended(client: httpx.Client, run_id: int, timeout: float) -> dict[str, Any]:
+    """Collection run ``run_id`` once it has ended (within ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while (run := client.get(f"{API}/collection-runs/{run_id}/").json())["status"] in (
+        "pending",
+        "running",
+    ):
+        assert time.monotonic() < deadline, run
+        time.sleep(0.2)
+    return dict(run)
 
 
 def _alive(pid: int) -> bool:
@@ -74,32 +103,18 @@ def test_the_workers_answer_while_the_primary_is_frozen_and_the_primary_runs_the
         try:
             # The workers answer, and the frozen primary is sent the job they start.
             with httpx.Client(base_url=service.url, auth=auth, timeout=20) as client:
-                provider = client.post(
-                    f"{API}/providers/",
-                    json={
-                        "name": "dc",
-                        "vendor": "simulated",
-                        "provider_type": "datacenter",
-                        "connection_config": {"clusters": 1, "hosts_per_cluster": 2},
-                    },
-                )
-                assert provider.status_code == 201, provider.text
-                started = client.post(f"{API}/providers/{provider.json()['id']}/collect/")
+                provider = _simulated(client, {"clusters": 1, "hosts_per_cluster": 2})
+                started = client.post(f"{API}/providers/{provider}/collect/")
                 assert started.status_code == 202, started.text
                 assert started.json()["status"] == "pending"
         finally:
             os.kill(service.pid, signal.SIGCONT)
 
         with httpx.Client(base_url=service.url, auth=auth, timeout=20) as client:
-            deadline = time.monotonic() + 60
-            while (run := client.get(f"{API}/collection-runs/{started.json()['id']}/").json())[
-                "status"
-            ] in ("pending", "running"):
-                assert time.monotonic() < deadline, run
-                time.sleep(0.2)
+            run = _ended(client, started.json()["id"], 60)
             assert run["status"] == "completed", run
             assert run["resources_created"] > 2
-            listed = client.get(f"{API}/resources/", params={"provider": provider.json()["id"]})
+            listed = client.get(f"{API}/resources/", params={"provider": provider})
             assert listed.json()["count"] == run["resources_created"]
 
         os.kill(service.pid, signal.SIGTERM)
@@ -208,7 +223,8 @@ def test_the_primarys_collection_waits_while_the_workers_answer_requests(
 ) -> None:
     """The workers count their requests in memory the primary shares with them
     (runtime/demand.py); the collection, in the primary, waits between its batches
-    while they answer, and its log says how long."""
+    while they answer, and its log says how long. The request in progress all along
+    is one whose body arrives a byte at a time until the run has ended (then a 400)."""
     env = service_env(backend, request, environments_dir)
     auth = ("admin", ADMIN_PASSWORD)
     settings = {"ESTATE_BACKGROUND_YIELD": "3", "ESTATE_BATCH_SIZE": "5"}
@@ -216,38 +232,31 @@ def test_the_primarys_collection_waits_while_the_workers_answer_requests(
         serving(tmp_path, "--workers", "2", **settings, **env) as service,
         httpx.Client(base_url=service.url, auth=auth, timeout=30) as client,
     ):
-        provider = client.post(
-            f"{API}/providers/",
-            json={
-                "name": "dc",
-                "vendor": "simulated",
-                "provider_type": "datacenter",
-                "connection_config": {"resources": 1000},
-            },
-        )
-        assert provider.status_code == 201, provider.text
-        stop = threading.Event()
+        provider = _simulated(client, {"resources": 1000})
+        ended = threading.Event()
 
-        def ask() -> int:
-            asked = 0
-            with httpx.Client(base_url=service.url, auth=auth, timeout=30) as mine:
-                while not stop.is_set():
-                    assert mine.get(f"{API}/resources/", params={"page_size": 5}).is_success
-                    asked += 1
-            return asked
+        def trickled() -> Iterator[bytes]:
+            yield b'{"name": "'
+            while not ended.wait(0.05):
+                yield b"x"
 
-        with ThreadPoolExecutor(2) as pool:
-            asking = [pool.submit(ask) for _ in range(2)]
-            started = client.post(f"{API}/providers/{provider.json()['id']}/collect/")
+        def slow_request() -> httpx.Response:
+            with httpx.Client(base_url=service.url, auth=auth, timeout=150) as mine:
+                return mine.post(
+                    f"{API}/providers/",
+                    content=trickled(),
+                    headers={"Content-Type": "application/json"},
+                )
+
+        with ThreadPoolExecutor(1) as pool:
+            in_progress = pool.submit(slow_request)
+            started = client.post(f"{API}/providers/{provider}/collect/")
             assert started.status_code == 202, started.text
-            deadline = time.monotonic() + 120
-            while (run := client.get(f"{API}/collection-runs/{started.json()['id']}/").json())[
-                "status"
-            ] in ("pending", "running"):
-                assert time.monotonic() < deadline, run
-                time.sleep(0.3)
-            stop.set()
-            assert all(future.result() > 0 for future in asking)
+            run = _ended(client, started.json()["id"], 120)
+            ended.set()
+            answer = in_progress.result()
+            assert answer.status_code == 400, answer.text  # its body never ended well
+            assert "JSON decode error" in answer.text
     assert run["status"] == "completed", run
     assert run["resources_created"] == 1000
     [line] = [line for line in run["log"].splitlines() if "between batches" in line]
