@@ -24,6 +24,7 @@ answers, which the others read to find their share.
 from __future__ import annotations
 
 import ctypes
+import functools
 import multiprocessing
 import time
 from collections.abc import Callable
@@ -40,10 +41,15 @@ class Demand:
     yet answered, and the connections it holds open."""
 
     def __init__(self, processes: int = 1) -> None:
-        # spawn's shared arrays: handed to the worker processes as they start
-        shared = multiprocessing.get_context("spawn").RawArray
-        self._requests = shared(ctypes.c_int, processes)
-        self._connections = shared(ctypes.c_int, processes)
+        # Several processes: spawn's shared arrays, handed to the workers as they start.
+        # One (a process alone, a context without a service): plain memory, nothing to
+        # share and no shared-memory file made for it.
+        make: Callable[[], ctypes.Array[ctypes.c_int]] = ctypes.c_int * 1
+        if processes > 1:
+            raw = multiprocessing.get_context("spawn").RawArray
+            make = functools.partial(raw, ctypes.c_int, processes)
+        self._requests = make()
+        self._connections = make()
 
     def arrived(self, counter: int) -> None:
         self._requests[counter] += 1
@@ -70,9 +76,7 @@ class Demand:
         """Requests in progress, in every process."""
         return sum(self._requests)
 
-    def pause(
-        self, worked: float, ratio: float, sleep: Callable[[float], None] = time.sleep
-    ) -> float:
+    def pause(self, worked: float, ratio: float) -> float:
         """After background work that took ``worked`` seconds: wait while requests are
         in progress, ``ratio * worked`` seconds at most (and ``MAX_PAUSE``). Returns the
         seconds waited (0.0 at once when no request is)."""
@@ -80,6 +84,6 @@ class Demand:
         started = time.monotonic()
         waited = 0.0
         while waited < budget and self.requests > 0:
-            sleep(min(POLL, budget - waited))
+            time.sleep(min(POLL, budget - waited))
             waited = time.monotonic() - started
         return waited
