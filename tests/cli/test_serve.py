@@ -166,12 +166,14 @@ def test_json_logs_and_the_service_file(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 @pytest.mark.parametrize("shared", [False, True], ids=["plain", "SO_REUSEPORT"])
-def test_a_port_another_process_listens_on_stops_the_workers_start(
-    tmp_path: Path, shared: bool
+def test_a_port_another_process_listens_on_stops_the_start(
+    tmp_path: Path, shared: bool, workers: str
 ) -> None:
-    """The workers' sockets share their port (SO_REUSEPORT); another process's socket
-    on it, even one that would share it too, is never joined."""
+    """The service's sockets share their port (SO_REUSEPORT) among its workers; another
+    process's socket on it, even one that would share it too, is never joined. The
+    port is bound before anything starts, with one process as with several."""
     with socket.socket() as taken:
         if shared:
             taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -179,7 +181,7 @@ def test_a_port_another_process_listens_on_stops_the_workers_start(
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [str(ESTATE), "serve", "--port", str(port), "--workers", "2"],
+            [str(ESTATE), "serve", "--port", str(port), "--workers", workers],
             cwd=tmp_path,
             env=clean_env(ESTATE_DATA_DIR=str(tmp_path / "data"), COLUMNS="80"),
             capture_output=True,
@@ -193,3 +195,4 @@ def test_a_port_another_process_listens_on_stops_the_workers_start(
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: cannot listen on 127.0.0.1:{port} (Address already in use)"
     )
+    assert not (tmp_path / "data" / "service.json").exists()

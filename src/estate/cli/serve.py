@@ -70,6 +70,7 @@ def serve(
 
     from ..api.app import create_app
     from ..demo import announce, start_demo
+    from .workers import listeners
 
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
     service_file = settings.resolved_data_dir / credentials.SERVICE_FILE
@@ -80,40 +81,44 @@ def serve(
         if demo:
             start_demo(context, executor)
 
+    try:  # bound before the lifespan starts: service.json names a port that answers
+        sockets = listeners(host, port, settings.api_workers)
+    except OSError as exc:
+        raise fail(f"cannot listen on {host}:{port} ({exc.strerror})") from None
     if settings.api_workers == 1:
         application = create_app(settings, on_start=on_start, prepared=(context, login), tuned=True)
         _on_sigterm(lambda: service_file.unlink(missing_ok=True))
         try:
-            uvicorn.run(
-                application,
-                host=host,
-                port=port,
-                log_config=None,
-                access_log=False,
-                log_level="warning",
-                timeout_graceful_shutdown=3,  # open pages' event streams would hold it forever
-            )
+            uvicorn.Server(_server_config(application)).run(sockets=sockets)
         finally:
             service_file.unlink(missing_ok=True)
         return
-    _serve_with_workers(settings, host, port, (context, login), on_start)
+    _serve_with_workers(settings, sockets, (context, login), on_start)
+
+
+def _server_config(application: Any) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(
+        application,
+        log_config=None,
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=3,  # open pages' event streams would hold it forever
+    )
 
 
 def _serve_with_workers(
-    settings: Settings, host: str, port: int, prepared: Any, on_start: Any
+    settings: Settings, sockets: list[Any], prepared: Any, on_start: Any
 ) -> None:
-    """The primary: open the workers' sockets, start the workers, run the background
+    """The primary: start the workers on the sockets opened for them, run the background
     parts and answer no request itself (cli/workers.py): a collection's ingest never
     holds the interpreter lock of a process that answers requests."""
     import uvicorn
 
     from ..api.app import create_app
-    from .workers import Workers, listeners
+    from .workers import Workers
 
-    try:
-        sockets = listeners(host, port, settings.api_workers)
-    except OSError as exc:
-        raise fail(f"cannot listen on {host}:{port} ({exc.strerror})") from None
     workers = Workers(settings, sockets)
     service_file = settings.resolved_data_dir / credentials.SERVICE_FILE
     application = create_app(
@@ -132,15 +137,8 @@ def _serve_with_workers(
 
     _on_sigterm(stop)
     workers.start()
-    config = uvicorn.Config(
-        application,
-        log_config=None,
-        access_log=False,
-        log_level="warning",
-        timeout_graceful_shutdown=3,  # open pages' event streams would hold it forever
-    )
     try:
-        uvicorn.Server(config).run(sockets=[])  # the lifespan only: no listener
+        uvicorn.Server(_server_config(application)).run(sockets=[])  # lifespan, no listener
     finally:
         stop()
 
