@@ -6,11 +6,9 @@ about once a second so the API shows progress while the run goes on.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -110,15 +108,6 @@ def incomplete_parts(reported: Any) -> list[dict[str, str]]:
     return [{"part": item["part"][:200], "error": item["error"][:2000]} for item in reported]
 
 
-def _yielding(context: Context) -> Callable[[float], float] | None:
-    """The ingest writer's pause between batches: wait while the service answers
-    requests (``runtime/demand.py``), ``ESTATE_BACKGROUND_YIELD`` times the batch."""
-    ratio = context.settings.background_yield
-    if ratio == 0:
-        return None
-    return functools.partial(context.demand.pause, ratio=ratio)
-
-
 class _CollectionJob:
     def __init__(
         self,
@@ -145,7 +134,7 @@ class _CollectionJob:
             sighting_retention_days=context.settings.sighting_retention_days,
             target_types=targets,
             warn=lambda line: self.log.add("warning", line),
-            pause=_yielding(context),
+            pause=context.step_aside,
         )
         self.process: PluginProcess | None = None
         self.unresolved: str | None = None  # why no version resolved, when none did
