@@ -48,7 +48,7 @@ from typing import Any
 
 import httpx
 from ingest import collect, database  # bench/ingest.py, beside this script
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from estate.api.pagination import encode_cursor
 from estate.auth.passwords import hash_password, new_token, token_digest
@@ -65,7 +65,7 @@ from estate.db.models import (
     ResourceChange,
     User,
 )
-from estate.inventory.search import index_all
+from estate.inventory.search import index_all, queued
 from estate.inventory.tags import add_tags, get_or_create
 
 API = "/api/inventory/v1"
@@ -424,6 +424,19 @@ def connections_held(session: int, port: int) -> list[int]:
     return sorted(held, reverse=True)
 
 
+def requeue(context: Context) -> int:
+    """Queue every resource for the search index (the triggers' queue of migration
+    0009): the service's indexer then rewrites all their index rows. How many."""
+    with context.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO resource_search_queue (resource_id) SELECT id FROM resources "
+                "WHERE id NOT IN (SELECT resource_id FROM resource_search_queue)"
+            )
+        )
+    return queued(context.engine)
+
+
 def settle(url: str, token: str) -> None:
     """Let the service finish what it does on its first authenticated request (the
     token's first use is written; the plugin supervisor's data directory is prepared)
@@ -631,6 +644,13 @@ def main() -> None:
         help="no collection runs during the mix (what the collections cost the requests)",
     )
     parser.add_argument(
+        "--reindex",
+        action="store_true",
+        help="queue every resource for the search index just before the mix: the "
+        "service's search indexer works through them meanwhile, as after a first "
+        "collection (what indexing costs the requests)",
+    )
+    parser.add_argument(
         "--service-env",
         action="append",
         default=[],
@@ -657,6 +677,7 @@ def main() -> None:
             )
             raw = raw_first_page(context, args.repeat)
             progress(f"{args.clients} clients for {args.duration} s, collections running")
+            reindexed = requeue(context) if args.reindex else 0
             cpu_before = service_cpu(service_pid)
             server_before = database_server_cpu()
             loaded = under_load(
@@ -669,6 +690,8 @@ def main() -> None:
                 collecting=not args.no_collection,
                 service_pid=service_pid,
             )
+            if args.reindex:  # how far the service's indexer got during the mix
+                loaded["search_queue"] = {"at_start": reindexed, "at_end": queued(context.engine)}
             cpu_after = service_cpu(service_pid)
             server_cpu = database_server_cpu() - server_before
             cpu, primary_cpu = (a - b for a, b in zip(cpu_after, cpu_before, strict=True))
@@ -707,6 +730,7 @@ def main() -> None:
                 "workers": args.workers,
                 "service_env": extra_env,
                 "collecting": not args.no_collection,
+                "reindexed": args.reindex,
                 "repeat": args.repeat,
                 "load_average_1m_at_start": round(load_average, 2),
                 "load_average_1m_at_end": round(os.getloadavg()[0], 2),

@@ -357,40 +357,6 @@ def test_the_services_indexer_empties_the_queue(settings: Settings) -> None:
     engine.dispose()
 
 
-@pytest.mark.parametrize("ratio", [10.0, 0.0])
-def test_the_indexer_steps_aside_between_batches_only_while_requests_are_answered(
-    settings: Settings, ratio: float
-) -> None:
-    """``ESTATE_BACKGROUND_YIELD`` as for the ingest writer: after a batch, a wait of up
-    to ``ratio`` times the batch while a request is in progress; none when nothing is,
-    or when there was nothing to index, or with the setting at 0."""
-    engine = make_engine(settings.database)
-    dc = new_provider(engine, "dc")
-    context = Context.from_settings(settings.model_copy(update={"background_yield": ratio}))
-    indexer = SearchIndexer(context)
-    try:
-        collect(engine, dc, [vm(f"vm-{i}") for i in range(12)])
-        assert indexer.step() is True
-        assert indexer.paused == 0.0  # no request in progress
-
-        collect(engine, dc, [vm(f"renamed-{i}") for i in range(12)])
-        context.demand.arrived(0)
-        started = time.monotonic()
-        assert indexer.step() is True
-        took = time.monotonic() - started
-        assert queued(engine) == 0
-        assert indexer.step() is False  # nothing queued: no batch, no wait
-        context.demand.answered(0)
-    finally:
-        context.close()
-        engine.dispose()
-    if ratio:
-        assert 0.0 < indexer.paused <= took
-        assert indexer.paused <= 2.0
-    else:
-        assert indexer.paused == 0.0
-
-
 def test_a_detail_shows_the_edges_of_the_first_pointing_resources(engine: Engine) -> None:
     dc = new_provider(engine, "dc")
     net = {"ems_ref": "net-1", "resource_type_slug": "network", "name": "port group"}

@@ -5,12 +5,12 @@ the API workers can even them out (``api/balance.py``).
 Niceness (:mod:`.niceness`) orders the service's own threads and its plugins, but a
 collection's statements also run in the database server (PostgreSQL's processes,
 which nothing here nices), and on SQLite each batch takes the database's one write lock
-and rewrites pages the requests then read. So the ingest writer and the
-search indexer also wait between two batches while requests are being answered: after
-a batch that took *t* seconds, up to ``ratio * t`` (``ESTATE_BACKGROUND_YIELD``; 2 s at
-most), and they go on the moment none is left (``Context.step_aside``). A collection
-on an idle service never waits; beside a steady stream of requests it works at most
-``1 / (1 + ratio)`` of the time.
+and rewrites pages the requests then read. So the ingest writer also waits between
+two batches while requests are being answered: after a batch that took *t* seconds,
+up to ``ratio * t`` (``ESTATE_BACKGROUND_YIELD``; 2 s at most), and it goes on the
+moment none is left (``Context.step_aside``). A collection on an idle service never
+waits; beside a steady stream of requests it works at most ``1 / (1 + ratio)`` of the
+time. (The search indexer does not wait: ``jobs/indexer.py`` says why.)
 
 Each process counts its own requests in a counter of its own, from their arrival
 (waiting for admission included) to the start of their answer (``api/admission.py``;
