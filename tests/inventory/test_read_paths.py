@@ -293,6 +293,25 @@ def test_search_finds_a_substring_of_any_searched_field(
     assert found(searchable, term) == expected
 
 
+def test_one_compiled_search_serves_every_term_with_its_own_values(searchable: Engine) -> None:
+    """Terms of one shape share a cache key (the statement compiles once per engine)
+    and each binds its own values: a term never answers with another's rows."""
+    keys = {
+        term: resource_query(ResourceFilter(search=term))._generate_cache_key()
+        for term in ("web", "esx", "payments", "e", "zz")
+    }
+    assert None not in keys.values()
+    assert len({k.key for t, k in keys.items() if len(t) >= 3}) == 1  # type: ignore[union-attr]
+    assert len({k.key for t, k in keys.items() if len(t) < 3}) == 1  # type: ignore[union-attr]
+    for _ in range(2):  # the second round from the engine's compiled cache
+        assert found(searchable, "web") == ["vm-1"]
+        assert found(searchable, "esx") == ["host-9"]
+        assert found(searchable, "payments") == ["vm-4"]
+        assert found(searchable, "nothing-like-it") == []
+        assert found(searchable, "e") == ["host-9", "vm-1", "vm-2", "vm-3", "vm-4"]
+        assert found(searchable, "zz") == []
+
+
 def test_search_sees_deleted_resources_only_when_asked(searchable: Engine) -> None:
     assert found(searchable, "gone", include_deleted=True) == ["vm-5"]
     assert found(searchable, "gone") == []
