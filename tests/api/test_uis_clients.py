@@ -17,6 +17,7 @@ from sqlalchemy import event
 
 from estate.api.app import API_PREFIX, create_app
 from estate.config import Settings
+from estate.inventory.queries import FEW
 from factories import (
     API,
     all_resources,
@@ -131,6 +132,54 @@ def test_every_list_pages_by_number_and_by_cursor_to_the_same_items(client: Test
     assert _walk(client, resources, {**filtered, "page_size": 4}) == _walk(
         client, resources, {**filtered, "page": 1, "page_size": 4}
     )
+
+
+def _walk_back(client: TestClient, url: str, params: dict[str, Any]) -> list[Any]:
+    """Every item of a cursor list, from its last page back by its ``previous`` links."""
+    body = client.get(url, params=params).json()
+    while body["next"]:
+        body = client.get(body["next"]).json()
+    items = list(body["results"])
+    while body["previous"]:
+        body = client.get(body["previous"]).json()
+        items[:0] = body["results"]
+    return [_identity(i) for i in items]
+
+
+def test_search_and_tag_lists_page_alike_with_few_matches_and_with_many(
+    client: TestClient,
+) -> None:
+    """Up to FEW matches a search or tag list reads all its ids at once and pages them
+    in memory; beyond, it counts and pages in the database: the same items either way,
+    by page number, by cursor forward and back."""
+    provider = create_provider(client, connection_config={"resources": FEW + 400})
+    assert collect(client, provider["id"])["status"] == "completed"
+    resources = f"{API_PREFIX}/resources/"
+    every = _walk(client, resources, {"page": 1, "page_size": 1000, "ordering": "id"})
+    tagged = every[7::501]
+    for resource_id in tagged:
+        answer = client.post(
+            f"{API}/resources/{resource_id}/tags/add/", json=[{"key": "env", "value": "prod"}]
+        )
+        assert answer.status_code == 200, answer.text
+    vms = client.get(resources, params={"search": "VirtualMachine", "page_size": 1}).json()
+
+    assert vms["count"] > FEW  # many
+    for filters, size, expected in (
+        ({"search": "esxi-000"}, 3, None),  # few
+        ({"tag": "env:prod"}, 4, tagged),  # few
+        ({"search": "VirtualMachine"}, 1000, None),  # many
+    ):
+        by_number = _walk(client, resources, {**filters, "page": 1, "page_size": size})
+        assert by_number == sorted(by_number)
+        assert expected is None or by_number == expected
+        assert len(by_number) > 2 * size, filters  # three pages or more
+        assert _walk(client, resources, {**filters, "page_size": size}) == by_number, filters
+        assert _walk_back(client, resources, {**filters, "page_size": size}) == by_number
+        ordered = _walk(
+            client, resources, {**filters, "page": 1, "page_size": size, "ordering": "-id"}
+        )
+        assert ordered == by_number[::-1], filters
 
 
 def test_a_page_and_a_cursor_together_are_refused(client: TestClient) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import replace
 from operator import itemgetter
@@ -20,6 +21,7 @@ from ...inventory.drift import DriftFilter
 from ...inventory.queries import (
     ResourceFilter,
     created_entry,
+    few_ids,
     history_query,
     providers_of_organizations,
     relationships_of,
@@ -217,14 +219,20 @@ def list_resources(
     if cursor is not None and order is not None:
         raise HTTPException(400, detail="ordering: cursor pages are ordered by id; use page")
     total = counted(session, filters)
-    if total is None:
-        total = count_of(session, query)
+    few = None
+    if total is None:  # search, tag: counted from the matches, all read when few
+        few = few_ids(session, query)
+        total = count_of(session, query) if few is None else len(few)
     if page is not None or order is not None:
         page = page or 1
-        rows = _numbered(session, query, order or [Resource.id.asc()], page, page_size)
+        if few is not None and order is None:
+            start = (page - 1) * page_size
+            rows = _rows(session, few[start : start + page_size])
+        else:
+            rows = _numbered(session, query, order or [Resource.id.asc()], page, page_size)
         next_url, previous = page_links(request, page, page_size, total)
         return page_answer(total, next_url, previous, resource_items(session, rows))
-    return _cursor_page(session, request, query, total, cursor, page_size)
+    return _cursor_page(session, request, query, total, cursor, page_size, few)
 
 
 def _numbered(
@@ -236,7 +244,7 @@ def _numbered(
     return _rows(session, window.offset((page - 1) * page_size).limit(page_size))
 
 
-def _rows(session: Session, ids_query: Select[Any]) -> list[Row[Any]]:
+def _rows(session: Session, ids_query: Select[Any] | Sequence[int]) -> list[Row[Any]]:
     """The page's rows in order, ids first (``rows_in_order``), as plain rows of the
     columns an item shows."""
     return rows_in_order(session, ids_query, _COLUMNS, _ID)
@@ -249,19 +257,32 @@ def _cursor_page(
     total: int,
     cursor: str | None,
     page_size: int,
+    few: list[int] | None = None,
 ) -> Response:
-    """Estate's fast path: ``WHERE id > last`` on the primary key, at any depth."""
+    """Estate's fast path: ``WHERE id > last`` on the primary key, at any depth (or
+    the ids after ``last`` in ``few``, every id of the list)."""
     direction, last = decode_cursor(cursor) if cursor else ("n", 0)
+    ids: Select[Any] | list[int]
     if direction == "n":
-        after = query.where(Resource.id > last) if last else query  # (no range to tempt
-        page = after.order_by(Resource.id).limit(page_size + 1)  # SQLite off the search)
-        rows = _rows(session, page.with_only_columns(Resource.id))
+        if few is not None:
+            start = bisect.bisect_right(few, last)
+            ids = few[start : start + page_size + 1]
+        else:
+            after = query.where(Resource.id > last) if last else query  # (no range to tempt
+            ids = after.with_only_columns(Resource.id).order_by(Resource.id)  # SQLite off
+            ids = ids.limit(page_size + 1)  # the search)
+        rows = _rows(session, ids)
         has_more = len(rows) > page_size
         rows = rows[:page_size]
         has_less = last > 0
     else:
-        page = query.where(Resource.id < last).order_by(Resource.id.desc()).limit(page_size + 1)
-        rows = _rows(session, page.with_only_columns(Resource.id))
+        if few is not None:
+            end = bisect.bisect_left(few, last)
+            ids = few[max(0, end - page_size - 1) : end][::-1]
+        else:
+            before = query.with_only_columns(Resource.id).where(Resource.id < last)
+            ids = before.order_by(Resource.id.desc()).limit(page_size + 1)
+        rows = _rows(session, ids)
         has_less = len(rows) > page_size
         rows = list(reversed(rows[:page_size]))
         has_more = True
