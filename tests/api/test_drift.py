@@ -171,6 +171,12 @@ def test_drift_and_sightings_show_only_visible_organizations(
     # 110 current, 10 ended by the churn, 10 ended by the deletion (a restored
     # resource starts a new sighting)
     assert anonymous.get(f"{API}/resource-sightings/", auth=insider).json()["count"] == 130
+    run = {"collection_run": change["collection_run"]}  # decided by the run's provider
+    of_run = client.get(f"{API}/resource-drift/", params=run).json()
+    assert of_run["count"] > 0
+    assert anonymous.get(f"{API}/resource-drift/", params=run, auth=insider).json() == of_run
+    mine = anonymous.get(f"{API}/resource-drift/", params=run, auth=outsider).json()
+    assert (mine["count"], mine["results"]) == (0, [])
     for path in (
         f"resource-drift/{change['id']}/",
         f"resources/{change['resource']}/drift/",

@@ -6,9 +6,11 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
+from sqlalchemy import ColumnElement, false, select
+from sqlalchemy.orm import Session
 
 from ...auth.roles import in_visible
-from ...db.models import Resource, ResourceChange
+from ...db.models import CollectionRun, Resource, ResourceChange
 from ...inventory.drift import (
     DRIFT_TYPES,
     ORDERINGS,
@@ -52,13 +54,30 @@ def drift_page(
     as its ``Page[ResourceDriftPublic]`` would serialize (built once: api/answers.py)."""
     one_of("drift_type", filters.drift_type, DRIFT_TYPES)
     one_of("ordering", ordering, ORDERINGS)
-    scope = None if visible is None else in_visible(Resource.provider_id, visible)
+    scope = _scope(session, visible, filters.run)
     total = count_drift(session, filters, scope)
     query = drift_query(filters, scope, ordering)
     count, rows, next_url, previous = page_of(
         session, request, query, page, page_size, total=total, rows_of=True
     )
     return page_answer(count, next_url, previous, [drift_item(row) for row in rows])
+
+
+def _scope(
+    session: Session, visible: frozenset[int] | None, run: int | None
+) -> ColumnElement[bool] | None:
+    """What the caller may see of the changes, as a clause on ``Resource`` (None: all).
+    A run's changes are all of its provider's resources: for a run, one look at that
+    provider decides, instead of the visibility of each change's resource (a run of a
+    million-resource estate changes thousands: 35 ms for an organization's member)."""
+    if visible is None:
+        return None
+    if run is None:
+        return in_visible(Resource.provider_id, visible)
+    seen = select(CollectionRun.id).where(
+        CollectionRun.id == run, in_visible(CollectionRun.provider_id, visible)
+    )
+    return None if session.scalar(seen) is not None else false()
 
 
 @router.get("/", response_model=Page[ResourceDriftPublic])
