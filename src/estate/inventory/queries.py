@@ -90,9 +90,9 @@ def rows_in_order(
     id_at: int = 0,
 ) -> list[Any]:
     """The rows of the ids ``ids_query`` selects (or of those ids), in its order. A
-    page's ids come first, from an index alone (PostgreSQL then picks the index that holds the
-    filter's rows in id order, where for whole rows it walks the primary key past
-    other providers' rows: 1 s at 1M), and only then a page of rows: ``Resource``
+    page's ids come first, from an index alone (PostgreSQL then picks the index that
+    holds the filter's rows in id order, where for whole rows it walks the primary key
+    past other providers' rows: 1 s at 1M), and only then a page of rows: ``Resource``
     objects, or with ``columns`` plain rows of those columns (the id at ``id_at``),
     which cost ~25 µs less each, and are read through the session's connection, not
     the ORM's result machinery (a third of the page's CPU)."""
