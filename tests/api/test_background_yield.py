@@ -16,7 +16,7 @@ from estate.config import Settings
 from factories import API, create_provider, start_run
 
 RESOURCES = 1000
-BATCH = 5
+BATCH = 2  # 500 transactions: waits of 10 times their time pass a second on any host
 
 
 def collect_while_busy(settings: Settings, ratio: float) -> dict:

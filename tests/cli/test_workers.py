@@ -227,7 +227,10 @@ def test_the_primarys_collection_waits_while_the_workers_answer_requests(
     is one whose body arrives a byte at a time until the run has ended (then a 400)."""
     env = service_env(backend, request, environments_dir)
     auth = ("admin", ADMIN_PASSWORD)
-    settings = {"ESTATE_BACKGROUND_YIELD": "3", "ESTATE_BATCH_SIZE": "5"}
+    # Batches of 2 (500 transactions) and the most waiting there is: the waits add up
+    # to 10 times the storing, past the log line's second even on a fast host (with 3
+    # and batches of 5 they came to 0.6 s once).
+    settings = {"ESTATE_BACKGROUND_YIELD": "10", "ESTATE_BATCH_SIZE": "2"}
     with (
         serving(tmp_path, "--workers", "2", **settings, **env) as service,
         httpx.Client(base_url=service.url, auth=auth, timeout=30) as client,
