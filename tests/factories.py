@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 from fastapi.testclient import TestClient
 
@@ -114,7 +115,7 @@ def upload(client: TestClient, data: bytes, *, force: bool = False) -> Any:
     )
 
 
-def create_provider(client: TestClient, **overrides: Any) -> dict[str, Any]:
+def create_provider(client: httpx.Client, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": "Simulated",
         "infrastructure": "private_cloud",
@@ -135,7 +136,7 @@ def create_provider(client: TestClient, **overrides: Any) -> dict[str, Any]:
     return result
 
 
-def wait_for_run(client: TestClient, run_id: int, timeout: float = 60) -> dict[str, Any]:
+def wait_for_run(client: httpx.Client, run_id: int, timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run: dict[str, Any] = client.get(f"{API}/collection-runs/{run_id}/").json()

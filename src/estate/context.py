@@ -34,12 +34,11 @@ class Context:
         return cls(settings, engine, make_sessionmaker(engine), SecretBox(settings), supervisor)
 
     def step_aside(self, worked: float) -> float:
-        """After background work (an ingest batch, a search-index batch) that took
-        ``worked`` seconds: wait while the service answers requests, up to
-        ``ESTATE_BACKGROUND_YIELD`` times that (``runtime/demand.py``). The seconds
-        waited: 0.0 at once with no request in progress, or with the setting at 0."""
-        ratio = self.settings.background_yield
-        return self.demand.pause(worked, ratio) if ratio else 0.0
+        """After an ingest batch that took ``worked`` seconds: wait while the service
+        answers requests, up to ``ESTATE_BACKGROUND_YIELD`` times that
+        (``runtime/demand.py``). The seconds waited: 0.0 at once with no request in
+        progress, or with the setting at 0."""
+        return self.demand.pause(worked, self.settings.background_yield)
 
     def close(self) -> None:
         self.supervisor.close()

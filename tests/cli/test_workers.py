@@ -11,13 +11,12 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from conftest import ADMIN_PASSWORD, BACKENDS, SECRET_KEY, service_env
-from factories import API
+from factories import API, create_provider, wait_for_run
 from served import client_port, kept, serving, serving_process, worker_client, worker_pids
 
 
@@ -35,33 +34,6 @@ def _children(pid: int) -> dict[int, str]:
         if int(stat.rpartition(")")[2].split()[1]) == pid:
             found[int(entry.name)] = command
     return found
-
-
-def _simulated(client: httpx.Client, config: dict[str, int]) -> int:
-    """A provider of the simulated datacenter with ``config``: its id."""
-    answer = client.post(
-        f"{API}/providers/",
-        json={
-            "name": "dc",
-            "vendor": "simulated",
-            "provider_type": "datacenter",
-            "connection_config": config,
-        },
-    )
-    assert answer.status_code == 201, answer.text
-    return int(answer.json()["id"])
-
-
-def _ended(client: httpx.Client, run_id: int, timeout: float) -> dict[str, Any]:
-    """Collection run ``run_id`` once it has ended (within ``timeout`` seconds)."""
-    deadline = time.monotonic() + timeout
-    while (run := client.get(f"{API}/collection-runs/{run_id}/").json())["status"] in (
-        "pending",
-        "running",
-    ):
-        assert time.monotonic() < deadline, run
-        time.sleep(0.2)
-    return dict(run)
 
 
 def _alive(pid: int) -> bool:
@@ -103,7 +75,9 @@ def test_the_workers_answer_while_the_primary_is_frozen_and_the_primary_runs_the
         try:
             # The workers answer, and the frozen primary is sent the job they start.
             with httpx.Client(base_url=service.url, auth=auth, timeout=20) as client:
-                provider = _simulated(client, {"clusters": 1, "hosts_per_cluster": 2})
+                provider = create_provider(
+                    client, name="dc", connection_config={"clusters": 1, "hosts_per_cluster": 2}
+                )["id"]
                 started = client.post(f"{API}/providers/{provider}/collect/")
                 assert started.status_code == 202, started.text
                 assert started.json()["status"] == "pending"
@@ -111,7 +85,7 @@ def test_the_workers_answer_while_the_primary_is_frozen_and_the_primary_runs_the
             os.kill(service.pid, signal.SIGCONT)
 
         with httpx.Client(base_url=service.url, auth=auth, timeout=20) as client:
-            run = _ended(client, started.json()["id"], 60)
+            run = wait_for_run(client, started.json()["id"], 60)
             assert run["status"] == "completed", run
             assert run["resources_created"] > 2
             listed = client.get(f"{API}/resources/", params={"provider": provider})
@@ -235,7 +209,7 @@ def test_the_primarys_collection_waits_while_the_workers_answer_requests(
         serving(tmp_path, "--workers", "2", **settings, **env) as service,
         httpx.Client(base_url=service.url, auth=auth, timeout=30) as client,
     ):
-        provider = _simulated(client, {"resources": 1000})
+        provider = create_provider(client, name="dc", connection_config={"resources": 1000})["id"]
         ended = threading.Event()
 
         def trickled() -> Iterator[bytes]:
@@ -255,7 +229,7 @@ def test_the_primarys_collection_waits_while_the_workers_answer_requests(
             in_progress = pool.submit(slow_request)
             started = client.post(f"{API}/providers/{provider}/collect/")
             assert started.status_code == 202, started.text
-            run = _ended(client, started.json()["id"], 120)
+            run = wait_for_run(client, started.json()["id"], 120)
             ended.set()
             answer = in_progress.result()
             assert answer.status_code == 400, answer.text  # its body never ended well

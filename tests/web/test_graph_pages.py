@@ -189,3 +189,36 @@ def test_the_layout_puts_rings_around_the_resource_and_children_near_their_paren
     assert math.dist((edge.x2, edge.y2), where[2][:2]) == pytest.approx(NODE_RADIUS + 2, abs=0.2)
     assert edge.title == "vm runs_on host" and edge.relationship_type == "runs_on"
     assert (drawing.hidden, drawing.exact) == (5, False)
+
+
+ROW = re.compile(r'<td><a href="/resources/(\d+)">')
+TOTAL = re.compile(r'<h1>Resources <span class="big">([\d,]+)</span>')
+
+
+@pytest.mark.parametrize("sort", ["id", "-id", "name"])
+def test_the_tables_search_shows_its_count_and_the_apis_rows_page_after_page(
+    client: TestClient, sort: str
+) -> None:
+    """A search's count and pages come from its matching ids (inventory/counts.py
+    ``listed``, shared with the API); in any sort the table shows what the API lists."""
+    provider = create_provider(client, connection_config={"resources": 130})
+    assert collect(client, provider["id"])["status"] == "completed"
+    ordering = {"id": "id", "-id": "-id", "name": "name"}[sort]
+    expected = [
+        r["id"]
+        for r in client.get(
+            f"{API}/resources/",
+            params={"search": "vm-0", "ordering": ordering, "page_size": 1000},
+        ).json()["results"]
+    ]
+    assert len(expected) > 50  # more than one page of the table
+    viewer = _user(client, "vera", "viewer")
+
+    shown: list[int] = []
+    for number in (1, 2, 3):
+        html = viewer.get(
+            "/resources", params={"search": "vm-0", "sort": sort, "page": number}, headers=HTML
+        ).text
+        assert TOTAL.findall(html) == [f"{len(expected):,}"]
+        shown.extend(int(i) for i in ROW.findall(html))
+    assert shown == expected

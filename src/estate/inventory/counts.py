@@ -13,11 +13,13 @@ The same rows sum the edges of living resources (``edges``), the count of the
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import Any
+
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ..db.models import Provider, ResourceCount
-from .queries import ResourceFilter
+from .queries import ResourceFilter, few_ids
 
 
 def counted(session: Session, filters: ResourceFilter) -> int | None:
@@ -44,6 +46,23 @@ def counted(session: Session, filters: ResourceFilter) -> int | None:
     if not filters.include_deleted:
         query = query.where(ResourceCount.deleted.is_(False))
     return int(session.scalar(query) or 0)
+
+
+def listed(
+    session: Session, filters: ResourceFilter, query: Select[Any]
+) -> tuple[int, list[int] | None]:
+    """The count of the resource list ``query`` selects by ``filters``, and its ids when
+    they were counted one by one (``few_ids``: a search's or a tag's few matches, in id
+    order, every page of the list); else None."""
+    total = counted(session, filters)
+    if total is not None:
+        return total, None
+    few = few_ids(session, query)
+    if few is not None:
+        return len(few), few
+    return int(
+        session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    ), None
 
 
 def edges_counted(session: Session, provider: int | None, providers: tuple[int, ...] | None) -> int:

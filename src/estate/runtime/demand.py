@@ -25,10 +25,8 @@ answers, which the others read to find their share.
 from __future__ import annotations
 
 import ctypes
-import functools
 import multiprocessing
 import time
-from collections.abc import Callable
 
 POLL = 0.005
 """Seconds between two looks at the demand while waiting."""
@@ -42,15 +40,8 @@ class Demand:
     yet answered, and the connections it holds open."""
 
     def __init__(self, processes: int = 1) -> None:
-        # Several processes: spawn's shared arrays, handed to the workers as they start.
-        # One (a process alone, a context without a service): plain memory, nothing to
-        # share and no shared-memory file made for it.
-        make: Callable[[], ctypes.Array[ctypes.c_int]] = ctypes.c_int * 1
-        if processes > 1:
-            raw = multiprocessing.get_context("spawn").RawArray
-            make = functools.partial(raw, ctypes.c_int, processes)
-        self._requests = make()
-        self._connections = make()
+        self._requests = _counters(processes)
+        self._connections = _counters(processes)
 
     def arrived(self, counter: int) -> None:
         self._requests[counter] += 1
@@ -88,3 +79,12 @@ class Demand:
             time.sleep(min(POLL, budget - waited))
             waited = time.monotonic() - started
         return waited
+
+
+def _counters(processes: int) -> ctypes.Array[ctypes.c_int]:
+    """One counter per process. Several processes: spawn's shared array, handed to the
+    workers as they start. One (a process alone, a context without a service): plain
+    memory, nothing to share and no shared-memory file made for it."""
+    if processes > 1:
+        return multiprocessing.get_context("spawn").RawArray(ctypes.c_int, processes)
+    return (ctypes.c_int * 1)()

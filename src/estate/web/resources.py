@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import taxonomy
@@ -18,7 +18,7 @@ from ..context import Context
 from ..db.models import ActionRun, Resource, Watchlist
 from ..db.states import Role, RunStatus
 from ..inventory import watchlists
-from ..inventory.counts import counted
+from ..inventory.counts import listed
 from ..inventory.neighbourhood import neighbourhood
 from ..inventory.queries import (
     ResourceFilter,
@@ -106,15 +106,13 @@ def resource_list(
         state=state, tags=_tag_filter(tag),
     )  # fmt: skip
     query = resource_query(filters)
-    ids = query.with_only_columns(Resource.id).order_by(*_order(sort))
+    total, few = listed(session, filters, query)  # a search's few matches: one query
     offset = (page_number - 1) * PAGE_SIZE
-    rows = rows_in_order(session, ids.offset(offset).limit(PAGE_SIZE + 1))
-    total = counted(session, filters)
-    if total is None and (offset == 0 or rows) and len(rows) <= PAGE_SIZE:
-        total = offset + len(rows)  # the last page: its rows are the count (a search's few)
-    elif total is None:
-        total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-    rows = rows[:PAGE_SIZE]
+    if few is not None and sort == "id":
+        rows = rows_in_order(session, few[offset : offset + PAGE_SIZE])
+    else:
+        ids = query.with_only_columns(Resource.id).order_by(*_order(sort))
+        rows = rows_in_order(session, ids.offset(offset).limit(PAGE_SIZE))
     providers = {p.id: p for p in visible_providers(session, visitor)}
     values = {
         "search": search or "",

@@ -16,12 +16,11 @@ from ... import taxonomy
 from ...db.models import Provider, Resource, ResourceChange, User
 from ...db.storable import INT_MAX
 from ...inventory.automations import automations_page
-from ...inventory.counts import counted
+from ...inventory.counts import listed
 from ...inventory.drift import DriftFilter
 from ...inventory.queries import (
     ResourceFilter,
     created_entry,
-    few_ids,
     history_query,
     providers_of_organizations,
     relationships_of,
@@ -38,7 +37,6 @@ from ..pagination import (
     Page,
     PageNumber,
     PageSize,
-    count_of,
     decode_cursor,
     encode_cursor,
     one_mode,
@@ -218,11 +216,7 @@ def list_resources(
     order = order_clauses(ordering, _SORTABLE, Resource.id)
     if cursor is not None and order is not None:
         raise HTTPException(400, detail="ordering: cursor pages are ordered by id; use page")
-    total = counted(session, filters)
-    few = None
-    if total is None:  # search, tag: counted from the matches, all read when few
-        few = few_ids(session, query)
-        total = count_of(session, query) if few is None else len(few)
+    total, few = listed(session, filters, query)
     if page is not None or order is not None:
         page = page or 1
         if few is not None and order is None:
@@ -268,9 +262,9 @@ def _cursor_page(
             start = bisect.bisect_right(few, last)
             ids = few[start : start + page_size + 1]
         else:
-            after = query.where(Resource.id > last) if last else query  # (no range to tempt
-            ids = after.with_only_columns(Resource.id).order_by(Resource.id)  # SQLite off
-            ids = ids.limit(page_size + 1)  # the search)
+            # (no range when last is 0: it tempted SQLite off the search index)
+            after = query.where(Resource.id > last) if last else query
+            ids = after.with_only_columns(Resource.id).order_by(Resource.id).limit(page_size + 1)
         rows = _rows(session, ids)
         has_more = len(rows) > page_size
         rows = rows[:page_size]
