@@ -62,6 +62,7 @@ from estate.db.models import (
     Organization,
     Provider,
     Resource,
+    ResourceBlock,
     ResourceChange,
     User,
 )
@@ -207,10 +208,14 @@ def tokens(context: Context) -> tuple[str, str]:
     return admin_token, member_token
 
 
+def deep_page(estate: Estate) -> int:
+    """The deep page of 100 ``deep_page_number`` asks for: the list's middle."""
+    return max(1, estate.resources // 200)
+
+
 def queries(estate: Estate) -> dict[str, list[str]]:
     """Each figure's name and the paths its calls rotate over."""
     r = f"{API}/resources/?page_size=100"
-    deep_page = max(1, estate.resources // 200)
     return {
         "ping": [f"{API}/ping/"],
         "users_me": [f"{API}/users/me/"],
@@ -224,7 +229,7 @@ def queries(estate: Estate) -> dict[str, list[str]]:
         "list_tag": [f"{r}&tag=bench/tagged:yes"],
         "list_search": [f"{r}&search=esxi-0042"],
         "list_search_miss": [f"{r}&search=no-such-thing"],
-        "deep_page_number": [f"{r}&page={deep_page}"],
+        "deep_page_number": [f"{r}&page={deep_page(estate)}"],
         "deep_cursor": [f"{r}&cursor={estate.deep_cursor}"],
         "detail_vm": [f"{API}/resources/{i}/" for i in estate.changed],
         "detail_host": [f"{API}/resources/{i}/" for i in estate.hosts],
@@ -488,19 +493,45 @@ def one_client(url: str, token: str, paths: dict[str, list[str]], repeat: int) -
     return out
 
 
-def raw_first_page(context: Context, repeat: int) -> dict[str, Any]:
+def raw_first_page(context: Context, estate: Estate, repeat: int) -> dict[str, Any]:
     """The list's first page and its count as raw SQL through the driver: what the
-    database alone costs for the same answer."""
-    page = "SELECT * FROM resources WHERE deleted_at IS NULL ORDER BY id LIMIT 101"
-    count = "SELECT count(*) FROM resources WHERE deleted_at IS NULL"
+    database alone costs for the same answer. And the ids of the deep page
+    (``deep_page_number``) two ways: by an OFFSET over the whole list (what the
+    service ran before migration 0022), and as the service finds them now, by the sum
+    of ``resource_blocks`` up to the page's block, then an OFFSET within it."""
+    alive = "FROM resources WHERE deleted_at IS NULL"
+    offset = (deep_page(estate) - 1) * 100
+    to_block = (
+        "SELECT block, before FROM (SELECT block, here, sum(here) OVER (ORDER BY block) - here "
+        "AS before FROM (SELECT block, sum(n) AS here FROM resource_blocks WHERE NOT deleted "
+        f"GROUP BY block) b) r WHERE before + here > {offset} ORDER BY block LIMIT 1"
+    )
+
+    def by_blocks(conn: Any) -> list[Any]:
+        block, before = conn.exec_driver_sql(to_block).one()
+        return conn.exec_driver_sql(
+            f"SELECT id {alive} AND id >= {block * ResourceBlock.SIZE} ORDER BY id "
+            f"LIMIT 100 OFFSET {offset - before}"
+        ).fetchall()
+
+    def sql(statement: str) -> Any:
+        return lambda conn: conn.exec_driver_sql(statement).fetchall()
+
+    queries = {
+        "raw_sql_first_page": sql(f"SELECT * {alive} ORDER BY id LIMIT 101"),
+        "raw_sql_count": sql(f"SELECT count(*) {alive}"),
+        "raw_sql_deep_offset": sql(f"SELECT id {alive} ORDER BY id LIMIT 100 OFFSET {offset}"),
+        "raw_sql_deep_blocks": by_blocks,
+    }
     out = {}
     with context.engine.connect() as conn:
-        for name, sql in (("raw_sql_first_page", page), ("raw_sql_count", count)):
-            conn.exec_driver_sql(sql).fetchall()
+        assert by_blocks(conn) == queries["raw_sql_deep_offset"](conn)  # the same page
+        for name, run in queries.items():
+            run(conn)
             samples = []
             for _ in range(repeat):
                 started = time.perf_counter()
-                conn.exec_driver_sql(sql).fetchall()
+                run(conn)
                 samples.append((time.perf_counter() - started) * 1000)
             out[name] = figures(samples, TARGET_ONE_MS)
     return out
@@ -675,7 +706,7 @@ def main() -> None:
             member = one_client(
                 service, member_token, {q: paths[q] for q in MEMBER_QUERIES}, args.repeat
             )
-            raw = raw_first_page(context, args.repeat)
+            raw = raw_first_page(context, estate, args.repeat)
             progress(f"{args.clients} clients for {args.duration} s, collections running")
             reindexed = requeue(context) if args.reindex else 0
             cpu_before = service_cpu(service_pid)

@@ -621,3 +621,58 @@ def test_0021_keeps_room_for_touches_on_postgresql_and_downgrades(empty_engine: 
     names, options = state()
     assert "ix_resources_alive_last_seen" in names
     assert "fillfactor" not in options
+
+
+def test_0022_sums_existing_resources_per_block_keeps_them_current_and_downgrades(
+    empty_engine: Engine,
+) -> None:
+    upgrade(empty_engine, "0021")
+    columns = (
+        "INSERT INTO resources (id, provider_id, ems_ref, resource_type, state, content_hash, "
+        "first_seen_at, last_seen_at, updated_at, deleted_at, relationships) VALUES "
+    )
+    at = "'2026-01-03 00:00:00'"
+    two = """'[["host-1", "runs_on"], ["ds-1", "attached_to"]]'"""
+
+    def row(resource_id: int, deleted: str = "NULL", edges: str = "NULL") -> str:
+        return (
+            f"({resource_id}, 1, 'r-{resource_id}', 'virtual_machine', 'active', 'h', {at}, "
+            f"{at}, {at}, {deleted}, {edges})"
+        )
+
+    with empty_engine.begin() as conn:
+        for statement in _AT_0002[:3]:  # organization, provider, run
+            conn.execute(text(statement))
+        # Block 0: ids 1, 2 (one deleted); block 2: ids 8192, 8193.
+        conn.execute(
+            text(columns + ", ".join([row(1, edges=two), row(2, at, two), row(8192), row(8193)]))
+        )
+
+    def blocks(conn: Any) -> dict[tuple[int, bool], tuple[int, int]]:
+        rows = conn.execute(text("SELECT block, deleted, n, edges FROM resource_blocks"))
+        return {(block, bool(deleted)): (n, edges) for block, deleted, n, edges in rows if n}
+
+    upgrade(empty_engine, "0022")
+
+    with empty_engine.begin() as conn:
+        assert blocks(conn) == {(0, False): (1, 2), (0, True): (1, 2), (2, False): (2, 0)}
+        # The triggers keep it: a deletion, a restore, edges changed, an insert into
+        # a new block, a row removed.
+        conn.execute(text(f"UPDATE resources SET deleted_at = {at} WHERE id = 8192"))
+        conn.execute(text("UPDATE resources SET deleted_at = NULL WHERE id = 2"))
+        conn.execute(text(f"UPDATE resources SET relationships = {two} WHERE id = 8193"))
+        conn.execute(text(columns + row(4096 * 5 + 7, edges=two)))
+        conn.execute(text("DELETE FROM resources WHERE id = 1"))
+        assert blocks(conn) == {
+            (0, False): (1, 2),
+            (2, False): (1, 2),
+            (2, True): (1, 0),
+            (5, False): (1, 2),
+        }
+
+    command.downgrade(alembic_config(empty_engine), "0021")
+
+    with empty_engine.begin() as conn:
+        assert "resource_blocks" not in inspect(conn).get_table_names()
+        conn.execute(text(columns + row(9)))  # no trigger names the table any more
+        assert conn.execute(text("SELECT count(*) FROM resources")).scalar_one() == 5

@@ -1,11 +1,13 @@
 """The read paths of migration 0009 on a real database (SQLite and PostgreSQL):
-``resource_counts`` (its resources and, since 0020, their edges) stays exact through
-every kind of write, and ``search`` finds what a substring match finds, from the index."""
+``resource_counts`` (its resources and, since 0020, their edges) and
+``resource_blocks`` (0022) stay exact through every kind of write, and ``search``
+finds what a substring match finds, from the index."""
 
 from __future__ import annotations
 
 import itertools
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -22,6 +24,7 @@ from estate.db.models import (
     Organization,
     Provider,
     Resource,
+    ResourceBlock,
     ResourceTag,
     Tag,
 )
@@ -151,6 +154,29 @@ def assert_counts_exact(engine: Engine) -> None:
                 visible,
                 provider,
             )
+
+    assert_blocks_exact(engine)
+
+
+def assert_blocks_exact(engine: Engine) -> None:
+    """resource_blocks (migration 0022) holds each (provider, block of ids, deleted)'s
+    resources and edges, as the resources themselves say."""
+    exact: Counter[tuple[int, int, bool, str]] = Counter()
+    with Session(engine) as session:
+        for resource_id, provider, deleted_at, edges in session.execute(
+            select(
+                Resource.id, Resource.provider_id, Resource.deleted_at, Resource.relationship_count
+            )
+        ):
+            key = (provider, resource_id // ResourceBlock.SIZE, deleted_at is not None)
+            exact[(*key, "n")] += 1
+            exact[(*key, "edges")] += edges or 0
+        kept: Counter[tuple[int, int, bool, str]] = Counter()
+        for block in session.scalars(select(ResourceBlock)):
+            key = (block.provider_id, block.block, block.deleted)
+            kept[(*key, "n")] += block.n
+            kept[(*key, "edges")] += block.edges
+    assert +kept == +exact  # (+: without the keys left at 0)
 
 
 def _fields(filters: ResourceFilter) -> dict[str, Any]:

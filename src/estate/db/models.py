@@ -504,6 +504,26 @@ class ResourceCount(Base):
     edges: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
+class ResourceBlock(Base):
+    """How many resources, and how many edges, one block of ``SIZE`` ids holds per
+    (provider, deleted): ``block`` is ``id // SIZE``.
+
+    Kept exact by triggers on ``resources`` (migration 0022), as ``resource_counts``
+    is, so a deep numbered page sums blocks to the one holding its first row and
+    skips within it alone (inventory.blocks).
+    """
+
+    __tablename__ = "resource_blocks"
+    __table_args__ = {"sqlite_with_rowid": False}
+    SIZE = 4096  # migration 0022's BLOCK
+
+    provider_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+    edges: Mapped[int] = mapped_column(BigInteger)
+
+
 class ResourceChange(Base):
     """One real change of one resource: modified, deleted or restored.
 

@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Select, Text, and_, cast, func, or_, selec
 from sqlalchemy.orm import Session
 
 from ..db.models import Resource, ResourceRelationship
+from .blocks import Start
 
 _CHUNK = 2000
 
@@ -135,16 +136,18 @@ def edge_page(
     limit: int,
     by_type: str | None = None,
     total: int | None = None,
+    start: Start | None = None,
 ) -> tuple[int, list[Edge]]:
     """The total number of matching edges and those of ``[offset, offset + limit)``.
 
     ``by_type`` orders them by relationship type (``-`` descending), then as usual: it
     holds every matching edge in memory, where the usual order holds one page.
     ``total``: the count, when the caller has it from ``counts.edges_counted`` (the
-    list filtered by provider and scope alone).
+    list filtered by provider and scope alone); ``start``: where the block holding
+    ``offset`` starts, for that list (``blocks.block_start``).
     """
     if by_type is None and filters.relationship_type is None and filters.target is None:
-        return _counted_page(session, _where(filters, scope), offset, limit, total)
+        return _counted_page(session, _where(filters, scope), offset, limit, total, start)
     total = 0
     page: list[Edge] = []
     edges: Iterable[Edge] = _edges(session, filters, scope)
@@ -163,9 +166,10 @@ def _counted_page(
     offset: int,
     limit: int,
     total: int | None,
+    start: Start | None = None,
 ) -> tuple[int, list[Edge]]:
     """A page where every edge of the sources matches: the database counts them, when
-    ``total`` is not given already.
+    ``total`` is not given already. The walk begins at ``start`` when given.
 
     Each source's number of edges is the database's generated ``relationship_count``,
     read with the id from one partial index (``ix_resources_edges``): neither the count
@@ -178,7 +182,7 @@ def _counted_page(
         total = int(session.scalar(summed) or 0)
     wanted: list[int] = []
     skip = 0
-    seen = last = 0
+    seen, last = (start.before, start.first_id - 1) if start is not None else (0, 0)
     while seen < offset + limit:
         rows = session.execute(
             select(Resource.id, length)

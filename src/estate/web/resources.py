@@ -18,6 +18,7 @@ from ..context import Context
 from ..db.models import ActionRun, Resource, Watchlist
 from ..db.states import Role, RunStatus
 from ..inventory import watchlists
+from ..inventory.blocks import numbered_ids
 from ..inventory.counts import listed
 from ..inventory.neighbourhood import neighbourhood
 from ..inventory.queries import (
@@ -111,8 +112,10 @@ def resource_list(
     if few is not None and sort == "id":
         rows = rows_in_order(session, few[offset : offset + PAGE_SIZE])
     else:
-        ids = query.with_only_columns(Resource.id).order_by(*_order(sort))
-        rows = rows_in_order(session, ids.offset(offset).limit(PAGE_SIZE))
+        order = None if sort == "id" else _order(sort)
+        rows = rows_in_order(
+            session, numbered_ids(session, query, filters, offset, PAGE_SIZE, order)
+        )
     providers = {p.id: p for p in visible_providers(session, visitor)}
     values = {
         "search": search or "",

@@ -16,6 +16,7 @@ from ... import taxonomy
 from ...db.models import Provider, Resource, ResourceChange, User
 from ...db.storable import INT_MAX
 from ...inventory.automations import automations_page
+from ...inventory.blocks import numbered_ids
 from ...inventory.counts import listed
 from ...inventory.drift import DriftFilter
 from ...inventory.queries import (
@@ -223,19 +224,11 @@ def list_resources(
             start = (page - 1) * page_size
             rows = _rows(session, few[start : start + page_size])
         else:
-            rows = _numbered(session, query, order or [Resource.id.asc()], page, page_size)
+            offset = (page - 1) * page_size
+            rows = _rows(session, numbered_ids(session, query, filters, offset, page_size, order))
         next_url, previous = page_links(request, page, page_size, total)
         return page_answer(total, next_url, previous, resource_items(session, rows))
     return _cursor_page(session, request, query, total, cursor, page_size, few)
-
-
-def _numbered(
-    session: Session, query: Select[Any], order: list[Any], page: int, page_size: int
-) -> list[Row[Any]]:
-    """Page ``page``: the offset skips entries of a narrow index, not whole rows (a
-    deep page reads a few pages of index per thousand rows)."""
-    window = query.with_only_columns(Resource.id).order_by(*order)
-    return _rows(session, window.offset((page - 1) * page_size).limit(page_size))
 
 
 def _rows(session: Session, ids_query: Select[Any] | Sequence[int]) -> list[Row[Any]]:

@@ -1,0 +1,180 @@
+"""Deep numbered pages start at their block of ids (``resource_blocks``, migration
+0022): page N of the resource list, of the web table and of
+``resource-relationships/`` holds exactly the rows an OFFSET over the whole list
+gives, for a system administrator, an organization's member and one provider,
+through inserts, soft and hard deletions that the triggers must follow, on SQLite
+and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, delete, insert, null, select, update
+
+from estate.config import Settings
+from estate.db.engine import make_engine
+from estate.db.models import Resource, ResourceBlock
+from estate.inventory.blocks import SHALLOW
+from factories import API, create_provider, log_in
+
+SIZE = 1000  # the largest page: few requests reach beyond SHALLOW
+TABLE = 50  # rows of the web table's page
+ROW = re.compile(r'<td><a href="/resources/(\d+)">')
+TOTAL = re.compile(r'<h1>Resources <span class="big">([\d,]+)</span>')
+AT = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def _rows(provider_ids: list[int], count: int, first_id: int) -> list[dict[str, Any]]:
+    """``count`` resources whose providers take turns in runs of 700, ids with a gap
+    of a block and a half every 3,000 (blocks partly full, blocks with no row), one
+    in nine deleted, with 0 to 2 edges each."""
+    rows = []
+    for i in range(count):
+        edges = [[f"t-{i % 50}", "runs_on"], [f"d-{i % 7}", "attached_to"]][: i % 3]
+        rows.append(
+            {
+                "id": first_id + i + (i // 3000) * (ResourceBlock.SIZE * 3 // 2),
+                "provider_id": provider_ids[(i // 700) % len(provider_ids)],
+                "ems_ref": f"r-{first_id}-{i}",
+                "resource_type": "virtual_machine",
+                "name": f"r-{i}",
+                "state": "running",
+                "content_hash": "h",
+                "first_seen_at": AT,
+                "last_seen_at": AT,
+                "updated_at": AT,
+                "deleted_at": AT if i % 9 == 4 else None,
+                "relationships": edges or null(),  # SQL NULL, as ingest writes none
+            }
+        )
+    return rows
+
+
+def _insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """In statements of 1,000 rows (SQLAlchemy's "insert many values", which RETURNING
+    asks for), as ingest writes batches: PostgreSQL's statement triggers then run once
+    a batch, not once a row."""
+    conn.execute(insert(Resource).returning(Resource.id), rows).all()
+
+
+def _ids(engine: Engine, providers: list[int] | None, deleted: bool = False) -> list[int]:
+    query = select(Resource.id).order_by(Resource.id)
+    if providers is not None:
+        query = query.where(Resource.provider_id.in_(providers))
+    if not deleted:
+        query = query.where(Resource.deleted_at.is_(None))
+    with engine.connect() as conn:
+        return list(conn.scalars(query))
+
+
+def _edges(engine: Engine, providers: list[int] | None) -> list[tuple[int, str, str]]:
+    query = (
+        select(Resource.id, Resource.relationships)
+        .where(Resource.deleted_at.is_(None), Resource.relationships.is_not(None))
+        .order_by(Resource.id)
+    )
+    if providers is not None:
+        query = query.where(Resource.provider_id.in_(providers))
+    with engine.connect() as conn:
+        return [(i, kind, target) for i, edges in conn.execute(query) for target, kind in edges]
+
+
+def _deep_pages(total: int) -> list[int]:
+    """The page just before SHALLOW (an OFFSET's) and those after it, one in the
+    middle, the last two, and two past the end."""
+    first, last = SHALLOW // SIZE, -(-total // SIZE)
+    return [first, first + 1, first + 2, (first + last) // 2, last - 1, last, last + 1, last + 2]
+
+
+def _assert_resource_pages(
+    caller: TestClient, engine: Engine, providers: list[int] | None, **params: Any
+) -> None:
+    deleted = bool(params.get("include_deleted"))
+    expected = _ids(engine, providers, deleted)
+    assert len(expected) > SHALLOW + 2 * SIZE
+    for page in _deep_pages(len(expected)):
+        answer = caller.get(f"{API}/resources/", params={"page": page, "page_size": SIZE, **params})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["count"] == len(expected)
+        got = [item["id"] for item in body["results"]]
+        assert got == expected[(page - 1) * SIZE : page * SIZE], (page, params)
+
+
+def _assert_edge_pages(
+    caller: TestClient, engine: Engine, providers: list[int] | None, **params: Any
+) -> None:
+    expected = _edges(engine, providers)
+    assert len(expected) > SHALLOW + 2 * SIZE
+    for page in _deep_pages(len(expected)):
+        answer = caller.get(
+            f"{API}/resource-relationships/", params={"page": page, "page_size": SIZE, **params}
+        )
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["count"] == len(expected)
+        got = [(e["source"], e["relationship_type"], e["target_ems_ref"]) for e in body["results"]]
+        assert got == expected[(page - 1) * SIZE : page * SIZE], (page, params)
+
+
+def _assert_table_pages(browser: TestClient, engine: Engine, providers: list[int]) -> None:
+    """The web table's pages (50 rows) hold the same rows as the list's."""
+    expected = _ids(engine, providers)
+    first, last = SHALLOW // TABLE, -(-len(expected) // TABLE)
+    for number in (first, first + 1, (first + last) // 2, last, last + 1):
+        html = browser.get("/resources", params={"page": number}, headers={"Accept": "text/html"})
+        assert html.status_code == 200, html.text
+        assert TOTAL.findall(html.text) == [f"{len(expected):,}"]
+        shown = [int(i) for i in ROW.findall(html.text)]
+        assert shown == expected[(number - 1) * TABLE : number * TABLE], number
+
+
+def _assert_all(client: TestClient, member: TestClient, engine: Engine, mine: list[int]) -> None:
+    _assert_resource_pages(client, engine, None)
+    _assert_resource_pages(client, engine, None, include_deleted="true")
+    _assert_resource_pages(member, engine, mine)
+    _assert_edge_pages(client, engine, None)
+    _assert_edge_pages(member, engine, mine)
+    browser = TestClient(client.app)
+    log_in(browser, "viewer", "pw-" * 4)
+    _assert_table_pages(browser, engine, mine)
+
+
+def test_deep_pages_hold_what_an_offset_over_the_whole_list_holds(
+    client: TestClient, anonymous: TestClient, settings: Settings
+) -> None:
+    ours = [create_provider(client, name=f"ours-{i}")["id"] for i in range(2)]
+    other = client.post(f"{API}/organizations/", json={"name": "theirs"}).json()["id"]
+    theirs = create_provider(client, name="theirs", organization=other)["id"]
+    user = client.post(f"{API}/users/", json={"username": "viewer", "password": "pw-" * 4})
+    assert user.status_code == 201, user.text
+    membership = {"user": user.json()["id"], "role": "viewer"}
+    assert client.post(f"{API}/organizations/1/members/", json=membership).status_code == 201
+    member = TestClient(anonymous.app)
+    member.auth = ("viewer", "pw-" * 4)
+    engine = make_engine(settings.database)
+    try:
+        with engine.begin() as conn:
+            _insert(conn, _rows([ours[0], ours[1], ours[1], theirs], 14_000, 1))
+        _assert_all(client, member, engine, ours)
+        _assert_resource_pages(client, engine, [ours[1]], provider=ours[1])
+
+        # The triggers follow every kind of write: deletions and restores, hard
+        # deletions, edges changed, new rows in new blocks, a provider removed.
+        with engine.begin() as conn:
+            conn.execute(update(Resource).where(Resource.id % 5 == 0).values(deleted_at=AT))
+            conn.execute(update(Resource).where(Resource.id % 9 == 4).values(deleted_at=None))
+            conn.execute(delete(Resource).where(Resource.id % 13 == 1))
+            conn.execute(
+                update(Resource)
+                .where(Resource.id % 11 == 0)
+                .values(relationships=[["t-1", "runs_on"], ["t-2", "runs_on"], ["t", "member_of"]])
+            )
+            _insert(conn, _rows([ours[1], theirs, ours[1]], 3_000, 200_000))
+        assert client.delete(f"{API}/providers/{ours[0]}/").status_code == 204
+        _assert_all(client, member, engine, ours[1:])
+    finally:
+        engine.dispose()
