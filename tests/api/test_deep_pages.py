@@ -161,6 +161,7 @@ def test_deep_pages_hold_what_an_offset_over_the_whole_list_holds(
             _insert(conn, _rows([ours[0], ours[1], ours[1], theirs], 14_000, 1))
         _assert_all(client, member, engine, ours)
         _assert_resource_pages(client, engine, [ours[1]], provider=ours[1])
+        _assert_edge_pages(member, engine, [ours[1]], provider=ours[1])
 
         # The triggers follow every kind of write: deletions and restores, hard
         # deletions, edges changed, new rows in new blocks, a provider removed.

@@ -536,16 +536,20 @@ def test_0018_adds_plugin_repositories_keeps_versions_and_downgrades(
         assert "repository" not in columns
 
 
+# Resources with edges (migration 0012 on), a time, a column of two edges.
+_WITH_EDGES = (
+    "INSERT INTO resources (id, provider_id, ems_ref, resource_type, state, content_hash, "
+    "first_seen_at, last_seen_at, updated_at, deleted_at, relationships) VALUES "
+)
+_AT = "'2026-01-03 00:00:00'"
+_TWO_EDGES = """'[["host-1", "runs_on"], ["ds-1", "attached_to"]]'"""
+
+
 def test_0020_sums_existing_edges_keeps_them_current_and_downgrades(
     empty_engine: Engine,
 ) -> None:
     upgrade(empty_engine, "0018")
-    columns = (
-        "INSERT INTO resources (id, provider_id, ems_ref, resource_type, state, content_hash, "
-        "first_seen_at, last_seen_at, updated_at, deleted_at, relationships) VALUES "
-    )
-    at = "'2026-01-03 00:00:00'"
-    two = """'[["host-1", "runs_on"], ["ds-1", "attached_to"]]'"""
+    columns, at, two = _WITH_EDGES, _AT, _TWO_EDGES
     with empty_engine.begin() as conn:
         for statement in _AT_0002[:3]:  # organization, provider, run
             conn.execute(text(statement))
@@ -627,12 +631,7 @@ def test_0022_sums_existing_resources_per_block_keeps_them_current_and_downgrade
     empty_engine: Engine,
 ) -> None:
     upgrade(empty_engine, "0021")
-    columns = (
-        "INSERT INTO resources (id, provider_id, ems_ref, resource_type, state, content_hash, "
-        "first_seen_at, last_seen_at, updated_at, deleted_at, relationships) VALUES "
-    )
-    at = "'2026-01-03 00:00:00'"
-    two = """'[["host-1", "runs_on"], ["ds-1", "attached_to"]]'"""
+    columns, at, two = _WITH_EDGES, _AT, _TWO_EDGES
 
     def row(resource_id: int, deleted: str = "NULL", edges: str = "NULL") -> str:
         return (
