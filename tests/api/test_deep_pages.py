@@ -83,9 +83,9 @@ def _edges(engine: Engine, providers: list[int] | None) -> list[tuple[int, str, 
 
 
 def _deep_pages(total: int) -> list[int]:
-    """The page just before SHALLOW (an OFFSET's) and those after it, one in the
-    middle, the last two, and two past the end."""
-    first, last = SHALLOW // SIZE, -(-total // SIZE)
+    """The last page that starts before SHALLOW (an OFFSET's alone), the two after
+    it, one in the middle, the last two, and two past the end."""
+    first, last = -(-SHALLOW // SIZE), -(-total // SIZE)
     return [first, first + 1, first + 2, (first + last) // 2, last - 1, last, last + 1, last + 2]
 
 
@@ -123,7 +123,7 @@ def _assert_edge_pages(
 def _assert_table_pages(browser: TestClient, engine: Engine, providers: list[int]) -> None:
     """The web table's pages (50 rows) hold the same rows as the list's."""
     expected = _ids(engine, providers)
-    first, last = SHALLOW // TABLE, -(-len(expected) // TABLE)
+    first, last = -(-SHALLOW // TABLE), -(-len(expected) // TABLE)
     for number in (first, first + 1, (first + last) // 2, last, last + 1):
         html = browser.get("/resources", params={"page": number}, headers={"Accept": "text/html"})
         assert html.status_code == 200, html.text
