@@ -14,11 +14,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, delete, insert, null, select, update
 
+from estate.api.pagination import MAX_PAGE
 from estate.config import Settings
 from estate.db.engine import make_engine
 from estate.db.models import Resource, ResourceBlock
 from estate.inventory.blocks import SHALLOW
-from factories import API, create_provider, log_in
+from factories import API, collect, create_provider, log_in
 
 SIZE = 1000  # the largest page: few requests reach beyond SHALLOW
 TABLE = 50  # rows of the web table's page
@@ -179,3 +180,18 @@ def test_deep_pages_hold_what_an_offset_over_the_whole_list_holds(
         _assert_all(client, member, engine, ours[1:])
     finally:
         engine.dispose()
+
+
+def test_the_last_page_number_allowed_answers_an_empty_page(client: TestClient) -> None:
+    """Its offset (up to about 2 * 10**12) reaches the blocks' sum, which finds no
+    block that far: an empty page with the list's count, on both lists, not an
+    overflow."""
+    provider = create_provider(client)
+    assert collect(client, provider["id"])["status"] == "completed"
+    for path in ("resources/", "resource-relationships/"):
+        for size in (1, SIZE):
+            answer = client.get(f"{API}/{path}", params={"page": MAX_PAGE, "page_size": size})
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            assert (body["results"], body["next"]) == ([], None)
+            assert body["count"] > 0
