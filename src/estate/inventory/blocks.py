@@ -32,7 +32,7 @@ block, the walk from the block's start would skip as many entries."""
 @dataclass(frozen=True, slots=True)
 class Start:
     """Where a page's walk begins: at ``first_id``, with ``before`` rows (or edges) of
-    the list ahead of it; None as a start: the offset is past the list's end."""
+    the list ahead of it."""
 
     first_id: int
     before: int

@@ -20,7 +20,8 @@ from sqlalchemy import ColumnElement, Select, Text, and_, cast, func, or_, selec
 from sqlalchemy.orm import Session
 
 from ..db.models import Resource, ResourceRelationship
-from .blocks import Start
+from .blocks import SHALLOW, Start, block_start
+from .counts import edges_counted
 
 _CHUNK = 2000
 
@@ -136,18 +137,16 @@ def edge_page(
     limit: int,
     by_type: str | None = None,
     total: int | None = None,
-    start: Start | None = None,
 ) -> tuple[int, list[Edge]]:
     """The total number of matching edges and those of ``[offset, offset + limit)``.
 
     ``by_type`` orders them by relationship type (``-`` descending), then as usual: it
     holds every matching edge in memory, where the usual order holds one page.
     ``total``: the count, when the caller has it from ``counts.edges_counted`` (the
-    list filtered by provider and scope alone); ``start``: where the block holding
-    ``offset`` starts, for that list (``blocks.block_start``).
+    list filtered by provider and scope alone: ``counted_edge_page``).
     """
     if by_type is None and filters.relationship_type is None and filters.target is None:
-        return _counted_page(session, _where(filters, scope), offset, limit, total, start)
+        return _counted_page(session, _where(filters, scope), offset, limit, total)
     total = 0
     page: list[Edge] = []
     edges: Iterable[Edge] = _edges(session, filters, scope)
@@ -158,6 +157,30 @@ def edge_page(
             page.append(edge)
         total += 1
     return total, _resolved(session, page)
+
+
+def counted_edge_page(
+    session: Session,
+    filters: EdgeFilter,
+    scope: ColumnElement[bool],
+    providers: tuple[int, ...] | None,
+    offset: int,
+    limit: int,
+    by_type: str | None = None,
+) -> tuple[int, list[Edge]]:
+    """``edge_page`` of every edge of the living resources of ``providers`` (those the
+    caller may see; None: all) or of ``filters.provider``, filtered by nothing else:
+    counted from ``resource_counts`` and, in source order, walked from the block of
+    ids holding ``offset`` (``resource_blocks``): both whatever the inventory's size."""
+    total = edges_counted(session, filters.provider, providers)
+    if offset >= total:  # past the last edge: nothing to walk
+        return total, []
+    if by_type is not None:
+        return edge_page(session, filters, scope, offset, limit, by_type, total)
+    start = None
+    if offset >= SHALLOW:
+        start = block_start(session, offset, providers, filters.provider, edges=True)
+    return _counted_page(session, _where(filters, scope), offset, limit, total, start)
 
 
 def _counted_page(

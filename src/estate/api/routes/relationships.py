@@ -13,10 +13,15 @@ from ...auth import roles
 from ...auth.roles import in_visible
 from ...db.models import Resource
 from ...db.storable import INT_MAX
-from ...inventory.blocks import SHALLOW, Start, block_start
-from ...inventory.counts import edges_counted
 from ...inventory.queries import providers_of_organizations
-from ...inventory.relationship_list import Edge, EdgeFilter, edge_page, find_edge, parse_edge_id
+from ...inventory.relationship_list import (
+    Edge,
+    EdgeFilter,
+    counted_edge_page,
+    edge_page,
+    find_edge,
+    parse_edge_id,
+)
 from ..deps import CurrentUser, SessionDep, Visible, fits, one_of
 from ..pagination import Page, PageNumber, PageSize, page_links
 from ..taxonomy_schemas import ResourceRelationshipPublic
@@ -76,19 +81,15 @@ def list_relationships(
             return Page(count=0, next=None, previous=None, results=[])
     filters = EdgeFilter(source, target_row, relationship_type, provider or provider__id)
     offset = (page - 1) * page_size
-    total: int | None = None
-    start: Start | None = None
     if source is None and target is None and relationship_type is None:
-        # Every edge of the visible (or one) provider's living resources: a few rows
-        # of resource_counts, whatever the inventory's size.
+        # Every edge of the visible (or one) provider's living resources: counted and
+        # placed from a few rows, whatever the inventory's size.
         providers = None if visible is None else providers_of_organizations(session, visible)
-        total = edges_counted(session, filters.provider, providers)
-        if ordering is None and offset >= SHALLOW:
-            start = block_start(session, offset, providers, filters.provider, edges=True)
-    if total is not None and offset >= total:  # past the last edge: nothing to walk
-        edges: list[Edge] = []
+        total, edges = counted_edge_page(
+            session, filters, scope, providers, offset, page_size, ordering
+        )
     else:
-        total, edges = edge_page(session, filters, scope, offset, page_size, ordering, total, start)
+        total, edges = edge_page(session, filters, scope, offset, page_size, ordering)
     next_url, previous = page_links(request, page, page_size, total)
     return Page(count=total, next=next_url, previous=previous, results=[_public(e) for e in edges])
 
