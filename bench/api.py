@@ -66,6 +66,7 @@ from estate.db.models import (
     ResourceChange,
     User,
 )
+from estate.inventory.queries import FEW
 from estate.inventory.search import index_all, queued
 from estate.inventory.tags import add_tags, get_or_create
 
@@ -498,8 +499,15 @@ def raw_first_page(context: Context, estate: Estate, repeat: int) -> dict[str, A
     database alone costs for the same answer. And the ids of the deep page
     (``deep_page_number``) two ways: by an OFFSET over the whole list (what the
     service ran before migration 0022), and as the service finds them now, by the sum
-    of ``resource_blocks`` up to the page's block, then an OFFSET within it."""
+    of ``resource_blocks`` up to the page's block, then an OFFSET within it. And the
+    ids of the tag's list (``list_tag``, its count and every page) two ways: looking
+    up each tagged resource to keep the living ones (what the service ran before
+    migration 0023), and as it reads them now, from the tags' copies alone."""
     alive = "FROM resources WHERE deleted_at IS NULL"
+    the_tag = (
+        "FROM resource_tags rt JOIN tags t ON t.id = rt.tag_id WHERE t.namespace = 'bench' "
+        "AND t.key = 'tagged' AND t.value = 'yes'"
+    )
     offset = (deep_page(estate) - 1) * 100
     to_block = (
         "SELECT block, before FROM (SELECT block, here, sum(here) OVER (ORDER BY block) - here "
@@ -522,10 +530,20 @@ def raw_first_page(context: Context, estate: Estate, repeat: int) -> dict[str, A
         "raw_sql_count": sql(f"SELECT count(*) {alive}"),
         "raw_sql_deep_offset": sql(f"SELECT id {alive} ORDER BY id LIMIT 100 OFFSET {offset}"),
         "raw_sql_deep_blocks": by_blocks,
+        "raw_sql_tag_probe": sql(
+            f"SELECT id {alive} AND id IN (SELECT rt.resource_id {the_tag}) ORDER BY id "
+            f"LIMIT {FEW + 1}"
+        ),
+        "raw_sql_tag_copies": sql(
+            f"SELECT DISTINCT rt.resource_id {the_tag} AND rt.alive ORDER BY rt.resource_id "
+            f"LIMIT {FEW + 1}"
+        ),
     }
     out = {}
     with context.engine.connect() as conn:
         assert by_blocks(conn) == queries["raw_sql_deep_offset"](conn)  # the same page
+        tagged = queries["raw_sql_tag_copies"](conn)
+        assert tagged and tagged == queries["raw_sql_tag_probe"](conn)
         for name, run in queries.items():
             run(conn)
             samples = []

@@ -8,14 +8,17 @@ import shutil
 import tarfile
 import textwrap
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection, insert, null
 
 from conftest import ADMIN_PASSWORD
+from estate.db.models import Resource, ResourceBlock
 
 API = "/api/inventory/v1"
 FINISHED = ("completed", "partial", "failed", "canceled")
@@ -341,3 +344,39 @@ def log_in(client: TestClient, username: str = "admin", password: str = "") -> s
     found = CSRF.search(page.text)
     assert found is not None
     return found.group(1)
+
+
+BULK_AT = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def bulk_rows(provider_ids: list[int], count: int, first_id: int) -> list[dict[str, Any]]:
+    """``count`` resources whose providers take turns in runs of 700, ids with a gap
+    of a block and a half every 3,000 (blocks partly full, blocks with no row), one
+    in nine deleted, with 0 to 2 edges each."""
+    rows = []
+    for i in range(count):
+        edges = [[f"t-{i % 50}", "runs_on"], [f"d-{i % 7}", "attached_to"]][: i % 3]
+        rows.append(
+            {
+                "id": first_id + i + (i // 3000) * (ResourceBlock.SIZE * 3 // 2),
+                "provider_id": provider_ids[(i // 700) % len(provider_ids)],
+                "ems_ref": f"r-{first_id}-{i}",
+                "resource_type": "virtual_machine",
+                "name": f"r-{i}",
+                "state": "running",
+                "content_hash": "h",
+                "first_seen_at": BULK_AT,
+                "last_seen_at": BULK_AT,
+                "updated_at": BULK_AT,
+                "deleted_at": BULK_AT if i % 9 == 4 else None,
+                "relationships": edges or null(),  # SQL NULL, as ingest writes none
+            }
+        )
+    return rows
+
+
+def insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """In statements of 1,000 rows (SQLAlchemy's "insert many values", which RETURNING
+    asks for), as ingest writes batches: PostgreSQL's statement triggers then run once
+    a batch, not once a row."""
+    conn.execute(insert(Resource).returning(Resource.id), rows).all()

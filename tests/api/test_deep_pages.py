@@ -8,57 +8,30 @@ and PostgreSQL."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine, delete, insert, null, select, update
+from sqlalchemy import Engine, delete, select, update
 
 from estate.api.pagination import MAX_PAGE
 from estate.config import Settings
 from estate.db.engine import make_engine
-from estate.db.models import Resource, ResourceBlock
+from estate.db.models import Resource
 from estate.inventory.blocks import SHALLOW
-from factories import API, collect, create_provider, log_in
+from factories import (
+    API,
+    BULK_AT,
+    bulk_rows,
+    collect,
+    create_provider,
+    insert_rows,
+    log_in,
+)
 
 SIZE = 1000  # the largest page: few requests reach beyond SHALLOW
 TABLE = 50  # rows of the web table's page
 ROW = re.compile(r'<td><a href="/resources/(\d+)">')
 TOTAL = re.compile(r'<h1>Resources <span class="big">([\d,]+)</span>')
-AT = datetime(2026, 12, 1, tzinfo=UTC)
-
-
-def _rows(provider_ids: list[int], count: int, first_id: int) -> list[dict[str, Any]]:
-    """``count`` resources whose providers take turns in runs of 700, ids with a gap
-    of a block and a half every 3,000 (blocks partly full, blocks with no row), one
-    in nine deleted, with 0 to 2 edges each."""
-    rows = []
-    for i in range(count):
-        edges = [[f"t-{i % 50}", "runs_on"], [f"d-{i % 7}", "attached_to"]][: i % 3]
-        rows.append(
-            {
-                "id": first_id + i + (i // 3000) * (ResourceBlock.SIZE * 3 // 2),
-                "provider_id": provider_ids[(i // 700) % len(provider_ids)],
-                "ems_ref": f"r-{first_id}-{i}",
-                "resource_type": "virtual_machine",
-                "name": f"r-{i}",
-                "state": "running",
-                "content_hash": "h",
-                "first_seen_at": AT,
-                "last_seen_at": AT,
-                "updated_at": AT,
-                "deleted_at": AT if i % 9 == 4 else None,
-                "relationships": edges or null(),  # SQL NULL, as ingest writes none
-            }
-        )
-    return rows
-
-
-def _insert(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """In statements of 1,000 rows (SQLAlchemy's "insert many values", which RETURNING
-    asks for), as ingest writes batches: PostgreSQL's statement triggers then run once
-    a batch, not once a row."""
-    conn.execute(insert(Resource).returning(Resource.id), rows).all()
 
 
 def _ids(engine: Engine, providers: list[int] | None, deleted: bool = False) -> list[int]:
@@ -159,7 +132,7 @@ def test_deep_pages_hold_what_an_offset_over_the_whole_list_holds(
     engine = make_engine(settings.database)
     try:
         with engine.begin() as conn:
-            _insert(conn, _rows([ours[0], ours[1], ours[1], theirs], 14_000, 1))
+            insert_rows(conn, bulk_rows([ours[0], ours[1], ours[1], theirs], 14_000, 1))
         _assert_all(client, member, engine, ours)
         _assert_resource_pages(client, engine, [ours[1]], provider=ours[1])
         _assert_edge_pages(member, engine, [ours[1]], provider=ours[1])
@@ -167,7 +140,7 @@ def test_deep_pages_hold_what_an_offset_over_the_whole_list_holds(
         # The triggers follow every kind of write: deletions and restores, hard
         # deletions, edges changed, new rows in new blocks, a provider removed.
         with engine.begin() as conn:
-            conn.execute(update(Resource).where(Resource.id % 5 == 0).values(deleted_at=AT))
+            conn.execute(update(Resource).where(Resource.id % 5 == 0).values(deleted_at=BULK_AT))
             conn.execute(update(Resource).where(Resource.id % 9 == 4).values(deleted_at=None))
             conn.execute(delete(Resource).where(Resource.id % 13 == 1))
             conn.execute(
@@ -175,7 +148,7 @@ def test_deep_pages_hold_what_an_offset_over_the_whole_list_holds(
                 .where(Resource.id % 11 == 0)
                 .values(relationships=[["t-1", "runs_on"], ["t-2", "runs_on"], ["t", "member_of"]])
             )
-            _insert(conn, _rows([ours[1], theirs, ours[1]], 3_000, 200_000))
+            insert_rows(conn, bulk_rows([ours[1], theirs, ours[1]], 3_000, 200_000))
         assert client.delete(f"{API}/providers/{ours[0]}/").status_code == 204
         _assert_all(client, member, engine, ours[1:])
     finally:

@@ -675,3 +675,68 @@ def test_0022_sums_existing_resources_per_block_keeps_them_current_and_downgrade
         assert "resource_blocks" not in inspect(conn).get_table_names()
         conn.execute(text(columns + row(9)))  # no trigger names the table any more
         assert conn.execute(text("SELECT count(*) FROM resources")).scalar_one() == 5
+
+
+def test_0023_copies_provider_and_life_onto_tags_keeps_them_current_and_downgrades(
+    empty_engine: Engine,
+) -> None:
+    upgrade(empty_engine, "0022")
+    columns, at = _WITH_EDGES, _AT
+
+    def row(resource_id: int, deleted: str = "NULL") -> str:
+        return (
+            f"({resource_id}, 1, 'r-{resource_id}', 'virtual_machine', 'active', 'h', {at}, "
+            f"{at}, {at}, {deleted}, NULL)"
+        )
+
+    with empty_engine.begin() as conn:
+        for statement in _AT_0002[:2]:  # organization, provider
+            conn.execute(text(statement))
+        conn.execute(
+            text(
+                "INSERT INTO providers (id, name, infrastructure, vendor, provider_type, "
+                "endpoint, organization_id, connection_config, enabled, created_at, updated_at) "
+                "VALUES (2, 'q', '', 'simulated', 'datacenter', '', 1, '{}', true, "
+                f"{at}, {at})"
+            )
+        )
+        conn.execute(text(columns + ", ".join([row(1), row(2, at), row(3)])))
+        conn.execute(
+            text(
+                "INSERT INTO tags (id, organization_id, namespace, key, value, created_at) "
+                f"VALUES (1, 1, 'n', 'k', 'v', {at})"
+            )
+        )
+        conn.execute(text("INSERT INTO resource_tags VALUES (1, 1), (2, 1)"))
+
+    def copies(conn: Any) -> dict[int, tuple[int, bool]]:
+        rows = conn.execute(text("SELECT resource_id, provider_id, alive FROM resource_tags"))
+        return {i: (provider, bool(alive)) for i, provider, alive in rows}
+
+    upgrade(empty_engine, "0023")
+
+    with empty_engine.begin() as conn:
+        assert copies(conn) == {1: (1, True), 2: (1, False)}
+        # The triggers keep them: a tag put on, a deletion, a restore, a move, and a
+        # resource removed takes its tags along.
+        conn.execute(text("INSERT INTO resource_tags (resource_id, tag_id) VALUES (3, 1)"))
+        conn.execute(text(f"UPDATE resources SET deleted_at = {at} WHERE id = 1"))
+        conn.execute(text("UPDATE resources SET deleted_at = NULL WHERE id = 2"))
+        conn.execute(text("UPDATE resources SET provider_id = 2 WHERE id = 3"))
+        assert copies(conn) == {1: (1, False), 2: (1, True), 3: (2, True)}
+        conn.execute(text("DELETE FROM resources WHERE id = 2"))
+        assert copies(conn) == {1: (1, False), 3: (2, True)}
+        indexed = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("resource_tags")}
+        assert indexed["ix_resource_tags_tag"] == ["tag_id", "alive", "provider_id", "resource_id"]
+
+    command.downgrade(alembic_config(empty_engine), "0022")
+
+    with empty_engine.begin() as conn:
+        assert {c["name"] for c in inspect(conn).get_columns("resource_tags")} == {
+            "resource_id",
+            "tag_id",
+        }
+        conn.execute(text("DELETE FROM resource_tags WHERE resource_id = 3"))
+        conn.execute(text("INSERT INTO resource_tags VALUES (3, 1)"))  # no trigger is left
+        conn.execute(text("UPDATE resources SET deleted_at = NULL WHERE id = 1"))
+        assert conn.execute(text("SELECT count(*) FROM resource_tags")).scalar_one() == 2

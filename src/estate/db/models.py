@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -658,11 +659,17 @@ class Tag(Base):
 
 class ResourceTag(Base):
     """One tag on one resource; both foreign keys cascade, so a tag leaves with its
-    resource (or with its definition)."""
+    resource (or with its definition).
+
+    ``provider_id`` and ``alive`` copy the resource's provider and whether it is not
+    deleted; triggers (migration 0023) set them when the tag is put on and follow the
+    resource, never the application. A list filtered by tags alone then reads its ids
+    from ``ix_resource_tags_tag`` without looking at a resource (inventory.counts).
+    """
 
     __tablename__ = "resource_tags"
     __table_args__ = (
-        Index("ix_resource_tags_tag", "tag_id", "resource_id"),
+        Index("ix_resource_tags_tag", "tag_id", "alive", "provider_id", "resource_id"),
         {"sqlite_with_rowid": False},
     )
 
@@ -670,6 +677,8 @@ class ResourceTag(Base):
         ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True
     )
     tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+    provider_id: Mapped[int] = mapped_column(Integer, server_default="0")
+    alive: Mapped[bool] = mapped_column(Boolean, server_default=true())
 
 
 class Watchlist(Base):

@@ -5,7 +5,9 @@
 models.ResourceCount) when the list is filtered only by provider, vendor, type,
 state, os_type, region and deletion, and by the providers the caller may see —
 every list but ``search`` and ``tag``. Those two are counted from their indexes
-(the search index, the tag index): exact too, at the cost of the matching rows.
+(the search index, the tag index): exact too, at the cost of the matching rows. A
+list filtered by tags and by provider alone is counted from ``resource_tags`` alone,
+which keeps each resource's provider and life beside its tags (migration 0023).
 
 The same rows sum the edges of living resources (``edges``), the count of the
 ``resource-relationships/`` list unless it is filtered by source, target or type.
@@ -18,8 +20,9 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from ..db.models import Provider, ResourceCount
+from ..db.models import Provider, Resource, ResourceCount
 from .queries import ResourceFilter, few_ids
+from .tags import tagged_ids
 
 
 def counted(session: Session, filters: ResourceFilter) -> int | None:
@@ -57,12 +60,30 @@ def listed(
     total = counted(session, filters)
     if total is not None:
         return total, None
-    few = few_ids(session, query)
+    ids = _tagged(filters)
+    if ids is None:
+        ids = query.with_only_columns(Resource.id).order_by(Resource.id)
+    few = few_ids(session, ids)
     if few is not None:
         return len(few), few
     return int(
-        session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+        session.scalar(select(func.count()).select_from(ids.order_by(None).subquery())) or 0
     ), None
+
+
+def _tagged(filters: ResourceFilter) -> Select[Any] | None:
+    """The ids of a list filtered by tags and by provider and the caller's
+    organizations alone, from ``resource_tags`` alone (``tags.tagged_ids``); None for
+    any other list."""
+    alone = ResourceFilter(
+        provider=filters.provider,
+        providers=filters.providers,
+        include_deleted=filters.include_deleted,
+        tags=filters.tags,
+    )
+    if not filters.tags or filters != alone:
+        return None
+    return tagged_ids(filters.tags, filters.providers, filters.provider, filters.include_deleted)
 
 
 def edges_counted(session: Session, provider: int | None, providers: tuple[int, ...] | None) -> int:

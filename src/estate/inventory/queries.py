@@ -67,9 +67,9 @@ FEW = 5000
 """Matches a list counted from its matches reads in full (``few_ids``)."""
 
 
-def few_ids(session: Session, query: Select[Any], limit: int = FEW) -> list[int] | None:
-    """Every id ``query`` selects, in id order, when it selects at most ``limit``; None
-    when it selects more.
+def few_ids(session: Session, ids: Select[Any], limit: int = FEW) -> list[int] | None:
+    """Every id ``ids`` selects (resource ids, in id order) when it selects at most
+    ``limit``; None when it selects more.
 
     For the lists ``counts.counted`` cannot count (``search``, ``tag``): one query then
     answers their count and any page of them. It also asks PostgreSQL for all the
@@ -77,10 +77,8 @@ def few_ids(session: Session, query: Select[Any], limit: int = FEW) -> list[int]
     for a page (a LIMIT of 101) it walked the id index to its end instead, expecting
     the matches it had guessed to come early (12 ms at 200,000 resources for 2 matches,
     growing with the inventory; the whole list, count included, now 2 ms)."""
-    ids = list(
-        session.scalars(query.with_only_columns(Resource.id).order_by(Resource.id).limit(limit + 1))
-    )
-    return ids if len(ids) <= limit else None
+    found = list(session.scalars(ids.limit(limit + 1)))
+    return found if len(found) <= limit else None
 
 
 def rows_in_order(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ..db.models import Resource, ResourceTag, Tag
 
@@ -52,13 +52,44 @@ def parse_tag(text: str) -> TagMatch:
 
 def tagged(match: TagMatch) -> ColumnElement[bool]:
     """A WHERE clause on resources: those carrying a tag that ``match`` describes."""
-    tags = select(ResourceTag.resource_id).join(Tag, Tag.id == ResourceTag.tag_id)
-    tags = tags.where(Tag.key == match.key)
+    return Resource.id.in_(_carrying(ResourceTag, match))
+
+
+def tagged_ids(
+    matches: Sequence[TagMatch],
+    providers: Sequence[int] | None,
+    provider: int | None,
+    include_deleted: bool,
+) -> Select[Any]:
+    """The ids of the resources carrying a tag of each of ``matches`` (one at least),
+    of ``provider`` and of ``providers`` when given, deleted too or not, in id order.
+
+    Read from ``resource_tags`` alone: its rows copy their resource's provider and
+    whether it is alive (migration 0023), so the first match's rows are one range of
+    ``ix_resource_tags_tag`` and no resource is looked at."""
+    first, *others = matches
+    query = _carrying(ResourceTag, first)
+    if not include_deleted:
+        query = query.where(ResourceTag.alive)
+    if providers is not None:
+        query = query.where(ResourceTag.provider_id.in_(providers))
+    if provider is not None:
+        query = query.where(ResourceTag.provider_id == provider)
+    for match in others:
+        query = query.where(ResourceTag.resource_id.in_(_carrying(aliased(ResourceTag), match)))
+    # (several tags of one match on one resource, env:prod and env:dev for env: once)
+    return query.distinct().order_by(ResourceTag.resource_id)
+
+
+def _carrying(rows: Any, match: TagMatch) -> Select[Any]:
+    """The ids of the resources ``rows`` (``resource_tags`` or an alias) tag as
+    ``match`` describes."""
+    query = select(rows.resource_id).join(Tag, Tag.id == rows.tag_id).where(Tag.key == match.key)
     if match.namespace is not None:
-        tags = tags.where(Tag.namespace == match.namespace)
+        query = query.where(Tag.namespace == match.namespace)
     if match.value is not None:
-        tags = tags.where(Tag.value == match.value)
-    return Resource.id.in_(tags)
+        query = query.where(Tag.value == match.value)
+    return query
 
 
 # A page's tags: plain rows of the tag's columns (read as a Tag's attributes are),
