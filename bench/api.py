@@ -39,7 +39,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -598,12 +598,15 @@ def under_load(
     duration: float,
     collecting: bool = True,
     service_pid: int | None = None,
+    meter: Callable[[], tuple[float, ...]] | None = None,
 ) -> dict[str, Any]:
     """The mix for ``duration`` seconds while the big provider is collected (1% churn,
     a new generation each time) in the service: one collection after another, started
     through the API, so that one always runs (``collecting`` False: none runs). Every
     ``SPREAD_EVERY`` seconds, how the clients' connections are spread over the service's
-    processes (``service_pid``'s session)."""
+    processes (``service_pid``'s session). ``meter`` (CPU seconds counters) is read
+    when the mix starts and when it ends, before the last collection is waited for:
+    its difference, ``cpu_during_mix``, is what the mix's seconds cost."""
     headers = {"Authorization": f"Bearer {token}"}
     stop = threading.Event()
     done: list[tuple[dict[str, Any], float]] = []
@@ -649,10 +652,12 @@ def under_load(
         spreader.start()
         timer = threading.Timer(duration, stop.set)
         timer.start()
+        metered = meter() if meter else ()
         started, client_cpu = time.perf_counter(), time.process_time()
         samples, errors = asyncio.run(mix(url, token, paths, clients, stop))
         mixed = time.perf_counter() - started
         client_cpu = time.process_time() - client_cpu
+        metered = tuple(b - a for a, b in zip(metered, meter() if meter else (), strict=True))
         collector.join()
         spreader.join()
     return {
@@ -666,6 +671,7 @@ def under_load(
         "collection_seconds": [round(seconds, 1) for _, seconds in done],
         "collection_updated": [run.get("resources_updated") for run, _ in done],
         "connections_held": spread,
+        "cpu_during_mix": metered,
     }
 
 
@@ -727,8 +733,6 @@ def main() -> None:
             raw = raw_first_page(context, estate, args.repeat)
             progress(f"{args.clients} clients for {args.duration} s, collections running")
             reindexed = requeue(context) if args.reindex else 0
-            cpu_before = service_cpu(service_pid)
-            server_before = database_server_cpu()
             loaded = under_load(
                 service,
                 admin_token,
@@ -738,12 +742,11 @@ def main() -> None:
                 args.duration,
                 collecting=not args.no_collection,
                 service_pid=service_pid,
+                meter=lambda: (*service_cpu(service_pid), database_server_cpu()),
             )
             if args.reindex:  # how far the service's indexer got during the mix
                 loaded["search_queue"] = {"at_start": reindexed, "at_end": queued(context.engine)}
-            cpu_after = service_cpu(service_pid)
-            server_cpu = database_server_cpu() - server_before
-            cpu, primary_cpu = (a - b for a, b in zip(cpu_after, cpu_before, strict=True))
+            cpu, primary_cpu, server_cpu = loaded.pop("cpu_during_mix")
             requests = loaded["requests_per_s"] * loaded["mix_seconds"]
             loaded["service_cpu_s"] = round(cpu, 1)
             loaded["service_cores_used"] = round(cpu / loaded["mix_seconds"], 2)
