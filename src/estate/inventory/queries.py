@@ -8,9 +8,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from ..db.among import among
 from ..db.models import CollectionRun, Provider, Resource, ResourceChange, ResourceRelationship
 from .search import Searched
 from .tags import TagMatch, tagged
@@ -102,7 +103,9 @@ def rows_in_order(
         rows = session.connection().execute(_of_ids(tuple(columns)), {"ids": ids}).all()
         found = {r[id_at]: r for r in rows}
     else:
-        found = {r.id: r for r in session.scalars(select(Resource).where(Resource.id.in_(ids)))}
+        found = {
+            r.id: r for r in session.scalars(select(Resource).where(among(Resource.id, values=ids)))
+        }
     return [found[i] for i in ids if i in found]
 
 
@@ -110,7 +113,7 @@ def rows_in_order(
 def _of_ids(columns: tuple[Any, ...]) -> Select[Any]:
     """``columns`` of the resources of the ids bound as ``ids``: built once (building it
     per call coerced each of a page's ids into a literal, ~10 % of a page's CPU)."""
-    return select(*columns).where(Resource.id.in_(bindparam("ids", expanding=True)))
+    return select(*columns).where(among(Resource.id, "ids"))
 
 
 def providers_of_organizations(session: Session, organizations: frozenset[int]) -> tuple[int, ...]:
@@ -161,7 +164,8 @@ def relationships_of(session: Session, resource: Resource) -> tuple[list[dict[st
             other.ems_ref: other
             for other in connection.execute(
                 select(*_OTHER_END).where(
-                    Resource.provider_id == resource.provider_id, Resource.ems_ref.in_(targets)
+                    Resource.provider_id == resource.provider_id,
+                    among(Resource.ems_ref, values=sorted(targets)),
                 )
             )
         }
@@ -187,7 +191,7 @@ def relationships_of(session: Session, resource: Resource) -> tuple[list[dict[st
     sources = connection.execute(
         select(*_OTHER_END, Resource.relationships).where(
             Resource.provider_id == resource.provider_id,
-            Resource.ems_ref.in_(pointing[:INCOMING_LIMIT]),
+            among(Resource.ems_ref, values=pointing[:INCOMING_LIMIT]),
             # A deleted resource keeps its own edges (its detail shows where it was),
             # but it no longer runs on, belongs to or uses this one.
             Resource.deleted_at.is_(None),

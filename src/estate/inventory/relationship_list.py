@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from ..db.among import among
 from ..db.models import Resource, ResourceRelationship
 from .blocks import SHALLOW, Start, block_start
 from .counts import edges_counted
@@ -227,7 +228,7 @@ def _counted_page(
     page: list[Edge] = []
     if wanted:
         for source_id, provider_id, ems_ref, name, kind_of_source, declared in session.execute(
-            _sources([Resource.id.in_(wanted)])
+            _sources([among(Resource.id, values=wanted)])
         ):
             for target_ref, kind in declared or ():
                 page.append(
@@ -264,7 +265,7 @@ def _resolved(session: Session, edges: list[Edge]) -> list[Edge]:
         return edges
     clause = or_(
         *(
-            and_(Resource.provider_id == provider, Resource.ems_ref.in_(refs))
+            and_(Resource.provider_id == provider, among(Resource.ems_ref, values=sorted(refs)))
             for provider, refs in wanted.items()
         )
     )

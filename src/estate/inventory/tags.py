@@ -14,9 +14,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, delete, select
+from sqlalchemy import ColumnElement, Select, delete, select
 from sqlalchemy.orm import Session, aliased
 
+from ..db.among import among
 from ..db.models import Resource, ResourceTag, Tag
 
 MAX_TAG_FILTER = 1500
@@ -104,7 +105,7 @@ _TAGS_OF = (
         Tag.value,
     )
     .join(Tag, Tag.id == ResourceTag.tag_id)
-    .where(ResourceTag.resource_id.in_(bindparam("ids", expanding=True)))
+    .where(among(ResourceTag.resource_id, "ids"))
     .order_by(Tag.namespace, Tag.key, Tag.value, Tag.id)
 )
 

@@ -9,10 +9,11 @@ from operator import itemgetter
 from typing import Annotated, Any, get_origin
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from sqlalchemy import Row, Select, bindparam, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from ... import taxonomy
+from ...db.among import among
 from ...db.models import Provider, Resource, ResourceChange, User
 from ...db.storable import INT_MAX
 from ...inventory.automations import automations_page
@@ -132,7 +133,7 @@ def providers_of(session: Session, ids: set[int]) -> ProviderOf:
 
 
 _PROVIDERS_OF = select(Provider.id, Provider.name, Provider.organization_id).where(
-    Provider.id.in_(bindparam("ids", expanding=True))
+    among(Provider.id, "ids")
 )
 
 
