@@ -10,7 +10,7 @@ import textwrap
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import yaml
@@ -380,3 +380,28 @@ def insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
     asks for), as ingest writes batches: PostgreSQL's statement triggers then run once
     a batch, not once a row."""
     conn.execute(insert(Resource).returning(Resource.id), rows).all()
+
+
+VIEWER = ("viewer", "pw-" * 4)
+
+
+class Tenants(NamedTuple):
+    ours: list[int]  # two providers of organization 1
+    theirs: int  # a provider of another organization
+    their_organization: int
+    member: TestClient  # VIEWER: a viewer of organization 1 only
+
+
+def ours_and_theirs(client: TestClient, anonymous: TestClient) -> Tenants:
+    """Two providers of organization 1, one of another organization, and a client
+    authenticated as ``VIEWER``, a viewer of organization 1 only."""
+    ours = [create_provider(client, name=f"ours-{i}")["id"] for i in range(2)]
+    other = client.post(f"{API}/organizations/", json={"name": "theirs"}).json()["id"]
+    theirs = create_provider(client, name="theirs", organization=other)["id"]
+    user = client.post(f"{API}/users/", json={"username": VIEWER[0], "password": VIEWER[1]})
+    assert user.status_code == 201, user.text
+    membership = {"user": user.json()["id"], "role": "viewer"}
+    assert client.post(f"{API}/organizations/1/members/", json=membership).status_code == 201
+    member = TestClient(anonymous.app)
+    member.auth = VIEWER
+    return Tenants(ours, theirs, other, member)

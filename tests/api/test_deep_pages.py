@@ -21,11 +21,13 @@ from estate.inventory.blocks import SHALLOW
 from factories import (
     API,
     BULK_AT,
+    VIEWER,
     bulk_rows,
     collect,
     create_provider,
     insert_rows,
     log_in,
+    ours_and_theirs,
 )
 
 SIZE = 1000  # the largest page: few requests reach beyond SHALLOW
@@ -113,22 +115,14 @@ def _assert_all(client: TestClient, member: TestClient, engine: Engine, mine: li
     _assert_edge_pages(client, engine, None)
     _assert_edge_pages(member, engine, mine)
     browser = TestClient(client.app)
-    log_in(browser, "viewer", "pw-" * 4)
+    log_in(browser, *VIEWER)
     _assert_table_pages(browser, engine, mine)
 
 
 def test_deep_pages_hold_what_an_offset_over_the_whole_list_holds(
     client: TestClient, anonymous: TestClient, settings: Settings
 ) -> None:
-    ours = [create_provider(client, name=f"ours-{i}")["id"] for i in range(2)]
-    other = client.post(f"{API}/organizations/", json={"name": "theirs"}).json()["id"]
-    theirs = create_provider(client, name="theirs", organization=other)["id"]
-    user = client.post(f"{API}/users/", json={"username": "viewer", "password": "pw-" * 4})
-    assert user.status_code == 201, user.text
-    membership = {"user": user.json()["id"], "role": "viewer"}
-    assert client.post(f"{API}/organizations/1/members/", json=membership).status_code == 201
-    member = TestClient(anonymous.app)
-    member.auth = ("viewer", "pw-" * 4)
+    ours, theirs, _, member = ours_and_theirs(client, anonymous)
     engine = make_engine(settings.database)
     try:
         with engine.begin() as conn:

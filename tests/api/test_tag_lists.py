@@ -17,7 +17,7 @@ from estate.config import Settings
 from estate.db.engine import make_engine
 from estate.db.models import Resource, ResourceTag, Tag
 from estate.inventory.queries import FEW
-from factories import API, BULK_AT, bulk_rows, create_provider, insert_rows
+from factories import API, BULK_AT, bulk_rows, insert_rows, ours_and_theirs
 
 SIZE = 1000
 Match = tuple[str | None, str, str | None]  # namespace, key, value: None matches any
@@ -127,15 +127,7 @@ def _put_tags(engine: Engine, tags: dict[int, tuple[list[int], int]], since: int
 def test_tag_lists_hold_what_their_resources_carry(
     client: TestClient, anonymous: TestClient, settings: Settings
 ) -> None:
-    ours = [create_provider(client, name=f"ours-{i}")["id"] for i in range(2)]
-    other = client.post(f"{API}/organizations/", json={"name": "theirs"}).json()["id"]
-    theirs = create_provider(client, name="theirs", organization=other)["id"]
-    user = client.post(f"{API}/users/", json={"username": "viewer", "password": "pw-" * 4})
-    assert user.status_code == 201, user.text
-    membership = {"user": user.json()["id"], "role": "viewer"}
-    assert client.post(f"{API}/organizations/1/members/", json=membership).status_code == 201
-    member = TestClient(anonymous.app)
-    member.auth = ("viewer", "pw-" * 4)
+    ours, theirs, other, member = ours_and_theirs(client, anonymous)
     prod = _tag(client, 1, "site", "env", "prod")
     dev = _tag(client, 1, "site", "env", "dev")
     team = _tag(client, 1, "ops", "team", "db")

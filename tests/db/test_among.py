@@ -11,12 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, select
 from sqlalchemy.exc import StatementError
-from tests.factories import bulk_rows, create_provider, insert_rows
 
 from estate.config import Settings
 from estate.db.among import among
 from estate.db.engine import make_engine
 from estate.db.models import Provider, Resource
+from factories import bulk_rows, create_provider, insert_rows
 
 
 @pytest.fixture
