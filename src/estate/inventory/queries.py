@@ -165,7 +165,7 @@ def relationships_of(session: Session, resource: Resource) -> tuple[list[dict[st
             for other in connection.execute(
                 select(*_OTHER_END).where(
                     Resource.provider_id == resource.provider_id,
-                    among(Resource.ems_ref, values=sorted(targets)),
+                    among(Resource.ems_ref, values=targets),
                 )
             )
         }

@@ -265,7 +265,7 @@ def _resolved(session: Session, edges: list[Edge]) -> list[Edge]:
         return edges
     clause = or_(
         *(
-            and_(Resource.provider_id == provider, among(Resource.ems_ref, values=sorted(refs)))
+            and_(Resource.provider_id == provider, among(Resource.ems_ref, values=refs))
             for provider, refs in wanted.items()
         )
     )

@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection
 
+from ..db.among import among_sql, list_parameter
 from .records import DATA_COLUMNS, JSON_COLUMNS
 from .sightings import SIGHTING_SETS, TRACKING_COLUMNS
 
@@ -222,15 +223,10 @@ class Statements:
         return self._insert_values % {"pid": provider_id, "run": run_id, "now": now}
 
     def _among(self, column: str, kind: str = "varchar") -> str:
-        """``column`` is one of a list given as one parameter (see ``values``).
-
-        PostgreSQL plans ``= ANY(array)`` as index probes; SQLite expands a JSON
-        array of scalars without re-parsing anything.
-        """
-        if self.is_postgresql:
-            # The array has the column's own type, or the index cannot be used.
-            return f"{column} = ANY(CAST(%s AS {kind}[]))"
-        return f"{column} IN (SELECT value FROM json_each(?))"
+        """``column`` is one of a list given as one parameter (see ``values``):
+        ``= ANY(array)`` on PostgreSQL, planned as index probes; a JSON array of
+        scalars expanded by ``json_each`` on SQLite (``db.among``)."""
+        return among_sql(column, "%s" if self.is_postgresql else "?", kind, self.is_postgresql)
 
     def pairs(self, refs: list[str], hashes: list[str]) -> tuple[Any, ...]:
         """The parameters ``touch_same`` expects for its (ems_ref, hash) pairs."""
@@ -240,7 +236,7 @@ class Statements:
 
     def values(self, items: list[Any]) -> Any:
         """The parameter that ``_among`` expects for ``items``."""
-        return items if self.is_postgresql else msgspec.json.encode(items).decode()
+        return list_parameter(items, self.is_postgresql)
 
     def _field(self, index: int, column: str) -> str:
         if not self.is_postgresql:
