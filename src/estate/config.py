@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -94,6 +94,13 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         description="While requests are being answered, a collection waits this many times "
         "as long as its last batch took before the next one (at most 2 s; 0: never)",
+    )
+    search_indexers: int | None = Field(
+        default=None,
+        ge=1,
+        le=16,
+        description="Threads of the primary process moving changed resources into the "
+        "search index side by side (default: 2 on PostgreSQL; SQLite has one writer: 1)",
     )
     sighting_retention_days: int = Field(
         default=90,
@@ -219,6 +226,17 @@ class Settings(BaseSettings):
         default="text", description="serve's log lines: text, or one JSON object per line"
     )
 
+    @field_validator("search_indexers")
+    @classmethod
+    def _one_writer_on_sqlite(cls, value: int | None, info: ValidationInfo) -> int | None:
+        """More than one indexer on SQLite would only wait for the one write lock: a
+        setting that cannot do what it says is refused, not ignored."""
+        url = info.data.get("database_url")
+        sqlite = url is None or url.get_secret_value().startswith("sqlite")
+        if value is not None and value > 1 and sqlite:
+            raise ValueError("SQLite has one writer at a time: only 1 indexer can work")
+        return value
+
     @field_validator("offline", mode="before")
     @classmethod
     def _one_of_four(cls, value: object) -> object:
@@ -244,6 +262,13 @@ class Settings(BaseSettings):
         if self.api_concurrency is not None:
             return self.api_concurrency
         return 2 if self.database.startswith("sqlite") else 8
+
+    @property
+    def indexers(self) -> int:
+        """``search_indexers``, or its default for the database (docs/cli.md)."""
+        if self.search_indexers is not None:
+            return self.search_indexers
+        return 1 if self.database.startswith("sqlite") else 2
 
     @property
     def plugins_dir(self) -> Path:

@@ -132,6 +132,23 @@ def test_a_bad_api_concurrency_stops_the_start(tmp_path: Path, value: str, why: 
     assert one_line(result) == f"error: ESTATE_API_CONCURRENCY: {why}"
 
 
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("0", "Input should be greater than or equal to 1"),
+        ("17", "Input should be less than or equal to 16"),
+        ("two", "Input should be a valid integer, unable to parse string as an integer"),
+        # The embedded SQLite: a second indexer could only wait for the write lock.
+        ("2", "Value error, SQLite has one writer at a time: only 1 indexer can work"),
+    ],
+)
+def test_a_bad_search_indexers_stops_the_start(tmp_path: Path, value: str, why: str) -> None:
+    result = serve(tmp_path, ESTATE_SEARCH_INDEXERS=value)
+
+    assert result.returncode == 2
+    assert one_line(result) == f"error: ESTATE_SEARCH_INDEXERS: {why}"
+
+
 def test_json_logs_and_the_service_file(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(

@@ -740,3 +740,62 @@ def test_0023_copies_provider_and_life_onto_tags_keeps_them_current_and_downgrad
         conn.execute(text("INSERT INTO resource_tags VALUES (3, 1)"))  # no trigger is left
         conn.execute(text("UPDATE resources SET deleted_at = NULL WHERE id = 1"))
         assert conn.execute(text("SELECT count(*) FROM resource_tags")).scalar_one() == 2
+
+
+def test_0024_lets_a_trigger_not_keys_follow_deletions_and_downgrades(
+    empty_engine: Engine,
+) -> None:
+    upgrade(empty_engine, "0023")
+    postgresql = empty_engine.dialect.name == "postgresql"
+    index, key = ("resource_search", "resource_id") if postgresql else ("resources_search", "rowid")
+    with empty_engine.begin() as conn:
+        for statement in _AT_0002[:2]:  # organization, provider
+            conn.execute(text(statement))
+        conn.execute(
+            text(
+                _WITH_EDGES
+                + ", ".join(
+                    f"({i}, 1, 'vm-{i}', 'virtual_machine', 'active', 'h', {_AT}, {_AT}, "
+                    f"{_AT}, NULL, NULL)"
+                    for i in (1, 2, 3)
+                )
+            )
+        )
+        conn.execute(text(f"INSERT INTO {index} ({key}, body) VALUES (1, 'vm-1'), (2, 'vm-2')"))
+        conn.execute(text("DELETE FROM resource_search_queue WHERE resource_id IN (1, 2)"))
+
+    def rows(conn: Any) -> tuple[list[int], list[int]]:
+        queue = conn.scalars(text("SELECT resource_id FROM resource_search_queue ORDER BY 1"))
+        return list(queue), list(conn.scalars(text(f"SELECT {key} FROM {index} ORDER BY 1")))
+
+    def keys(conn: Any) -> list[str]:
+        return [
+            table
+            for table in ("resource_search_queue", "resource_search")
+            if table in inspect(conn).get_table_names()
+            for foreign in inspect(conn).get_foreign_keys(table)
+            if foreign["referred_table"] == "resources"
+        ]
+
+    upgrade(empty_engine, "0024")
+
+    with empty_engine.begin() as conn:
+        assert rows(conn) == ([3], [1, 2])
+        assert keys(conn) == ([] if postgresql else ["resource_search_queue"])
+        # One statement deleting an indexed and a queued resource: both rows go.
+        conn.execute(text("DELETE FROM resources WHERE id IN (2, 3)"))
+        assert rows(conn) == ([], [1])
+        if postgresql:  # an orphan (an indexer that raced a deletion): harmless, kept
+            conn.execute(text(f"INSERT INTO {index} ({key}, body) VALUES (7, 'gone')"))
+
+    command.downgrade(alembic_config(empty_engine), "0023")
+
+    with empty_engine.begin() as conn:
+        assert rows(conn) == ([], [1])  # the orphan removed, so that the key holds
+        assert keys(conn) == (
+            ["resource_search_queue", "resource_search"]
+            if postgresql
+            else ["resource_search_queue"]
+        )
+        conn.execute(text("DELETE FROM resources WHERE id = 1"))  # the keys follow again
+        assert rows(conn) == ([], [])

@@ -174,8 +174,9 @@ def create_app(
             forwarded.start()
         scheduler = Scheduler(context, lambda run_id: executor.submit(run_collection, run_id))
         scheduler.start()
-        indexer = SearchIndexer(context)
-        indexer.start()
+        indexers = [SearchIndexer(context, n) for n in range(context.settings.indexers)]
+        for indexer in indexers:
+            indexer.start()
         if on_start is not None:
             assert login is not None
             on_start(context, executor, login)
@@ -185,7 +186,8 @@ def create_app(
             yield
         finally:
             scheduler.stop()
-            indexer.stop()
+            for indexer in indexers:
+                indexer.stop()
             if forwarded is not None:
                 forwarded.stop()
             if publisher is not None:

@@ -11,22 +11,33 @@ saw a worse p99 (1.14-1.50 s against 1.05-1.12 s) and it indexed half as much.""
 from __future__ import annotations
 
 from ..context import Context
-from ..inventory.search import index_queued
+from ..inventory.search import BATCH, index_queued, tidy_queue
 from .background import Repeating
 
 IDLE_SECONDS = 1.0
+TIDY_AFTER = 1000
+"""Resources indexed since the queue was last tidied for a drained queue to be tidied."""
 
 
 class SearchIndexer(Repeating):
     """Indexes a batch after a batch while anything is queued; looks again every
-    second when nothing is."""
+    second when nothing is. On PostgreSQL the primary runs ``ESTATE_SEARCH_INDEXERS``
+    of them (default 2), each taking its own batches: a first collection of 200,000
+    was indexed in 0.58 of one indexer's time on an idle 2-core host (the database
+    server's trigram work is most of it, and it then runs on both cores)."""
 
-    name = "estate-indexer"
     what = "search indexing"
 
-    def __init__(self, context: Context) -> None:
+    def __init__(self, context: Context, number: int = 0, batch: int = BATCH) -> None:
         super().__init__(IDLE_SECONDS)
-        self.context = context
+        self.context, self.batch = context, batch
+        self.name = f"estate-indexer-{number}"
+        self.untidy = 0
 
     def step(self) -> bool:
-        return index_queued(self.context.engine) > 0
+        taken = index_queued(self.context.engine, self.batch)
+        self.untidy += taken
+        if taken < self.batch and self.untidy >= TIDY_AFTER:  # a backlog drained
+            tidy_queue(self.context.engine)
+            self.untidy = 0
+        return taken > 0
