@@ -104,6 +104,7 @@ bench: setup platforms
 	$(BIN)/python bench/ingest.py --resources 100000 --db sqlite
 	$(BIN)/python bench/ingest.py --resources 100000 --db postgresql
 	$(BIN)/python bench/runtime.py
+	$(BIN)/python bench/search_index.py --resources 200000 --db postgresql
 	$(BIN)/python bench/upload.py
 	$(BIN)/python bench/index.py
 	$(BIN)/python bench/providers.py
