@@ -388,6 +388,26 @@ def test_search_reads_the_index_not_the_rows(searchable: Engine) -> None:
             assert not any(d.split()[:2] == ["SCAN", "resources"] for d in details), plan
 
 
+def _search_rows(engine: Engine) -> tuple[set[int], set[int]]:
+    """The ids in the search queue and in the search index."""
+    index = "resources_search" if engine.dialect.name == "sqlite" else "resource_search"
+    key = "rowid" if engine.dialect.name == "sqlite" else "resource_id"
+    with engine.connect() as connection:
+        queue = set(connection.scalars(text("SELECT resource_id FROM resource_search_queue")))
+        indexed = set(connection.scalars(text(f"SELECT {key} FROM {index}")))
+    return queue, indexed
+
+
+def _queue_pages(engine: Engine) -> int:
+    """The pages the search queue's table takes (its rows, live or deleted)."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            sql = "SELECT count(*) FROM dbstat WHERE name = 'resource_search_queue'"
+        else:
+            sql = "SELECT pg_relation_size('resource_search_queue') / 8192"
+        return int(connection.scalar(text(sql)) or 0)
+
+
 def test_the_services_indexers_empty_the_queue(settings: Settings) -> None:
     """As many as the service runs (two on PostgreSQL), in small batches: each takes
     its own, and every resource is indexed once."""
@@ -413,16 +433,6 @@ def test_the_services_indexers_empty_the_queue(settings: Settings) -> None:
     assert _search_rows(engine) == (set(), ids)
     assert found(engine, "vm-59") == ["vm-59"]  # from the index: nothing is queued
     engine.dispose()
-
-
-def _queue_pages(engine: Engine) -> int:
-    """The pages the search queue's table takes (its rows, live or deleted)."""
-    with engine.connect() as connection:
-        if engine.dialect.name == "sqlite":
-            sql = "SELECT count(*) FROM dbstat WHERE name = 'resource_search_queue'"
-        else:
-            sql = "SELECT pg_relation_size('resource_search_queue') / 8192"
-        return int(connection.scalar(text(sql)) or 0)
 
 
 def test_a_drained_backlog_leaves_no_pages_for_searches_to_read(settings: Settings) -> None:
@@ -470,16 +480,6 @@ def test_a_batch_takes_its_ids_once_whatever_the_statistics_say(engine: Engine) 
     assert index_all(engine) == 20
     with Session(engine) as session:
         assert _search_rows(engine) == (set(), set(session.scalars(select(Resource.id))))
-
-
-def _search_rows(engine: Engine) -> tuple[set[int], set[int]]:
-    """The ids in the search queue and in the search index."""
-    index = "resources_search" if engine.dialect.name == "sqlite" else "resource_search"
-    key = "rowid" if engine.dialect.name == "sqlite" else "resource_id"
-    with engine.connect() as connection:
-        queue = set(connection.scalars(text("SELECT resource_id FROM resource_search_queue")))
-        indexed = set(connection.scalars(text(f"SELECT {key} FROM {index}")))
-    return queue, indexed
 
 
 def test_deleted_resources_leave_neither_queue_nor_index_rows(engine: Engine) -> None:
