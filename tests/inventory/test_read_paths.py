@@ -371,7 +371,9 @@ def test_search_follows_renames_and_matches_user_tags(searchable: Engine) -> Non
 
 def test_search_reads_the_index_not_the_rows(searchable: Engine) -> None:
     """The plan of a search names the index: the FTS5 table on SQLite, the trigram
-    GIN index on PostgreSQL."""
+    GIN index on PostgreSQL. There the indexed matches leave out the queued ones by an
+    anti-join: a NOT IN subplan, with a queue too big to hash, read the whole queue
+    again for every match."""
     query = resource_query(ResourceFilter(search="web-01"))
     with searchable.connect() as connection:
         compiled = query.compile(connection)
@@ -380,6 +382,8 @@ def test_search_reads_the_index_not_the_rows(searchable: Engine) -> None:
             connection.execute(text("SET enable_seqscan = off"))
             plan = connection.exec_driver_sql(f"EXPLAIN {sql}", compiled.params).all()
             assert any("ix_resource_search_body" in row[0] for row in plan), plan
+            assert any("Anti Join" in row[0] for row in plan), plan
+            assert not any("SubPlan" in row[0] for row in plan), plan
         else:
             params = tuple(compiled.params[name] for name in compiled.positiontup or ())
             plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all()

@@ -35,6 +35,7 @@ from sqlalchemy import (
     cast,
     column,
     delete,
+    exists,
     func,
     literal_column,
     or_,
@@ -158,10 +159,12 @@ def _sqlite(element: Searched, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(Searched, "postgresql")
 def _postgresql(element: Searched, compiler: SQLCompiler, **kw: Any) -> str:
     pattern = element.pattern
-    queued = select(QUEUE.c.resource_id)
-    indexed = select(_TEXTS.c.resource_id).where(
-        _TEXTS.c.body.ilike(pattern, escape="\\"), _TEXTS.c.resource_id.not_in(queued)
-    )
+    # NOT EXISTS, an anti-join (hashed in batches, or a probe of the queue's key per
+    # match): as NOT IN, a queue too big to hash in work_mem (a million ids) was
+    # scanned again for every match, and a broad term while the indexers catch up
+    # matches hundreds of thousands of indexed texts.
+    queued = exists().where(QUEUE.c.resource_id == _TEXTS.c.resource_id)
+    indexed = select(_TEXTS.c.resource_id).where(_TEXTS.c.body.ilike(pattern, escape="\\"), ~queued)
     row = aliased(Resource)
     in_row = (
         select(row.id)

@@ -55,7 +55,12 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER resources_search_delete ON resources")
     op.execute("DROP FUNCTION estate_resource_search_removed()")
     for table in _TABLES:
-        op.execute(f"DELETE FROM {table} WHERE resource_id NOT IN (SELECT id FROM resources)")
+        # NOT EXISTS, an anti-join: a NOT IN over a million ids too big to hash in
+        # work_mem would scan them again for every row.
+        op.execute(
+            f"DELETE FROM {table} t WHERE NOT EXISTS "
+            "(SELECT 1 FROM resources r WHERE r.id = t.resource_id)"
+        )
         op.execute(
             f"ALTER TABLE {table} ADD CONSTRAINT {table}_resource_id_fkey FOREIGN KEY "
             "(resource_id) REFERENCES resources (id) ON DELETE CASCADE"
