@@ -18,13 +18,12 @@ import psycopg
 import pytest
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from estate.api.app import create_app
 from estate.config import Settings
 from estate.db.engine import make_engine
 from estate.db.migrate import upgrade
-from estate.db.models import Base
 from estate.registry.managed import plugin_folders
 from estate.registry.manifest import parse_manifest
 from estate.runtime.environments import build_requirements_environment, managed_requirements
@@ -73,16 +72,13 @@ def postgresql_url() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-# The search index's tables: raw SQL (migration 0009), and since 0024 without a
-# foreign key for TRUNCATE ... CASCADE to follow.
-_OUTSIDE_THE_MODELS = ("resource_search", "resource_search_queue")
-
-
 def _truncate(url: str) -> None:
+    """Every table the migrations made, the models' and the raw ones (the search
+    index's, which no foreign key reaches since 0024), but the revision's."""
     engine = make_engine(url)
-    tables = ", ".join([t.name for t in Base.metadata.sorted_tables] + list(_OUTSIDE_THE_MODELS))
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        names = [n for n in inspect(conn).get_table_names() if n != "alembic_version"]
+        conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
     engine.dispose()
 
 

@@ -257,18 +257,23 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.resolved_data_dir / 'estate.db'}"
 
     @property
+    def on_sqlite(self) -> bool:
+        """The database is SQLite (the embedded default or a URL naming it)."""
+        return self.database.startswith("sqlite")
+
+    @property
     def admitted_requests(self) -> int:
         """``api_concurrency``, or its default for the database (docs/cli.md)."""
         if self.api_concurrency is not None:
             return self.api_concurrency
-        return 2 if self.database.startswith("sqlite") else 8
+        return 2 if self.on_sqlite else 8
 
     @property
     def indexers(self) -> int:
         """``search_indexers``, or its default for the database (docs/cli.md)."""
         if self.search_indexers is not None:
             return self.search_indexers
-        return 1 if self.database.startswith("sqlite") else 2
+        return 1 if self.on_sqlite else 2
 
     @property
     def plugins_dir(self) -> Path:
