@@ -155,10 +155,11 @@ def test_a_collections_plugin_is_niced_and_a_supervised_process_is_not(
     # its cancel watchdog, its plugin's output readers); the job executor's thread,
     # which goes on to run other jobs, and the threads answering requests are not.
     threads = thread_niceness(earlier)
-    for name in (f"collection-{run['id']}", "ingest-writer"):
+    for name in (f"estate-collection-{run['id']}", "estate-ingest-writer"):
         assert threads.pop(name) == [min(19, own + NICE)], name
-    assert threads.pop("run-cancel") == [min(19, own + NICE)]
-    threads.pop("plugin-output")  # the collection's plugin's (niced), a supervised one's (not)
+    assert threads.pop("estate-run-cancel") == [min(19, own + NICE)]
+    # the collection's plugin's output readers (niced), a supervised one's (not)
+    threads.pop("estate-plugin-output")
     assert any(name.startswith("estate-job") for name in threads), threads
     assert {n for values in threads.values() for n in values} == {own}, threads
 
@@ -194,7 +195,7 @@ def test_no_niceness_when_set_to_zero(settings: Settings, earlier: Earlier, tmp_
         collecting = plugin_processes(os.getpid(), earlier.processes)
         assert collecting and set(collecting.values()) == {own}, collecting
         threads = thread_niceness(earlier)
-        assert "ingest-writer" in threads
+        assert "estate-ingest-writer" in threads
         assert {n for values in threads.values() for n in values} == {own}, threads
 
         assert client.post(f"{API}/collection-runs/{run['id']}/cancel/").status_code in (200, 202)

@@ -344,8 +344,9 @@ def test_the_uis_filters_of_providers(client: TestClient) -> None:
 
 @contextmanager
 def _statements(client: TestClient) -> Iterator[list[str]]:
-    """The SQL statements the app sends meanwhile, for requests (not those of the
-    service's own threads: the scheduler, the search indexer)."""
+    """The SQL statements the app sends meanwhile, for requests: not those of the
+    service's own threads (the scheduler, the search indexers, a collection still
+    finishing), which are all named ``estate-…``."""
     engine = client.app.state.context.engine  # type: ignore[attr-defined]
     sent: list[str] = []
 

@@ -140,7 +140,9 @@ class Ingestor:
             raw = kept
         self.counters.found += len(raw)
         if self._writer is None:
-            self._writer = threading.Thread(target=self._write, name="ingest-writer", daemon=True)
+            self._writer = threading.Thread(
+                target=self._write, name="estate-ingest-writer", daemon=True
+            )
             self._writer.start()
         self._queue.put(raw)
 

@@ -92,7 +92,9 @@ class _ActionJob:
 
     def run(self) -> None:
         values: dict[str, Any] = {}
-        watchdog = threading.Thread(target=self._watch_cancel, daemon=True, name="action-cancel")
+        watchdog = threading.Thread(
+            target=self._watch_cancel, daemon=True, name="estate-action-cancel"
+        )
         watchdog.start()
         try:
             result = self._act()

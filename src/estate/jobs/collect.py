@@ -70,7 +70,7 @@ def run_collection(context: Context, run_id: int) -> None:
         job.log.add("warning", warning)
     # Background work: the job, its plugin and its ingest writer yield the CPU to the
     # threads answering requests (runtime/niceness.py).
-    run_niced(context.settings.background_nice, job.run, f"collection-{run_id}")
+    run_niced(context.settings.background_nice, job.run, f"estate-collection-{run_id}")
 
 
 def failure_message(exc: Exception, run_id: int, driver_error: type[Exception]) -> str:
@@ -145,7 +145,9 @@ class _CollectionJob:
 
     def run(self) -> None:
         status, message = RunStatus.FAILED, None
-        watchdog = threading.Thread(target=self._watch_cancel, daemon=True, name="run-cancel")
+        watchdog = threading.Thread(
+            target=self._watch_cancel, daemon=True, name="estate-run-cancel"
+        )
         watchdog.start()
         try:
             result = self._collect()

@@ -95,7 +95,7 @@ def run_conformance(context: Context, run_id: int) -> None:
                 progress=progress,
                 settings=context.settings,
             ),
-            f"conformance-{run_id}",
+            f"estate-conformance-{run_id}",
         )
     except ValueError as exc:
         _end(context, run_id, error=mask(str(exc), hidden))

@@ -225,7 +225,7 @@ class PluginProcess:
                 logger.warning("plugin ignored $/cancel for %s s; killing it", grace)
                 _kill_group(process)
 
-        threading.Thread(target=enforce, name="plugin-cancel", daemon=True).start()
+        threading.Thread(target=enforce, name="estate-plugin-cancel", daemon=True).start()
         return True
 
     def _send(self, data: bytes) -> None:
@@ -359,7 +359,7 @@ def _pump(stream: IO[bytes], level: str, sink: LogSink) -> threading.Thread:
             sink(level, raw.decode("utf-8", "replace").rstrip("\n"))
         stream.close()
 
-    thread = threading.Thread(target=run, name="plugin-output", daemon=True)
+    thread = threading.Thread(target=run, name="estate-plugin-output", daemon=True)
     thread.start()
     return thread
 

@@ -131,7 +131,7 @@ class Supervisor:
         """Start the health thread (calls work without it, unsupervised between calls)."""
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._watch, name="plugin-supervisor", daemon=True
+                target=self._watch, name="estate-plugin-supervisor", daemon=True
             )
             self._thread.start()
 
