@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Settings
-from .db.engine import make_engine, make_sessionmaker
+from .db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
 from .runtime.demand import Demand
 from .runtime.supervisor import Supervisor, SupervisorPolicy
 from .secretbox import SecretBox
@@ -25,6 +25,12 @@ class Context:
     supervisor: Supervisor = field(default_factory=Supervisor, repr=False)
     demand: Demand = field(default_factory=Demand, repr=False)
     """The requests the service's processes are answering (set by ``create_app``)."""
+    reads: sessionmaker[Session] = field(init=False, repr=False)
+    """Sessions that open no transaction, for requests that only read
+    (``db/engine.py``: :func:`make_read_sessionmaker`)."""
+
+    def __post_init__(self) -> None:
+        self.reads = make_read_sessionmaker(self.engine)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:

@@ -141,7 +141,7 @@ def create_app(
             publisher.start()
         app.state.context = context
         app.state.admin_login = login
-        app.state.throttle = Throttle.from_settings(settings, context.sessions)
+        app.state.throttle = Throttle.from_settings(settings, context.sessions, context.reads)
         bell: Bell = app.state.bell
         if not is_primary:
             assert jobs is not None, "an API worker needs the pipe to the primary"

@@ -14,7 +14,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..auth import roles
@@ -52,9 +52,24 @@ async def get_executor(request: Request) -> Submitter:
     return executor
 
 
-async def get_session(context: Annotated[Context, Depends(get_context)]) -> AsyncIterator[Session]:
-    """The request's session: made here (no I/O), closed in a worker thread (closing
-    returns its connection to the pool, a rollback: I/O the event loop must not wait on)."""
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def get_session(
+    request: Request, context: Annotated[Context, Depends(get_context)]
+) -> AsyncIterator[Session]:
+    """The request's session, made here (no I/O).
+
+    A request that reads (GET, HEAD, OPTIONS) gets one that opens no transaction
+    (``Context.reads``): closing it returns its connection to the pool with nothing to
+    roll back, no I/O, so it is closed here, without a hop to a worker thread. Any
+    other request's session is closed in a worker thread: its rollback is a round trip
+    the event loop must not wait on.
+    """
+    if request.method in _SAFE_METHODS:
+        with context.reads() as session:
+            yield session
+        return
     session = context.sessions()
     try:
         yield session
@@ -119,9 +134,6 @@ def get_current_user(request: Request, session: SessionDep, throttle: ThrottleDe
     setattr(request.state, USER_KEY, user.username)  # for the access log
     setattr(request.state, USER_ID_KEY, user.id)  # for the audit log
     return user
-
-
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _cookie_user(request: Request, session: Session) -> User:
@@ -195,17 +207,20 @@ def _basic_user(attempt: _Attempt, value: str) -> User:
     return user
 
 
+# The token and its user in one query (a second one for token.user cost more than
+# hashing the token), built once: every request but a password's runs it.
+_TOKEN_AND_USER = (
+    select(ApiToken, User)
+    .join(User, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("digest"))
+)
+
+
 def _token_user(attempt: _Attempt, value: str) -> User:
     attempt.check(None)
     found = None
     if value.startswith(TOKEN_PREFIX):
-        # The token and its user in one query (a second one for token.user cost more
-        # than hashing the token).
-        found = attempt.session.execute(
-            select(ApiToken, User)
-            .join(User, ApiToken.user_id == User.id)
-            .where(ApiToken.token_hash == token_digest(value))
-        ).first()
+        found = attempt.session.execute(_TOKEN_AND_USER, {"digest": token_digest(value)}).first()
     if found is None:
         raise attempt.refuse(None, None, "unknown token", "invalid credentials")
     token, user = found
@@ -259,10 +274,13 @@ def get_or_404(
     return row
 
 
-def get_visible(session: SessionDep, user: CurrentUser) -> frozenset[int] | None:
+async def get_visible(session: SessionDep, user: CurrentUser) -> frozenset[int] | None:
     """The organizations the caller can see (None: all, a system administrator);
-    every list is filtered to them."""
-    return roles.visible_organizations(session, user)
+    every list is filtered to them. A system administrator's answer needs no query,
+    so no hop to a worker thread either."""
+    if user.is_admin:
+        return None
+    return await run_in_threadpool(roles.visible_organizations, session, user)
 
 
 Visible = Annotated[frozenset[int] | None, Depends(get_visible)]

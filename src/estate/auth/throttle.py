@@ -62,6 +62,8 @@ class _Snapshot:
 @dataclass
 class Throttle:
     sessions: sessionmaker[Session]
+    reads: sessionmaker[Session]
+    """For the lookups alone: sessions that open no transaction (``Context.reads``)."""
     max_failures: int = 5
     max_failures_per_client: int = 20
     window: float = 300.0
@@ -74,9 +76,12 @@ class Throttle:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings, sessions: sessionmaker[Session]) -> Throttle:
+    def from_settings(
+        cls, settings: Settings, sessions: sessionmaker[Session], reads: sessionmaker[Session]
+    ) -> Throttle:
         return cls(
             sessions=sessions,
+            reads=reads,
             max_failures=settings.login_max_failures,
             max_failures_per_client=settings.login_max_failures_per_client,
             window=settings.login_failure_window,
@@ -93,7 +98,7 @@ class Throttle:
         now = self.clock()
         keys = _keys(username, client)
         if username is not None:
-            with self.sessions() as session:
+            with self.reads() as session:
                 until = session.scalars(
                     select(LoginBlock.blocked_until).where(
                         tuple_(LoginBlock.kind, LoginBlock.name).in_(keys),
@@ -185,7 +190,7 @@ class Throttle:
         with self._lock:
             if now - self._snapshot.taken < SNAPSHOT_SECONDS:
                 return self._snapshot
-        with self.sessions() as session:
+        with self.reads() as session:
             blocked = {
                 (kind, name): until
                 for kind, name, until in session.execute(

@@ -40,3 +40,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that open no transaction (the connection in autocommit): for requests
+    that read (GET, HEAD).
+
+    On PostgreSQL a transaction is a ``BEGIN`` and a ``ROLLBACK`` sent beside the
+    statements, and closing a session that holds one is that round trip; without one,
+    closing is no I/O. Reads see the same data either way: at ``READ COMMITTED`` every
+    statement takes its own snapshot, in a transaction or not. A write in such a
+    session (a token's ``last_used_at``, a web session's touch: one statement each)
+    is committed as it runs. On SQLite the driver opened no transaction for reads
+    before: nothing changes there but the writes' implicit ``BEGIN``.
+    """
+    return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
