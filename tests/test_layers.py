@@ -39,6 +39,7 @@ ALLOWED: dict[str, set[str]] = {
     "demo": _BASE | {"bootstrap", "context", "jobs"},
     "logs": {"config"},
     "request_checks": {"db"},  # the faces' query and path parameter checks
+    "request_sessions": {"context"},  # the faces' request sessions
 }
 FACES = {"api", "cli", "web"}
 BELOW_FACES = set(ALLOWED)

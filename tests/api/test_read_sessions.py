@@ -2,8 +2,8 @@
 
 On PostgreSQL a transaction costs a ``BEGIN`` and a ``ROLLBACK`` beside a request's
 statements; without one, its session closes with no I/O (``db/engine.py``,
-``api/deps.py``). Checked at the driver: whether its connection was inside a
-transaction when each of a request's statements ran.
+``request_sessions.py``). Checked at the driver: whether its connection was inside a
+transaction when each of a request's statements ran, for the API and the pages.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from estate.api.app import API_PREFIX
-from factories import create_provider
+from factories import create_provider, log_in
 
 API = API_PREFIX
 
@@ -62,6 +62,20 @@ def test_a_read_opens_no_transaction_and_a_write_runs_in_one(client: TestClient)
         renamed = client.patch(f"{API}/providers/{provider['id']}/", json={"name": "renamed"})
         assert renamed.status_code == 200, renamed.text
     assert ("UPDATE", True) in writes, writes
+
+
+def test_a_page_opens_no_transaction_and_logging_in_runs_in_one(
+    client: TestClient, anonymous: TestClient
+) -> None:
+    provider = create_provider(client)
+    with _transactions(client) as login:
+        log_in(anonymous)
+    assert ("INSERT", True) in login, login  # the web session, with the old ones deleted
+    with _transactions(client) as reads:
+        assert anonymous.get(f"/providers/{provider['id']}").status_code == 200
+        assert anonymous.get("/resources").status_code == 200
+    assert reads and {word for word, _ in reads} == {"SELECT"}
+    assert not any(open_ for _, open_ in reads), reads
 
 
 def test_a_write_made_while_reading_is_kept(client: TestClient) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import AsyncIterator, Collection
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
@@ -26,6 +26,7 @@ from ..context import Context
 from ..db.models import ApiToken, Base, Organization, User
 from ..db.states import Role
 from ..jobs.forward import Submitter
+from ..request_sessions import SAFE_METHODS, request_session
 from .access import USER_KEY, client_of
 from .audit_log import USER_ID_KEY
 
@@ -52,34 +53,10 @@ async def get_executor(request: Request) -> Submitter:
     return executor
 
 
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-async def get_session(
-    request: Request, context: Annotated[Context, Depends(get_context)]
-) -> AsyncIterator[Session]:
-    """The request's session, made here (no I/O).
-
-    A request that reads (GET, HEAD, OPTIONS) gets one that opens no transaction
-    (``Context.reads``): closing it returns its connection to the pool with nothing to
-    roll back, no I/O, so it is closed here, without a hop to a worker thread. Any
-    other request's session is closed in a worker thread: its rollback is a round trip
-    the event loop must not wait on.
-    """
-    if request.method in _SAFE_METHODS:
-        with context.reads() as session:
-            yield session
-        return
-    session = context.sessions()
-    try:
-        yield session
-    finally:
-        await run_in_threadpool(session.close)
-
-
 ContextDep = Annotated[Context, Depends(get_context)]
 ExecutorDep = Annotated[Submitter, Depends(get_executor)]
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(request_session)]
+"""The request's session (``request_sessions.py``: a read's opens no transaction)."""
 
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="estate", Bearer'}
 
@@ -145,7 +122,7 @@ def _cookie_user(request: Request, session: Session) -> User:
     row = session_of(session, request.cookies.get(COOKIE))
     if row is None:
         raise _unauthorized("session expired or ended: log in again")
-    if request.method not in _SAFE_METHODS and not csrf_matches(
+    if request.method not in SAFE_METHODS and not csrf_matches(
         row, request.headers.get(CSRF_HEADER)
     ):
         raise HTTPException(

@@ -122,7 +122,7 @@ def dashboard_live(request: Request, visitor: LiveVisitor) -> StreamingResponse:
     visible = visitor.visible
 
     def look(context: Context) -> live.Snapshot:
-        with context.sessions() as session:
+        with context.reads() as session:
             found = running(session, visible)
             key = _running_key(found)
             html = fragment("_running.html", running=found)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -16,6 +15,7 @@ from ..db.models import Base, User
 from ..db.states import Role
 from ..logs import ACCESS_USER
 from ..request_checks import refuse_unknown_parameters, refuse_unstorable_parameters
+from ..request_sessions import request_session
 
 CHECKS = [Depends(refuse_unstorable_parameters), Depends(refuse_unknown_parameters)]
 """A page router's checks of its query: a NUL character or a misspelt filter is a 400
@@ -34,13 +34,8 @@ class PageError(Exception):
         self.status_code, self.message = status_code, message
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    context: Context = request.app.state.context
-    with context.sessions() as session:
-        yield session
-
-
-PageSession = Annotated[Session, Depends(get_session)]
+PageSession = Annotated[Session, Depends(request_session)]
+"""The page's session (``request_sessions.py``: a read's opens no transaction)."""
 
 
 @dataclass
@@ -102,7 +97,7 @@ def get_live_visitor(request: Request) -> Visitor:
     """The visitor of an event stream, read with a session closed at once: a stream
     lasts minutes and must not hold a database connection meanwhile."""
     context: Context = request.app.state.context
-    with context.sessions() as session:
+    with context.reads() as session:
         return get_visitor(request, session)
 
 

@@ -110,11 +110,11 @@ def plugins_live(request: Request, visitor: LiveVisitor) -> StreamingResponse:
     visible, is_admin = visitor.visible, visitor.user.is_admin
 
     def render(context: Context) -> dict[str, str]:
-        with context.sessions() as session:
+        with context.reads() as session:
             return {"plugins": _table(session, visible, is_admin)}
 
     def look(context: Context) -> live.Snapshot:
-        with context.sessions() as session:
+        with context.reads() as session:
             key = _versions_key(session)
         preparing = any(row[1] == VersionState.PREPARING for row in key)
         return key, preparing, lambda: render(context)

@@ -118,11 +118,11 @@ def provider_page(
 
 @router.get("/live/providers/{provider_id}")
 def provider_live(request: Request, provider_id: int, visitor: LiveVisitor) -> StreamingResponse:
-    with request.app.state.context.sessions() as session:
+    with request.app.state.context.reads() as session:
         provider_of(session, visitor, provider_id)
 
     def look(context: Context) -> live.Snapshot:
-        with context.sessions() as session:
+        with context.reads() as session:
             run = latest_run(session, provider_id)
             key = run_key(run)
             html = fragment("_run_progress.html", run=run)

@@ -280,11 +280,11 @@ def _form_of(spec: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/live/resources/{resource_id}")
 def resource_live(request: Request, resource_id: int, visitor: LiveVisitor) -> StreamingResponse:
-    with request.app.state.context.sessions() as session:
+    with request.app.state.context.reads() as session:
         _resource(session, visitor, resource_id)
 
     def look(context: Context) -> live.Snapshot:
-        with context.sessions() as session:
+        with context.reads() as session:
             resource = session.get(Resource, resource_id)
             if resource is None:
                 return None, False, dict

@@ -60,12 +60,12 @@ def run_page(
 
 @router.get("/live/runs/{run_id}")
 def run_live(request: Request, run_id: int, visitor: LiveVisitor) -> StreamingResponse:
-    with request.app.state.context.sessions() as session:
+    with request.app.state.context.reads() as session:
         run = _run(session, visitor, run_id)
         may_cancel = visitor.may(session, Role.OPERATOR, run.provider.organization_id)
 
     def look(context: Context) -> live.Snapshot:
-        with context.sessions() as session:
+        with context.reads() as session:
             run = session.get(CollectionRun, run_id)
             if run is None:
                 return None, False, dict
