@@ -7,7 +7,10 @@ import re
 import shutil
 import tarfile
 import textwrap
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -15,7 +18,7 @@ from typing import Any, NamedTuple
 import httpx
 import yaml
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, insert, null
+from sqlalchemy import Connection, event, insert, null
 
 from conftest import ADMIN_PASSWORD
 from estate.db.models import Resource, ResourceBlock
@@ -405,3 +408,42 @@ def ours_and_theirs(client: TestClient, anonymous: TestClient) -> Tenants:
     member = TestClient(anonymous.app)
     member.auth = VIEWER
     return Tenants(ours, theirs, other, member)
+
+
+class Sent(NamedTuple):
+    statement: str
+    in_transaction: bool
+    """Whether the driver's connection was inside a transaction after it ran."""
+
+    @property
+    def verb(self) -> str:
+        """The statement's first word: SELECT, INSERT, …"""
+        return self.statement.split(None, 1)[0].upper()
+
+
+@contextmanager
+def request_statements(client: TestClient) -> Iterator[list[Sent]]:
+    """The SQL statements the app sends meanwhile for requests: not those of the
+    service's own threads (the scheduler, the search indexers, a collection still
+    finishing), which are all named ``estate-…``."""
+    engine = client.app.state.context.engine  # type: ignore[attr-defined]
+    sent: list[Sent] = []
+
+    def after(connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not threading.current_thread().name.startswith("estate-"):
+            dbapi = connection.connection.dbapi_connection
+            sent.append(Sent(statement, _in_transaction(dbapi)))
+
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "after_cursor_execute", after)
+
+
+def _in_transaction(dbapi_connection: Any) -> bool:
+    """Whether the driver's connection is inside a transaction (psycopg or sqlite3)."""
+    info = getattr(dbapi_connection, "info", None)
+    if info is not None and hasattr(info, "transaction_status"):
+        return bool(info.transaction_status.name != "IDLE")
+    return bool(dbapi_connection.in_transaction)

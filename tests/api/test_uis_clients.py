@@ -5,15 +5,12 @@ Real app on both databases; the names asserted are the UIS's serializers' own.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from estate.api.app import API_PREFIX, create_app
 from estate.config import Settings
@@ -24,6 +21,7 @@ from factories import (
     collect,
     create_provider,
     fixture_plugin,
+    request_statements,
     start_run,
     tarball,
     upload,
@@ -342,32 +340,13 @@ def test_the_uis_filters_of_providers(client: TestClient) -> None:
     assert bad.status_code == 400 and bad.json()["detail"].startswith("ordering: 'secrets'")
 
 
-@contextmanager
-def _statements(client: TestClient) -> Iterator[list[str]]:
-    """The SQL statements the app sends meanwhile, for requests: not those of the
-    service's own threads (the scheduler, the search indexers, a collection still
-    finishing), which are all named ``estate-…``."""
-    engine = client.app.state.context.engine  # type: ignore[attr-defined]
-    sent: list[str] = []
-
-    def record(*args: Any) -> None:
-        if not threading.current_thread().name.startswith("estate-"):
-            sent.append(str(args[2]))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def test_a_provider_page_costs_the_same_queries_for_one_or_many(client: TestClient) -> None:
     _collected(client, "first")
-    with _statements(client) as one:
+    with request_statements(client) as one:
         assert client.get(f"{API}/providers/").status_code == 200
     for n in range(4):
         _collected(client, f"more-{n}")
-    with _statements(client) as five:
+    with request_statements(client) as five:
         assert client.get(f"{API}/providers/").json()["count"] == 5
 
     assert len(five) == len(one)
