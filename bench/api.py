@@ -371,18 +371,41 @@ def serving(
             process.wait(timeout=10)
 
 
+def process_stat(pid: int | str) -> tuple[str, list[str]] | None:
+    """A process's name and the fields of its ``/proc/PID/stat`` after the name (its
+    state first, its session at 3, its CPU ticks at 11:13 and its ended children's at
+    13:15); None once it has ended."""
+    try:
+        head, _, rest = Path(f"/proc/{pid}/stat").read_text().rpartition(")")
+    except OSError:
+        return None
+    return head.partition("(")[2], rest.split()
+
+
+def socket_links(pid: int | str) -> list[str]:
+    """The ``socket:[INODE]`` links of a process's open files (OSError once it ended;
+    a file closed meanwhile is left out)."""
+    links = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            link = str(fd.readlink())
+        except OSError:  # closed meanwhile
+            continue
+        if link.startswith("socket:["):
+            links.append(link)
+    return links
+
+
 def service_cpu(session: int) -> tuple[float, float]:
     """CPU seconds (user + system, ended children's included) of every process of the
     service's session (the primary, its workers, its plugin processes), and of the
     primary alone."""
     ticks = primary = 0
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+        stat = process_stat(entry.name) if entry.name.isdigit() else None
+        if stat is None:  # not a process, or ended meanwhile
             continue
-        try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:  # ended meanwhile
-            continue
+        fields = stat[1]
         if int(fields[3]) == session:
             spent = sum(int(f) for f in fields[11:15])
             ticks += spent
@@ -396,14 +419,9 @@ def database_server_cpu() -> float:
     local server. The requests' queries and the collections' writes both run there."""
     ticks = 0
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            head, _, rest = (entry / "stat").read_text().rpartition(")")
-        except OSError:  # ended meanwhile
-            continue
-        if head.partition("(")[2] == "postgres":
-            ticks += sum(int(f) for f in rest.split()[11:15])
+        stat = process_stat(entry.name) if entry.name.isdigit() else None
+        if stat is not None and stat[0] == "postgres":
+            ticks += sum(int(f) for f in stat[1][11:15])
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -422,7 +440,7 @@ def connections_held(session: int, port: int) -> list[int]:
         try:
             if not entry.name.isdigit() or os.getsid(int(entry.name)) != session:
                 continue
-            links = [str(fd.readlink()) for fd in (entry / "fd").iterdir()]
+            links = socket_links(entry.name)
         except OSError:  # ended meanwhile
             continue
         if count := sum(link in inodes for link in links):

@@ -35,28 +35,25 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 
-from api import API, loaded_estate, queries, serving  # bench/api.py, beside this script
+from api import (  # bench/api.py, beside this script
+    API,
+    loaded_estate,
+    process_stat,
+    queries,
+    serving,
+    socket_links,
+)
 
 
 def _process_cpu(pid: int) -> float:
-    """CPU seconds of one process (user + system)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:  # ended
-        return 0.0
-    return sum(int(f) for f in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds of one process (user + system); 0.0 once it ended."""
+    stat = process_stat(pid)
+    return 0.0 if stat is None else sum(int(f) for f in stat[1][11:13]) / os.sysconf("SC_CLK_TCK")
 
 
 def _local_ports(pid: int, server_port: int) -> set[int]:
     """The local ports of ``pid``'s TCP connections to ``server_port`` on this host."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = str(fd.readlink())
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
+    inodes = {link[8:-1] for link in socket_links(pid)}
     ports = set()
     for table in ("tcp", "tcp6"):
         for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:

@@ -4,6 +4,8 @@ A request that reads (GET, HEAD, OPTIONS) gets a session that opens no transacti
 (``Context.reads``, ``db/engine.py``): no ``BEGIN`` and ``ROLLBACK`` round trips on
 PostgreSQL, and closing it returns its connection to the pool with nothing to roll
 back, no I/O, so it is closed on the event loop, without a hop to a worker thread.
+The writes a read makes (a token's ``last_used_at``, a web session's touch) are one
+statement each, committed as they run.
 Any other request's session keeps its transaction, and is closed in a worker thread:
 its rollback is a round trip the event loop must not wait on.
 """

@@ -43,15 +43,12 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 def make_read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that open no transaction (the connection in autocommit): for requests
-    that read (GET, HEAD).
+    """Sessions that open no transaction (the connection in autocommit), for reads
+    (which requests get them, and why: ``request_sessions.py``).
 
-    On PostgreSQL a transaction is a ``BEGIN`` and a ``ROLLBACK`` sent beside the
-    statements, and closing a session that holds one is that round trip; without one,
-    closing is no I/O. Reads see the same data either way: at ``READ COMMITTED`` every
-    statement takes its own snapshot, in a transaction or not. A write in such a
-    session (a token's ``last_used_at``, a web session's touch: one statement each)
-    is committed as it runs. On SQLite the driver opened no transaction for reads
-    before: nothing changes there but the writes' implicit ``BEGIN``.
+    Reads see the same data as in a transaction: at ``READ COMMITTED`` every statement
+    takes its own snapshot either way. A write in such a session commits as it runs.
+    On SQLite the driver opened no transaction for reads before: only the writes'
+    implicit ``BEGIN`` goes.
     """
     return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
