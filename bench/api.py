@@ -230,6 +230,7 @@ def queries(estate: Estate) -> dict[str, list[str]]:
         "list_tag": [f"{r}&tag=bench/tagged:yes"],
         "list_search": [f"{r}&search=esxi-0042"],
         "list_search_miss": [f"{r}&search=no-such-thing"],
+        "list_search_broad": [f"{r}&search=vm-"],
         "deep_page_number": [f"{r}&page={deep_page(estate)}"],
         "deep_cursor": [f"{r}&cursor={estate.deep_cursor}"],
         "detail_vm": [f"{API}/resources/{i}/" for i in estate.changed],

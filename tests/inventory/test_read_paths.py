@@ -251,9 +251,11 @@ def test_a_filter_counts_cannot_answer_is_left_to_the_caller(engine: Engine) -> 
             assert counted(session, filters) is None, filters
 
 
-def found(engine: Engine, term: str, **filters: Any) -> list[str]:
+def found(engine: Engine, term: str, walk: bool = False, **filters: Any) -> list[str]:
+    """The ems_refs a search finds; ``walk``: in a broad term's form, each row checked
+    on its own text (``search.broad_search``), which must find the same."""
     with Session(engine) as session:
-        query = resource_query(ResourceFilter(search=term, **filters))
+        query = resource_query(ResourceFilter(search=term, **filters), walk=walk)
         return sorted(r.ems_ref for r in session.scalars(query))
 
 
@@ -325,6 +327,7 @@ def test_search_finds_a_substring_of_any_searched_field(
     searchable: Engine, term: str, expected: list[str]
 ) -> None:
     assert found(searchable, term) == expected
+    assert found(searchable, term, walk=True) == expected
 
 
 def test_one_compiled_search_serves_every_term_with_its_own_values(searchable: Engine) -> None:
@@ -347,8 +350,9 @@ def test_one_compiled_search_serves_every_term_with_its_own_values(searchable: E
 
 
 def test_search_sees_deleted_resources_only_when_asked(searchable: Engine) -> None:
-    assert found(searchable, "gone", include_deleted=True) == ["vm-5"]
-    assert found(searchable, "gone") == []
+    for walk in (False, True):
+        assert found(searchable, "gone", walk, include_deleted=True) == ["vm-5"]
+        assert found(searchable, "gone", walk) == []
 
 
 def test_search_follows_renames_and_matches_user_tags(searchable: Engine) -> None:
@@ -365,8 +369,10 @@ def test_search_follows_renames_and_matches_user_tags(searchable: Engine) -> Non
     index_all(searchable)
     assert found(searchable, "renamed") == ["vm-4"]
     assert found(searchable, "batch") == []
-    assert found(searchable, "storage") == ["vm-3"]  # a tag's value
-    assert found(searchable, "ops") == ["vm-3"]  # its namespace
+    for walk in (False, True):
+        assert found(searchable, "renamed", walk) == ["vm-4"]
+        assert found(searchable, "storage", walk) == ["vm-3"]  # a tag's value
+        assert found(searchable, "ops", walk) == ["vm-3"]  # its namespace
 
 
 def test_search_reads_the_index_not_the_rows(searchable: Engine) -> None:

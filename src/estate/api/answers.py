@@ -30,8 +30,22 @@ def json_answer(content: Any, status_code: int = 200) -> Response:
     )
 
 
+ESTIMATED_HEADER = "X-Count-Estimated"
+"""Sent (``true``) with a page whose ``count`` is an estimate (a broad search's)."""
+
+
 def page_answer(
-    count: int, next_url: str | None, previous: str | None, results: list[dict[str, Any]]
+    count: int,
+    next_url: str | None,
+    previous: str | None,
+    results: list[dict[str, Any]],
+    estimated: bool = False,
 ) -> Response:
-    """A DRF-style page (:class:`~estate.api.pagination.Page`) as a JSON response."""
-    return json_answer({"count": count, "next": next_url, "previous": previous, "results": results})
+    """A DRF-style page (:class:`~estate.api.pagination.Page`) as a JSON response;
+    ``estimated``: its count is an estimate, said in :data:`ESTIMATED_HEADER`."""
+    answer = json_answer(
+        {"count": count, "next": next_url, "previous": previous, "results": results}
+    )
+    if estimated:
+        answer.headers[ESTIMATED_HEADER] = "true"
+    return answer

@@ -33,12 +33,16 @@ class ResourceFilter:
     providers: tuple[int, ...] | None = None
 
 
-def resource_query(filters: ResourceFilter) -> Select[Resource]:
-    """Resources matching ``filters``, oldest first (ids only grow, so cursors are stable)."""
+def resource_query(filters: ResourceFilter, walk: bool = False) -> Select[Resource]:
+    """Resources matching ``filters``, oldest first (ids only grow, so cursors are stable).
+
+    ``walk``: a broad search's form, each row checked on its own text as the list is
+    walked in id order (``search.broad_search``), not the search index's matches."""
     query = select(Resource)
     # With a search, the provider terms are kept off the indexes (+ 0): SQLite would
     # otherwise walk a provider's every resource rather than the search's matches.
-    provider_id: Any = Resource.provider_id + 0 if filters.search else Resource.provider_id
+    gathered = filters.search and not walk
+    provider_id: Any = Resource.provider_id + 0 if gathered else Resource.provider_id
     if filters.provider is not None:
         query = query.where(provider_id == filters.provider)
     if filters.providers is not None:
@@ -56,7 +60,7 @@ def resource_query(filters: ResourceFilter) -> Select[Resource]:
             Resource.provider_id.in_(select(Provider.id).where(Provider.vendor == filters.vendor))
         )
     if filters.search:
-        query = query.where(Searched(filters.search))
+        query = query.where(Searched(filters.search, walk))
     for match in filters.tags:
         query = query.where(tagged(match))
     if not filters.include_deleted:

@@ -107,15 +107,17 @@ def resource_list(
         state=state, tags=_tag_filter(tag),
     )  # fmt: skip
     query = resource_query(filters)
-    total, few = listed(session, filters, query)  # a search's few matches: one query
+    listing = listed(session, filters, query)  # a search's few matches: one query
     offset = (page_number - 1) * PAGE_SIZE
-    if few is not None and sort == "id":
-        rows = rows_in_order(session, few[offset : offset + PAGE_SIZE])
+    if listing.few is not None and sort == "id":
+        rows = rows_in_order(session, listing.few[offset : offset + PAGE_SIZE])
     else:
         order = None if sort == "id" else _order(sort)
-        rows = rows_in_order(
-            session, numbered_ids(session, query, filters, offset, PAGE_SIZE, order)
-        )
+        # one row more than the page: whether an estimated list goes on
+        ids = numbered_ids(session, listing.query, filters, offset, PAGE_SIZE + 1, order)
+        rows = rows_in_order(session, ids)
+    total, estimated = listing.settled(offset, min(len(rows), PAGE_SIZE), len(rows) > PAGE_SIZE)
+    rows = rows[:PAGE_SIZE]
     providers = {p.id: p for p in visible_providers(session, visitor)}
     values = {
         "search": search or "",
@@ -130,6 +132,7 @@ def resource_list(
         "resources.html",
         rows=rows,
         total=total,
+        estimated=estimated,
         page_number=page_number,
         pages=max(1, -(-total // PAGE_SIZE)),
         sort=sort,

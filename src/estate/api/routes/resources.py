@@ -18,7 +18,7 @@ from ...db.models import Provider, Resource, ResourceChange, User
 from ...db.storable import INT_MAX
 from ...inventory.automations import automations_page
 from ...inventory.blocks import numbered_ids
-from ...inventory.counts import listed
+from ...inventory.counts import Listed, listed
 from ...inventory.drift import DriftFilter
 from ...inventory.queries import (
     ResourceFilter,
@@ -218,18 +218,24 @@ def list_resources(
     order = order_clauses(ordering, _SORTABLE, Resource.id)
     if cursor is not None and order is not None:
         raise HTTPException(400, detail="ordering: cursor pages are ordered by id; use page")
-    total, few = listed(session, filters, query)
+    listing = listed(session, filters, query)
+    few = listing.few
     if page is not None or order is not None:
         page = page or 1
+        start = (page - 1) * page_size
         if few is not None and order is None:
-            start = (page - 1) * page_size
             rows = _rows(session, few[start : start + page_size])
         else:
-            offset = (page - 1) * page_size
-            rows = _rows(session, numbered_ids(session, query, filters, offset, page_size, order))
+            # one row more than the page: whether an estimated list goes on
+            ids = numbered_ids(session, listing.query, filters, start, page_size + 1, order)
+            rows = _rows(session, ids)
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        total, guessed = listing.settled(start, len(rows), more)
         next_url, previous = page_links(request, page, page_size, total)
-        return page_answer(total, next_url, previous, resource_items(session, rows))
-    return _cursor_page(session, request, query, total, cursor, page_size, few)
+        items = resource_items(session, rows)
+        return page_answer(total, next_url, previous, items, estimated=guessed)
+    return _cursor_page(session, request, listing, cursor, page_size)
 
 
 def _rows(session: Session, ids_query: Select[Any] | Sequence[int]) -> list[Row[Any]]:
@@ -239,16 +245,11 @@ def _rows(session: Session, ids_query: Select[Any] | Sequence[int]) -> list[Row[
 
 
 def _cursor_page(
-    session: Session,
-    request: Request,
-    query: Select[Any],
-    total: int,
-    cursor: str | None,
-    page_size: int,
-    few: list[int] | None = None,
+    session: Session, request: Request, listing: Listed, cursor: str | None, page_size: int
 ) -> Response:
     """Estate's fast path: ``WHERE id > last`` on the primary key, at any depth (or
     the ids after ``last`` in ``few``, every id of the list)."""
+    query, few = listing.query, listing.few
     direction, last = decode_cursor(cursor) if cursor else ("n", 0)
     ids: Select[Any] | list[int]
     if direction == "n":
@@ -279,7 +280,12 @@ def _cursor_page(
         next_url = str(request.url.include_query_params(cursor=encode_cursor(rows[-1][_ID], "n")))
     if rows and has_less:
         previous = str(request.url.include_query_params(cursor=encode_cursor(rows[0][_ID], "p")))
-    return page_answer(total, next_url, previous, resource_items(session, rows))
+    if last == 0:
+        total, guessed = listing.settled(0, len(rows), has_more)
+    else:
+        total, guessed = listing.total, listing.estimated
+    items = resource_items(session, rows)
+    return page_answer(total, next_url, previous, items, estimated=guessed)
 
 
 def _get(session: SessionDep, user: User, resource_id: int) -> Resource:

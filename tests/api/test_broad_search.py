@@ -1,0 +1,122 @@
+"""A broad search term (more than ``FEW`` indexed matches) walks the list in id order,
+each row checked on its own text, and estimates its count from a sample: the same
+items as the term's matches, page by page and by cursor, for every caller's own
+resources, with a count close to the truth that is said to be an estimate
+(``X-Count-Estimated``) and made exact by the page that ends the list; on SQLite
+and PostgreSQL. A rarer term keeps its exact count."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from estate.api.answers import ESTIMATED_HEADER
+from estate.config import Settings
+from estate.db.engine import make_engine
+from estate.db.models import Resource
+from estate.inventory.queries import FEW
+from estate.inventory.search import broad_search, index_queued
+from factories import API, bulk_rows, insert_rows, log_in, ours_and_theirs
+
+RESOURCES = f"{API}/resources/"
+
+
+def _expected(engine: Engine, term: str, providers: list[int] | None) -> list[int]:
+    """The ids the list must hold, worked out here from the rows' own fields."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Resource.id, Resource.provider_id, Resource.name, Resource.description).where(
+                Resource.deleted_at.is_(None)
+            )
+        )
+        return sorted(
+            i
+            for i, provider, name, description in rows
+            if (providers is None or provider in providers)
+            and term in f"{name}\n{description or ''}".lower()
+        )
+
+
+def _pages(client: TestClient, params: dict[str, Any]) -> tuple[list[int], list[Any]]:
+    """Every id of a list by its ``next`` links, and each page's (count, estimated)."""
+    ids: list[int] = []
+    seen: list[Any] = []
+    answer = client.get(RESOURCES, params=params)
+    while True:
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        ids.extend(item["id"] for item in body["results"])
+        seen.append((body["count"], answer.headers.get(ESTIMATED_HEADER) == "true"))
+        if not body["next"]:
+            return ids, seen
+        answer = client.get(body["next"])
+
+
+def _back(client: TestClient, params: dict[str, Any]) -> list[int]:
+    """Every id of a cursor list from its last page back by ``previous`` links."""
+    body = client.get(RESOURCES, params=params).json()
+    while body["next"]:
+        body = client.get(body["next"]).json()
+    ids = [item["id"] for item in body["results"]]
+    while body["previous"]:
+        body = client.get(body["previous"]).json()
+        ids[:0] = [item["id"] for item in body["results"]]
+    return ids
+
+
+def _assert_list(client: TestClient, expected: list[int], **params: Any) -> None:
+    by_number, numbered = _pages(client, {**params, "page": 1, "page_size": 1000})
+    by_cursor, cursored = _pages(client, {**params, "page_size": 1000})
+    assert by_number == expected, params
+    assert by_cursor == expected, params
+    assert _back(client, {**params, "page_size": 1000}) == expected, params
+    # An estimate on every page but the last numbered one, which is exact.
+    *estimates, last = numbered
+    assert last == (len(expected), False), params
+    assert estimates and all(guessed for _, guessed in estimates), params
+    assert len({count for count, _ in estimates + cursored}) == 1, params
+    estimate = estimates[0][0]
+    assert abs(estimate - len(expected)) <= 0.1 * len(expected), (estimate, len(expected))
+
+
+def test_a_broad_term_pages_its_matches_with_an_estimated_count(
+    client: TestClient, anonymous: TestClient, settings: Settings
+) -> None:
+    ours, theirs, _, member = ours_and_theirs(client, anonymous)
+    engine = make_engine(settings.database)
+    try:
+        with engine.begin() as conn:
+            insert_rows(conn, bulk_rows([ours[0], ours[1], theirs], 14_000, 1))
+            # every other one: more than FEW matches, too few to leave the share at 1
+            conn.execute(update(Resource).where(Resource.id % 2 == 0).values(description="Even"))
+        while index_queued(engine):
+            pass
+        with Session(engine) as session:
+            assert broad_search(session, "even", FEW)
+            assert not broad_search(session, "r-1234", FEW)
+        mine = _expected(engine, "even", ours)
+        assert len(mine) > 2000 and len(_expected(engine, "even", None)) > FEW
+
+        _assert_list(client, _expected(engine, "even", None), search="even")
+        _assert_list(client, _expected(engine, "even", [ours[1]]), search="EVEN", provider=ours[1])
+        _assert_list(member, mine, search="even")
+
+        # A rare term: exact, and no estimate said.
+        rare = client.get(RESOURCES, params={"search": "r-1234"})
+        assert rare.status_code == 200
+        assert ESTIMATED_HEADER not in rare.headers
+        assert [r["id"] for r in rare.json()["results"]] == _expected(engine, "r-1234", None)
+        assert rare.json()["count"] == len(_expected(engine, "r-1234", None))
+
+        # The web UI says "about" before the estimated count.
+        log_in(anonymous)
+        page = anonymous.get("/resources", params={"search": "even"})
+        assert page.status_code == 200
+        assert ">about " in page.text
+        exact = anonymous.get("/resources", params={"search": "r-1234"})
+        assert exact.status_code == 200 and ">about " not in exact.text
+    finally:
+        engine.dispose()
