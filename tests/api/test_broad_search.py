@@ -7,6 +7,7 @@ and PostgreSQL. A rarer term keeps its exact count."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -18,8 +19,16 @@ from estate.config import Settings
 from estate.db.engine import make_engine
 from estate.db.models import Resource
 from estate.inventory.queries import FEW
-from estate.inventory.search import broad_search, index_queued
-from factories import API, bulk_rows, insert_rows, log_in, ours_and_theirs
+from estate.inventory.search import index_queued, indexed_matches, queued
+from factories import (
+    API,
+    bulk_rows,
+    create_provider,
+    insert_rows,
+    log_in,
+    ours_and_theirs,
+    request_statements,
+)
 
 RESOURCES = f"{API}/resources/"
 
@@ -67,6 +76,25 @@ def _back(client: TestClient, params: dict[str, Any]) -> list[int]:
     return ids
 
 
+def _indexed(engine: Engine) -> None:
+    """Indexed here and by the service's indexers, until none is left queued; and on
+    PostgreSQL analyzed, as a collection's ingest analyzes what it inserts (rows
+    written straight into the table leave the planner thinking it nearly empty)."""
+    deadline = time.monotonic() + 60
+    while index_queued(engine) or queued(engine):
+        assert time.monotonic() < deadline, "the search index did not catch up"
+        time.sleep(0.05)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE resources, resource_search")
+
+
+def _walks(statement: str) -> bool:
+    """Whether a statement walks resources on their own text: their ids, read with
+    neither the search index nor its queue (``resource_search``, ``resources_search``)."""
+    return statement.startswith("SELECT resources.id") and "_search" not in statement
+
+
 def _assert_list(client: TestClient, expected: list[int], **params: Any) -> None:
     by_number, numbered = _pages(client, {**params, "page": 1, "page_size": 1000})
     by_cursor, cursored = _pages(client, {**params, "page_size": 1000})
@@ -92,11 +120,10 @@ def test_a_broad_term_pages_its_matches_with_an_estimated_count(
             insert_rows(conn, bulk_rows([ours[0], ours[1], theirs], 14_000, 1))
             # every other one: more than FEW matches, too few to leave the share at 1
             conn.execute(update(Resource).where(Resource.id % 2 == 0).values(description="Even"))
-        while index_queued(engine):
-            pass
+        _indexed(engine)
         with Session(engine) as session:
-            assert broad_search(session, "even", FEW)
-            assert not broad_search(session, "r-1234", FEW)
+            assert indexed_matches(session, "even", FEW) is None
+            assert indexed_matches(session, "r-1234", FEW) is not None
         mine = _expected(engine, "even", ours)
         assert len(mine) > 2000 and len(_expected(engine, "even", None)) > FEW
 
@@ -118,5 +145,42 @@ def test_a_broad_term_pages_its_matches_with_an_estimated_count(
         assert ">about " in page.text
         exact = anonymous.get("/resources", params={"search": "r-1234"})
         assert exact.status_code == 200 and ">about " not in exact.text
+    finally:
+        engine.dispose()
+
+
+def test_a_list_that_holds_few_of_a_broad_terms_matches_gathers_them(
+    client: TestClient, settings: Settings
+) -> None:
+    """A filter that leaves few of a broad term's matches would walk its every row to
+    fill a page: the sample says so, and the list is gathered from the index instead,
+    its count exact."""
+    provider = create_provider(client)["id"]
+    engine = make_engine(settings.database)
+    try:
+        rows = bulk_rows([provider], 40_000, 1)
+        for row in rows:  # every row with the same keys: one INSERT's many values
+            row["description"] = "Seven" if row["id"] % 7 == 0 else None
+            if row["id"] % 7 != 0 or row["id"] % 343 == 0:  # one in 49 of the term's
+                row["state"] = "stopped"
+        with engine.begin() as conn:
+            insert_rows(conn, rows)
+        _indexed(engine)
+        expected = [i for i in _expected(engine, "seven", None) if i % 343 == 0]
+        assert 0 < len(expected) < 200 and len(_expected(engine, "seven", None)) > FEW
+
+        with request_statements(client) as sent:
+            answer = client.get(RESOURCES, params={"search": "seven", "state": "stopped"})
+        assert answer.status_code == 200, answer.text
+        walked = [s.statement for s in sent if _walks(s.statement)]
+        assert walked == [], walked  # gathered from the index, not walked
+        assert ESTIMATED_HEADER not in answer.headers
+        assert answer.json()["count"] == len(expected)
+        assert [r["id"] for r in answer.json()["results"]] == expected[:100]
+        # Without the filter the same term walks, its count estimated.
+        with request_statements(client) as sent:
+            every = client.get(RESOURCES, params={"search": "seven"})
+        assert every.headers.get(ESTIMATED_HEADER) == "true"
+        assert any(_walks(s.statement) for s in sent)
     finally:
         engine.dispose()

@@ -32,6 +32,7 @@ from estate.db.models import (
 from estate.inventory.counts import counted, edges_counted
 from estate.inventory.ingest import Ingestor
 from estate.inventory.queries import (
+    FEW,
     INCOMING_LIMIT,
     ResourceFilter,
     providers_of_organizations,
@@ -42,6 +43,7 @@ from estate.inventory.search import (
     INDEX_A_BATCH,
     index_all,
     index_queued,
+    indexed_matches,
     lock_out_indexers,
     queued,
     tidy_queue,
@@ -251,11 +253,22 @@ def test_a_filter_counts_cannot_answer_is_left_to_the_caller(engine: Engine) -> 
             assert counted(session, filters) is None, filters
 
 
-def found(engine: Engine, term: str, walk: bool = False, **filters: Any) -> list[str]:
-    """The ems_refs a search finds; ``walk``: in a broad term's form, each row checked
-    on its own text (``search.broad_search``), which must find the same."""
+FORMS = ("index", "read", "walk")
+"""A search's forms (``search.indexed_matches``), which must find the same: from the
+index, from the index's matches read first, and a broad term's, each row checked on
+its own text."""
+
+
+def found(engine: Engine, term: str, form: str = "index", **filters: Any) -> list[str]:
+    """The ems_refs a search in ``form`` (one of ``FORMS``) finds."""
     with Session(engine) as session:
-        query = resource_query(ResourceFilter(search=term, **filters), walk=walk)
+        wanted = ResourceFilter(search=term, **filters)
+        if form == "read":
+            matches = indexed_matches(session, term, FEW)
+            assert matches is not None
+            query = resource_query(wanted, indexed=matches)
+        else:
+            query = resource_query(wanted, walk=form == "walk")
         return sorted(r.ems_ref for r in session.scalars(query))
 
 
@@ -326,8 +339,8 @@ def searchable(request: pytest.FixtureRequest, engine: Engine) -> Engine:
 def test_search_finds_a_substring_of_any_searched_field(
     searchable: Engine, term: str, expected: list[str]
 ) -> None:
-    assert found(searchable, term) == expected
-    assert found(searchable, term, walk=True) == expected
+    for form in FORMS:
+        assert found(searchable, term, form) == expected, form
 
 
 def test_one_compiled_search_serves_every_term_with_its_own_values(searchable: Engine) -> None:
@@ -350,9 +363,9 @@ def test_one_compiled_search_serves_every_term_with_its_own_values(searchable: E
 
 
 def test_search_sees_deleted_resources_only_when_asked(searchable: Engine) -> None:
-    for walk in (False, True):
-        assert found(searchable, "gone", walk, include_deleted=True) == ["vm-5"]
-        assert found(searchable, "gone", walk) == []
+    for form in FORMS:
+        assert found(searchable, "gone", form, include_deleted=True) == ["vm-5"]
+        assert found(searchable, "gone", form) == []
 
 
 def test_search_follows_renames_and_matches_user_tags(searchable: Engine) -> None:
@@ -369,10 +382,10 @@ def test_search_follows_renames_and_matches_user_tags(searchable: Engine) -> Non
     index_all(searchable)
     assert found(searchable, "renamed") == ["vm-4"]
     assert found(searchable, "batch") == []
-    for walk in (False, True):
-        assert found(searchable, "renamed", walk) == ["vm-4"]
-        assert found(searchable, "storage", walk) == ["vm-3"]  # a tag's value
-        assert found(searchable, "ops", walk) == ["vm-3"]  # its namespace
+    for form in FORMS:
+        assert found(searchable, "renamed", form) == ["vm-4"]
+        assert found(searchable, "storage", form) == ["vm-3"]  # a tag's value
+        assert found(searchable, "ops", form) == ["vm-3"]  # its namespace
 
 
 def test_search_reads_the_index_not_the_rows(searchable: Engine) -> None:
@@ -390,6 +403,13 @@ def test_search_reads_the_index_not_the_rows(searchable: Engine) -> None:
             assert any("ix_resource_search_body" in row[0] for row in plan), plan
             assert any("Anti Join" in row[0] for row in plan), plan
             assert not any("SubPlan" in row[0] for row in plan), plan
+            # The index's matches read first: the list does not ask the index again.
+            again = resource_query(ResourceFilter(search="web-01"), indexed=[1, 2])
+            compiled = again.compile(connection)
+            sql = str(compiled)
+            plan = connection.exec_driver_sql(f"EXPLAIN {sql}", compiled.params).all()
+            assert not any("ix_resource_search_body" in row[0] for row in plan), plan
+            assert any("resource_search_pkey" in row[0] for row in plan), plan
         else:
             params = tuple(compiled.params[name] for name in compiled.positiontup or ())
             plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all()

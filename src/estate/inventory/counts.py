@@ -4,17 +4,14 @@
 a sum over the few rows of ``resource_counts`` (kept by triggers in the transaction
 of every write: see models.ResourceCount) when the list is filtered only by
 provider, vendor, type, state, os_type, region and deletion, and by the providers
-the caller may see — every list but ``search`` and ``tag``. Those two are counted from their indexes
-(the search index, the tag index): exact too, at the cost of the matching rows. A
-list filtered by tags and by provider alone is counted from ``resource_tags`` alone,
-which keeps each resource's provider and life beside its tags (migration 0023).
+the caller may see — every list but ``search`` and ``tag``. Those two are counted
+from their indexes (the search index, the tag index): exact too, at the cost of the
+matching rows. A list filtered by tags and by provider alone is counted from
+``resource_tags`` alone, which keeps each resource's provider and life beside its
+tags (migration 0023).
 
-A broad search term (more than ``FEW`` indexed matches: ``vm-``, ``10.``) is the one
-estimate: its matches are too many to count at the cost of each
-(``search.broad_search``). The list without the term is counted exactly, as above,
-and the term's share of it is measured on a sample of ``SAMPLE`` ids spread evenly
-over the id range (:func:`_estimated`); when too few of the sample are in the list,
-the list is small and is counted exactly, row by row. An answer's ``count`` says
+A broad search term's list (more than ``FEW`` indexed matches: ``vm-``, ``10.``) is
+walked, and its count is the one estimate (``broad.py``). An answer's ``count`` says
 which it is (``Listed.estimated``), and a page that reaches the list's end makes it
 exact (``settled``).
 
@@ -30,16 +27,11 @@ from typing import Any, NamedTuple
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from ..db.among import among
 from ..db.models import Provider, Resource, ResourceCount
+from .broad import broad_count
 from .queries import FEW, ResourceFilter, few_ids, resource_query
-from .search import Searched, broad_search
+from .search import indexed_matches
 from .tags import tagged_ids
-
-SAMPLE = 2000
-"""Ids a broad search's count is estimated on, spread evenly over the id range."""
-SAMPLED_ENOUGH = 100
-"""Fewer of the sample in the list than this: the list is counted row by row."""
 
 
 class Listed(NamedTuple):
@@ -95,8 +87,16 @@ def listed(session: Session, filters: ResourceFilter, query: Select[Any]) -> Lis
     total = counted(session, filters)
     if total is not None:
         return Listed(total, None, query)
-    if filters.search and broad_search(session, filters.search, FEW):
-        return _broad(session, filters)
+    if filters.search:
+        matches = indexed_matches(session, filters.search, FEW)
+        if matches is None:
+            base = counted(session, replace(filters, search=None))
+            walked = broad_count(session, filters, base)
+            if walked is not None:
+                total, estimated = walked
+                return Listed(total, None, resource_query(filters, walk=True), estimated)
+        else:
+            query = resource_query(filters, indexed=matches)
     ids = _tagged(filters)
     if ids is None:
         ids = query.with_only_columns(Resource.id).order_by(Resource.id)
@@ -110,41 +110,6 @@ def _count(session: Session, query: Select[Any]) -> int:
     return int(
         session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     )
-
-
-def _broad(session: Session, filters: ResourceFilter) -> Listed:
-    """A broad search's list: walked in id order, each row checked on its own text, and
-    counted from a sample unless the list without the term is small."""
-    assert filters.search
-    walk = resource_query(filters, walk=True)
-    unsearched = replace(filters, search=None)
-    base = counted(session, unsearched)
-    if base is not None and base > SAMPLE:
-        share = _estimated(session, unsearched, filters.search)
-        if share is not None:
-            return Listed(round(base * share), None, walk, estimated=True)
-    return Listed(_count(session, walk.with_only_columns(Resource.id)), None, walk)
-
-
-def _estimated(session: Session, unsearched: ResourceFilter, term: str) -> float | None:
-    """The share of the list ``unsearched`` selects whose rows hold ``term``, measured
-    on ``SAMPLE`` ids spread evenly from the first id to the last; None when fewer than
-    ``SAMPLED_ENOUGH`` of them are in the list (a small list, or one far from even)."""
-    # Two subqueries: SQLite reads min and max off the index only one at a time.
-    ends = (select(func.min(Resource.id)), select(func.max(Resource.id)))
-    first, last = session.execute(select(*(end.scalar_subquery() for end in ends))).one()
-    if first is None:
-        return None
-    step = max(1.0, (last - first) / SAMPLE)
-    ids = sorted({first + int(i * step) for i in range(SAMPLE) if first + i * step <= last})
-    sampled, matched = session.execute(
-        resource_query(unsearched)
-        .with_only_columns(func.count(), func.count().filter(Searched(term, walk=True)))
-        .where(among(Resource.id, values=ids))
-    ).one()
-    if sampled < SAMPLED_ENOUGH:
-        return None
-    return float(matched) / float(sampled)
 
 
 def _tagged(filters: ResourceFilter) -> Select[Any] | None:

@@ -33,11 +33,14 @@ class ResourceFilter:
     providers: tuple[int, ...] | None = None
 
 
-def resource_query(filters: ResourceFilter, walk: bool = False) -> Select[Resource]:
+def resource_query(
+    filters: ResourceFilter, walk: bool = False, indexed: Sequence[int] | None = None
+) -> Select[Resource]:
     """Resources matching ``filters``, oldest first (ids only grow, so cursors are stable).
 
-    ``walk``: a broad search's form, each row checked on its own text as the list is
-    walked in id order (``search.broad_search``), not the search index's matches."""
+    A search's form (``search.indexed_matches``): ``walk``, a broad term's, each row
+    checked on its own text as the list is walked in id order; ``indexed``, the ids
+    whose indexed text holds the term, read already; else from the search index."""
     query = select(Resource)
     # With a search, the provider terms are kept off the indexes (+ 0): SQLite would
     # otherwise walk a provider's every resource rather than the search's matches.
@@ -60,7 +63,7 @@ def resource_query(filters: ResourceFilter, walk: bool = False) -> Select[Resour
             Resource.provider_id.in_(select(Provider.id).where(Provider.vendor == filters.vendor))
         )
     if filters.search:
-        query = query.where(Searched(filters.search, walk))
+        query = query.where(Searched(filters.search, walk, indexed))
     for match in filters.tags:
         query = query.where(tagged(match))
     if not filters.include_deleted:
