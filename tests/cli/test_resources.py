@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+from estate.inventory.queries import FEW
 from served import Estate, words
 
 
@@ -53,3 +56,24 @@ def test_resource_types(estate: Estate) -> None:
     compute = estate.yaml("resource-types", "list", "--category", "compute")
     assert compute["results"] and {t["category"] for t in compute["results"]} == {"compute"}
     assert "virtual_machine" in estate.ok("resource-types", "list").stdout
+
+
+def test_a_broad_search_says_its_count_is_about_and_all_counts_it(estate: Estate) -> None:
+    """More than FEW matches: the API estimates the count (X-Count-Estimated), the
+    table says "about", and --all counts what it fetched."""
+    provider_id = estate.provider("broad", "-c", f"resources={FEW + 400}")
+    run = estate.json("provider", "collect", str(provider_id), "--wait")
+    assert run["status"] == "completed", run
+    args = ("resources", "list", "--provider", str(provider_id), "--search", "VirtualMachine")
+    deadline = time.monotonic() + 60
+    while "about" not in words(table := estate.ok(*args, "--limit", "5")):
+        assert time.monotonic() < deadline, "never estimated: " + words(table)
+        time.sleep(0.5)  # the service's search indexers catch up with the collection
+    page = estate.json(*args, "--limit", "5")
+    every = estate.json(*args, "--all")
+
+    assert page["count_estimated"] is True
+    assert f"showing 5 of about {page['count']} resource(s)" in words(table)
+    assert "count_estimated" not in every
+    assert every["count"] == len(every["results"]) > FEW
+    assert abs(page["count"] - every["count"]) <= 0.1 * every["count"]

@@ -101,6 +101,10 @@ def resolve(given: Options, *, saved: bool = True) -> Target:
     )
 
 
+ESTIMATED_HEADER = "X-Count-Estimated"
+"""Sent by the API (``api/answers.py``) with a page whose count is an estimate."""
+
+
 class Api:
     """An HTTP client for the API whose failures become exit codes."""
 
@@ -127,9 +131,15 @@ class Api:
 
         A status in ``tolerate`` answers None instead of exiting.
         """
+        response = self._send(method, path, **kwargs)
+        if response.status_code in tolerate:
+            return None
+        return self._answer(response)
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         url = path if path.startswith("http") else f"{API}/{path.lstrip('/')}"
         try:
-            response = self.http.request(method, url, **kwargs)
+            return self.http.request(method, url, **kwargs)
         except httpx.TransportError as exc:
             where = credentials.masked(self.target.url)
             raise fail(
@@ -137,9 +147,6 @@ class Api:
                 "start it with `estate serve`, or point --url (ESTATE_URL) at it",
                 UNREACHABLE,
             ) from None
-        if response.status_code in tolerate:
-            return None
-        return self._answer(response)
 
     def _answer(self, response: httpx.Response) -> Any:
         if response.is_success:
@@ -159,9 +166,14 @@ class Api:
         raise fail(message, code)
 
     def page(self, path: str, params: dict[str, Any], *, limit: int, every: bool) -> Any:
-        """One page of at most ``limit``, or with ``every`` all pages as one."""
-        first = self.get(path, **params, page_size=1000 if every else limit)
+        """One page of at most ``limit`` (``count_estimated``: true when its count is an
+        estimate), or with ``every`` all pages as one, counted."""
+        query = _present({**params, "page_size": 1000 if every else limit})
+        response = self._send("GET", path, params=query)
+        first = self._answer(response)
         if not every:
+            if response.headers.get(ESTIMATED_HEADER) == "true":
+                first["count_estimated"] = True
             return first
         results = list(first["results"])
         link = first.get("next")
@@ -169,7 +181,7 @@ class Api:
             page = self.call("GET", link)
             results.extend(page["results"])
             link = page.get("next")
-        return {"count": first["count"], "next": None, "previous": None, "results": results}
+        return {"count": len(results), "next": None, "previous": None, "results": results}
 
 
 def api() -> Api:

@@ -84,9 +84,10 @@ def fields(item: dict[str, Any], names: Sequence[str] | None = None) -> Table:
 def page(data: dict[str, Any], columns: Sequence[Column], noun: str) -> Table:
     """A list page; says on stderr when more rows are left than it shows."""
     shown = len(data["results"])
+    count = f"about {data['count']}" if data.get("count_estimated") else str(data["count"])
     if data.get("next"):
-        info(f"showing {shown} of {data['count']} {noun}; --all for every one, or --limit")
-    return rows(data["results"], columns, title=f"{data['count']} {noun}")
+        info(f"showing {shown} of {count} {noun}; --all for every one, or --limit")
+    return rows(data["results"], columns, title=f"{count} {noun}")
 
 
 def info(message: str) -> None:
