@@ -84,6 +84,11 @@ def like_pattern(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def fts_phrase(text: str) -> str:
+    """``text`` as one FTS5 phrase (SQLite): its trigrams in a row, quotes doubled."""
+    return '"' + text.replace('"', '""') + '"'
+
+
 def searched_text(resource: Any = Resource) -> ColumnElement[str]:
     """The searched fields of a resource row (of ``resource``: the model or an alias
     of it), one per line (an absent one empty)."""
@@ -120,7 +125,7 @@ class Searched(ColumnElement[bool]):
     def __init__(self, term: str, walk: bool = False, indexed: Sequence[int] | None = None) -> None:
         self.pattern = bindparam(None, like_pattern(term), String())  # for ILIKE
         self.needle = bindparam(None, term.lower(), String())  # for instr()
-        self.phrase = bindparam(None, '"' + term.replace('"', '""') + '"', String())  # FTS5
+        self.phrase = bindparam(None, fts_phrase(term), String())  # FTS5
         self.trigrams = len(term) >= 3  # else no trigram to look up
         # A broad term's form: each row checked on its own text (see indexed_matches).
         self.walk = walk
@@ -220,7 +225,7 @@ def indexed_matches(session: Session, term: str, limit: int) -> list[int] | None
             _TEXTS.c.body.ilike(like_pattern(term), escape="\\")
         )
     elif len(term) >= 3:
-        phrase = '"' + term.replace('"', '""') + '"'
+        phrase = fts_phrase(term)
         matched = select(_FTS.c.rowid).where(literal_column("resources_search").op("MATCH")(phrase))
     else:
         matched = select(_FTS.c.rowid).where(func.instr(func.lower(_FTS.c.body), term.lower()) > 0)
