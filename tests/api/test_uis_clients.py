@@ -18,6 +18,7 @@ from estate.config import Settings
 from estate.inventory.queries import FEW
 from factories import (
     API,
+    Sent,
     all_resources,
     collect,
     create_provider,
@@ -354,7 +355,16 @@ def test_a_provider_page_costs_the_same_queries_for_one_or_many(client: TestClie
     with request_statements(client) as five:
         assert client.get(f"{API}/providers/").json()["count"] == 5
 
-    assert len(five) == len(one)
+    assert len(_of_the_page(five)) == len(_of_the_page(one))
+
+
+def _of_the_page(sent: list[Sent]) -> list[Sent]:
+    """The statements a request sent but the login throttle's: its copy of the
+    throttles is read again by whichever request finds it over a second old
+    (``auth/throttle.py``), three statements whatever the page."""
+    return [
+        s for s in sent if "login_blocks" not in s.statement and "login_failures" not in s.statement
+    ]
 
 
 RUN_FIELDS = {
