@@ -211,9 +211,9 @@ def indexed_matches(session: Session, term: str, limit: int) -> list[int] | None
 
     The index is asked for at most ``limit + 1`` matches, which ends as early as the
     index can: a scan stopped at its ``limit + 1``-th match, or a rarer term's few
-    entries. A rarer term's list then reads its matches from these ids
-    (``Searched(term, indexed=…)``), not from the index again (at a million
-    resources on PostgreSQL a host's name costs the trigram index ~10 ms).
+    entries. (``Searched(term, indexed=…)`` reads a list from such ids; a list does
+    not, as the indexers may move a queued match into the index between the two
+    statements, which then see it in neither.)
 
     Gathered from the index, a broad term's every match was read, deduplicated and
     sorted by id, twice a list (its count, its page): 1.4-2.1 s at 200,000 resources
