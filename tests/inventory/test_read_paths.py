@@ -32,7 +32,6 @@ from estate.db.models import (
 from estate.inventory.counts import counted, edges_counted
 from estate.inventory.ingest import Ingestor
 from estate.inventory.queries import (
-    FEW,
     INCOMING_LIMIT,
     ResourceFilter,
     providers_of_organizations,
@@ -43,7 +42,6 @@ from estate.inventory.search import (
     INDEX_A_BATCH,
     index_all,
     index_queued,
-    indexed_matches,
     lock_out_indexers,
     queued,
     tidy_queue,
@@ -253,22 +251,15 @@ def test_a_filter_counts_cannot_answer_is_left_to_the_caller(engine: Engine) -> 
             assert counted(session, filters) is None, filters
 
 
-FORMS = ("index", "read", "walk")
-"""A search's forms (``search.indexed_matches``), which must find the same: from the
-index, from the index's matches read first, and a broad term's, each row checked on
-its own text."""
+FORMS = ("index", "walk")
+"""A search's forms, which must find the same: from the index, and a broad term's,
+each row checked on its own text (``inventory/broad.py``)."""
 
 
 def found(engine: Engine, term: str, form: str = "index", **filters: Any) -> list[str]:
     """The ems_refs a search in ``form`` (one of ``FORMS``) finds."""
     with Session(engine) as session:
-        wanted = ResourceFilter(search=term, **filters)
-        if form == "read":
-            matches = indexed_matches(session, term, FEW)
-            assert matches is not None
-            query = resource_query(wanted, indexed=matches)
-        else:
-            query = resource_query(wanted, walk=form == "walk")
+        query = resource_query(ResourceFilter(search=term, **filters), walk=form == "walk")
         return sorted(r.ems_ref for r in session.scalars(query))
 
 
@@ -403,13 +394,6 @@ def test_search_reads_the_index_not_the_rows(searchable: Engine) -> None:
             assert any("ix_resource_search_body" in row[0] for row in plan), plan
             assert any("Anti Join" in row[0] for row in plan), plan
             assert not any("SubPlan" in row[0] for row in plan), plan
-            # The index's matches read first: the list does not ask the index again.
-            again = resource_query(ResourceFilter(search="web-01"), indexed=[1, 2])
-            compiled = again.compile(connection)
-            sql = str(compiled)
-            plan = connection.exec_driver_sql(f"EXPLAIN {sql}", compiled.params).all()
-            assert not any("ix_resource_search_body" in row[0] for row in plan), plan
-            assert any("resource_search_pkey" in row[0] for row in plan), plan
         else:
             params = tuple(compiled.params[name] for name in compiled.positiontup or ())
             plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all()

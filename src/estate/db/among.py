@@ -75,14 +75,8 @@ def among(column: Any, name: str | None = None, values: Iterable[Any] | None = N
     if (name is None) == (values is None):
         raise TypeError("among() takes a parameter's name or the values, one of them")
     if values is not None:
-        return Among(column, bound_list(values))
+        return Among(column, bindparam(None, list(values), type_=_List()))
     return Among(column, bindparam(name, type_=_List()))
-
-
-def bound_list(values: Iterable[Any]) -> BindParameter[Any]:
-    """``values`` as one list parameter, for an :class:`Among` made later (a clause
-    element that renders its own)."""
-    return bindparam(None, list(values), type_=_List())
 
 
 @compiles(Among)

@@ -1,6 +1,6 @@
 """A broad search term's list (``vm-``, ``10.``, ``a``): walked, and counted from a sample.
 
-A term held by more than ``FEW`` indexed texts (``search.indexed_matches``) is not
+A term held by more than ``FEW`` indexed texts (``search.broad_term``) is not
 gathered from the search index: every match read, deduplicated, sorted by id and
 counted, twice a list, cost 1.4-2.1 s at 200,000 resources on PostgreSQL and 7-11 s
 at a million. Its list walks the resources in id order instead, each row checked on
@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from ..db.among import among
 from ..db.models import Resource
-from .queries import ResourceFilter, resource_query
+from .queries import ResourceFilter, count_rows, resource_query
 from .search import Searched
 
 SAMPLE = 2000
@@ -69,8 +69,7 @@ def broad_count(
     seen = _sample(session, unsearched, filters.search, base) if base else None
     if base is None or seen is None:
         walk = resource_query(filters, walk=True).with_only_columns(Resource.id)
-        counted = session.scalar(select(func.count()).select_from(walk.subquery()))
-        return int(counted or 0), False
+        return count_rows(session, walk), False
     share = seen.matched / seen.listed
     walked = base if share == 0 else min(base, WALK_PAGE / share)
     if walked > GATHER_COST * seen.anywhere * seen.weight:

@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Provider, Resource, ResourceCount
 from .broad import broad_count
-from .queries import FEW, ResourceFilter, few_ids, resource_query
-from .search import indexed_matches
+from .queries import FEW, ResourceFilter, count_rows, few_ids, resource_query
+from .search import broad_term
 from .tags import tagged_ids
 
 
@@ -87,29 +87,19 @@ def listed(session: Session, filters: ResourceFilter, query: Select[Any]) -> Lis
     total = counted(session, filters)
     if total is not None:
         return Listed(total, None, query)
-    if filters.search:
-        matches = indexed_matches(session, filters.search, FEW)
-        # A rarer term's list asks the index again, in one statement with the queue:
-        # the ids read here could miss a row the indexers moved out of the queue since.
-        if matches is None:
-            base = counted(session, replace(filters, search=None))
-            walked = broad_count(session, filters, base)
-            if walked is not None:
-                total, estimated = walked
-                return Listed(total, None, resource_query(filters, walk=True), estimated)
+    if filters.search and broad_term(session, filters.search, FEW):
+        base = counted(session, replace(filters, search=None))
+        walked = broad_count(session, filters, base)
+        if walked is not None:  # else gathering costs less: as a rarer term's list
+            total, estimated = walked
+            return Listed(total, None, resource_query(filters, walk=True), estimated)
     ids = _tagged(filters)
     if ids is None:
         ids = query.with_only_columns(Resource.id).order_by(Resource.id)
     few = few_ids(session, ids)
     if few is not None:
         return Listed(len(few), few, query)
-    return Listed(_count(session, ids), None, query)
-
-
-def _count(session: Session, query: Select[Any]) -> int:
-    return int(
-        session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    )
+    return Listed(count_rows(session, ids), None, query)
 
 
 def _tagged(filters: ResourceFilter) -> Select[Any] | None:

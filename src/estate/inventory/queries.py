@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ..db.among import among
@@ -33,14 +33,11 @@ class ResourceFilter:
     providers: tuple[int, ...] | None = None
 
 
-def resource_query(
-    filters: ResourceFilter, walk: bool = False, indexed: Sequence[int] | None = None
-) -> Select[Resource]:
+def resource_query(filters: ResourceFilter, walk: bool = False) -> Select[Resource]:
     """Resources matching ``filters``, oldest first (ids only grow, so cursors are stable).
 
-    A search's form (``search.indexed_matches``): ``walk``, a broad term's, each row
-    checked on its own text as the list is walked in id order; ``indexed``, the ids
-    whose indexed text holds the term, read already; else from the search index."""
+    ``walk``: a broad search term's form, each row checked on its own text as the list
+    is walked in id order (``inventory/broad.py``), not the search index's matches."""
     query = select(Resource)
     # With a search, the provider terms are kept off the indexes (+ 0): SQLite would
     # otherwise walk a provider's every resource rather than the search's matches.
@@ -63,12 +60,18 @@ def resource_query(
             Resource.provider_id.in_(select(Provider.id).where(Provider.vendor == filters.vendor))
         )
     if filters.search:
-        query = query.where(Searched(filters.search, walk, indexed))
+        query = query.where(Searched(filters.search, walk))
     for match in filters.tags:
         query = query.where(tagged(match))
     if not filters.include_deleted:
         query = query.where(Resource.deleted_at.is_(None))
     return query
+
+
+def count_rows(session: Session, query: Select[Any]) -> int:
+    """How many rows ``query`` selects, counted by the database."""
+    counted = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    return int(counted or 0)
 
 
 FEW = 5000

@@ -18,12 +18,11 @@ queued ones' own rows (few, but for the half-minute after a first collection of 
 million). A term shorter than three characters has no trigram: both backends then
 read every indexed text. A broad term, held by more than a few thousand texts, is not
 gathered from the index at all: the list is walked in id order, each row checked on
-its own text (:func:`indexed_matches`, ``counts.listed``).
+its own text (:func:`broad_term`, ``inventory/broad.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -54,7 +53,6 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import Boolean
 
-from ..db.among import Among, bound_list
 from ..db.models import Resource, ResourceTag, Tag
 
 SEARCHED = (
@@ -119,18 +117,15 @@ class Searched(ColumnElement[bool]):
         ("phrase", InternalTraversal.dp_clauseelement),
         ("trigrams", InternalTraversal.dp_boolean),
         ("walk", InternalTraversal.dp_boolean),
-        ("known", InternalTraversal.dp_clauseelement),
     ]
 
-    def __init__(self, term: str, walk: bool = False, indexed: Sequence[int] | None = None) -> None:
+    def __init__(self, term: str, walk: bool = False) -> None:
         self.pattern = bindparam(None, like_pattern(term), String())  # for ILIKE
         self.needle = bindparam(None, term.lower(), String())  # for instr()
         self.phrase = bindparam(None, fts_phrase(term), String())  # FTS5
         self.trigrams = len(term) >= 3  # else no trigram to look up
-        # A broad term's form: each row checked on its own text (see indexed_matches).
+        # A broad term's form: each row checked on its own text (see broad_term).
         self.walk = walk
-        # The index's matches when already read (indexed_matches): not looked up again.
-        self.known = None if indexed is None else bound_list(indexed)
 
     @property
     def tagged(self) -> Any:
@@ -162,10 +157,7 @@ def _sqlite(element: Searched, compiler: SQLCompiler, **kw: Any) -> str:
         matched = literal_column("resources_search").op("MATCH")(element.phrase)
     else:  # no trigram to look up: every indexed text is read
         matched = func.instr(func.lower(body), needle) > 0
-    if element.known is not None:
-        in_index: ColumnElement[bool] = Among(Resource.id.expression, element.known)
-    else:
-        in_index = Resource.id.in_(select(_FTS.c.rowid).where(matched))
+    in_index = Resource.id.in_(select(_FTS.c.rowid).where(matched))
     queued = select(QUEUE.c.resource_id)
     in_row = func.instr(func.lower(searched_text()), needle) > 0
     # An OR of INs: SQLite looks each up by rowid (a MULTI-INDEX OR).
@@ -188,11 +180,7 @@ def _postgresql(element: Searched, compiler: SQLCompiler, **kw: Any) -> str:
     # scanned again for every match, and a broad term while the indexers catch up
     # matches hundreds of thousands of indexed texts.
     queued = exists().where(QUEUE.c.resource_id == _TEXTS.c.resource_id)
-    if element.known is not None:
-        in_index: ColumnElement[bool] = Among(_TEXTS.c.resource_id, element.known)
-    else:
-        in_index = _TEXTS.c.body.ilike(pattern, escape="\\")
-    indexed = select(_TEXTS.c.resource_id).where(in_index, ~queued)
+    indexed = select(_TEXTS.c.resource_id).where(_TEXTS.c.body.ilike(pattern, escape="\\"), ~queued)
     row = aliased(Resource)
     in_row = (
         select(row.id)
@@ -205,21 +193,15 @@ def _postgresql(element: Searched, compiler: SQLCompiler, **kw: Any) -> str:
     return f"({compiler.process(clause, **kw)})"
 
 
-def indexed_matches(session: Session, term: str, limit: int) -> list[int] | None:
-    """The ids of the indexed texts that hold ``term`` (queued or not, in no order),
-    or None when there are more than ``limit``: a broad term (``vm-``, ``10.``).
+def broad_term(session: Session, term: str, limit: int) -> bool:
+    """Whether more than ``limit`` indexed texts hold ``term`` (queued or not): a broad
+    term (``vm-``, ``10.``), whose list is walked, not gathered (``inventory/broad.py``).
 
-    The index is asked for at most ``limit + 1`` matches, which ends as early as the
-    index can: a scan stopped at its ``limit + 1``-th match, or a rarer term's few
-    entries. (``Searched(term, indexed=…)`` reads a list from such ids; a list does
-    not, as the indexers may move a queued match into the index between the two
-    statements, which then see it in neither.)
-
-    Gathered from the index, a broad term's every match was read, deduplicated and
-    sorted by id, twice a list (its count, its page): 1.4-2.1 s at 200,000 resources
-    on PostgreSQL, 7-11 s at a million. A broad term's list walks the resources in id
-    order instead, each row checked on its own text (``Searched(term, walk=True)``),
-    and its page ends after a few hundred rows (``counts.listed``)."""
+    The index is asked to count at most ``limit + 1`` matches, which ends as early as
+    it can: a scan stopped at its ``limit + 1``-th match, or a rarer term's few
+    entries. A rarer term's list then asks the index again, in one statement with the
+    queue (a list read from ids found here could miss a match the indexers moved out
+    of the queue in between)."""
     if session.get_bind().dialect.name == "postgresql":
         matched: Any = select(_TEXTS.c.resource_id).where(
             _TEXTS.c.body.ilike(like_pattern(term), escape="\\")
@@ -229,8 +211,8 @@ def indexed_matches(session: Session, term: str, limit: int) -> list[int] | None
         matched = select(_FTS.c.rowid).where(literal_column("resources_search").op("MATCH")(phrase))
     else:
         matched = select(_FTS.c.rowid).where(func.instr(func.lower(_FTS.c.body), term.lower()) > 0)
-    found = list(session.scalars(matched.limit(limit + 1)))
-    return found if len(found) <= limit else None
+    found = session.scalar(select(func.count()).select_from(matched.limit(limit + 1).subquery()))
+    return int(found or 0) > limit
 
 
 def index_queued(engine: Engine, limit: int = BATCH) -> int:

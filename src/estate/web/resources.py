@@ -116,8 +116,9 @@ def resource_list(
         # one row more than the page: whether an estimated list goes on
         ids = numbered_ids(session, listing.query, filters, offset, PAGE_SIZE + 1, order)
         rows = rows_in_order(session, ids)
-    total, estimated = listing.settled(offset, min(len(rows), PAGE_SIZE), len(rows) > PAGE_SIZE)
+    more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
+    total, estimated = listing.settled(offset, len(rows), more)
     providers = {p.id: p for p in visible_providers(session, visitor)}
     values = {
         "search": search or "",
