@@ -15,19 +15,29 @@ sides alike.
 Prints one JSON line: per query, each side's median µs per request (service and
 database server) and the ratio new / baseline, and the ratio of the medians' sums.
 
+``--clients N`` (N > 1) measures under concurrency instead: each turn, N clients call
+the whole mix (``bench/api.py``'s ``mix``) on one side for ``--seconds``, then on the
+other (the first alternating). Per side, the medians over the turns of its requests
+per second, p50 and p99 (ms), and its CPU µs per request; and each figure's ratio
+new / baseline. No collection runs: both sides share the database.
+
     python bench/api_ab.py --base HEAD~1 --db postgresql
     python bench/api_ab.py --base /work/base/src --only list,list_tag --calls 100
+    python bench/api_ab.py --base HEAD~1 --clients 20 --seconds 15 --rounds 6
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -38,6 +48,8 @@ from sqlalchemy import text
 from api import (  # bench/api.py, beside this script
     API,
     loaded_estate,
+    mix,
+    percentile,
     process_stat,
     queries,
     serving,
@@ -72,8 +84,10 @@ class Side:
         self.client = httpx.Client(
             base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
         )
+        self.url = url
         self.service: dict[str, list[float]] = {}
         self.database: dict[str, list[float]] = {}
+        self.turns: dict[str, list[float]] = {}  # under --clients
 
     def backends(self) -> list[int]:
         """The PostgreSQL server processes serving this side's connections."""
@@ -98,6 +112,33 @@ class Side:
         self.service.setdefault(name, []).append((_process_cpu(self.pid) - spent) / calls * 1e6)
         on_server = sum(_process_cpu(b) for b in backends) - served
         self.database.setdefault(name, []).append(on_server / calls * 1e6)
+
+    def crowd(
+        self, url: str, token: str, paths: dict[str, list[str]], clients: int, seconds: float
+    ) -> None:
+        """``clients`` concurrent clients calling the mix for ``seconds``: this turn's
+        requests per second, p50 and p99 and CPU per request, under ``self.turns``."""  # fmt: skip
+        backends = self.backends()
+        served = sum(_process_cpu(b) for b in backends)
+        spent = _process_cpu(self.pid)
+        stop = threading.Event()
+        timer = threading.Timer(seconds, stop.set)
+        started = time.perf_counter()
+        timer.start()
+        samples, errors = asyncio.run(mix(url, token, paths, clients, stop))
+        elapsed = time.perf_counter() - started
+        if errors:
+            raise SystemExit(f"{self.name}: {errors} requests failed under {clients} clients")
+        every = sorted(ms for values in samples.values() for ms in values)
+        turn = {
+            "requests_per_s": len(every) / elapsed,
+            "p50_ms": percentile(every, 0.5),
+            "p99_ms": percentile(every, 0.99),
+            "service_cpu_us": (_process_cpu(self.pid) - spent) / len(every) * 1e6,
+            "database_cpu_us": (sum(_process_cpu(b) for b in backends) - served) / len(every) * 1e6,
+        }
+        for figure, value in turn.items():
+            self.turns.setdefault(figure, []).append(value)
 
 
 @contextmanager
@@ -138,7 +179,13 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=50, help="calls per query per turn")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--only", help="comma-separated query names")
+    parser.add_argument(
+        "--clients", type=int, default=1, help="> 1: that many clients at once, the whole mix"
+    )
+    parser.add_argument("--seconds", type=float, default=15.0, help="a turn, under --clients")
     args = parser.parse_args()
+    if args.clients < 1 or args.seconds <= 0:
+        parser.error("--clients must be 1 or more and --seconds more than 0")
 
     with (
         baseline_source(args.base) as base,
@@ -169,8 +216,13 @@ def main() -> int:
                 for path in rotation:
                     side.client.get(path).raise_for_status()
         for turn in range(args.rounds):
+            order = sides if turn % 2 == 0 else sides[::-1]
+            if args.clients > 1:
+                for side in order:
+                    side.crowd(side.url, token, paths, args.clients, args.seconds)
+                continue
             for name, rotation in paths.items():
-                for side in sides if turn % 2 == 0 else sides[::-1]:
+                for side in order:
                     side.call(name, rotation, args.calls)
 
     def medians(figures: dict[str, list[float]]) -> dict[str, float]:
@@ -185,6 +237,17 @@ def main() -> int:
         "rounds": args.rounds,
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
+    if args.clients > 1:
+        out.update(clients=args.clients, seconds=args.seconds)
+        for figure, values in baseline.turns.items():
+            before, after = statistics.median(values), statistics.median(new.turns[figure])
+            out[figure] = {
+                "baseline": round(before, 1),
+                "new": round(after, 1),
+                "ratio": round(after / before, 3) if before else None,
+            }
+        print(json.dumps(out), flush=True)
+        return 0
     for part in ("service", "database"):
         before, after = medians(getattr(baseline, part)), medians(getattr(new, part))
         out[f"{part}_cpu_us"] = {

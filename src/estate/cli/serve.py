@@ -70,7 +70,7 @@ def serve(
 
     from ..api.app import create_app
     from ..demo import announce, start_demo
-    from .workers import listeners
+    from .workers import listeners, server_config
 
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
     service_file = settings.resolved_data_dir / credentials.SERVICE_FILE
@@ -89,23 +89,11 @@ def serve(
         application = create_app(settings, on_start=on_start, prepared=(context, login), tuned=True)
         _on_sigterm(lambda: service_file.unlink(missing_ok=True))
         try:
-            uvicorn.Server(_server_config(application)).run(sockets=sockets)
+            uvicorn.Server(server_config(application)).run(sockets=sockets)
         finally:
             service_file.unlink(missing_ok=True)
         return
     _serve_with_workers(settings, sockets, (context, login), on_start)
-
-
-def _server_config(application: Any) -> Any:
-    import uvicorn
-
-    return uvicorn.Config(
-        application,
-        log_config=None,
-        access_log=False,
-        log_level="warning",
-        timeout_graceful_shutdown=3,  # open pages' event streams would hold it forever
-    )
 
 
 def _serve_with_workers(
@@ -117,7 +105,7 @@ def _serve_with_workers(
     import uvicorn
 
     from ..api.app import create_app
-    from .workers import Workers
+    from .workers import Workers, server_config
 
     workers = Workers(settings, sockets)
     service_file = settings.resolved_data_dir / credentials.SERVICE_FILE
@@ -138,7 +126,7 @@ def _serve_with_workers(
     _on_sigterm(stop)
     workers.start()
     try:
-        uvicorn.Server(_server_config(application)).run(sockets=[])  # lifespan, no listener
+        uvicorn.Server(server_config(application)).run(sockets=[])  # lifespan, no listener
     finally:
         stop()
 
