@@ -426,7 +426,8 @@ def request_statements(client: TestClient) -> Iterator[list[Sent]]:
     """The SQL statements the app sends meanwhile for requests: not those of the
     service's own threads (the scheduler, the search indexers, a collection still
     finishing), which are all named ``estate-…``."""
-    engine = client.app.state.context.engine  # type: ignore[attr-defined]
+    context = client.app.state.context  # type: ignore[attr-defined]
+    engines = {context.engine, context.read_engine}  # the writes' and the reads' pools
     sent: list[Sent] = []
 
     def after(connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -434,11 +435,13 @@ def request_statements(client: TestClient) -> Iterator[list[Sent]]:
             dbapi = connection.connection.dbapi_connection
             sent.append(Sent(statement, _in_transaction(dbapi)))
 
-    event.listen(engine, "after_cursor_execute", after)
+    for engine in engines:
+        event.listen(engine, "after_cursor_execute", after)
     try:
         yield sent
     finally:
-        event.remove(engine, "after_cursor_execute", after)
+        for engine in engines:
+            event.remove(engine, "after_cursor_execute", after)
 
 
 def _in_transaction(dbapi_connection: Any) -> bool:

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Settings
-from .db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
+from .db.engine import make_engine, make_read_engine, make_sessionmaker
 from .runtime.demand import Demand
 from .runtime.supervisor import Supervisor, SupervisorPolicy
 from .secretbox import SecretBox
@@ -25,12 +25,15 @@ class Context:
     supervisor: Supervisor = field(default_factory=Supervisor, repr=False)
     demand: Demand = field(default_factory=Demand, repr=False)
     """The requests the service's processes are answering (set by ``create_app``)."""
+    read_engine: Engine = field(init=False, repr=False)
+    """The engine of ``reads``: its connections in autocommit, in a pool of their own
+    (``db/engine.py``: :func:`make_read_engine`)."""
     reads: sessionmaker[Session] = field(init=False, repr=False)
-    """Sessions that open no transaction, for requests that only read
-    (``db/engine.py``: :func:`make_read_sessionmaker`)."""
+    """Sessions that open no transaction, for requests that only read."""
 
     def __post_init__(self) -> None:
-        self.reads = make_read_sessionmaker(self.engine)
+        self.read_engine = make_read_engine(self.engine)
+        self.reads = make_sessionmaker(self.read_engine)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
@@ -48,6 +51,11 @@ class Context:
 
     def close(self) -> None:
         self.supervisor.close()
+        self.dispose()
+
+    def dispose(self) -> None:
+        """Close the connections both pools hold (new ones are opened when needed)."""
+        self.read_engine.dispose()
         self.engine.dispose()
 
 

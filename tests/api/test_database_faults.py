@@ -104,7 +104,7 @@ def test_a_sqlite_file_that_is_no_database_any_more_answers_503(
     shutil.copy(sqlite_template, path)
     with _client(settings, f"sqlite:///{path}") as client:
         assert client.get(f"{API}/providers/").status_code == 200
-        client.app.state.context.engine.dispose()  # type: ignore[attr-defined]
+        client.app.state.context.dispose()  # type: ignore[attr-defined]
 
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -123,7 +123,7 @@ def test_a_removed_sqlite_file_answers_503_not_migrated(
     shutil.copy(sqlite_template, path)
     with _client(settings, f"sqlite:///{path}") as client:
         assert client.get(f"{API}/providers/").status_code == 200
-        client.app.state.context.engine.dispose()  # type: ignore[attr-defined]
+        client.app.state.context.dispose()  # type: ignore[attr-defined]
 
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)

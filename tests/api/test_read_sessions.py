@@ -8,6 +8,8 @@ transaction when each of a request's statements ran, for the API and the pages.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.testclient import TestClient
 
 from estate.api.app import API_PREFIX
@@ -57,3 +59,26 @@ def test_a_write_made_while_reading_is_kept(client: TestClient) -> None:
     assert ("UPDATE", False) in {(sent.verb, sent.in_transaction) for sent in used}, used
     [listed] = client.get(f"{API}/tokens/").json()["results"]
     assert listed["last_used_at"] is not None
+
+
+def test_reads_and_writes_draw_on_two_pools_that_never_switch(client: TestClient) -> None:
+    """The reads' connections come from a pool of their own, in autocommit for good;
+    the writes' pool never is (``db/engine.py``: ``make_read_engine``): no connection
+    is switched on its way out of a pool and back."""
+    context = client.app.state.context  # type: ignore[attr-defined]
+    assert context.read_engine is not context.engine
+    create_provider(client)
+    for _ in range(2):  # after requests of both kinds have used and returned connections
+        assert client.get(f"{API}/resources/").status_code == 200
+        assert client.post(f"{API}/tokens/", json={"name": "t"}).status_code == 201
+        with context.read_engine.connect() as reading, context.engine.connect() as writing:
+            assert _autocommit(reading.connection.dbapi_connection)
+            assert not _autocommit(writing.connection.dbapi_connection)
+
+
+def _autocommit(dbapi_connection: Any) -> bool:
+    """Whether the driver's connection runs each statement on its own (psycopg's
+    ``autocommit``; sqlite3's ``isolation_level`` None)."""
+    if type(dbapi_connection).__module__.startswith("psycopg"):
+        return bool(dbapi_connection.autocommit)
+    return dbapi_connection.isolation_level is None

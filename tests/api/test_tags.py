@@ -5,10 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from estate.db.models import ResourceTag
-from factories import API, all_resources, collect, create_provider, patch_config
+from factories import (
+    API,
+    all_resources,
+    collect,
+    create_provider,
+    patch_config,
+    request_statements,
+)
 
 SMALL = {"clusters": 1, "hosts_per_cluster": 2, "vms_per_host": 3}
 TAG_FIELDS = {"id", "namespace", "key", "value", "organization"}
@@ -171,21 +178,12 @@ def test_a_page_of_resources_reads_its_tags_in_one_query(client: TestClient) -> 
         client.post(
             f"{API}/resources/{vm['id']}/tags/add/", json=[{"key": "k", "value": vm["ems_ref"]}]
         )
-    engine = client.app.state.context.engine  # type: ignore[attr-defined]
-    statements: list[str] = []
-
-    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with request_statements(client) as sent:
         page = client.get(f"{API}/resources/", params={"page_size": 50}).json()
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
 
     assert len(page["results"]) == 16
     assert sum(1 for r in page["results"] if r["tags"]) == 6
-    assert len([s for s in statements if "resource_tags" in s]) == 1
+    assert len([s for s in sent if "resource_tags" in s.statement]) == 1
 
 
 def test_tags_survive_a_new_collection_and_leave_with_their_resource(client: TestClient) -> None:

@@ -13,9 +13,14 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
-    kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+def make_engine(url: str, **options: Any) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout.
+    ``options``: more of ``create_engine``'s."""
+    kwargs: dict[str, Any] = {
+        "json_serializer": _json_dumps,
+        "json_deserializer": orjson.loads,
+        **options,
+    }
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
@@ -42,13 +47,28 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def make_read_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that open no transaction (the connection in autocommit), for reads
-    (which requests get them, and why: ``request_sessions.py``).
+def make_read_engine(engine: Engine) -> Engine:
+    """An engine whose connections open no transaction (autocommit), for reads (which
+    requests get it, and why: ``request_sessions.py``), with a pool of its own.
 
     Reads see the same data as in a transaction: at ``READ COMMITTED`` every statement
     takes its own snapshot either way. A write in such a session commits as it runs.
     On SQLite the driver opened no transaction for reads before: only the writes'
     implicit ``BEGIN`` goes.
-    """
-    return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+    Its own pool, not ``engine``'s with the isolation level as an execution option: a
+    connection of a shared pool was switched to autocommit when a read took it and back
+    when it was returned, and rolled back twice on its way back (the session's and the
+    pool's reset), each a call into the driver. Closing a read's session (on the event
+    loop) took 5 % of the loop's time; ``bench/api_ab.py``: 0.95 of the service's CPU
+    a request. Here a connection stays in autocommit, and the pool does not reset it
+    (nothing to roll back). An in-memory SQLite database, which a second engine would
+    not reach, shares ``engine``'s pool as before."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return make_engine(
+        url.render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+        pool_reset_on_return=None,
+    )
