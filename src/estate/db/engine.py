@@ -60,10 +60,10 @@ def make_read_engine(engine: Engine) -> Engine:
     connection of a shared pool was switched to autocommit when a read took it and back
     when it was returned, and rolled back twice on its way back (the session's and the
     pool's reset), each a call into the driver. Closing a read's session (on the event
-    loop) took 5 % of the loop's time; ``bench/api_ab.py``: 0.95 of the service's CPU
-    a request. Here a connection stays in autocommit, and the pool does not reset it
-    (nothing to roll back). An in-memory SQLite database, which a second engine would
-    not reach, shares ``engine``'s pool as before."""
+    loop) took 5 % of the loop's time; ``bench/api_ab.py``: 0.95 and 0.97 of the
+    service's CPU a request (two runs). Here a connection stays in autocommit, and the
+    pool does not reset it (nothing to roll back). An in-memory SQLite database, which
+    a second engine would not reach, shares ``engine``'s pool as before."""
     url = engine.url
     if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
         return engine.execution_options(isolation_level="AUTOCOMMIT")
