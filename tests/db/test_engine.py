@@ -1,13 +1,14 @@
 """The reads' engine (``db/engine.py``: ``make_read_engine``): autocommit for good, in
-a pool of its own, except where a second pool would reach another database."""
+a pool of its own, except where a second pool would reach another database; on
+PostgreSQL its statements prepared and planned for each execution's values."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
-from estate.db.engine import make_engine, make_read_engine
+from estate.db.engine import PREPARE_AFTER, make_engine, make_read_engine
 
 
 def test_a_file_database_gets_a_second_pool_whose_connections_commit_each_statement(
@@ -42,4 +43,33 @@ def test_an_in_memory_database_is_read_through_the_writes_pool() -> None:
             assert reading.scalar(text("SELECT x FROM t")) == 2
             assert reading.connection.dbapi_connection.isolation_level is None  # type: ignore[union-attr]
     finally:
+        engine.dispose()
+
+
+_MINE = "SELECT count(*) FROM resources WHERE provider_id = :provider"
+
+
+def _prepared(connection: Connection) -> int:
+    """How many statements like ``_MINE`` the connection has prepared on the server."""
+    found = connection.scalar(
+        text("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE :like"),
+        {"like": "%FROM resources WHERE provider_id = $1%"},
+    )
+    return int(found or 0)
+
+
+def test_on_postgresql_only_the_reads_statements_are_prepared_and_each_plan_is_custom(
+    postgresql_url: str,
+) -> None:
+    engine = make_engine(postgresql_url)
+    reads = make_read_engine(engine)
+    try:
+        for pool, prepared, mode in ((reads, 1, "force_custom_plan"), (engine, 0, "auto")):
+            with pool.connect() as connection:
+                for provider in range(PREPARE_AFTER + 1):
+                    connection.scalar(text(_MINE), {"provider": provider})
+                assert _prepared(connection) == prepared
+                assert connection.scalar(text("SHOW plan_cache_mode")) == mode
+    finally:
+        reads.dispose()
         engine.dispose()
