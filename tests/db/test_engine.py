@@ -73,3 +73,17 @@ def test_on_postgresql_only_the_reads_statements_are_prepared_and_each_plan_is_c
     finally:
         reads.dispose()
         engine.dispose()
+
+
+def test_the_reads_engine_keeps_the_options_the_database_url_gives(postgresql_url: str) -> None:
+    engine = make_engine(f"{postgresql_url}?options=-c%20statement_timeout%3D4321")
+    reads = make_read_engine(engine)
+    try:
+        for pool in (reads, engine):
+            with pool.connect() as connection:
+                assert connection.scalar(text("SHOW statement_timeout")) == "4321ms"
+        with reads.connect() as connection:
+            assert connection.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
+    finally:
+        reads.dispose()
+        engine.dispose()

@@ -38,10 +38,12 @@ def make_engine(url: str, *, prepared: bool = False, **options: Any) -> Engine:
         kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
         kwargs["connect_args"] = {"prepare_threshold": None}
         if prepared:
-            given = make_url(url).query.get("options")
+            given = make_url(url).query.get("options", ())  # the URL's own, kept
             kwargs["connect_args"] = {
                 "prepare_threshold": PREPARE_AFTER,
-                "options": " ".join(filter(None, (given, CUSTOM_PLANS))),
+                "options": " ".join(
+                    [*((given,) if isinstance(given, str) else given), CUSTOM_PLANS]
+                ),
             }
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
