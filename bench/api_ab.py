@@ -113,11 +113,9 @@ class Side:
         on_server = sum(_process_cpu(b) for b in backends) - served
         self.database.setdefault(name, []).append(on_server / calls * 1e6)
 
-    def crowd(
-        self, url: str, token: str, paths: dict[str, list[str]], clients: int, seconds: float
-    ) -> None:
+    def crowd(self, token: str, paths: dict[str, list[str]], clients: int, seconds: float) -> None:
         """``clients`` concurrent clients calling the mix for ``seconds``: this turn's
-        requests per second, p50 and p99 and CPU per request, under ``self.turns``."""  # fmt: skip
+        requests per second, p50 and p99 and CPU per request, under ``self.turns``."""
         backends = self.backends()
         served = sum(_process_cpu(b) for b in backends)
         spent = _process_cpu(self.pid)
@@ -125,7 +123,7 @@ class Side:
         timer = threading.Timer(seconds, stop.set)
         started = time.perf_counter()
         timer.start()
-        samples, errors = asyncio.run(mix(url, token, paths, clients, stop))
+        samples, errors = asyncio.run(mix(self.url, token, paths, clients, stop))
         elapsed = time.perf_counter() - started
         if errors:
             raise SystemExit(f"{self.name}: {errors} requests failed under {clients} clients")
@@ -219,7 +217,7 @@ def main() -> int:
             order = sides if turn % 2 == 0 else sides[::-1]
             if args.clients > 1:
                 for side in order:
-                    side.crowd(side.url, token, paths, args.clients, args.seconds)
+                    side.crowd(token, paths, args.clients, args.seconds)
                 continue
             for name, rotation in paths.items():
                 for side in order:
