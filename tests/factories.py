@@ -444,6 +444,14 @@ def request_statements(client: TestClient) -> Iterator[list[Sent]]:
             event.remove(engine, "after_cursor_execute", after)
 
 
+def autocommit(dbapi_connection: Any) -> bool:
+    """Whether the driver's connection runs each statement on its own (psycopg's
+    ``autocommit``; sqlite3's ``isolation_level`` None)."""
+    if type(dbapi_connection).__module__.startswith("psycopg"):
+        return bool(dbapi_connection.autocommit)
+    return dbapi_connection.isolation_level is None
+
+
 def _in_transaction(dbapi_connection: Any) -> bool:
     """Whether the driver's connection is inside a transaction (psycopg or sqlite3)."""
     info = getattr(dbapi_connection, "info", None)

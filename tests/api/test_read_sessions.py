@@ -8,12 +8,10 @@ transaction when each of a request's statements ran, for the API and the pages.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi.testclient import TestClient
 
 from estate.api.app import API_PREFIX
-from factories import create_provider, log_in, request_statements
+from factories import autocommit, create_provider, log_in, request_statements
 
 API = API_PREFIX
 
@@ -72,13 +70,5 @@ def test_reads_and_writes_draw_on_two_pools_that_never_switch(client: TestClient
         assert client.get(f"{API}/resources/").status_code == 200
         assert client.post(f"{API}/tokens/", json={"name": "t"}).status_code == 201
         with context.read_engine.connect() as reading, context.engine.connect() as writing:
-            assert _autocommit(reading.connection.dbapi_connection)
-            assert not _autocommit(writing.connection.dbapi_connection)
-
-
-def _autocommit(dbapi_connection: Any) -> bool:
-    """Whether the driver's connection runs each statement on its own (psycopg's
-    ``autocommit``; sqlite3's ``isolation_level`` None)."""
-    if type(dbapi_connection).__module__.startswith("psycopg"):
-        return bool(dbapi_connection.autocommit)
-    return dbapi_connection.isolation_level is None
+            assert autocommit(reading.connection.dbapi_connection)
+            assert not autocommit(writing.connection.dbapi_connection)

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import Connection, text
 
 from estate.db.engine import PREPARE_AFTER, make_engine, make_read_engine
+from factories import autocommit
 
 
 def test_a_file_database_gets_a_second_pool_whose_connections_commit_each_statement(
@@ -19,11 +20,11 @@ def test_a_file_database_gets_a_second_pool_whose_connections_commit_each_statem
     try:
         assert reads.pool is not engine.pool
         with reads.connect() as reading:
-            assert reading.connection.dbapi_connection.isolation_level is None  # type: ignore[union-attr]
+            assert autocommit(reading.connection.dbapi_connection)
             reading.execute(text("CREATE TABLE t (x INTEGER)"))
             reading.execute(text("INSERT INTO t VALUES (1)"))  # no commit: none needed
         with engine.connect() as writing:
-            assert writing.connection.dbapi_connection.isolation_level is not None  # type: ignore[union-attr]
+            assert not autocommit(writing.connection.dbapi_connection)
             assert writing.scalar(text("SELECT x FROM t")) == 1
     finally:
         reads.dispose()
@@ -41,7 +42,7 @@ def test_an_in_memory_database_is_read_through_the_writes_pool() -> None:
             writing.execute(text("INSERT INTO t VALUES (2)"))
         with reads.connect() as reading:
             assert reading.scalar(text("SELECT x FROM t")) == 2
-            assert reading.connection.dbapi_connection.isolation_level is None  # type: ignore[union-attr]
+            assert autocommit(reading.connection.dbapi_connection)
     finally:
         engine.dispose()
 

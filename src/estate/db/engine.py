@@ -36,19 +36,19 @@ def make_engine(url: str, *, prepared: bool = False, **options: Any) -> Engine:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
         kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
-        kwargs["connect_args"] = {"prepare_threshold": None}
-        if prepared:
-            given = make_url(url).query.get("options", ())  # the URL's own, kept
-            kwargs["connect_args"] = {
-                "prepare_threshold": PREPARE_AFTER,
-                "options": " ".join(
-                    [*((given,) if isinstance(given, str) else given), CUSTOM_PLANS]
-                ),
-            }
+        kwargs["connect_args"] = _prepared(url) if prepared else {"prepare_threshold": None}
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _prepared(url: str) -> dict[str, Any]:
+    """psycopg's arguments for statements prepared and planned for each execution's
+    values; the URL's own ``options`` (one or several) kept."""
+    given = make_url(url).query.get("options", ())
+    options = [given] if isinstance(given, str) else list(given)
+    return {"prepare_threshold": PREPARE_AFTER, "options": " ".join([*options, CUSTOM_PLANS])}
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
