@@ -1,5 +1,5 @@
 """A broad search term (more than ``FEW`` indexed matches) walks the list in id order,
-each row checked on its own text, and estimates its count from a sample: the same
+each row checked on its text, and estimates its count from a sample: the same
 items as the term's matches, page by page and by cursor, for every caller's own
 resources, with a count close to the truth that is said to be an estimate
 (``X-Count-Estimated``) and made exact by the page that ends the list; on SQLite
@@ -90,9 +90,12 @@ def _indexed(engine: Engine) -> None:
 
 
 def _walks(statement: str) -> bool:
-    """Whether a statement walks resources on their own text: their ids, read with
-    neither the search index nor its queue (``resource_search``, ``resources_search``)."""
-    return statement.startswith("SELECT resources.id") and "_search" not in statement
+    """Whether a statement walks resources in id order: their ids, not gathered from
+    the search index's matches (SQLite's FTS5 table ``resources_search``, PostgreSQL's
+    union of the index's matches and the queued rows'). A walk on PostgreSQL looks
+    each row's indexed text up by its id."""
+    gathered = "resources_search" in statement or "UNION ALL" in statement
+    return statement.startswith("SELECT resources.id") and not gathered
 
 
 def _assert_list(client: TestClient, expected: list[int], **params: Any) -> None:

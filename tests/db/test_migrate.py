@@ -20,7 +20,7 @@ from estate.db.engine import make_engine
 from estate.db.migrate import alembic_config, current, upgrade
 from estate.inventory.counts import counted
 from estate.inventory.queries import ResourceFilter, resource_query
-from estate.inventory.search import queued
+from estate.inventory.search import index_all, queued
 from estate.registry.integrity import list_unlisted
 from estate.runtime.integrity import files_digest
 
@@ -268,7 +268,8 @@ def test_0009_counts_and_indexes_existing_resources_and_downgrades(empty_engine:
     with empty_engine.begin() as conn:
         for statement in _AT_0002[:7]:  # organization, provider, runs, resources
             conn.execute(text(statement))
-        conn.execute(text("UPDATE resources SET name = 'Esxi-' || ems_ref, os_type = 'linux'"))
+        # Lower case: today's search reads the index as 0025 keeps it, lowered.
+        conn.execute(text("UPDATE resources SET name = 'esxi-' || ems_ref, os_type = 'linux'"))
         conn.execute(text("UPDATE resources SET deleted_at = updated_at WHERE ems_ref = 'a'"))
 
     upgrade(empty_engine, "0009")
@@ -295,7 +296,7 @@ def test_0009_counts_and_indexes_existing_resources_and_downgrades(empty_engine:
         )
     assert queued(empty_engine) == 1  # the new one; what was there is in the index
     session = Session(empty_engine)
-    found = session.scalars(resource_query(ResourceFilter(search="esxi-h"))).all()
+    found = session.scalars(resource_query(ResourceFilter(search="ESXI-h"))).all()
     assert sorted(r.ems_ref for r in found) == ["h0", "h1"]
     found = session.scalars(resource_query(ResourceFilter(search="new-on"))).all()
     assert [r.ems_ref for r in found] == ["n"]
@@ -799,3 +800,50 @@ def test_0024_lets_a_trigger_not_keys_follow_deletions_and_downgrades(
         )
         conn.execute(text("DELETE FROM resources WHERE id = 1"))  # the keys follow again
         assert rows(conn) == ([], [])
+
+
+def test_0025_queues_every_indexed_text_to_be_written_again_lowered(empty_engine: Engine) -> None:
+    """PostgreSQL's index is to hold its texts lowered: the upgrade queues every
+    indexed resource, for the indexers to write again (searches read a queued row's
+    own text meanwhile), and the indexers write them lowered. SQLite's FTS5 index is
+    case-insensitive already: nothing is queued. Going back changes nothing."""
+    upgrade(empty_engine, "0024")
+    postgresql = empty_engine.dialect.name == "postgresql"
+    index, key = ("resource_search", "resource_id") if postgresql else ("resources_search", "rowid")
+    with empty_engine.begin() as conn:
+        for statement in _AT_0002[:2]:  # organization, provider
+            conn.execute(text(statement))
+        conn.execute(
+            text(
+                _WITH_EDGES
+                + ", ".join(
+                    f"({i}, 1, 'VM-{i}', 'virtual_machine', 'active', 'h', {_AT}, {_AT}, "
+                    f"{_AT}, NULL, NULL)"
+                    for i in (1, 2)
+                )
+            )
+        )
+        conn.execute(text(f"INSERT INTO {index} ({key}, body) VALUES (1, 'VM-1'), (2, 'VM-2')"))
+        conn.execute(text("DELETE FROM resource_search_queue"))
+
+    def queue(conn: Any) -> list[int]:
+        return list(conn.scalars(text("SELECT resource_id FROM resource_search_queue ORDER BY 1")))
+
+    upgrade(empty_engine, "0025")
+
+    with empty_engine.begin() as conn:
+        assert queue(conn) == ([1, 2] if postgresql else [])
+    assert index_all(empty_engine) == (2 if postgresql else 0)
+    with empty_engine.begin() as conn:
+        bodies = list(conn.scalars(text(f"SELECT body FROM {index} ORDER BY {key}")))
+        if postgresql:  # written again from the rows: their ems_refs, lowered
+            assert ["vm-1" in bodies[0], "vm-2" in bodies[1]] == [True, True]
+            assert all(b == b.lower() for b in bodies)
+        else:
+            assert bodies == ["VM-1", "VM-2"]
+
+    command.downgrade(alembic_config(empty_engine), "0024")
+
+    with empty_engine.begin() as conn:
+        assert queue(conn) == []
+        assert len(list(conn.scalars(text(f"SELECT body FROM {index}")))) == 2

@@ -379,6 +379,65 @@ def test_search_follows_renames_and_matches_user_tags(searchable: Engine) -> Non
         assert found(searchable, "ops", form) == ["vm-3"]  # its namespace
 
 
+def test_a_walk_reads_the_indexed_text_of_a_row_not_queued(engine: Engine) -> None:
+    """On PostgreSQL a broad term's walk checks a row on its indexed text, looked up
+    by its id, and a queued row on its own text (the indexed one may be stale);
+    SQLite's walk reads every row's own text. Shown with an indexed text made to
+    differ from its row, as no writer leaves it."""
+    dc = new_provider(engine, "dc")
+    collect(engine, dc, [vm("vm-1", name="web-01"), vm("vm-2", name="db-01")])
+    index_all(engine)
+    postgresql = engine.dialect.name == "postgresql"
+    index, key = ("resource_search", "resource_id") if postgresql else ("resources_search", "rowid")
+    with engine.begin() as conn:
+        web = conn.scalar(select(Resource.id).where(Resource.ems_ref == "vm-1"))
+        conn.execute(text(f"UPDATE {index} SET body = 'stale text' WHERE {key} = :id"), {"id": web})
+    assert found(engine, "stale", "walk") == (["vm-1"] if postgresql else [])
+    assert found(engine, "web-01", "walk") == ([] if postgresql else ["vm-1"])
+    with engine.begin() as conn:  # queued: its own text, on both
+        conn.execute(
+            text("INSERT INTO resource_search_queue (resource_id) VALUES (:id)"), {"id": web}
+        )
+    assert found(engine, "stale", "walk") == []
+    assert found(engine, "web-01", "walk") == ["vm-1"]
+    assert found(engine, "db-01", "walk") == ["vm-2"]  # not queued: its indexed text
+
+
+def test_postgresql_keeps_texts_lowered_and_matches_case_as_its_ilike_does(
+    postgresql_url: str,
+) -> None:
+    """The index holds each text lowered (migration 0025), matched with ``LIKE
+    lower(pattern)``: PostgreSQL's ILIKE lowers both sides alike, so every form finds
+    what ILIKE on the rows finds, letters beyond ASCII included, queued or indexed."""
+    engine = make_engine(postgresql_url)
+    try:
+        dc = new_provider(engine, "lowered")
+        names = {"ölv-1": "Öl-Pumpe WEST", "ölv-2": "öl-pumpe Ost", "ölv-3": "OEL-PUMPE"}
+        collect(engine, dc, [vm(ref, name=name) for ref, name in names.items()])
+        for state in ("queued", "indexed"):
+            with engine.connect() as conn:
+                sql = "SELECT ems_ref FROM resources WHERE name ILIKE '%öl-pumpe%' ORDER BY 1"
+                assert list(conn.scalars(text(sql))) == ["ölv-1", "ölv-2"]
+            for form in FORMS:
+                assert found(engine, "ÖL-PUMPE", form) == ["ölv-1", "ölv-2"], (state, form)
+                assert found(engine, "pumpe west", form) == ["ölv-1"], (state, form)
+            index_all(engine)
+        with engine.connect() as conn:
+            bodies = list(
+                conn.scalars(
+                    text(
+                        "SELECT s.body FROM resource_search s JOIN resources r "
+                        "ON r.id = s.resource_id WHERE r.provider_id = :dc ORDER BY r.id"
+                    ),
+                    {"dc": dc},
+                )
+            )
+        assert [b.splitlines()[0] for b in bodies] == [n.lower() for n in names.values()]
+        assert all(b == b.lower() for b in bodies)
+    finally:
+        engine.dispose()
+
+
 def test_search_reads_the_index_not_the_rows(searchable: Engine) -> None:
     """The plan of a search names the index: the FTS5 table on SQLite, the trigram
     GIN index on PostgreSQL. There the indexed matches leave out the queued ones by an
