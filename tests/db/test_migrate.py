@@ -743,27 +743,37 @@ def test_0023_copies_provider_and_life_onto_tags_keeps_them_current_and_downgrad
         assert conn.execute(text("SELECT count(*) FROM resource_tags")).scalar_one() == 2
 
 
-def test_0024_lets_a_trigger_not_keys_follow_deletions_and_downgrades(
-    empty_engine: Engine,
-) -> None:
-    upgrade(empty_engine, "0023")
-    postgresql = empty_engine.dialect.name == "postgresql"
+def _searched_vms(engine: Engine, refs: list[str], indexed: int) -> tuple[str, str]:
+    """An organization, a provider and a virtual machine of each ems_ref (ids 1, 2, …),
+    the first ``indexed`` of them in the search index (their ems_ref its text) and no
+    longer queued; the index's table and key column."""
+    postgresql = engine.dialect.name == "postgresql"
     index, key = ("resource_search", "resource_id") if postgresql else ("resources_search", "rowid")
-    with empty_engine.begin() as conn:
+    with engine.begin() as conn:
         for statement in _AT_0002[:2]:  # organization, provider
             conn.execute(text(statement))
         conn.execute(
             text(
                 _WITH_EDGES
                 + ", ".join(
-                    f"({i}, 1, 'vm-{i}', 'virtual_machine', 'active', 'h', {_AT}, {_AT}, "
+                    f"({i}, 1, '{ref}', 'virtual_machine', 'active', 'h', {_AT}, {_AT}, "
                     f"{_AT}, NULL, NULL)"
-                    for i in (1, 2, 3)
+                    for i, ref in enumerate(refs, 1)
                 )
             )
         )
-        conn.execute(text(f"INSERT INTO {index} ({key}, body) VALUES (1, 'vm-1'), (2, 'vm-2')"))
-        conn.execute(text("DELETE FROM resource_search_queue WHERE resource_id IN (1, 2)"))
+        for i, ref in enumerate(refs[:indexed], 1):
+            conn.execute(text(f"INSERT INTO {index} ({key}, body) VALUES ({i}, '{ref}')"))
+            conn.execute(text(f"DELETE FROM resource_search_queue WHERE resource_id = {i}"))
+    return index, key
+
+
+def test_0024_lets_a_trigger_not_keys_follow_deletions_and_downgrades(
+    empty_engine: Engine,
+) -> None:
+    upgrade(empty_engine, "0023")
+    postgresql = empty_engine.dialect.name == "postgresql"
+    index, key = _searched_vms(empty_engine, ["vm-1", "vm-2", "vm-3"], indexed=2)
 
     def rows(conn: Any) -> tuple[list[int], list[int]]:
         queue = conn.scalars(text("SELECT resource_id FROM resource_search_queue ORDER BY 1"))
@@ -809,22 +819,7 @@ def test_0025_queues_every_indexed_text_to_be_written_again_lowered(empty_engine
     case-insensitive already: nothing is queued. Going back changes nothing."""
     upgrade(empty_engine, "0024")
     postgresql = empty_engine.dialect.name == "postgresql"
-    index, key = ("resource_search", "resource_id") if postgresql else ("resources_search", "rowid")
-    with empty_engine.begin() as conn:
-        for statement in _AT_0002[:2]:  # organization, provider
-            conn.execute(text(statement))
-        conn.execute(
-            text(
-                _WITH_EDGES
-                + ", ".join(
-                    f"({i}, 1, 'VM-{i}', 'virtual_machine', 'active', 'h', {_AT}, {_AT}, "
-                    f"{_AT}, NULL, NULL)"
-                    for i in (1, 2)
-                )
-            )
-        )
-        conn.execute(text(f"INSERT INTO {index} ({key}, body) VALUES (1, 'VM-1'), (2, 'VM-2')"))
-        conn.execute(text("DELETE FROM resource_search_queue"))
+    index, key = _searched_vms(empty_engine, ["VM-1", "VM-2"], indexed=2)
 
     def queue(conn: Any) -> list[int]:
         return list(conn.scalars(text("SELECT resource_id FROM resource_search_queue ORDER BY 1")))
