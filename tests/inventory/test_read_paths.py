@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, func, select, text, update
+from sqlalchemy import Engine, delete, event, func, select, text, update
 from sqlalchemy.orm import Session
 
 from estate.config import Settings
@@ -29,9 +29,10 @@ from estate.db.models import (
     ResourceTag,
     Tag,
 )
-from estate.inventory.counts import counted, edges_counted
+from estate.inventory.counts import counted, edges_counted, listed
 from estate.inventory.ingest import Ingestor
 from estate.inventory.queries import (
+    FEW,
     INCOMING_LIMIT,
     ResourceFilter,
     providers_of_organizations,
@@ -48,6 +49,7 @@ from estate.inventory.search import (
 )
 from estate.inventory.tags import TagMatch
 from estate.jobs.indexer import SearchIndexer
+from factories import bulk_rows, insert_rows
 
 
 @pytest.fixture
@@ -353,6 +355,20 @@ def test_one_compiled_search_serves_every_term_with_its_own_values(searchable: E
         assert found(searchable, "zz") == []
 
 
+def rename_and_tag(engine: Engine, renamed: tuple[str, str], tagged: tuple[str, str]) -> None:
+    """Rename one resource (``(ems_ref, name)``: queued again for the index) and tag
+    another (``(ems_ref, value)``: a tag ``ops:team`` of organization "test")."""
+    with Session(engine) as session, session.begin():
+        ref, name = renamed
+        session.execute(update(Resource).where(Resource.ems_ref == ref).values(name=name))
+        org = session.scalar(select(Organization.id).where(Organization.name == "test"))
+        tag = Tag(organization_id=org, namespace="ops", key="team", value=tagged[1])
+        session.add(tag)
+        session.flush()
+        resource = session.scalar(select(Resource.id).where(Resource.ems_ref == tagged[0]))
+        session.add(ResourceTag(resource_id=resource, tag_id=tag.id))
+
+
 def test_search_sees_deleted_resources_only_when_asked(searchable: Engine) -> None:
     for form in FORMS:
         assert found(searchable, "gone", form, include_deleted=True) == ["vm-5"]
@@ -360,14 +376,7 @@ def test_search_sees_deleted_resources_only_when_asked(searchable: Engine) -> No
 
 
 def test_search_follows_renames_and_matches_user_tags(searchable: Engine) -> None:
-    with Session(searchable) as session, session.begin():
-        session.execute(update(Resource).where(Resource.ems_ref == "vm-4").values(name="renamed"))
-        org = session.scalar(select(Organization.id).where(Organization.name == "test"))
-        tag = Tag(organization_id=org, namespace="ops", key="team", value="Storage")
-        session.add(tag)
-        session.flush()
-        cache = session.scalar(select(Resource.id).where(Resource.ems_ref == "vm-3"))
-        session.add(ResourceTag(resource_id=cache, tag_id=tag.id))
+    rename_and_tag(searchable, ("vm-4", "renamed"), ("vm-3", "Storage"))
     assert found(searchable, "renamed") == ["vm-4"]
     assert found(searchable, "batch") == []  # the index still says batch: it is queued
     index_all(searchable)
@@ -436,6 +445,65 @@ def test_postgresql_keeps_texts_lowered_and_matches_case_as_its_ilike_does(
         assert all(b == b.lower() for b in bodies)
     finally:
         engine.dispose()
+
+
+def _listed_with_statements(engine: Engine, term: str) -> tuple[Any, list[str]]:
+    """``counts.listed`` of ``?search=term`` and the statements it sent."""
+    sent: list[str] = []
+
+    def grab(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", grab)
+    try:
+        with Session(engine) as session:
+            filters = ResourceFilter(search=term)
+            return listed(session, filters, resource_query(filters)), sent
+    finally:
+        event.remove(engine, "before_cursor_execute", grab)
+
+
+def test_a_rarer_terms_list_reads_the_index_once_with_its_queued_and_tagged_matches(
+    engine: Engine,
+) -> None:
+    """On PostgreSQL one statement asks the index whether the term is broad and lists
+    its matches, the queued and tagged ones too; SQLite asks its FTS5 index, then
+    lists."""
+    dc = new_provider(engine, "dc")
+    collect(engine, dc, [vm("vm-1", name="alpha-one"), vm("vm-2"), vm("vm-3"), vm("vm-4")])
+    index_all(engine)
+    rename_and_tag(engine, ("vm-2", "alpha"), ("vm-4", "Alphabet"))  # queued again, a tag
+    with Session(engine) as session:
+        refs = {ref: i for ref, i in session.execute(select(Resource.ems_ref, Resource.id))}
+
+    listing, sent = _listed_with_statements(engine, "ALPHA")
+
+    assert listing.few == [refs["vm-1"], refs["vm-2"], refs["vm-4"]]
+    assert listing.total == 3 and not listing.estimated
+    # PostgreSQL: one statement. SQLite: the probe, then the list.
+    assert len(sent) == (1 if engine.dialect.name == "postgresql" else 2), sent
+    assert all("search" in s for s in sent)
+
+
+def test_more_queued_matches_than_few_are_listed_once_and_counted(engine: Engine) -> None:
+    """After a first collection the index holds nothing yet: a term is not broad, but
+    its queued matches are more than ``FEW``. PostgreSQL's one statement has read them
+    up to ``FEW + 1``: they are counted next, not listed again."""
+    dc = new_provider(engine, "dc")
+    rows = bulk_rows([dc], FEW + 900, 1)
+    for row in rows:
+        row["description"] = "Window"
+    with engine.begin() as conn:
+        insert_rows(conn, rows)
+    alive = sum(1 for row in rows if row["deleted_at"] is None)
+    assert alive > FEW and queued(engine) == len(rows)
+
+    listing, sent = _listed_with_statements(engine, "window")
+
+    assert (listing.total, listing.few, listing.estimated) == (alive, None, False)
+    # PostgreSQL: the probe and the list in one, then the count. SQLite: the probe,
+    # the list (more than FEW), the count.
+    assert len(sent) == (2 if engine.dialect.name == "postgresql" else 3), sent
 
 
 def test_search_reads_the_index_not_the_rows(searchable: Engine) -> None:

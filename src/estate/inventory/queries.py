@@ -33,11 +33,14 @@ class ResourceFilter:
     providers: tuple[int, ...] | None = None
 
 
-def resource_query(filters: ResourceFilter, walk: bool = False) -> Select[Resource]:
+def resource_query(
+    filters: ResourceFilter, walk: bool = False, matched: Any = None
+) -> Select[Resource]:
     """Resources matching ``filters``, oldest first (ids only grow, so cursors are stable).
 
-    ``walk``: a broad search term's form, each row checked on its own text as the list
-    is walked in id order (``inventory/broad.py``), not the search index's matches."""
+    ``walk``: a broad search term's form, each row checked on its text as the list is
+    walked in id order (``inventory/broad.py``), not the search index's matches.
+    ``matched``: the index's matches of the term, read already (``search.probed``)."""
     query = select(Resource)
     # With a search, the provider terms are kept off the indexes (+ 0): SQLite would
     # otherwise walk a provider's every resource rather than the search's matches.
@@ -60,7 +63,7 @@ def resource_query(filters: ResourceFilter, walk: bool = False) -> Select[Resour
             Resource.provider_id.in_(select(Provider.id).where(Provider.vendor == filters.vendor))
         )
     if filters.search:
-        query = query.where(Searched(filters.search, walk))
+        query = query.where(Searched(filters.search, walk, matched=matched))
     for match in filters.tags:
         query = query.where(tagged(match))
     if not filters.include_deleted:

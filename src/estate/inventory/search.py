@@ -124,9 +124,12 @@ class Searched(ColumnElement[bool]):
         ("trigrams", InternalTraversal.dp_boolean),
         ("walk", InternalTraversal.dp_boolean),
         ("own", InternalTraversal.dp_boolean),
+        ("matched", InternalTraversal.dp_clauseelement),
     ]
 
-    def __init__(self, term: str, walk: bool = False, own: bool = False) -> None:
+    def __init__(
+        self, term: str, walk: bool = False, own: bool = False, matched: Any = None
+    ) -> None:
         self.pattern = bindparam(None, like_pattern(term), String())  # for ILIKE
         self.needle = bindparam(None, term.lower(), String())  # for instr()
         self.phrase = bindparam(None, fts_phrase(term), String())  # FTS5
@@ -136,6 +139,9 @@ class Searched(ColumnElement[bool]):
         # ... on its own text even on PostgreSQL: rows the statement reads anyway (a
         # sample's), whose indexed texts would cost a page each more.
         self.own = own
+        # The index's matches read once already in the statement (PostgreSQL: a
+        # ``probed`` CTE), read from there rather than from the index again.
+        self.matched = matched
 
     @property
     def tagged(self) -> Any:
@@ -190,8 +196,12 @@ def _postgresql(element: Searched, compiler: SQLCompiler, **kw: Any) -> str:
     # match): as NOT IN, a queue too big to hash in work_mem (a million ids) was
     # scanned again for every match, and a broad term while the indexers catch up
     # matches hundreds of thousands of indexed texts.
-    queued = exists().where(QUEUE.c.resource_id == _TEXTS.c.resource_id)
-    indexed = select(_TEXTS.c.resource_id).where(_indexed_holds(pattern), ~queued)
+    if element.matched is not None:  # the probe's matches, all of them (few)
+        texts = element.matched.c.resource_id
+        indexed = select(texts).where(~exists().where(QUEUE.c.resource_id == texts))
+    else:
+        queued = exists().where(QUEUE.c.resource_id == _TEXTS.c.resource_id)
+        indexed = select(_TEXTS.c.resource_id).where(_indexed_holds(pattern), ~queued)
     row = aliased(Resource)
     in_row = (
         select(row.id)
@@ -235,6 +245,16 @@ def _walked(pattern: Any) -> ColumnElement[bool]:
     )
 
 
+def probed(term: str, limit: int) -> Any:
+    """The ids of at most ``limit + 1`` indexed texts holding ``term`` (queued or not),
+    as a CTE (PostgreSQL): :func:`broad_term`'s probe, read once by a statement that
+    also lists a rarer term's matches from it (``counts.listed``). More than
+    ``limit``: a broad term. Materialized: the statement reads it twice (its count
+    and the list)."""
+    matches = select(_TEXTS.c.resource_id).where(_indexed_holds(like_pattern(term)))
+    return matches.limit(limit + 1).cte("probed").prefix_with("MATERIALIZED")
+
+
 def broad_term(session: Session, term: str, limit: int) -> bool:
     """Whether more than ``limit`` indexed texts hold ``term`` (queued or not): a broad
     term (``vm-``, ``10.``), whose list is walked, not gathered (``inventory/broad.py``).
@@ -243,7 +263,8 @@ def broad_term(session: Session, term: str, limit: int) -> bool:
     it can: a scan stopped at its ``limit + 1``-th match, or a rarer term's few
     entries. A rarer term's list then asks the index again, in one statement with the
     queue (a list read from ids found here could miss a match the indexers moved out
-    of the queue in between)."""
+    of the queue in between). PostgreSQL asks it once, :func:`probed`'s matches and
+    the list in one statement; this is SQLite's probe (FTS5's, ~1 ms)."""
     if session.get_bind().dialect.name == "postgresql":
         matched: Any = select(_TEXTS.c.resource_id).where(_indexed_holds(like_pattern(term)))
     elif len(term) >= 3:
@@ -362,6 +383,7 @@ __all__ = [
     "index_all",
     "index_queued",
     "like_pattern",
+    "probed",
     "queued",
     "searched_text",
     "tidy_queue",
