@@ -159,21 +159,32 @@ class Statements:
             f"seen_count = seen_count + 1 WHERE {self._among('id', 'bigint')}"
         )
         # A re-collection's unchanged resources: touched by (ems_ref, content hash) in
-        # one statement that says which they were; the others are looked up.
-        # (The pairs drive the join: CROSS JOIN fixes that order on SQLite.)
-        pairs = (
-            "unnest(CAST(%s AS varchar[]), CAST(%s AS varchar[])) AS b(ref, hash)"
-            if pg
-            else "(SELECT value->>0 AS ref, value->>1 AS hash FROM json_each(?)) AS b"
+        # one statement that says which they were; the others are looked up. Same
+        # parameters on both: (now, run, the pairs, provider, run).
+        unseen = (
+            f"r.deleted_at IS NULL AND (r.last_seen_run_id IS NULL OR r.last_seen_run_id <> {p})"
         )
-        self.touch_same = (
-            f"UPDATE resources SET last_seen_at = {ts}, last_seen_run_id = {self._integer}, "
-            "seen_count = seen_count + 1 "
-            f"WHERE id IN (SELECT r.id FROM {pairs} {'' if pg else 'CROSS '}JOIN resources r "
-            f"ON r.provider_id = {p} AND r.ems_ref = b.ref AND r.content_hash = b.hash "
-            f"WHERE r.deleted_at IS NULL AND (r.last_seen_run_id IS NULL "
-            f"OR r.last_seen_run_id <> {p})) RETURNING ems_ref"
-        )
+        if pg:
+            # Joined in place: each row is found once, by the (provider, ems_ref) index
+            # (the IN form found its id there, then the row again by its primary key:
+            # a third more of the server's CPU a touch, docs/benchmarks.md). A pair
+            # given twice updates its row once.
+            self.touch_same = (
+                f"UPDATE resources r SET last_seen_at = {ts}, "
+                f"last_seen_run_id = {self._integer}, seen_count = r.seen_count + 1 "
+                "FROM unnest(CAST(%s AS varchar[]), CAST(%s AS varchar[])) AS b(ref, hash) "
+                f"WHERE r.provider_id = {p} AND r.ems_ref = b.ref AND r.content_hash = b.hash "
+                f"AND {unseen} RETURNING r.ems_ref"
+            )
+        else:
+            # (The pairs drive the join: CROSS JOIN fixes that order on SQLite.)
+            self.touch_same = (
+                f"UPDATE resources SET last_seen_at = {ts}, last_seen_run_id = {self._integer}, "
+                "seen_count = seen_count + 1 WHERE id IN (SELECT r.id FROM "
+                "(SELECT value->>0 AS ref, value->>1 AS hash FROM json_each(?)) AS b "
+                f"CROSS JOIN resources r ON r.provider_id = {p} AND r.ems_ref = b.ref "
+                f"AND r.content_hash = b.hash WHERE {unseen}) RETURNING ems_ref"
+            )
         sets = ", ".join(f"{c} = {p}" for c in (*UPDATE_COLUMNS, *SIGHTING_SETS))
         self.update = f"UPDATE resources SET {sets}, deleted_at = NULL WHERE id = {p}"
 
