@@ -151,39 +151,47 @@ class Statements:
             f"{', '.join(TRACKING_COLUMNS)} FROM resources WHERE {self._among('id', 'bigint')}"
         )
 
+    def _seen_now(self, row: str = "") -> str:
+        """The SET of a resource seen again, unchanged: when, by which run, how often
+        (parameters: now, run). ``row``: the updated table's alias and a dot, if any."""
+        return (
+            f"last_seen_at = {self._ts}, last_seen_run_id = {self._integer}, "
+            f"seen_count = {row}seen_count + 1"
+        )
+
+    def _alive_unseen(self, row: str = "") -> str:
+        """A resource not deleted that the run (the parameter) has not seen yet."""
+        return (
+            f"{row}deleted_at IS NULL AND ({row}last_seen_run_id IS NULL "
+            f"OR {row}last_seen_run_id <> {self.p})"
+        )
+
     def _define_touches(self) -> None:
         """Resources seen again: unchanged ones touched, changed ones updated."""
-        pg, p, ts = self.is_postgresql, self.p, self._ts
-        self.touch = (
-            f"UPDATE resources SET last_seen_at = {ts}, last_seen_run_id = {p}, "
-            f"seen_count = seen_count + 1 WHERE {self._among('id', 'bigint')}"
-        )
+        p = self.p
+        self.touch = f"UPDATE resources SET {self._seen_now()} WHERE {self._among('id', 'bigint')}"
         # A re-collection's unchanged resources: touched by (ems_ref, content hash) in
         # one statement that says which they were; the others are looked up. Same
         # parameters on both: (now, run, the pairs, provider, run).
-        unseen = (
-            f"r.deleted_at IS NULL AND (r.last_seen_run_id IS NULL OR r.last_seen_run_id <> {p})"
-        )
-        if pg:
+        if self.is_postgresql:
             # Joined in place: each row is found once, by the (provider, ems_ref) index
             # (the IN form found its id there, then the row again by its primary key:
             # a third more of the server's CPU a touch, docs/benchmarks.md). A pair
             # given twice updates its row once.
             self.touch_same = (
-                f"UPDATE resources r SET last_seen_at = {ts}, "
-                f"last_seen_run_id = {self._integer}, seen_count = r.seen_count + 1 "
+                f"UPDATE resources r SET {self._seen_now('r.')} "
                 "FROM unnest(CAST(%s AS varchar[]), CAST(%s AS varchar[])) AS b(ref, hash) "
                 f"WHERE r.provider_id = {p} AND r.ems_ref = b.ref AND r.content_hash = b.hash "
-                f"AND {unseen} RETURNING r.ems_ref"
+                f"AND {self._alive_unseen('r.')} RETURNING r.ems_ref"
             )
         else:
             # (The pairs drive the join: CROSS JOIN fixes that order on SQLite.)
             self.touch_same = (
-                f"UPDATE resources SET last_seen_at = {ts}, last_seen_run_id = {self._integer}, "
-                "seen_count = seen_count + 1 WHERE id IN (SELECT r.id FROM "
+                f"UPDATE resources SET {self._seen_now()} WHERE id IN (SELECT r.id FROM "
                 "(SELECT value->>0 AS ref, value->>1 AS hash FROM json_each(?)) AS b "
                 f"CROSS JOIN resources r ON r.provider_id = {p} AND r.ems_ref = b.ref "
-                f"AND r.content_hash = b.hash WHERE {unseen}) RETURNING ems_ref"
+                f"AND r.content_hash = b.hash WHERE {self._alive_unseen('r.')}) "
+                "RETURNING ems_ref"
             )
         sets = ", ".join(f"{c} = {p}" for c in (*UPDATE_COLUMNS, *SIGHTING_SETS))
         self.update = f"UPDATE resources SET {sets}, deleted_at = NULL WHERE id = {p}"
@@ -191,10 +199,7 @@ class Statements:
     def _define_deletions(self) -> None:
         """After a complete run: what it did not see is marked deleted, with history."""
         p, ts = self.p, self._ts
-        unseen = (
-            f"provider_id = {p} AND deleted_at IS NULL "
-            f"AND (last_seen_run_id IS NULL OR last_seen_run_id <> {p})"
-        )
+        unseen = f"provider_id = {p} AND {self._alive_unseen()}"
         self.count_all = f"SELECT count(*) FROM resources WHERE provider_id = {p}"
         self.count_deleted = (
             f"SELECT count(*) FROM resources WHERE provider_id = {p} AND deleted_at IS NOT NULL"
