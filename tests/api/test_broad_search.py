@@ -11,13 +11,14 @@ import time
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from estate.api.answers import ESTIMATED_HEADER
 from estate.config import Settings
 from estate.db.engine import make_engine
 from estate.db.models import Resource
+from estate.inventory.broad import Sample, walks_texts
 from estate.inventory.queries import FEW
 from estate.inventory.search import broad_term, index_queued, queued
 from factories import (
@@ -89,16 +90,26 @@ def _indexed(engine: Engine) -> None:
             conn.exec_driver_sql("ANALYZE resources, resource_search")
 
 
-def _walks(statement: str) -> bool:
-    """Whether a statement walks resources in id order: their ids, not gathered from
-    the search index's matches (SQLite's FTS5 table ``resources_search``, PostgreSQL's
-    union of the index's matches and the queued rows'). A walk on PostgreSQL looks
-    each row's indexed text up by its id."""
+def _walk(statement: str) -> str | None:
+    """How a statement walks a list in id order: ``rows``, the resources' ids each
+    checked on its text (not gathered from the search index's matches: SQLite's FTS5
+    table ``resources_search``, PostgreSQL's union of the index's matches and the
+    queued rows'); ``texts``, the index's texts read in id order beside the rows
+    (PostgreSQL) or the term's matches in id order (SQLite); None: not a walk."""
+    if "walked_texts" in statement or statement.startswith("SELECT resources_search.rowid AS id"):
+        return "texts"
     gathered = "resources_search" in statement or "UNION ALL" in statement
-    return statement.startswith("SELECT resources.id") and not gathered
+    return "rows" if statement.startswith("SELECT resources.id") and not gathered else None
 
 
-def _assert_list(client: TestClient, expected: list[int], **params: Any) -> None:
+def _assert_list(client: TestClient, expected: list[int], walk: str, **params: Any) -> None:
+    """The list of ``params`` holds ``expected`` by numbered pages, by cursor and back,
+    walked ``walk``: on its ``rows`` or on the index's ``texts``."""
+    with request_statements(client) as sent:
+        assert client.get(RESOURCES, params=params).status_code == 200
+    assert {_walk(s.statement) for s in sent} - {None} == {walk}, [
+        " ".join(s.statement.split())[:300] for s in sent if _walk(s.statement)
+    ]
     by_number, numbered = _pages(client, {**params, "page": 1, "page_size": 1000})
     by_cursor, cursored = _pages(client, {**params, "page_size": 1000})
     assert by_number == expected, params
@@ -131,9 +142,27 @@ def test_a_broad_term_pages_its_matches_with_an_estimated_count(
         mine = _expected(engine, "even", ours)
         assert len(mine) > 2000 and len(_expected(engine, "even", None)) > FEW
 
-        _assert_list(client, _expected(engine, "even", None), search="even")
-        _assert_list(client, _expected(engine, "even", [ours[1]]), search="EVEN", provider=ours[1])
-        _assert_list(member, mine, search="even")
+        # Lists of most ids walk the texts; on PostgreSQL a third of them the rows
+        # (SQLite reads only the term's matches, half the ids: still the texts).
+        postgresql = engine.dialect.name == "postgresql"
+        third = "rows" if postgresql else "texts"
+        _assert_list(client, _expected(engine, "even", None), "texts", search="even")
+        ours_1 = _expected(engine, "even", [ours[1]])
+        _assert_list(client, ours_1, third, search="EVEN", provider=ours[1])
+        _assert_list(member, mine, "texts", search="even")
+
+        # Rows changed since they were indexed (queued, or indexed again meanwhile by
+        # the service's indexers): either walk finds them by their new text.
+        with engine.begin() as conn:
+            for row in rows[:3000:50]:
+                description = None if row["description"] else "now even"
+                conn.execute(
+                    update(Resource).where(Resource.id == row["id"]).values(description=description)
+                )
+        _assert_list(client, _expected(engine, "even", None), "texts", search="even")
+        _assert_list(
+            client, _expected(engine, "even", [ours[1]]), third, search="even", provider=ours[1]
+        )
 
         # A rare term: exact, and no estimate said.
         rare = client.get(RESOURCES, params={"search": "r-1234"})
@@ -176,7 +205,7 @@ def test_a_list_that_holds_few_of_a_broad_terms_matches_gathers_them(
         with request_statements(client) as sent:
             answer = client.get(RESOURCES, params={"search": "seven", "state": "stopped"})
         assert answer.status_code == 200, answer.text
-        walked = [s.statement for s in sent if _walks(s.statement)]
+        walked = [s.statement for s in sent if _walk(s.statement)]
         assert walked == [], walked  # gathered from the index, not walked
         assert ESTIMATED_HEADER not in answer.headers
         assert answer.json()["count"] == len(expected)
@@ -185,6 +214,24 @@ def test_a_list_that_holds_few_of_a_broad_terms_matches_gathers_them(
         with request_statements(client) as sent:
             every = client.get(RESOURCES, params={"search": "seven"})
         assert every.headers.get(ESTIMATED_HEADER) == "true"
-        assert any(_walks(s.statement) for s in sent)
+        assert {_walk(s.statement) for s in sent} - {None} == {"texts"}
     finally:
         engine.dispose()
+
+
+def test_the_sample_says_which_walk_costs_less() -> None:
+    """The rows' walk reads the list's rows, the texts' walk every row of the list's
+    range on PostgreSQL (in the list or not) and every match of the term on SQLite,
+    each at its cost a row (``broad.ROW_COST``, ``broad.TEXT_COST``)."""
+    every = Sample(listed=1000, matched=970, anywhere=970, weight=1000.0, rows=1000)
+    a_fifth = Sample(listed=200, matched=194, anywhere=970, weight=1000.0, rows=1000)
+    a_tenth = Sample(listed=100, matched=97, anywhere=970, weight=1000.0, rows=1000)
+    sparse_ids = Sample(listed=300, matched=150, anywhere=150, weight=1000.0, rows=330)
+    assert walks_texts("postgresql", "vm-", every)
+    assert not walks_texts("postgresql", "vm-", a_fifth)  # 400 µs of texts, 220 of rows
+    assert walks_texts("postgresql", "vm-", sparse_ids)  # the texts of rows only, not ids
+    assert walks_texts("sqlite", "vm-", every)
+    assert walks_texts("sqlite", "vm-", a_fifth)  # 970 matches against 1,060 of rows
+    assert not walks_texts("sqlite", "vm-", a_tenth)
+    assert not walks_texts("sqlite", "vm", every)  # no trigram: every text read
+    assert walks_texts("postgresql", "vm", every)

@@ -29,6 +29,7 @@ from estate.db.models import (
     ResourceTag,
     Tag,
 )
+from estate.inventory.broad import ByTexts
 from estate.inventory.counts import counted, edges_counted, listed
 from estate.inventory.ingest import Ingestor
 from estate.inventory.queries import (
@@ -253,16 +254,28 @@ def test_a_filter_counts_cannot_answer_is_left_to_the_caller(engine: Engine) -> 
             assert counted(session, filters) is None, filters
 
 
-FORMS = ("index", "walk")
-"""A search's forms, which must find the same: from the index, and a broad term's,
-each row checked on its own text (``inventory/broad.py``)."""
+FORMS = ("index", "walk", "texts")
+"""A search's forms, which must find the same: from the index, and a broad term's two
+walks, its rows each checked on its text and the index's texts each checked against
+the list (``inventory/broad.py``)."""
 
 
 def found(engine: Engine, term: str, form: str = "index", **filters: Any) -> list[str]:
-    """The ems_refs a search in ``form`` (one of ``FORMS``) finds."""
+    """The ems_refs a search in ``form`` (one of ``FORMS``) finds; the texts' walk
+    finds them in id order forwards and backwards alike."""
+    wanted = ResourceFilter(search=term, **filters)
     with Session(engine) as session:
-        query = resource_query(ResourceFilter(search=term, **filters), walk=form == "walk")
-        return sorted(r.ems_ref for r in session.scalars(query))
+        if form != "texts":
+            query = resource_query(wanted, walk=form == "walk")
+            return sorted(r.ems_ref for r in session.scalars(query))
+        walk = ByTexts.of(session, wanted)
+        if walk is None:
+            return []
+        ids = list(session.scalars(walk.ids()))
+        backwards = list(session.scalars(walk.ids(before=walk.last + 1)))
+        assert ids == sorted(ids) and backwards == ids[::-1], (ids, backwards)
+        refs = select(Resource.ems_ref).where(Resource.id.in_(ids))
+        return sorted(session.scalars(refs))
 
 
 @pytest.fixture(params=["indexed", "queued"])
@@ -389,9 +402,10 @@ def test_search_follows_renames_and_matches_user_tags(searchable: Engine) -> Non
 
 
 def test_a_walk_reads_the_indexed_text_of_a_row_not_queued(engine: Engine) -> None:
-    """On PostgreSQL a broad term's walk checks a row on its indexed text, looked up
-    by its id, and a queued row on its own text (the indexed one may be stale);
-    SQLite's walk reads every row's own text. Shown with an indexed text made to
+    """On PostgreSQL a broad term's walk of the rows checks a row on its indexed text,
+    looked up by its id, and a queued row on its own text (the indexed one may be
+    stale); SQLite's reads every row's own text. The walk of the texts reads the
+    indexed ones on both, and a queued row's own. Shown with an indexed text made to
     differ from its row, as no writer leaves it."""
     dc = new_provider(engine, "dc")
     collect(engine, dc, [vm("vm-1", name="web-01"), vm("vm-2", name="db-01")])
@@ -403,13 +417,17 @@ def test_a_walk_reads_the_indexed_text_of_a_row_not_queued(engine: Engine) -> No
         conn.execute(text(f"UPDATE {index} SET body = 'stale text' WHERE {key} = :id"), {"id": web})
     assert found(engine, "stale", "walk") == (["vm-1"] if postgresql else [])
     assert found(engine, "web-01", "walk") == ([] if postgresql else ["vm-1"])
-    with engine.begin() as conn:  # queued: its own text, on both
+    # The texts' walk reads the indexed text on both.
+    assert found(engine, "stale", "texts") == ["vm-1"]
+    assert found(engine, "web-01", "texts") == []
+    with engine.begin() as conn:  # queued: its own text, on both, in either walk
         conn.execute(
             text("INSERT INTO resource_search_queue (resource_id) VALUES (:id)"), {"id": web}
         )
-    assert found(engine, "stale", "walk") == []
-    assert found(engine, "web-01", "walk") == ["vm-1"]
-    assert found(engine, "db-01", "walk") == ["vm-2"]  # not queued: its indexed text
+    for form in ("walk", "texts"):
+        assert found(engine, "stale", form) == [], form
+        assert found(engine, "web-01", form) == ["vm-1"], form
+        assert found(engine, "db-01", form) == ["vm-2"], form  # not queued: its indexed text
 
 
 def test_postgresql_keeps_texts_lowered_and_matches_case_as_its_ilike_does(

@@ -22,24 +22,37 @@ holding ``WALK_PAGE`` matches, at most the list) outnumber ``GATHER_COST`` times
 term's matches everywhere (the index's rows a gathering reads, measured on the same
 sample), the list is gathered from the index after all (exact, at the cost of each
 match).
+
+A list that holds most of the ids walks the index's texts rather than its rows
+(``ByTexts``, ``search.texts_walk``): at a million resources ``vm-``'s first page
+walked 23,814 rows before its first match, 27-53 ms at ~1.1 µs a row on
+PostgreSQL (each row's text looked up by its id) and ~128 ms at ~5.3 µs on SQLite
+(each row's own text joined and lowered); PostgreSQL reads the texts beside the
+rows in one ordered pass (~0.4 µs an id), SQLite reads only the term's matches from
+its FTS5 index in id order (~1 µs a match). The same sample says which costs less:
+the rows' walk reads the list's rows, the texts' walk PostgreSQL's every row in the
+list's range or SQLite's every match of the term; both stop at the same page's
+last match, so their costs compare as those counts times their costs a row.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
-from typing import NamedTuple
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, true
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import Session
 
 from ..db.among import among
 from ..db.models import Resource
 from .queries import ResourceFilter, count_rows, resource_query
-from .search import Searched
+from .search import Searched, texts_walk
 
-SAMPLE = 2000
-"""The fewest ids a sample holds, spread evenly over the ids."""
+SAMPLE = 1000
+"""The fewest ids a sample holds, spread evenly over the ids (2,000 until the texts'
+walk: at a million resources the sample was then the larger part of ``vm-``'s list,
+12 ms of PostgreSQL's ~35; 1,000 took 6)."""
 AIM = 400
 """Of the list's rows, how many a sample is made to hold (more ids for a smaller list)."""
 SAMPLED_ENOUGH = 100
@@ -50,6 +63,13 @@ GATHER_COST = 2.5
 """What gathering a match from the index costs, in rows walked (PostgreSQL at a
 million: 5.3 µs against 2.2 since the walk reads the indexed texts; 7.7 against 3
 before, on the rows' own)."""
+ROW_COST = {"postgresql": 1.1, "sqlite": 5.3}
+"""What a broad term's walk costs a row of the list (µs, a million resources): the
+row's text looked up by id (PostgreSQL) or its own fields joined and lowered."""
+TEXT_COST = {"postgresql": 0.4, "sqlite": 1.0}
+"""What the texts' walk costs (µs): on PostgreSQL a row of the list's range, in the
+list or not (the row and its text read side by side), on SQLite a match of the term
+(read from the FTS5 index, its row looked up by id)."""
 
 
 class Sample(NamedTuple):
@@ -59,26 +79,92 @@ class Sample(NamedTuple):
     matched: int  # of those, rows holding the term
     anywhere: int  # rows holding the term, in the list or not
     weight: float  # the ids each sampled id stands for
+    rows: int  # sampled ids that are rows (of the list or not, deleted or not)
 
 
-def broad_count(
-    session: Session, filters: ResourceFilter, base: int | None
-) -> tuple[int, bool] | None:
-    """The count of a broad term's list, walked (``resource_query(filters, walk=True)``),
-    and whether it is an estimate; None when gathering the list from the index costs
-    less than walking it. ``base``: the list's count without the term
-    (``counts.counted``; None when it cannot say)."""
+class Walked(NamedTuple):
+    """A broad term's count, and how its list is walked."""
+
+    total: int
+    estimated: bool
+    by_texts: ByTexts | None  # None: the list's rows walked, each checked on its text
+
+
+@dataclass(frozen=True)
+class ByTexts:
+    """A broad term's list walked on the index's texts (``search.texts_walk``), from
+    the list's first id to its last."""
+
+    dialect: str
+    term: str
+    in_list: ColumnElement[bool]  # the list's WHERE clause without the term
+    first: int
+    last: int
+
+    @classmethod
+    def of(cls, session: Session, filters: ResourceFilter) -> ByTexts | None:
+        """The texts' walk of the list ``filters`` select (with a search term); None
+        when the list is empty."""
+        assert filters.search
+        in_list = _in_list(replace(filters, search=None))
+        ends = (select(func.min(Resource.id)), select(func.max(Resource.id)))
+        first, last = session.execute(
+            select(*(end.where(in_list).scalar_subquery() for end in ends))
+        ).one()
+        if first is None:
+            return None
+        dialect = session.get_bind().dialect.name
+        return cls(dialect, filters.search, in_list, first, last)
+
+    def ids(self, after: int = 0, before: int | None = None) -> Any:
+        """The list's ids after ``after`` in id order, or with ``before`` those before
+        it, last first."""
+        first, last = max(self.first, after + 1), self.last
+        if before is not None:
+            last = min(last, before - 1)
+        return texts_walk(
+            self.dialect, self.term, self.in_list, first, last, descending=before is not None
+        )
+
+
+def broad_count(session: Session, filters: ResourceFilter, base: int | None) -> Walked | None:
+    """The count of a broad term's list, walked, whether it is an estimate and how it
+    is walked: on its rows (``resource_query(filters, walk=True)``) or on the index's
+    texts (``ByTexts``); None when gathering the list from the index costs less than
+    walking it. ``base``: the list's count without the term (``counts.counted``; None
+    when it cannot say)."""
     assert filters.search
     unsearched = replace(filters, search=None)
     seen = _sample(session, unsearched, filters.search, base) if base else None
     if base is None or seen is None:
         walk = resource_query(filters, walk=True).with_only_columns(Resource.id)
-        return count_rows(session, walk), False
+        return Walked(count_rows(session, walk), False, None)
     share = seen.matched / seen.listed
     walked = base if share == 0 else min(base, WALK_PAGE / share)
     if walked > GATHER_COST * seen.anywhere * seen.weight:
         return None
-    return round(base * share), True
+    dialect = session.get_bind().dialect.name
+    by_texts = ByTexts.of(session, filters) if walks_texts(dialect, filters.search, seen) else None
+    return Walked(round(base * share), True, by_texts)
+
+
+def walks_texts(dialect: str, term: str, seen: Sample) -> bool:
+    """Whether the list is walked on the index's texts: the sample says it costs less
+    than the rows' (both stop at the same match: the rows' walk reads the list's rows
+    up to it, the texts' walk every row up to it on PostgreSQL, in the list or not,
+    every match of the term on SQLite); false for the rows' walk. SQLite's index finds
+    only terms of three characters or more (a trigram each): a shorter one would read
+    every text."""
+    if dialect != "postgresql" and len(term) < 3:
+        return False
+    read = seen.rows if dialect == "postgresql" else seen.anywhere
+    return read * TEXT_COST[dialect] < seen.listed * ROW_COST[dialect]
+
+
+def _in_list(unsearched: ResourceFilter) -> ColumnElement[bool]:
+    """The WHERE clause of a list without its search term (true when none)."""
+    clause = resource_query(unsearched).whereclause
+    return true() if clause is None else clause
 
 
 def _sample(session: Session, unsearched: ResourceFilter, term: str, base: int) -> Sample | None:
@@ -98,9 +184,7 @@ def _sample(session: Session, unsearched: ResourceFilter, term: str, base: int) 
         return None
     step = max(1.0, span / size)
     ids = sorted({first + int(i * step) for i in range(size) if i * step < span})
-    in_list = resource_query(unsearched).whereclause
-    if in_list is None:
-        in_list = true()
+    in_list = _in_list(unsearched)
     # Each sampled row checked once (OFFSET 0 keeps the subquery whole: inlined, its
     # columns were worked out again in each count), on its own text: the sample reads
     # its rows anyway, one page each, where their indexed texts are one page each more
@@ -111,8 +195,9 @@ def _sample(session: Session, unsearched: ResourceFilter, term: str, base: int) 
         .offset(0)
         .subquery()
     )
-    listed, matched, anywhere = session.execute(
+    rows, listed, matched, anywhere = session.execute(
         select(
+            func.count(),
             func.count().filter(seen.c.listed),
             func.count().filter(seen.c.listed & seen.c.held),
             func.count().filter(seen.c.held),
@@ -120,4 +205,4 @@ def _sample(session: Session, unsearched: ResourceFilter, term: str, base: int) 
     ).one()
     if listed < SAMPLED_ENOUGH:
         return None
-    return Sample(listed, matched, anywhere, span / len(ids))
+    return Sample(listed, matched, anywhere, span / len(ids), rows)

@@ -28,7 +28,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ..db.models import Provider, Resource, ResourceCount
-from .broad import broad_count
+from .blocks import numbered_ids
+from .broad import ByTexts, broad_count
 from .queries import FEW, ResourceFilter, count_rows, few_ids, resource_query
 from .search import broad_term, probed
 from .tags import tagged_ids
@@ -41,6 +42,35 @@ class Listed(NamedTuple):
     few: list[int] | None  # every id of the list, when counted one by one (few_ids)
     query: Select[Any]  # the list's rows: for a broad search, walked in id order
     estimated: bool = False  # total is an estimate (a broad search's)
+    by_texts: ByTexts | None = None  # a broad search's ids in id order, from the texts
+
+    def ids_after(self, last: int) -> Any:
+        """The list's ids after ``last`` (0: from the start), in id order."""
+        if self.by_texts is not None:
+            return self.by_texts.ids(after=last)
+        # (no range when last is 0: it tempted SQLite off the search index)
+        after = self.query.where(Resource.id > last) if last else self.query
+        return after.with_only_columns(Resource.id).order_by(Resource.id)
+
+    def ids_before(self, last: int) -> Any:
+        """The list's ids before ``last``, the last first."""
+        if self.by_texts is not None:
+            return self.by_texts.ids(before=last)
+        before = self.query.with_only_columns(Resource.id).where(Resource.id < last)
+        return before.order_by(Resource.id.desc())
+
+    def numbered(
+        self,
+        session: Session,
+        filters: ResourceFilter,
+        offset: int,
+        limit: int,
+        order: list[Any] | None,
+    ) -> Any:
+        """The ids of a numbered page (``blocks.numbered_ids``)."""
+        if self.by_texts is not None and order is None:
+            return self.by_texts.ids().offset(offset).limit(limit)
+        return numbered_ids(session, self.query, filters, offset, limit, order)
 
     def settled(self, start: int, shown: int, more: bool) -> tuple[int, bool]:
         """The count to answer for a page of ``shown`` rows after ``start`` others,
@@ -96,8 +126,9 @@ def listed(session: Session, filters: ResourceFilter, query: Select[Any]) -> Lis
             base = counted(session, replace(filters, search=None))
             walked = broad_count(session, filters, base)
             if walked is not None:  # else gathering costs less: as a rarer term's list
-                total, estimated = walked
-                return Listed(total, None, resource_query(filters, walk=True), estimated)
+                total, estimated, by_texts = walked
+                walk = resource_query(filters, walk=True)
+                return Listed(total, None, walk, estimated, by_texts)
     ids = _tagged(filters)
     if ids is None:
         ids = query.with_only_columns(Resource.id).order_by(Resource.id)

@@ -50,6 +50,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    union,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -146,18 +147,23 @@ class Searched(ColumnElement[bool]):
     @property
     def tagged(self) -> Any:
         """The ids of resources with a user tag whose key, value or namespace matches."""
-        pattern = self.pattern
-        return (
-            select(ResourceTag.resource_id)
-            .join(Tag, Tag.id == ResourceTag.tag_id)
-            .where(
-                or_(
-                    Tag.key.ilike(pattern, escape="\\"),
-                    Tag.value.ilike(pattern, escape="\\"),
-                    Tag.namespace.ilike(pattern, escape="\\"),
-                )
+        return _tagged(self.pattern)
+
+
+def _tagged(pattern: Any) -> Any:
+    """The ids of resources with a user tag whose key, value or namespace holds the
+    ILIKE ``pattern``."""
+    return (
+        select(ResourceTag.resource_id)
+        .join(Tag, Tag.id == ResourceTag.tag_id)
+        .where(
+            or_(
+                Tag.key.ilike(pattern, escape="\\"),
+                Tag.value.ilike(pattern, escape="\\"),
+                Tag.namespace.ilike(pattern, escape="\\"),
             )
         )
+    )
 
 
 @compiles(Searched, "sqlite")
@@ -189,7 +195,10 @@ def _sqlite(element: Searched, compiler: SQLCompiler, **kw: Any) -> str:
 def _postgresql(element: Searched, compiler: SQLCompiler, **kw: Any) -> str:
     pattern = element.pattern
     if element.walk:
-        held = searched_text().ilike(pattern, escape="\\") if element.own else _walked(pattern)
+        body = select(_TEXTS.c.body).where(_TEXTS.c.resource_id == Resource.id).scalar_subquery()
+        held = (
+            searched_text().ilike(pattern, escape="\\") if element.own else _walked(pattern, body)
+        )
         clause = or_(held, Resource.id.in_(element.tagged))
         return f"({compiler.process(clause, **kw)})"
     # NOT EXISTS, an anti-join (hashed in batches, or a probe of the queue's key per
@@ -220,29 +229,91 @@ def _indexed_holds(pattern: Any, body: Any = _TEXTS.c.body) -> ColumnElement[boo
     return body.like(func.lower(pattern), escape="\\")  # type: ignore[no-any-return]
 
 
-def _walked(pattern: Any) -> ColumnElement[bool]:
+def _walked(pattern: Any, body: Any) -> ColumnElement[bool]:
     """A broad term's check of one row as the list is walked (PostgreSQL): its indexed
-    text, looked up by its id, unless it is queued (then its own text, read again by
-    its id, so the walk itself reads the resources' index alone where the filters
-    let it).
+    text ``body`` (looked up by the row's id, or joined: ``texts_walk``), unless the
+    row is queued (then its own text, read again by its id, so the walk itself reads
+    the resources' index alone where the filters let it).
 
     Measured at a million resources for ``vm-``'s first page (23,814 rows walked
     before its 101 matches), interleaved: 55 ms against 78 for every row's own text,
     its eleven fields joined and lowered (a member's list: 34 against 53). Whether
     anything is queued is asked once (an InitPlan): with nothing queued, no row asks
-    the queue. A join of the two tables in id order (a merge join) walked faster still
-    (18 ms against 29 in one run), but the planner also chose it where the list starts
-    far into the ids (a deep cursor, the second provider's rows), and it read the
-    index's texts from the first id on: 136-160 ms against 1-10."""
+    the queue."""
     any_queued = select(exists().select_from(QUEUE)).scalar_subquery()
     row = aliased(Resource)
     own = select(searched_text(row)).where(row.id == Resource.id).scalar_subquery()
-    body = select(_TEXTS.c.body).where(_TEXTS.c.resource_id == Resource.id).scalar_subquery()
     queued_here = and_(any_queued, Resource.id.in_(select(QUEUE.c.resource_id)))
     return case(
         (queued_here, own.ilike(pattern, escape="\\")),
         else_=_indexed_holds(pattern, body),
     )
+
+
+def texts_walk(
+    dialect: str, term: str, in_list: Any, first: int, last: int, descending: bool = False
+) -> Any:
+    """The ids of a broad term's list from ``first`` to ``last``, in id order
+    (``descending``: from ``last`` down), walked on the index's texts rather than on
+    the list's rows (``inventory/broad.py`` says when): ``in_list``, the list's WHERE
+    clause without the term, is checked only on rows whose text holds it (SQLite) or
+    beside the texts in one ordered pass (PostgreSQL).
+
+    PostgreSQL joins the rows and their indexed texts in id order, both read from
+    ``first`` on (the texts' range given explicitly: left to the planner, a merge
+    join read them from the first id whatever the list's start, 136-204 ms at a
+    million); a queued row is checked on its own text, as in the rows' walk
+    (``_walked``). SQLite reads the term's matches from its FTS5 index in id order
+    (no text that does not hold it is read at all; a term of fewer than three
+    characters, which has no trigram, reads every text), each looked up by id and
+    kept when the list holds it and it is not queued; the queued rows whose own text holds
+    the term and the tagged ones are merged in. Either is exact at every moment, as
+    the rows' walk is."""
+    pattern = bindparam(None, like_pattern(term), String())
+    tagged = _tagged(pattern)
+    if dialect == "postgresql":
+        texts = _TEXTS.alias("walked_texts")
+        on = and_(
+            texts.c.resource_id == Resource.id,
+            texts.c.resource_id >= first,
+            texts.c.resource_id <= last,
+        )
+        held = or_(_walked(pattern, texts.c.body), Resource.id.in_(tagged))
+        query = (
+            select(Resource.id)
+            .outerjoin(texts, on)
+            .where(Resource.id >= first, Resource.id <= last, in_list, held)
+        )
+        return query.order_by(Resource.id.desc() if descending else Resource.id)
+    phrase = bindparam(None, fts_phrase(term), String())
+    needle = bindparam(None, term.lower(), String())
+    queue = select(QUEUE.c.resource_id)
+    listed = (
+        select(Resource.id)
+        .where(Resource.id == _FTS.c.rowid, in_list, Resource.id.not_in(queue))
+        .exists()
+    )
+    matched: ColumnElement[bool]
+    if len(term) >= 3:
+        matched = literal_column("resources_search").op("MATCH")(phrase)
+    else:  # no trigram to look up: every indexed text is read
+        matched = func.instr(func.lower(_FTS.c.body), needle) > 0
+    indexed = select(_FTS.c.rowid.label("id")).where(
+        matched,
+        _FTS.c.rowid >= first,
+        _FTS.c.rowid <= last,
+        listed,
+    )
+    own = func.instr(func.lower(searched_text()), needle) > 0
+    others = select(Resource.id.label("id")).where(
+        Resource.id.in_(union_all(queue, tagged)),
+        Resource.id >= first,
+        Resource.id <= last,
+        in_list,
+        or_(and_(Resource.id.in_(queue), own), Resource.id.in_(tagged)),
+    )
+    by_id: ColumnElement[int] = literal_column("id")
+    return union(indexed, others).order_by(by_id.desc() if descending else by_id)
 
 
 def probed(term: str, limit: int) -> Any:
@@ -386,5 +457,6 @@ __all__ = [
     "probed",
     "queued",
     "searched_text",
+    "texts_walk",
     "tidy_queue",
 ]

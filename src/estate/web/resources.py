@@ -18,7 +18,6 @@ from ..context import Context
 from ..db.models import ActionRun, Resource, Watchlist
 from ..db.states import Role, RunStatus
 from ..inventory import watchlists
-from ..inventory.blocks import numbered_ids
 from ..inventory.counts import listed
 from ..inventory.neighbourhood import neighbourhood
 from ..inventory.queries import (
@@ -114,7 +113,7 @@ def resource_list(
     else:
         order = None if sort == "id" else _order(sort)
         # one row more than the page: whether an estimated list goes on
-        ids = numbered_ids(session, listing.query, filters, offset, PAGE_SIZE + 1, order)
+        ids = listing.numbered(session, filters, offset, PAGE_SIZE + 1, order)
         rows = rows_in_order(session, ids)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]

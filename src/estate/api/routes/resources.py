@@ -9,7 +9,7 @@ from operator import itemgetter
 from typing import Annotated, Any, get_origin
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from ... import taxonomy
@@ -17,7 +17,6 @@ from ...db.among import among
 from ...db.models import Provider, Resource, ResourceChange, User
 from ...db.storable import INT_MAX
 from ...inventory.automations import automations_page
-from ...inventory.blocks import numbered_ids
 from ...inventory.counts import Listed, listed
 from ...inventory.drift import DriftFilter
 from ...inventory.queries import (
@@ -227,7 +226,7 @@ def list_resources(
             rows = _rows(session, few[start : start + page_size])
         else:
             # one row more than the page: whether an estimated list goes on
-            ids = numbered_ids(session, listing.query, filters, start, page_size + 1, order)
+            ids = listing.numbered(session, filters, start, page_size + 1, order)
             rows = _rows(session, ids)
         more = len(rows) > page_size
         rows = rows[:page_size]
@@ -238,7 +237,7 @@ def list_resources(
     return _cursor_page(session, request, listing, cursor, page_size)
 
 
-def _rows(session: Session, ids_query: Select[Any] | Sequence[int]) -> list[Row[Any]]:
+def _rows(session: Session, ids_query: Any) -> list[Row[Any]]:
     """The page's rows in order, ids first (``rows_in_order``), as plain rows of the
     columns an item shows."""
     return rows_in_order(session, ids_query, _COLUMNS, _ID)
@@ -249,17 +248,15 @@ def _cursor_page(
 ) -> Response:
     """Estate's fast path: ``WHERE id > last`` on the primary key, at any depth (or
     the ids after ``last`` in ``few``, every id of the list)."""
-    query, few = listing.query, listing.few
+    few = listing.few
     direction, last = decode_cursor(cursor) if cursor else ("n", 0)
-    ids: Select[Any] | list[int]
+    ids: Any
     if direction == "n":
         if few is not None:
             start = bisect.bisect_right(few, last)
             ids = few[start : start + page_size + 1]
         else:
-            # (no range when last is 0: it tempted SQLite off the search index)
-            after = query.where(Resource.id > last) if last else query
-            ids = after.with_only_columns(Resource.id).order_by(Resource.id).limit(page_size + 1)
+            ids = listing.ids_after(last).limit(page_size + 1)
         rows = _rows(session, ids)
         has_more = len(rows) > page_size
         rows = rows[:page_size]
@@ -269,8 +266,7 @@ def _cursor_page(
             end = bisect.bisect_left(few, last)
             ids = few[max(0, end - page_size - 1) : end][::-1]
         else:
-            before = query.with_only_columns(Resource.id).where(Resource.id < last)
-            ids = before.order_by(Resource.id.desc()).limit(page_size + 1)
+            ids = listing.ids_before(last).limit(page_size + 1)
         rows = _rows(session, ids)
         has_less = len(rows) > page_size
         rows = list(reversed(rows[:page_size]))
