@@ -18,7 +18,7 @@ from estate.api.answers import ESTIMATED_HEADER
 from estate.config import Settings
 from estate.db.engine import make_engine
 from estate.db.models import Resource
-from estate.inventory.broad import Sample, walks_texts
+from estate.inventory.broad import KEPT_S, Sample, walks_texts
 from estate.inventory.queries import FEW
 from estate.inventory.search import broad_term, index_queued, queued
 from factories import (
@@ -235,3 +235,65 @@ def test_the_sample_says_which_walk_costs_less() -> None:
     assert not walks_texts("sqlite", "vm-", a_tenth)
     assert not walks_texts("sqlite", "vm", every)  # no trigram: every text read
     assert walks_texts("postgresql", "vm", every)
+
+
+def _asked(sent: list[Any]) -> set[str]:
+    """Which of a broad term's steps a request's statements made: ``probe`` (is the
+    term broad?), ``sample`` (its estimate) and ``walk`` (its page)."""
+    steps = set()
+    for statement in (" ".join(s.statement.split()) for s in sent):
+        if "probed" in statement or statement.startswith("SELECT count(*) AS count_1 FROM ("):
+            steps.add("probe")
+        if "FILTER (WHERE" in statement:
+            steps.add("sample")
+        if _walk(statement):
+            steps.add("walk")
+    return steps
+
+
+def test_a_broad_terms_estimate_is_kept_a_few_seconds_and_its_walk_made_afresh(
+    client: TestClient, settings: Settings
+) -> None:
+    """The same list asked again within ``KEPT_S`` says the same estimate without
+    probing or sampling again; its walk is made afresh (rows added meanwhile are
+    listed); after ``KEPT_S`` it is estimated anew."""
+    provider = create_provider(client)["id"]
+    engine = make_engine(settings.database)
+    try:
+        rows = bulk_rows([provider], 12_000, 1)
+        for row in rows:
+            row["description"] = "Even" if row["id"] % 2 == 0 else None
+        with engine.begin() as conn:
+            insert_rows(conn, rows)
+        _indexed(engine)
+        with request_statements(client) as sent:
+            first = client.get(RESOURCES, params={"search": "even"})
+        estimated_at = time.monotonic()
+        assert first.headers.get(ESTIMATED_HEADER) == "true"
+        assert _asked(sent) == {"probe", "sample", "walk"}
+        estimate = first.json()["count"]
+
+        later = bulk_rows([provider], 300, rows[-1]["id"] + 1)
+        for row in later:
+            row["ems_ref"], row["description"] = f"later-{row['id']}", "even later"
+        with engine.begin() as conn:
+            insert_rows(conn, later)
+        _indexed(engine)
+        expected = _expected(engine, "even", None)
+        with request_statements(client) as sent:
+            again = client.get(RESOURCES, params={"search": "even"})
+        assert _asked(sent) == {"walk"}
+        assert again.json()["count"] == estimate
+        assert again.headers.get(ESTIMATED_HEADER) == "true"
+        by_cursor, counts = _pages(client, {"search": "even", "page_size": 1000})
+        assert by_cursor == expected  # the later rows too
+        assert {count for count, _ in counts} == {estimate}
+        assert time.monotonic() - estimated_at < KEPT_S  # (else the test proves nothing)
+
+        time.sleep(max(0.0, estimated_at + KEPT_S - time.monotonic()) + 0.1)
+        with request_statements(client) as sent:
+            anew = client.get(RESOURCES, params={"search": "even"})
+        assert _asked(sent) == {"probe", "sample", "walk"}
+        assert abs(anew.json()["count"] - len(expected)) <= 0.1 * len(expected)
+    finally:
+        engine.dispose()

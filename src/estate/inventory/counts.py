@@ -11,7 +11,8 @@ matching rows. A list filtered by tags and by provider alone is counted from
 tags (migration 0023).
 
 A broad search term's list (more than ``FEW`` indexed matches: ``vm-``, ``10.``) is
-walked, and its count is the one estimate (``broad.py``). An answer's ``count`` says
+walked, and its count is the one estimate (``broad.py``), kept a few seconds for the
+same list (``broad.kept``). An answer's ``count`` says
 which it is (``Listed.estimated``), and a page that reaches the list's end makes it
 exact (``settled``).
 
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from ..db.models import Provider, Resource, ResourceCount
 from .blocks import numbered_ids
-from .broad import ByTexts, broad_count
+from .broad import ByTexts, Walked, broad_count, kept
 from .queries import FEW, ResourceFilter, count_rows, few_ids, resource_query
 from .search import broad_term, probed
 from .tags import tagged_ids
@@ -118,6 +119,8 @@ def listed(session: Session, filters: ResourceFilter, query: Select[Any]) -> Lis
     if total is not None:
         return Listed(total, None, query)
     listed_already = False  # the list was read up to FEW + 1 ids: more than FEW
+    if filters.search and (walked := kept(session, filters)) is not None:
+        return _walked(filters, walked)  # a broad term's list asked a moment ago
     if filters.search:
         broad, few, listed_already = _probed(session, filters)
         if few is not None:
@@ -126,9 +129,7 @@ def listed(session: Session, filters: ResourceFilter, query: Select[Any]) -> Lis
             base = counted(session, replace(filters, search=None))
             walked = broad_count(session, filters, base)
             if walked is not None:  # else gathering costs less: as a rarer term's list
-                total, estimated, by_texts = walked
-                walk = resource_query(filters, walk=True)
-                return Listed(total, None, walk, estimated, by_texts)
+                return _walked(filters, walked)
     ids = _tagged(filters)
     if ids is None:
         ids = query.with_only_columns(Resource.id).order_by(Resource.id)
@@ -136,6 +137,12 @@ def listed(session: Session, filters: ResourceFilter, query: Select[Any]) -> Lis
     if few is not None:
         return Listed(len(few), few, query)
     return Listed(count_rows(session, ids), None, query)
+
+
+def _walked(filters: ResourceFilter, walked: Walked) -> Listed:
+    """A broad term's list, walked on its rows or on the index's texts."""
+    total, estimated, by_texts = walked
+    return Listed(total, None, resource_query(filters, walk=True), estimated, by_texts)
 
 
 def _probed(session: Session, filters: ResourceFilter) -> tuple[bool, list[int] | None, bool]:
