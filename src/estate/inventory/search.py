@@ -261,14 +261,14 @@ def texts_walk(
 
     PostgreSQL joins the rows and their indexed texts in id order, both read from
     ``first`` on (the texts' range given explicitly: left to the planner, a merge
-    join read them from the first id whatever the list's start, 136-204 ms at a
+    join read them from the first id whatever the list's start, 134-370 ms at a
     million); a queued row is checked on its own text, as in the rows' walk
     (``_walked``). SQLite reads the term's matches from its FTS5 index in id order
     (no text that does not hold it is read at all; a term of fewer than three
     characters, which has no trigram, reads every text), each looked up by id and
-    kept when the list holds it and it is not queued; the queued rows whose own text holds
-    the term and the tagged ones are merged in. Either is exact at every moment, as
-    the rows' walk is."""
+    kept when the list holds it and it is not queued; the queued rows whose own
+    text holds the term and the tagged ones are merged in. Either is exact at every
+    moment, as the rows' walk is."""
     pattern = bindparam(None, like_pattern(term), String())
     tagged = _tagged(pattern)
     if dialect == "postgresql":
