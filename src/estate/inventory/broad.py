@@ -49,7 +49,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import ColumnElement, CompoundSelect, Select, func, select, true
 from sqlalchemy.orm import Session
 
 from ..db.among import among
@@ -121,16 +121,13 @@ class ByTexts:
         when the list is empty."""
         assert filters.search
         in_list = _in_list(replace(filters, search=None))
-        ends = (select(func.min(Resource.id)), select(func.max(Resource.id)))
-        first, last = session.execute(
-            select(*(end.where(in_list).scalar_subquery() for end in ends))
-        ).one()
-        if first is None:
+        first, last = _ends(session, in_list)
+        if first is None or last is None:
             return None
         dialect = session.get_bind().dialect.name
         return cls(dialect, filters.search, in_list, first, last)
 
-    def ids(self, after: int = 0, before: int | None = None) -> Any:
+    def ids(self, after: int = 0, before: int | None = None) -> Select[Any] | CompoundSelect[Any]:
         """The list's ids after ``after`` in id order, or with ``before`` those before
         it, last first."""
         first, last = max(self.first, after + 1), self.last
@@ -151,12 +148,16 @@ _kept: OrderedDict[tuple[str, ResourceFilter], _Kept] = OrderedDict()
 _kept_lock = threading.Lock()
 
 
+def _kept_key(session: Session, filters: ResourceFilter) -> tuple[str, ResourceFilter]:
+    return str(session.get_bind().engine.url), filters
+
+
 def kept(session: Session, filters: ResourceFilter) -> Walked | None:
     """A broad term's estimated count and walk, as ``broad_count`` said them for the
     same list (the same filters, the same caller's providers, the same database) less
     than ``KEPT_S`` seconds ago; None when it did not. A texts' walk is bounded
     afresh (``ByTexts.of``): rows restored or added since may widen the list."""
-    key = (str(session.get_bind().engine.url), filters)
+    key = _kept_key(session, filters)
     with _kept_lock:
         found = _kept.get(key)
         if found is not None and found.until <= time.monotonic():
@@ -171,7 +172,7 @@ def kept(session: Session, filters: ResourceFilter) -> Walked | None:
 
 
 def _keep(session: Session, filters: ResourceFilter, walked: Walked) -> None:
-    key = (str(session.get_bind().engine.url), filters)
+    key = _kept_key(session, filters)
     with _kept_lock:
         _kept[key] = _Kept(time.monotonic() + KEPT_S, walked.total, walked.by_texts is not None)
         _kept.move_to_end(key)
@@ -221,16 +222,24 @@ def _in_list(unsearched: ResourceFilter) -> ColumnElement[bool]:
     return true() if clause is None else clause
 
 
+def _ends(session: Session, where: ColumnElement[bool]) -> tuple[int | None, int | None]:
+    """The first and the last id of the resources ``where`` selects (None, None: none).
+    Two subqueries: SQLite reads min and max off the index only one at a time."""
+    ends = (select(func.min(Resource.id)), select(func.max(Resource.id)))
+    first, last = session.execute(
+        select(*(end.where(where).scalar_subquery() for end in ends))
+    ).one()
+    return first, last
+
+
 def _sample(session: Session, unsearched: ResourceFilter, term: str, base: int) -> Sample | None:
     """What ids spread evenly from the first id to the last see of the ``base`` rows
     ``unsearched`` selects and of ``term``: enough ids (at least ``SAMPLE``) that about
     ``AIM`` fall in the list if it is spread as evenly. None when that is as many ids
     as the list has rows (counting them costs no more), or when fewer than
     ``SAMPLED_ENOUGH`` fell in it (a list far from spread)."""
-    # Two subqueries: SQLite reads min and max off the index only one at a time.
-    ends = (select(func.min(Resource.id)), select(func.max(Resource.id)))
-    first, last = session.execute(select(*(end.scalar_subquery() for end in ends))).one()
-    if first is None:
+    first, last = _ends(session, true())
+    if first is None or last is None:
         return None
     span = last - first + 1
     size = max(SAMPLE, math.ceil(AIM * span / base))

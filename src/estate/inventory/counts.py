@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import CompoundSelect, Select, func, select
 from sqlalchemy.orm import Session
 
 from ..db.models import Provider, Resource, ResourceCount
@@ -45,7 +45,7 @@ class Listed(NamedTuple):
     estimated: bool = False  # total is an estimate (a broad search's)
     by_texts: ByTexts | None = None  # a broad search's ids in id order, from the texts
 
-    def ids_after(self, last: int) -> Any:
+    def ids_after(self, last: int) -> Select[Any] | CompoundSelect[Any]:
         """The list's ids after ``last`` (0: from the start), in id order."""
         if self.by_texts is not None:
             return self.by_texts.ids(after=last)
@@ -53,7 +53,7 @@ class Listed(NamedTuple):
         after = self.query.where(Resource.id > last) if last else self.query
         return after.with_only_columns(Resource.id).order_by(Resource.id)
 
-    def ids_before(self, last: int) -> Any:
+    def ids_before(self, last: int) -> Select[Any] | CompoundSelect[Any]:
         """The list's ids before ``last``, the last first."""
         if self.by_texts is not None:
             return self.by_texts.ids(before=last)
@@ -67,7 +67,7 @@ class Listed(NamedTuple):
         offset: int,
         limit: int,
         order: list[Any] | None,
-    ) -> Any:
+    ) -> Select[Any] | CompoundSelect[Any] | list[int]:
         """The ids of a numbered page (``blocks.numbered_ids``)."""
         if self.by_texts is not None and order is None:
             return self.by_texts.ids().offset(offset).limit(limit)
@@ -119,9 +119,9 @@ def listed(session: Session, filters: ResourceFilter, query: Select[Any]) -> Lis
     if total is not None:
         return Listed(total, None, query)
     listed_already = False  # the list was read up to FEW + 1 ids: more than FEW
-    if filters.search and (walked := kept(session, filters)) is not None:
-        return _walked(filters, walked)  # a broad term's list asked a moment ago
     if filters.search:
+        if (walked := kept(session, filters)) is not None:
+            return _broad_listed(filters, walked)  # a broad term's list asked a moment ago
         broad, few, listed_already = _probed(session, filters)
         if few is not None:
             return Listed(len(few), few, query)
@@ -129,7 +129,7 @@ def listed(session: Session, filters: ResourceFilter, query: Select[Any]) -> Lis
             base = counted(session, replace(filters, search=None))
             walked = broad_count(session, filters, base)
             if walked is not None:  # else gathering costs less: as a rarer term's list
-                return _walked(filters, walked)
+                return _broad_listed(filters, walked)
     ids = _tagged(filters)
     if ids is None:
         ids = query.with_only_columns(Resource.id).order_by(Resource.id)
@@ -139,7 +139,7 @@ def listed(session: Session, filters: ResourceFilter, query: Select[Any]) -> Lis
     return Listed(count_rows(session, ids), None, query)
 
 
-def _walked(filters: ResourceFilter, walked: Walked) -> Listed:
+def _broad_listed(filters: ResourceFilter, walked: Walked) -> Listed:
     """A broad term's list, walked on its rows or on the index's texts."""
     total, estimated, by_texts = walked
     return Listed(total, None, resource_query(filters, walk=True), estimated, by_texts)

@@ -33,8 +33,10 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    CompoundSelect,
     Connection,
     Engine,
+    Select,
     String,
     Text,
     and_,
@@ -252,7 +254,7 @@ def _walked(pattern: Any, body: Any) -> ColumnElement[bool]:
 
 def texts_walk(
     dialect: str, term: str, in_list: Any, first: int, last: int, descending: bool = False
-) -> Any:
+) -> Select[Any] | CompoundSelect[Any]:
     """The ids of a broad term's list from ``first`` to ``last``, in id order
     (``descending``: from ``last`` down), walked on the index's texts rather than on
     the list's rows (``inventory/broad.py`` says when): ``in_list``, the list's WHERE

@@ -9,7 +9,7 @@ from operator import itemgetter
 from typing import Annotated, Any, get_origin
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from sqlalchemy import Row, select
+from sqlalchemy import Executable, Row, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from ... import taxonomy
@@ -237,7 +237,7 @@ def list_resources(
     return _cursor_page(session, request, listing, cursor, page_size)
 
 
-def _rows(session: Session, ids_query: Any) -> list[Row[Any]]:
+def _rows(session: Session, ids_query: Executable | Sequence[int]) -> list[Row[Any]]:
     """The page's rows in order, ids first (``rows_in_order``), as plain rows of the
     columns an item shows."""
     return rows_in_order(session, ids_query, _COLUMNS, _ID)
@@ -250,7 +250,7 @@ def _cursor_page(
     the ids after ``last`` in ``few``, every id of the list)."""
     few = listing.few
     direction, last = decode_cursor(cursor) if cursor else ("n", 0)
-    ids: Any
+    ids: Executable | list[int]
     if direction == "n":
         if few is not None:
             start = bisect.bisect_right(few, last)
