@@ -1,7 +1,8 @@
 """Ingest throughput through the real path: plugin child process → wire → ingest → DB.
 
 Prints one JSON line: the first collection of N resources from the simulated plugin,
-a re-collection with 1% changed, and two baselines measured in the same run: the raw
+a re-collection with 1% changed (on PostgreSQL with the WAL it wrote, from a
+checkpoint), and two baselines measured in the same run: the raw
 ``executemany`` insert rate of the very same rows into a table of the same shape, and
 the rate of the plugin alone (its child streaming the same resources to a host that
 only counts them). No ingest of this plugin into this database can beat either.
@@ -72,6 +73,28 @@ def collect(context: Context, provider_id: int, generation: int) -> tuple[float,
     return seconds, done
 
 
+def wal_position(context: Context) -> str | None:
+    """PostgreSQL: a checkpoint (so that every run measured starts after one, as the
+    first write of each page after a checkpoint logs the whole page), then the WAL's
+    position; None on SQLite."""
+    if context.engine.dialect.name != "postgresql":
+        return None
+    with context.engine.connect() as conn:
+        conn.exec_driver_sql("CHECKPOINT")
+        return str(conn.exec_driver_sql("SELECT pg_current_wal_lsn()").scalar_one())
+
+
+def wal_written_mb(context: Context, since: str | None) -> float | None:
+    """The MB of WAL the database server wrote since ``since`` (its whole server's)."""
+    if since is None:
+        return None
+    with context.engine.connect() as conn:
+        written = conn.exec_driver_sql(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", (since,)
+        ).scalar_one()
+    return round(float(written) / 2**20, 1)
+
+
 def raw_insert_seconds(context: Context, provider_id: int) -> float:
     """Copy the provider's rows with plain executemany into a table of the same shape
     (same columns, indexes and foreign key), timing only the inserts."""
@@ -138,7 +161,9 @@ def main() -> None:
             session.flush()
             provider_id = provider.id
         first, run1 = collect(context, provider_id, generation=1)
+        wal_at = wal_position(context)
         again, run2 = collect(context, provider_id, generation=2)
+        wal_mb = wal_written_mb(context, wal_at)
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         child_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         raw = None if args.skip_baseline else raw_insert_seconds(context, provider_id)
@@ -161,6 +186,7 @@ def main() -> None:
         "recollect_changed": run2.resources_updated,
         "recollect_unchanged": run2.resources_unchanged,
         "recollect_to_first_ratio": round(again / first, 3),
+        "recollect_wal_mb": wal_mb,
         "peak_rss_mb": round(rss_mb, 1),
         "plugin_peak_rss_mb": round(child_rss_mb, 1),
     }

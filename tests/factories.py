@@ -369,7 +369,6 @@ def bulk_rows(provider_ids: list[int], count: int, first_id: int) -> list[dict[s
                 "state": "running",
                 "content_hash": "h",
                 "first_seen_at": BULK_AT,
-                "last_seen_at": BULK_AT,
                 "updated_at": BULK_AT,
                 "deleted_at": BULK_AT if i % 9 == 4 else None,
                 "relationships": edges or null(),  # SQL NULL, as ingest writes none

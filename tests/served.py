@@ -154,12 +154,24 @@ def serving_process(service: Service, client_port: int) -> int:
         try:
             if not entry.name.isdigit() or os.getsid(int(entry.name)) != service.pid:
                 continue
-            links = [str(fd.readlink()) for fd in (entry / "fd").iterdir()]
+            descriptors = list((entry / "fd").iterdir())
         except OSError:  # ended meanwhile
             continue
-        if f"socket:[{inode}]" in links:
+        if f"socket:[{inode}]" in _links(descriptors):
             return int(entry.name)
     raise AssertionError(f"no process of the service holds socket {inode}")
+
+
+def _links(descriptors: list[Path]) -> set[str]:
+    """What each of a process's open descriptors names; one closed meanwhile (a busy
+    worker opens and closes its own) is left out, not the whole process."""
+    found = set()
+    for descriptor in descriptors:
+        try:
+            found.add(str(descriptor.readlink()))
+        except OSError:
+            continue
+    return found
 
 
 def kept(answer: httpx.Response) -> bool:

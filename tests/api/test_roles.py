@@ -261,7 +261,6 @@ def _world(client: TestClient) -> tuple[list[Caller], dict[str, Any], int]:
             content_hash="h",
             first_seen_run_id=done.id,
             first_seen_at=now,
-            last_seen_at=now,
             updated_at=now,
             relationships=[["host-1", "runs_on"]],
         )

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from conftest import BACKENDS, PG_ADMIN
 from estate.db.engine import make_engine
 from estate.db.migrate import alembic_config, current, upgrade
+from estate.db.models import Resource
 from estate.inventory.counts import counted
 from estate.inventory.queries import ResourceFilter, resource_query
 from estate.inventory.search import index_all, queued
@@ -296,10 +297,15 @@ def test_0009_counts_and_indexes_existing_resources_and_downgrades(empty_engine:
         )
     assert queued(empty_engine) == 1  # the new one; what was there is in the index
     session = Session(empty_engine)
-    found = session.scalars(resource_query(ResourceFilter(search="ESXI-h"))).all()
-    assert sorted(r.ems_ref for r in found) == ["h0", "h1"]
-    found = session.scalars(resource_query(ResourceFilter(search="new-on"))).all()
-    assert [r.ems_ref for r in found] == ["n"]
+    # (ems_refs alone: a Resource row is read with its resource_seen row, from 0026 on)
+    found = session.scalars(
+        resource_query(ResourceFilter(search="ESXI-h")).with_only_columns(Resource.ems_ref)
+    ).all()
+    assert sorted(found) == ["h0", "h1"]
+    found = session.scalars(
+        resource_query(ResourceFilter(search="new-on")).with_only_columns(Resource.ems_ref)
+    ).all()
+    assert found == ["n"]
     assert counted(session, ResourceFilter()) == 3
     session.close()
 
@@ -842,3 +848,82 @@ def test_0025_queues_every_indexed_text_to_be_written_again_lowered(empty_engine
     with empty_engine.begin() as conn:
         assert queue(conn) == []
         assert len(list(conn.scalars(text(f"SELECT body FROM {index}")))) == 2
+
+
+def test_0026_moves_last_seen_to_a_table_apart_fills_it_on_insert_and_downgrades(
+    empty_engine: Engine,
+) -> None:
+    """Each resource's last seen, its run and its seen count leave the resource row for
+    ``resource_seen``, as they were; a resource inserted afterwards gets its row from
+    its first sighting, and a deleted one loses it. Going back restores the columns."""
+    upgrade(empty_engine, "0025")
+    postgresql = empty_engine.dialect.name == "postgresql"
+    _searched_vms(empty_engine, ["vm-1", "vm-2"], indexed=0)
+    with empty_engine.begin() as conn:
+        conn.execute(text("UPDATE resources SET last_seen_run_id = 7, seen_count = 3 WHERE id = 2"))
+
+    def seen(conn: Any) -> list[tuple[Any, ...]]:
+        rows = conn.execute(
+            text(
+                "SELECT resource_id, last_seen_at, last_seen_run_id, seen_count "
+                "FROM resource_seen ORDER BY 1"
+            )
+        )
+        return [(i, str(at)[:10], run, count) for i, at, run, count in rows]
+
+    def shape(conn: Any) -> tuple[set[str], set[str], str]:
+        columns = {c["name"] for c in inspect(conn).get_columns("resources")}
+        indexes = {
+            i["name"]
+            for table in ("resources", "resource_seen")
+            if table in inspect(conn).get_table_names()
+            for i in inspect(conn).get_indexes(table)
+        }
+        options = (
+            conn.scalar(text("SELECT reloptions FROM pg_class WHERE relname = 'resources'"))
+            if postgresql
+            else None
+        )
+        return columns & {"last_seen_at", "last_seen_run_id", "seen_count"}, indexes, str(options)
+
+    upgrade(empty_engine, "0026")
+
+    with empty_engine.begin() as conn:
+        assert seen(conn) == [(1, "2026-01-03", None, 1), (2, "2026-01-03", 7, 3)]
+        moved, indexes, options = shape(conn)
+        assert moved == set()
+        assert ("ix_resource_seen_last_seen" in indexes) is not postgresql
+        assert "ix_resources_alive_last_seen" not in indexes
+        assert "fillfactor" not in options  # the touches no longer write resource rows
+        conn.execute(
+            text(
+                "INSERT INTO resources (id, provider_id, ems_ref, resource_type, state, "
+                "content_hash, first_seen_run_id, first_seen_at, updated_at) VALUES "
+                "(3, 1, 'vm-3', 'virtual_machine', 'active', 'h', 9, '2026-01-04 00:00:00', "
+                "'2026-01-04 00:00:00'), (4, 1, 'vm-4', 'virtual_machine', 'active', 'h', 9, "
+                "'2026-01-04 00:00:00', '2026-01-04 00:00:00')"
+            )
+        )
+        conn.execute(text("DELETE FROM resources WHERE id = 1"))
+        assert seen(conn) == [
+            (2, "2026-01-03", 7, 3),
+            (3, "2026-01-04", 9, 1),
+            (4, "2026-01-04", 9, 1),
+        ]
+
+    command.downgrade(alembic_config(empty_engine), "0025")
+
+    with empty_engine.begin() as conn:
+        rows = conn.execute(
+            text("SELECT id, last_seen_at, last_seen_run_id, seen_count FROM resources ORDER BY 1")
+        )
+        assert [(i, str(at)[:10], run, count) for i, at, run, count in rows] == [
+            (2, "2026-01-03", 7, 3),
+            (3, "2026-01-04", 9, 1),
+            (4, "2026-01-04", 9, 1),
+        ]
+        moved, indexes, options = shape(conn)
+        assert moved == {"last_seen_at", "last_seen_run_id", "seen_count"}
+        assert "resource_seen" not in inspect(conn).get_table_names()
+        assert ("ix_resources_alive_last_seen" in indexes) is not postgresql
+        assert ("fillfactor=50" in options) is postgresql

@@ -196,51 +196,69 @@ def test_the_same_data_again_is_unchanged_and_writes_no_history(
 TOUCHED = {"last_seen_at", "last_seen_run_id", "seen_count"}
 
 
-def hot_updates(engine: Engine) -> int:
-    """PostgreSQL's count of the resources table's heap-only updates (no index written)."""
+def updates_of(engine: Engine, table: str) -> tuple[int, int]:
+    """PostgreSQL's count of ``table``'s updates, and of its heap-only ones (no index
+    entry written)."""
     with engine.connect() as connection:
         connection.execute(text("SELECT pg_stat_clear_snapshot()"))
-        return int(
-            connection.scalar(
-                text("SELECT n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'resources'")
-            )
-        )
+        row = connection.execute(
+            text("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = :t"),
+            {"t": table},
+        ).one()
+        return int(row[0]), int(row[1])
 
 
-def test_a_run_touches_unchanged_resources_without_writing_an_index(
+def test_a_run_touches_unchanged_resources_in_resource_seen_alone(
     engine: Engine, provider_id: int
 ) -> None:
-    """A re-collection touches every unchanged resource (last seen, seen count). On
-    PostgreSQL that is a heap-only update when no index holds a touched column and the
-    page has room (migration 0021): no index entry is written. SQLite writes only the
-    indexes of the columns that change, and keeps last seen's sort index."""
+    """A re-collection touches every unchanged resource (last seen, by which run, seen
+    count) in ``resource_seen``, never in its resource row (migration 0026). On
+    PostgreSQL each touch is a heap-only update (no index holds a touched column and
+    the table keeps room on its pages); SQLite keeps last seen's sort index there."""
     batch = vms(60, state="running", properties={"owner": "ops"})
     ingest(engine, provider_id, batch)
+    assert not TOUCHED & {column["name"] for column in inspect(engine).get_columns("resources")}
     indexed = {
         name: set(index["column_names"])
-        for index in inspect(engine).get_indexes("resources")
+        for index in inspect(engine).get_indexes("resource_seen")
         if (name := index["name"])
     }
-    if engine.dialect.name == "sqlite":
-        assert indexed["ix_resources_alive_last_seen"] == {"last_seen_at", "id"}
-        return
-    assert not any(columns & TOUCHED for columns in indexed.values()), indexed
-    with engine.connect() as connection:
-        options = connection.scalar(
-            text("SELECT reloptions FROM pg_class WHERE relname = 'resources'")
-        )
-    assert "fillfactor=50" in options
-    engine.dispose()  # a backend's statistics are reported at the latest when it ends
-    before = hot_updates(engine)
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite:
+        assert indexed == {"ix_resource_seen_last_seen": {"last_seen_at", "resource_id"}}
+        with engine.begin() as connection:  # every write of a resource row, recorded
+            connection.exec_driver_sql("CREATE TABLE rows_written (id INTEGER)")
+            connection.exec_driver_sql(
+                "CREATE TRIGGER rows_written AFTER UPDATE ON resources "
+                "BEGIN INSERT INTO rows_written VALUES (new.id); END"
+            )
+    else:
+        assert indexed == {}
+        with engine.connect() as connection:
+            options = connection.scalar(
+                text("SELECT reloptions FROM pg_class WHERE relname = 'resource_seen'")
+            )
+        assert "fillfactor=50" in options
+        engine.dispose()  # a backend's statistics are reported at the latest when it ends
+        before = updates_of(engine, "resources"), updates_of(engine, "resource_seen")
 
     second = ingest(engine, provider_id, batch)
     engine.dispose()
 
     assert counts(second) == {"found": 60, "unchanged": 60}
+    stored = resources(engine, provider_id)
+    assert {(r.last_seen_run_id, r.seen_count) for r in stored.values()} == {(second.run_id, 2)}
+    assert all(r.last_seen_at > r.first_seen_at for r in stored.values())
+    if sqlite:
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT count(*) FROM rows_written")) == 0
+        return
     deadline = time.monotonic() + 10
-    while (grown := hot_updates(engine) - before) < 60 and time.monotonic() < deadline:
+    while (seen := updates_of(engine, "resource_seen"))[1] - before[1][1] < 60:
+        assert time.monotonic() < deadline, (before, seen)
         time.sleep(0.1)
-    assert grown >= 60, grown
+    assert seen[0] - before[1][0] == 60  # each once, and every one heap-only
+    assert updates_of(engine, "resources") == before[0]
 
 
 def test_the_same_content_in_another_key_order_is_unchanged(

@@ -26,9 +26,11 @@ from estate.db.models import (
     Provider,
     Resource,
     ResourceBlock,
+    ResourceSeen,
     ResourceTag,
     Tag,
 )
+from estate.inventory.blocks import numbered_ids
 from estate.inventory.broad import ByTexts
 from estate.inventory.counts import counted, edges_counted, listed
 from estate.inventory.ingest import Ingestor
@@ -701,3 +703,41 @@ def test_a_detail_shows_the_edges_of_the_first_pointing_resources(engine: Engine
         edges, complete = relationships_of(session, first)
         assert complete
         assert [(e["direction"], e["ems_ref"]) for e in edges] == [("outgoing", "net-1")]
+
+
+def test_a_sort_by_last_seen_pages_the_resources_last_seen_first_and_reads_its_index(
+    engine: Engine,
+) -> None:
+    """Last seen is ``resource_seen``'s (a table apart, models.ResourceSeen): a sort by
+    it joins that table and breaks ties on its copy of the id, so that SQLite walks
+    its last-seen index to the page rather than sorting every resource; the pages
+    are the same either way round, and a resource seen again moves to the end."""
+    dc, lab = new_provider(engine, "dc"), new_provider(engine, "lab")
+    collect(engine, dc, [vm(f"vm-{i}") for i in range(6)])
+    collect(engine, lab, [vm(f"lab-{i}") for i in range(4)])
+    collect(engine, dc, [vm(f"vm-{i}") for i in range(3)])  # vm-3 … vm-5 deleted
+    filters = ResourceFilter()
+    latest = [ResourceSeen.last_seen_at.desc(), Resource.id.desc()]
+    earliest = [ResourceSeen.last_seen_at.asc(), Resource.id.asc()]
+
+    with Session(engine) as session:
+
+        def page(offset: int, limit: int, order: list[Any]) -> list[str]:
+            ids = numbered_ids(session, resource_query(filters), filters, offset, limit, order)
+            names = dict(session.execute(select(Resource.id, Resource.name)).all())
+            return [names[i] for i in session.scalars(ids)]
+
+        backwards = page(0, 4, latest) + page(4, 4, latest) + page(8, 4, latest)
+        forwards = page(0, 100, earliest)
+        if engine.dialect.name == "sqlite":
+            query = numbered_ids(session, resource_query(filters), filters, 0, 4, latest)
+            compiled = query.compile(engine)
+            params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+            connection = session.connection()
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", params).all()
+            details = " ".join(row[3] for row in plan)
+            assert "ix_resource_seen_last_seen" in details, plan
+            assert "TEMP B-TREE" not in details, plan
+
+    assert backwards == ["vm-2", "vm-1", "vm-0", "lab-3", "lab-2", "lab-1", "lab-0"]
+    assert forwards == backwards[::-1]

@@ -413,14 +413,6 @@ class Resource(Base):
                 ("ix_resources_alive_type", ("resource_type", "id")),
             )
         ),
-        # SQLite only: on PostgreSQL an indexed last_seen_at would make every touch
-        # of an unchanged resource write all of the table's indexes (migration 0021).
-        Index(
-            "ix_resources_alive_last_seen",
-            "last_seen_at",
-            "id",
-            sqlite_where=text("deleted_at IS NULL"),
-        ).ddl_if(dialect="sqlite"),
         # Search: on PostgreSQL a pg_trgm GIN index on the searched text
         # (inventory.search); on SQLite the FTS5 table resources_search. Both, and
         # the triggers keeping ResourceCount, are made by migration 0009.
@@ -467,19 +459,57 @@ class Resource(Base):
     # With first_seen_at, the history's "created" entry (no row is stored for it).
     first_seen_run_id: Mapped[int | None] = mapped_column(Integer)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_seen_run_id: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # How many runs saw it; with the three below, the current sighting (see
-    # ResourceSighting): it began in sighting_run_id at sighting_at (NULL: at
-    # first_seen_*), after sighting_seen_before earlier sightings.
-    seen_count: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    # With ResourceSeen's counters, the current sighting (see ResourceSighting): it
+    # began in sighting_run_id at sighting_at (NULL: at first_seen_*), after
+    # sighting_seen_before earlier sightings.
     sighting_run_id: Mapped[int | None] = mapped_column(Integer)
     sighting_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sighting_seen_before: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     provider: Mapped[Provider] = relationship()
+    # Loaded with the row (one primary-key probe); SQL reads ResourceSeen's columns.
+    seen: Mapped[ResourceSeen] = relationship(lazy="joined", viewonly=True)
+
+    @property
+    def last_seen_at(self) -> datetime:
+        return self.seen.last_seen_at
+
+    @property
+    def last_seen_run_id(self) -> int | None:
+        return self.seen.last_seen_run_id
+
+    @property
+    def seen_count(self) -> int:
+        return self.seen.seen_count
+
+
+class ResourceSeen(Base):
+    """When a resource was last seen, by which run, and by how many runs: what every
+    run writes of each resource it sees, kept apart from the resource row.
+
+    A re-collection sees every resource again and changes nothing else of most of
+    them: here that is a new version of a row of four numbers, not of the whole
+    resource row (on PostgreSQL ~220 bytes of WAL each, and the first touch of a page
+    after a checkpoint the whole 8 kB page, for every page of the resources). One row
+    per resource, made by a trigger when the resource is inserted (from its
+    ``first_seen_*``, migration 0026), deleted with it.
+    """
+
+    __tablename__ = "resource_seen"
+    __table_args__ = (
+        # SQLite only, the web UI's "Last seen" sort: on PostgreSQL an indexed
+        # last_seen_at would make every touch write an index entry (migration 0021).
+        Index("ix_resource_seen_last_seen", "last_seen_at", "resource_id").ddl_if(dialect="sqlite"),
+    )
+
+    resource_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("resources.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_run_id: Mapped[int | None] = mapped_column(Integer)
+    seen_count: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
 
 class ResourceCount(Base):
@@ -562,7 +592,7 @@ class ResourceSighting(Base):
     cpu_count, memory_mb, disk_gb, metrics) changes, or the resource comes back after
     a deletion: the observation that ended is stored whole (first and last run and
     time, how many runs saw it). The current observation is never stored: it is read
-    from the resource row (``seen_count``, ``sighting_*``, ``last_seen_*``), so a run
+    from the resource row (``sighting_*``) and its ResourceSeen, so a run
     writes nothing for resources that did not change, and a first collection nothing.
     ``seen_before`` (how many runs saw the resource before this observation began)
     orders a resource's sightings and, with its id, names one.

@@ -22,7 +22,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ..db.models import Resource, ResourceBlock
-from .queries import ResourceFilter
+from .queries import ResourceFilter, ordered
 
 SHALLOW = ResourceBlock.SIZE
 """Offsets below this are skipped by the database's OFFSET alone: within the first
@@ -89,7 +89,7 @@ def numbered_ids(
     not whole rows, and in id order from the block holding the page's first row on
     (``block_start``), whatever the page's depth, when the blocks can say; [] when
     the page is past the list's end."""
-    window = query.with_only_columns(Resource.id).order_by(*(order or [Resource.id.asc()]))
+    window = ordered(query.with_only_columns(Resource.id), order or [Resource.id.asc()])
     if order is None and offset >= SHALLOW and _in_blocks(filters):
         start = block_start(
             session, offset, filters.providers, filters.provider, filters.include_deleted

@@ -314,9 +314,7 @@ class Ingestor:
         if self._sql.is_postgresql:
             # jsonb is parsed once per batch: the whole batch goes as one parameter.
             batch = _batch(records)
-            result = conn.exec_driver_sql(
-                self._sql.insert_batch, (pid, run, now, now, run, now, batch)
-            )
+            result = conn.exec_driver_sql(self._sql.insert_batch, (pid, run, now, now, batch))
             inserted = result.rowcount
         else:
             # SQLite (before 3.45) re-parses JSON text per field: bind rows instead,
@@ -360,8 +358,8 @@ class Ingestor:
             for row in conn.exec_driver_sql(self._sql.old_values, (ids,))
         }
         pid = self.provider_id
-        seen = (now, self.run_id, now)
         updates: list[tuple[Any, ...]] = []
+        seen: list[tuple[Any, ...]] = []
         history: list[tuple[Any, ...]] = []
         sightings: list[tuple[Any, ...]] = []
         unlinks: list[tuple[int, str, str]] = []
@@ -387,7 +385,9 @@ class Ingestor:
             )
             if ended is not None:
                 sightings.append(ended)
-            updates.append((*record.row[1:], *seen, *counters, row_id))
+            seen_count, *sighting = counters
+            updates.append((*record.row[1:], now, *sighting, row_id))
+            seen.append((now, self.run_id, seen_count, row_id))
             if changes or is_deleted:
                 kind = "restored" if is_deleted else "modified"
                 body = orjson.dumps(changes).decode() if changes else None
@@ -400,6 +400,7 @@ class Ingestor:
             else:  # same content serialised differently: nothing really changed
                 self.counters.unchanged += 1
         conn.exec_driver_sql(self._sql.update, updates)
+        conn.exec_driver_sql(self._sql.update_seen, seen)
         if history:
             self._sql.insert_rows(conn, "resource_changes", CHANGE_COLUMNS, history)
         if sightings:

@@ -2,8 +2,9 @@
 
 A sighting is one observation of a resource (its state, power state, boot time,
 size and metrics) and the runs that saw it unchanged. The current one lives in the
-resource row (``seen_count``, ``sighting_*``, ``last_seen_*``), so an unchanged
-resource costs one integer increment in the statement that touches it anyway; a
+resource row (``sighting_*``) and its ``resource_seen`` row (``seen_count``,
+``last_seen_*``), so an unchanged resource costs one integer increment in the
+statement that touches it anyway; a
 sighting row is written only when the observation ends (a value changed, or the
 resource came back after a deletion), already complete: first and last run and time,
 and how many runs saw it. queries.py reads both as one list.
@@ -29,7 +30,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from ..db.models import CollectionRun, Resource, ResourceSighting
+from ..db.models import CollectionRun, Resource, ResourceSeen, ResourceSighting
 from .records import DATA_COLUMNS
 
 OBSERVED = ("state", "power_state", "boot_time", "cpu_count", "memory_mb", "disk_gb", "metrics")
@@ -55,8 +56,9 @@ TRACKING_COLUMNS = (
     "last_seen_run_id",
     "last_seen_at",
 )
-# What ingest writes of a changed resource, after its values.
-SIGHTING_SETS = ("seen_count", "sighting_run_id", "sighting_at", "sighting_seen_before")
+# What ingest writes of a changed resource, after its values (and its new seen_count
+# in resource_seen, see models.ResourceSeen).
+SIGHTING_SETS = ("sighting_run_id", "sighting_at", "sighting_seen_before")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +85,8 @@ def carry_on(
     run_id: int,
     now: str,
 ) -> tuple[tuple[Any, ...] | None, tuple[Any, ...]]:
-    """The sighting row that ends now (or None) and the resource's ``SIGHTING_SETS``.
+    """The sighting row that ends now (or None), and the resource's new seen count
+    followed by its ``SIGHTING_SETS``.
 
     ``old`` and ``new`` are comparable DATA_COLUMNS values (records.comparable). A
     resource that was deleted starts a new sighting even with the same values: one
@@ -169,12 +172,12 @@ def sighting_query(filters: SightingFilter, visible: ColumnElement[bool] | None)
         Resource.sighting_seen_before,
         began,
         func.coalesce(Resource.sighting_at, Resource.first_seen_at),
-        Resource.last_seen_run_id,
-        Resource.last_seen_at,
-        Resource.seen_count - Resource.sighting_seen_before,
+        ResourceSeen.last_seen_run_id,
+        ResourceSeen.last_seen_at,
+        ResourceSeen.seen_count - Resource.sighting_seen_before,
         *(getattr(Resource, column) for column in OBSERVED),
         literal(True),
-    )
+    ).join(ResourceSeen, ResourceSeen.resource_id == Resource.id)
     stored = stored.where(
         *_where(
             filters,
@@ -191,9 +194,9 @@ def sighting_query(filters: SightingFilter, visible: ColumnElement[bool] | None)
             filters,
             visible,
             began,
-            Resource.last_seen_run_id,
+            ResourceSeen.last_seen_run_id,
             func.coalesce(Resource.sighting_at, Resource.first_seen_at),
-            Resource.last_seen_at,
+            ResourceSeen.last_seen_at,
             Resource.state,
         )
     )

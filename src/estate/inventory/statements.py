@@ -35,18 +35,9 @@ INSERT_COLUMNS = (
     "content_hash",
     "first_seen_run_id",
     "first_seen_at",
-    "last_seen_at",
-    "last_seen_run_id",
     "updated_at",
 )
-UPDATE_COLUMNS = (
-    *DATA_COLUMNS,
-    "relationships",
-    "content_hash",
-    "last_seen_at",
-    "last_seen_run_id",
-    "updated_at",
-)
+UPDATE_COLUMNS = (*DATA_COLUMNS, "relationships", "content_hash", "updated_at")
 CHANGE_COLUMNS = ("resource_id", "run_id", "previous_run_id", "kind", "changes", "changed_at")
 RELATIONSHIP_COLUMNS = ("provider_id", "target_ems_ref", "source_ems_ref")
 HASH_INDEX = 1 + len(DATA_COLUMNS)
@@ -80,15 +71,15 @@ class Statements:
         self.insert_batch = (
             f"INSERT INTO resources ({', '.join(INSERT_COLUMNS)}) "
             f"SELECT {integer}, r.value->>0, {fields}, {links}, r.value->>{HASH_INDEX}, "
-            f"{integer}, {ts}, {ts}, {integer}, {ts} "
+            f"{integer}, {ts}, {ts} "
             f"FROM {rows} ON CONFLICT (provider_id, ems_ref) DO NOTHING"
         )
         self.last_id = "SELECT coalesce(max(id), 0) FROM resources"
-        row = len(INSERT_COLUMNS) - 6  # bound per row: ems_ref … content_hash
+        row = len(INSERT_COLUMNS) - 4  # bound per row: ems_ref … content_hash
         self._insert_values = (
             f"INSERT INTO resources ({', '.join(INSERT_COLUMNS)}) "
-            f"VALUES (%(pid)d, {', '.join('?' * row)}, %(run)d, '%(now)s', '%(now)s', "
-            "%(run)d, '%(now)s') ON CONFLICT (provider_id, ems_ref) DO NOTHING"
+            f"VALUES (%(pid)d, {', '.join('?' * row)}, %(run)d, '%(now)s', '%(now)s') "
+            "ON CONFLICT (provider_id, ems_ref) DO NOTHING"
         )
 
     def _define_links(self) -> None:
@@ -142,91 +133,101 @@ class Statements:
             f"AND {self._among('ems_ref')} AND first_seen_at <> {self._ts}"
         )
         self.any_resource = f"SELECT 1 FROM resources WHERE provider_id = {p} LIMIT 1"
+        # (resource_seen's columns have names of their own: no column needs its table.)
         self.lookup = (
             "SELECT ems_ref, id, content_hash, deleted_at IS NOT NULL, last_seen_run_id "
-            f"FROM resources WHERE provider_id = {p} AND {self._among('ems_ref')}"
+            f"FROM resources JOIN resource_seen ON resource_id = id "
+            f"WHERE provider_id = {p} AND {self._among('ems_ref')}"
         )
         self.old_values = (
             f"SELECT id, {', '.join(DATA_COLUMNS)}, relationships, "
-            f"{', '.join(TRACKING_COLUMNS)} FROM resources WHERE {self._among('id', 'bigint')}"
+            f"{', '.join(TRACKING_COLUMNS)} FROM resources JOIN resource_seen ON resource_id = id "
+            f"WHERE {self._among('id', 'bigint')}"
         )
 
     def _seen_now(self, row: str = "") -> str:
-        """The SET of a resource seen again, unchanged: when, by which run, how often
-        (parameters: now, run). ``row``: the updated table's alias and a dot, if any."""
+        """The SET of ``resource_seen`` for a resource seen again: when, by which run,
+        how often (parameters: now, run). ``row``: the table's alias and a dot, if any."""
         return (
             f"last_seen_at = {self._ts}, last_seen_run_id = {self._integer}, "
             f"seen_count = {row}seen_count + 1"
         )
 
-    def _alive_unseen(self, row: str = "") -> str:
-        """A resource not deleted that the run (the parameter) has not seen yet."""
-        return (
-            f"{row}deleted_at IS NULL AND ({row}last_seen_run_id IS NULL "
-            f"OR {row}last_seen_run_id <> {self.p})"
-        )
+    def _unseen(self, seen: str) -> str:
+        """``resource_seen`` (as ``seen``) of a resource the run (the parameter) has
+        not seen yet."""
+        return f"({seen}.last_seen_run_id IS NULL OR {seen}.last_seen_run_id <> {self.p})"
 
     def _define_touches(self) -> None:
-        """Resources seen again: unchanged ones touched, changed ones updated."""
+        """Resources seen again: unchanged ones touched (their ``resource_seen`` row
+        alone), changed ones updated."""
         p = self.p
-        self.touch = f"UPDATE resources SET {self._seen_now()} WHERE {self._among('id', 'bigint')}"
+        self.touch = (
+            f"UPDATE resource_seen SET {self._seen_now()} "
+            f"WHERE {self._among('resource_id', 'bigint')}"
+        )
         # A re-collection's unchanged resources: touched by (ems_ref, content hash) in
         # one statement that says which they were; the others are looked up. Same
         # parameters on both: (now, run, the pairs, provider, run).
         if self.is_postgresql:
-            # Joined in place: each row is found once, by the (provider, ems_ref) index
-            # (the IN form found its id there, then the row again by its primary key:
-            # a third more of the server's CPU a touch, docs/benchmarks.md). A pair
-            # given twice updates its row once.
+            # Joined in place: each resource is found once, by the (provider, ems_ref)
+            # index, and its resource_seen row by its primary key. A pair given twice
+            # updates its row once.
             self.touch_same = (
-                f"UPDATE resources r SET {self._seen_now('r.')} "
-                "FROM unnest(CAST(%s AS varchar[]), CAST(%s AS varchar[])) AS b(ref, hash) "
+                f"UPDATE resource_seen s SET {self._seen_now('s.')} FROM resources r, "
+                "unnest(CAST(%s AS varchar[]), CAST(%s AS varchar[])) AS b(ref, hash) "
                 f"WHERE r.provider_id = {p} AND r.ems_ref = b.ref AND r.content_hash = b.hash "
-                f"AND {self._alive_unseen('r.')} RETURNING r.ems_ref"
+                f"AND r.deleted_at IS NULL AND s.resource_id = r.id AND {self._unseen('s')} "
+                "RETURNING r.ems_ref"
             )
         else:
             # (The pairs drive the join: CROSS JOIN fixes that order on SQLite.)
             self.touch_same = (
-                f"UPDATE resources SET {self._seen_now()} WHERE id IN (SELECT r.id FROM "
-                "(SELECT value->>0 AS ref, value->>1 AS hash FROM json_each(?)) AS b "
-                f"CROSS JOIN resources r ON r.provider_id = {p} AND r.ems_ref = b.ref "
-                f"AND r.content_hash = b.hash WHERE {self._alive_unseen('r.')}) "
-                "RETURNING ems_ref"
+                f"UPDATE resource_seen SET {self._seen_now()} WHERE resource_id IN "
+                "(SELECT r.id FROM (SELECT value->>0 AS ref, value->>1 AS hash "
+                f"FROM json_each(?)) AS b CROSS JOIN resources r ON r.provider_id = {p} "
+                "AND r.ems_ref = b.ref AND r.content_hash = b.hash WHERE r.deleted_at IS NULL) "
+                f"AND {self._unseen('resource_seen')} RETURNING "
+                "(SELECT ems_ref FROM resources WHERE id = resource_seen.resource_id)"
             )
         sets = ", ".join(f"{c} = {p}" for c in (*UPDATE_COLUMNS, *SIGHTING_SETS))
         self.update = f"UPDATE resources SET {sets}, deleted_at = NULL WHERE id = {p}"
+        self.update_seen = (
+            f"UPDATE resource_seen SET last_seen_at = {p}, last_seen_run_id = {p}, "
+            f"seen_count = {p} WHERE resource_id = {p}"
+        )
 
     def _define_deletions(self) -> None:
         """After a complete run: what it did not see is marked deleted, with history."""
         p, ts = self.p, self._ts
-        unseen = f"provider_id = {p} AND {self._alive_unseen()}"
+        # (parameters: provider, run)
+        alive = f"r.provider_id = {p} AND r.deleted_at IS NULL"
+        unseen = f"{alive} AND {self._unseen('s')}"
+        unseen_rows = f"resources r JOIN resource_seen s ON s.resource_id = r.id WHERE {unseen}"
         self.count_all = f"SELECT count(*) FROM resources WHERE provider_id = {p}"
         self.count_deleted = (
             f"SELECT count(*) FROM resources WHERE provider_id = {p} AND deleted_at IS NOT NULL"
         )
         self.insert_deleted = (
             "INSERT INTO resource_changes (resource_id, run_id, previous_run_id, kind, "
-            f"changed_at) SELECT id, {self._integer}, last_seen_run_id, 'deleted', {ts} "
-            f"FROM resources WHERE {unseen}"
+            f"changed_at) SELECT r.id, {self._integer}, s.last_seen_run_id, 'deleted', {ts} "
+            f"FROM {unseen_rows}"
         )
         # Ended sightings past retention, of one provider's resources.
         self.prune_sightings = (
             f"DELETE FROM resource_sightings WHERE last_seen_at < {ts} AND resource_id IN "
             f"(SELECT id FROM resources WHERE provider_id = {p})"
         )
-        self.mark_deleted = (
-            f"UPDATE resources SET deleted_at = {ts}, updated_at = {ts} WHERE {unseen}"
-        )
+        marked = f"UPDATE resources SET deleted_at = {ts}, updated_at = {ts} WHERE id IN "
+        self.mark_deleted = f"{marked}(SELECT r.id FROM {unseen_rows})"
         # A targeted run's: only the resources of its types.
-        of_types = f"{unseen} AND {self._among('resource_type')}"
+        of_types = f"{unseen_rows} AND {self._among('r.resource_type')}"
         self.insert_deleted_of_types = (
             "INSERT INTO resource_changes (resource_id, run_id, previous_run_id, kind, "
-            f"changed_at) SELECT id, {self._integer}, last_seen_run_id, 'deleted', {ts} "
-            f"FROM resources WHERE {of_types}"
+            f"changed_at) SELECT r.id, {self._integer}, s.last_seen_run_id, 'deleted', {ts} "
+            f"FROM {of_types}"
         )
-        self.mark_deleted_of_types = (
-            f"UPDATE resources SET deleted_at = {ts}, updated_at = {ts} WHERE {of_types}"
-        )
+        self.mark_deleted_of_types = f"{marked}(SELECT r.id FROM {of_types})"
 
     def insert_values(self, provider_id: int, run_id: int, now: str) -> str:
         """SQLite's insert of Record rows; the values all rows share are literals.

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from .. import taxonomy
 from ..calls.actions import offered_actions
 from ..context import Context
-from ..db.models import ActionRun, Resource, Watchlist
+from ..db.models import ActionRun, Resource, ResourceSeen, Watchlist
 from ..db.states import Role, RunStatus
 from ..inventory import watchlists
 from ..inventory.counts import listed
@@ -50,7 +50,7 @@ SORTABLE = {
     "name": Resource.name,
     "resource_type": Resource.resource_type,
     "state": Resource.state,
-    "last_seen_at": Resource.last_seen_at,
+    "last_seen_at": ResourceSeen.last_seen_at,
 }
 FIELDS = (
     "name", "resource_type", "state", "power_state", "vendor_type", "ems_ref", "canonical_id",

@@ -14,7 +14,7 @@ from sqlalchemy.orm import QueryableAttribute, Session
 
 from ... import taxonomy
 from ...db.among import among
-from ...db.models import Provider, Resource, ResourceChange, User
+from ...db.models import Provider, Resource, ResourceChange, ResourceSeen, User
 from ...db.storable import INT_MAX
 from ...inventory.automations import automations_page
 from ...inventory.counts import Listed, listed
@@ -78,7 +78,11 @@ _COLUMN_NAMES = tuple(
         | {"resource_type", "provider_id", "deleted_at"}
     )
 )
-_COLUMNS = tuple(Resource.__table__.c[name] for name in _COLUMN_NAMES)
+_SEEN = ResourceSeen.__table__.c  # last seen, by which run, how often (a table apart)
+_COLUMNS = tuple(
+    ResourceSeen.__table__.c[name] if name in _SEEN else Resource.__table__.c[name]
+    for name in _COLUMN_NAMES
+)
 _AT = {name: i for i, name in enumerate(_COLUMN_NAMES)}
 _ID, _PROVIDER, _TYPE, _DELETED = (
     _AT[c] for c in ("id", "provider_id", "resource_type", "deleted_at")
@@ -112,7 +116,7 @@ _SORTABLE: dict[str, QueryableAttribute[Any]] = {
     "os_type": Resource.os_type,
     "first_discovered_at": Resource.first_seen_at,
     "first_seen_at": Resource.first_seen_at,
-    "last_seen_at": Resource.last_seen_at,
+    "last_seen_at": ResourceSeen.last_seen_at,
     "updated_at": Resource.updated_at,
     "boot_time": Resource.boot_time,
     "ems_created_on": Resource.ems_created_on,
