@@ -9,11 +9,13 @@ numbers per resource) it is a new version of 40 bytes. Measured on a million
 resources (PostgreSQL, 200,000 touched): 1.27 s and 183 MB of WAL in ``resources``,
 0.25 s and 27 MB in a table of the three columns.
 
-- ``resource_seen`` (``resource_id`` the primary key, deleted with its resource)
-  holds one row per resource, filled here from the resources and then by a trigger
-  on every insert into ``resources`` (from the row's ``first_seen_*``: a new
-  resource was last seen when it was first seen, by one run). PostgreSQL keeps half
-  of each of its pages free (fillfactor 50): touches are heap-only updates.
+- ``resource_seen`` (``resource_id`` the primary key, deleted with its resource:
+  by its foreign key on SQLite, by a statement trigger on PostgreSQL, where a key's
+  check would read and lock the resource for every row inserted) holds one row per
+  resource, filled here from the resources and then by a trigger on every insert
+  into ``resources`` (from the row's ``first_seen_*``: a new resource was last seen
+  when it was first seen, by one run). PostgreSQL keeps half of each of its pages
+  free (fillfactor 50): touches are heap-only updates.
 - ``resources`` loses the three columns, and on PostgreSQL gets back the default
   fillfactor (migration 0021 kept half of each page free for the touches that now
   go elsewhere; pages already written keep their room until rewritten). On SQLite
@@ -40,13 +42,18 @@ _COLUMNS = "last_seen_at, last_seen_run_id, seen_count"
 
 def upgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
+    # (PostgreSQL: no foreign key, whose check reads and locks the resource for every
+    # row inserted; a statement trigger deletes the rows of deleted resources, as for
+    # the search index's tables, migration 0024.)
+    if postgresql:
+        key, stamp = "resource_id BIGINT NOT NULL PRIMARY KEY", "TIMESTAMP WITHOUT TIME ZONE"
+        options = f" WITH (fillfactor = {FILLFACTOR})"
+    else:
+        key = "resource_id INTEGER NOT NULL PRIMARY KEY REFERENCES resources (id) ON DELETE CASCADE"
+        stamp, options = "DATETIME", ""
     op.execute(
-        "CREATE TABLE resource_seen ("
-        + ("resource_id BIGINT" if postgresql else "resource_id INTEGER")
-        + " NOT NULL PRIMARY KEY REFERENCES resources (id) ON DELETE CASCADE, "
-        + ("last_seen_at TIMESTAMP WITHOUT TIME ZONE" if postgresql else "last_seen_at DATETIME")
-        + " NOT NULL, last_seen_run_id INTEGER, seen_count INTEGER DEFAULT 1 NOT NULL)"
-        + (f" WITH (fillfactor = {FILLFACTOR})" if postgresql else "")
+        f"CREATE TABLE resource_seen ({key}, last_seen_at {stamp} NOT NULL, "
+        f"last_seen_run_id INTEGER, seen_count INTEGER DEFAULT 1 NOT NULL){options}"
     )
     op.execute(
         f"INSERT INTO resource_seen (resource_id, {_COLUMNS}) "
@@ -63,6 +70,16 @@ def upgrade() -> None:
             "CREATE TRIGGER resource_seen_insert AFTER INSERT ON resources "
             "REFERENCING NEW TABLE AS added FOR EACH STATEMENT "
             "EXECUTE FUNCTION estate_resource_seen_added()"
+        )
+        op.execute(
+            "CREATE FUNCTION estate_resource_seen_removed() RETURNS trigger LANGUAGE plpgsql "
+            "AS $$ BEGIN DELETE FROM resource_seen WHERE resource_id IN "
+            "(SELECT id FROM removed); RETURN NULL; END $$"
+        )
+        op.execute(
+            "CREATE TRIGGER resource_seen_delete AFTER DELETE ON resources "
+            "REFERENCING OLD TABLE AS removed FOR EACH STATEMENT "
+            "EXECUTE FUNCTION estate_resource_seen_removed()"
         )
         op.execute("ALTER TABLE resources RESET (fillfactor)")
     else:
@@ -96,8 +113,9 @@ def downgrade() -> None:
     )
     if postgresql:
         op.execute("ALTER TABLE resources ALTER COLUMN last_seen_at SET NOT NULL")
-        op.execute("DROP TRIGGER resource_seen_insert ON resources")
-        op.execute("DROP FUNCTION estate_resource_seen_added()")
+        for trigger, function in (("insert", "added"), ("delete", "removed")):
+            op.execute(f"DROP TRIGGER resource_seen_{trigger} ON resources")
+            op.execute(f"DROP FUNCTION estate_resource_seen_{function}()")
         op.execute(f"ALTER TABLE resources SET (fillfactor = {FILLFACTOR})")
     else:
         op.execute("DROP TRIGGER resource_seen_insert")
