@@ -219,6 +219,47 @@ def test_a_list_that_holds_few_of_a_broad_terms_matches_gathers_them(
         engine.dispose()
 
 
+def test_a_small_list_of_a_broad_term_is_walked_once_for_its_count_and_its_pages(
+    client: TestClient, settings: Settings
+) -> None:
+    """A filter whose list the sample cannot estimate (its rows not spread over the
+    ids: a few hosts among many machines) is counted by walking it; its few matches,
+    read by that walk, are its pages too: one walk, where a count walked the whole
+    list and a page walked it again (``vm-&resource_type=hypervisor_host`` at a
+    million: two walks of every host)."""
+    provider = create_provider(client)["id"]
+    engine = make_engine(settings.database)
+    try:
+        rows = bulk_rows([provider], 12_000, 1)
+        for i, row in enumerate(rows):
+            row["description"] = "Even" if row["id"] % 2 == 0 else None
+            row["resource_type"] = "hypervisor_host" if i < 300 else "virtual_machine"
+        with engine.begin() as conn:
+            insert_rows(conn, rows)
+        _indexed(engine)
+        hosts = {row["id"] for row in rows[:300]}
+        expected = [i for i in _expected(engine, "even", None) if i in hosts]
+        assert 100 < len(expected) < 300 and len(_expected(engine, "even", None)) > FEW
+        params = {"search": "even", "resource_type": "hypervisor_host", "page_size": 100}
+
+        with request_statements(client) as sent:
+            answer = client.get(RESOURCES, params=params)
+
+        assert answer.status_code == 200, answer.text
+        walks = [_walk(s.statement) for s in sent if _walk(s.statement)]
+        assert walks == ["rows"], walks
+        counts = [s for s in sent if s.statement.startswith("SELECT count(*)")]
+        assert not [s for s in counts if "FROM (SELECT resources.id" in s.statement], counts
+        assert ESTIMATED_HEADER not in answer.headers
+        assert answer.json()["count"] == len(expected)
+        by_number, numbered = _pages(client, {**params, "page": 1})
+        by_cursor, cursored = _pages(client, params)
+        assert by_number == by_cursor == _back(client, params) == expected
+        assert set(numbered + cursored) == {(len(expected), False)}
+    finally:
+        engine.dispose()
+
+
 def test_the_sample_says_which_walk_costs_less() -> None:
     """The rows' walk reads the list's rows, the texts' walk every row of the list's
     range on PostgreSQL (in the list or not) and every match of the term on SQLite,

@@ -54,7 +54,7 @@ from sqlalchemy.orm import Session
 
 from ..db.among import among
 from ..db.models import Resource
-from .queries import ResourceFilter, count_rows, resource_query
+from .queries import ResourceFilter, count_rows, few_ids, resource_query
 from .search import Searched, texts_walk
 
 SAMPLE = 1000
@@ -102,6 +102,7 @@ class Walked(NamedTuple):
     total: int
     estimated: bool
     by_texts: ByTexts | None  # None: the list's rows walked, each checked on its text
+    few: list[int] | None = None  # every id of the list, when it has at most FEW
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,12 @@ def broad_count(session: Session, filters: ResourceFilter, base: int | None) -> 
     unsearched = replace(filters, search=None)
     seen = _sample(session, unsearched, filters.search, base) if base else None
     if base is None or seen is None:
+        # Counted by walking the list: its few matches, read once, are also its pages
+        # (a walk to count, then another to page, read the whole list twice).
         walk = resource_query(filters, walk=True).with_only_columns(Resource.id)
+        few = few_ids(session, walk.order_by(Resource.id))
+        if few is not None:
+            return Walked(len(few), False, None, few)
         return Walked(count_rows(session, walk), False, None)
     share = seen.matched / seen.listed
     walked = base if share == 0 else min(base, WALK_PAGE / share)

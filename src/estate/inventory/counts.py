@@ -141,8 +141,8 @@ def listed(session: Session, filters: ResourceFilter, query: Select[Any]) -> Lis
 
 def _broad_listed(filters: ResourceFilter, walked: Walked) -> Listed:
     """A broad term's list, walked on its rows or on the index's texts."""
-    total, estimated, by_texts = walked
-    return Listed(total, None, resource_query(filters, walk=True), estimated, by_texts)
+    total, estimated, by_texts, few = walked
+    return Listed(total, few, resource_query(filters, walk=True), estimated, by_texts)
 
 
 def _probed(session: Session, filters: ResourceFilter) -> tuple[bool, list[int] | None, bool]:
