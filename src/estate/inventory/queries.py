@@ -141,9 +141,7 @@ def _of_ids(columns: tuple[Any, ...]) -> Select[Any]:
 def with_seen(query: Select[Any], clauses: Sequence[Any]) -> Select[Any]:
     """``query`` (of resources) joined to their ``resource_seen`` rows when
     ``clauses`` (its columns, or its ORDER BY) read one of that table's."""
-    if any(_reads_seen(clause) for clause in clauses):
-        return query.join_from(Resource, ResourceSeen, ResourceSeen.resource_id == Resource.id)
-    return query
+    return _joined_seen(query) if _reads_seen(clauses) else query
 
 
 def ordered(query: Select[Any], order: Sequence[Any]) -> Select[Any]:
@@ -151,7 +149,7 @@ def ordered(query: Select[Any], order: Sequence[Any]) -> Select[Any]:
     ``resource_seen`` and breaks ties on its copy of the id (the same ids): SQLite
     then walks its last-seen index (``ix_resource_seen_last_seen``) to the page,
     where with ``resources.id`` it sorted every row."""
-    if not any(_reads_seen(clause) for clause in order):
+    if not _reads_seen(order):
         return query.order_by(*order)
     seen_id = ResourceSeen.__table__.c.resource_id
 
@@ -161,11 +159,16 @@ def ordered(query: Select[Any], order: Sequence[Any]) -> Select[Any]:
         return None
 
     order = [replacement_traverse(clause, {}, to_seen) for clause in order]
-    return with_seen(query, order).order_by(*order)
+    return _joined_seen(query).order_by(*order)
 
 
-def _reads_seen(clause: Any) -> bool:
-    return ResourceSeen.__table__ in find_tables(clause, check_columns=True)
+def _reads_seen(clauses: Sequence[Any]) -> bool:
+    seen = ResourceSeen.__table__
+    return any(seen in find_tables(clause, check_columns=True) for clause in clauses)
+
+
+def _joined_seen(query: Select[Any]) -> Select[Any]:
+    return query.join_from(Resource, ResourceSeen, ResourceSeen.resource_id == Resource.id)
 
 
 def providers_of_organizations(session: Session, organizations: frozenset[int]) -> tuple[int, ...]:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, Text, and_, cast, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, raiseload
 
 from ..db.among import among
 from ..db.models import Resource, ResourceRelationship
@@ -269,7 +269,10 @@ def _resolved(session: Session, edges: list[Edge]) -> list[Edge]:
             for provider, refs in wanted.items()
         )
     )
-    found = {(r.provider_id, r.ems_ref): r for r in session.scalars(select(Resource).where(clause))}
+    # (An edge shows its target's id, name and type: not its last seen, which a
+    # Resource is otherwise loaded with, one more probe a target.)
+    targets = select(Resource).where(clause).options(raiseload(Resource.seen))
+    found = {(r.provider_id, r.ems_ref): r for r in session.scalars(targets)}
     return [
         Edge(
             e.source_id,

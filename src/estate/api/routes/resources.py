@@ -80,8 +80,7 @@ _COLUMN_NAMES = tuple(
 )
 _SEEN = ResourceSeen.__table__.c  # last seen, by which run, how often (a table apart)
 _COLUMNS = tuple(
-    ResourceSeen.__table__.c[name] if name in _SEEN else Resource.__table__.c[name]
-    for name in _COLUMN_NAMES
+    _SEEN[name] if name in _SEEN else Resource.__table__.c[name] for name in _COLUMN_NAMES
 )
 _AT = {name: i for i, name in enumerate(_COLUMN_NAMES)}
 _ID, _PROVIDER, _TYPE, _DELETED = (
